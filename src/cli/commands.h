@@ -1,0 +1,19 @@
+// Each subcommand lives in its own file and registers itself on the root CLI11 app.
+// A command's callback returns the process exit code: 0 success, 1 failure (after one
+// "wick: error: ..." line on stderr), 2 bad usage.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace wick::cli {
+
+using CommandRunner = std::function<int()>;
+
+// Adds `inspect` to `app`; on parse, stores its runner in `runner`.
+void RegisterInspect(CLI::App& app, CommandRunner& runner);
+
+// Prints "wick: error: <message>" on stderr and returns 1.
+int ReportError(const std::string& message);
+
+}  // namespace wick::cli

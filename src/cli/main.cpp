@@ -1,0 +1,42 @@
+// The `wick` command line: parses the subcommand and hands over to it.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+namespace wick::cli {
+
+int ReportError(const std::string& message) {
+  std::fprintf(stderr, "wick: error: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace wick::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"wick: run large language models locally, fast"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "wick 0.1.0");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Log more detail");
+
+  wick::cli::CommandRunner runner;
+  wick::cli::RegisterInspect(app, runner);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
+  try {
+    return runner ? runner() : 2;
+  } catch (const std::exception& e) {
+    // Library calls report through Result; this only catches allocation failures and
+    // the like, so the process still ends with one line rather than a crash.
+    return wick::cli::ReportError(e.what());
+  }
+}
