@@ -46,8 +46,8 @@ inline std::vector<uint8_t> MakeSampleGgufBytes() {
   must(w.Set("tokenizer.ggml.model", GgufValue::String("llama")));
   must(w.Set("tokenizer.ggml.tokens", GgufValue::StringArray({"<unk>", "<s>", "</s>", "a", "b"})));
   must(w.Set("tokenizer.ggml.scores", GgufValue::Array<float>({0, 0, 0, -1.5f, -2.5f})));
-  auto nested = GgufValue::NestedArray({GgufValue::Array<int32_t>({1, 2}),
-                                        GgufValue::StringArray({"x", "yz"})});
+  auto nested = GgufValue::NestedArray(
+      {GgufValue::Array<int32_t>({1, 2}), GgufValue::StringArray({"x", "yz"})});
   must(w.Set("test.nested", std::move(*nested)));
   struct T {
     const char* name;

@@ -31,8 +31,8 @@ std::vector<uint8_t> ReadFileBytes(const std::filesystem::path& path);
 void WriteFileBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 
 struct CommandResult {
-  int exit_code = -1;   // when the process exited normally
-  int signal = 0;       // non-zero when it was killed by a signal
+  int exit_code = -1;  // when the process exited normally
+  int signal = 0;      // non-zero when it was killed by a signal
   bool timed_out = false;
   std::string out;
   std::string err;
@@ -44,7 +44,7 @@ CommandResult RunWick(const std::vector<std::string>& args, int timeout_seconds 
 }  // namespace wick::testing
 
 // Skips the current test when ../shared is missing.
-#define WICK_REQUIRE_SHARED(var)                                                   \
-  auto var##_opt = ::wick::testing::SharedDir();                                   \
+#define WICK_REQUIRE_SHARED(var)                                                  \
+  auto var##_opt = ::wick::testing::SharedDir();                                  \
   if (!var##_opt) GTEST_SKIP() << "shared test data not found (set WICK_SHARED)"; \
   const std::filesystem::path var = *var##_opt

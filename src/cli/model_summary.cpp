@@ -171,8 +171,8 @@ ModelSummary SummarizeSafetensors(const SafetensorsModel& model, const std::stri
   ModelSummary s;
   s.path = path;
   s.format = "safetensors";
-  s.format_detail = fmt::format("{} file{}", model.files().size(),
-                                model.files().size() == 1 ? "" : "s");
+  s.format_detail =
+      fmt::format("{} file{}", model.files().size(), model.files().size() == 1 ? "" : "s");
   for (const SafetensorsFile& f : model.files()) {
     s.file_size += f.file_size();
     for (const auto& [key, value] : f.metadata()) s.metadata[key] = value;
@@ -236,7 +236,7 @@ ModelSummary SummarizeSafetensors(const SafetensorsModel& model, const std::stri
 nlohmann::json SummaryToJson(const ModelSummary& s) {
   json tensors = json::array();
   for (const TensorRow& t : s.tensors) {
-    json row = {{"name", t.name},   {"type", t.type},   {"shape", t.shape},
+    json row = {{"name", t.name},     {"type", t.type},   {"shape", t.shape},
                 {"offset", t.offset}, {"bytes", t.bytes}, {"n_elements", t.n_elements}};
     if (!t.file.empty()) row["file"] = t.file;
     tensors.push_back(std::move(row));
@@ -283,7 +283,8 @@ std::string SummaryToText(const ModelSummary& s) {
   line("name", s.name.empty() ? "(not stated)" : Display(s.name));
   if (!s.hyperparameters.empty()) {
     out += "hyper-parameters\n";
-    for (const auto& [key, value] : s.hyperparameters) out += fmt::format("  {:<44}{}\n", key, value);
+    for (const auto& [key, value] : s.hyperparameters)
+      out += fmt::format("  {:<44}{}\n", key, value);
   }
   std::string tokenizer = s.tokenizer_model.empty() ? "(none)" : Display(s.tokenizer_model);
   if (s.vocab_size) tokenizer += fmt::format(", {} tokens", *s.vocab_size);
@@ -291,7 +292,8 @@ std::string SummaryToText(const ModelSummary& s) {
   line("chat template", s.has_chat_template ? "yes" : "no");
   if (!s.other_metadata.empty()) {
     out += "metadata\n";
-    for (const auto& [key, value] : s.other_metadata) out += fmt::format("  {:<44}{}\n", key, value);
+    for (const auto& [key, value] : s.other_metadata)
+      out += fmt::format("  {:<44}{}\n", key, value);
   }
   uint64_t total_bytes = 0;
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_type;
@@ -300,8 +302,8 @@ std::string SummaryToText(const ModelSummary& s) {
     by_type[t.type].first++;
     by_type[t.type].second += t.bytes;
   }
-  line("tensors", fmt::format("{}, {} parameters ({}), {}", s.tensors.size(), HumanCount(s.n_params),
-                              s.n_params, HumanBytes(total_bytes)));
+  line("tensors", fmt::format("{}, {} parameters ({}), {}", s.tensors.size(),
+                              HumanCount(s.n_params), s.n_params, HumanBytes(total_bytes)));
   if (!by_type.empty()) {
     out += "size by type\n";
     for (const auto& [type, cb] : by_type) {

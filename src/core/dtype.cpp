@@ -58,10 +58,9 @@ struct RemovedType {
   std::string_view name;
 };
 constexpr std::array kRemoved = {
-    RemovedType{4, "Q4_2"},          RemovedType{5, "Q4_3"},
-    RemovedType{31, "Q4_0_4_4"},     RemovedType{32, "Q4_0_4_8"},
-    RemovedType{33, "Q4_0_8_8"},     RemovedType{36, "IQ4_NL_4_4"},
-    RemovedType{37, "IQ4_NL_4_8"},   RemovedType{38, "IQ4_NL_8_8"},
+    RemovedType{4, "Q4_2"},        RemovedType{5, "Q4_3"},        RemovedType{31, "Q4_0_4_4"},
+    RemovedType{32, "Q4_0_4_8"},   RemovedType{33, "Q4_0_8_8"},   RemovedType{36, "IQ4_NL_4_4"},
+    RemovedType{37, "IQ4_NL_4_8"}, RemovedType{38, "IQ4_NL_8_8"},
 };
 
 // Index of each id in kDTypes, or -1; built once at compile time.
@@ -85,7 +84,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::span<const DTypeInfo> AllDTypes() { return kDTypes; }
+std::span<const DTypeInfo> AllDTypes() {
+  return kDTypes;
+}
 
 const DTypeInfo& InfoOf(DType type) {
   auto id = static_cast<uint32_t>(type);

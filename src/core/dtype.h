@@ -64,7 +64,9 @@ std::span<const DTypeInfo> AllDTypes();
 
 // The info for a valid type. `type` must be one of the enumerators.
 const DTypeInfo& InfoOf(DType type);
-inline std::string_view NameOf(DType type) { return InfoOf(type).name; }
+inline std::string_view NameOf(DType type) {
+  return InfoOf(type).name;
+}
 
 // Checks a raw id read from a file: removed and unknown ids are errors naming the id.
 Result<DType> DTypeFromId(uint32_t id);

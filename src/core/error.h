@@ -54,7 +54,7 @@ std::string Quote(std::string_view text, size_t max_len = 80);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : state_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : state_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return state_.index() == 0; }
@@ -97,14 +97,16 @@ class [[nodiscard]] Result {
 // Result<void>: success carries nothing.
 struct Ok {};
 using Status = Result<Ok>;
-inline Status OkStatus() { return Ok{}; }
+inline Status OkStatus() {
+  return Ok{};
+}
 
 }  // namespace wick
 
 // Returns the error of a Result-valued expression from the enclosing function.
-#define WICK_RETURN_IF_ERROR(expr)                       \
-  do {                                                   \
-    auto wick_status_ = (expr);                          \
+#define WICK_RETURN_IF_ERROR(expr)                                  \
+  do {                                                              \
+    auto wick_status_ = (expr);                                     \
     if (!wick_status_.ok()) return std::move(wick_status_).error(); \
   } while (0)
 
@@ -113,7 +115,7 @@ inline Status OkStatus() { return Ok{}; }
 // Declares `lhs` from a Result-valued expression, or returns its error.
 #define WICK_ASSIGN_OR_RETURN(lhs, expr) \
   WICK_ASSIGN_OR_RETURN_IMPL_(WICK_CONCAT_(wick_result_, __LINE__), lhs, expr)
-#define WICK_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)  \
-  auto tmp = (expr);                                 \
-  if (!tmp.ok()) return std::move(tmp).error();      \
+#define WICK_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                \
+  if (!tmp.ok()) return std::move(tmp).error();     \
   lhs = std::move(tmp).value()

@@ -70,7 +70,9 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   return *this;
 }
 
-MappedFile::~MappedFile() { Release(); }
+MappedFile::~MappedFile() {
+  Release();
+}
 
 void MappedFile::Release() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);

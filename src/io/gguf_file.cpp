@@ -15,11 +15,12 @@ constexpr uint32_t kMaxVersion = 3;
 constexpr int kMaxArrayDepth = 8;
 constexpr uint64_t kMaxKeyLength = 65535;
 
-Error Corrupt(std::string message) { return Error(ErrorCode::kCorrupt, std::move(message)); }
+Error Corrupt(std::string message) {
+  return Error(ErrorCode::kCorrupt, std::move(message));
+}
 
 bool IsPrintableAscii(std::string_view text) {
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return c >= 0x20 && c < 0x7f; });
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
 }
 
 // True when `text` is well-formed UTF-8 with no control characters.
@@ -93,9 +94,10 @@ class GgufFile::Parser {
     size_t at = reader_.offset();
     WICK_ASSIGN_OR_RETURN(uint64_t len, ReadCount(field));
     if (len > reader_.remaining()) {
-      return Corrupt(fmt::format("offset {}: {}: length {} runs past the end of the file ({} "
-                                 "bytes left)",
-                                 at, field, len, reader_.remaining()));
+      return Corrupt(
+          fmt::format("offset {}: {}: length {} runs past the end of the file ({} "
+                      "bytes left)",
+                      at, field, len, reader_.remaining()));
     }
     WICK_ASSIGN_OR_RETURN(auto bytes, reader_.ReadBytes(len, field));
     return std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -108,8 +110,8 @@ class GgufFile::Parser {
     }
     std::string_view magic(reinterpret_cast<const char*>(file_.bytes_.data()), 4);
     if (magic != "GGUF") {
-      return Corrupt(fmt::format("offset 0: magic: expected 'GGUF', found {}: not a GGUF file",
-                                 Quote(magic)));
+      return Corrupt(
+          fmt::format("offset 0: magic: expected 'GGUF', found {}: not a GGUF file", Quote(magic)));
     }
     reader_ = ByteReader(file_.bytes_, 4);
     WICK_ASSIGN_OR_RETURN(uint32_t version, reader_.Read<uint32_t>("version"));
@@ -135,14 +137,16 @@ class GgufFile::Parser {
     const uint64_t min_tensor = CountWidth() + 1 + 4 + CountWidth() + 4 + 8;
     const uint64_t min_kv = CountWidth() + 1 + 4 + 1;
     if (n_tensors_ > reader_.remaining() / min_tensor) {
-      return Corrupt(fmt::format("offset {}: tensor_count: {} tensors cannot fit in the {} "
-                                 "bytes left",
-                                 at, n_tensors_, reader_.remaining()));
+      return Corrupt(
+          fmt::format("offset {}: tensor_count: {} tensors cannot fit in the {} "
+                      "bytes left",
+                      at, n_tensors_, reader_.remaining()));
     }
     if (n_kv_ > reader_.remaining() / min_kv) {
-      return Corrupt(fmt::format("offset {}: metadata_kv_count: {} entries cannot fit in the "
-                                 "{} bytes left",
-                                 at + CountWidth(), n_kv_, reader_.remaining()));
+      return Corrupt(
+          fmt::format("offset {}: metadata_kv_count: {} entries cannot fit in the "
+                      "{} bytes left",
+                      at + CountWidth(), n_kv_, reader_.remaining()));
     }
     return OkStatus();
   }
@@ -155,9 +159,10 @@ class GgufFile::Parser {
       Result<std::string_view> key = ReadString("key");
       if (!key.ok()) return std::move(key).error().With(context());
       if (key->empty() || key->size() > kMaxKeyLength || !IsPrintableAscii(*key)) {
-        return Corrupt(fmt::format("offset {}: {}: key {} is not a valid GGUF key (1 to {} "
-                                   "printable ASCII characters)",
-                                   at, context(), Quote(*key), kMaxKeyLength));
+        return Corrupt(
+            fmt::format("offset {}: {}: key {} is not a valid GGUF key (1 to {} "
+                        "printable ASCII characters)",
+                        at, context(), Quote(*key), kMaxKeyLength));
       }
       auto key_context = [&] { return fmt::format("key {}", Quote(*key)); };
       if (file_.key_index_.count(*key) != 0) {
@@ -205,8 +210,8 @@ class GgufFile::Parser {
   Result<GgufValue> ReadArray(int depth) {
     size_t at = reader_.offset();
     if (depth > kMaxArrayDepth) {
-      return Corrupt(fmt::format("offset {}: array: nested more than {} levels deep", at,
-                                 kMaxArrayDepth));
+      return Corrupt(
+          fmt::format("offset {}: array: nested more than {} levels deep", at, kMaxArrayDepth));
     }
     WICK_ASSIGN_OR_RETURN(GgufValueType elem, ReadValueType("array element type"));
     size_t count_at = reader_.offset();
@@ -216,9 +221,10 @@ class GgufFile::Parser {
     if (elem == GgufValueType::kString) min_elem = CountWidth();
     if (elem == GgufValueType::kArray) min_elem = 4 + CountWidth();
     if (count > reader_.remaining() / min_elem) {
-      return Corrupt(fmt::format("offset {}: array length: {} elements of {} cannot fit in the "
-                                 "{} bytes left",
-                                 count_at, count, GgufValueTypeName(elem), reader_.remaining()));
+      return Corrupt(
+          fmt::format("offset {}: array length: {} elements of {} cannot fit in the "
+                      "{} bytes left",
+                      count_at, count, GgufValueTypeName(elem), reader_.remaining()));
     }
     if (elem == GgufValueType::kString) {
       std::vector<std::string_view> strings;
@@ -261,8 +267,7 @@ class GgufFile::Parser {
       return Corrupt("key 'general.alignment': " + alignment.error().message());
     }
     if (*alignment == 0 || (*alignment & (*alignment - 1)) != 0) {
-      return Corrupt(fmt::format("key 'general.alignment': {} is not a power of two",
-                                 *alignment));
+      return Corrupt(fmt::format("key 'general.alignment': {} is not a power of two", *alignment));
     }
     file_.alignment_ = *alignment;
     return OkStatus();
@@ -276,8 +281,8 @@ class GgufFile::Parser {
       Result<GgufTensorInfo> info = ReadTensorInfo(i);
       if (!info.ok()) return std::move(info).error();
       if (file_.tensor_index_.count(info->name) != 0) {
-        return Corrupt(fmt::format("offset {}: tensor {}: duplicate tensor name", at,
-                                   Quote(info->name)));
+        return Corrupt(
+            fmt::format("offset {}: tensor {}: duplicate tensor name", at, Quote(info->name)));
       }
       file_.tensor_index_.emplace(info->name, file_.tensors_.size());
       file_.tensors_.push_back(std::move(*info));
@@ -293,9 +298,10 @@ class GgufFile::Parser {
     if (!name.ok()) return std::move(name).error().With(fmt::format("tensor {}", index));
     info.name = *name;
     if (info.name.empty() || info.name.size() > kGgufMaxTensorName || !IsCleanUtf8(info.name)) {
-      return Corrupt(fmt::format("offset {}: tensor {}: name {} is not a valid tensor name (1 "
-                                 "to {} bytes of printable UTF-8)",
-                                 at, index, Quote(info.name), kGgufMaxTensorName));
+      return Corrupt(
+          fmt::format("offset {}: tensor {}: name {} is not a valid tensor name (1 "
+                      "to {} bytes of printable UTF-8)",
+                      at, index, Quote(info.name), kGgufMaxTensorName));
     }
     auto context = [&] { return fmt::format("tensor {}", Quote(info.name)); };
     auto fail = [&](Error e) { return std::move(e).With(context()); };
@@ -314,9 +320,10 @@ class GgufFile::Parser {
       if (!dim.ok()) return fail(std::move(dim).error());
       if (*dim > static_cast<uint64_t>(INT64_MAX) ||
           (*dim != 0 && info.n_elements > static_cast<uint64_t>(INT64_MAX) / *dim)) {
-        return fail(Corrupt(fmt::format("offset {}: dimension {}: {} makes the element count "
-                                        "overflow",
-                                        dim_at, d, *dim)));
+        return fail(
+            Corrupt(fmt::format("offset {}: dimension {}: {} makes the element count "
+                                "overflow",
+                                dim_at, d, *dim)));
       }
       info.shape.push_back(static_cast<int64_t>(*dim));
       info.n_elements *= *dim;
@@ -326,14 +333,16 @@ class GgufFile::Parser {
     Result<uint32_t> type_id = reader_.Read<uint32_t>("type");
     if (!type_id.ok()) return fail(std::move(type_id).error());
     Result<DType> type = DTypeFromId(*type_id);
-    if (!type.ok()) return fail(std::move(type).error().With(fmt::format("offset {}: type", type_at)));
+    if (!type.ok())
+      return fail(std::move(type).error().With(fmt::format("offset {}: type", type_at)));
     info.type = *type;
     const DTypeInfo& dtype = InfoOf(info.type);
     auto row = static_cast<uint64_t>(info.shape[0]);
     if (row % static_cast<uint64_t>(dtype.block_size) != 0) {
-      return fail(Corrupt(fmt::format("offset {}: dimension 0: row length {} is not a multiple "
-                                      "of the {} block size {}",
-                                      dims_at + 4, row, dtype.name, dtype.block_size)));
+      return fail(
+          Corrupt(fmt::format("offset {}: dimension 0: row length {} is not a multiple "
+                              "of the {} block size {}",
+                              dims_at + 4, row, dtype.name, dtype.block_size)));
     }
     Result<uint64_t> n_bytes = BytesFor(info.type, info.n_elements);
     if (!n_bytes.ok()) return fail(std::move(n_bytes).error());
@@ -344,9 +353,10 @@ class GgufFile::Parser {
     if (!offset.ok()) return fail(std::move(offset).error());
     info.offset = *offset;
     if (info.offset % file_.alignment_ != 0) {
-      return fail(Corrupt(fmt::format("offset {}: data offset {} is not a multiple of the "
-                                      "alignment {}",
-                                      offset_at, info.offset, file_.alignment_)));
+      return fail(
+          Corrupt(fmt::format("offset {}: data offset {} is not a multiple of the "
+                              "alignment {}",
+                              offset_at, info.offset, file_.alignment_)));
     }
     return info;
   }
@@ -367,21 +377,21 @@ class GgufFile::Parser {
     if (end == 0) return OkStatus();
 
     if (file_.data_offset_ > file_size) {
-      return Corrupt(fmt::format("offset {}: data section: starts at offset {} (after padding "
-                                 "to {}), past the end of the {}-byte file: truncated",
-                                 reader_.offset(), file_.data_offset_, file_.alignment_,
-                                 file_size));
+      return Corrupt(
+          fmt::format("offset {}: data section: starts at offset {} (after padding "
+                      "to {}), past the end of the {}-byte file: truncated",
+                      reader_.offset(), file_.data_offset_, file_.alignment_, file_size));
     }
     const uint64_t data_size = file_size - file_.data_offset_;
     for (size_t i = 0; i < file_.tensors_.size(); ++i) {
       GgufTensorInfo& t = file_.tensors_[i];
       if (t.n_bytes == 0) continue;
       if (t.offset + t.n_bytes > data_size) {
-        return Corrupt(fmt::format("offset {}: tensor {}: data [{}, {}) of the data section "
-                                   "runs past the end of the file ({} bytes of data): "
-                                   "truncated or bad offset",
-                                   tensor_info_offsets_[i], Quote(t.name), t.offset,
-                                   t.offset + t.n_bytes, data_size));
+        return Corrupt(fmt::format(
+            "offset {}: tensor {}: data [{}, {}) of the data section "
+            "runs past the end of the file ({} bytes of data): "
+            "truncated or bad offset",
+            tensor_info_offsets_[i], Quote(t.name), t.offset, t.offset + t.n_bytes, data_size));
       }
       t.data = file_.bytes_.subspan(file_.data_offset_ + t.offset, t.n_bytes);
     }
@@ -397,19 +407,21 @@ class GgufFile::Parser {
       const GgufTensorInfo& prev = file_.tensors_[order[k - 1]];
       const GgufTensorInfo& t = file_.tensors_[order[k]];
       if (t.offset < prev.offset + prev.n_bytes) {
-        return Corrupt(fmt::format("offset {}: tensor {}: data at {} overlaps tensor {} "
-                                   "(which ends at {})",
-                                   tensor_info_offsets_[order[k]], Quote(t.name), t.offset,
-                                   Quote(prev.name), prev.offset + prev.n_bytes));
+        return Corrupt(
+            fmt::format("offset {}: tensor {}: data at {} overlaps tensor {} "
+                        "(which ends at {})",
+                        tensor_info_offsets_[order[k]], Quote(t.name), t.offset, Quote(prev.name),
+                        prev.offset + prev.n_bytes));
       }
     }
     // Writers pad every tensor, the last included, to the alignment; a file shorter than
     // that has lost its tail.
     uint64_t padded_end = AlignUp(end, file_.alignment_);
     if (padded_end > data_size) {
-      return Corrupt(fmt::format("offset {}: data section: needs {} bytes (tensor data padded "
-                                 "to {}), the file has {}: truncated",
-                                 file_size, padded_end, file_.alignment_, data_size));
+      return Corrupt(
+          fmt::format("offset {}: data section: needs {} bytes (tensor data padded "
+                      "to {}), the file has {}: truncated",
+                      file_size, padded_end, file_.alignment_, data_size));
     }
     return OkStatus();
   }
@@ -460,8 +472,8 @@ Result<std::span<const std::string_view>> GgufFile::GetStrings(std::string_view 
   const GgufValue* value = Find(key);
   if (value == nullptr) return MissingKey(key);
   if (!value->is_array() || value->element_type() != GgufValueType::kString) {
-    return KeyError(key, Error(ErrorCode::kTypeMismatch,
-                               "expected array[string], found " + value->TypeName()));
+    return KeyError(
+        key, Error(ErrorCode::kTypeMismatch, "expected array[string], found " + value->TypeName()));
   }
   return value->strings();
 }

@@ -37,7 +37,7 @@ struct GgufTensorInfo {
   // Dimensions in GGUF order: shape[0] is the innermost (contiguous) one, the row length.
   std::vector<int64_t> shape;
   uint64_t n_elements = 0;
-  uint64_t offset = 0;   // from the start of the data section
+  uint64_t offset = 0;  // from the start of the data section
   uint64_t n_bytes = 0;
   std::span<const uint8_t> data;  // view into the file
 };

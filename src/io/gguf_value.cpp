@@ -98,7 +98,9 @@ std::string_view GgufValueTypeName(GgufValueType type) {
   return "invalid";
 }
 
-bool IsValidGgufValueType(uint32_t id) { return id <= static_cast<uint32_t>(GgufValueType::kFloat64); }
+bool IsValidGgufValueType(uint32_t id) {
+  return id <= static_cast<uint32_t>(GgufValueType::kFloat64);
+}
 
 size_t GgufScalarSize(GgufValueType type) {
   switch (type) {
@@ -128,9 +130,9 @@ namespace gguf_detail {
 
 Result<uint64_t> ConvertBits(GgufValueType from, uint64_t bits, GgufValueType to) {
   auto mismatch = [&] {
-    return Error(ErrorCode::kTypeMismatch, fmt::format("expected {}, found {}",
-                                                       GgufValueTypeName(to),
-                                                       GgufValueTypeName(from)));
+    return Error(
+        ErrorCode::kTypeMismatch,
+        fmt::format("expected {}, found {}", GgufValueTypeName(to), GgufValueTypeName(from)));
   };
   if (from == to) return bits;
   if (to == GgufValueType::kBool || from == GgufValueType::kBool) return mismatch();
@@ -153,8 +155,8 @@ Result<uint64_t> ConvertBits(GgufValueType from, uint64_t bits, GgufValueType to
   size_t to_bits = GgufScalarSize(to) * 8;
   bool fits;
   if (IsSigned(to)) {
-    int64_t max = to_bits == 64 ? std::numeric_limits<int64_t>::max()
-                                : (int64_t{1} << (to_bits - 1)) - 1;
+    int64_t max =
+        to_bits == 64 ? std::numeric_limits<int64_t>::max() : (int64_t{1} << (to_bits - 1)) - 1;
     int64_t min = to_bits == 64 ? std::numeric_limits<int64_t>::min() : -max - 1;
     if (negative) {
       int64_t v = SignedValue(from, bits);
@@ -163,15 +165,15 @@ Result<uint64_t> ConvertBits(GgufValueType from, uint64_t bits, GgufValueType to
       fits = bits <= static_cast<uint64_t>(max);
     }
   } else {
-    uint64_t max = to_bits == 64 ? std::numeric_limits<uint64_t>::max()
-                                 : (uint64_t{1} << to_bits) - 1;
+    uint64_t max =
+        to_bits == 64 ? std::numeric_limits<uint64_t>::max() : (uint64_t{1} << to_bits) - 1;
     fits = !negative && bits <= max;
   }
   if (!fits) {
-    return Error(ErrorCode::kTypeMismatch,
-                 fmt::format("expected {}, found {} with value {} out of range",
-                             GgufValueTypeName(to), GgufValueTypeName(from),
-                             ValueText(from, bits)));
+    return Error(
+        ErrorCode::kTypeMismatch,
+        fmt::format("expected {}, found {} with value {} out of range", GgufValueTypeName(to),
+                    GgufValueTypeName(from), ValueText(from, bits)));
   }
   uint64_t value = negative ? static_cast<uint64_t>(SignedValue(from, bits)) : bits;
   if (to_bits < 64) value &= (uint64_t{1} << to_bits) - 1;
@@ -240,9 +242,9 @@ GgufValue GgufValue::ArrayOfArrays(std::vector<GgufValue> items) {
 Result<GgufValue> GgufValue::NestedArray(std::vector<GgufValue> arrays) {
   for (size_t i = 0; i < arrays.size(); ++i) {
     if (!arrays[i].is_array()) {
-      return Error(ErrorCode::kInvalidArgument,
-                   fmt::format("nested array element {} is a {}, not an array", i,
-                               arrays[i].TypeName()));
+      return Error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("nested array element {} is a {}, not an array", i, arrays[i].TypeName()));
     }
   }
   return ArrayOfArrays(std::move(arrays));
@@ -283,8 +285,7 @@ bool GgufValue::operator==(const GgufValue& other) const {
     case GgufValueType::kArray:
       return std::equal(items_.begin(), items_.end(), other.items_.begin());
     default:
-      return std::equal(packed_.begin(), packed_.end(), other.packed_.begin(),
-                        other.packed_.end());
+      return std::equal(packed_.begin(), packed_.end(), other.packed_.begin(), other.packed_.end());
   }
 }
 

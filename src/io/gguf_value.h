@@ -162,9 +162,9 @@ Result<T> GgufValue::As() const {
     return T(str_);
   } else {
     if (is_array() || type_ == GgufValueType::kString) {
-      return Error(ErrorCode::kTypeMismatch,
-                   std::string("expected ") + std::string(GgufValueTypeName(GgufTypeOf<T>())) +
-                       ", found " + TypeName());
+      return Error(ErrorCode::kTypeMismatch, std::string("expected ") +
+                                                 std::string(GgufValueTypeName(GgufTypeOf<T>())) +
+                                                 ", found " + TypeName());
     }
     WICK_ASSIGN_OR_RETURN(uint64_t bits, gguf_detail::ConvertBits(type_, bits_, GgufTypeOf<T>()));
     T out;
@@ -183,8 +183,8 @@ Result<std::vector<T>> GgufValue::AsVector() const {
   for (uint64_t i = 0; i < count_; ++i) {
     Result<T> v = Element(i).template As<T>();
     if (!v.ok()) {
-      return Error(ErrorCode::kTypeMismatch, "element " + std::to_string(i) + ": " +
-                                                 v.error().message());
+      return Error(ErrorCode::kTypeMismatch,
+                   "element " + std::to_string(i) + ": " + v.error().message());
     }
     out.push_back(std::move(*v));
   }

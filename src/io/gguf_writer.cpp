@@ -94,8 +94,7 @@ Result<GgufWriter> GgufWriter::CopyOf(const GgufFile& file) {
 Status GgufWriter::Set(std::string_view key, GgufValue value) {
   if (!ValidKey(key)) {
     return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("key {}: keys are 1 to 65535 printable ASCII characters",
-                             Quote(key)));
+                 fmt::format("key {}: keys are 1 to 65535 printable ASCII characters", Quote(key)));
   }
   if (key == "general.alignment") {
     Result<uint32_t> alignment = value.As<uint32_t>();
@@ -203,8 +202,7 @@ std::vector<uint8_t> GgufWriter::WriteToBuffer() const {
 
 Status GgufWriter::WriteFile(const std::string& path) const {
   std::string tmp = path + ".tmp";
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(tmp.c_str(), "wb"),
-                                                       &std::fclose);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(tmp.c_str(), "wb"), &std::fclose);
   if (!file) {
     return Error(ErrorCode::kIo, fmt::format("{}: cannot create: {}", tmp, std::strerror(errno)));
   }
@@ -220,8 +218,8 @@ Status GgufWriter::WriteFile(const std::string& path) const {
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     if (ok) saved_errno = errno;
     std::remove(tmp.c_str());
-    return Error(ErrorCode::kIo, fmt::format("{}: cannot write: {}", path,
-                                             std::strerror(saved_errno)));
+    return Error(ErrorCode::kIo,
+                 fmt::format("{}: cannot write: {}", path, std::strerror(saved_errno)));
   }
   return OkStatus();
 }

@@ -101,8 +101,8 @@ TEST(InspectTest, TextReport) {
       RunWick({"inspect", (shared / "models/stories260K-q4_k.gguf").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* expected : {"architecture", "llama", "hyper-parameters", "llama.block_count",
-                               "512 tokens", "chat template", "tensors", "size by type",
-                               "Q5_0", "Q8_0", "token_embd.weight", "GGUF v3"}) {
+                               "512 tokens", "chat template", "tensors", "size by type", "Q5_0",
+                               "Q8_0", "token_embd.weight", "GGUF v3"}) {
     EXPECT_NE(r.out.find(expected), std::string::npos) << expected << "\n" << r.out;
   }
 }
@@ -125,12 +125,10 @@ TEST(InspectTest, TruncatedFilesFailWithOneLine) {
   std::filesystem::path whole = tmp.File("sample.gguf");
   testing::WriteFileBytes(whole, bytes);
   ASSERT_EQ(RunWick({"inspect", whole.string()}).exit_code, 0);
-  // Every byte of the header and tensor infos, then every 16th through the data.
-  for (size_t cut = 0; cut < bytes.size(); cut += cut < 1100 ? 1 : 16) {
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
     std::filesystem::path path = tmp.File("cut.gguf");
     testing::WriteFileBytes(path, {bytes.begin(), bytes.begin() + static_cast<long>(cut)});
-    ExpectCleanFailure(RunWick({"inspect", path.string()}, 30),
-                       "cut at " + std::to_string(cut));
+    ExpectCleanFailure(RunWick({"inspect", path.string()}, 30), "cut at " + std::to_string(cut));
   }
 }
 

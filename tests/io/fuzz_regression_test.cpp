@@ -1,5 +1,5 @@
-// Inputs the fuzzers found (or that once broke a parser) are kept under tests/data/fuzz and
-// replayed here: each must parse or fail cleanly, under ASan in CI.
+// Replays the fuzzers' minimised corpora (fuzz/corpus) and the inputs that once broke a parser
+// (tests/data/fuzz): each must parse or fail cleanly, under ASan in CI.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,9 +14,11 @@ namespace {
 
 std::vector<std::filesystem::path> Inputs(const char* kind) {
   std::vector<std::filesystem::path> out;
-  auto dir = std::filesystem::path(WICK_SOURCE_DIR) / "tests/data/fuzz" / kind;
-  if (!std::filesystem::is_directory(dir)) return out;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) out.push_back(entry.path());
+  const std::filesystem::path root(WICK_SOURCE_DIR);
+  for (const auto& dir : {root / "tests/data/fuzz" / kind, root / "fuzz/corpus" / kind}) {
+    if (!std::filesystem::is_directory(dir)) continue;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) out.push_back(entry.path());
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -77,7 +77,8 @@ std::vector<CorruptCase> Catalogue() {
   add("no counts", RawGguf(3), "offset 8: tensor_count: truncated");
   add("huge tensor count", RawGguf().Header(1ull << 40, 0), "offset 8: tensor_count");
   add("huge kv count", RawGguf().Header(0, 1ull << 40), "offset 16: metadata_kv_count");
-  add("key length past end", RawGguf().Header(0, 1).U64(1000).Zeros(8), "metadata entry 0: offset 24: key: length 1000 runs past");
+  add("key length past end", RawGguf().Header(0, 1).U64(1000).Zeros(8),
+      "metadata entry 0: offset 24: key: length 1000 runs past");
   add("empty key", RawGguf().Header(0, 1).Str("").U32(4).U32(1), "not a valid GGUF key");
   add("key with newline", RawGguf().Header(0, 1).Str("a\nb").U32(4).U32(1),
       "key 'a\\x0ab' is not a valid GGUF key");
@@ -86,8 +87,7 @@ std::vector<CorruptCase> Catalogue() {
   add("duplicate key", RawGguf().Header(0, 2).KvU32("a.b", 1).KvU32("a.b", 2), "duplicate key");
   add("unknown value type", RawGguf().Header(0, 1).Str("a.b").U32(13).U32(0),
       "value type: unknown value type id 13");
-  add("bool of 2", RawGguf().Header(0, 1).Str("a.b").U32(7).U8(2).Zeros(4),
-      "bool must be 0 or 1");
+  add("bool of 2", RawGguf().Header(0, 1).Str("a.b").U32(7).U8(2).Zeros(4), "bool must be 0 or 1");
   add("bool array of 7", RawGguf().Header(0, 1).Str("a.b").U32(9).U32(7).U64(2).U8(1).U8(7),
       "element 1: bool must be 0 or 1");
   add("string length past end", RawGguf().Header(0, 1).Str("a.b").U32(8).U64(1u << 30),
@@ -119,8 +119,7 @@ std::vector<CorruptCase> Catalogue() {
     raw.Header(1, 0).Tensor(name, std::move(dims), type, offset).PadTo(32).Zeros(data_bytes);
     return raw;
   };
-  add("tensor ok baseline is not corrupt? (checked separately)", one_tensor({8}, 0, 0, 32),
-      "");
+  add("tensor ok baseline is not corrupt? (checked separately)", one_tensor({8}, 0, 0, 32), "");
   add("tensor name empty", one_tensor({8}, 0, 0, 32, ""), "is not a valid tensor name");
   add("tensor name 65 bytes", one_tensor({8}, 0, 0, 32, std::string(65, 'n')),
       "is not a valid tensor name");

@@ -53,7 +53,7 @@ TEST(GgufWriterTest, RefusesWhatReadersWouldReject) {
   EXPECT_FALSE(w.Set("general.alignment", GgufValue::Scalar<uint32_t>(24)).ok());
   EXPECT_FALSE(w.Set("general.alignment", GgufValue::String("32")).ok());
   std::vector<uint8_t> data(18);
-  EXPECT_FALSE(w.AddTensor("q", DType::kQ4_0, {16}, data).ok());      // not whole blocks
+  EXPECT_FALSE(w.AddTensor("q", DType::kQ4_0, {16}, data).ok());               // not whole blocks
   EXPECT_FALSE(w.AddTensor("q", DType::kQ4_0, {32}, {data.data(), 17}).ok());  // wrong size
   EXPECT_FALSE(w.AddTensor("q", DType::kQ4_0, {}, data).ok());
   EXPECT_FALSE(w.AddTensor("q", DType::kQ4_0, {32, 1, 1, 1, 1}, data).ok());
