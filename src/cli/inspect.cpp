@@ -18,24 +18,34 @@ struct InspectOptions {
   bool full = false;
 };
 
-bool StartsWithGgufMagic(const std::string& path) {
+enum class FileKind { kGguf, kSafetensors, kUnknown };
+
+// GGUF starts with its magic; a safetensors file with an 8-byte header length and then the
+// JSON header's '{'.
+FileKind SniffFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  return in.read(magic, 4) && std::string_view(magic, 4) == "GGUF";
+  char head[9] = {};
+  in.read(head, sizeof head);
+  if (in.gcount() >= 4 && std::string_view(head, 4) == "GGUF") return FileKind::kGguf;
+  if (in.gcount() == 9 && head[8] == '{') return FileKind::kSafetensors;
+  return FileKind::kUnknown;
 }
 
-// GGUF is recognised by its magic; a directory, an index .json or a .safetensors file is
-// safetensors. Anything else is tried as GGUF so that the error names what is wrong.
+// A directory or an index .json is a (sharded) safetensors model; files are recognised by
+// their first bytes, then by extension. Anything else is read as GGUF, so that the error
+// says what is wrong with it.
 Result<ModelSummary> Summarize(const InspectOptions& opts) {
   std::error_code ec;
   namespace fs = std::filesystem;
   if (!fs::exists(opts.path, ec)) {
     return Error(ErrorCode::kNotFound, opts.path + ": no such file or directory");
   }
-  bool is_safetensors = fs::is_directory(opts.path, ec) ||
-                        fs::path(opts.path).extension() == ".safetensors" ||
-                        fs::path(opts.path).extension() == ".json";
-  if (is_safetensors && !StartsWithGgufMagic(opts.path)) {
+  FileKind kind = fs::is_directory(opts.path, ec) ? FileKind::kSafetensors : SniffFile(opts.path);
+  if (kind == FileKind::kUnknown) {
+    auto ext = fs::path(opts.path).extension();
+    if (ext == ".safetensors" || ext == ".json") kind = FileKind::kSafetensors;
+  }
+  if (kind == FileKind::kSafetensors) {
     WICK_ASSIGN_OR_RETURN(SafetensorsModel model, SafetensorsModel::Open(opts.path));
     return SummarizeSafetensors(model, opts.path, opts.full);
   }

@@ -145,6 +145,16 @@ TEST(InspectTest, FlippedHeaderBytesFailWithOneLine) {
   }
 }
 
+TEST(InspectTest, RecognisesSafetensorsByContent) {
+  WICK_REQUIRE_SHARED(shared);
+  testing::TempDir tmp;
+  std::filesystem::copy_file(shared / "models/stories260K-hf/model.safetensors",
+                             tmp.File("weights.bin"));
+  json j = InspectJson(tmp.File("weights.bin"));
+  EXPECT_EQ(j["format"], "safetensors");
+  EXPECT_EQ(j["n_tensors"], 47);
+}
+
 TEST(InspectTest, MissingAndForeignFiles) {
   testing::CommandResult missing = RunWick({"inspect", "/nonexistent/model.gguf"});
   EXPECT_EQ(missing.exit_code, 1);
