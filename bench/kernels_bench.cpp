@@ -1,0 +1,122 @@
+// Kernel speed on this machine, the way the roofline reads it: GEMV (decode) in weight GB/s
+// against the memory bandwidth measured by the STREAM-style copy and read beside it; GEMM
+// (prefill) in GFLOP/s.
+//
+//   build/release/bench/wick_bench_kernels --benchmark_filter=Gemv
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/quant_traits.h"
+
+namespace wick::kernels {
+namespace {
+
+ThreadPool& Pool() {
+  static ThreadPool pool;  // physical cores
+  return pool;
+}
+
+// Buffers far larger than any cache, so the loops measure DRAM.
+constexpr size_t kStreamBytes = size_t{512} << 20;
+
+void BM_MemCopy(benchmark::State& state) {
+  std::vector<uint8_t> a(kStreamBytes, 1), b(kStreamBytes, 2);
+  ThreadPool& pool = Pool();
+  for (auto _ : state) {
+    pool.ParallelFor(static_cast<int64_t>(kStreamBytes), 1 << 20, [&](int64_t s, int64_t e) {
+      std::memcpy(b.data() + s, a.data() + s, static_cast<size_t>(e - s));
+    });
+    benchmark::DoNotOptimize(b.data());
+  }
+  // Read + write, as STREAM counts a copy.
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * 2 * kStreamBytes));
+}
+BENCHMARK(BM_MemCopy)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_MemRead(benchmark::State& state) {
+  std::vector<uint64_t> a(kStreamBytes / 8, 3);
+  ThreadPool& pool = Pool();
+  std::vector<uint64_t> sums(static_cast<size_t>(pool.size()) * 8);
+  for (auto _ : state) {
+    pool.Run([&](int t, int n_threads) {
+      size_t per = a.size() / static_cast<size_t>(n_threads);
+      const uint64_t* p = a.data() + per * static_cast<size_t>(t);
+      sums[static_cast<size_t>(t) * 8] = std::accumulate(p, p + per, uint64_t{0});
+    });
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kStreamBytes));
+}
+BENCHMARK(BM_MemRead)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A weight matrix of `n` rows: one quantized random row repeated (the values do not change
+// the cost; quantizing 58M elements per type would dominate the run).
+std::vector<uint8_t> MakeWeights(DType type, int64_t n, int64_t k) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 0.02f);
+  std::vector<float> row(static_cast<size_t>(k));
+  for (float& v : row) v = dist(rng);
+  const uint64_t row_bytes = *BytesFor(type, static_cast<uint64_t>(k));
+  std::vector<uint8_t> w(static_cast<size_t>(n) * row_bytes);
+  FindQuantTraits(type)->quantize(row.data(), w.data(), k);
+  for (int64_t r = 1; r < n; ++r) std::memcpy(w.data() + r * row_bytes, w.data(), row_bytes);
+  return w;
+}
+
+void RunMatmul(benchmark::State& state, DType type, int64_t m, int64_t n, int64_t k) {
+  std::vector<uint8_t> w = MakeWeights(type, n, k);
+  std::vector<float> x(static_cast<size_t>(m * k), 0.5f), y(static_cast<size_t>(m * n));
+  MatmulScratch scratch;
+  MatmulParams params{
+      .w = w.data(), .w_type = type, .n = n, .k = k, .x = x.data(), .m = m, .y = y.data()};
+  for (auto _ : state) {
+    Status st = Matmul(params, Pool(), scratch);
+    if (!st.ok()) {
+      state.SkipWithError(st.error().message().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.size()));
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 * m * n * k * 1e-9,
+                         benchmark::Counter::kIsRate);
+}
+
+constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ4_0, DType::kQ4_1,
+                            DType::kQ5_0, DType::kQ5_1, DType::kQ8_0, DType::kQ2_K, DType::kQ3_K,
+                            DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+
+void RegisterAll() {
+  for (DType type : kTypes) {
+    for (int64_t n : {4096, 14336}) {
+      std::string name = "Gemv/" + std::string(NameOf(type)) + "/4096x" + std::to_string(n);
+      benchmark::RegisterBenchmark(
+          name.c_str(), [type, n](benchmark::State& s) { RunMatmul(s, type, 1, n, 4096); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+    std::string name = "Gemm/" + std::string(NameOf(type)) + "/512x4096x4096";
+    benchmark::RegisterBenchmark(
+        name.c_str(), [type](benchmark::State& s) { RunMatmul(s, type, 512, 4096, 4096); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+}
+
+}  // namespace
+}  // namespace wick::kernels
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  wick::kernels::RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

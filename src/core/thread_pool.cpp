@@ -1,0 +1,120 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace wick {
+
+namespace {
+
+// Spinning this many rounds (a few tens of microseconds) before sleeping keeps back-to-back
+// ops cheap without burning a core when the engine is idle.
+constexpr int kSpinRounds = 20000;
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+int PhysicalCoreCount() {
+  std::set<std::pair<std::string, std::string>> cores;  // (package, core)
+  for (unsigned cpu = 0;; ++cpu) {
+    std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    std::ifstream package(base + "physical_package_id");
+    std::ifstream core(base + "core_id");
+    std::string p, c;
+    if (!(package >> p) || !(core >> c)) break;
+    cores.emplace(p, c);
+  }
+  if (!cores.empty()) return static_cast<int>(cores.size());
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(n_threads >= 1 ? n_threads : PhysicalCoreCount()) {
+  workers_.reserve(static_cast<size_t>(n_threads_ - 1));
+  for (int t = 1; t < n_threads_; ++t) workers_.emplace_back([this, t] { WorkerLoop(t); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  for (std::thread& w : workers_) w.join();
+}
+
+void ThreadPool::WorkerLoop(int thread) {
+  uint64_t seen = 0;
+  while (true) {
+    uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; gen == seen && spin < kSpinRounds; ++spin) {
+      CpuRelax();
+      gen = generation_.load(std::memory_order_acquire);
+    }
+    const std::function<void(int, int)>* job;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      seen = generation_.load(std::memory_order_acquire);
+      if (stop_) return;
+      job = job_;
+    }
+    (*job)(thread, n_threads_);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::Run(const std::function<void(int, int)>& fn) {
+  if (n_threads_ == 1) {
+    fn(0, 1);
+    return;
+  }
+  std::lock_guard<std::mutex> run_lock(run_mutex_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = &fn;
+    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  fn(0, n_threads_);
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0 && spin < kSpinRounds; ++spin) {
+    CpuRelax();
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+  job_ = nullptr;
+}
+
+void ThreadPool::ParallelFor(int64_t n, int64_t grain,
+                             const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  const int64_t chunks = (n + grain - 1) / grain;
+  Run([&](int thread, int n_threads) {
+    // Chunks are shared out evenly; the first `extra` threads take one more.
+    const int64_t per = chunks / n_threads;
+    const int64_t extra = chunks % n_threads;
+    const int64_t first = thread * per + std::min<int64_t>(thread, extra);
+    const int64_t count = per + (thread < extra ? 1 : 0);
+    const int64_t begin = first * grain;
+    const int64_t end = std::min(n, (first + count) * grain);
+    if (begin < end) fn(begin, end);
+  });
+}
+
+}  // namespace wick

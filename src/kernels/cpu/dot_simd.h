@@ -1,0 +1,30 @@
+// SIMD dot products and activation quantizers, one per weight format, with Highway runtime
+// dispatch. Same contracts as the scalar references in quant_ref.h: `n` counts elements and
+// is a multiple of the block size; results match the reference up to float summation order
+// (the quantizers match it bit for bit).
+#pragma once
+
+#include <cstdint>
+
+namespace wick::kernels::simd {
+
+float DotF32(const void* w, const void* a, int64_t n);
+float DotF16(const void* w, const void* a, int64_t n);   // f16 . f16
+float DotBF16(const void* w, const void* a, int64_t n);  // bf16 . bf16
+
+float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
+float DotQ4_1Q8_1(const void* w, const void* a, int64_t n);
+float DotQ5_0Q8_0(const void* w, const void* a, int64_t n);
+float DotQ5_1Q8_1(const void* w, const void* a, int64_t n);
+float DotQ8_0Q8_0(const void* w, const void* a, int64_t n);
+void QuantizeQ8_0(const float* src, void* dst, int64_t n);
+void QuantizeQ8_1(const float* src, void* dst, int64_t n);
+
+float DotQ2_KQ8_K(const void* w, const void* a, int64_t n);
+float DotQ3_KQ8_K(const void* w, const void* a, int64_t n);
+float DotQ4_KQ8_K(const void* w, const void* a, int64_t n);
+float DotQ5_KQ8_K(const void* w, const void* a, int64_t n);
+float DotQ6_KQ8_K(const void* w, const void* a, int64_t n);
+void QuantizeQ8_K(const float* src, void* dst, int64_t n);
+
+}  // namespace wick::kernels::simd

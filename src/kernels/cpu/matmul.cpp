@@ -1,0 +1,74 @@
+#include "kernels/cpu/matmul.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "kernels/cpu/vec_dot.h"
+
+namespace wick::kernels {
+
+namespace {
+
+// Threads take weight rows in multiples of this, so two threads never write the same
+// 64-byte line of an output row.
+constexpr int64_t kRowGrain = 16;
+// Weight rows kept hot in cache while every activation row passes over them: for GEMM,
+// each weight byte then comes from memory once per call instead of once per token.
+constexpr int64_t kRowTile = 16;
+
+Error Invalid(const std::string& message) {
+  return Error(ErrorCode::kInvalidArgument, "matmul: " + message);
+}
+
+}  // namespace
+
+Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
+  if (p.n < 0 || p.k < 0 || p.m < 0) {
+    return Invalid(fmt::format("negative size n={} k={} m={}", p.n, p.k, p.m));
+  }
+  if (p.n == 0 || p.m == 0) return OkStatus();
+  if (p.w == nullptr || p.x == nullptr || p.y == nullptr) return Invalid("null pointer");
+  const VecDotKernel* kernel = FindVecDot(p.w_type);
+  if (kernel == nullptr) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("matmul: no kernel for {} weights", NameOf(p.w_type)));
+  }
+  Result<uint64_t> w_row_bytes = BytesFor(p.w_type, static_cast<uint64_t>(p.k));
+  Result<uint64_t> a_row_bytes = BytesFor(kernel->dot_type, static_cast<uint64_t>(p.k));
+  if (!w_row_bytes.ok()) return Invalid(w_row_bytes.error().message());
+  if (!a_row_bytes.ok()) return Invalid(a_row_bytes.error().message());
+
+  const auto* act = reinterpret_cast<const uint8_t*>(p.x);
+  if (kernel->dot_type != DType::kF32) {
+    scratch.activations.resize(static_cast<size_t>(p.m) * *a_row_bytes);
+    uint8_t* dst = scratch.activations.data();
+    const uint64_t a_bytes = *a_row_bytes;
+    pool.ParallelFor(p.m, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        kernel->quantize_input(p.x + i * p.k, dst + static_cast<uint64_t>(i) * a_bytes, p.k);
+      }
+    });
+    act = dst;
+  }
+
+  const auto* w = static_cast<const uint8_t*>(p.w);
+  const uint64_t w_bytes = *w_row_bytes;
+  const uint64_t a_bytes = *a_row_bytes;
+  const VecDotFn dot = kernel->dot;
+  pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t r0 = begin; r0 < end; r0 += kRowTile) {
+      const int64_t r1 = std::min(end, r0 + kRowTile);
+      for (int64_t i = 0; i < p.m; ++i) {
+        const uint8_t* a = act + static_cast<uint64_t>(i) * a_bytes;
+        float* y_row = p.y + i * p.n;
+        for (int64_t r = r0; r < r1; ++r) {
+          y_row[r] = dot(w + static_cast<uint64_t>(r) * w_bytes, a, p.k);
+        }
+      }
+    }
+  });
+  return OkStatus();
+}
+
+}  // namespace wick::kernels

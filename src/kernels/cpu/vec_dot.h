@@ -1,0 +1,24 @@
+// The fastest available dot-product kernel for each weight type: weight row . activation row
+// (in the type's dot partner format, see QuantTraits::dot_type). SIMD kernels where wick has
+// them, the scalar reference otherwise.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace wick::kernels {
+
+using VecDotFn = float (*)(const void* w, const void* a, int64_t n);
+using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
+
+struct VecDotKernel {
+  DType dot_type;                // format of the activation operand
+  QuantizeRowFn quantize_input;  // f32 activations -> dot_type
+  VecDotFn dot;
+};
+
+// nullptr when the weight type has no dot product (activation-only or unsupported types).
+const VecDotKernel* FindVecDot(DType weight_type);
+
+}  // namespace wick::kernels

@@ -1,0 +1,119 @@
+#include "kernels/cpu/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/cpu/quant_traits.h"
+#include "kernels/cpu/simd.h"
+#include "kernels/cpu/vec_dot.h"
+
+namespace wick::kernels {
+namespace {
+
+// Relative error of a dot against the double-precision dot of the same dequantized operands:
+// only accumulation order differs, so the bound is tight for every type.
+constexpr double kMaxRelativeError = 2e-4;
+
+class MatmulTest : public ::testing::TestWithParam<DType> {};
+
+std::vector<float> Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+TEST_P(MatmulTest, MatchesDequantizedReference) {
+  const DType type = GetParam();
+  const QuantTraits* traits = FindQuantTraits(type);
+  ASSERT_NE(traits, nullptr);
+  const VecDotKernel* kernel = FindVecDot(type);
+  ASSERT_NE(kernel, nullptr);
+  const QuantTraits* act_traits = FindQuantTraits(kernel->dot_type);
+  const int64_t k = 512;
+  for (int threads : {1, 3}) {
+    ThreadPool pool(threads);
+    MatmulScratch scratch;
+    for (int64_t m : {1, 3, 17}) {
+      for (int64_t n : {1, 15, 33}) {
+        SCOPED_TRACE(::testing::Message()
+                     << NameOf(type) << " m=" << m << " n=" << n << " threads=" << threads);
+        std::vector<float> w_f32 = Random(static_cast<size_t>(n * k), 1);
+        const uint64_t w_row = *BytesFor(type, k);
+        std::vector<uint8_t> w(static_cast<size_t>(n) * w_row);
+        for (int64_t r = 0; r < n; ++r) {
+          traits->quantize(w_f32.data() + r * k, w.data() + r * w_row, k);
+        }
+        std::vector<float> x = Random(static_cast<size_t>(m * k), 2);
+        std::vector<float> y(static_cast<size_t>(m * n), NAN);
+        Status st = Matmul(
+            {.w = w.data(), .w_type = type, .n = n, .k = k, .x = x.data(), .m = m, .y = y.data()},
+            pool, scratch);
+        ASSERT_TRUE(st.ok()) << st.error().message();
+
+        // Reference: both operands as the kernel sees them, dequantized, in double.
+        const uint64_t a_row = *BytesFor(kernel->dot_type, k);
+        std::vector<float> w_deq(static_cast<size_t>(k)), a_deq(static_cast<size_t>(k));
+        std::vector<uint8_t> a_q(a_row);
+        for (int64_t i = 0; i < m; ++i) {
+          act_traits->quantize(x.data() + i * k, a_q.data(), k);
+          act_traits->dequantize(a_q.data(), a_deq.data(), k);
+          for (int64_t r = 0; r < n; ++r) {
+            traits->dequantize(w.data() + r * w_row, w_deq.data(), k);
+            double want = 0, scale = 0;
+            for (int64_t j = 0; j < k; ++j) {
+              want += static_cast<double>(w_deq[j]) * a_deq[j];
+              scale += std::fabs(static_cast<double>(w_deq[j]) * a_deq[j]);
+            }
+            ASSERT_NEAR(y[i * n + r], want, kMaxRelativeError * scale + 1e-6) << i << "," << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTest,
+                         ::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ4_0,
+                                           DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ8_0,
+                                           DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K,
+                                           DType::kQ6_K),
+                         [](const auto& param_info) {
+                           return std::string(NameOf(param_info.param));
+                         });
+
+TEST(MatmulErrorsTest, BadShapesAndTypesAreErrors) {
+  ThreadPool pool(1);
+  MatmulScratch scratch;
+  std::vector<float> buf(64);
+  Status odd = Matmul({.w = buf.data(),
+                       .w_type = DType::kQ4_0,
+                       .n = 1,
+                       .k = 33,
+                       .x = buf.data(),
+                       .m = 1,
+                       .y = buf.data()},
+                      pool, scratch);
+  EXPECT_FALSE(odd.ok());
+  Status unsupported = Matmul({.w = buf.data(),
+                               .w_type = DType::kIQ2_XXS,
+                               .n = 1,
+                               .k = 256,
+                               .x = buf.data(),
+                               .m = 1,
+                               .y = buf.data()},
+                              pool, scratch);
+  ASSERT_FALSE(unsupported.ok());
+  EXPECT_NE(unsupported.error().message().find("IQ2_XXS"), std::string::npos);
+  EXPECT_TRUE(
+      Matmul(
+          {.w = nullptr, .w_type = DType::kF32, .n = 0, .k = 4, .x = nullptr, .m = 0, .y = nullptr},
+          pool, scratch)
+          .ok());
+}
+
+}  // namespace
+}  // namespace wick::kernels
