@@ -1,1 +1,335 @@
-// placeholder: being written
+// The SIMD k-quant dot products (Q2_K to Q6_K with Q8_K activations) and the SIMD Q8_K
+// quantizer against their scalar references, on every SIMD target this CPU can run.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "core/half.h"
+#include "core/quant_blocks.h"
+#include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/quant_ref.h"
+#include "kernels/cpu/simd.h"
+
+namespace wick::kernels {
+namespace {
+
+// The kernels sum each super-block exactly in integers, like the reference, so only the order
+// of the float operations may differ: allow a few float roundings of the sum of |terms|.
+constexpr double kRelTol = 1e-5;
+
+constexpr int64_t kLengths[] = {256, 512, 4096};
+
+using DotFn = float (*)(const void*, const void*, int64_t);
+
+struct KFormat {
+  const char* name;
+  size_t block_bytes;
+  void (*quantize)(const float*, void*, int64_t);
+  void (*dequantize)(const void*, float*, int64_t);
+  DotFn ref_dot;
+  DotFn simd_dot;
+  size_t d_offset;     // f16 super-block scale
+  size_t dmin_offset;  // f16 scale of the mins; kNoMin for the symmetric formats
+};
+
+constexpr size_t kNoMin = ~size_t{0};
+
+const KFormat kFormats[] = {
+    {"Q2_K", sizeof(Q2_KBlock), ref::QuantizeQ2_K, ref::DequantizeQ2_K, ref::DotQ2_KQ8_K,
+     simd::DotQ2_KQ8_K, offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)},
+    {"Q3_K", sizeof(Q3_KBlock), ref::QuantizeQ3_K, ref::DequantizeQ3_K, ref::DotQ3_KQ8_K,
+     simd::DotQ3_KQ8_K, offsetof(Q3_KBlock, d), kNoMin},
+    {"Q4_K", sizeof(Q4_KBlock), ref::QuantizeQ4_K, ref::DequantizeQ4_K, ref::DotQ4_KQ8_K,
+     simd::DotQ4_KQ8_K, offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)},
+    {"Q5_K", sizeof(Q5_KBlock), ref::QuantizeQ5_K, ref::DequantizeQ5_K, ref::DotQ5_KQ8_K,
+     simd::DotQ5_KQ8_K, offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)},
+    {"Q6_K", sizeof(Q6_KBlock), ref::QuantizeQ6_K, ref::DequantizeQ6_K, ref::DotQ6_KQ8_K,
+     simd::DotQ6_KQ8_K, offsetof(Q6_KBlock, d), kNoMin},
+};
+
+// Every test runs once per SIMD target this CPU can execute.
+class DotKTest : public ::testing::TestWithParam<SimdTarget> {
+ protected:
+  void SetUp() override { ASSERT_TRUE(ForceSimdTarget(GetParam().name).ok()); }
+  void TearDown() override { ASSERT_TRUE(ForceSimdTarget("auto").ok()); }
+};
+
+// Gaussian values with a few outliers, so that scales differ across sub-blocks.
+std::vector<float> RandomRow(int64_t n, std::mt19937& rng, float scale) {
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::uniform_int_distribution<int> pick(0, 63);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& v : x) v = normal(rng) * (pick(rng) == 0 ? 8.0f : 1.0f);
+  return x;
+}
+
+std::vector<uint8_t> Quantize(const KFormat& f, const std::vector<float>& x) {
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> w(static_cast<size_t>(n / kQK_K) * f.block_bytes);
+  f.quantize(x.data(), w.data(), n);
+  return w;
+}
+
+std::vector<Q8_KBlock> QuantizeActivations(const std::vector<float>& x) {
+  std::vector<Q8_KBlock> a(x.size() / kQK_K);
+  ref::QuantizeQ8_K(x.data(), a.data(), static_cast<int64_t>(x.size()));
+  return a;
+}
+
+void SetF16(std::vector<uint8_t>& w, size_t block_bytes, size_t offset, float v) {
+  const uint16_t h = F32ToF16(v);
+  for (size_t b = 0; b < w.size() / block_bytes; ++b) {
+    std::memcpy(w.data() + b * block_bytes + offset, &h, sizeof(h));
+  }
+}
+
+// Sum of |d * scale * q * a| and |dmin * min * a| over the row: the scale of the rounding
+// error any order of float summation can make. Each part is found by dequantizing with the
+// other super-block factor zeroed.
+double SumAbsTerms(const KFormat& f, const std::vector<uint8_t>& w, const std::vector<Q8_KBlock>& a,
+                   int64_t n) {
+  std::vector<float> act(static_cast<size_t>(n));
+  ref::DequantizeQ8_K(a.data(), act.data(), n);
+  std::vector<float> deq(static_cast<size_t>(n));
+  double sum = 0;
+  for (size_t zeroed : {f.dmin_offset, f.d_offset}) {
+    if (zeroed == kNoMin) continue;
+    std::vector<uint8_t> part = w;
+    for (size_t b = 0; b < part.size() / f.block_bytes; ++b) {
+      std::memset(part.data() + b * f.block_bytes + zeroed, 0, sizeof(uint16_t));
+    }
+    f.dequantize(part.data(), deq.data(), n);
+    for (size_t i = 0; i < deq.size(); ++i) sum += std::fabs(static_cast<double>(deq[i]) * act[i]);
+  }
+  return sum;
+}
+
+void ExpectDotMatches(const KFormat& f, const std::vector<uint8_t>& w,
+                      const std::vector<Q8_KBlock>& a) {
+  const auto n = static_cast<int64_t>(a.size()) * kQK_K;
+  ASSERT_EQ(w.size(), a.size() * f.block_bytes);
+  const float want = f.ref_dot(w.data(), a.data(), n);
+  const float got = f.simd_dot(w.data(), a.data(), n);
+  if (!std::isfinite(want)) {
+    EXPECT_EQ(got, want) << f.name << " n=" << n;
+    return;
+  }
+  EXPECT_NEAR(got, want, kRelTol * SumAbsTerms(f, w, a, n)) << f.name << " n=" << n;
+}
+
+// Random bytes for a whole row, then f16 factors in a sane range (random bytes would make
+// infinities and NaNs, which no quantizer writes).
+std::vector<uint8_t> RandomBlocks(const KFormat& f, int64_t n, std::mt19937& rng) {
+  std::vector<uint8_t> w(static_cast<size_t>(n / kQK_K) * f.block_bytes);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t& v : w) v = static_cast<uint8_t>(byte(rng));
+  std::uniform_real_distribution<float> factor(-0.05f, 0.05f);
+  for (size_t b = 0; b < w.size() / f.block_bytes; ++b) {
+    for (size_t offset : {f.d_offset, f.dmin_offset}) {
+      if (offset == kNoMin) continue;
+      const uint16_t h = F32ToF16(factor(rng));
+      std::memcpy(w.data() + b * f.block_bytes + offset, &h, sizeof(h));
+    }
+  }
+  return w;
+}
+
+// Random activation quants over the full int8 range, with consistent sums.
+std::vector<Q8_KBlock> RandomActivations(int64_t n, std::mt19937& rng) {
+  std::vector<Q8_KBlock> a(static_cast<size_t>(n / kQK_K));
+  std::uniform_int_distribution<int> q(-128, 127);
+  std::uniform_real_distribution<float> d(1e-4f, 0.1f);
+  for (Q8_KBlock& b : a) {
+    b.d = d(rng);
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) {
+        b.qs[16 * j + i] = static_cast<int8_t>(q(rng));
+        sum += b.qs[16 * j + i];
+      }
+      b.bsums[j] = static_cast<int16_t>(sum);
+    }
+  }
+  return a;
+}
+
+TEST_P(DotKTest, MatchesReferenceOnQuantizedRows) {
+  std::mt19937 rng(1);
+  for (const KFormat& f : kFormats) {
+    for (int64_t n : kLengths) {
+      for (int rep = 0; rep < 4; ++rep) {
+        const float scale = rep == 0 ? 1.0f : std::ldexp(1.0f, 6 * rep - 12);
+        const auto w = Quantize(f, RandomRow(n, rng, scale));
+        const auto a = QuantizeActivations(RandomRow(n, rng, 1.0f / scale));
+        ExpectDotMatches(f, w, a);
+      }
+    }
+  }
+}
+
+TEST_P(DotKTest, MatchesReferenceOnRandomBlockBytes) {
+  std::mt19937 rng(2);
+  for (const KFormat& f : kFormats) {
+    for (int64_t n : kLengths) {
+      for (int rep = 0; rep < 8; ++rep) {
+        const auto w = RandomBlocks(f, n, rng);
+        ExpectDotMatches(f, w, RandomActivations(n, rng));
+        ExpectDotMatches(f, w, QuantizeActivations(RandomRow(n, rng, 1.0f)));
+      }
+    }
+  }
+}
+
+TEST_P(DotKTest, ZeroBlocks) {
+  std::mt19937 rng(3);
+  for (const KFormat& f : kFormats) {
+    for (int64_t n : kLengths) {
+      const std::vector<float> zeros(static_cast<size_t>(n), 0.0f);
+      const auto w_zero = Quantize(f, zeros);
+      const auto a_zero = QuantizeActivations(zeros);
+      const auto w = RandomBlocks(f, n, rng);
+      const auto a = RandomActivations(n, rng);
+      for (const auto* wp : {&w_zero, &w}) {
+        for (const auto* ap : {&a_zero, &a}) {
+          if (wp == &w && ap == &a) continue;
+          EXPECT_EQ(f.simd_dot(wp->data(), ap->data(), n), 0.0f) << f.name;
+          ExpectDotMatches(f, *wp, *ap);
+        }
+      }
+      // All-zero bytes: zero quants under zero factors.
+      const std::vector<uint8_t> w_bytes(w.size(), 0);
+      EXPECT_EQ(f.simd_dot(w_bytes.data(), a.data(), n), 0.0f) << f.name;
+    }
+  }
+}
+
+TEST_P(DotKTest, ExtremeScales) {
+  std::mt19937 rng(4);
+  const float kF16Max = 65504.0f;
+  const float kF16MinSubnormal = 0x1p-24f;
+  for (const KFormat& f : kFormats) {
+    for (float d : {kF16Max, -kF16Max, kF16MinSubnormal, 1.0f}) {
+      for (float dmin : {kF16Max, kF16MinSubnormal, -1.0f}) {
+        auto w = RandomBlocks(f, 512, rng);
+        SetF16(w, f.block_bytes, f.d_offset, d);
+        if (f.dmin_offset != kNoMin) SetF16(w, f.block_bytes, f.dmin_offset, dmin);
+        // Largest and smallest activations too; the sum stays far below float's range.
+        auto a = RandomActivations(512, rng);
+        for (Q8_KBlock& b : a) b.d = d == 1.0f ? 1e-30f : 1e-3f;
+        ExpectDotMatches(f, w, a);
+      }
+    }
+    // Every quant and scale bit set, every activation at an extreme.
+    std::vector<uint8_t> w(2 * f.block_bytes, 0xFF);
+    SetF16(w, f.block_bytes, f.d_offset, 1.0f);
+    if (f.dmin_offset != kNoMin) SetF16(w, f.block_bytes, f.dmin_offset, 1.0f);
+    for (int8_t extreme : {int8_t{127}, int8_t{-127}, int8_t{-128}}) {
+      std::vector<Q8_KBlock> a(2);
+      for (Q8_KBlock& b : a) {
+        b.d = 1.0f;
+        std::memset(b.qs, static_cast<uint8_t>(extreme), sizeof(b.qs));
+        for (int16_t& s : b.bsums) s = static_cast<int16_t>(16 * extreme);
+      }
+      ExpectDotMatches(f, w, a);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ Q8_K quantizer
+
+void ExpectQuantizeQ8_KMatches(const std::vector<float>& x) {
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<Q8_KBlock> want(x.size() / kQK_K);
+  std::vector<Q8_KBlock> got(want.size());
+  std::memset(got.data(), 0xA5, got.size() * sizeof(Q8_KBlock));  // no bytes left unwritten
+  ref::QuantizeQ8_K(x.data(), want.data(), n);
+  simd::QuantizeQ8_K(x.data(), got.data(), n);
+  for (size_t b = 0; b < want.size(); ++b) {
+    ASSERT_EQ(std::memcmp(&got[b], &want[b], sizeof(Q8_KBlock)), 0) << "block " << b;
+  }
+}
+
+TEST_P(DotKTest, QuantizeQ8_KMatchesReferenceOnRandomData) {
+  std::mt19937 rng(5);
+  for (int64_t n : kLengths) {
+    for (float scale : {1.0f, 1e-20f, 3e-3f, 1e5f, 1e30f}) {
+      ExpectQuantizeQ8_KMatches(RandomRow(n, rng, scale));
+    }
+  }
+  // Random bit patterns: every exponent, subnormals, infinities and NaNs included.
+  std::uniform_int_distribution<uint32_t> bits;
+  std::vector<float> x(4096);
+  for (int rep = 0; rep < 16; ++rep) {
+    for (float& v : x) {
+      const uint32_t u = bits(rng);
+      std::memcpy(&v, &u, sizeof(v));
+    }
+    ExpectQuantizeQ8_KMatches(x);
+  }
+}
+
+TEST_P(DotKTest, QuantizeQ8_KEdgeCases) {
+  // All zeros, signed zeros, and zero blocks between non-zero ones.
+  std::vector<float> x(1024, 0.0f);
+  ExpectQuantizeQ8_KMatches(x);
+  for (size_t i = 0; i < 256; i += 2) x[i] = -0.0f;
+  x[600] = 1.0f;
+  ExpectQuantizeQ8_KMatches(x);
+
+  // Ties: with max = -127 the scale is exactly 1, and every value is a half, so each quant
+  // is a round-half-to-even decision.
+  std::vector<float> ties(512);
+  for (size_t i = 0; i < ties.size(); ++i) {
+    ties[i] = static_cast<float>(static_cast<int>(i % 254) - 127) + 0.5f;
+  }
+  ties[7] = -127.0f;
+  ties[300] = -127.0f;
+  ExpectQuantizeQ8_KMatches(ties);
+
+  // The first element of largest magnitude sets the sign of the scale.
+  for (float first : {5.0f, -5.0f}) {
+    std::vector<float> y(256, 1.25f);
+    y[3] = first;
+    y[200] = -first;
+    y[255] = first;
+    ExpectQuantizeQ8_KMatches(y);
+  }
+
+  // Largest and smallest magnitudes, a lone subnormal, and non-finite values.
+  const float kMax = std::numeric_limits<float>::max();
+  for (float special :
+       {kMax, -kMax, std::numeric_limits<float>::denorm_min(),
+        std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+        std::numeric_limits<float>::quiet_NaN()}) {
+    std::mt19937 rng(6);
+    std::vector<float> y = RandomRow(512, rng, 1.0f);
+    y[17] = special;
+    ExpectQuantizeQ8_KMatches(y);
+    std::fill(y.begin(), y.end(), 0.0f);
+    y[400] = special;
+    ExpectQuantizeQ8_KMatches(y);
+  }
+}
+
+TEST_P(DotKTest, SimdQuantizedActivationsGiveTheSameDot) {
+  std::mt19937 rng(7);
+  for (const KFormat& f : kFormats) {
+    const auto x = RandomRow(4096, rng, 1.0f);
+    std::vector<Q8_KBlock> a(x.size() / kQK_K);
+    simd::QuantizeQ8_K(x.data(), a.data(), static_cast<int64_t>(x.size()));
+    ExpectDotMatches(f, Quantize(f, RandomRow(4096, rng, 1.0f)), a);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTargets, DotKTest, ::testing::ValuesIn(RunnableSimdTargets()),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+}  // namespace
+}  // namespace wick::kernels

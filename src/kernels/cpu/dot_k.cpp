@@ -1,1 +1,490 @@
-// placeholder: being written
+// SIMD dot products of the k-quant formats (Q2_K to Q6_K) with Q8_K activations, and the
+// Q8_K activation quantizer. Highway compiles this file once per SIMD target (see simd.h);
+// HWY_DYNAMIC_DISPATCH picks the best one the CPU supports at run time.
+//
+// Every dot product follows the scalar reference (quant_k.cpp): per super-block, the quants
+// are unpacked to unsigned bytes, multiplied with the int8 activations and summed exactly in
+// int32 under the integer sub-block scales; the mins (and the offsets of the symmetric
+// formats) come from the activations' 16-element sums; only the per-block float products and
+// the running sum round, in the reference's order.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/dot_k.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "core/half.h"
+#include "core/quant_blocks.h"
+#include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/quant_ref.h"
+
+// The quantizer must reproduce the reference's roundings exactly; a contracted a * b + c
+// rounds once instead of twice, so keep products and sums separate (GCC's intrinsics are
+// plain vector arithmetic that it would otherwise fuse on FMA targets).
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#ifndef WICK_DOT_K_ONCE
+#define WICK_DOT_K_ONCE
+namespace wick::kernels {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "block bytes are read as words");
+
+// Sub-block (of 16 elements) of each pair of elements in a super-block: i16 lane t of a
+// vector of pair products that starts at element e covers sub-block kPairSub16[e / 2 + t].
+constexpr auto kPairSub16 = [] {
+  struct {
+    int8_t v[kQK_K / 2];
+  } t{};
+  for (int p = 0; p < kQK_K / 2; ++p) t.v[p] = static_cast<int8_t>(p / 8);
+  return t;
+}();
+
+// 32-element sub-block of each of the 16 activation sums (Q4_K and Q5_K's mins).
+constexpr int8_t kBsumSub32[kQK_K / 16] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
+
+// Sixteen bytes as two little-endian words. The unpacked scales stay in registers: storing
+// them as bytes and loading a vector back stalls on store-to-load forwarding.
+struct Bytes16 {
+  uint64_t lo;
+  uint64_t hi;
+};
+
+// Q4_K and Q5_K's twelve packed bytes to eight 6-bit scales (lo) and eight 6-bit mins (hi),
+// layout in quant_k.cpp's UnpackScaleMin6, four bytes at a time.
+Bytes16 UnpackScaleMin6(const uint8_t* packed) {
+  uint32_t w[3];
+  std::memcpy(w, packed, sizeof(w));
+  const uint64_t s_lo = w[0] & 0x3f3f3f3f;
+  const uint64_t s_hi = (w[2] & 0x0f0f0f0f) | (((w[0] >> 6) & 0x03030303) << 4);
+  const uint64_t m_lo = w[1] & 0x3f3f3f3f;
+  const uint64_t m_hi = ((w[2] >> 4) & 0x0f0f0f0f) | (((w[1] >> 6) & 0x03030303) << 4);
+  return {s_lo | (s_hi << 32), m_lo | (m_hi << 32)};
+}
+
+// Q3_K's twelve packed bytes to sixteen 6-bit scales, still stored + 32 (layout in quant_k.cpp's
+// UnpackQ3_KScale): low nibbles from bytes 0-7, top two bits from bytes 8-11.
+Bytes16 UnpackQ3_KScales(const uint8_t* packed) {
+  uint32_t w[3];
+  std::memcpy(w, packed, sizeof(w));
+  const uint64_t s0 = (w[0] & 0x0f0f0f0f) | ((w[2] & 0x03030303) << 4);
+  const uint64_t s1 = (w[1] & 0x0f0f0f0f) | (((w[2] >> 2) & 0x03030303) << 4);
+  const uint64_t s2 = ((w[0] >> 4) & 0x0f0f0f0f) | (((w[2] >> 4) & 0x03030303) << 4);
+  const uint64_t s3 = ((w[1] >> 4) & 0x0f0f0f0f) | (((w[2] >> 6) & 0x03030303) << 4);
+  return {s0 | (s1 << 32), s2 | (s3 << 32)};
+}
+
+}  // namespace
+}  // namespace wick::kernels
+#endif  // WICK_DOT_K_ONCE
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+namespace {
+
+// ------------------------------------------------------------------ Q8_K quantizer
+
+// Mirrors ref::QuantizeQ8_K: the first element of largest magnitude sets the scale, quants
+// round with the 1.5 * 2^23 trick (ties to even) after the same float product.
+void QuantizeBlockQ8_K(const float* x, Q8_KBlock& y) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(df)> d8;
+  const size_t lanes = hn::Lanes(df);
+  auto vmax = hn::Zero(df);
+  auto special = hn::Zero(df);
+  for (size_t i = 0; i < kQK_K; i += lanes) {
+    const auto v = hn::LoadU(df, x + i);
+    vmax = hn::Max(vmax, hn::Abs(v));
+    special = hn::Add(special, hn::Sub(v, v));  // becomes NaN where a lane was inf or NaN
+  }
+  const float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
+  if (!hn::AllFalse(df, hn::IsNaN(special))) {
+    // Infinities and NaNs: whatever the reference makes of them, byte for byte.
+    ref::QuantizeQ8_K(x, &y, kQK_K);
+    return;
+  }
+  if (amax == 0) {
+    std::memset(&y, 0, sizeof(y));
+    return;
+  }
+  float max = 0;
+  for (size_t i = 0; i < kQK_K; i += lanes) {
+    const auto v = hn::LoadU(df, x + i);
+    const intptr_t first = hn::FindFirstTrue(df, hn::Eq(hn::Abs(v), hn::Set(df, amax)));
+    if (first >= 0) {
+      max = x[i + static_cast<size_t>(first)];
+      break;
+    }
+  }
+  const float iscale = -127.f / max;
+  if (!std::isfinite(iscale)) {
+    // A tiny subnormal maximum overflows the scale, and the reference's int8 casts wrap the
+    // out-of-range quants that follow; let it make them.
+    ref::QuantizeQ8_K(x, &y, kQK_K);
+    return;
+  }
+  const auto vscale = hn::Set(df, iscale);
+  const auto bias = hn::Set(df, 12582912.f);  // 1.5 * 2^23, as in the reference's NearestInt
+  const auto mantissa = hn::Set(di, 0x007fffff);
+  const auto offset = hn::Set(di, 0x00400000);
+  const auto top = hn::Set(di, 127);
+  for (size_t j = 0; j < kQK_K; j += 16) {
+    auto sum = hn::Zero(di);
+    for (size_t i = j; i < j + 16; i += lanes) {
+      const auto rounded = hn::Add(hn::Mul(vscale, hn::LoadU(df, x + i)), bias);
+      auto q = hn::Sub(hn::And(hn::BitCast(di, rounded), mantissa), offset);
+      q = hn::Min(q, top);
+      sum = hn::Add(sum, q);
+      hn::StoreU(hn::DemoteTo(d8, q), d8, y.qs + i);
+    }
+    y.bsums[j / 16] = static_cast<int16_t>(hn::GetLane(hn::SumOfLanes(di, sum)));
+  }
+  y.d = 1 / iscale;
+}
+
+void QuantizeQ8_KImpl(const float* src, void* dst, int64_t n) {
+  auto* blocks = static_cast<Q8_KBlock*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) QuantizeBlockQ8_K(src + b * kQK_K, blocks[b]);
+}
+
+// ------------------------------------------------------------------ dot products
+
+#if HWY_TARGET == HWY_SCALAR
+
+// One-lane vectors have no byte pairs to multiply-add; this target is only compiled where
+// EMU128 is unusable, and the scalar reference is the right code for it.
+float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
+  return ref::DotQ2_KQ8_K(w, a, n);
+}
+float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
+  return ref::DotQ3_KQ8_K(w, a, n);
+}
+float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
+  return ref::DotQ4_KQ8_K(w, a, n);
+}
+float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
+  return ref::DotQ5_KQ8_K(w, a, n);
+}
+float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
+  return ref::DotQ6_KQ8_K(w, a, n);
+}
+
+#else
+
+// Vectors of at most 32 bytes, so that one never spans two 32-element slices of a block: the
+// k-quants pack their bits per 32 (or 64, 128) elements, and wider vectors would need
+// cross-lane shuffles to line quants up with activations.
+using D8 = hn::CappedTag<uint8_t, 32>;
+using DI8 = hn::RebindToSigned<D8>;
+using D16 = hn::Repartition<int16_t, D8>;
+using D32 = hn::Repartition<int32_t, D8>;
+using V8 = hn::Vec<D8>;
+using V16 = hn::Vec<D16>;
+using V32 = hn::Vec<D32>;
+constexpr size_t kV = hn::MaxLanes(D8());  // elements per vector: 16 or 32
+
+// Sums of adjacent products of unsigned weight bytes (at most 63) and int8 activations: i16
+// lane t = w[2t] a[2t] + w[2t+1] a[2t+1], which cannot overflow. x86's pmaddubsw does exactly
+// this; Highway 1.0.3 has no op for it.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3
+HWY_INLINE hn::Vec128<int16_t> MulPairs(hn::Vec128<uint8_t> w, hn::Vec128<int8_t> a) {
+  return hn::Vec128<int16_t>{_mm_maddubs_epi16(w.raw, a.raw)};
+}
+#if HWY_TARGET <= HWY_AVX2
+HWY_INLINE hn::Vec256<int16_t> MulPairs(hn::Vec256<uint8_t> w, hn::Vec256<int8_t> a) {
+  return hn::Vec256<int16_t>{_mm256_maddubs_epi16(w.raw, a.raw)};
+}
+#endif
+#else
+HWY_INLINE V16 MulPairs(V8 w, hn::Vec<DI8> a) {
+  const D16 d16;
+  const hn::RebindToUnsigned<D16> du16;
+  const V16 w_even = hn::BitCast(d16, hn::And(hn::BitCast(du16, w), hn::Set(du16, 0xFF)));
+  const V16 w_odd = hn::BitCast(d16, hn::ShiftRight<8>(hn::BitCast(du16, w)));
+  const V16 a16 = hn::BitCast(d16, a);
+  const V16 a_even = hn::ShiftRight<8>(hn::ShiftLeft<8>(a16));  // sign-extends
+  const V16 a_odd = hn::ShiftRight<8>(a16);
+  return hn::Add(hn::Mul(w_even, a_even), hn::Mul(w_odd, a_odd));
+}
+#endif
+
+// Per-block int32 accumulator. Highway's widening multiply-add may leave half of the products
+// in a second vector (EMU128 does); both are summed at the end.
+struct Acc {
+  // Spelled out: an implicit constructor would miss the target's instruction-set attributes.
+  Acc() : sum0(hn::Zero(D32())), sum1(hn::Zero(D32())) {}
+
+  V32 sum0;
+  V32 sum1;
+
+  void Add(V16 a, V16 b) { sum0 = hn::ReorderWidenMulAccumulate(D32(), a, b, sum0, sum1); }
+  int32_t Total() const { return hn::GetLane(hn::SumOfLanes(D32(), hn::Add(sum0, sum1))); }
+};
+
+// The sub-block scales (int8 in `table`) of the pair products of the vector at element e.
+HWY_INLINE V16 PairScales(hn::Vec128<int8_t> table, size_t e) {
+  const hn::Rebind<int8_t, D16> d8;
+  const auto idx = hn::LoadU(d8, kPairSub16.v + e / 2);
+  return hn::PromoteTo(D16(), hn::TableLookupBytes(table, idx));
+}
+
+// Adds sum_j factor * scale[j] * bsums[j] over the 16 sub-blocks to acc.
+// (A template, so that the branch for the other vector width is discarded.)
+template <class D>
+HWY_INLINE void AddBsumTerms(D d16, hn::Vec128<int8_t> scales, int factor, const int16_t* bsums,
+                             Acc& acc) {
+  const auto f = hn::Set(d16, static_cast<int16_t>(factor));
+  if constexpr (hn::MaxLanes(d16) == kQK_K / 16) {
+    acc.Add(hn::Mul(hn::PromoteTo(d16, scales), f), hn::LoadU(d16, bsums));
+  } else {
+    static_assert(hn::MaxLanes(d16) == kQK_K / 32);
+    const hn::Full64<int8_t> dh;
+    acc.Add(hn::Mul(hn::PromoteTo(d16, hn::LowerHalf(dh, scales)), f), hn::LoadU(d16, bsums));
+    acc.Add(hn::Mul(hn::PromoteTo(d16, hn::UpperHalf(dh, scales)), f),
+            hn::LoadU(d16, bsums + kQK_K / 32));
+  }
+}
+
+// Two words as one vector of bytes, without a trip through memory.
+HWY_INLINE hn::Vec128<int8_t> ToVector(Bytes16 b) {
+  const hn::Full128<uint64_t> d64;
+  return hn::BitCast(hn::Full128<int8_t>(),
+                     hn::InterleaveLower(hn::Set(d64, b.lo), hn::Set(d64, b.hi)));
+}
+
+HWY_INLINE V8 Load8(const uint8_t* p) {
+  return hn::LoadU(D8(), p);
+}
+HWY_INLINE hn::Vec<DI8> LoadAct(const Q8_KBlock& a, size_t e) {
+  return hn::LoadU(DI8(), a.qs + e);
+}
+
+// Bits [shift, shift + 2) of every byte, in its low bits (shift even, at most 6).
+HWY_INLINE V8 Crumb(V8 v, int shift) {
+  const hn::RebindToUnsigned<D16> du16;
+  // A 16-bit shift moves at most six bits across the byte boundary, all above bit 1.
+  const auto moved = hn::BitCast(D8(), hn::ShiftRightSame(hn::BitCast(du16, v), shift));
+  return hn::And(moved, hn::Set(D8(), 3));
+}
+
+// Bit `bit` of every byte, moved to bit `to` and the rest cleared.
+HWY_INLINE V8 BitTo(V8 v, int bit, int to) {
+  const hn::RebindToUnsigned<D16> du16;
+  const auto v16 = hn::BitCast(du16, v);
+  // Bits crossing the byte boundary in the 16-bit shift land below `to` (left shift) or
+  // above it (right shift), so the mask clears them.
+  const auto moved =
+      bit <= to ? hn::ShiftLeftSame(v16, to - bit) : hn::ShiftRightSame(v16, bit - to);
+  return hn::And(hn::BitCast(D8(), moved), hn::Set(D8(), static_cast<uint8_t>(1 << to)));
+}
+
+float BlockQ2_K(const Q2_KBlock& w, const Q8_KBlock& a) {
+  const hn::Full128<int8_t> d8t;
+  const auto raw = hn::LoadU(d8t, reinterpret_cast<const int8_t*>(w.scales));
+  const auto scales = hn::And(raw, hn::Set(d8t, 0x0F));
+  const auto mins = hn::BitCast(d8t, hn::ShiftRight<4>(hn::BitCast(hn::Full128<uint8_t>(), raw)));
+  Acc acc;
+  for (size_t h = 0; h < 2; ++h) {
+    for (size_t l = 0; l < 32; l += kV) {
+      const V8 qs = Load8(w.qs + 32 * h + l);
+      for (int k = 0; k < 4; ++k) {
+        const size_t e = 128 * h + 32 * k + l;
+        acc.Add(MulPairs(Crumb(qs, 2 * k), LoadAct(a, e)), PairScales(scales, e));
+      }
+    }
+  }
+  Acc min_acc;
+  AddBsumTerms(D16(), mins, 1, a.bsums, min_acc);
+  return a.d * F16ToF32(w.d) * static_cast<float>(acc.Total()) -
+         a.d * F16ToF32(w.dmin) * static_cast<float>(min_acc.Total());
+}
+
+float BlockQ3_K(const Q3_KBlock& w, const Q8_KBlock& a) {
+  const hn::Full128<int8_t> d8t;
+  const auto scales = hn::Sub(ToVector(UnpackQ3_KScales(w.scales)), hn::Set(d8t, 32));
+  Acc acc;
+  for (size_t l = 0; l < 32; l += kV) {
+    const V8 hmask = Load8(w.hmask + l);
+    for (size_t h = 0; h < 2; ++h) {
+      const V8 qs = Load8(w.qs + 32 * h + l);
+      for (int k = 0; k < 4; ++k) {
+        const size_t e = 128 * h + 32 * k + l;
+        // Quants stored as 0..7 (high bit set means no offset); the -4 goes through bsums.
+        const V8 q = hn::Or(Crumb(qs, 2 * k), BitTo(hmask, static_cast<int>(4 * h) + k, 2));
+        acc.Add(MulPairs(q, LoadAct(a, e)), PairScales(scales, e));
+      }
+    }
+  }
+  AddBsumTerms(D16(), scales, -4, a.bsums, acc);
+  return a.d * F16ToF32(w.d) * static_cast<float>(acc.Total());
+}
+
+// Q4_K and Q5_K: 4 (or 5) bit quants under eight 6-bit scales and mins.
+template <bool kFifthBit, class Block>
+float BlockScaleMin6(const Block& w, const Q8_KBlock& a) {
+  const Bytes16 scale_min = UnpackScaleMin6(w.scales);
+  // Sub-block j's scale is byte j of scale_min.lo.
+  const auto scale = [&](size_t j) {
+    return hn::Set(D16(), static_cast<int16_t>((scale_min.lo >> (8 * j)) & 0xFF));
+  };
+  Acc acc;
+  for (size_t h = 0; h < 4; ++h) {
+    for (size_t l = 0; l < 32; l += kV) {
+      const V8 qs = Load8(w.qs + 32 * h + l);
+      V8 lo = hn::And(qs, hn::Set(D8(), 0x0F));
+      V8 hi = hn::ShiftRight<4>(qs);
+      if constexpr (kFifthBit) {
+        // The fifth bit of element e is bit e / 32 of qh[e % 32].
+        const V8 qh = Load8(w.qh + l);
+        lo = hn::Or(lo, BitTo(qh, static_cast<int>(2 * h), 4));
+        hi = hn::Or(hi, BitTo(qh, static_cast<int>(2 * h + 1), 4));
+      }
+      const size_t e = 64 * h + l;
+      acc.Add(MulPairs(lo, LoadAct(a, e)), scale(2 * h));
+      acc.Add(MulPairs(hi, LoadAct(a, e + 32)), scale(2 * h + 1));
+    }
+  }
+  // Each min covers two of the activations' 16-element sums.
+  const D16 d16;
+  const hn::Rebind<int8_t, D16> d8;
+  const auto mins =
+      hn::BitCast(hn::Full128<int8_t>(), hn::Set(hn::Full128<uint64_t>(), scale_min.hi));
+  Acc min_acc;
+  for (size_t c = 0; c < kQK_K / 16; c += hn::Lanes(d16)) {
+    const V16 m = hn::PromoteTo(d16, hn::TableLookupBytes(mins, hn::LoadU(d8, kBsumSub32 + c)));
+    min_acc.Add(m, hn::LoadU(d16, a.bsums + c));
+  }
+  return a.d * F16ToF32(w.d) * static_cast<float>(acc.Total()) -
+         a.d * F16ToF32(w.dmin) * static_cast<float>(min_acc.Total());
+}
+
+float BlockQ4_K(const Q4_KBlock& w, const Q8_KBlock& a) {
+  return BlockScaleMin6<false>(w, a);
+}
+float BlockQ5_K(const Q5_KBlock& w, const Q8_KBlock& a) {
+  return BlockScaleMin6<true>(w, a);
+}
+
+float BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock& a) {
+  const hn::Full128<int8_t> d8t;
+  const auto scales = hn::LoadU(d8t, w.scales);
+  const auto low4 = hn::Set(D8(), 0x0F);
+  Acc acc;
+  for (size_t h = 0; h < 2; ++h) {
+    for (size_t l = 0; l < 32; l += kV) {
+      const V8 ql0 = Load8(w.ql + 64 * h + l);
+      const V8 ql1 = Load8(w.ql + 64 * h + 32 + l);
+      const V8 qh = Load8(w.qh + 32 * h + l);
+      // Quants stored + 32 (0..63); the -32 goes through bsums.
+      const V8 q[4] = {
+          hn::Or(hn::And(ql0, low4), hn::ShiftLeft<4>(Crumb(qh, 0))),
+          hn::Or(hn::And(ql1, low4), hn::ShiftLeft<4>(Crumb(qh, 2))),
+          hn::Or(hn::ShiftRight<4>(ql0), hn::ShiftLeft<4>(Crumb(qh, 4))),
+          hn::Or(hn::ShiftRight<4>(ql1), hn::ShiftLeft<4>(Crumb(qh, 6))),
+      };
+      for (size_t k = 0; k < 4; ++k) {
+        const size_t e = 128 * h + 32 * k + l;
+        acc.Add(MulPairs(q[k], LoadAct(a, e)), PairScales(scales, e));
+      }
+    }
+  }
+  AddBsumTerms(D16(), scales, -32, a.bsums, acc);
+  return a.d * F16ToF32(w.d) * static_cast<float>(acc.Total());
+}
+
+template <class Block, float (*kBlockDot)(const Block&, const Q8_KBlock&)>
+float DotRow(const void* w, const void* a, int64_t n) {
+  const auto* wb = static_cast<const Block*>(w);
+  const auto* ab = static_cast<const Q8_KBlock*>(a);
+  float sum = 0;
+  for (int64_t b = 0; b < n / kQK_K; ++b) sum += kBlockDot(wb[b], ab[b]);
+  return sum;
+}
+
+float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
+  return DotRow<Q2_KBlock, BlockQ2_K>(w, a, n);
+}
+float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
+  return DotRow<Q3_KBlock, BlockQ3_K>(w, a, n);
+}
+float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
+  return DotRow<Q4_KBlock, BlockQ4_K>(w, a, n);
+}
+float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
+  return DotRow<Q5_KBlock, BlockQ5_K>(w, a, n);
+}
+float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
+  return DotRow<Q6_KBlock, BlockQ6_K>(w, a, n);
+}
+
+#endif  // HWY_TARGET == HWY_SCALAR
+
+}  // namespace
+
+// HWY_EXPORT needs names outside the anonymous namespace.
+float DotQ2_KQ8_KImpl(const void* w, const void* a, int64_t n) {
+  return DotQ2_KImpl(w, a, n);
+}
+float DotQ3_KQ8_KImpl(const void* w, const void* a, int64_t n) {
+  return DotQ3_KImpl(w, a, n);
+}
+float DotQ4_KQ8_KImpl(const void* w, const void* a, int64_t n) {
+  return DotQ4_KImpl(w, a, n);
+}
+float DotQ5_KQ8_KImpl(const void* w, const void* a, int64_t n) {
+  return DotQ5_KImpl(w, a, n);
+}
+float DotQ6_KQ8_KImpl(const void* w, const void* a, int64_t n) {
+  return DotQ6_KImpl(w, a, n);
+}
+void QuantizeQ8_KRowImpl(const float* src, void* dst, int64_t n) {
+  QuantizeQ8_KImpl(src, dst, n);
+}
+
+}  // namespace wick::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace wick::kernels {
+
+HWY_EXPORT(DotQ2_KQ8_KImpl);
+HWY_EXPORT(DotQ3_KQ8_KImpl);
+HWY_EXPORT(DotQ4_KQ8_KImpl);
+HWY_EXPORT(DotQ5_KQ8_KImpl);
+HWY_EXPORT(DotQ6_KQ8_KImpl);
+HWY_EXPORT(QuantizeQ8_KRowImpl);
+
+namespace simd {
+
+float DotQ2_KQ8_K(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ2_KQ8_KImpl)(w, a, n);
+}
+float DotQ3_KQ8_K(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ3_KQ8_KImpl)(w, a, n);
+}
+float DotQ4_KQ8_K(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ4_KQ8_KImpl)(w, a, n);
+}
+float DotQ5_KQ8_K(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ5_KQ8_KImpl)(w, a, n);
+}
+float DotQ6_KQ8_K(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ6_KQ8_KImpl)(w, a, n);
+}
+void QuantizeQ8_K(const float* src, void* dst, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ8_KRowImpl)(src, dst, n);
+}
+
+}  // namespace simd
+}  // namespace wick::kernels
+#endif  // HWY_ONCE
