@@ -10,7 +10,9 @@
 #include <random>
 #include <vector>
 
+#include "core/half.h"
 #include "core/thread_pool.h"
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quant_traits.h"
 
@@ -93,7 +95,56 @@ constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ4
                             DType::kQ5_0, DType::kQ5_1, DType::kQ8_0, DType::kQ2_K, DType::kQ3_K,
                             DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
+// Llama-3-8B's attention shape (32 query heads, 8 KV heads, head_dim 128) over an f16
+// cache of `ctx` positions; `n_tokens` query tokens at the end of it (1 = decode).
+void RunAttention(benchmark::State& state, int64_t ctx, int64_t n_tokens) {
+  constexpr int kHeads = 32, kKvHeads = 8, kHeadDim = 128;
+  const size_t cache = static_cast<size_t>(ctx) * kKvHeads * kHeadDim;
+  std::vector<uint16_t> k(cache, F32ToF16(0.01f)), v(cache, F32ToF16(0.02f));
+  std::vector<float> q(static_cast<size_t>(n_tokens) * kHeads * kHeadDim, 0.1f);
+  std::vector<float> out(q.size());
+  AttentionParams params{.q = q.data(),
+                         .n_tokens = n_tokens,
+                         .pos0 = ctx - n_tokens,
+                         .n_head = kHeads,
+                         .n_head_kv = kKvHeads,
+                         .head_dim = kHeadDim,
+                         .k = k.data(),
+                         .v = v.data(),
+                         .kv_type = DType::kF16,
+                         .kv_row_stride = kKvHeads * kHeadDim * 2,
+                         .n_kv = ctx,
+                         .scale = 0.088f,
+                         .out = out.data()};
+  for (auto _ : state) {
+    Status st = Attention(params, Pool());
+    if (!st.ok()) {
+      state.SkipWithError(st.error().message().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  // q.k and p.v for every visible (token, position) pair and head: 4 flops per element.
+  double pairs = static_cast<double>(n_tokens) * static_cast<double>(ctx - n_tokens) +
+                 static_cast<double>(n_tokens) * static_cast<double>(n_tokens + 1) / 2;
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * pairs * kHeads * kHeadDim * 4 * 1e-9,
+      benchmark::Counter::kIsRate);
+  // The KV cache bytes read per call: what bounds decode.
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * 2 * cache * 2));
+}
+
 void RegisterAll() {
+  for (int64_t ctx : {512, 4096}) {
+    for (int64_t n_tokens : {int64_t{1}, int64_t{512}}) {
+      std::string name = "Attention/ctx" + std::to_string(ctx) +
+                         (n_tokens == 1 ? "/decode" : "/prefill" + std::to_string(n_tokens));
+      benchmark::RegisterBenchmark(
+          name.c_str(), [ctx, n_tokens](benchmark::State& s) { RunAttention(s, ctx, n_tokens); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
   for (DType type : kTypes) {
     for (int64_t n : {4096, 14336}) {
       std::string name = "Gemv/" + std::string(NameOf(type)) + "/4096x" + std::to_string(n);

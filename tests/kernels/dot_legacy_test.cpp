@@ -1,1 +1,315 @@
-// placeholder: being written
+// The SIMD dot products of the float formats and the 32-element block formats, and the Q8
+// activation quantizers, against the scalar references, on every SIMD target this CPU runs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/half.h"
+#include "core/quant_blocks.h"
+#include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/quant_ref.h"
+#include "kernels/cpu/simd.h"
+
+namespace wick::kernels {
+namespace {
+
+// Kernels and references add the same terms in different orders; each f32 addition may be off
+// by half an ulp of the running sum, which is at most the sum of |terms|.
+constexpr double kRelTol = 1e-5;
+
+const std::vector<int64_t> kLengths = {32, 64, 4096, 4096 + 32};
+
+using DotFn = float (*)(const void*, const void*, int64_t);
+using QuantizeFn = void (*)(const float*, void*, int64_t);
+using DequantizeFn = void (*)(const void*, float*, int64_t);
+
+class DotLegacyTest : public ::testing::TestWithParam<SimdTarget> {
+ protected:
+  void SetUp() override { ASSERT_TRUE(ForceSimdTarget(GetParam().name).ok()); }
+  void TearDown() override { ASSERT_TRUE(ForceSimdTarget("auto").ok()); }
+};
+
+std::vector<float> RandomRow(std::mt19937& rng, int64_t n, float sigma = 1.0f) {
+  std::normal_distribution<float> normal(0.0f, sigma);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+// ---------------------------------------------------------------------------- float formats
+
+struct FloatFormat {
+  const char* name;
+  size_t size;  // bytes per element
+  QuantizeFn quantize;
+  DequantizeFn dequantize;
+  DotFn simd;
+  DotFn ref;
+};
+
+const FloatFormat kFloatFormats[] = {
+    {"F32", 4, ref::QuantizeF32, ref::DequantizeF32, simd::DotF32, ref::DotF32},
+    {"F16", 2, ref::QuantizeF16, ref::DequantizeF16, simd::DotF16, ref::DotF16},
+    {"BF16", 2, ref::QuantizeBF16, ref::DequantizeBF16, simd::DotBF16, ref::DotBF16},
+};
+
+// Compares the kernel with the reference on rows w and a (already in the format).
+void CheckFloatDot(const FloatFormat& f, const std::vector<uint8_t>& w,
+                   const std::vector<uint8_t>& a, int64_t n) {
+  std::vector<float> wf(static_cast<size_t>(n)), af(static_cast<size_t>(n));
+  f.dequantize(w.data(), wf.data(), n);
+  f.dequantize(a.data(), af.data(), n);
+  double magnitude = 0;
+  for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(double{wf[i]} * double{af[i]});
+  const float want = f.ref(w.data(), a.data(), n);
+  const float got = f.simd(w.data(), a.data(), n);
+  EXPECT_NEAR(got, want, kRelTol * magnitude) << f.name << " n=" << n;
+}
+
+TEST_P(DotLegacyTest, FloatDotsMatchReference) {
+  std::mt19937 rng(1);
+  for (const FloatFormat& f : kFloatFormats) {
+    // Lengths that are not a multiple of any vector exercise the tails.
+    std::vector<int64_t> lengths = kLengths;
+    lengths.insert(lengths.end(), {1, 7, 33, 100});
+    for (int64_t n : lengths) {
+      const std::vector<float> wf = RandomRow(rng, n);
+      const std::vector<float> af = RandomRow(rng, n, 3.0f);
+      std::vector<uint8_t> w(static_cast<size_t>(n) * f.size), a(w.size());
+      f.quantize(wf.data(), w.data(), n);
+      f.quantize(af.data(), a.data(), n);
+      CheckFloatDot(f, w, a, n);
+    }
+  }
+}
+
+TEST_P(DotLegacyTest, FloatDotsOfLargeAndZeroValues) {
+  const int64_t n = 4096 + 32;
+  for (const FloatFormat& f : kFloatFormats) {
+    std::vector<float> wf(n), af(n);
+    for (int64_t i = 0; i < n; ++i) {
+      wf[i] = (i % 3 == 0) ? 0.0f : (i % 2 ? 60000.0f : -60000.0f);
+      af[i] = (i % 5 == 0) ? -0.0f : 1e-3f * static_cast<float>(i % 7);
+    }
+    std::vector<uint8_t> w(static_cast<size_t>(n) * f.size), a(w.size());
+    f.quantize(wf.data(), w.data(), n);
+    f.quantize(af.data(), a.data(), n);
+    CheckFloatDot(f, w, a, n);
+    std::vector<uint8_t> zeros(w.size(), 0);
+    EXPECT_EQ(f.simd(zeros.data(), a.data(), n), 0.0f) << f.name;
+  }
+}
+
+// ---------------------------------------------------------------------------- block formats
+
+struct BlockFormat {
+  const char* name;
+  size_t block_size;  // bytes per 32 weights
+  bool has_min;       // Q4_1 and Q5_1: an f16 min follows d
+  DequantizeFn dequantize;
+  DotFn simd;
+  DotFn ref;
+  bool q8_1;  // pairs with Q8_1 activations rather than Q8_0
+};
+
+const BlockFormat kBlockFormats[] = {
+    {"Q4_0", sizeof(Q4_0Block), false, ref::DequantizeQ4_0, simd::DotQ4_0Q8_0, ref::DotQ4_0Q8_0,
+     false},
+    {"Q4_1", sizeof(Q4_1Block), true, ref::DequantizeQ4_1, simd::DotQ4_1Q8_1, ref::DotQ4_1Q8_1,
+     true},
+    {"Q5_0", sizeof(Q5_0Block), false, ref::DequantizeQ5_0, simd::DotQ5_0Q8_0, ref::DotQ5_0Q8_0,
+     false},
+    {"Q5_1", sizeof(Q5_1Block), true, ref::DequantizeQ5_1, simd::DotQ5_1Q8_1, ref::DotQ5_1Q8_1,
+     true},
+    {"Q8_0", sizeof(Q8_0Block), false, ref::DequantizeQ8_0, simd::DotQ8_0Q8_0, ref::DotQ8_0Q8_0,
+     false},
+};
+
+constexpr int64_t kBlock = 32;
+
+size_t ActBlockSize(const BlockFormat& f) {
+  return f.q8_1 ? sizeof(Q8_1Block) : sizeof(Q8_0Block);
+}
+
+uint16_t ScaleAt(const std::vector<uint8_t>& row, size_t offset) {
+  uint16_t h;
+  std::memcpy(&h, row.data() + offset, sizeof(h));
+  return h;
+}
+
+void SetScale(std::vector<uint8_t>& row, size_t offset, float value) {
+  const uint16_t h = F32ToF16(value);
+  std::memcpy(row.data() + offset, &h, sizeof(h));
+}
+
+// Every block's d is at offset 0; m (weights) or s (Q8_1 activations) at offset 2.
+void CheckBlockDot(const BlockFormat& f, const std::vector<uint8_t>& w,
+                   const std::vector<uint8_t>& a, int64_t n) {
+  std::vector<float> wf(static_cast<size_t>(n)), af(static_cast<size_t>(n));
+  f.dequantize(w.data(), wf.data(), n);
+  (f.q8_1 ? ref::DequantizeQ8_1 : ref::DequantizeQ8_0)(a.data(), af.data(), n);
+  // A bound on the sum of |terms|: the min term's products and the stored activation sums on
+  // top of the dequantized products.
+  double magnitude = 0;
+  for (int64_t b = 0; b < n / kBlock; ++b) {
+    double m = 0, s = 0;
+    if (f.has_min) {
+      m = std::fabs(F16ToF32(ScaleAt(w, b * f.block_size + 2)));
+      s = std::fabs(F16ToF32(ScaleAt(a, b * ActBlockSize(f) + 2)));
+    }
+    for (int64_t i = b * kBlock; i < (b + 1) * kBlock; ++i) {
+      magnitude += (std::fabs(double{wf[i]}) + m) * std::fabs(double{af[i]});
+    }
+    magnitude += m * s;
+  }
+  const float want = f.ref(w.data(), a.data(), n);
+  const float got = f.simd(w.data(), a.data(), n);
+  EXPECT_NEAR(got, want, kRelTol * magnitude) << f.name << " n=" << n;
+}
+
+// Weight rows of random bytes (every nibble and fifth-bit pattern) with finite scales of both
+// signs, and activations quantized from random floats.
+TEST_P(DotLegacyTest, BlockDotsMatchReference) {
+  std::mt19937 rng(2);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> scale(-0.1f, 0.1f);
+  for (const BlockFormat& f : kBlockFormats) {
+    for (int64_t n : kLengths) {
+      const int64_t nb = n / kBlock;
+      std::vector<uint8_t> w(static_cast<size_t>(nb) * f.block_size);
+      for (uint8_t& v : w) v = static_cast<uint8_t>(byte(rng));
+      for (int64_t b = 0; b < nb; ++b) {
+        SetScale(w, b * f.block_size, scale(rng));
+        if (f.has_min) SetScale(w, b * f.block_size + 2, 10.0f * scale(rng));
+      }
+      const std::vector<float> af = RandomRow(rng, n, 2.0f);
+      std::vector<uint8_t> a(static_cast<size_t>(nb) * ActBlockSize(f));
+      (f.q8_1 ? ref::QuantizeQ8_1 : ref::QuantizeQ8_0)(af.data(), a.data(), n);
+      CheckBlockDot(f, w, a, n);
+    }
+  }
+}
+
+// Extreme quants: every weight quant at its lowest or highest value against activations of
+// +-127 (and -128, which activations never hold but the kernels must still multiply right),
+// with negative scales; all-zero rows give exactly zero.
+TEST_P(DotLegacyTest, BlockDotsOfExtremeQuants) {
+  const int64_t n = 4096 + 32;
+  const int64_t nb = n / kBlock;
+  for (const BlockFormat& f : kBlockFormats) {
+    for (uint8_t fill : {uint8_t{0x00}, uint8_t{0xff}, uint8_t{0x80}, uint8_t{0x7f}}) {
+      std::vector<uint8_t> w(static_cast<size_t>(nb) * f.block_size, fill);
+      std::vector<uint8_t> a(static_cast<size_t>(nb) * ActBlockSize(f));
+      for (int64_t b = 0; b < nb; ++b) {
+        SetScale(w, b * f.block_size, b % 2 ? -1.0f : 0.5f);
+        if (f.has_min) SetScale(w, b * f.block_size + 2, b % 3 ? -2.0f : 4.0f);
+        const size_t base = b * ActBlockSize(f);
+        SetScale(a, base, b % 5 ? 1.0f : -0.25f);
+        if (f.q8_1) SetScale(a, base + 2, b % 2 ? 300.0f : -100.0f);
+        const size_t qs = base + (f.q8_1 ? 4 : 2);
+        for (int j = 0; j < kBlock; ++j) {
+          const int8_t q = (j + b) % 3 == 0 ? -127 : ((j + b) % 3 == 1 ? 127 : -128);
+          std::memcpy(&a[qs + j], &q, 1);
+        }
+      }
+      CheckBlockDot(f, w, a, n);
+    }
+    std::vector<uint8_t> zero_w(static_cast<size_t>(nb) * f.block_size, 0);
+    std::vector<uint8_t> zero_a(static_cast<size_t>(nb) * ActBlockSize(f), 0);
+    EXPECT_EQ(f.simd(zero_w.data(), zero_a.data(), n), 0.0f) << f.name;
+  }
+}
+
+// ----------------------------------------------------------------------------- quantizers
+
+// Rows that stress the quantizers' rounding and scale: ties at .5 after scaling (amax of
+// 127 * 2^k makes 1 / d exact), zero blocks and zeros inside blocks, huge and tiny blocks.
+std::vector<float> QuantizerRows(std::mt19937& rng, int64_t n) {
+  std::vector<float> x = RandomRow(rng, n, 2.0f);
+  std::uniform_int_distribution<int> level(-127, 126);
+  const int64_t nb = n / kBlock;
+  for (int64_t b = 0; b < nb; ++b) {
+    float* blk = x.data() + b * kBlock;
+    switch (b % 8) {
+      case 0:  // exact ties, halves of both signs; d = 2^k
+      case 1: {
+        const float unit = std::ldexp(1.0f, static_cast<int>(b % 5) - 2);
+        blk[0] = 127.0f * unit * (b % 2 ? -1.0f : 1.0f);
+        for (int j = 1; j < kBlock; ++j) blk[j] = (static_cast<float>(level(rng)) + 0.5f) * unit;
+        break;
+      }
+      case 2:
+        for (int j = 0; j < kBlock; ++j) blk[j] = 0.0f;
+        break;
+      case 3:
+        for (int j = 0; j < kBlock; j += 2) blk[j] = (j % 4 ? -0.0f : 0.0f);
+        break;
+      case 4:
+        for (int j = 0; j < kBlock; ++j) blk[j] *= (b % 16 == 4) ? 1e30f : 3e37f;
+        break;
+      case 5:
+        for (int j = 0; j < kBlock; ++j) blk[j] *= 1e-30f;
+        break;
+      case 6:  // one outlier, the rest tiny: most quants round to 0 or +-1
+        for (int j = 0; j < kBlock; ++j) blk[j] *= 1e-3f;
+        blk[kBlock / 2] = -1000.0f;
+        break;
+      default:
+        break;
+    }
+  }
+  return x;
+}
+
+TEST_P(DotLegacyTest, QuantizeQ8MatchesReferenceBytes) {
+  std::mt19937 rng(3);
+  for (int64_t n : kLengths) {
+    for (int rep = 0; rep < 4; ++rep) {
+      const std::vector<float> x = QuantizerRows(rng, n);
+      const size_t nb = static_cast<size_t>(n / kBlock);
+      std::vector<uint8_t> want0(nb * sizeof(Q8_0Block)), got0(want0.size(), 0xaa);
+      ref::QuantizeQ8_0(x.data(), want0.data(), n);
+      simd::QuantizeQ8_0(x.data(), got0.data(), n);
+      for (size_t i = 0; i < want0.size(); ++i) {
+        ASSERT_EQ(got0[i], want0[i]) << "Q8_0 n=" << n << " block " << i / sizeof(Q8_0Block);
+      }
+      std::vector<uint8_t> want1(nb * sizeof(Q8_1Block)), got1(want1.size(), 0xaa);
+      ref::QuantizeQ8_1(x.data(), want1.data(), n);
+      simd::QuantizeQ8_1(x.data(), got1.data(), n);
+      for (size_t i = 0; i < want1.size(); ++i) {
+        ASSERT_EQ(got1[i], want1[i]) << "Q8_1 n=" << n << " block " << i / sizeof(Q8_1Block);
+      }
+    }
+  }
+}
+
+// Values one ulp either side of every tie: the rounding must not be done in a wider or
+// double-rounded form that drags them onto the tie.
+TEST_P(DotLegacyTest, QuantizeQ8NearTies) {
+  std::vector<float> x;
+  for (int level = -127; level < 127; ++level) {
+    const float tie = static_cast<float>(level) + 0.5f;
+    x.push_back(127.0f);  // amax 127: d = 1
+    for (float v : {tie, std::nextafter(tie, 0.0f), std::nextafter(tie, 1000.0f),
+                    std::nextafter(tie, -1000.0f)}) {
+      x.push_back(v);
+    }
+  }
+  x.resize((x.size() + kBlock - 1) / kBlock * kBlock, 0.0f);
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> want(static_cast<size_t>(n / kBlock) * sizeof(Q8_0Block));
+  std::vector<uint8_t> got(want.size());
+  ref::QuantizeQ8_0(x.data(), want.data(), n);
+  simd::QuantizeQ8_0(x.data(), got.data(), n);
+  EXPECT_EQ(got, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTargets, DotLegacyTest, ::testing::ValuesIn(RunnableSimdTargets()),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+}  // namespace
+}  // namespace wick::kernels

@@ -1,1 +1,308 @@
-// placeholder: being written
+// Dot products of the 32-element block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) with their Q8
+// activations, and the Q8_0/Q8_1 activation quantizers. Highway compiles this file once per
+// SIMD target (see simd.h); HWY_DYNAMIC_DISPATCH picks the best one at run time.
+//
+// Each block's quants are widened to int16 lanes and multiplied pairwise into int32 lanes
+// (exact), and the int32 lanes are scaled by d_w * d_a into float accumulators: the horizontal
+// sum happens once per row, not once per block, so the loop streams the weights.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/dot_legacy.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/half.h"
+#include "core/quant_blocks.h"
+#include "kernels/cpu/dot_simd.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace {
+namespace hn = hwy::HWY_NAMESPACE;
+
+constexpr size_t kBlock = 32;  // every format in this file
+constexpr size_t kHalf = kBlock / 2;
+static_assert(kQK4_0 == kBlock && kQK4_1 == kBlock && kQK5_0 == kBlock && kQK5_1 == kBlock &&
+              kQK8_0 == kBlock && kQK8_1 == kBlock);
+
+// int32 lanes capped at 16, so that the matching int16 vector holds at most one block and a
+// block is a whole number of vectors on every target (32 int16 lanes on AVX-512, one on
+// SCALAR).
+using D32 = hn::CappedTag<int32_t, 16>;
+#if HWY_TARGET == HWY_SCALAR
+using D16 = hn::Rebind<int16_t, D32>;  // one lane of each; the widening op takes that too
+#else
+using D16 = hn::Repartition<int16_t, D32>;
+#endif
+using DF = hn::Rebind<float, D32>;
+using VF = hn::Vec<DF>;
+using VI32 = hn::Vec<D32>;
+
+// Lane i holds 1 << i: selects each lane's bit out of a broadcast mask.
+alignas(32) constexpr uint16_t kLaneBits[kHalf] = {
+    1u << 0, 1u << 1, 1u << 2,  1u << 3,  1u << 4,  1u << 5,  1u << 6,  1u << 7,
+    1u << 8, 1u << 9, 1u << 10, 1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15};
+
+// An f16 scale in every lane of d. Broadcasting the 16 bits and converting the whole vector
+// costs fewer instructions than converting one lane and broadcasting the float; targets
+// without F16C use Highway's exact emulation (scales are finite, so its lack of infinities
+// and NaNs does not matter).
+template <class D>
+HWY_INLINE hn::Vec<D> BroadcastScale(D d, uint16_t h) {
+  const hn::Rebind<uint16_t, D> du16;
+  const hn::Rebind<hwy::float16_t, D> df16;
+  return hn::PromoteTo(d, hn::BitCast(df16, hn::Set(du16, h)));
+}
+
+// On AVX-512 a whole block is one vector: lanes 0..15 keep the low nibbles, lanes 16..31
+// shift the high ones down.
+alignas(64) constexpr uint16_t kNibbleShift[kBlock] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4};
+
+// Elements k .. k + Lanes(d) - 1 of a nibble-format block, which stores element j in the low
+// nibble of qs[j] and element j + 16 in the high nibble.
+template <class D>
+HWY_INLINE hn::Vec<D> Nibbles(D d, const uint8_t* qs, size_t k) {
+  const hn::RebindToUnsigned<D> du;
+  const hn::Rebind<uint8_t, D> du8;
+  const auto low4 = hn::Set(du, 0x0f);
+#if HWY_CAP_GE512
+  if constexpr (hn::MaxLanes(D()) > kHalf) {
+    // The 16 bytes twice, widened: one broadcast load, one widening, one shift, one mask.
+    const auto bytes = hn::PromoteTo(du, hn::LoadDup128(du8, qs));
+    return hn::BitCast(d, hn::And(hn::Shr(bytes, hn::Load(du, kNibbleShift)), low4));
+  }
+#endif
+  // At most 16 lanes: the run lies within one half of the block.
+  const auto bytes = hn::PromoteTo(du, hn::LoadU(du8, qs + k % kHalf));
+  return hn::BitCast(d, k < kHalf ? hn::And(bytes, low4) : hn::ShiftRight<4>(bytes));
+}
+
+// Whether elements k .. k + Lanes(d) - 1 have their fifth bit set. Element j's bit is bit j
+// of qh, a little-endian uint32, so with eight or more lanes (k then a multiple of 8) the bits
+// are a mask in memory order: a single mask load on AVX-512.
+template <class D>
+HWY_INLINE hn::Mask<D> FifthBitSet(D d, const uint8_t* qh, size_t k) {
+  if constexpr (hn::MaxLanes(D()) >= 8) {
+    return hn::LoadMaskBits(d, qh + k / 8);
+  } else {
+    // Fewer lanes (SCALAR): broadcast the bits and pick lane i's with 1 << i.
+    const hn::RebindToUnsigned<D> du;
+    const uint32_t qh32 = static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 |
+                          static_cast<uint32_t>(qh[2]) << 16 | static_cast<uint32_t>(qh[3]) << 24;
+    const auto bits = hn::Set(du, static_cast<uint16_t>(qh32 >> k));
+    return hn::RebindMask(d, hn::TestBit(bits, hn::LoadU(du, kLaneBits)));
+  }
+}
+
+// sum(w[j] * a[j]) of one block in int32 lanes; `weights(d16, k)` yields the weight quants
+// k .. k + Lanes(d16) - 1 as int16. Products and their sums are exact in int32.
+template <class WeightFn>
+HWY_INLINE VI32 BlockDot(const int8_t* a, const WeightFn& weights) {
+  const D32 d32;
+  const D16 d16;
+  const hn::Rebind<int8_t, D16> d8;
+  VI32 sum0 = hn::Zero(d32);
+  VI32 sum1 = hn::Zero(d32);
+  for (size_t k = 0; k < kBlock; k += hn::Lanes(d16)) {
+    const auto av = hn::PromoteTo(d16, hn::LoadU(d8, a + k));
+    sum0 = hn::ReorderWidenMulAccumulate(d32, weights(d16, k), av, sum0, sum1);
+  }
+  return hn::Add(sum0, sum1);
+}
+
+// Runs `block(b, acc, extra)` over nb blocks: it returns acc plus block b's contribution, and
+// may add a scalar term to extra. Two accumulators of each, so that consecutive blocks'
+// additions do not wait on each other.
+template <class BlockFn>
+HWY_INLINE float SumBlocks(int64_t nb, const BlockFn& block) {
+  const DF df;
+  VF acc0 = hn::Zero(df);
+  VF acc1 = hn::Zero(df);
+  float extra0 = 0.0f;
+  float extra1 = 0.0f;
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    acc0 = block(b, acc0, extra0);
+    acc1 = block(b + 1, acc1, extra1);
+  }
+  if (b < nb) acc0 = block(b, acc0, extra0);
+  return hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1))) + (extra0 + extra1);
+}
+
+// acc + sumi * d_w * d_a, lane by lane. (The product of two f16 values is exact in f32.)
+HWY_INLINE VF ScaleAdd(VI32 sumi, uint16_t d_w, uint16_t d_a, VF acc) {
+  const DF df;
+  return hn::MulAdd(hn::ConvertTo(df, sumi),
+                    hn::Mul(BroadcastScale(df, d_w), BroadcastScale(df, d_a)), acc);
+}
+
+// m_w * s_a, the min term of the affine formats.
+HWY_INLINE float MinTerm(uint16_t m_w, uint16_t s_a) {
+  const hn::CappedTag<float, 1> d1;
+  return hn::GetLane(hn::Mul(BroadcastScale(d1, m_w), BroadcastScale(d1, s_a)));
+}
+
+}  // namespace
+
+float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
+  const auto* w = static_cast<const Q4_0Block*>(vw);
+  const auto* a = static_cast<const Q8_0Block*>(va);
+  return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
+    const uint8_t* qs = w[b].qs;
+    const VI32 sumi = BlockDot(
+        a[b].qs, [&](auto d, size_t k) { return hn::Sub(Nibbles(d, qs, k), hn::Set(d, 8)); });
+    return ScaleAdd(sumi, w[b].d, a[b].d, acc);
+  });
+}
+
+// The min term of the affine formats, m * sum(a), comes from the activation's stored
+// s = d * sum(qs).
+float DotQ4_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
+  const auto* w = static_cast<const Q4_1Block*>(vw);
+  const auto* a = static_cast<const Q8_1Block*>(va);
+  return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float& mins) {
+    const uint8_t* qs = w[b].qs;
+    const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) { return Nibbles(d, qs, k); });
+    mins += MinTerm(w[b].m, a[b].s);
+    return ScaleAdd(sumi, w[b].d, a[b].d, acc);
+  });
+}
+
+float DotQ5_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
+  const auto* w = static_cast<const Q5_0Block*>(vw);
+  const auto* a = static_cast<const Q8_0Block*>(va);
+  return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
+    const Q5_0Block& wb = w[b];
+    const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) {
+      // (q | 16 * bit) - 16 = q - 16 where the bit is clear.
+      return hn::Add(Nibbles(d, wb.qs, k),
+                     hn::IfThenZeroElse(FifthBitSet(d, wb.qh, k), hn::Set(d, -16)));
+    });
+    return ScaleAdd(sumi, wb.d, a[b].d, acc);
+  });
+}
+
+float DotQ5_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
+  const auto* w = static_cast<const Q5_1Block*>(vw);
+  const auto* a = static_cast<const Q8_1Block*>(va);
+  return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float& mins) {
+    const Q5_1Block& wb = w[b];
+    const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) {
+      return hn::Or(Nibbles(d, wb.qs, k),
+                    hn::IfThenElseZero(FifthBitSet(d, wb.qh, k), hn::Set(d, 16)));
+    });
+    mins += MinTerm(wb.m, a[b].s);
+    return ScaleAdd(sumi, wb.d, a[b].d, acc);
+  });
+}
+
+float DotQ8_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
+  const auto* w = static_cast<const Q8_0Block*>(vw);
+  const auto* a = static_cast<const Q8_0Block*>(va);
+  return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
+    const int8_t* qs = w[b].qs;
+    const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) {
+      const hn::Rebind<int8_t, decltype(d)> d8;
+      return hn::PromoteTo(d, hn::LoadU(d8, qs + k));
+    });
+    return ScaleAdd(sumi, w[b].d, a[b].d, acc);
+  });
+}
+
+namespace {
+
+// Quantizes one block as the reference does: d = amax / 127, q = round(x * (1 / d)) with
+// halves rounded away from zero. Every float operation is the reference's own (the max is
+// exact, the division scalar, the products single IEEE multiplies), so the bytes match.
+// Returns d; *sum receives sum(q).
+float QuantizeQ8Block(const float* x, int8_t* qs, int* sum) {
+  const hn::CappedTag<float, kHalf> df;
+  const hn::RebindToSigned<decltype(df)> di32;
+  const hn::Rebind<int8_t, decltype(df)> di8;
+  const size_t lanes = hn::Lanes(df);
+  auto amax = hn::Zero(df);
+  for (size_t k = 0; k < kBlock; k += lanes) amax = hn::Max(amax, hn::Abs(hn::LoadU(df, x + k)));
+  const float d = hn::GetLane(hn::MaxOfLanes(df, amax)) / 127.0f;
+  const auto id = hn::Set(df, d != 0.0f ? 1.0f / d : 0.0f);
+  const auto half = hn::Set(df, 0.5f);
+  const auto one = hn::Set(df, 1.0f);
+  auto sums = hn::Zero(di32);
+  for (size_t k = 0; k < kBlock; k += lanes) {
+    const auto scaled = hn::Mul(hn::LoadU(df, x + k), id);
+    // Round() would round halves to even. Truncating and then stepping away from zero when
+    // the dropped fraction is at least one half is exact: x - trunc(x) is always
+    // representable, so no intermediate rounding can move a value across the tie.
+    const auto whole = hn::Trunc(scaled);
+    const auto frac = hn::Abs(hn::Sub(scaled, whole));
+    const auto rounded =
+        hn::IfThenElse(hn::Ge(frac, half), hn::Add(whole, hn::CopySign(one, scaled)), whole);
+    const auto q = hn::ConvertTo(di32, rounded);
+    sums = hn::Add(sums, q);
+    hn::StoreU(hn::DemoteTo(di8, q), di8, qs + k);
+  }
+  *sum = hn::GetLane(hn::SumOfLanes(di32, sums));
+  return d;
+}
+
+}  // namespace
+
+void QuantizeQ8_0Impl(const float* src, void* dst, int64_t n) {
+  auto* blocks = static_cast<Q8_0Block*>(dst);
+  for (int64_t b = 0; b < n / static_cast<int64_t>(kBlock); ++b) {
+    int sum;
+    blocks[b].d = F32ToF16(QuantizeQ8Block(src + b * kBlock, blocks[b].qs, &sum));
+  }
+}
+
+void QuantizeQ8_1Impl(const float* src, void* dst, int64_t n) {
+  auto* blocks = static_cast<Q8_1Block*>(dst);
+  for (int64_t b = 0; b < n / static_cast<int64_t>(kBlock); ++b) {
+    int sum;
+    const float d = QuantizeQ8Block(src + b * kBlock, blocks[b].qs, &sum);
+    blocks[b].d = F32ToF16(d);
+    // From the unrounded d, as the reference does, not from the stored f16 copy.
+    blocks[b].s = F32ToF16(static_cast<float>(sum) * d);
+  }
+}
+
+}  // namespace wick::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace wick::kernels::simd {
+
+HWY_EXPORT(DotQ4_0Q8_0Impl);
+HWY_EXPORT(DotQ4_1Q8_1Impl);
+HWY_EXPORT(DotQ5_0Q8_0Impl);
+HWY_EXPORT(DotQ5_1Q8_1Impl);
+HWY_EXPORT(DotQ8_0Q8_0Impl);
+HWY_EXPORT(QuantizeQ8_0Impl);
+HWY_EXPORT(QuantizeQ8_1Impl);
+
+float DotQ4_0Q8_0(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0Impl)(w, a, n);
+}
+float DotQ4_1Q8_1(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ4_1Q8_1Impl)(w, a, n);
+}
+float DotQ5_0Q8_0(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ5_0Q8_0Impl)(w, a, n);
+}
+float DotQ5_1Q8_1(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ5_1Q8_1Impl)(w, a, n);
+}
+float DotQ8_0Q8_0(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ8_0Q8_0Impl)(w, a, n);
+}
+void QuantizeQ8_0(const float* src, void* dst, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ8_0Impl)(src, dst, n);
+}
+void QuantizeQ8_1(const float* src, void* dst, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(QuantizeQ8_1Impl)(src, dst, n);
+}
+
+}  // namespace wick::kernels::simd
+#endif  // HWY_ONCE

@@ -26,12 +26,13 @@ float DotHalf(const void* w, const void* a, int64_t n) {
 
 }  // namespace
 
+// Empty rows may come with null pointers, which memcpy must never see.
 void DequantizeF32(const void* src, float* dst, int64_t n) {
-  std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+  if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
 }
 
 void QuantizeF32(const float* src, void* dst, int64_t n) {
-  std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+  if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
 }
 
 float DotF32(const void* w, const void* a, int64_t n) {
