@@ -13,6 +13,7 @@
 #include "core/half.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quant_traits.h"
 
@@ -41,15 +42,18 @@ void BM_MemCopy(benchmark::State& state) {
 }
 BENCHMARK(BM_MemCopy)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Streaming read with the f32 SIMD dot over two arrays: the ceiling a GEMV can reach.
 void BM_MemRead(benchmark::State& state) {
-  std::vector<uint64_t> a(kStreamBytes / 8, 3);
+  const size_t n = kStreamBytes / 2 / sizeof(float);
+  std::vector<float> a(n, 1.0f), b(n, 2.0f);
   ThreadPool& pool = Pool();
-  std::vector<uint64_t> sums(static_cast<size_t>(pool.size()) * 8);
+  std::vector<float> sums(static_cast<size_t>(pool.size()) * 16);
   for (auto _ : state) {
     pool.Run([&](int t, int n_threads) {
-      size_t per = a.size() / static_cast<size_t>(n_threads);
-      const uint64_t* p = a.data() + per * static_cast<size_t>(t);
-      sums[static_cast<size_t>(t) * 8] = std::accumulate(p, p + per, uint64_t{0});
+      const size_t per = n / static_cast<size_t>(n_threads) / 64 * 64;
+      const size_t begin = per * static_cast<size_t>(t);
+      sums[static_cast<size_t>(t) * 16] =
+          simd::DotF32(a.data() + begin, b.data() + begin, static_cast<int64_t>(per));
     });
     benchmark::DoNotOptimize(sums.data());
   }
