@@ -18,6 +18,7 @@
 #include <limits>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/reduce-inl.h"  // per target: after highway.h
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
@@ -97,20 +98,6 @@ float Max(const float* x, int64_t n) {
   float best = hn::GetLane(hn::MaxOfLanes(df, acc));
   for (; i < n; ++i) best = std::max(best, x[i]);
   return best;
-}
-
-// The sum in f64: with thousands of terms (long attention rows) an f32 sum would lose
-// several digits, and it would differ from target to target.
-double SumF64(const float* x, int64_t n) {
-  const hn::ScalableTag<double> dd;
-  const hn::Rebind<float, decltype(dd)> dh;
-  const auto lanes = static_cast<int64_t>(hn::Lanes(dd));
-  auto acc = hn::Zero(dd);
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) acc = hn::Add(acc, hn::PromoteTo(dd, hn::LoadU(dh, x + i)));
-  double sum = hn::GetLane(hn::SumOfLanes(dd, acc));
-  for (; i < n; ++i) sum += static_cast<double>(x[i]);
-  return sum;
 }
 
 void ScaleRow(float* x, float s, int64_t n) {

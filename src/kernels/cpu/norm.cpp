@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/reduce-inl.h"  // per target: after highway.h
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
@@ -47,18 +48,6 @@ double SumSquaredDeviations(const float* x, int64_t n, double center) {
   return sum;
 }
 
-double Sum(const float* x, int64_t n) {
-  const DD dd;
-  const DH dh;
-  const auto lanes = static_cast<int64_t>(hn::Lanes(dd));
-  auto acc = hn::Zero(dd);
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) acc = hn::Add(acc, hn::PromoteTo(dd, hn::LoadU(dh, x + i)));
-  double sum = hn::GetLane(hn::SumOfLanes(dd, acc));
-  for (; i < n; ++i) sum += static_cast<double>(x[i]);
-  return sum;
-}
-
 // out = ((x - shift) * scale) * weight + bias, each optional step skipped when null.
 void Normalise(const float* x, float shift, float scale, const float* weight, const float* bias,
                float* out, int64_t n) {
@@ -90,7 +79,7 @@ void RmsNormImpl(const float* x, const float* weight, float* out, int64_t n, flo
 void LayerNormImpl(const float* x, const float* weight, const float* bias, float* out, int64_t n,
                    float eps) {
   // Two passes rather than E[x^2] - E[x]^2, which cancels badly when the mean is large.
-  double mean = Sum(x, n) / static_cast<double>(n);
+  double mean = SumF64(x, n) / static_cast<double>(n);
   double variance = SumSquaredDeviations(x, n, mean) / static_cast<double>(n);
   auto scale = static_cast<float>(1.0 / std::sqrt(variance + static_cast<double>(eps)));
   Normalise(x, static_cast<float>(mean), scale, weight, bias, out, n);
