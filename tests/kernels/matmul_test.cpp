@@ -12,8 +12,9 @@
 namespace wick::kernels {
 namespace {
 
-// Relative error of a dot against the double-precision dot of the same dequantized operands:
-// only accumulation order differs, so the bound is tight for every type.
+// Relative error of a dot against the double-precision dot of the same dequantized operands
+// (quantized activations on the GEMV path, f32 ones on the GEMM path): only accumulation
+// order differs, so the bound is tight for every type.
 constexpr double kMaxRelativeError = 2e-4;
 
 class MatmulTest : public ::testing::TestWithParam<DType> {};
@@ -37,8 +38,8 @@ TEST_P(MatmulTest, MatchesDequantizedReference) {
   for (int threads : {1, 3}) {
     ThreadPool pool(threads);
     MatmulScratch scratch;
-    for (int64_t m : {1, 3, 17}) {
-      for (int64_t n : {1, 15, 33}) {
+    for (int64_t m : {1, 3, 17, 40}) {
+      for (int64_t n : {1, 15, 33, 130}) {
         SCOPED_TRACE(::testing::Message()
                      << NameOf(type) << " m=" << m << " n=" << n << " threads=" << threads);
         std::vector<float> w_f32 = Random(static_cast<size_t>(n * k), 1);
@@ -59,8 +60,13 @@ TEST_P(MatmulTest, MatchesDequantizedReference) {
         std::vector<float> w_deq(static_cast<size_t>(k)), a_deq(static_cast<size_t>(k));
         std::vector<uint8_t> a_q(a_row);
         for (int64_t i = 0; i < m; ++i) {
-          act_traits->quantize(x.data() + i * k, a_q.data(), k);
-          act_traits->dequantize(a_q.data(), a_deq.data(), k);
+          if (m >= kGemmMinRows) {
+            // The GEMM path multiplies the f32 activations as they are.
+            std::copy(x.begin() + i * k, x.begin() + (i + 1) * k, a_deq.begin());
+          } else {
+            act_traits->quantize(x.data() + i * k, a_q.data(), k);
+            act_traits->dequantize(a_q.data(), a_deq.data(), k);
+          }
           for (int64_t r = 0; r < n; ++r) {
             traits->dequantize(w.data() + r * w_row, w_deq.data(), k);
             double want = 0, scale = 0;

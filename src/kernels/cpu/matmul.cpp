@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/convert.h"
+#include "kernels/cpu/gemm_f32.h"
+#include "kernels/cpu/quant_traits.h"
 #include "kernels/cpu/vec_dot.h"
 
 namespace wick::kernels {
@@ -17,8 +20,51 @@ constexpr int64_t kRowGrain = 16;
 // each weight byte then comes from memory once per call instead of once per token.
 constexpr int64_t kRowTile = 16;
 
+// Weight rows each GEMM call covers: their f32 copy (rows x k floats, 1 MiB at k = 4096)
+// is written once and then packed panel by panel inside GemmF32.
+constexpr int64_t kGemmRowTile = 64;
+
 Error Invalid(const std::string& message) {
   return Error(ErrorCode::kInvalidArgument, "matmul: " + message);
+}
+
+void F16Rows(const void* src, float* dst, int64_t n) {
+  F16ToF32Row(static_cast<const uint16_t*>(src), dst, n);
+}
+void Bf16Rows(const void* src, float* dst, int64_t n) {
+  Bf16ToF32Row(static_cast<const uint16_t*>(src), dst, n);
+}
+
+Status GemmPath(const MatmulParams& p, uint64_t w_row_bytes, ThreadPool& pool) {
+  const QuantTraits* traits = FindQuantTraits(p.w_type);
+  if (traits == nullptr) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("matmul: cannot dequantize {} weights", NameOf(p.w_type)));
+  }
+  // The 16-bit float formats have SIMD row converters; the others use their reference
+  // dequantizer, a small share of a compute-bound GEMM.
+  auto* dequantize = p.w_type == DType::kF16    ? F16Rows
+                     : p.w_type == DType::kBF16 ? Bf16Rows
+                                                : traits->dequantize;
+  const auto* w = static_cast<const uint8_t*>(p.w);
+  pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> tile;
+    for (int64_t r0 = begin; r0 < end; r0 += kGemmRowTile) {
+      const int64_t rows = std::min(end - r0, kGemmRowTile);
+      const float* b;
+      if (p.w_type == DType::kF32) {
+        b = reinterpret_cast<const float*>(w + static_cast<uint64_t>(r0) * w_row_bytes);
+      } else {
+        tile.resize(static_cast<size_t>(rows * p.k));
+        for (int64_t r = 0; r < rows; ++r) {
+          dequantize(w + static_cast<uint64_t>(r0 + r) * w_row_bytes, tile.data() + r * p.k, p.k);
+        }
+        b = tile.data();
+      }
+      GemmF32(p.x, p.k, b, p.k, p.y + r0, p.n, p.m, rows, p.k);
+    }
+  });
+  return OkStatus();
 }
 
 }  // namespace
@@ -38,6 +84,8 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   Result<uint64_t> a_row_bytes = BytesFor(kernel->dot_type, static_cast<uint64_t>(p.k));
   if (!w_row_bytes.ok()) return Invalid(w_row_bytes.error().message());
   if (!a_row_bytes.ok()) return Invalid(a_row_bytes.error().message());
+
+  if (p.m >= kGemmMinRows) return GemmPath(p, *w_row_bytes, pool);
 
   const auto* act = reinterpret_cast<const uint8_t*>(p.x);
   if (kernel->dot_type != DType::kF32) {

@@ -4,8 +4,13 @@
 //   y[i][r] = sum_j W[r][j] * x[i][j]     for activation rows i < m and weight rows r < n
 //
 // W is stored as GGUF stores a 2-D tensor: n rows of k elements (shape [k, n], ne0 = k).
-// Activations are first converted to the weight type's dot partner (Q8_0, Q8_K, f16…), once
-// per call, so each weight byte is read once per tile of activation rows.
+// Two paths:
+//  - fewer than kGemmMinRows activation rows (decode): activations are converted once to the
+//    weight type's dot partner (Q8_0, Q8_K, f16…) and each weight row is dotted in its own
+//    format, so the weights stream from memory exactly once;
+//  - kGemmMinRows rows or more (prefill, compute-bound): each thread dequantizes a tile of
+//    weight rows to f32 and runs the register-blocked f32 GEMM over all activation rows,
+//    which keeps the f32 activations unquantized.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +21,8 @@
 #include "core/thread_pool.h"
 
 namespace wick::kernels {
+
+inline constexpr int64_t kGemmMinRows = 16;
 
 struct MatmulParams {
   const void* w = nullptr;  // [n][k] in w_type
