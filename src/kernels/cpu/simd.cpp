@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
 
 namespace wick::kernels {
 
@@ -18,14 +21,72 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-}  // namespace
+bool Matches(const SimdTarget& t, const std::string& want) {
+  // The portable path is EMU128 or SCALAR, depending on the compiler.
+  bool portable = t.id == HWY_EMU128 || t.id == HWY_SCALAR;
+  return Lower(t.name) == want || (want == "scalar" && portable);
+}
 
-std::vector<SimdTarget> RunnableSimdTargets() {
+// Every target compiled in and runnable here, ignoring (and keeping) any restriction in force.
+std::vector<SimdTarget> AllRunnable() {
+  const int64_t in_force = hwy::SupportedTargets();
+  hwy::SetSupportedTargetsForTest(0);
   std::vector<SimdTarget> out;
   for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
     out.push_back({target, hwy::TargetName(target)});
   }
+  hwy::SetSupportedTargetsForTest(in_force);
   return out;
+}
+
+std::string EnvironmentTarget() {
+  const char* env = std::getenv("WICK_SIMD");
+  return env == nullptr ? "" : Lower(env);
+}
+
+// Restricts dispatch to `want`, or lifts the restriction for "" / "auto".
+Status Restrict(const std::string& want, std::string_view shown) {
+  std::vector<SimdTarget> all = AllRunnable();
+  if (want.empty() || want == "auto") {
+    hwy::SetSupportedTargetsForTest(0);
+    return OkStatus();
+  }
+  std::string known;
+  for (const SimdTarget& t : all) {
+    if (Matches(t, want)) {
+      hwy::SetSupportedTargetsForTest(t.id);
+      return OkStatus();
+    }
+    known += (known.empty() ? "" : ", ") + Lower(t.name);
+  }
+  return Error(
+      ErrorCode::kUnsupported,
+      fmt::format("SIMD target {} is not available here (available: {})", Quote(shown), known));
+}
+
+}  // namespace
+
+Status ApplySimdEnvironment() {
+  static Status status = [] {
+    std::string want = EnvironmentTarget();
+    Status st = Restrict(want, want);
+    if (!st.ok()) {
+      std::fprintf(stderr, "wick: warning: WICK_SIMD: %s\n", st.error().message().c_str());
+    }
+    return st;
+  }();
+  return status;
+}
+
+std::vector<SimdTarget> RunnableSimdTargets() {
+  std::string env = EnvironmentTarget();
+  std::vector<SimdTarget> all = AllRunnable();
+  std::vector<SimdTarget> out;
+  for (const SimdTarget& t : all) {
+    if (Matches(t, env)) out.push_back(t);
+  }
+  // No (usable) WICK_SIMD: every target; ApplySimdEnvironment reports a bad name.
+  return out.empty() ? all : out;
 }
 
 std::string CurrentSimdTarget() {
@@ -36,22 +97,12 @@ std::string CurrentSimdTarget() {
 
 Status ForceSimdTarget(std::string_view name) {
   std::string want = Lower(name);
-  // Back to every target first, so that one forced target can be swapped for another.
-  hwy::SetSupportedTargetsForTest(0);
-  if (want.empty() || want == "auto") return OkStatus();
-  std::string known;
-  for (const SimdTarget& t : RunnableSimdTargets()) {
-    // The portable path is EMU128 or SCALAR, depending on the compiler.
-    bool portable = t.id == HWY_EMU128 || t.id == HWY_SCALAR;
-    if (Lower(t.name) == want || (want == "scalar" && portable)) {
-      hwy::SetSupportedTargetsForTest(t.id);
-      return OkStatus();
-    }
-    known += (known.empty() ? "" : ", ") + Lower(t.name);
+  if (want.empty() || want == "auto") {
+    // The one WICK_SIMD names, else (unset or not runnable here) the best.
+    if (!Restrict(EnvironmentTarget(), name).ok()) return Restrict("", name);
+    return OkStatus();
   }
-  return Error(
-      ErrorCode::kUnsupported,
-      fmt::format("SIMD target {} is not available here (available: {})", Quote(name), known));
+  return Restrict(want, name);
 }
 
 }  // namespace wick::kernels

@@ -15,14 +15,20 @@ struct SimdTarget {
   std::string name;  // "AVX3_DL", "AVX3", "AVX2", "SSE4", "SCALAR" or "EMU128" (portable)…
 };
 
-// Targets compiled into this binary that this CPU can run, best first.
+// Targets compiled into this binary that this CPU can run, best first; only the one named by
+// the WICK_SIMD environment variable ("avx2", "scalar"…) when it names one of them.
 std::vector<SimdTarget> RunnableSimdTargets();
+
+// Puts WICK_SIMD in force for every kernel (idempotent; called when the kernel tables are
+// first used). An unknown name is reported once on stderr and ignored.
+Status ApplySimdEnvironment();
 
 // The target the dispatcher picks now.
 std::string CurrentSimdTarget();
 
 // Restricts dispatch to one target by name, case-insensitively ("avx2", "scalar" for the
-// portable path); "" or "auto" restores the best. Not thread-safe: call before running ops.
+// portable path); "" or "auto" restores the best (or WICK_SIMD's). Not thread-safe: call
+// before running ops.
 Status ForceSimdTarget(std::string_view name);
 
 }  // namespace wick::kernels

@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/quant_ref.h"
+#include "kernels/cpu/simd.h"
 
 namespace wick::kernels {
 
@@ -36,6 +37,9 @@ constexpr std::array kKernels = {
 }  // namespace
 
 const VecDotKernel* FindVecDot(DType weight_type) {
+  // Every matmul comes through here first: the place to honour WICK_SIMD.
+  static const bool kSimdApplied = ApplySimdEnvironment().ok();
+  (void)kSimdApplied;
   for (const Entry& e : kKernels) {
     if (e.weight_type == weight_type) return &e.kernel;
   }
