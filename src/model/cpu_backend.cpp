@@ -1,0 +1,71 @@
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/convert.h"
+#include "model/backend.h"
+
+namespace wick::model {
+
+namespace {
+
+// Element-wise ops are split into chunks of this many floats: big enough that the pool's
+// hand-off cost is small, a multiple of 16 so no two threads share a cache line.
+constexpr int64_t kElementGrain = 4096;
+
+}  // namespace
+
+Status CpuBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float* y) {
+  return kernels::Matmul(
+      {.w = w.data, .w_type = w.type, .n = w.rows, .k = w.row_len, .x = x, .m = m, .y = y}, pool_,
+      matmul_scratch_);
+}
+
+Status CpuBackend::GetRows(const TensorRef& table, const int32_t* ids, int64_t n, float* out) {
+  return kernels::GetRows(table.data, table.type, table.rows, table.row_len, ids, n, out);
+}
+
+void CpuBackend::RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
+                         float eps) {
+  pool_.ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) kernels::RmsNorm(x + r * n, weight, out + r * n, n, eps);
+  });
+}
+
+void CpuBackend::Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+                      const kernels::RopeConfig& config) {
+  pool_.ParallelFor(n_tokens, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      kernels::ApplyRope(x + t * n_heads * head_dim, n_heads, head_dim, pos0 + t, config);
+    }
+  });
+}
+
+void CpuBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
+  pool_.ParallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
+    kernels::SwiGlu(gate + begin, up + begin, out + begin, end - begin);
+  });
+}
+
+void CpuBackend::Add(const float* a, const float* b, float* out, int64_t n) {
+  pool_.ParallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
+    kernels::Add(a + begin, b + begin, out + begin, end - begin);
+  });
+}
+
+Status CpuBackend::Attention(const kernels::AttentionParams& params) {
+  return kernels::Attention(params, pool_);
+}
+
+void CpuBackend::StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
+                           int64_t row_bytes) {
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (type == DType::kF16) {
+      kernels::F32ToF16Row(src + r * n, reinterpret_cast<uint16_t*>(out + r * row_bytes), n);
+    } else {
+      std::memcpy(out + r * row_bytes, src + r * n, static_cast<size_t>(n) * sizeof(float));
+    }
+  }
+}
+
+}  // namespace wick::model

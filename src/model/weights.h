@@ -1,0 +1,52 @@
+// A model's weights as named views into the GGUF file (nothing is copied), bound and
+// shape-checked once at load. Shapes in comments are GGUF order: [row length, rows].
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "io/gguf_file.h"
+#include "model/hparams.h"
+
+namespace wick::model {
+
+// A 1-D or 2-D tensor in the file: rows of `row_len` elements of `type`.
+struct TensorRef {
+  const void* data = nullptr;
+  DType type = DType::kF32;
+  int64_t row_len = 0;
+  int64_t rows = 0;
+  explicit operator bool() const { return data != nullptr; }
+  // The tensor as f32 (norms, biases): only valid for F32 tensors, which is checked at load.
+  const float* f32() const { return static_cast<const float*>(data); }
+};
+
+struct LayerWeights {
+  TensorRef attn_norm;   // [n_embd]
+  TensorRef wq;          // [n_embd, n_head * head_dim]
+  TensorRef wk;          // [n_embd, n_head_kv * head_dim]
+  TensorRef wv;          // [n_embd, n_head_kv * head_dim]
+  TensorRef wo;          // [n_head * head_dim, n_embd]
+  TensorRef bq, bk, bv;  // qwen2 biases, [rows of wq/wk/wv]
+  TensorRef q_norm;      // qwen3, [head_dim]
+  TensorRef k_norm;      // qwen3, [head_dim]
+  TensorRef ffn_norm;    // [n_embd]
+  TensorRef ffn_gate;    // [n_embd, n_ff]
+  TensorRef ffn_up;      // [n_embd, n_ff]
+  TensorRef ffn_down;    // [n_ff, n_embd]
+};
+
+struct ModelWeights {
+  TensorRef token_embd;   // [n_embd, n_vocab]
+  TensorRef output_norm;  // [n_embd]
+  TensorRef output;       // [n_embd, n_vocab]; the embedding itself when tied
+  TensorRef rope_freqs;   // optional [head_dim / 2] frequency divisors (Llama 3)
+  std::vector<LayerWeights> layers;
+
+  // Binds every tensor the architecture needs; errors name the missing or misshapen one.
+  static Result<ModelWeights> Bind(const GgufFile& file, const HParams& hp);
+};
+
+}  // namespace wick::model
