@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
 
   wick::cli::CommandRunner runner;
   wick::cli::RegisterInspect(app, runner);
+  wick::cli::RegisterTokenize(app, runner);
 
   try {
     app.parse(argc, argv);
