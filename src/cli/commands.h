@@ -13,6 +13,8 @@ using CommandRunner = std::function<int()>;
 // Adds `inspect` to `app`; on parse, stores its runner in `runner`.
 void RegisterInspect(CLI::App& app, CommandRunner& runner);
 void RegisterTokenize(CLI::App& app, CommandRunner& runner);
+void RegisterLogits(CLI::App& app, CommandRunner& runner);
+void RegisterPerplexity(CLI::App& app, CommandRunner& runner);
 
 // Prints "wick: error: <message>" on stderr and returns 1.
 int ReportError(const std::string& message);

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   wick::cli::CommandRunner runner;
   wick::cli::RegisterInspect(app, runner);
   wick::cli::RegisterTokenize(app, runner);
+  wick::cli::RegisterLogits(app, runner);
+  wick::cli::RegisterPerplexity(app, runner);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,23 @@
+// A model file opened for inference by the CLI commands: the mapped GGUF, its tokenizer and
+// the model bound to it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+#include "io/gguf_file.h"
+#include "model/llama.h"
+#include "text/tokenizer.h"
+
+namespace wick::cli {
+
+struct LoadedModel {
+  GgufFile file;
+  std::unique_ptr<Tokenizer> tokenizer;
+  model::LlamaModel model;
+
+  static Result<std::unique_ptr<LoadedModel>> Load(const std::string& path);
+};
+
+}  // namespace wick::cli
