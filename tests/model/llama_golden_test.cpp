@@ -11,6 +11,7 @@
 
 #include "model/llama.h"
 #include "test_support.h"
+#include "text/tokenizer.h"
 
 namespace wick::model {
 namespace {
@@ -75,6 +76,13 @@ void CheckCase(const std::filesystem::path& model_path, const std::filesystem::p
   ASSERT_EQ(n_vocab, ref["n_vocab"].get<int64_t>());
 
   std::vector<int32_t> tokens = ref["prompt_tokens"].get<std::vector<int32_t>>();
+  // Rule 1: the prompt tokenizes to the reference's ids.
+  Result<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromGguf(*file);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.error().message();
+  EXPECT_EQ((*tokenizer)
+                ->Encode(ref["prompt"].get<std::string>(),
+                         {.add_special = ref["add_special"].get<bool>()}),
+            tokens);
   CpuBackend backend(2);
   Result<KvCache> cache = KvCache::Create(model->hparams(), 128);
   ASSERT_TRUE(cache.ok());
