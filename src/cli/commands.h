@@ -15,6 +15,7 @@ void RegisterInspect(CLI::App& app, CommandRunner& runner);
 void RegisterTokenize(CLI::App& app, CommandRunner& runner);
 void RegisterLogits(CLI::App& app, CommandRunner& runner);
 void RegisterPerplexity(CLI::App& app, CommandRunner& runner);
+void RegisterRun(CLI::App& app, CommandRunner& runner);
 
 // Prints "wick: error: <message>" on stderr and returns 1.
 int ReportError(const std::string& message);

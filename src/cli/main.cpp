@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "Log more detail");
 
   wick::cli::CommandRunner runner;
+  wick::cli::RegisterRun(app, runner);
   wick::cli::RegisterInspect(app, runner);
   wick::cli::RegisterTokenize(app, runner);
   wick::cli::RegisterLogits(app, runner);

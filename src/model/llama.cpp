@@ -27,7 +27,7 @@ void LlamaModel::Activations::Resize(const HParams& hp, int64_t n) {
 }
 
 Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& be,
-                           float* logits) {
+                           float* logits, bool last_only) {
   const auto n = static_cast<int64_t>(tokens.size());
   if (n == 0) return Error(ErrorCode::kInvalidArgument, "forward: no tokens");
   if (cache.n_past() + n > cache.n_ctx()) {
@@ -39,8 +39,10 @@ Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Back
   WICK_RETURN_IF_ERROR(be.GetRows(w_.token_embd, tokens.data(), n, act_.x.data()));
   for (int64_t l = 0; l < hp_.n_layer; ++l) WICK_RETURN_IF_ERROR(Layer(l, n, cache, be));
   cache.Advance(n);
-  be.RmsNorm(act_.x.data(), w_.output_norm.f32(), act_.h.data(), n, hp_.n_embd, hp_.rms_eps);
-  return be.Matmul(w_.output, act_.h.data(), n, logits);
+  const int64_t first = last_only ? n - 1 : 0;
+  const float* x = act_.x.data() + first * hp_.n_embd;
+  be.RmsNorm(x, w_.output_norm.f32(), act_.h.data(), n - first, hp_.n_embd, hp_.rms_eps);
+  return be.Matmul(w_.output, act_.h.data(), n - first, logits);
 }
 
 // One transformer block: pre-norm attention with RoPE over the cache, then a SwiGLU FFN, each

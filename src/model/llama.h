@@ -23,8 +23,11 @@ class LlamaModel {
   const HParams& hparams() const { return hp_; }
 
   // Runs `tokens` at positions cache.n_past() onwards, appends their keys and values to
-  // `cache`, and writes the logits of every token to `logits` ([tokens][n_vocab]).
-  Status Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& backend, float* logits);
+  // `cache`, and writes the logits of every token to `logits` ([tokens][n_vocab]), or with
+  // `last_only` those of the last token ([n_vocab]): generation needs no more, and the output
+  // projection is the largest matmul of a small model.
+  Status Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& backend, float* logits,
+                 bool last_only = false);
 
  private:
   // Per-step buffers, grown to the largest batch seen.

@@ -1,0 +1,128 @@
+// `wick run -m MODEL -p PROMPT`: generate text, streamed to stdout as it is made, with a
+// timing line on stderr.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "cli/commands.h"
+#include "cli/loaded_model.h"
+#include "engine/generator.h"
+
+namespace wick::cli {
+
+namespace {
+
+struct RunOptions {
+  std::string model;
+  std::string prompt;
+  std::string file;
+  int64_t n_predict = -1;
+  int64_t ctx_size = 0;
+  int threads = 0;
+  std::vector<std::string> stop;
+  sampling::SamplingParams sampling;
+};
+
+// Without --ctx-size: the training context, but no more than a quarter of the memory for the
+// KV cache (long-context models would otherwise ask for tens of GiB).
+int64_t DefaultContext(const model::HParams& hp) {
+  const double per_token = 2.0 * hp.n_layer * hp.n_head_kv * hp.head_dim * 2;  // K+V, f16
+  const double memory =
+      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  const auto fit = static_cast<int64_t>(memory / 4 / per_token);
+  return std::max<int64_t>(16, std::min(hp.n_ctx_train, fit));
+}
+
+Result<std::string> ReadPrompt(const RunOptions& opts) {
+  if (opts.file.empty()) return opts.prompt;
+  if (opts.file == "-") {
+    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  std::ifstream in(opts.file, std::ios::binary);
+  if (!in) return Error(ErrorCode::kNotFound, opts.file + ": cannot open");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+int RunRun(const RunOptions& opts) {
+  Result<std::string> prompt = ReadPrompt(opts);
+  if (!prompt.ok()) return ReportError(prompt.error().message());
+  auto load_start = std::chrono::steady_clock::now();
+  Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
+  if (!loaded.ok()) return ReportError(loaded.error().message());
+  LoadedModel& m = **loaded;
+  const model::HParams& hp = m.model.hparams();
+  const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContext(hp);
+  Result<model::KvCache> cache = model::KvCache::Create(hp, n_ctx);
+  if (!cache.ok()) return ReportError(cache.error().message());
+  model::CpuBackend backend(opts.threads);
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
+          .count();
+  engine::Generator generator(m.model, *m.tokenizer, backend, *cache);
+  engine::GenerateParams params{.prompt = *prompt,
+                                .max_tokens = opts.n_predict,
+                                .stop = opts.stop,
+                                .sampling = opts.sampling};
+  bool wrote = false;
+  auto sink = [&](std::string_view text) {
+    wrote = true;
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return std::fflush(stdout) == 0;  // a closed pipe stops generation
+  };
+  // Reported once the prompt is known to fit, so that bad input stays a one-line error.
+  auto report_setup = [&] {
+    std::fprintf(stderr,
+                 "wick: %s, %s, %lld layers; context %lld, KV cache %.1f MiB (f16); %d "
+                 "threads\n",
+                 opts.model.c_str(), hp.arch->name, static_cast<long long>(hp.n_layer),
+                 static_cast<long long>(n_ctx), static_cast<double>(cache->bytes()) / (1 << 20),
+                 backend.pool().size());
+  };
+  Result<engine::GenerateStats> stats = generator.Generate(params, sink, report_setup);
+  if (wrote) std::fputc('\n', stdout);
+  if (!stats.ok()) return ReportError(stats.error().message());
+  auto rate = [](int64_t n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
+  std::fprintf(stderr,
+               "wick: load %.0f ms | prompt %lld tokens, %.1f t/s | generated %lld tokens, %.1f "
+               "t/s\n",
+               load_ms, static_cast<long long>(stats->prompt_tokens),
+               rate(stats->prompt_tokens, stats->prompt_ms),
+               static_cast<long long>(stats->generated_tokens),
+               rate(stats->generated_tokens, stats->generate_ms));
+  return 0;
+}
+
+}  // namespace
+
+void RegisterRun(CLI::App& app, CommandRunner& runner) {
+  auto opts = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
+  cmd->add_option("-m,--model", opts->model, "GGUF model")->required();
+  auto* prompt = cmd->add_option("-p,--prompt", opts->prompt, "Prompt text");
+  auto* file = cmd->add_option("-f,--file", opts->file, "Read the prompt from a file ('-': stdin)");
+  prompt->excludes(file);
+  cmd->add_option("-n,--n-predict", opts->n_predict, "Tokens to generate (-1: until the end)");
+  cmd->add_option("-c,--ctx-size", opts->ctx_size,
+                  "Context size (default: the model's, capped to fit memory)");
+  cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
+  cmd->add_option("--temp", opts->sampling.temperature, "Temperature (0: greedy)");
+  cmd->add_option("--top-k", opts->sampling.top_k, "Top-k (0: off)");
+  cmd->add_option("--top-p", opts->sampling.top_p, "Top-p (1: off)");
+  cmd->add_option("--min-p", opts->sampling.min_p, "Min-p (0: off)");
+  cmd->add_option("--repeat-penalty", opts->sampling.repeat_penalty, "Repetition penalty");
+  cmd->add_option("--repeat-last-n", opts->sampling.repeat_last_n, "Penalty window");
+  cmd->add_option("--seed", opts->sampling.seed, "Random seed");
+  cmd->add_option("--stop", opts->stop, "Stop before this text (repeatable)");
+  cmd->callback([opts, prompt, file, &runner] {
+    if (prompt->count() == 0 && file->count() == 0) throw CLI::RequiredError("-p or -f");
+    runner = [opts] { return RunRun(*opts); };
+  });
+}
+
+}  // namespace wick::cli

@@ -1,0 +1,63 @@
+// Generation for one sequence: tokenize the prompt, run it through the model in one batch,
+// then sample token by token, streaming complete UTF-8 text to a callback, until an
+// end-of-generation token, a stop string, the token limit, the context limit or a cancel.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "model/backend.h"
+#include "model/kv_cache.h"
+#include "model/llama.h"
+#include "sampling/sampler_chain.h"
+#include "text/tokenizer.h"
+
+namespace wick::engine {
+
+enum class StopReason { kEog, kStopString, kMaxTokens, kCancelled };
+
+struct GenerateParams {
+  std::string prompt;
+  int64_t max_tokens = -1;        // -1: until EOG or the context is full
+  std::vector<std::string> stop;  // generation ends before the first occurrence of any
+  sampling::SamplingParams sampling;
+  bool add_special = true;
+  bool parse_special = false;
+};
+
+struct GenerateStats {
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double prompt_ms = 0;
+  double generate_ms = 0;
+  StopReason stop = StopReason::kMaxTokens;
+};
+
+// Receives text as it becomes final (never half a UTF-8 character, never a prefix of a stop
+// string that might still complete). Returning false cancels generation.
+using TextSink = std::function<bool(std::string_view text)>;
+
+class Generator {
+ public:
+  Generator(model::LlamaModel& model, const Tokenizer& tokenizer, model::Backend& backend,
+            model::KvCache& cache)
+      : model_(model), tokenizer_(tokenizer), backend_(backend), cache_(cache) {}
+
+  // Errors: an empty prompt, a prompt that does not fit the context, invalid sampling
+  // parameters, a failing forward pass.
+  // `on_start`, if given, runs once the prompt is known to fit, before it is evaluated.
+  Result<GenerateStats> Generate(const GenerateParams& params, const TextSink& sink,
+                                 const std::function<void()>& on_start = {});
+
+ private:
+  model::LlamaModel& model_;
+  const Tokenizer& tokenizer_;
+  model::Backend& backend_;
+  model::KvCache& cache_;
+};
+
+}  // namespace wick::engine
