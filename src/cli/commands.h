@@ -5,6 +5,9 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+
+#include "core/error.h"
 
 namespace wick::cli {
 
@@ -16,6 +19,9 @@ void RegisterTokenize(CLI::App& app, CommandRunner& runner);
 void RegisterLogits(CLI::App& app, CommandRunner& runner);
 void RegisterPerplexity(CLI::App& app, CommandRunner& runner);
 void RegisterRun(CLI::App& app, CommandRunner& runner);
+
+// The text given with -p, or the exact bytes of the file given with -f ("-": standard input).
+Result<std::string> ReadTextInput(const std::string& text, const std::string& file);
 
 // Prints "wick: error: <message>" on stderr and returns 1.
 int ReportError(const std::string& message);

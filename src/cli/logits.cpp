@@ -3,8 +3,6 @@
 // shared golden files, so a run can be compared with the reference file by file.
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -38,12 +36,9 @@ nlohmann::json TopK(const float* logits, int64_t n_vocab, int k) {
 }
 
 int RunLogits(const LogitsOptions& opts) {
-  std::string prompt = opts.prompt;
-  if (!opts.file.empty()) {
-    std::ifstream in(opts.file, std::ios::binary);
-    if (!in) return ReportError(opts.file + ": cannot open");
-    prompt.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  Result<std::string> read = ReadTextInput(opts.prompt, opts.file);
+  if (!read.ok()) return ReportError(read.error().message());
+  const std::string& prompt = *read;
   Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
   if (!loaded.ok()) return ReportError(loaded.error().message());
   LoadedModel& m = **loaded;

@@ -6,8 +6,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
@@ -24,9 +22,9 @@ struct PerplexityOptions {
 };
 
 int RunPerplexity(const PerplexityOptions& opts) {
-  std::ifstream in(opts.file, std::ios::binary);
-  if (!in) return ReportError(opts.file + ": cannot open");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<std::string> read = ReadTextInput("", opts.file);
+  if (!read.ok()) return ReportError(read.error().message());
+  const std::string& text = *read;
   Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
   if (!loaded.ok()) return ReportError(loaded.error().message());
   LoadedModel& m = **loaded;

@@ -6,9 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
@@ -39,18 +36,8 @@ int64_t DefaultContext(const model::HParams& hp) {
   return std::max<int64_t>(16, std::min(hp.n_ctx_train, fit));
 }
 
-Result<std::string> ReadPrompt(const RunOptions& opts) {
-  if (opts.file.empty()) return opts.prompt;
-  if (opts.file == "-") {
-    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  }
-  std::ifstream in(opts.file, std::ios::binary);
-  if (!in) return Error(ErrorCode::kNotFound, opts.file + ": cannot open");
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 int RunRun(const RunOptions& opts) {
-  Result<std::string> prompt = ReadPrompt(opts);
+  Result<std::string> prompt = ReadTextInput(opts.prompt, opts.file);
   if (!prompt.ok()) return ReportError(prompt.error().message());
   auto load_start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);

@@ -1,9 +1,6 @@
 // `wick tokenize -m MODEL (-p TEXT | -f FILE)`: the token ids of a text, as the model's
 // tokenizer makes them.
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 
 #include "cli/commands.h"
 #include "io/gguf_file.h"
@@ -22,30 +19,16 @@ struct TokenizeOptions {
   bool pieces = false;
 };
 
-// The file's bytes exactly (trailing newline included); "-" reads standard input.
-Result<std::string> ReadText(const std::string& path) {
-  if (path == "-") {
-    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(ErrorCode::kNotFound, path + ": cannot open");
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 int RunTokenize(const TokenizeOptions& opts) {
   Result<GgufFile> file = GgufFile::Open(opts.model);
   if (!file.ok()) return ReportError(file.error().message());
   Result<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromGguf(*file);
   if (!tokenizer.ok()) return ReportError(tokenizer.error().message());
-  std::string text = opts.prompt;
-  if (!opts.file.empty()) {
-    Result<std::string> read = ReadText(opts.file);
-    if (!read.ok()) return ReportError(read.error().message());
-    text = std::move(*read);
-  }
+  Result<std::string> text = ReadTextInput(opts.prompt, opts.file);
+  if (!text.ok()) return ReportError(text.error().message());
   std::vector<int32_t> ids =
       (*tokenizer)
-          ->Encode(text, {.add_special = !opts.no_special, .parse_special = opts.parse_special});
+          ->Encode(*text, {.add_special = !opts.no_special, .parse_special = opts.parse_special});
   std::string out;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (opts.pieces) {
