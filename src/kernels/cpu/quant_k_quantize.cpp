@@ -380,19 +380,30 @@ void QuantizeBlockQ2_K(const float* x, Q2_KBlock& y) {
   Pack2BitLevels(levels, y.qs);
 }
 
-void QuantizeBlockQ3_K(const float* x, Q3_KBlock& y) {
-  int8_t levels[kQK_K];
-  float scales[kSub16];
+// Fits a symmetric scale to each 16-element sub-block with `fit` (writing its levels) and
+// returns the scale of largest magnitude, sign kept, the first among equals: the one the
+// super-block scale is derived from in Q3_K and Q6_K.
+template <typename Fit>
+float FitSubBlockScales(const float* x, int8_t* levels, float* scales, Fit fit) {
   float max_scale = 0;
-  float amax = 0;
+  float max_abs = 0;
   for (int j = 0; j < kSub16; ++j) {
-    scales[j] = FitSymmetricScaleByDescent(16, 4, x + 16 * j, levels + 16 * j);
+    scales[j] = fit(x + 16 * j, levels + 16 * j);
     const float a = std::fabs(scales[j]);
-    if (a > amax) {
-      amax = a;
+    if (a > max_abs) {
+      max_abs = a;
       max_scale = scales[j];
     }
   }
+  return max_scale;
+}
+
+void QuantizeBlockQ3_K(const float* x, Q3_KBlock& y) {
+  int8_t levels[kQK_K];
+  float scales[kSub16];
+  const float max_scale = FitSubBlockScales(x, levels, scales, [](const float* xs, int8_t* ls) {
+    return FitSymmetricScaleByDescent(16, 4, xs, ls);
+  });
   int sub_scale[kSub16] = {};  // decoded 6-bit scales, -32..31
   std::memset(y.scales, 0, sizeof(y.scales));
   if (max_scale != 0) {
@@ -468,17 +479,10 @@ void QuantizeBlockQ5_K(const float* x, Q5_KBlock& y) {
 void QuantizeBlockQ6_K(const float* x, Q6_KBlock& y) {
   int8_t levels[kQK_K];
   float scales[kSub16];
-  float max_scale = 0;
-  float max_abs_scale = 0;
-  for (int j = 0; j < kSub16; ++j) {
-    scales[j] = FitSymmetricScale(16, 32, x + 16 * j, levels + 16 * j);
-    const float a = std::fabs(scales[j]);
-    if (a > max_abs_scale) {
-      max_abs_scale = a;
-      max_scale = scales[j];
-    }
-  }
-  if (max_abs_scale < kGroupMaxEps) {
+  const float max_scale = FitSubBlockScales(x, levels, scales, [](const float* xs, int8_t* ls) {
+    return FitSymmetricScale(16, 32, xs, ls);
+  });
+  if (std::fabs(max_scale) < kGroupMaxEps) {
     std::memset(&y, 0, sizeof(y));
     return;
   }
