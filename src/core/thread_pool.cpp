@@ -105,6 +105,11 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   const int64_t chunks = (n + grain - 1) / grain;
+  // One chunk (a decode step's single row) is not worth waking the workers for.
+  if (chunks == 1) {
+    fn(0, n);
+    return;
+  }
   Run([&](int thread, int n_threads) {
     // Chunks are shared out evenly; the first `extra` threads take one more.
     const int64_t per = chunks / n_threads;
