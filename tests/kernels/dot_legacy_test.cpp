@@ -272,13 +272,13 @@ TEST_P(DotLegacyTest, QuantizeQ8MatchesReferenceBytes) {
       const std::vector<float> x = QuantizerRows(rng, n);
       const size_t nb = static_cast<size_t>(n / kBlock);
       std::vector<uint8_t> want0(nb * sizeof(Q8_0Block)), got0(want0.size(), 0xaa);
-      ref::QuantizeQ8_0(x.data(), want0.data(), n);
+      ref::QuantizeQ8_0Activations(x.data(), want0.data(), n);
       simd::QuantizeQ8_0(x.data(), got0.data(), n);
       for (size_t i = 0; i < want0.size(); ++i) {
         ASSERT_EQ(got0[i], want0[i]) << "Q8_0 n=" << n << " block " << i / sizeof(Q8_0Block);
       }
       std::vector<uint8_t> want1(nb * sizeof(Q8_1Block)), got1(want1.size(), 0xaa);
-      ref::QuantizeQ8_1(x.data(), want1.data(), n);
+      ref::QuantizeQ8_1Activations(x.data(), want1.data(), n);
       simd::QuantizeQ8_1(x.data(), got1.data(), n);
       for (size_t i = 0; i < want1.size(); ++i) {
         ASSERT_EQ(got1[i], want1[i]) << "Q8_1 n=" << n << " block " << i / sizeof(Q8_1Block);
@@ -287,8 +287,8 @@ TEST_P(DotLegacyTest, QuantizeQ8MatchesReferenceBytes) {
   }
 }
 
-// Values one ulp either side of every tie: the rounding must not be done in a wider or
-// double-rounded form that drags them onto the tie.
+// Values on and one ulp either side of every tie: ties go to even, and the rounding must not
+// be done in a wider or double-rounded form that drags the others onto the tie.
 TEST_P(DotLegacyTest, QuantizeQ8NearTies) {
   std::vector<float> x;
   for (int level = -127; level < 127; ++level) {
@@ -303,9 +303,26 @@ TEST_P(DotLegacyTest, QuantizeQ8NearTies) {
   const auto n = static_cast<int64_t>(x.size());
   std::vector<uint8_t> want(static_cast<size_t>(n / kBlock) * sizeof(Q8_0Block));
   std::vector<uint8_t> got(want.size());
-  ref::QuantizeQ8_0(x.data(), want.data(), n);
+  ref::QuantizeQ8_0Activations(x.data(), want.data(), n);
   simd::QuantizeQ8_0(x.data(), got.data(), n);
   EXPECT_EQ(got, want);
+}
+
+TEST(Q8ActivationTest, RoundsTiesToEvenAndScalesBy127OverAmax) {
+  // amax 127 makes the scale exactly 1, so every value below is its own scaled value.
+  std::vector<float> x(kBlock, 0.0f);
+  x[0] = 127.0f;
+  const float in[] = {2.5f, 3.5f, -2.5f, -3.5f, 0.5f, -0.5f, 1.49f, 126.5f};
+  const int8_t want[] = {2, 4, -2, -4, 0, 0, 1, 126};
+  std::copy(std::begin(in), std::end(in), x.begin() + 1);
+  Q8_0Block block;
+  ref::QuantizeQ8_0Activations(x.data(), &block, kBlock);
+  EXPECT_EQ(F16ToF32(block.d), 1.0f);
+  for (size_t i = 0; i < std::size(want); ++i) EXPECT_EQ(block.qs[i + 1], want[i]) << in[i];
+  // The file quantizer rounds the same halves away from zero.
+  ref::QuantizeQ8_0(x.data(), &block, kBlock);
+  EXPECT_EQ(block.qs[1], 3);
+  EXPECT_EQ(block.qs[3], -3);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTargets, DotLegacyTest, ::testing::ValuesIn(RunnableSimdTargets()),

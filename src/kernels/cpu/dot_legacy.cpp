@@ -214,9 +214,8 @@ float DotQ8_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
 
 namespace {
 
-// Quantizes one block as the reference does: d = amax / 127, q = round(x * (1 / d)) with
-// halves rounded away from zero. Every float operation is the reference's own (the max is
-// exact, the division scalar, the products single IEEE multiplies), so the bytes match.
+// Quantizes one block as ref::QuantizeQ8_0Activations does: d = amax / 127 and
+// q = x * (127 / amax) rounded half to even, each a single IEEE operation, so the bytes match.
 // Returns d; *sum receives sum(q).
 float QuantizeQ8Block(const float* x, int8_t* qs, int* sum) {
   const hn::CappedTag<float, kHalf> df;
@@ -225,20 +224,12 @@ float QuantizeQ8Block(const float* x, int8_t* qs, int* sum) {
   const size_t lanes = hn::Lanes(df);
   auto amax = hn::Zero(df);
   for (size_t k = 0; k < kBlock; k += lanes) amax = hn::Max(amax, hn::Abs(hn::LoadU(df, x + k)));
-  const float d = hn::GetLane(hn::MaxOfLanes(df, amax)) / 127.0f;
-  const auto id = hn::Set(df, d != 0.0f ? 1.0f / d : 0.0f);
-  const auto half = hn::Set(df, 0.5f);
-  const auto one = hn::Set(df, 1.0f);
+  const float max_scalar = hn::GetLane(hn::MaxOfLanes(df, amax));
+  const float d = max_scalar / 127.0f;
+  const auto id = hn::Set(df, max_scalar != 0.0f ? 127.0f / max_scalar : 0.0f);
   auto sums = hn::Zero(di32);
   for (size_t k = 0; k < kBlock; k += lanes) {
-    const auto scaled = hn::Mul(hn::LoadU(df, x + k), id);
-    // Round() would round halves to even. Truncating and then stepping away from zero when
-    // the dropped fraction is at least one half is exact: x - trunc(x) is always
-    // representable, so no intermediate rounding can move a value across the tie.
-    const auto whole = hn::Trunc(scaled);
-    const auto frac = hn::Abs(hn::Sub(scaled, whole));
-    const auto rounded =
-        hn::IfThenElse(hn::Ge(frac, half), hn::Add(whole, hn::CopySign(one, scaled)), whole);
+    const auto rounded = hn::Round(hn::Mul(hn::LoadU(df, x + k), id));
     const auto q = hn::ConvertTo(di32, rounded);
     sums = hn::Add(sums, q);
     hn::StoreU(hn::DemoteTo(di8, q), di8, qs + k);

@@ -124,7 +124,8 @@ void QuantizeAffine(const float* x, int top, uint16_t* d_out, uint16_t* m_out, u
   }
 }
 
-// Q8_0 and Q8_1 share their quants: round(x / d) with d = amax / 127, halves away from zero.
+// Q8_0 and Q8_1 share their quants. The file quantizer: round(x * (1 / d)) with
+// d = amax / 127, halves away from zero.
 float QuantizeQ8(const float* x, int8_t* qs) {
   const float d = AbsMax(x) / 127.0f;
   const float id = Reciprocal(d);
@@ -133,6 +134,24 @@ float QuantizeQ8(const float* x, int8_t* qs) {
     qs[j] = static_cast<int8_t>(std::round(scaled));
   }
   return d;
+}
+
+// The activation quantizer of llama.cpp's x86 matmuls, which reference outputs come from:
+// x * (127 / amax), halves to even. It differs from the file quantizer in one quant in a few
+// thousand, enough to move the logits of a random-weight model by 1e-2.
+float QuantizeQ8Activations(const float* x, int8_t* qs) {
+  const float amax = AbsMax(x);
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+  for (int j = 0; j < kBlock; ++j) qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+  return amax / 127.0f;
+}
+
+// Q8_1 stores d and d * sum(q), both from the unrounded d, not from the stored f16 copy.
+void StoreQ8_1Scales(float d, Q8_1Block& block) {
+  int sum = 0;
+  for (int8_t v : block.qs) sum += v;
+  block.d = F32ToF16(d);
+  block.s = F32ToF16(static_cast<float>(sum) * d);
 }
 
 // The dot oracles keep the reference's generic vec_dot arithmetic: exact integer sums per
@@ -326,12 +345,21 @@ void DequantizeQ8_1(const void* src, float* dst, int64_t n) {
 void QuantizeQ8_1(const float* src, void* dst, int64_t n) {
   auto* blocks = static_cast<Q8_1Block*>(dst);
   for (int64_t b = 0; b < n / kBlock; ++b) {
-    const float d = QuantizeQ8(src + b * kBlock, blocks[b].qs);
-    int sum = 0;
-    for (int8_t v : blocks[b].qs) sum += v;
-    blocks[b].d = F32ToF16(d);
-    // From the unrounded d, as the reference does, not from the stored f16 copy.
-    blocks[b].s = F32ToF16(static_cast<float>(sum) * d);
+    StoreQ8_1Scales(QuantizeQ8(src + b * kBlock, blocks[b].qs), blocks[b]);
+  }
+}
+
+void QuantizeQ8_0Activations(const float* src, void* dst, int64_t n) {
+  auto* blocks = static_cast<Q8_0Block*>(dst);
+  for (int64_t b = 0; b < n / kBlock; ++b) {
+    blocks[b].d = F32ToF16(QuantizeQ8Activations(src + b * kBlock, blocks[b].qs));
+  }
+}
+
+void QuantizeQ8_1Activations(const float* src, void* dst, int64_t n) {
+  auto* blocks = static_cast<Q8_1Block*>(dst);
+  for (int64_t b = 0; b < n / kBlock; ++b) {
+    StoreQ8_1Scales(QuantizeQ8Activations(src + b * kBlock, blocks[b].qs), blocks[b]);
   }
 }
 

@@ -41,6 +41,10 @@ void QuantizeQ8_0(const float* src, void* dst, int64_t n);
 float DotQ8_0Q8_0(const void* w, const void* a, int64_t n);
 void DequantizeQ8_1(const void* src, float* dst, int64_t n);
 void QuantizeQ8_1(const float* src, void* dst, int64_t n);
+// Activations for the dot products round as llama.cpp's x86 matmuls do (x * (127 / amax),
+// halves to even), not as the file quantizers above (x * (1 / d), halves away from zero).
+void QuantizeQ8_0Activations(const float* src, void* dst, int64_t n);
+void QuantizeQ8_1Activations(const float* src, void* dst, int64_t n);
 
 // 256-element k-quant super-blocks; all pair with Q8_K activations.
 void DequantizeQ2_K(const void* src, float* dst, int64_t n);
