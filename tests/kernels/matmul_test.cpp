@@ -60,13 +60,9 @@ TEST_P(MatmulTest, MatchesDequantizedReference) {
         std::vector<float> w_deq(static_cast<size_t>(k)), a_deq(static_cast<size_t>(k));
         std::vector<uint8_t> a_q(a_row);
         for (int64_t i = 0; i < m; ++i) {
-          if (m >= kGemmMinRows) {
-            // The GEMM path multiplies the f32 activations as they are.
-            std::copy(x.begin() + i * k, x.begin() + (i + 1) * k, a_deq.begin());
-          } else {
-            act_traits->quantize(x.data() + i * k, a_q.data(), k);
-            act_traits->dequantize(a_q.data(), a_deq.data(), k);
-          }
+          // Both paths see the activations through the kernel's own quantizer.
+          kernel->quantize_input(x.data() + i * k, a_q.data(), k);
+          act_traits->dequantize(a_q.data(), a_deq.data(), k);
           for (int64_t r = 0; r < n; ++r) {
             traits->dequantize(w.data() + r * w_row, w_deq.data(), k);
             double want = 0, scale = 0;

@@ -35,11 +35,39 @@ void Bf16Rows(const void* src, float* dst, int64_t n) {
   Bf16ToF32Row(static_cast<const uint16_t*>(src), dst, n);
 }
 
-Status GemmPath(const MatmulParams& p, uint64_t w_row_bytes, ThreadPool& pool) {
+// The activations as the GEMV path's dot products see them: rounded through the weight
+// type's dot partner (Q8_0, Q8_K, f16…) and back to f32. Both paths, and llama.cpp's, then
+// compute the same products, so a prompt's logits do not depend on how many tokens it has.
+Status RoundActivations(const MatmulParams& p, const VecDotKernel& kernel, uint64_t a_row_bytes,
+                        ThreadPool& pool, MatmulScratch& scratch) {
+  const QuantTraits* partner = FindQuantTraits(kernel.dot_type);
+  if (partner == nullptr) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("matmul: cannot dequantize {} activations", NameOf(kernel.dot_type)));
+  }
+  scratch.rounded.resize(static_cast<size_t>(p.m * p.k));
+  float* rounded = scratch.rounded.data();
+  pool.ParallelFor(p.m, 1, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<uint8_t> row;
+    row.resize(a_row_bytes);
+    for (int64_t i = begin; i < end; ++i) {
+      kernel.quantize_input(p.x + i * p.k, row.data(), p.k);
+      partner->dequantize(row.data(), rounded + i * p.k, p.k);
+    }
+  });
+  return OkStatus();
+}
+
+Status GemmPath(MatmulParams p, const VecDotKernel& kernel, uint64_t w_row_bytes,
+                uint64_t a_row_bytes, ThreadPool& pool, MatmulScratch& scratch) {
   const QuantTraits* traits = FindQuantTraits(p.w_type);
   if (traits == nullptr) {
     return Error(ErrorCode::kUnsupported,
                  fmt::format("matmul: cannot dequantize {} weights", NameOf(p.w_type)));
+  }
+  if (kernel.dot_type != DType::kF32) {
+    WICK_RETURN_IF_ERROR(RoundActivations(p, kernel, a_row_bytes, pool, scratch));
+    p.x = scratch.rounded.data();
   }
   // The 16-bit float formats have SIMD row converters; the others use their reference
   // dequantizer, a small share of a compute-bound GEMM.
@@ -85,7 +113,9 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   if (!w_row_bytes.ok()) return Invalid(w_row_bytes.error().message());
   if (!a_row_bytes.ok()) return Invalid(a_row_bytes.error().message());
 
-  if (p.m >= kGemmMinRows) return GemmPath(p, *w_row_bytes, pool);
+  if (p.m >= kGemmMinRows) {
+    return GemmPath(p, *kernel, *w_row_bytes, *a_row_bytes, pool, scratch);
+  }
 
   const auto* act = reinterpret_cast<const uint8_t*>(p.x);
   if (kernel->dot_type != DType::kF32) {

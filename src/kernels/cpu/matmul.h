@@ -8,9 +8,10 @@
 //  - fewer than kGemmMinRows activation rows (decode): activations are converted once to the
 //    weight type's dot partner (Q8_0, Q8_K, f16…) and each weight row is dotted in its own
 //    format, so the weights stream from memory exactly once;
-//  - kGemmMinRows rows or more (prefill, compute-bound): each thread dequantizes a tile of
-//    weight rows to f32 and runs the register-blocked f32 GEMM over all activation rows,
-//    which keeps the f32 activations unquantized.
+//  - kGemmMinRows rows or more (prefill, compute-bound): the activations are rounded through
+//    the same dot partner (so both paths compute the same products, as llama.cpp does), then
+//    each thread dequantizes a tile of weight rows to f32 and runs the register-blocked f32
+//    GEMM over all activation rows.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +38,7 @@ struct MatmulParams {
 // Reusable buffers for converted activations, so repeated calls allocate nothing.
 struct MatmulScratch {
   std::vector<uint8_t> activations;
+  std::vector<float> rounded;
 };
 
 Status Matmul(const MatmulParams& params, ThreadPool& pool, MatmulScratch& scratch);
