@@ -20,10 +20,12 @@ namespace {
 // Largest error allowed, as a fraction of the largest |v| the row averages over: the output
 // is a convex combination of V rows, so that is its natural scale (relative to the output
 // itself would be meaningless where the average cancels to near zero). The reference reads
-// the same f16-decoded values as the kernel, so for both cache types only float rounding and
-// summation order differ (the worst seen is about 1e-6 for either).
+// the same f16-decoded values as the kernel and, for an f16 cache, rounds the query and the
+// probabilities to f16 where the kernel does, so only float rounding and summation order
+// differ (about 1e-6), plus, for f16, a probability that float noise rounds to the
+// neighbouring f16 value (one f16 ulp of one probability: below 5e-4).
 constexpr double kF32Tolerance = 1e-5;
-constexpr double kF16Tolerance = 1e-5;
+constexpr double kF16Tolerance = 5e-4;
 // What storing the cache in f16 costs: the f16 kernel against the f32 inputs' reference.
 constexpr double kF16CacheTolerance = 1e-3;
 // Written into out's padding, and checked to survive.
@@ -110,7 +112,13 @@ class Problem {
   }
 
   // Full score matrix, softmax and weighted sum in double: [n_tokens][n_head][head_dim].
+  // With an f16 cache the query and the probabilities are rounded to f16, as the kernel (and
+  // llama.cpp, whose outputs it is checked against) does.
   std::vector<double> Reference() const {
+    const bool f16 = s_.kv_type == DType::kF16;
+    auto round = [f16](double x) {
+      return f16 ? static_cast<double>(F16ToF32(F32ToF16(static_cast<float>(x)))) : x;
+    };
     const int hd = s_.head_dim;
     const int group = s_.n_head / s_.n_head_kv;
     std::vector<double> want(static_cast<size_t>(s_.n_tokens * s_.n_head * hd));
@@ -123,7 +131,7 @@ class Problem {
         for (int64_t j = 0; j < n; ++j) {
           const float* k = &k_ref_[Index(j, h / group)];
           double dot = 0.0;
-          for (int i = 0; i < hd; ++i) dot += static_cast<double>(q[i]) * k[i];
+          for (int i = 0; i < hd; ++i) dot += round(q[i]) * k[i];
           scores[static_cast<size_t>(j)] = dot * static_cast<double>(Scale());
           max = std::max(max, scores[static_cast<size_t>(j)]);
         }
@@ -131,7 +139,7 @@ class Problem {
         for (int64_t j = 0; j < n; ++j) sum += std::exp(scores[static_cast<size_t>(j)] - max);
         double* dst = &want[static_cast<size_t>((t * s_.n_head + h) * hd)];
         for (int64_t j = 0; j < n; ++j) {
-          const double p = std::exp(scores[static_cast<size_t>(j)] - max) / sum;
+          const double p = round(std::exp(scores[static_cast<size_t>(j)] - max) / sum);
           const float* v = &v_ref_[Index(j, h / group)];
           for (int i = 0; i < hd; ++i) dst[i] += p * v[i];
         }
@@ -328,7 +336,7 @@ TEST_F(AttentionTest, F16CacheStaysNearTheF32Result) {
   ASSERT_TRUE(Attention(half.Params(), pool).ok());
   const double error = half.MaxError(want);
   EXPECT_LE(error, kF16CacheTolerance);
-  EXPECT_GT(error, kF16Tolerance);  // it did read f16 values
+  EXPECT_GT(error, kF32Tolerance);  // it did read f16 values
 }
 
 TEST(AttentionErrorTest, InvalidParamsAreErrors) {

@@ -1,11 +1,21 @@
 // Highway compiles this file once per SIMD target (see simd.h); HWY_DYNAMIC_DISPATCH picks
 // the best one the CPU supports at run time.
 //
+// The arithmetic is that of llama.cpp's attention without flash attention, which is what
+// GGUF reference outputs are made with: the query is rounded to the cache's element type
+// before the dot products (a matmul converts its activations to the weight type), the
+// softmax is exact (global maximum, sum in double) and its probabilities are rounded to the
+// V cache's type before they weight V. Rounding at other points (the online softmax of
+// flash attention, say) moves a logit by ~1e-3, which random-weight test models amplify
+// into different greedy picks.
+//
 // Work is split into tasks of (a tile of query tokens, one kv head, a range of the cache).
 // A task handles every query head of its kv head's group together, so each tile of K/V is
-// loaded (and, for f16, converted) once and reused by group x tokens query rows. Within a task
-// each query row keeps a running maximum, a running sum of exponentials and an unnormalised
-// output (the online softmax), updated tile by tile.
+// loaded (and, for f16, converted) once and reused by group x tokens query rows. A task
+// keeps its rows' scores, computes the softmax, then walks V. When there are fewer tasks
+// than threads (decode), the cache range is split too: a first pass gives each split's
+// maximum and sum, and a second pass, knowing the row's softmax, sums each split's
+// weighted V.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/attention.cpp"
 #include "kernels/cpu/attention.h"
@@ -40,9 +50,15 @@ constexpr int64_t kBlock = 64;
 // Query rows (tokens x heads of one group) a prefill task aims for: enough to reuse each K/V
 // tile many times, few enough that the per-row accumulators stay in L1/L2.
 constexpr int64_t kTargetRows = 32;
-// A decode split covers at least this many tiles, so merging partial results stays cheap
-// next to computing them.
+// A task keeps its rows' scores for the whole cache range; fewer rows per task once that
+// would pass this many floats (long contexts).
+constexpr int64_t kMaxScoreFloats = int64_t{1} << 20;
+// A decode split covers at least this many tiles, so its second pass and the merge stay
+// cheap next to computing it.
 constexpr int64_t kMinBlocksPerSplit = 2;
+
+// What a task does: everything for its rows, or one of the two passes of a split cache.
+enum class TaskPass { kWhole, kStats, kValues };
 
 struct AttentionTask {
   int64_t t_begin;  // query tokens [t_begin, t_end)
@@ -50,14 +66,18 @@ struct AttentionTask {
   int kv_head;
   int64_t kv_begin;  // cache positions [kv_begin, kv_end), before the causal limit
   int64_t kv_end;
-  // Null: write normalised rows to params.out. Otherwise one split's partial results,
-  // [n_tokens][n_head][head_dim + 2]: the unnormalised output, the running max, the sum.
+  TaskPass pass;
+  // kStats writes, kValues reads, per row [n_tokens][n_head]: the split's maximum and sum
+  // (then, after the merge, the row's maximum and 1 / sum).
+  float* row_max;
+  float* row_sum;
+  // kValues: this split's unnormalised share of out, [n_tokens][n_head][head_dim].
   float* partial;
 };
 
-// Floats of scratch a task with `n_rows` query rows needs (see AttendTaskImpl).
-int64_t ScratchFloats(int64_t n_rows, int head_dim) {
-  return kBlock + n_rows * (head_dim + 2) + 2 * kBlock * head_dim;
+// Floats of scratch a task with `n_rows` rows over `n_positions` cache positions needs.
+int64_t ScratchFloats(int64_t n_rows, int64_t n_positions, int head_dim) {
+  return n_rows * n_positions + n_rows * head_dim * 2 + kBlock + 2 * kBlock * head_dim;
 }
 
 }  // namespace
@@ -133,24 +153,49 @@ float MaxOf(const float* x, int64_t n) {
   return result;
 }
 
-// x[i] = exp(x[i] - shift); returns the sum of the new values.
-float ExpShiftedInPlace(float* x, int64_t n, float shift) {
+// sum_i exp(x[i] - shift), in double as llama.cpp's softmax sums.
+double SumExpShifted(const float* x, int64_t n, float shift) {
   const hn::ScalableTag<float> d;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   const auto vshift = hn::Set(d, shift);
-  auto sum = hn::Zero(d);
+  double sum = 0.0;
   int64_t i = 0;
   for (; i + lanes <= n; i += lanes) {
-    auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vshift));
-    hn::StoreU(e, d, x + i);
-    sum = hn::Add(sum, e);
+    sum += hn::GetLane(hn::SumOfLanes(d, hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vshift))));
   }
-  float result = hn::GetLane(hn::SumOfLanes(d, sum));
-  for (; i < n; ++i) {
-    x[i] = std::exp(x[i] - shift);
-    result += x[i];
+  for (; i < n; ++i) sum += std::exp(x[i] - shift);
+  return sum;
+}
+
+// Rounds x[0..n) to f16 and back. AVX2 and later targets have the F16C instruction (round to
+// nearest even); elsewhere the scalar encoder does the same.
+void RoundToF16(float* x, int64_t n) {
+  int64_t i = 0;
+#if HWY_TARGET <= HWY_AVX2
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(df));
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::PromoteTo(df, hn::DemoteTo(dh, hn::LoadU(df, x + i))), df, x + i);
   }
-  return result;
+#endif
+  for (; i < n; ++i) x[i] = wick::F16ToF32(wick::F32ToF16(x[i]));
+}
+
+// weights[j] = exp(scores[j] - max) * inv_sum, rounded to f16 when V is f16.
+void SoftmaxWeights(const float* scores, int64_t n, float max, float inv_sum, bool round_f16,
+                    float* weights) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const auto vmax = hn::Set(d, max);
+  const auto vinv = hn::Set(d, inv_sum);
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, scores + i), vmax));
+    hn::StoreU(hn::Mul(e, vinv), d, weights + i);
+  }
+  for (; i < n; ++i) weights[i] = std::exp(scores[i] - max) * inv_sum;
+  if (round_f16) RoundToF16(weights, n);
 }
 
 // acc = acc * correction + sum_j weights[j] * v row j. The accumulators for a slice of
@@ -193,58 +238,84 @@ void AccumulateV(float* acc, float correction, const float* weights, RowsF32 v, 
   }
 }
 
-// `scratch` holds ScratchFloats(rows, head_dim) floats.
+// `scratch` holds ScratchFloats(rows, positions, head_dim) floats.
 void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* scratch) {
   const int group = p.n_head / p.n_head_kv;
   const int hd = p.head_dim;
   const int64_t n_rows = (task.t_end - task.t_begin) * group;
-  float* scores = scratch;             // [kBlock], one row at a time
-  float* acc = scores + kBlock;        // [n_rows][hd]
-  float* row_max = acc + n_rows * hd;  // [n_rows]
-  float* row_sum = row_max + n_rows;   // [n_rows]
-  float* k_buf = row_sum + n_rows;     // [kBlock][hd], f16 caches only
-  float* v_buf = k_buf + kBlock * hd;  // [kBlock][hd]
-  std::fill(acc, acc + n_rows * hd, 0.0f);
-  std::fill(row_max, row_max + n_rows, -std::numeric_limits<float>::infinity());
-  std::fill(row_sum, row_sum + n_rows, 0.0f);
-
   // The last token of the tile sees the most of the cache.
   const int64_t kv_end = std::min(task.kv_end, p.pos0 + task.t_end);
-  for (int64_t b0 = task.kv_begin; b0 < kv_end; b0 += kBlock) {
-    const int64_t n_block = std::min(kBlock, kv_end - b0);
-    const RowsF32 k = CacheRows(p, p.k, b0, n_block, task.kv_head, k_buf);
-    const RowsF32 v = CacheRows(p, p.v, b0, n_block, task.kv_head, v_buf);
+  const int64_t n_positions = std::max<int64_t>(0, kv_end - task.kv_begin);
+  const bool f16 = p.kv_type == DType::kF16;
+  float* scores = scratch;                        // [n_rows][n_positions]
+  float* q_rows = scores + n_rows * n_positions;  // [n_rows][hd]
+  float* acc = q_rows + n_rows * hd;              // [n_rows][hd]
+  float* weights = acc + n_rows * hd;             // [kBlock]
+  float* k_buf = weights + kBlock;                // [kBlock][hd], f16 caches only
+  float* v_buf = k_buf + kBlock * hd;             // [kBlock][hd]
+
+  auto token_of = [&](int64_t r) { return task.t_begin + r / group; };
+  auto head_of = [&](int64_t r) { return int64_t{task.kv_head} * group + r % group; };
+  // Cache positions row r attends to within this task's range (causal).
+  auto valid_of = [&](int64_t r) {
+    return std::clamp<int64_t>(p.pos0 + token_of(r) + 1 - task.kv_begin, 0, n_positions);
+  };
+
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* q = p.q + token_of(r) * p.q_token_stride + head_of(r) * hd;
+    std::copy(q, q + hd, q_rows + r * hd);
+    if (f16) RoundToF16(q_rows + r * hd, hd);
+  }
+  for (int64_t b0 = 0; b0 < n_positions; b0 += kBlock) {
+    const int64_t n_block = std::min(kBlock, n_positions - b0);
+    const RowsF32 k = CacheRows(p, p.k, task.kv_begin + b0, n_block, task.kv_head, k_buf);
     for (int64_t r = 0; r < n_rows; ++r) {
-      const int64_t t = task.t_begin + r / group;
-      const int64_t h = int64_t{task.kv_head} * group + r % group;
-      const int64_t n_valid = std::min(n_block, p.pos0 + t + 1 - b0);  // causal
-      if (n_valid <= 0) continue;
-      const float* q = p.q + t * p.q_token_stride + h * hd;
-      for (int64_t j = 0; j < n_valid; ++j) scores[j] = Dot(q, k.base + j * k.stride, hd) * p.scale;
-      const float new_max = std::max(row_max[r], MaxOf(scores, n_valid));
-      const float correction = std::exp(row_max[r] - new_max);  // 0 on the first tile
-      const float tile_sum = ExpShiftedInPlace(scores, n_valid, new_max);
-      row_sum[r] = row_sum[r] * correction + tile_sum;
-      row_max[r] = new_max;
-      AccumulateV(acc + r * hd, correction, scores, v, n_valid, hd);
+      const int64_t n_valid = std::min(n_block, valid_of(r) - b0);
+      float* s = scores + r * n_positions + b0;
+      for (int64_t j = 0; j < n_valid; ++j) {
+        s[j] = Dot(q_rows + r * hd, k.base + j * k.stride, hd) * p.scale;
+      }
     }
   }
 
+  // The softmax of each row: this task's own, or (second pass of a split) the merged one.
   for (int64_t r = 0; r < n_rows; ++r) {
-    const int64_t t = task.t_begin + r / group;
-    const int64_t h = int64_t{task.kv_head} * group + r % group;
-    const float* a = acc + r * hd;
-    if (task.partial != nullptr) {
-      float* dst = task.partial + (t * p.n_head + h) * (hd + 2);
-      std::copy(a, a + hd, dst);
-      dst[hd] = row_max[r];
-      dst[hd + 1] = row_sum[r];
+    const int64_t i = token_of(r) * p.n_head + head_of(r);
+    const int64_t n_valid = valid_of(r);
+    if (task.pass == TaskPass::kValues) continue;
+    const float max = n_valid > 0 ? MaxOf(scores + r * n_positions, n_valid)
+                                  : -std::numeric_limits<float>::infinity();
+    const double sum = n_valid > 0 ? SumExpShifted(scores + r * n_positions, n_valid, max) : 0.0;
+    if (task.pass == TaskPass::kStats) {
+      task.row_max[i] = max;
+      task.row_sum[i] = static_cast<float>(sum);
     } else {
       // Every row sees at least cache position 0, so its sum is positive.
-      const float inv = 1.0f / row_sum[r];
-      float* dst = p.out + t * p.out_token_stride + h * hd;
-      for (int i = 0; i < hd; ++i) dst[i] = a[i] * inv;
+      task.row_max[i] = max;
+      task.row_sum[i] = static_cast<float>(1.0 / sum);
     }
+  }
+  if (task.pass == TaskPass::kStats) return;
+
+  std::fill(acc, acc + n_rows * hd, 0.0f);
+  for (int64_t b0 = 0; b0 < n_positions; b0 += kBlock) {
+    const int64_t n_block = std::min(kBlock, n_positions - b0);
+    const RowsF32 v = CacheRows(p, p.v, task.kv_begin + b0, n_block, task.kv_head, v_buf);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const int64_t n_valid = std::min(n_block, valid_of(r) - b0);
+      if (n_valid <= 0) continue;
+      const int64_t i = token_of(r) * p.n_head + head_of(r);
+      SoftmaxWeights(scores + r * n_positions + b0, n_valid, task.row_max[i], task.row_sum[i], f16,
+                     weights);
+      AccumulateV(acc + r * hd, 1.0f, weights, v, n_valid, hd);
+    }
+  }
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* a = acc + r * hd;
+    float* dst = task.pass == TaskPass::kValues
+                     ? task.partial + (token_of(r) * p.n_head + head_of(r)) * hd
+                     : p.out + token_of(r) * p.out_token_stride + head_of(r) * hd;
+    std::copy(a, a + hd, dst);
   }
 }
 
@@ -311,31 +382,25 @@ Status Validate(const AttentionParams& p) {
   return OkStatus();
 }
 
-// Combines the splits of a task's rows (tokens [t_begin, t_end), the query heads of kv head
-// `kv_head`): rescale every partial to the largest maximum, then normalise by the total sum.
-void MergeSplits(const AttentionParams& p, const float* partials, int64_t n_splits,
-                 const AttentionTask& task) {
-  const int hd = p.head_dim;
-  const int group = p.n_head / p.n_head_kv;
-  const int64_t split_floats = p.n_tokens * p.n_head * (hd + 2);
-  for (int64_t t = task.t_begin; t < task.t_end; ++t) {
-    for (int64_t h = int64_t{task.kv_head} * group; h < int64_t{task.kv_head + 1} * group; ++h) {
-      const float* row = partials + (t * p.n_head + h) * (hd + 2);
-      float max = -std::numeric_limits<float>::infinity();
-      for (int64_t s = 0; s < n_splits; ++s) max = std::max(max, row[s * split_floats + hd]);
-      float* dst = p.out + t * p.out_token_stride + h * hd;
-      std::fill(dst, dst + hd, 0.0f);
-      float sum = 0.0f;
-      for (int64_t s = 0; s < n_splits; ++s) {
-        const float* part = row + s * split_floats;
-        if (part[hd + 1] == 0.0f) continue;  // a split wholly past this token's causal limit
-        const float weight = std::exp(part[hd] - max);
-        sum += part[hd + 1] * weight;
-        for (int i = 0; i < hd; ++i) dst[i] += part[i] * weight;
-      }
-      const float inv = 1.0f / sum;
-      for (int i = 0; i < hd; ++i) dst[i] *= inv;
+// Per-row softmax state of a call: [n_tokens][n_head] entries.
+struct SoftmaxRows {
+  std::vector<float> max, inv_sum;
+};
+
+// The whole row's softmax from its splits': the largest maximum, and the splits' sums rescaled
+// to it.
+void MergeStats(const std::vector<float>& split_max, const std::vector<float>& split_sum,
+                int64_t n_splits, int64_t n_rows, SoftmaxRows& rows) {
+  for (int64_t i = 0; i < n_rows; ++i) {
+    float max = -std::numeric_limits<float>::infinity();
+    for (int64_t s = 0; s < n_splits; ++s) max = std::max(max, split_max[s * n_rows + i]);
+    double sum = 0.0;
+    for (int64_t s = 0; s < n_splits; ++s) {
+      const float part = split_sum[s * n_rows + i];
+      if (part > 0.0f) sum += part * std::exp(static_cast<double>(split_max[s * n_rows + i]) - max);
     }
+    rows.max[i] = max;
+    rows.inv_sum[i] = static_cast<float>(1.0 / sum);
   }
 }
 
@@ -352,18 +417,18 @@ Status Attention(const AttentionParams& params, ThreadPool& pool) {
   if (p.kv_head_stride == 0) p.kv_head_stride = p.head_dim * elem;
 
   // Token tiles: about kTargetRows query rows per task, smaller while that would leave
-  // threads without work.
+  // threads without work or the scores pass their budget.
   const int group = p.n_head / p.n_head_kv;
   const int64_t n_threads = pool.size();
+  const int64_t n_attended = p.pos0 + p.n_tokens;
   int64_t tile = std::clamp<int64_t>(kTargetRows / group, 1, p.n_tokens);
   auto tiles_of = [&](int64_t size) { return (p.n_tokens + size - 1) / size; };
   while (tile > 1 && tiles_of(tile) * p.n_head_kv < 4 * n_threads) tile = (tile + 1) / 2;
+  while (tile > 1 && tile * group * n_attended > kMaxScoreFloats) tile = (tile + 1) / 2;
   const int64_t n_tiles = tiles_of(tile);
 
-  // With fewer tasks than threads (decode with few kv heads), the cache range is split too,
-  // and whichever thread finishes a row group's last split merges the partial softmax
-  // states, so the call still costs one pass through the pool.
-  const int64_t ctx_blocks = (p.pos0 + p.n_tokens + kBlock - 1) / kBlock;
+  // With fewer tasks than threads (decode with few kv heads), the cache range is split too.
+  const int64_t ctx_blocks = (n_attended + kBlock - 1) / kBlock;
   const int64_t base_tasks = n_tiles * p.n_head_kv;
   int64_t blocks_per_split = ctx_blocks;
   if (base_tasks < n_threads) {
@@ -372,43 +437,78 @@ Status Attention(const AttentionParams& params, ThreadPool& pool) {
     if (n > 1) blocks_per_split = (ctx_blocks + n - 1) / n;
   }
   const int64_t n_splits = (ctx_blocks + blocks_per_split - 1) / blocks_per_split;
+  const int64_t n_rows = p.n_tokens * p.n_head;
+
   // Kept between calls (decode runs once per layer per token); owned by the calling thread,
-  // so workers see it only through this pointer.
-  const int64_t split_floats = p.n_tokens * p.n_head * (p.head_dim + 2);
-  thread_local std::vector<float> partials;
-  if (n_splits > 1) partials.resize(static_cast<size_t>(n_splits * split_floats));
+  // so workers see them only through the tasks' pointers.
+  thread_local SoftmaxRows softmax;
+  thread_local std::vector<float> split_max, split_sum, partials;
+  softmax.max.resize(static_cast<size_t>(n_rows));
+  softmax.inv_sum.resize(static_cast<size_t>(n_rows));
+  if (n_splits > 1) {
+    split_max.resize(static_cast<size_t>(n_splits * n_rows));
+    split_sum.resize(static_cast<size_t>(n_splits * n_rows));
+    partials.resize(static_cast<size_t>(n_splits * n_rows * p.head_dim));
+  }
+
+  // Workers would see their own thread_local copies: hand them the caller's by pointer.
+  float* const max_data = softmax.max.data();
+  float* const inv_sum_data = softmax.inv_sum.data();
+  float* const split_max_data = split_max.data();
+  float* const split_sum_data = split_sum.data();
   float* const partial_data = partials.data();
 
-  std::vector<std::atomic<int64_t>> splits_left(n_splits > 1 ? base_tasks : 0);
-  for (auto& left : splits_left) left.store(n_splits, std::memory_order_relaxed);
-
   const int64_t n_tasks = base_tasks * n_splits;
-  const int64_t scratch_floats = ScratchFloats(tile * group, p.head_dim);
-  std::atomic<int64_t> next{0};
-  pool.Run([&](int, int) {
-    thread_local std::vector<float> scratch;
-    if (scratch.size() < static_cast<size_t>(scratch_floats)) {
-      scratch.resize(static_cast<size_t>(scratch_floats));
-    }
-    // Tasks are handed out one by one, last token tiles (the longest, being causal) first.
-    for (int64_t i = next.fetch_add(1); i < n_tasks; i = next.fetch_add(1)) {
-      const int64_t split = i % n_splits;
-      const int64_t tile_index = n_tiles - 1 - i / (n_splits * p.n_head_kv);
-      AttentionTask task{
-          .t_begin = tile_index * tile,
-          .t_end = std::min(p.n_tokens, (tile_index + 1) * tile),
-          .kv_head = static_cast<int>((i / n_splits) % p.n_head_kv),
-          .kv_begin = split * blocks_per_split * kBlock,
-          .kv_end = (split + 1) * blocks_per_split * kBlock,
-          .partial = n_splits > 1 ? partial_data + split * split_floats : nullptr,
-      };
-      HWY_DYNAMIC_DISPATCH(AttendTaskImpl)(p, task, scratch.data());
-      // acq_rel: the last thread here sees every other split's partial results.
-      if (n_splits > 1 && splits_left[i / n_splits].fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        MergeSplits(p, partial_data, n_splits, task);
+  const int64_t scratch_floats =
+      ScratchFloats(tile * group, std::min(n_attended, blocks_per_split * kBlock), p.head_dim);
+  auto run = [&](TaskPass pass) {
+    std::atomic<int64_t> next{0};
+    pool.Run([&](int, int) {
+      thread_local std::vector<float> scratch;
+      if (scratch.size() < static_cast<size_t>(scratch_floats)) {
+        scratch.resize(static_cast<size_t>(scratch_floats));
+      }
+      // Tasks are handed out one by one, last token tiles (the longest, being causal) first.
+      for (int64_t i = next.fetch_add(1); i < n_tasks; i = next.fetch_add(1)) {
+        const int64_t split = i % n_splits;
+        const int64_t tile_index = n_tiles - 1 - i / (n_splits * p.n_head_kv);
+        const bool stats = pass == TaskPass::kStats;
+        AttentionTask task{
+            .t_begin = tile_index * tile,
+            .t_end = std::min(p.n_tokens, (tile_index + 1) * tile),
+            .kv_head = static_cast<int>((i / n_splits) % p.n_head_kv),
+            .kv_begin = split * blocks_per_split * kBlock,
+            .kv_end = (split + 1) * blocks_per_split * kBlock,
+            .pass = pass,
+            .row_max = stats ? split_max_data + split * n_rows : max_data,
+            .row_sum = stats ? split_sum_data + split * n_rows : inv_sum_data,
+            .partial =
+                pass == TaskPass::kValues ? partial_data + split * n_rows * p.head_dim : nullptr,
+        };
+        HWY_DYNAMIC_DISPATCH(AttendTaskImpl)(p, task, scratch.data());
+      }
+    });
+  };
+
+  if (n_splits == 1) {
+    run(TaskPass::kWhole);
+    return OkStatus();
+  }
+  run(TaskPass::kStats);
+  MergeStats(split_max, split_sum, n_splits, n_rows, softmax);
+  run(TaskPass::kValues);
+  // Each split summed its share of the normalised output; add them up.
+  for (int64_t t = 0; t < p.n_tokens; ++t) {
+    for (int64_t h = 0; h < p.n_head; ++h) {
+      float* dst = p.out + t * p.out_token_stride + h * p.head_dim;
+      const float* src = partials.data() + (t * p.n_head + h) * p.head_dim;
+      std::copy(src, src + p.head_dim, dst);
+      for (int64_t s = 1; s < n_splits; ++s) {
+        const float* part = src + s * n_rows * p.head_dim;
+        for (int i = 0; i < p.head_dim; ++i) dst[i] += part[i];
       }
     }
-  });
+  }
   return OkStatus();
 }
 
