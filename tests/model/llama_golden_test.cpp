@@ -1,11 +1,12 @@
 // The forward pass against llama.cpp's outputs in ../shared/golden, with the rules of its
 // README: identical argmax where the reference's top-1 leads by more than 0.1, the
 // reference's top-10 logits within 0.10 (0.25 for 5-bit and smaller weights), and the
-// first 16 greedy tokens identical.
+// first 16 greedy tokens identical, up to the first near-tie (see kNearTie).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,14 @@ constexpr float kTolerance = 0.10f;
 constexpr float kLowBitTolerance = 0.25f;
 constexpr float kArgmaxMargin = 0.1f;
 constexpr size_t kGreedyChecked = 16;
+// A greedy step whose top two logits are closer than this is a near-tie: which token wins
+// depends on float rounding order, not on the model, so the continuation is checked only up
+// to it. On the random-weight tiny2 models such ties are common (margins of 0.002-0.04), and
+// wick, which rounds where llama.cpp rounds (Q8 activations, f16 query and probabilities)
+// but sums in its own order, lands 1e-3-1e-2 from the reference's logits. llama.cpp itself,
+// scoring the reference's greedy text in one batch instead of token by token, picks another
+// token at 3 of the 10 near-ties the shared cases contain.
+constexpr float kNearTie = 0.05f;
 
 std::filesystem::path ModelPath(const std::filesystem::path& shared, const std::string& name) {
   auto direct = shared / "models" / (name + ".gguf");
@@ -65,8 +74,24 @@ int32_t Argmax(const float* logits, int64_t n) {
   return static_cast<int32_t>(std::max_element(logits, logits + n) - logits);
 }
 
+// Cases whose greedy check ended at a near-tie, over the whole suite.
+int g_near_tie_stops = 0;
+
+float TopTwoMargin(const float* logits, int64_t n) {
+  float first = -INFINITY, second = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    if (logits[i] > first) {
+      second = first;
+      first = logits[i];
+    } else if (logits[i] > second) {
+      second = logits[i];
+    }
+  }
+  return first - second;
+}
+
 void CheckCase(const std::filesystem::path& model_path, const std::filesystem::path& case_path,
-               float tolerance, bool check_greedy) {
+               float tolerance) {
   json ref = ReadCase(case_path);
   Result<GgufFile> file = GgufFile::Open(model_path);
   ASSERT_TRUE(file.ok()) << file.error().message();
@@ -104,20 +129,25 @@ void CheckCase(const std::filesystem::path& model_path, const std::filesystem::p
     }
   }
 
-  if (!check_greedy) return;
-  // Greedy continuation, one token at a time through the cache.
+  // Greedy continuation, one token at a time through the cache. A step may pick another
+  // token than the reference only at a near-tie, and the check ends there.
   std::vector<int32_t> want = ref["greedy"].get<std::vector<int32_t>>();
-  std::vector<int32_t> got;
-  int32_t next = Argmax(logits.data() + (tokens.size() - 1) * n_vocab, n_vocab);
+  want.resize(std::min(want.size(), kGreedyChecked));
+  const float* step_logits = logits.data() + (tokens.size() - 1) * n_vocab;
   std::vector<float> step(static_cast<size_t>(n_vocab));
-  while (got.size() < std::min(want.size(), kGreedyChecked)) {
-    got.push_back(next);
-    if (got.size() == std::min(want.size(), kGreedyChecked)) break;
+  for (size_t i = 0; i < want.size(); ++i) {
+    int32_t next = Argmax(step_logits, n_vocab);
+    if (next != want[i]) {
+      const float margin = TopTwoMargin(step_logits, n_vocab);
+      EXPECT_LT(margin, kNearTie) << "greedy token " << i << ": " << next << " instead of "
+                                  << want[i] << ", and not at a near-tie";
+      ++g_near_tie_stops;
+      break;
+    }
+    if (i + 1 == want.size()) break;
     ASSERT_TRUE(model->Forward({&next, 1}, *cache, backend, step.data()).ok());
-    next = Argmax(step.data(), n_vocab);
+    step_logits = step.data();
   }
-  want.resize(got.size());
-  EXPECT_EQ(got, want);
 }
 
 TEST(LlamaGoldenTest, EveryCase) {
@@ -127,19 +157,17 @@ TEST(LlamaGoldenTest, EveryCase) {
     if (!dir.is_directory() || dir.path().filename() == "prompts") continue;
     const std::string name = dir.path().filename().string();
     const float tolerance = IsLowBit(name) ? kLowBitTolerance : kTolerance;
-    // Known gap: on the random-weight synthetic models with quantized weights, wick's logits
-    // sit 0.03-0.06 from the reference's (0.002 for tiny2-f16), enough to flip greedy picks
-    // whose margin is a few hundredths; the prompt-logit rules above hold for them.
-    const bool check_greedy =
-        name.rfind("tiny2-", 0) != 0 || name == "tiny2-f16" || name == "tiny2-bf16";
     for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
       if (entry.path().extension() != ".json") continue;
       SCOPED_TRACE(name + "/" + entry.path().filename().string());
-      CheckCase(ModelPath(shared, name), entry.path(), tolerance, check_greedy);
+      CheckCase(ModelPath(shared, name), entry.path(), tolerance);
       ++cases;
     }
   }
   EXPECT_GT(cases, 0u);
+  // Near-ties are a minority even on the random-weight models (10 of the 60 shared cases).
+  EXPECT_LE(g_near_tie_stops * 4, static_cast<int>(cases)) << g_near_tie_stops << " near-ties";
+  std::printf("%zu cases, %d of them with a greedy near-tie\n", cases, g_near_tie_stops);
 }
 
 TEST(LlamaModelTest, UnknownArchitectureListsSupportedOnes) {
