@@ -22,14 +22,17 @@ struct RunOptions {
   int64_t n_predict = -1;
   int64_t ctx_size = 0;
   int threads = 0;
+  std::string cache_type = "f16";
   std::vector<std::string> stop;
   sampling::SamplingParams sampling;
 };
 
 // Without --ctx-size: the training context, but no more than a quarter of the memory for the
 // KV cache (long-context models would otherwise ask for tens of GiB).
-int64_t DefaultContext(const model::HParams& hp) {
-  const double per_token = 2.0 * hp.n_layer * hp.n_head_kv * hp.head_dim * 2;  // K+V, f16
+int64_t DefaultContext(const model::HParams& hp, DType cache_type) {
+  const double head_bytes = static_cast<double>(
+      BytesFor(cache_type, static_cast<uint64_t>(hp.head_dim)).value_or(hp.head_dim * 4));
+  const double per_token = 2.0 * hp.n_layer * hp.n_head_kv * head_bytes;  // K and V
   const double memory =
       static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
   const auto fit = static_cast<int64_t>(memory / 4 / per_token);
@@ -44,8 +47,10 @@ int RunRun(const RunOptions& opts) {
   if (!loaded.ok()) return ReportError(loaded.error().message());
   LoadedModel& m = **loaded;
   const model::HParams& hp = m.model.hparams();
-  const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContext(hp);
-  Result<model::KvCache> cache = model::KvCache::Create(hp, n_ctx);
+  Result<DType> cache_type = DTypeFromName(opts.cache_type);
+  if (!cache_type.ok()) return ReportError(cache_type.error().message());
+  const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContext(hp, *cache_type);
+  Result<model::KvCache> cache = model::KvCache::Create(hp, n_ctx, *cache_type);
   if (!cache.ok()) return ReportError(cache.error().message());
   model::CpuBackend backend(opts.threads);
   const double load_ms =
@@ -65,11 +70,11 @@ int RunRun(const RunOptions& opts) {
   // Reported once the prompt is known to fit, so that bad input stays a one-line error.
   auto report_setup = [&] {
     std::fprintf(stderr,
-                 "wick: %s, %s, %lld layers; context %lld, KV cache %.1f MiB (f16); %d "
+                 "wick: %s, %s, %lld layers; context %lld, KV cache %.1f MiB (%s); %d "
                  "threads\n",
                  opts.model.c_str(), hp.arch->name, static_cast<long long>(hp.n_layer),
                  static_cast<long long>(n_ctx), static_cast<double>(cache->bytes()) / (1 << 20),
-                 backend.pool().size());
+                 std::string(NameOf(*cache_type)).c_str(), backend.pool().size());
   };
   Result<engine::GenerateStats> stats = generator.Generate(params, sink, report_setup);
   if (wrote) std::fputc('\n', stdout);
@@ -98,6 +103,8 @@ void RegisterRun(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("-c,--ctx-size", opts->ctx_size,
                   "Context size (default: the model's, capped to fit memory)");
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
+  cmd->add_option("--cache-type", opts->cache_type, "KV cache type: f16 (default), f32, q8_0")
+      ->check(CLI::IsMember({"f16", "f32", "q8_0"}, CLI::ignore_case));
   cmd->add_option("--temp", opts->sampling.temperature, "Temperature (0: greedy)");
   cmd->add_option("--top-k", opts->sampling.top_k, "Top-k (0: off)");
   cmd->add_option("--top-p", opts->sampling.top_p, "Top-p (1: off)");

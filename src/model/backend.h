@@ -32,7 +32,7 @@ class Backend {
   virtual void SwiGlu(const float* gate, const float* up, float* out, int64_t n) = 0;
   virtual void Add(const float* a, const float* b, float* out, int64_t n) = 0;
   virtual Status Attention(const kernels::AttentionParams& params) = 0;
-  // Copies f32 rows into a cache of `type` (F32 or F16), rows `row_bytes` apart.
+  // Copies f32 rows into a cache of `type` (F32, F16 or Q8_0), rows `row_bytes` apart.
   virtual void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                          int64_t row_bytes) = 0;
 };

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "kernels/cpu/convert.h"
+#include "kernels/cpu/dot_simd.h"
 #include "model/backend.h"
 
 namespace wick::model {
@@ -62,6 +63,9 @@ void CpuBackend::StoreRows(const float* src, int64_t rows, int64_t n, void* dst,
   for (int64_t r = 0; r < rows; ++r) {
     if (type == DType::kF16) {
       kernels::F32ToF16Row(src + r * n, reinterpret_cast<uint16_t*>(out + r * row_bytes), n);
+    } else if (type == DType::kQ8_0) {
+      // Rounded as llama.cpp stores a q8_0 cache (its activation quantizer).
+      kernels::simd::QuantizeQ8_0(src + r * n, out + r * row_bytes, n);
     } else {
       std::memcpy(out + r * row_bytes, src + r * n, static_cast<size_t>(n) * sizeof(float));
     }

@@ -1,6 +1,6 @@
 // The keys and values of every layer for one sequence, sized up front: n_ctx positions of
-// [n_head_kv][head_dim] per layer, in f16 (default) or f32. The forward pass appends the
-// K/V of the tokens it runs; n_past() says how many positions are filled.
+// [n_head_kv][head_dim] per layer, in f16 (default), f32 or q8_0 (half the memory of f16). The
+// forward pass appends the K/V of the tokens it runs; n_past() says how many positions are filled.
 #pragma once
 
 #include <cstdint>

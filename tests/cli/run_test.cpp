@@ -48,6 +48,28 @@ TEST(RunTest, SampledRunsAreReproducibleBySeed) {
   EXPECT_FALSE(run("7").empty());
 }
 
+TEST(RunTest, CacheTypesAreSelectableAndReported) {
+  WICK_REQUIRE_SHARED(shared);
+  const std::string model = (shared / "models/synthetic/tiny2-q8_0.gguf").string();
+  for (const char* type : {"f32", "f16", "q8_0"}) {
+    SCOPED_TRACE(type);
+    testing::CommandResult r = RunWick({"run", "-m", model, "-p", "Once upon a time", "--temp", "0",
+                                        "-n", "12", "-c", "2048", "--cache-type", type});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_FALSE(r.out.empty());
+    // K and V of 2 layers x 2048 positions x 4 kv heads x 32: 2 MiB in f16, 34/64 of that in
+    // q8_0.
+    const char* size = std::string(type) == "f32"   ? "KV cache 4.0 MiB (F32)"
+                       : std::string(type) == "f16" ? "KV cache 2.0 MiB (F16)"
+                                                    : "KV cache 1.1 MiB (Q8_0)";
+    EXPECT_NE(r.err.find(size), std::string::npos) << r.err;
+  }
+  // stories260K's heads are 8 wide, less than one q8_0 block.
+  ExpectOneLineError(RunWick({"run", "-m", (shared / "models/stories260K.gguf").string(), "-p",
+                              "Hi", "--cache-type", "q8_0"}),
+                     "multiple of 32");
+}
+
 TEST(RunTest, EverySharedModelRuns) {
   WICK_REQUIRE_SHARED(shared);
   for (const char* dir : {"models", "models/synthetic"}) {

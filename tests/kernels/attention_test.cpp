@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "core/half.h"
+#include "core/quant_blocks.h"
+#include "kernels/cpu/quant_ref.h"
 #include "kernels/cpu/simd.h"
 
 namespace wick::kernels {
@@ -28,6 +30,12 @@ constexpr double kF32Tolerance = 1e-5;
 constexpr double kF16Tolerance = 5e-4;
 // What storing the cache in f16 costs: the f16 kernel against the f32 inputs' reference.
 constexpr double kF16CacheTolerance = 1e-3;
+// Bytes of one head's keys or values at one position.
+int64_t HeadBytes(DType type, int head_dim) {
+  if (type == DType::kQ8_0) return head_dim / 32 * static_cast<int64_t>(sizeof(Q8_0Block));
+  return int64_t{head_dim} * (type == DType::kF32 ? 4 : 2);
+}
+
 // Written into out's padding, and checked to survive.
 constexpr float kSentinel = 12345.0f;
 
@@ -65,8 +73,7 @@ class Problem {
     n_attended_ = s.pos0 + s.n_tokens;
     n_kv_ = n_attended_ + 3;
     n_slots_ = n_kv_ + 4;
-    const int64_t elem = s.kv_type == DType::kF32 ? 4 : 2;
-    const int64_t row_bytes = s.head_dim * elem;
+    const int64_t row_bytes = HeadBytes(s.kv_type, s.head_dim);
     row_stride_ = s.head_major ? row_bytes : s.n_head_kv * row_bytes;
     head_stride_ = s.head_major ? n_slots_ * row_bytes : 0;
     const size_t values = static_cast<size_t>(n_slots_ * s.n_head_kv * s.head_dim);
@@ -78,10 +85,10 @@ class Problem {
         if (ref == &k_ref_ && s.key_drift != 0.0f) {
           x += s.key_drift * static_cast<float>(j) * q_[i % static_cast<size_t>(s.head_dim)];
         }
-        // The reference sees exactly what the kernel reads.
-        (*ref)[i] = s.kv_type == DType::kF32 ? x : F16ToF32(F32ToF16(x));
+        (*ref)[i] = x;
       }
     }
+    // Encode rounds the references to what the kernel will read.
     k_ = Encode(k_ref_);
     v_ = Encode(v_ref_);
     out_.assign(static_cast<size_t>(s.n_tokens * token_floats), kSentinel);
@@ -119,13 +126,25 @@ class Problem {
     auto round = [f16](double x) {
       return f16 ? static_cast<double>(F16ToF32(F32ToF16(static_cast<float>(x)))) : x;
     };
+    // A q8_0 cache: the query goes through the Q8_0 activation quantizer, per head.
+    std::vector<float> q_rounded = q_;
+    if (s_.kv_type == DType::kQ8_0) {
+      std::vector<Q8_0Block> blocks(static_cast<size_t>(s_.head_dim / 32));
+      for (int64_t t = 0; t < s_.n_tokens; ++t) {
+        for (int h = 0; h < s_.n_head; ++h) {
+          float* q = &q_rounded[static_cast<size_t>(t * TokenFloats() + h * s_.head_dim)];
+          ref::QuantizeQ8_0Activations(q, blocks.data(), s_.head_dim);
+          ref::DequantizeQ8_0(blocks.data(), q, s_.head_dim);
+        }
+      }
+    }
     const int hd = s_.head_dim;
     const int group = s_.n_head / s_.n_head_kv;
     std::vector<double> want(static_cast<size_t>(s_.n_tokens * s_.n_head * hd));
     std::vector<double> scores(static_cast<size_t>(n_attended_));
     for (int64_t t = 0; t < s_.n_tokens; ++t) {
       for (int h = 0; h < s_.n_head; ++h) {
-        const float* q = &q_[static_cast<size_t>(t * TokenFloats() + h * hd)];
+        const float* q = &q_rounded[static_cast<size_t>(t * TokenFloats() + h * hd)];
         const int64_t n = s_.pos0 + t + 1;
         double max = -std::numeric_limits<double>::infinity();
         for (int64_t j = 0; j < n; ++j) {
@@ -180,21 +199,37 @@ class Problem {
     return static_cast<size_t>((j * s_.n_head_kv + g) * s_.head_dim);
   }
 
-  // Writes the reference values into a cache with the shape's layout and element type.
-  std::unique_ptr<uint8_t[]> Encode(const std::vector<float>& ref) const {
+  // Writes the reference values into a cache with the shape's layout and element type, and
+  // replaces them with what the cache holds, so the reference sees exactly what the kernel
+  // reads.
+  std::unique_ptr<uint8_t[]> Encode(std::vector<float>& ref) const {
     const int64_t kv_head_stride = head_stride_ != 0 ? head_stride_ : row_stride_ / s_.n_head_kv;
     const int64_t bytes = n_slots_ * row_stride_ + s_.n_head_kv * kv_head_stride;
     auto cache = std::make_unique<uint8_t[]>(static_cast<size_t>(bytes));
     for (int64_t j = 0; j < n_slots_; ++j) {
       for (int g = 0; g < s_.n_head_kv; ++g) {
         uint8_t* dst = cache.get() + j * row_stride_ + g * kv_head_stride;
-        const float* src = &ref[Index(j, g)];
+        float* src = &ref[Index(j, g)];
+        if (s_.kv_type == DType::kQ8_0) {
+          auto* blocks = reinterpret_cast<Q8_0Block*>(dst);
+          if (j < n_attended_) {
+            ref::QuantizeQ8_0Activations(src, blocks, s_.head_dim);
+            ref::DequantizeQ8_0(blocks, src, s_.head_dim);
+          } else {
+            for (int b = 0; b < s_.head_dim / 32; ++b) {  // NaN rows: a NaN scale
+              blocks[b].d = 0x7e00;
+              std::fill(std::begin(blocks[b].qs), std::end(blocks[b].qs), int8_t{1});
+            }
+          }
+          continue;
+        }
         for (int i = 0; i < s_.head_dim; ++i) {
           if (s_.kv_type == DType::kF32) {
             std::memcpy(dst + 4 * i, &src[i], 4);
           } else {
             const uint16_t h = F32ToF16(src[i]);
             std::memcpy(dst + 2 * i, &h, 2);
+            src[i] = F16ToF32(h);
           }
         }
       }
@@ -218,7 +253,7 @@ class AttentionTest : public ::testing::Test {
   void ExpectMatchesReference(const Shape& shape) {
     Problem problem(shape, seed_++);
     const std::vector<double> want = problem.Reference();
-    const double tolerance = shape.kv_type == DType::kF32 ? kF32Tolerance : kF16Tolerance;
+    const double tolerance = shape.kv_type == DType::kF16 ? kF16Tolerance : kF32Tolerance;
     for (const SimdTarget& target : targets_) {
       ASSERT_TRUE(ForceSimdTarget(target.name).ok());
       for (auto& pool : pools_) {
@@ -262,7 +297,7 @@ TEST_F(AttentionTest, PrefillMatchesReference) {
 }
 
 TEST_F(AttentionTest, DecodeMatchesReferenceAcrossTileBoundaries) {
-  for (DType type : {DType::kF32, DType::kF16}) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
     for (int group : {1, 2, 4, 8}) {
       for (int64_t context : {1, 63, 64, 65, 127, 128, 129, 1000, 4096}) {
         ExpectMatchesReference({.kv_type = type,
@@ -291,7 +326,7 @@ TEST_F(AttentionTest, OddHeadDimsUseTheTails) {
 }
 
 TEST_F(AttentionTest, StridedLayouts) {
-  for (DType type : {DType::kF32, DType::kF16}) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
     for (int64_t n_tokens : {1, 20}) {
       ExpectMatchesReference({.kv_type = type,
                               .n_head = 6,
@@ -308,7 +343,7 @@ TEST_F(AttentionTest, StridedLayouts) {
 TEST_F(AttentionTest, RescalesWhenTheMaximumKeepsGrowing) {
   // Later keys align more and more with the query, so almost every tile raises the running
   // maximum; with scale 1 the scores span tens of units.
-  for (DType type : {DType::kF32, DType::kF16}) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
     ExpectMatchesReference({.kv_type = type,
                             .n_head = 1,
                             .n_head_kv = 1,
@@ -368,7 +403,10 @@ TEST(AttentionErrorTest, InvalidParamsAreErrors) {
   expect_error(invalid, [](AttentionParams& p) {
     p.k = static_cast<const uint8_t*>(p.k) + 2;  // f32 cache at an odd address
   });
-  expect_error(ErrorCode::kUnsupported, [](AttentionParams& p) { p.kv_type = DType::kQ8_0; });
+  expect_error(invalid, [](AttentionParams& p) {
+    p.kv_type = DType::kQ8_0;  // head_dim not a multiple of the block
+    p.head_dim = 40;
+  });
   expect_error(ErrorCode::kUnsupported, [](AttentionParams& p) { p.kv_type = DType::kBF16; });
 }
 

@@ -30,6 +30,8 @@
 #include <vector>
 
 #include "core/half.h"
+#include "core/quant_blocks.h"
+#include "kernels/cpu/quant_ref.h"
 
 // clang-format off
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -56,6 +58,26 @@ constexpr int64_t kMaxScoreFloats = int64_t{1} << 20;
 // A decode split covers at least this many tiles, so its second pass and the merge stay
 // cheap next to computing it.
 constexpr int64_t kMinBlocksPerSplit = 2;
+
+// Largest head_dim a q8_0 cache supports (the query's blocks live on the stack).
+constexpr int kMaxHeadDim = 1024;
+
+// Bytes of one head's keys or values at one position.
+int64_t HeadBytes(DType kv_type, int head_dim) {
+  switch (kv_type) {
+    case DType::kF32:
+      return int64_t{head_dim} * 4;
+    case DType::kQ8_0:
+      return int64_t{head_dim} / 32 * static_cast<int64_t>(sizeof(Q8_0Block));
+    default:
+      return int64_t{head_dim} * 2;
+  }
+}
+
+// What cache pointers and strides must be multiples of.
+int64_t ElementAlignment(DType kv_type) {
+  return kv_type == DType::kF32 ? 4 : 2;
+}
 
 // What a task does: everything for its rows, or one of the two passes of a split cache.
 enum class TaskPass { kWhole, kStats, kValues };
@@ -87,6 +109,8 @@ int64_t ScratchFloats(int64_t n_rows, int64_t n_positions, int head_dim) {
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+void RoundToF16(float* x, int64_t n);
 
 // Consecutive cache rows as f32: `base + j * stride` is row j.
 struct RowsF32 {
@@ -127,7 +151,7 @@ void F16ToF32(const uint16_t* src, float* dst, int n) {
 }
 
 // Rows [first, first + count) of kv head `kv_head`: in place for f32, converted into `buf`
-// ([count][head_dim]) for f16.
+// ([count][head_dim]) for f16 and q8_0.
 RowsF32 CacheRows(const AttentionParams& p, const void* cache, int64_t first, int64_t count,
                   int kv_head, float* buf) {
   const auto* bytes =
@@ -136,10 +160,26 @@ RowsF32 CacheRows(const AttentionParams& p, const void* cache, int64_t first, in
     return {reinterpret_cast<const float*>(bytes), p.kv_row_stride / 4};
   }
   for (int64_t j = 0; j < count; ++j) {
-    F16ToF32(reinterpret_cast<const uint16_t*>(bytes + j * p.kv_row_stride), buf + j * p.head_dim,
-             p.head_dim);
+    const uint8_t* row = bytes + j * p.kv_row_stride;
+    if (p.kv_type == DType::kF16) {
+      F16ToF32(reinterpret_cast<const uint16_t*>(row), buf + j * p.head_dim, p.head_dim);
+    } else {
+      ref::DequantizeQ8_0(row, buf + j * p.head_dim, p.head_dim);
+    }
   }
   return {buf, p.head_dim};
+}
+
+// The query as a matmul against the K cache would see it: rounded to f16 for an f16 cache,
+// through the Q8_0 activation quantizer for a q8_0 one.
+void RoundQuery(DType kv_type, float* q, int head_dim) {
+  if (kv_type == DType::kF16) {
+    RoundToF16(q, head_dim);
+  } else if (kv_type == DType::kQ8_0) {
+    Q8_0Block blocks[kMaxHeadDim / 32];
+    ref::QuantizeQ8_0Activations(q, blocks, head_dim);
+    ref::DequantizeQ8_0(blocks, q, head_dim);
+  }
 }
 
 float MaxOf(const float* x, int64_t n) {
@@ -246,6 +286,7 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
   // The last token of the tile sees the most of the cache.
   const int64_t kv_end = std::min(task.kv_end, p.pos0 + task.t_end);
   const int64_t n_positions = std::max<int64_t>(0, kv_end - task.kv_begin);
+  // Probabilities weight V in its own precision only for f16 (a q8_0 V is dequantized).
   const bool f16 = p.kv_type == DType::kF16;
   float* scores = scratch;                        // [n_rows][n_positions]
   float* q_rows = scores + n_rows * n_positions;  // [n_rows][hd]
@@ -264,7 +305,7 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
   for (int64_t r = 0; r < n_rows; ++r) {
     const float* q = p.q + token_of(r) * p.q_token_stride + head_of(r) * hd;
     std::copy(q, q + hd, q_rows + r * hd);
-    if (f16) RoundToF16(q_rows + r * hd, hd);
+    RoundQuery(p.kv_type, q_rows + r * hd, hd);
   }
   for (int64_t b0 = 0; b0 < n_positions; b0 += kBlock) {
     const int64_t n_block = std::min(kBlock, n_positions - b0);
@@ -346,17 +387,22 @@ Status Validate(const AttentionParams& p) {
     return Invalid(
         fmt::format("n_head ({}) is not a multiple of n_head_kv ({})", p.n_head, p.n_head_kv));
   }
-  if (p.kv_type != DType::kF32 && p.kv_type != DType::kF16) {
+  if (p.kv_type != DType::kF32 && p.kv_type != DType::kF16 && p.kv_type != DType::kQ8_0) {
     return Error(ErrorCode::kUnsupported,
-                 fmt::format("attention: KV cache type {} (only F32 and F16)", NameOf(p.kv_type)));
+                 fmt::format("attention: KV cache type {} (F32, F16 and Q8_0 are supported)",
+                             NameOf(p.kv_type)));
+  }
+  if (p.kv_type == DType::kQ8_0 && (p.head_dim % 32 != 0 || p.head_dim > kMaxHeadDim)) {
+    return Invalid(fmt::format("a Q8_0 cache needs head_dim a multiple of 32 up to {}, not {}",
+                               kMaxHeadDim, p.head_dim));
   }
   if (p.pos0 > p.n_kv - p.n_tokens) {
     return Invalid(fmt::format("pos0 + n_tokens ({}) exceeds the {} valid cache positions",
                                p.pos0 + p.n_tokens, p.n_kv));
   }
   if (!std::isfinite(p.scale)) return Invalid("scale is not finite");
-  const int64_t elem = p.kv_type == DType::kF32 ? 4 : 2;
-  const int64_t row_bytes = p.head_dim * elem;
+  const int64_t elem = ElementAlignment(p.kv_type);
+  const int64_t row_bytes = HeadBytes(p.kv_type, p.head_dim);
   if (p.kv_row_stride < row_bytes || p.kv_row_stride % elem != 0) {
     return Invalid(fmt::format("kv_row_stride {} is below {} bytes or not a multiple of {}",
                                p.kv_row_stride, row_bytes, elem));
@@ -411,10 +457,9 @@ Status Attention(const AttentionParams& params, ThreadPool& pool) {
   if (params.n_tokens == 0) return OkStatus();
   AttentionParams p = params;
   const int64_t token_floats = int64_t{p.n_head} * p.head_dim;
-  const int64_t elem = p.kv_type == DType::kF32 ? 4 : 2;
   if (p.q_token_stride == 0) p.q_token_stride = token_floats;
   if (p.out_token_stride == 0) p.out_token_stride = token_floats;
-  if (p.kv_head_stride == 0) p.kv_head_stride = p.head_dim * elem;
+  if (p.kv_head_stride == 0) p.kv_head_stride = HeadBytes(p.kv_type, p.head_dim);
 
   // Token tiles: about kTargetRows query rows per task, smaller while that would leave
   // threads without work or the scores pass their budget.

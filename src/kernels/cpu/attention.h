@@ -6,7 +6,7 @@
 //        (0: n_head * head_dim, i.e. contiguous).
 //   k, v one layer's cache: position j (0 <= j < n_kv) of kv head g starts at byte
 //        j * kv_row_stride + g * kv_head_stride and holds head_dim elements of kv_type
-//        (kF32, or kF16 as raw IEEE binary16 bits). kv_head_stride 0 means head_dim
+//        (kF32, kF16 as raw IEEE binary16 bits, or kQ8_0 blocks). kv_head_stride 0 means head_dim
 //        elements, i.e. rows laid out as [n_ctx_slots][n_head_kv][head_dim]; a head-major
 //        cache [n_head_kv][n_ctx_slots][head_dim] sets kv_row_stride = head_dim * elem and
 //        kv_head_stride = n_ctx_slots * head_dim * elem. K and V share the layout.
@@ -40,7 +40,7 @@ struct AttentionParams {
   int head_dim = 0;
   const void* k = nullptr;  // see the layout above
   const void* v = nullptr;
-  DType kv_type = DType::kF32;   // kF32 or kF16
+  DType kv_type = DType::kF32;   // kF32, kF16 or kQ8_0 (head_dim a multiple of 32)
   int64_t kv_row_stride = 0;     // bytes between consecutive cache positions
   int64_t kv_head_stride = 0;    // bytes between kv heads within a position; 0: head_dim elems
   int64_t n_kv = 0;              // valid cache positions; at least pos0 + n_tokens
@@ -52,7 +52,7 @@ struct AttentionParams {
 
 // Computes attention as described above on the threads of `pool`. Invalid parameters (null
 // pointers, n_head not a multiple of n_head_kv, pos0 + n_tokens > n_kv, strides too small or
-// misaligned, a kv_type other than f32/f16) give an error and leave `out` untouched.
+// misaligned, a kv_type other than f32/f16/q8_0) give an error and leave `out` untouched.
 Status Attention(const AttentionParams& params, ThreadPool& pool);
 
 }  // namespace wick::kernels
