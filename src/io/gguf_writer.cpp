@@ -115,8 +115,8 @@ Status GgufWriter::Set(std::string_view key, GgufValue value) {
   return OkStatus();
 }
 
-Status GgufWriter::AddTensor(std::string_view name, DType type, std::vector<int64_t> shape,
-                             std::span<const uint8_t> data) {
+Result<uint64_t> GgufWriter::CheckTensor(std::string_view name, DType type,
+                                         const std::vector<int64_t>& shape) const {
   auto fail = [&](std::string msg) {
     return Error(ErrorCode::kInvalidArgument, fmt::format("tensor {}: {}", Quote(name), msg));
   };
@@ -141,12 +141,29 @@ Status GgufWriter::AddTensor(std::string_view name, DType type, std::vector<int6
   }
   Result<uint64_t> n_bytes = BytesFor(type, n_elements);
   if (!n_bytes.ok()) return fail(n_bytes.error().message());
-  if (*n_bytes != data.size()) {
-    return fail(fmt::format("{} {} elements need {} bytes, got {}", n_elements, NameOf(type),
-                            *n_bytes, data.size()));
+  return *n_bytes;
+}
+
+Status GgufWriter::AddTensor(std::string_view name, DType type, std::vector<int64_t> shape,
+                             std::span<const uint8_t> data) {
+  WICK_ASSIGN_OR_RETURN(uint64_t n_bytes, CheckTensor(name, type, shape));
+  if (n_bytes != data.size()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("tensor {}: its {} data needs {} bytes, got {}", Quote(name),
+                             NameOf(type), n_bytes, data.size()));
   }
   tensor_index_.emplace(std::string(name), tensors_.size());
-  tensors_.push_back({std::string(name), type, std::move(shape), data});
+  tensors_.push_back({std::string(name), type, std::move(shape), data, n_bytes, nullptr});
+  return OkStatus();
+}
+
+Status GgufWriter::AddTensor(std::string_view name, DType type, std::vector<int64_t> shape,
+                             TensorFill fill) {
+  WICK_ASSIGN_OR_RETURN(uint64_t n_bytes, CheckTensor(name, type, shape));
+  if (!fill)
+    return Error(ErrorCode::kInvalidArgument, fmt::format("tensor {}: no fill", Quote(name)));
+  tensor_index_.emplace(std::string(name), tensors_.size());
+  tensors_.push_back({std::string(name), type, std::move(shape), {}, n_bytes, std::move(fill)});
   return OkStatus();
 }
 
@@ -169,7 +186,7 @@ std::vector<uint8_t> GgufWriter::EncodeHeader() const {
     for (int64_t dim : t.shape) enc.Put<uint64_t>(static_cast<uint64_t>(dim));
     enc.Put<uint32_t>(static_cast<uint32_t>(t.type));
     enc.Put<uint64_t>(offset);
-    offset += t.data.size() + Padding(t.data.size(), alignment_);
+    offset += t.size + Padding(t.size, alignment_);
   }
   // Vocabulary-only files end after the header; only a data section needs aligning.
   if (!tensors_.empty()) enc.PadTo(alignment_);
@@ -179,9 +196,16 @@ std::vector<uint8_t> GgufWriter::EncodeHeader() const {
 bool GgufWriter::Write(const Sink& sink) const {
   if (!sink(EncodeHeader())) return false;
   static constexpr uint8_t kZeros[256] = {};
+  std::vector<uint8_t> generated;
   for (const Tensor& t : tensors_) {
-    if (!sink(t.data)) return false;
-    uint64_t pad = Padding(t.data.size(), alignment_);
+    if (t.fill) {
+      generated.resize(t.size);
+      t.fill(generated);
+      if (!sink(generated)) return false;
+    } else if (!sink(t.data)) {
+      return false;
+    }
+    uint64_t pad = Padding(t.size, alignment_);
     while (pad > 0) {
       uint64_t n = std::min<uint64_t>(pad, sizeof kZeros);
       if (!sink({kZeros, n})) return false;

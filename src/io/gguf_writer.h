@@ -32,6 +32,10 @@ class GgufWriter {
   Status Set(std::string_view key, GgufValue value);
   Status AddTensor(std::string_view name, DType type, std::vector<int64_t> shape,
                    std::span<const uint8_t> data);
+  // A tensor whose bytes `fill` writes into a buffer of the tensor's size at Write time, so a
+  // generated model never needs all its weights in memory at once.
+  using TensorFill = std::function<void(std::span<uint8_t>)>;
+  Status AddTensor(std::string_view name, DType type, std::vector<int64_t> shape, TensorFill fill);
 
   uint32_t alignment() const { return alignment_; }
   size_t tensor_count() const { return tensors_.size(); }
@@ -48,7 +52,11 @@ class GgufWriter {
     DType type;
     std::vector<int64_t> shape;
     std::span<const uint8_t> data;
+    uint64_t size;    // bytes
+    TensorFill fill;  // set: data is generated at Write time
   };
+  Result<uint64_t> CheckTensor(std::string_view name, DType type,
+                               const std::vector<int64_t>& shape) const;
   using Sink = std::function<bool(std::span<const uint8_t>)>;
   bool Write(const Sink& sink) const;
   std::vector<uint8_t> EncodeHeader() const;
