@@ -19,6 +19,8 @@ void RegisterTokenize(CLI::App& app, CommandRunner& runner);
 void RegisterLogits(CLI::App& app, CommandRunner& runner);
 void RegisterPerplexity(CLI::App& app, CommandRunner& runner);
 void RegisterRun(CLI::App& app, CommandRunner& runner);
+void RegisterSynth(CLI::App& app, CommandRunner& runner);
+void RegisterBench(CLI::App& app, CommandRunner& runner);
 
 // The text given with -p, or the exact bytes of the file given with -f ("-": standard input).
 Result<std::string> ReadTextInput(const std::string& text, const std::string& file);

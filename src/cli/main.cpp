@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   wick::cli::RegisterTokenize(app, runner);
   wick::cli::RegisterLogits(app, runner);
   wick::cli::RegisterPerplexity(app, runner);
+  wick::cli::RegisterBench(app, runner);
+  wick::cli::RegisterSynth(app, runner);
 
   try {
     app.parse(argc, argv);

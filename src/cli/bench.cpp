@@ -1,0 +1,225 @@
+// `wick bench -m MODEL`: prompt processing (pp) and generation (tg) speed, measured and
+// reported the way llama-bench does (markdown table, or JSON with its field names), plus the
+// effective weight bandwidth of generation.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/loaded_model.h"
+
+namespace wick::cli {
+
+namespace {
+
+struct BenchOptions {
+  std::string model;
+  int64_t n_prompt = 512;
+  int64_t n_gen = 128;
+  int repetitions = 5;
+  int threads = 0;
+  std::string device = "cpu";
+  bool json = false;
+};
+
+struct TestResult {
+  std::string name;  // pp512, tg128
+  int64_t n_prompt = 0;
+  int64_t n_gen = 0;
+  std::vector<double> samples_ns;
+  std::vector<double> samples_ts;
+  double avg_ts = 0, stddev_ts = 0;
+};
+
+struct ModelFacts {
+  std::string type;   // "llama 1.1B Q4_0"
+  uint64_t size = 0;  // bytes of all tensors
+  uint64_t params = 0;
+  // Weight bytes one generated token reads: every tensor but the embedding table, of which
+  // only a row is read (unless the output projection is tied to it).
+  uint64_t bytes_per_token = 0;
+};
+
+ModelFacts Describe(const LoadedModel& m) {
+  ModelFacts f;
+  std::map<DType, uint64_t> by_type;
+  const bool tied = m.file.FindTensor("output.weight") == nullptr;
+  for (const GgufTensorInfo& t : m.file.tensors()) {
+    f.size += t.n_bytes;
+    f.params += t.n_elements;
+    if (t.shape.size() >= 2) by_type[t.type] += t.n_bytes;
+    const bool embedding = t.name == "token_embd.weight";
+    f.bytes_per_token +=
+        embedding && !tied ? t.n_bytes / static_cast<uint64_t>(t.shape[1]) : t.n_bytes;
+  }
+  DType main = DType::kF32;
+  uint64_t most = 0;
+  for (const auto& [type, bytes] : by_type) {
+    if (bytes > most) most = bytes, main = type;
+  }
+  const double p = static_cast<double>(f.params);
+  const std::string label = p >= 1e9   ? fmt::format("{:.1f}B", p / 1e9)
+                            : p >= 1e6 ? fmt::format("{:.0f}M", p / 1e6)
+                                       : fmt::format("{:.0f}K", p / 1e3);
+  f.type = fmt::format("{} {} {}", m.model.hparams().arch->name, label, NameOf(main));
+  return f;
+}
+
+std::string HumanSize(uint64_t bytes) {
+  const double b = static_cast<double>(bytes);
+  if (b >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", b / (1024.0 * 1024 * 1024));
+  return fmt::format("{:.2f} MiB", b / (1024.0 * 1024));
+}
+
+std::string HumanParams(uint64_t n) {
+  const double p = static_cast<double>(n);
+  if (p >= 1e9) return fmt::format("{:.2f} B", p / 1e9);
+  if (p >= 1e6) return fmt::format("{:.2f} M", p / 1e6);
+  return fmt::format("{:.2f} K", p / 1e3);
+}
+
+void Summarize(TestResult& r) {
+  const auto n = static_cast<double>(r.samples_ts.size());
+  r.avg_ts = std::accumulate(r.samples_ts.begin(), r.samples_ts.end(), 0.0) / n;
+  double var = 0;
+  for (double s : r.samples_ts) var += (s - r.avg_ts) * (s - r.avg_ts);
+  r.stddev_ts = n > 1 ? std::sqrt(var / (n - 1)) : 0.0;
+}
+
+// One timed run: pp evaluates n_prompt random tokens in one batch; tg evaluates n_gen tokens
+// one at a time. Both start from an empty cache; only the last logits are computed, as
+// llama-bench does.
+Result<double> TimeRun(LoadedModel& m, model::CpuBackend& backend, model::KvCache& cache,
+                       std::vector<float>& logits, std::mt19937& rng, int64_t n_prompt,
+                       int64_t n_gen) {
+  const int64_t n_vocab = m.model.hparams().n_vocab;
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(n_vocab - 1));
+  cache.Clear();
+  const auto start = std::chrono::steady_clock::now();
+  if (n_prompt > 0) {
+    std::vector<int32_t> tokens(static_cast<size_t>(n_prompt));
+    for (int32_t& t : tokens) t = token(rng);
+    WICK_RETURN_IF_ERROR(m.model.Forward(tokens, cache, backend, logits.data(), true));
+  }
+  for (int64_t i = 0; i < n_gen; ++i) {
+    const int32_t t = token(rng);
+    WICK_RETURN_IF_ERROR(m.model.Forward({&t, 1}, cache, backend, logits.data(), true));
+  }
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+}
+
+int RunBench(const BenchOptions& opts) {
+  if (opts.device != "cpu" && opts.device != "auto") {
+    return ReportError(
+        fmt::format("device {} is not available in this build (cpu only)", Quote(opts.device)));
+  }
+  if (opts.n_prompt < 0 || opts.n_gen < 0 || opts.repetitions < 1) {
+    return ReportError("-p and -n must be >= 0 and -r >= 1");
+  }
+  Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
+  if (!loaded.ok()) return ReportError(loaded.error().message());
+  LoadedModel& m = **loaded;
+  const ModelFacts facts = Describe(m);
+  const int64_t n_ctx = std::max<int64_t>({opts.n_prompt, opts.n_gen, 1});
+  Result<model::KvCache> cache = model::KvCache::Create(m.model.hparams(), n_ctx);
+  if (!cache.ok()) return ReportError(cache.error().message());
+  model::CpuBackend backend(opts.threads);
+  std::vector<float> logits(static_cast<size_t>(m.model.hparams().n_vocab));
+  std::mt19937 rng(42);
+
+  std::vector<TestResult> results;
+  if (opts.n_prompt > 0) {
+    TestResult& r = results.emplace_back();
+    r.name = fmt::format("pp{}", opts.n_prompt);
+    r.n_prompt = opts.n_prompt;
+  }
+  if (opts.n_gen > 0) {
+    TestResult& r = results.emplace_back();
+    r.name = fmt::format("tg{}", opts.n_gen);
+    r.n_gen = opts.n_gen;
+  }
+  for (TestResult& r : results) {
+    // A warm-up run pages the weights in and sizes every buffer.
+    Result<double> warm = TimeRun(m, backend, *cache, logits, rng, r.n_prompt, r.n_gen);
+    if (!warm.ok()) return ReportError(warm.error().message());
+    for (int i = 0; i < opts.repetitions; ++i) {
+      Result<double> ns = TimeRun(m, backend, *cache, logits, rng, r.n_prompt, r.n_gen);
+      if (!ns.ok()) return ReportError(ns.error().message());
+      r.samples_ns.push_back(*ns);
+      r.samples_ts.push_back(1e9 * static_cast<double>(r.n_prompt + r.n_gen) / *ns);
+    }
+    Summarize(r);
+  }
+
+  const int threads = backend.pool().size();
+  if (opts.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const TestResult& r : results) {
+      const double avg_ns =
+          std::accumulate(r.samples_ns.begin(), r.samples_ns.end(), 0.0) / r.samples_ns.size();
+      nlohmann::json j = {{"model_filename", opts.model},
+                          {"model_type", facts.type},
+                          {"model_size", facts.size},
+                          {"model_n_params", facts.params},
+                          {"backend", "CPU"},
+                          {"n_threads", threads},
+                          {"type_k", "f16"},
+                          {"type_v", "f16"},
+                          {"n_prompt", r.n_prompt},
+                          {"n_gen", r.n_gen},
+                          {"avg_ns", static_cast<uint64_t>(avg_ns)},
+                          {"avg_ts", r.avg_ts},
+                          {"stddev_ts", r.stddev_ts},
+                          {"samples_ns", r.samples_ns},
+                          {"samples_ts", r.samples_ts}};
+      if (r.n_gen > 0 && r.n_prompt == 0) {
+        j["weight_bytes_per_token"] = facts.bytes_per_token;
+        j["weight_gbps"] = r.avg_ts * static_cast<double>(facts.bytes_per_token) / 1e9;
+      }
+      out.push_back(j);
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("| %-30s | %10s | %10s | %-10s | %7s | %15s | %20s |\n", "model", "size", "params",
+              "backend", "threads", "test", "t/s");
+  std::printf("| %s | %s: | %s: | %s | %s: | %s: | %s: |\n", std::string(30, '-').c_str(),
+              std::string(9, '-').c_str(), std::string(9, '-').c_str(),
+              std::string(10, '-').c_str(), std::string(6, '-').c_str(),
+              std::string(14, '-').c_str(), std::string(19, '-').c_str());
+  for (const TestResult& r : results) {
+    std::printf("| %-30s | %10s | %10s | %-10s | %7d | %15s | %20s |\n", facts.type.c_str(),
+                HumanSize(facts.size).c_str(), HumanParams(facts.params).c_str(), "CPU", threads,
+                r.name.c_str(), fmt::format("{:.2f} ± {:.2f}", r.avg_ts, r.stddev_ts).c_str());
+  }
+  for (const TestResult& r : results) {
+    if (r.n_gen == 0 || r.n_prompt != 0) continue;
+    const double gb = static_cast<double>(facts.bytes_per_token) / 1e9;
+    std::printf("\n%s: %.3f GB of weights per token x %.2f t/s = %.1f GB/s\n", r.name.c_str(), gb,
+                r.avg_ts, gb * r.avg_ts);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterBench(CLI::App& app, CommandRunner& runner) {
+  auto opts = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prompt and generation speed (llama-bench)");
+  cmd->add_option("-m,--model", opts->model, "GGUF model")->required();
+  cmd->add_option("-p,--n-prompt", opts->n_prompt, "Prompt tokens per pp test (0: skip)");
+  cmd->add_option("-n,--n-gen", opts->n_gen, "Generated tokens per tg test (0: skip)");
+  cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test");
+  cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
+  cmd->add_option("--device", opts->device, "Device: cpu (default) or auto");
+  cmd->add_flag("--json", opts->json, "Print JSON with llama-bench's field names");
+  cmd->callback([opts, &runner] { runner = [opts] { return RunBench(*opts); }; });
+}
+
+}  // namespace wick::cli

@@ -1,0 +1,250 @@
+#include "model/synthetic.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include "core/half.h"
+#include "core/quant_blocks.h"
+#include "kernels/cpu/quant_traits.h"
+
+namespace wick::model {
+
+namespace {
+
+constexpr std::array kPresets = {
+    SynthPreset{"tiny", 256, 4, 8, 4, 768, 2048, 10000.0f},
+    SynthPreset{"llama-1b", 2048, 16, 32, 8, 8192, 8192, 500000.0f},
+    SynthPreset{"llama2-7b", 4096, 32, 32, 32, 11008, 4096, 10000.0f},
+    SynthPreset{"llama3-8b", 4096, 32, 32, 8, 14336, 8192, 500000.0f},
+};
+
+// The value every f16 block scale gets: small enough that a 4096-wide dot product of random
+// quants stays far from overflowing through 32 layers.
+constexpr float kBlockScale = 0.004f;
+
+// splitmix64: fast, and each tensor gets its own stream from (seed, tensor index).
+struct Rng {
+  uint64_t state;
+  uint64_t Next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [-1, 1).
+  float Symmetric() { return static_cast<float>(Next() >> 40) / static_cast<float>(1 << 23) - 1; }
+};
+
+bool IsKQuant(DType t) {
+  return t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K ||
+         t == DType::kQ6_K;
+}
+
+// Byte offsets of the f16 scale fields in one block of `type`.
+std::vector<size_t> ScaleOffsets(DType type) {
+  switch (type) {
+    case DType::kQ4_0:
+      return {offsetof(Q4_0Block, d)};
+    case DType::kQ4_1:
+      return {offsetof(Q4_1Block, d), offsetof(Q4_1Block, m)};
+    case DType::kQ5_0:
+      return {offsetof(Q5_0Block, d)};
+    case DType::kQ5_1:
+      return {offsetof(Q5_1Block, d), offsetof(Q5_1Block, m)};
+    case DType::kQ8_0:
+      return {offsetof(Q8_0Block, d)};
+    case DType::kQ2_K:
+      return {offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)};
+    case DType::kQ3_K:
+      return {offsetof(Q3_KBlock, d)};
+    case DType::kQ4_K:
+      return {offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)};
+    case DType::kQ5_K:
+      return {offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)};
+    case DType::kQ6_K:
+      return {offsetof(Q6_KBlock, d)};
+    default:
+      return {};
+  }
+}
+
+// Random weights of `type` into `out`: random block bytes with the scales fixed, or, for the
+// float types, values uniform in +-8 * kBlockScale (the range of a 4-bit block).
+void FillRandom(DType type, uint64_t seed, std::span<uint8_t> out) {
+  Rng rng{seed};
+  const float range = 8 * kBlockScale;
+  if (type == DType::kF32) {
+    for (size_t i = 0; i + 4 <= out.size(); i += 4) {
+      const float v = range * rng.Symmetric();
+      std::memcpy(&out[i], &v, 4);
+    }
+    return;
+  }
+  if (type == DType::kF16 || type == DType::kBF16) {
+    for (size_t i = 0; i + 2 <= out.size(); i += 2) {
+      const float v = range * rng.Symmetric();
+      const uint16_t h = type == DType::kF16 ? F32ToF16(v) : F32ToBf16(v);
+      std::memcpy(&out[i], &h, 2);
+    }
+    return;
+  }
+  size_t i = 0;
+  for (; i + 8 <= out.size(); i += 8) {
+    const uint64_t r = rng.Next();
+    std::memcpy(&out[i], &r, 8);
+  }
+  for (; i < out.size(); ++i) out[i] = static_cast<uint8_t>(rng.Next());
+  const uint16_t scale = F32ToF16(kBlockScale);
+  const size_t block = InfoOf(type).block_bytes;
+  const std::vector<size_t> offsets = ScaleOffsets(type);
+  for (size_t b = 0; b + block <= out.size(); b += block) {
+    for (size_t off : offsets) std::memcpy(&out[b + off], &scale, 2);
+  }
+}
+
+// A SentencePiece vocabulary: <unk>, <s>, </s>, the 256 byte pieces (so any text encodes),
+// then letter pieces with and without the word-start mark, longest last, up to `size`.
+void AddByteLevelVocab(GgufWriter& w, int64_t size) {
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
+  std::vector<int32_t> types = {2, 3, 3};  // unknown, control, control
+  for (int b = 0; b < 256; ++b) {
+    tokens.push_back(fmt::format("<0x{:02X}>", b));
+    types.push_back(6);  // byte
+  }
+  const std::string mark = "\xE2\x96\x81";  // U+2581, the SentencePiece space
+  std::vector<std::string> pieces;
+  for (char c = 'a'; c <= 'z'; ++c) pieces.emplace_back(1, c);
+  for (size_t len = 1; static_cast<int64_t>(tokens.size()) < size && len <= 3; ++len) {
+    std::vector<std::string> longer;
+    for (const std::string& p : pieces) {
+      for (const std::string& piece : {mark + p, p}) {
+        if (static_cast<int64_t>(tokens.size()) == size) break;
+        if (len == 1 && piece == p) continue;  // single letters come as bytes
+        tokens.push_back(piece);
+        types.push_back(1);
+      }
+      for (char c = 'a'; c <= 'z'; ++c) longer.push_back(p + c);
+    }
+    pieces = std::move(longer);
+  }
+  std::vector<float> scores(tokens.size());
+  for (size_t i = 0; i < scores.size(); ++i) scores[i] = -static_cast<float>(i);
+  (void)w.Set("tokenizer.ggml.model", GgufValue::String("llama"));
+  (void)w.Set("tokenizer.ggml.tokens", GgufValue::StringArray(std::move(tokens)));
+  (void)w.Set("tokenizer.ggml.scores", GgufValue::Array(scores));
+  (void)w.Set("tokenizer.ggml.token_type", GgufValue::Array(types));
+  (void)w.Set("tokenizer.ggml.bos_token_id", GgufValue::Scalar<uint32_t>(1));
+  (void)w.Set("tokenizer.ggml.eos_token_id", GgufValue::Scalar<uint32_t>(2));
+  (void)w.Set("tokenizer.ggml.unknown_token_id", GgufValue::Scalar<uint32_t>(0));
+  (void)w.Set("tokenizer.ggml.add_bos_token", GgufValue::Scalar<bool>(true));
+}
+
+}  // namespace
+
+std::span<const SynthPreset> SynthPresets() {
+  return kPresets;
+}
+
+Result<const SynthPreset*> FindSynthPreset(std::string_view name) {
+  std::string known;
+  for (const SynthPreset& p : kPresets) {
+    if (p.name == name) return &p;
+    known += known.empty() ? "" : ", ";
+    known += p.name;
+  }
+  return Error(ErrorCode::kInvalidArgument,
+               fmt::format("unknown preset {} (presets: {})", Quote(name), known));
+}
+
+int64_t SynthParameterCount(const SynthPreset& p, int64_t n_vocab) {
+  const int64_t head_dim = p.n_embd / p.n_head;
+  const int64_t kv_dim = p.n_head_kv * head_dim;
+  const int64_t per_layer =
+      2 * p.n_embd * p.n_embd + 2 * p.n_embd * kv_dim + 3 * p.n_embd * p.n_ff + 2 * p.n_embd;
+  return p.n_layer * per_layer + 2 * n_vocab * p.n_embd + p.n_embd;
+}
+
+Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
+  if (o.preset == nullptr) return Error(ErrorCode::kInvalidArgument, "synth: no preset");
+  const DType output_type = o.output_type.value_or(IsKQuant(o.type) ? DType::kQ6_K : o.type);
+  for (DType t : {o.type, output_type}) {
+    if (kernels::FindQuantTraits(t) == nullptr || t == DType::kQ8_1 || t == DType::kQ8_K) {
+      return Error(ErrorCode::kUnsupported,
+                   fmt::format("synth: wick cannot run {} weights", NameOf(t)));
+    }
+  }
+  const SynthPreset& p = *o.preset;
+  const int64_t head_dim = p.n_embd / p.n_head;
+  const int64_t kv_dim = p.n_head_kv * head_dim;
+
+  GgufWriter w;
+  const std::string arch = "llama";
+  auto key = [&](std::string_view k) { return arch + "." + std::string(k); };
+  (void)w.Set("general.architecture", GgufValue::String(arch));
+  (void)w.Set("general.name",
+              GgufValue::String(fmt::format("wick synthetic {} {}", p.name, NameOf(o.type))));
+  (void)w.Set(key("context_length"), GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.n_ctx)));
+  (void)w.Set(key("embedding_length"),
+              GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.n_embd)));
+  (void)w.Set(key("block_count"), GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.n_layer)));
+  (void)w.Set(key("feed_forward_length"),
+              GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.n_ff)));
+  (void)w.Set(key("attention.head_count"),
+              GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.n_head)));
+  (void)w.Set(key("attention.head_count_kv"),
+              GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.n_head_kv)));
+  (void)w.Set(key("rope.dimension_count"),
+              GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(head_dim)));
+  (void)w.Set(key("rope.freq_base"), GgufValue::Scalar<float>(p.rope_base));
+  (void)w.Set(key("attention.layer_norm_rms_epsilon"), GgufValue::Scalar<float>(1e-5f));
+
+  int64_t n_vocab = kSynthVocabSize;
+  if (o.vocab_from != nullptr) {
+    const GgufValue* tokens = o.vocab_from->Find("tokenizer.ggml.tokens");
+    if (tokens == nullptr || !tokens->is_array() || tokens->size() == 0) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "synth: the vocabulary file has no tokenizer.ggml.tokens array");
+    }
+    n_vocab = static_cast<int64_t>(tokens->size());
+    for (const GgufKeyValue& kv : o.vocab_from->metadata()) {
+      if (kv.key.rfind("tokenizer.", 0) == 0) WICK_RETURN_IF_ERROR(w.Set(kv.key, kv.value));
+    }
+  } else {
+    AddByteLevelVocab(w, n_vocab);
+  }
+  (void)w.Set(key("vocab_size"), GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(n_vocab)));
+
+  uint64_t tensor_seed = o.seed * 0x100000001b3ULL;
+  auto random = [&](std::string_view name, DType type, std::vector<int64_t> shape) {
+    const uint64_t seed = ++tensor_seed;
+    return w.AddTensor(name, type, std::move(shape),
+                       [type, seed](std::span<uint8_t> out) { FillRandom(type, seed, out); });
+  };
+  auto ones = [&](std::string_view name) {
+    return w.AddTensor(name, DType::kF32, {p.n_embd}, [](std::span<uint8_t> out) {
+      const float one = 1.0f;
+      for (size_t i = 0; i + 4 <= out.size(); i += 4) std::memcpy(&out[i], &one, 4);
+    });
+  };
+  WICK_RETURN_IF_ERROR(random("token_embd.weight", o.type, {p.n_embd, n_vocab}));
+  for (int64_t l = 0; l < p.n_layer; ++l) {
+    auto name = [l](std::string_view what) { return fmt::format("blk.{}.{}.weight", l, what); };
+    WICK_RETURN_IF_ERROR(ones(name("attn_norm")));
+    WICK_RETURN_IF_ERROR(random(name("attn_q"), o.type, {p.n_embd, p.n_embd}));
+    WICK_RETURN_IF_ERROR(random(name("attn_k"), o.type, {p.n_embd, kv_dim}));
+    WICK_RETURN_IF_ERROR(random(name("attn_v"), o.type, {p.n_embd, kv_dim}));
+    WICK_RETURN_IF_ERROR(random(name("attn_output"), o.type, {p.n_embd, p.n_embd}));
+    WICK_RETURN_IF_ERROR(ones(name("ffn_norm")));
+    WICK_RETURN_IF_ERROR(random(name("ffn_gate"), o.type, {p.n_embd, p.n_ff}));
+    WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, p.n_ff}));
+    WICK_RETURN_IF_ERROR(random(name("ffn_down"), o.type, {p.n_ff, p.n_embd}));
+  }
+  WICK_RETURN_IF_ERROR(ones("output_norm.weight"));
+  WICK_RETURN_IF_ERROR(random("output.weight", output_type, {p.n_embd, n_vocab}));
+  return w;
+}
+
+}  // namespace wick::model
