@@ -308,6 +308,35 @@ TEST_P(DotLegacyTest, QuantizeQ8NearTies) {
   EXPECT_EQ(got, want);
 }
 
+// The four-row Q4_0 kernel (decode's GEMV) against the one-row one, rows of random bytes one
+// row length apart plus padding, activations including -128.
+TEST_P(DotLegacyTest, Q4_0FourRowsMatchOneRow) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int64_t n : kLengths) {
+    const int64_t nb = n / kBlock;
+    const uint64_t row_bytes = static_cast<uint64_t>(nb) * sizeof(Q4_0Block) + 6;
+    std::vector<uint8_t> w(4 * row_bytes);
+    for (uint8_t& v : w) v = static_cast<uint8_t>(byte(rng));
+    for (int r = 0; r < 4; ++r) {
+      auto* blocks = reinterpret_cast<Q4_0Block*>(w.data() + r * row_bytes);
+      for (int64_t b = 0; b < nb; ++b)
+        blocks[b].d = F32ToF16(0.01f * static_cast<float>(r - b % 3));
+    }
+    std::vector<Q8_0Block> a(static_cast<size_t>(nb));
+    for (Q8_0Block& blk : a) {
+      blk.d = F32ToF16(0.02f);
+      for (int8_t& q : blk.qs) q = static_cast<int8_t>(byte(rng) - 128);
+    }
+    float got[4];
+    simd::DotQ4_0Q8_0X4(w.data(), row_bytes, a.data(), n, got);
+    for (int r = 0; r < 4; ++r) {
+      const float want = ref::DotQ4_0Q8_0(w.data() + r * row_bytes, a.data(), n);
+      EXPECT_NEAR(got[r], want, 1e-5f * (1.0f + std::fabs(want))) << "n=" << n << " row " << r;
+    }
+  }
+}
+
 TEST(Q8ActivationTest, RoundsTiesToEvenAndScalesBy127OverAmax) {
   // amax 127 makes the scale exactly 1, so every value below is its own scaled value.
   std::vector<float> x(kBlock, 0.0f);

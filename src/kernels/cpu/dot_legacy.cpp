@@ -13,6 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#if HWY_ARCH_X86
+#include <immintrin.h>
+#endif
+
 #include "core/half.h"
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
@@ -145,17 +149,130 @@ HWY_INLINE float MinTerm(uint16_t m_w, uint16_t s_a) {
   return hn::GetLane(hn::Mul(BroadcastScale(d1, m_w), BroadcastScale(d1, s_a)));
 }
 
+#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
+// Highway's AVX3_DL target also enables AVX-VNNI, so the compiler emits the VEX form of
+// vpdpbusd, which Ice Lake (AVX512-VNNI only) lacks: such CPUs take the generic path.
+bool HasAvxVnni() {
+  static const bool has = __builtin_cpu_supports("avxvnni");
+  return has;
+}
+
+// AVX3_DL CPUs with AVX-VNNI (Zen 4, Sapphire Rapids): one vpdpbusd
+// multiplies a block's 32 unsigned nibbles by its 32 signed activations and sums them in
+// fours, where the generic path widens both to int16 first. 256-bit vectors, one block
+// each: as fast as 512-bit ones on Zen 4, and no cross-block shuffles. The nibbles are
+// unsigned (0..15); sum((q - 8) * a) = sum(q * a) - sum(8 * a), the second a vpdpbusd too.
+// Highway 1.0.3 has no VNNI op, hence the intrinsics.
+// An f16 scale in all eight lanes.
+__attribute__((target("avxvnni"))) inline __m256 BroadcastF16(const uint16_t* h) {
+  return _mm256_cvtph_ps(_mm_set1_epi16(static_cast<int16_t>(*h)));
+}
+
+__attribute__((target("avxvnni"))) float DotQ4Q8Vnni(const Q4_0Block* w, const Q8_0Block* a,
+                                                     int64_t nb) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i eights = _mm256_set1_epi8(8);
+  // The 16 bytes in both halves, the upper half shifted down a nibble: elements 0..31.
+  const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  auto block = [&](int64_t b, __m256 acc) {
+    const __m256i q =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
+    const __m256i x = _mm256_and_si256(_mm256_srlv_epi64(q, nibble_shift), low4);
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256i offset = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av);
+    const __m256i dot = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), x, av);
+    const __m256 d = _mm256_mul_ps(BroadcastF16(&w[b].d), BroadcastF16(&a[b].d));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(dot, offset)), d, acc);
+  };
+  __m256 acc2 = _mm256_setzero_ps();
+  __m256 acc3 = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    acc0 = block(b, acc0);
+    acc1 = block(b + 1, acc1);
+    acc2 = block(b + 2, acc2);
+    acc3 = block(b + 3, acc3);
+  }
+  for (; b < nb; ++b) acc0 = block(b, acc0);
+  const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+  __m128 r = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_add_ss(r, _mm_movehdup_ps(r));
+  return _mm_cvtss_f32(r);
+}
+
+// Four weight rows against one activation row: the activation's loads, its nibble offset
+// (folded into the accumulator start as -8 * sum(a)) and its scale are shared, so a row-block
+// costs about ten instructions and decode streams the weights at memory speed.
+__attribute__((target("avxvnni"))) void DotQ4Q8VnniX4(const uint8_t* w, uint64_t row_bytes,
+                                                      const Q8_0Block* a, int64_t nb, float* out) {
+  constexpr int kRows = 4;
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i eights = _mm256_set1_epi8(8);
+  const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
+  __m256 acc[kRows];
+  const Q4_0Block* rows[kRows];
+  for (int r = 0; r < kRows; ++r) {
+    acc[r] = _mm256_setzero_ps();
+    rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256i neg_offset = _mm256_sub_epi32(
+        _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av));
+    const __m256 d_a = BroadcastF16(&a[b].d);
+    for (int r = 0; r < kRows; ++r) {
+      // Four interleaved rows defeat the hardware prefetcher: fetch the bytes at this offset
+      // of the rows four calls ahead (a matmul walks rows in order). Measured on llama-1b
+      // Q4_0 decode: one call ahead 67 t/s, two 71, four 73. Prefetches never fault, so
+      // running past the tensor's end is harmless.
+      _mm_prefetch(reinterpret_cast<const char*>(&rows[r][b]) + 4 * kRows * row_bytes, _MM_HINT_T0);
+      const __m256i q = _mm256_broadcastsi128_si256(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r][b].qs)));
+      const __m256i x = _mm256_and_si256(_mm256_srlv_epi64(q, nibble_shift), low4);
+      const __m256i dot = _mm256_dpbusd_avx_epi32(neg_offset, x, av);
+      const __m256 d = _mm256_mul_ps(BroadcastF16(&rows[r][b].d), d_a);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), d, acc[r]);
+    }
+  }
+  for (int r = 0; r < kRows; ++r) {
+    __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[r]), _mm256_extractf128_ps(acc[r], 1));
+    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    v = _mm_add_ss(v, _mm_movehdup_ps(v));
+    out[r] = _mm_cvtss_f32(v);
+  }
+}
+#endif
+
 }  // namespace
 
 float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q4_0Block*>(vw);
   const auto* a = static_cast<const Q8_0Block*>(va);
+#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
+  if (HasAvxVnni()) return DotQ4Q8Vnni(w, a, n / static_cast<int64_t>(kBlock));
+#endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const uint8_t* qs = w[b].qs;
     const VI32 sumi = BlockDot(
         a[b].qs, [&](auto d, size_t k) { return hn::Sub(Nibbles(d, qs, k), hn::Set(d, 8)); });
     return ScaleAdd(sumi, w[b].d, a[b].d, acc);
   });
+}
+
+void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64_t n, float* out) {
+#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
+  if (HasAvxVnni()) {
+    DotQ4Q8VnniX4(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va),
+                  n / static_cast<int64_t>(kBlock), out);
+    return;
+  }
+#endif
+  for (int r = 0; r < 4; ++r) {
+    out[r] = DotQ4_0Q8_0Impl(static_cast<const uint8_t*>(vw) + r * row_bytes, va, n);
+  }
 }
 
 // The min term of the affine formats, m * sum(a), comes from the activation's stored
@@ -266,6 +383,7 @@ HWY_AFTER_NAMESPACE();
 namespace wick::kernels::simd {
 
 HWY_EXPORT(DotQ4_0Q8_0Impl);
+HWY_EXPORT(DotQ4_0Q8_0X4Impl);
 HWY_EXPORT(DotQ4_1Q8_1Impl);
 HWY_EXPORT(DotQ5_0Q8_0Impl);
 HWY_EXPORT(DotQ5_1Q8_1Impl);
@@ -275,6 +393,9 @@ HWY_EXPORT(QuantizeQ8_1Impl);
 
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0Impl)(w, a, n);
+}
+void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out) {
+  HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0X4Impl)(w, row_bytes, a, n, out);
 }
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ4_1Q8_1Impl)(w, a, n);

@@ -13,6 +13,8 @@ float DotF16(const void* w, const void* a, int64_t n);   // f16 . f16
 float DotBF16(const void* w, const void* a, int64_t n);  // bf16 . bf16
 
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
+// Four weight rows, `row_bytes` apart, against one activation row: out[0..3].
+void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n);
 float DotQ5_0Q8_0(const void* w, const void* a, int64_t n);
 float DotQ5_1Q8_1(const void* w, const void* a, int64_t n);

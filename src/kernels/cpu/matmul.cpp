@@ -134,15 +134,20 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   const uint64_t w_bytes = *w_row_bytes;
   const uint64_t a_bytes = *a_row_bytes;
   const VecDotFn dot = kernel->dot;
+  const VecDotRowsFn dot_rows = kernel->dot_rows;
   pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {
     for (int64_t r0 = begin; r0 < end; r0 += kRowTile) {
       const int64_t r1 = std::min(end, r0 + kRowTile);
       for (int64_t i = 0; i < p.m; ++i) {
         const uint8_t* a = act + static_cast<uint64_t>(i) * a_bytes;
         float* y_row = p.y + i * p.n;
-        for (int64_t r = r0; r < r1; ++r) {
-          y_row[r] = dot(w + static_cast<uint64_t>(r) * w_bytes, a, p.k);
+        int64_t r = r0;
+        if (dot_rows != nullptr) {
+          for (; r + kDotRows <= r1; r += kDotRows) {
+            dot_rows(w + static_cast<uint64_t>(r) * w_bytes, w_bytes, a, p.k, y_row + r);
+          }
         }
+        for (; r < r1; ++r) y_row[r] = dot(w + static_cast<uint64_t>(r) * w_bytes, a, p.k);
       }
     }
   });

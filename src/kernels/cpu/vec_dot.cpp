@@ -22,7 +22,7 @@ constexpr std::array kKernels = {
     Entry{DType::kF32, {DType::kF32, ref::QuantizeF32, simd::DotF32}},
     Entry{DType::kF16, {DType::kF16, ref::QuantizeF16, simd::DotF16}},
     Entry{DType::kBF16, {DType::kBF16, ref::QuantizeBF16, simd::DotBF16}},
-    Entry{DType::kQ4_0, {DType::kQ8_0, simd::QuantizeQ8_0, simd::DotQ4_0Q8_0}},
+    Entry{DType::kQ4_0, {DType::kQ8_0, simd::QuantizeQ8_0, simd::DotQ4_0Q8_0, simd::DotQ4_0Q8_0X4}},
     Entry{DType::kQ4_1, {DType::kQ8_1, simd::QuantizeQ8_1, simd::DotQ4_1Q8_1}},
     Entry{DType::kQ5_0, {DType::kQ8_0, simd::QuantizeQ8_0, simd::DotQ5_0Q8_0}},
     Entry{DType::kQ5_1, {DType::kQ8_1, simd::QuantizeQ8_1, simd::DotQ5_1Q8_1}},

@@ -10,12 +10,18 @@
 namespace wick::kernels {
 
 using VecDotFn = float (*)(const void* w, const void* a, int64_t n);
+// kDotRows weight rows, `row_bytes` apart, against one activation row, into out[0..kDotRows).
+inline constexpr int kDotRows = 4;
+using VecDotRowsFn = void (*)(const void* w, uint64_t row_bytes, const void* a, int64_t n,
+                              float* out);
 using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
 
 struct VecDotKernel {
   DType dot_type;                // format of the activation operand
   QuantizeRowFn quantize_input;  // f32 activations -> dot_type
   VecDotFn dot;
+  // Optional: several rows at once, sharing the activation's work (null: `dot` row by row).
+  VecDotRowsFn dot_rows = nullptr;
 };
 
 // nullptr when the weight type has no dot product (activation-only or unsupported types).
