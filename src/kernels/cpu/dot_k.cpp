@@ -178,6 +178,9 @@ float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
 float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
   return ref::DotQ6_KQ8_K(w, a, n);
 }
+void DequantizeQ4_KImpl(const void* src, float* dst, int64_t n) {
+  ref::DequantizeQ4_K(src, dst, n);
+}
 
 #else
 
@@ -427,6 +430,34 @@ float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
   return DotRow<Q6_KBlock, BlockQ6_K>(w, a, n);
 }
 
+// y = (d * scale) * q - (dmin * min), the reference's products in its order.
+void DequantizeQ4_KImpl(const void* src, float* dst, int64_t n) {
+  const hn::CappedTag<float, 16> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<uint8_t, decltype(df)> du8;
+  const size_t lanes = hn::Lanes(df);
+  const auto* blocks = static_cast<const Q4_KBlock*>(src);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const Q4_KBlock& w = blocks[b];
+    const Bytes16 scale_min = UnpackScaleMin6(w.scales);
+    const float d = F16ToF32(w.d);
+    const float dmin = F16ToF32(w.dmin);
+    float* y = dst + b * kQK_K;
+    for (size_t j = 0; j < 8; ++j) {  // 32-element sub-blocks
+      const auto dl = hn::Set(df, d * static_cast<float>((scale_min.lo >> (8 * j)) & 0xFF));
+      const auto ml = hn::Set(df, dmin * static_cast<float>((scale_min.hi >> (8 * j)) & 0xFF));
+      // Sub-block 2h takes the low nibbles of qs[32h ..], sub-block 2h + 1 the high ones.
+      const uint8_t* qs = w.qs + 32 * (j / 2);
+      for (size_t l = 0; l < 32; l += lanes) {
+        const auto bytes = hn::LoadU(du8, qs + l);
+        const auto q = j % 2 == 0 ? hn::And(bytes, hn::Set(du8, 0x0F)) : hn::ShiftRight<4>(bytes);
+        const auto f = hn::ConvertTo(df, hn::PromoteTo(di, q));
+        hn::StoreU(hn::Sub(hn::Mul(dl, f), ml), df, y + 32 * j + l);
+      }
+    }
+  }
+}
+
 #endif  // HWY_TARGET == HWY_SCALAR
 
 }  // namespace
@@ -450,6 +481,9 @@ float DotQ6_KQ8_KImpl(const void* w, const void* a, int64_t n) {
 void QuantizeQ8_KRowImpl(const float* src, void* dst, int64_t n) {
   QuantizeQ8_KImpl(src, dst, n);
 }
+void DequantizeQ4_KRowImpl(const void* src, float* dst, int64_t n) {
+  DequantizeQ4_KImpl(src, dst, n);
+}
 
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -463,6 +497,7 @@ HWY_EXPORT(DotQ4_KQ8_KImpl);
 HWY_EXPORT(DotQ5_KQ8_KImpl);
 HWY_EXPORT(DotQ6_KQ8_KImpl);
 HWY_EXPORT(QuantizeQ8_KRowImpl);
+HWY_EXPORT(DequantizeQ4_KRowImpl);
 
 namespace simd {
 
@@ -483,6 +518,9 @@ float DotQ6_KQ8_K(const void* w, const void* a, int64_t n) {
 }
 void QuantizeQ8_K(const float* src, void* dst, int64_t n) {
   HWY_DYNAMIC_DISPATCH(QuantizeQ8_KRowImpl)(src, dst, n);
+}
+void DequantizeQ4_K(const void* src, float* dst, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(DequantizeQ4_KRowImpl)(src, dst, n);
 }
 
 }  // namespace simd

@@ -275,6 +275,43 @@ void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64
   }
 }
 
+// (q - 8) * d and q * d, as the reference dequantizers compute them.
+void DequantizeQ4_0Impl(const void* src, float* dst, int64_t n) {
+  const hn::CappedTag<float, kHalf> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<uint8_t, decltype(df)> du8;
+  const size_t lanes = hn::Lanes(df);
+  const auto* blocks = static_cast<const Q4_0Block*>(src);
+  for (int64_t b = 0; b < n / static_cast<int64_t>(kBlock); ++b) {
+    const auto d = hn::Set(df, F16ToF32(blocks[b].d));
+    float* y = dst + b * static_cast<int64_t>(kBlock);
+    for (size_t l = 0; l < kHalf; l += lanes) {
+      const auto bytes = hn::LoadU(du8, blocks[b].qs + l);
+      const auto eight = hn::Set(di, 8);
+      const auto lo = hn::Sub(hn::PromoteTo(di, hn::And(bytes, hn::Set(du8, 0x0F))), eight);
+      const auto hi = hn::Sub(hn::PromoteTo(di, hn::ShiftRight<4>(bytes)), eight);
+      hn::StoreU(hn::Mul(hn::ConvertTo(df, lo), d), df, y + l);
+      hn::StoreU(hn::Mul(hn::ConvertTo(df, hi), d), df, y + kHalf + l);
+    }
+  }
+}
+
+void DequantizeQ8_0Impl(const void* src, float* dst, int64_t n) {
+  const hn::CappedTag<float, kBlock> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(df)> di8;
+  const size_t lanes = hn::Lanes(df);
+  const auto* blocks = static_cast<const Q8_0Block*>(src);
+  for (int64_t b = 0; b < n / static_cast<int64_t>(kBlock); ++b) {
+    const auto d = hn::Set(df, F16ToF32(blocks[b].d));
+    float* y = dst + b * static_cast<int64_t>(kBlock);
+    for (size_t l = 0; l < kBlock; l += lanes) {
+      const auto q = hn::PromoteTo(di, hn::LoadU(di8, blocks[b].qs + l));
+      hn::StoreU(hn::Mul(hn::ConvertTo(df, q), d), df, y + l);
+    }
+  }
+}
+
 // The min term of the affine formats, m * sum(a), comes from the activation's stored
 // s = d * sum(qs).
 float DotQ4_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
@@ -384,6 +421,8 @@ namespace wick::kernels::simd {
 
 HWY_EXPORT(DotQ4_0Q8_0Impl);
 HWY_EXPORT(DotQ4_0Q8_0X4Impl);
+HWY_EXPORT(DequantizeQ4_0Impl);
+HWY_EXPORT(DequantizeQ8_0Impl);
 HWY_EXPORT(DotQ4_1Q8_1Impl);
 HWY_EXPORT(DotQ5_0Q8_0Impl);
 HWY_EXPORT(DotQ5_1Q8_1Impl);
@@ -393,6 +432,12 @@ HWY_EXPORT(QuantizeQ8_1Impl);
 
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0Impl)(w, a, n);
+}
+void DequantizeQ4_0(const void* src, float* dst, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(DequantizeQ4_0Impl)(src, dst, n);
+}
+void DequantizeQ8_0(const void* src, float* dst, int64_t n) {
+  HWY_DYNAMIC_DISPATCH(DequantizeQ8_0Impl)(src, dst, n);
 }
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0X4Impl)(w, row_bytes, a, n, out);

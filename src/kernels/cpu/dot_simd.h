@@ -29,4 +29,9 @@ float DotQ5_KQ8_K(const void* w, const void* a, int64_t n);
 float DotQ6_KQ8_K(const void* w, const void* a, int64_t n);
 void QuantizeQ8_K(const float* src, void* dst, int64_t n);
 
+// Weight rows to f32 for the GEMM path, equal to the reference dequantizers' results.
+void DequantizeQ4_0(const void* src, float* dst, int64_t n);
+void DequantizeQ8_0(const void* src, float* dst, int64_t n);
+void DequantizeQ4_K(const void* src, float* dst, int64_t n);
+
 }  // namespace wick::kernels::simd
