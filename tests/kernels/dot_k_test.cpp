@@ -99,10 +99,13 @@ double SumAbsTerms(const KFormat& f, const std::vector<uint8_t>& w, const std::v
   ref::DequantizeQ8_K(a.data(), act.data(), n);
   std::vector<float> deq(static_cast<size_t>(n));
   double sum = 0;
-  for (size_t zeroed : {f.dmin_offset, f.d_offset}) {
-    if (zeroed == kNoMin) continue;
+  // Formats without mins have one term: the whole row.
+  const std::vector<size_t> zeroed_fields = f.dmin_offset == kNoMin
+                                                ? std::vector<size_t>{kNoMin}
+                                                : std::vector<size_t>{f.dmin_offset, f.d_offset};
+  for (size_t zeroed : zeroed_fields) {
     std::vector<uint8_t> part = w;
-    for (size_t b = 0; b < part.size() / f.block_bytes; ++b) {
+    for (size_t b = 0; zeroed != kNoMin && b < part.size() / f.block_bytes; ++b) {
       std::memset(part.data() + b * f.block_bytes + zeroed, 0, sizeof(uint16_t));
     }
     f.dequantize(part.data(), deq.data(), n);
