@@ -55,6 +55,15 @@ class StopMatcher {
 
 }  // namespace
 
+Status Generator::Evaluate(std::span<const int32_t> tokens, float* logits) {
+  if (static_cast<int64_t>(cached_.size()) != cache_.n_past()) cached_.clear();  // filled elsewhere
+  WICK_RETURN_IF_ERROR(model_.Forward(tokens, cache_, backend_, logits, true));
+  if (cached_.size() + tokens.size() == static_cast<size_t>(cache_.n_past())) {
+    cached_.insert(cached_.end(), tokens.begin(), tokens.end());
+  }
+  return OkStatus();
+}
+
 Result<GenerateStats> Generator::Generate(const GenerateParams& params, const TextSink& sink,
                                           const std::function<void()>& on_start) {
   if (params.prompt.empty()) {
@@ -66,19 +75,36 @@ Result<GenerateStats> Generator::Generate(const GenerateParams& params, const Te
       params.prompt, {.add_special = params.add_special, .parse_special = params.parse_special});
   if (prompt.empty()) return Error(ErrorCode::kInvalidArgument, "the prompt has no tokens");
   const auto n_prompt = static_cast<int64_t>(prompt.size());
-  if (cache_.n_past() + n_prompt >= cache_.n_ctx()) {
+  int64_t reused = 0;
+  if (params.reuse_prefix) {
+    if (static_cast<int64_t>(cached_.size()) != cache_.n_past()) cached_.clear();
+    // At least the last prompt token is evaluated again: its logits start the reply.
+    const auto limit = std::min(cached_.size(), prompt.size() - 1);
+    while (static_cast<size_t>(reused) < limit && cached_[reused] == prompt[reused]) ++reused;
+    if (n_prompt >= cache_.n_ctx()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("the prompt is {} tokens; the context holds {} (raise --ctx-size)",
+                               n_prompt, cache_.n_ctx()));
+    }
+  } else if (cache_.n_past() + n_prompt >= cache_.n_ctx()) {
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("the prompt is {} tokens; the context holds {} (raise --ctx-size)",
                              n_prompt, cache_.n_ctx() - cache_.n_past()));
+  }
+  if (params.reuse_prefix) {
+    cache_.Truncate(reused);
+    cached_.resize(static_cast<size_t>(reused));
   }
 
   if (on_start) on_start();
   GenerateStats stats;
   stats.prompt_tokens = n_prompt;
+  stats.reused_tokens = reused;
   const int64_t n_vocab = model_.hparams().n_vocab;
   std::vector<float> logits(static_cast<size_t>(n_vocab));
   auto start = std::chrono::steady_clock::now();
-  WICK_RETURN_IF_ERROR(model_.Forward(prompt, cache_, backend_, logits.data(), true));
+  WICK_RETURN_IF_ERROR(Evaluate(
+      std::span<const int32_t>(prompt).subspan(static_cast<size_t>(reused)), logits.data()));
   stats.prompt_ms = MsSince(start);
   for (int32_t t : prompt) sampler.Accept(t);
 
@@ -109,7 +135,7 @@ Result<GenerateStats> Generator::Generate(const GenerateParams& params, const Te
         (params.max_tokens >= 0 && stats.generated_tokens >= params.max_tokens)) {
       break;
     }
-    WICK_RETURN_IF_ERROR(model_.Forward({&token, 1}, cache_, backend_, logits.data(), true));
+    WICK_RETURN_IF_ERROR(Evaluate({&token, 1}, logits.data()));
   }
   if (stats.stop != StopReason::kStopString && stats.stop != StopReason::kCancelled) {
     bool stopped = false;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,10 +28,15 @@ struct GenerateParams {
   sampling::SamplingParams sampling;
   bool add_special = true;
   bool parse_special = false;
+  // Keep the longest prefix of the cache that equals the new prompt's tokens and evaluate
+  // only the rest (chat: each turn re-renders the whole conversation). Otherwise the prompt
+  // is appended after whatever the cache holds.
+  bool reuse_prefix = false;
 };
 
 struct GenerateStats {
   int64_t prompt_tokens = 0;
+  int64_t reused_tokens = 0;  // of prompt_tokens, found in the cache (reuse_prefix)
   int64_t generated_tokens = 0;
   double prompt_ms = 0;
   double generate_ms = 0;
@@ -54,10 +60,16 @@ class Generator {
                                  const std::function<void()>& on_start = {});
 
  private:
+  // Runs `tokens` through the model after the cache's contents and records them.
+  Status Evaluate(std::span<const int32_t> tokens, float* logits);
+
   model::LlamaModel& model_;
   const Tokenizer& tokenizer_;
   model::Backend& backend_;
   model::KvCache& cache_;
+  // The tokens whose keys and values the cache holds, position by position (when the cache
+  // was only ever filled through this generator).
+  std::vector<int32_t> cached_;
 };
 
 }  // namespace wick::engine

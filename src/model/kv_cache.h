@@ -3,6 +3,7 @@
 // forward pass appends the K/V of the tokens it runs; n_past() says how many positions are filled.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -28,6 +29,9 @@ class KvCache {
 
   void Advance(int64_t n) { n_past_ += n; }
   void Clear() { n_past_ = 0; }
+  // Forgets every position from `n` on (their cells are overwritten by later tokens); keeps a
+  // shared prefix when a conversation is re-rendered.
+  void Truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
 
  private:
   int64_t n_ctx_ = 0;
