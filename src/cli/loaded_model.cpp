@@ -1,5 +1,9 @@
 #include "cli/loaded_model.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+
 namespace wick::cli {
 
 Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path) {
@@ -17,6 +21,16 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path) 
                                           "vocabulary size");
   }
   return loaded;
+}
+
+int64_t DefaultContextSize(const model::HParams& hp, DType cache_type) {
+  const double head_bytes = static_cast<double>(
+      BytesFor(cache_type, static_cast<uint64_t>(hp.head_dim)).value_or(hp.head_dim * 4));
+  const double per_token = 2.0 * hp.n_layer * hp.n_head_kv * head_bytes;  // K and V
+  const double memory =
+      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  const auto fit = static_cast<int64_t>(memory / 4 / per_token);
+  return std::max<int64_t>(16, std::min(hp.n_ctx_train, fit));
 }
 
 }  // namespace wick::cli

@@ -20,4 +20,8 @@ struct LoadedModel {
   static Result<std::unique_ptr<LoadedModel>> Load(const std::string& path);
 };
 
+// Without --ctx-size: the training context, but no more than a quarter of the memory for the
+// KV cache (long-context models would otherwise ask for tens of GiB).
+int64_t DefaultContextSize(const model::HParams& hp, DType cache_type);
+
 }  // namespace wick::cli

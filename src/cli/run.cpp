@@ -1,7 +1,6 @@
 // `wick run -m MODEL -p PROMPT`: generate text, streamed to stdout as it is made, with a
 // timing line on stderr.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,18 +26,6 @@ struct RunOptions {
   sampling::SamplingParams sampling;
 };
 
-// Without --ctx-size: the training context, but no more than a quarter of the memory for the
-// KV cache (long-context models would otherwise ask for tens of GiB).
-int64_t DefaultContext(const model::HParams& hp, DType cache_type) {
-  const double head_bytes = static_cast<double>(
-      BytesFor(cache_type, static_cast<uint64_t>(hp.head_dim)).value_or(hp.head_dim * 4));
-  const double per_token = 2.0 * hp.n_layer * hp.n_head_kv * head_bytes;  // K and V
-  const double memory =
-      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  const auto fit = static_cast<int64_t>(memory / 4 / per_token);
-  return std::max<int64_t>(16, std::min(hp.n_ctx_train, fit));
-}
-
 int RunRun(const RunOptions& opts) {
   Result<std::string> prompt = ReadTextInput(opts.prompt, opts.file);
   if (!prompt.ok()) return ReportError(prompt.error().message());
@@ -49,7 +36,7 @@ int RunRun(const RunOptions& opts) {
   const model::HParams& hp = m.model.hparams();
   Result<DType> cache_type = DTypeFromName(opts.cache_type);
   if (!cache_type.ok()) return ReportError(cache_type.error().message());
-  const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContext(hp, *cache_type);
+  const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, *cache_type);
   Result<model::KvCache> cache = model::KvCache::Create(hp, n_ctx, *cache_type);
   if (!cache.ok()) return ReportError(cache.error().message());
   model::CpuBackend backend(opts.threads);
