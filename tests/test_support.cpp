@@ -57,12 +57,27 @@ void WriteFileBytes(const std::filesystem::path& path, const std::vector<uint8_t
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-CommandResult RunWick(const std::vector<std::string>& args, int timeout_seconds) {
-  int out_pipe[2], err_pipe[2];
+namespace {
+
+// Without `feed_input` the child shares the test's standard input.
+CommandResult Spawn(const std::vector<std::string>& args, const std::string& input,
+                    int timeout_seconds, bool feed_input) {
+  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) throw std::runtime_error("pipe failed");
+  if (feed_input) {
+    if (input.size() > 65536 || pipe(in_pipe) != 0) throw std::runtime_error("input pipe failed");
+    if (write(in_pipe[1], input.data(), input.size()) != static_cast<ssize_t>(input.size())) {
+      throw std::runtime_error("input write failed");
+    }
+    close(in_pipe[1]);
+  }
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    if (feed_input) {
+      dup2(in_pipe[0], 0);
+      close(in_pipe[0]);
+    }
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     close(out_pipe[0]);
@@ -78,6 +93,7 @@ CommandResult RunWick(const std::vector<std::string>& args, int timeout_seconds)
     execv(binary.c_str(), argv.data());
     _exit(127);
   }
+  if (feed_input) close(in_pipe[0]);
   close(out_pipe[1]);
   close(err_pipe[1]);
   CommandResult result;
@@ -116,6 +132,17 @@ CommandResult RunWick(const std::vector<std::string>& args, int timeout_seconds)
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   return result;
+}
+
+}  // namespace
+
+CommandResult RunWick(const std::vector<std::string>& args, int timeout_seconds) {
+  return Spawn(args, std::string(), timeout_seconds, /*feed_input=*/false);
+}
+
+CommandResult RunWickWithInput(const std::vector<std::string>& args, const std::string& input,
+                               int timeout_seconds) {
+  return Spawn(args, input, timeout_seconds, /*feed_input=*/true);
 }
 
 }  // namespace wick::testing

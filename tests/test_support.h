@@ -40,6 +40,9 @@ struct CommandResult {
 
 // Runs the wick binary built with the tests, with a timeout, capturing its output.
 CommandResult RunWick(const std::vector<std::string>& args, int timeout_seconds = 60);
+// The same with `input` (at most a pipe's buffer, 64 KiB) on its standard input.
+CommandResult RunWickWithInput(const std::vector<std::string>& args, const std::string& input,
+                               int timeout_seconds = 60);
 
 }  // namespace wick::testing
 
