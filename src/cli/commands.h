@@ -21,6 +21,8 @@ void RegisterPerplexity(CLI::App& app, CommandRunner& runner);
 void RegisterRun(CLI::App& app, CommandRunner& runner);
 void RegisterSynth(CLI::App& app, CommandRunner& runner);
 void RegisterBench(CLI::App& app, CommandRunner& runner);
+void RegisterChat(CLI::App& app, CommandRunner& runner);
+void RegisterTemplate(CLI::App& app, CommandRunner& runner);
 
 // The text given with -p, or the exact bytes of the file given with -f ("-": standard input).
 Result<std::string> ReadTextInput(const std::string& text, const std::string& file);

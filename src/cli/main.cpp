@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   wick::cli::RegisterLogits(app, runner);
   wick::cli::RegisterPerplexity(app, runner);
   wick::cli::RegisterBench(app, runner);
+  wick::cli::RegisterChat(app, runner);
+  wick::cli::RegisterTemplate(app, runner);
   wick::cli::RegisterSynth(app, runner);
 
   try {
