@@ -243,12 +243,7 @@ void RegisterChat(CLI::App& app, CommandRunner& runner) {
                   "Context size (default: the model's, capped to fit memory)");
   cmd->add_option("-n,--n-predict", opts->n_predict, "Most tokens per answer (-1: no limit)");
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
-  cmd->add_option("--temp", opts->sampling.temperature, "Temperature (0: greedy)");
-  cmd->add_option("--top-k", opts->sampling.top_k, "Top-k (0: off)");
-  cmd->add_option("--top-p", opts->sampling.top_p, "Top-p (1: off)");
-  cmd->add_option("--min-p", opts->sampling.min_p, "Min-p (0: off)");
-  cmd->add_option("--repeat-penalty", opts->sampling.repeat_penalty, "Repetition penalty");
-  cmd->add_option("--seed", opts->sampling.seed, "Random seed");
+  AddSamplingOptions(*cmd, opts->sampling);
   cmd->add_flag("--timings", opts->timings, "A timing line per answer on stderr");
   cmd->callback([opts, &runner] { runner = [opts] { return RunChat(*opts); }; });
 }

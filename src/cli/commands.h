@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "sampling/sampler_chain.h"
 
 namespace wick::cli {
 
@@ -24,8 +25,13 @@ void RegisterBench(CLI::App& app, CommandRunner& runner);
 void RegisterChat(CLI::App& app, CommandRunner& runner);
 void RegisterTemplate(CLI::App& app, CommandRunner& runner);
 
+// Helpers the subcommands share.
+
 // The text given with -p, or the exact bytes of the file given with -f ("-": standard input).
 Result<std::string> ReadTextInput(const std::string& text, const std::string& file);
+
+// --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --seed.
+void AddSamplingOptions(CLI::App& cmd, sampling::SamplingParams& params);
 
 // Prints "wick: error: <message>" on stderr and returns 1.
 int ReportError(const std::string& message);

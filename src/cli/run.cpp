@@ -92,13 +92,7 @@ void RegisterRun(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
   cmd->add_option("--cache-type", opts->cache_type, "KV cache type: f16 (default), f32, q8_0")
       ->check(CLI::IsMember({"f16", "f32", "q8_0"}, CLI::ignore_case));
-  cmd->add_option("--temp", opts->sampling.temperature, "Temperature (0: greedy)");
-  cmd->add_option("--top-k", opts->sampling.top_k, "Top-k (0: off)");
-  cmd->add_option("--top-p", opts->sampling.top_p, "Top-p (1: off)");
-  cmd->add_option("--min-p", opts->sampling.min_p, "Min-p (0: off)");
-  cmd->add_option("--repeat-penalty", opts->sampling.repeat_penalty, "Repetition penalty");
-  cmd->add_option("--repeat-last-n", opts->sampling.repeat_last_n, "Penalty window");
-  cmd->add_option("--seed", opts->sampling.seed, "Random seed");
+  AddSamplingOptions(*cmd, opts->sampling);
   cmd->add_option("--stop", opts->stop, "Stop before this text (repeatable)");
   cmd->callback([opts, prompt, file, &runner] {
     if (prompt->count() == 0 && file->count() == 0) throw CLI::RequiredError("-p or -f");
