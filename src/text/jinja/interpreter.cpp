@@ -23,6 +23,8 @@ class LoopContext : public Object, public std::enable_shared_from_this<LoopConte
       : items_(std::move(items)) {}
 
   void set_index0(size_t index0) { index0_ = index0; }
+  // Forgets what changed() saw, which may be the loop itself: a reference cycle otherwise.
+  void Finish() { last_changed_ = Value(); }
   std::string TypeName() const override { return "LoopContext"; }
   std::string Repr() const override {
     return fmt::format("<LoopContext {}/{}>", index0_ + 1, items_->size());
@@ -315,6 +317,10 @@ Result<Interpreter::Flow> Interpreter::ExecuteFor(const ForStmt& stmt,
   }
   auto loop = std::make_shared<LoopContext>(items);
   const Value loop_value = Value::Object(loop);
+  struct FinishLoop {
+    LoopContext* loop;
+    ~FinishLoop() { loop->Finish(); }
+  } finish_loop{loop.get()};
   // Jinja2 runs the else block unless an iteration reached the end of the body: a loop whose
   // iterations all end in break or continue runs it too.
   bool completed_an_iteration = false;

@@ -203,7 +203,11 @@ Result<Value> Arithmetic(BinaryOp op, const Value& a, const Value& b) {
       if (x < 0 && y != std::floor(y)) {
         return Error(ErrorCode::kUnsupported, "complex numbers are not supported");
       }
-      return Value::Float(std::pow(x, y));
+      const double result = std::pow(x, y);
+      if (std::isinf(result) && std::isfinite(x) && std::isfinite(y)) {
+        return RenderError("(34, 'Numerical result out of range')");  // Python's OverflowError
+      }
+      return Value::Float(result);
     }
     default:
       return Unsupported(op, a, b);

@@ -3,9 +3,11 @@
 // lstrip_blocks and the loopcontrols extension, `tojson` as json.dumps(ensure_ascii=False),
 // and the globals raise_exception(message) and strftime_now(format).
 //
-// The subset is what chat templates use: if/for/set/macro/call/filter/with blocks, break and
-// continue, namespace(), Python's operators, str/dict/list methods and Jinja2's filters and
-// tests. Not supported: template inheritance and includes, recursive loops, autoescaping.
+// The subset is what chat templates use: if/for/set/macro/call/filter/with blocks (and
+// transformers' {% generation %}), break and continue, namespace(), Python's operators and
+// printing, str/dict/list methods, Jinja2's tests and most of its filters. Not supported:
+// template inheritance and includes, recursive loops, autoescaping, and the filters groupby,
+// wordwrap, urlize, urlencode, striptags, xmlattr, filesizeformat and random.
 //
 // Templates come from model files, so they are untrusted: every failure is an Error, and
 // nesting, recursion, work and output size are bounded (no crash, no hang).
