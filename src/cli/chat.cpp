@@ -78,8 +78,7 @@ class ChatSession {
  public:
   ChatSession(LoadedModel& m, const ChatTemplate& chat_template, model::Backend& backend,
               model::KvCache& cache, const ChatOptions& opts)
-      : m_(m),
-        template_(chat_template),
+      : template_(chat_template),
         generator_(m.model, *m.tokenizer, backend, cache),
         opts_(opts),
         system_(opts.system) {
@@ -133,9 +132,8 @@ class ChatSession {
       messages_.erase(messages_.size() - 1);
       return;
     }
-    const Vocab& vocab = m_.tokenizer->vocab();
-    const std::string bos =
-        vocab.Valid(vocab.bos) ? vocab.tokens[static_cast<size_t>(vocab.bos)] : "";
+    // The BOS token, unless the template already wrote it.
+    const std::string& bos = template_.bos_token();
     engine::GenerateParams params;
     params.prompt = *prompt;
     params.max_tokens = opts_.n_predict;
@@ -173,7 +171,6 @@ class ChatSession {
   }
 
  private:
-  LoadedModel& m_;
   const ChatTemplate& template_;
   engine::Generator generator_;
   const ChatOptions& opts_;
@@ -187,15 +184,9 @@ int RunChat(const ChatOptions& opts) {
   LoadedModel& m = **loaded;
   Result<ChatTemplate> chat_template = Error(ErrorCode::kInvalidArgument, "no template");
   if (!opts.chat_template.empty()) {
-    std::ifstream in(opts.chat_template, std::ios::binary);
-    if (!in) return ReportError(opts.chat_template + ": cannot open");
-    std::ostringstream source;
-    source << in.rdbuf();
-    const Vocab& vocab = m.tokenizer->vocab();
-    auto text = [&](int32_t id) {
-      return vocab.Valid(id) ? vocab.tokens[static_cast<size_t>(id)] : std::string();
-    };
-    chat_template = ChatTemplate::FromSource(source.str(), text(vocab.bos), text(vocab.eos));
+    Result<std::string> source = ReadTextInput("", opts.chat_template);
+    if (!source.ok()) return ReportError(source.error().message());
+    chat_template = ChatTemplate::FromSource(*source, *m.tokenizer);
   } else {
     chat_template = ChatTemplate::FromGguf(m.file, *m.tokenizer);
   }

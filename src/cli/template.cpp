@@ -2,9 +2,7 @@
 // chat template for one context and prints exactly the text, for checking templates against
 // Hugging Face's renders.
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
@@ -21,16 +19,8 @@ struct TemplateOptions {
   std::string now;
 };
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(ErrorCode::kIo, path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 int RunTemplate(const TemplateOptions& opts) {
-  Result<std::string> context_text = ReadFile(opts.context);
+  Result<std::string> context_text = ReadTextInput("", opts.context);
   if (!context_text.ok()) return ReportError(context_text.error().message());
   nlohmann::ordered_json context =
       nlohmann::ordered_json::parse(*context_text, nullptr, /*allow_exceptions=*/false);
@@ -46,7 +36,7 @@ int RunTemplate(const TemplateOptions& opts) {
   std::unique_ptr<LoadedModel> loaded;
   Result<ChatTemplate> chat_template = Error(ErrorCode::kInvalidArgument, "no template");
   if (!opts.file.empty()) {
-    Result<std::string> source = ReadFile(opts.file);
+    Result<std::string> source = ReadTextInput("", opts.file);
     if (!source.ok()) return ReportError(source.error().message());
     chat_template = ChatTemplate::FromSource(*source, "", "");
     if (!chat_template.ok()) return ReportError(opts.file + ": " + chat_template.error().message());

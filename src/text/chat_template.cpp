@@ -20,17 +20,19 @@ Result<ChatTemplate> ChatTemplate::FromSource(std::string_view source, std::stri
   return t;
 }
 
-Result<ChatTemplate> ChatTemplate::FromGguf(const GgufFile& file, const Tokenizer& tokenizer) {
+Result<ChatTemplate> ChatTemplate::FromSource(std::string_view source, const Tokenizer& tokenizer) {
   const Vocab& vocab = tokenizer.vocab();
-  std::string bos = TokenText(vocab, vocab.bos);
-  std::string eos = TokenText(vocab, vocab.eos);
+  return FromSource(source, TokenText(vocab, vocab.bos), TokenText(vocab, vocab.eos));
+}
+
+Result<ChatTemplate> ChatTemplate::FromGguf(const GgufFile& file, const Tokenizer& tokenizer) {
   const GgufValue* source = file.Find("tokenizer.chat_template");
   if (source == nullptr || source->type() != GgufValueType::kString) {
-    WICK_ASSIGN_OR_RETURN(ChatTemplate t, FromSource(kChatMl, std::move(bos), std::move(eos)));
+    WICK_ASSIGN_OR_RETURN(ChatTemplate t, FromSource(kChatMl, tokenizer));
     t.fallback_ = true;
     return t;
   }
-  Result<ChatTemplate> t = FromSource(source->str(), std::move(bos), std::move(eos));
+  Result<ChatTemplate> t = FromSource(source->str(), tokenizer);
   if (!t.ok()) return std::move(t).error().With("tokenizer.chat_template");
   return t;
 }

@@ -27,8 +27,11 @@ class ChatTemplate {
   static Result<ChatTemplate> FromGguf(const GgufFile& file, const Tokenizer& tokenizer);
   static Result<ChatTemplate> FromSource(std::string_view source, std::string bos_token,
                                          std::string eos_token);
+  // A template file for this tokenizer's model.
+  static Result<ChatTemplate> FromSource(std::string_view source, const Tokenizer& tokenizer);
 
   bool is_fallback() const { return fallback_; }
+  const std::string& bos_token() const { return bos_token_; }
 
   // Renders a conversation (an array of {"role", "content", ...}).
   Result<std::string> Apply(const nlohmann::ordered_json& messages, bool add_generation_prompt,
