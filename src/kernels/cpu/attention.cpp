@@ -319,22 +319,18 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
     }
   }
 
-  // The softmax of each row: this task's own, or (second pass of a split) the merged one.
-  for (int64_t r = 0; r < n_rows; ++r) {
+  // The softmax of each row: this task's own, or (second pass of a split) the merged one
+  // already in row_max / row_sum.
+  for (int64_t r = 0; task.pass != TaskPass::kValues && r < n_rows; ++r) {
     const int64_t i = token_of(r) * p.n_head + head_of(r);
     const int64_t n_valid = valid_of(r);
-    if (task.pass == TaskPass::kValues) continue;
     const float max = n_valid > 0 ? MaxOf(scores + r * n_positions, n_valid)
                                   : -std::numeric_limits<float>::infinity();
     const double sum = n_valid > 0 ? SumExpShifted(scores + r * n_positions, n_valid, max) : 0.0;
-    if (task.pass == TaskPass::kStats) {
-      task.row_max[i] = max;
-      task.row_sum[i] = static_cast<float>(sum);
-    } else {
-      // Every row sees at least cache position 0, so its sum is positive.
-      task.row_max[i] = max;
-      task.row_sum[i] = static_cast<float>(1.0 / sum);
-    }
+    task.row_max[i] = max;
+    // A split reports its sum; a whole row (which sees at least cache position 0, so its sum
+    // is positive) stores 1 / sum for the second loop.
+    task.row_sum[i] = static_cast<float>(task.pass == TaskPass::kStats ? sum : 1.0 / sum);
   }
   if (task.pass == TaskPass::kStats) return;
 
