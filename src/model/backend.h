@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -19,8 +20,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // y[i][r] = sum_j w[r][j] * x[i][j] for m rows of x.
-  virtual Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y) = 0;
+  // y[i][r] = sum_j w[r][j] * x[i][j] for m rows of x; `path` as kernels::MatmulParams.
+  virtual Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
+                        kernels::MatmulPath path = kernels::MatmulPath::kAuto) = 0;
   // Rows `ids` of an embedding table, as f32.
   virtual Status GetRows(const TensorRef& table, const int32_t* ids, int64_t n, float* out) = 0;
   // RMSNorm of `rows` rows of n, times weight.
@@ -32,6 +34,8 @@ class Backend {
   virtual void SwiGlu(const float* gate, const float* up, float* out, int64_t n) = 0;
   virtual void Add(const float* a, const float* b, float* out, int64_t n) = 0;
   virtual Status Attention(const kernels::AttentionParams& params) = 0;
+  // Independent attention calls in one pass, each row computed as if alone.
+  virtual Status AttentionBatch(std::span<const kernels::AttentionParams> batch) = 0;
   // Copies f32 rows into a cache of `type` (F32, F16 or Q8_0), rows `row_bytes` apart.
   virtual void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                          int64_t row_bytes) = 0;
@@ -44,7 +48,8 @@ class CpuBackend : public Backend {
 
   ThreadPool& pool() { return pool_; }
 
-  Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y) override;
+  Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
+                kernels::MatmulPath path = kernels::MatmulPath::kAuto) override;
   Status GetRows(const TensorRef& table, const int32_t* ids, int64_t n, float* out) override;
   void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
                float eps) override;
@@ -53,6 +58,7 @@ class CpuBackend : public Backend {
   void SwiGlu(const float* gate, const float* up, float* out, int64_t n) override;
   void Add(const float* a, const float* b, float* out, int64_t n) override;
   Status Attention(const kernels::AttentionParams& params) override;
+  Status AttentionBatch(std::span<const kernels::AttentionParams> batch) override;
   void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                  int64_t row_bytes) override;
 

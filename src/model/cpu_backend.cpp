@@ -15,10 +15,17 @@ constexpr int64_t kElementGrain = 4096;
 
 }  // namespace
 
-Status CpuBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float* y) {
-  return kernels::Matmul(
-      {.w = w.data, .w_type = w.type, .n = w.rows, .k = w.row_len, .x = x, .m = m, .y = y}, pool_,
-      matmul_scratch_);
+Status CpuBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
+                          kernels::MatmulPath path) {
+  return kernels::Matmul({.w = w.data,
+                          .w_type = w.type,
+                          .n = w.rows,
+                          .k = w.row_len,
+                          .x = x,
+                          .m = m,
+                          .y = y,
+                          .path = path},
+                         pool_, matmul_scratch_);
 }
 
 Status CpuBackend::GetRows(const TensorRef& table, const int32_t* ids, int64_t n, float* out) {
@@ -55,6 +62,10 @@ void CpuBackend::Add(const float* a, const float* b, float* out, int64_t n) {
 
 Status CpuBackend::Attention(const kernels::AttentionParams& params) {
   return kernels::Attention(params, pool_);
+}
+
+Status CpuBackend::AttentionBatch(std::span<const kernels::AttentionParams> batch) {
+  return kernels::AttentionBatch(batch, pool_);
 }
 
 void CpuBackend::StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,

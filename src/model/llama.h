@@ -1,5 +1,5 @@
 // The Llama family (llama, qwen2, qwen3): hyper-parameters and weights from a GGUF file and a
-// forward pass over a batch of tokens of one sequence.
+// forward pass over a batch of tokens of one sequence, or of several sequences at once.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,18 @@
 
 namespace wick::model {
 
+// One sequence's share of a batched forward pass: its tokens, run after what its own cache
+// holds and appended to it.
+struct BatchSequence {
+  std::span<const int32_t> tokens;
+  KvCache* cache = nullptr;
+  bool logits = false;  // write the logits of its last token
+  // Tokens of a prompt (computed like a prefill) or one generated token (like a decode step).
+  // Each kind is always computed the same way, so a sequence's results do not depend on what
+  // else is in the batch or how its prompt was cut into chunks.
+  bool prompt = false;
+};
+
 class LlamaModel {
  public:
   // The weights stay views into `file`, which must outlive the model.
@@ -29,18 +41,38 @@ class LlamaModel {
   Status Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& backend, float* logits,
                  bool last_only = false);
 
+  // Runs several sequences (distinct caches) in one pass: every matmul takes all their tokens.
+  // Writes [k][n_vocab] logits for the k sequences with `logits` set, in order. Each
+  // sequence's results are bit-identical to running it alone through ForwardBatch.
+  Status ForwardBatch(std::span<const BatchSequence> batch, Backend& backend, float* logits);
+
  private:
   // Per-step buffers, grown to the largest batch seen.
   struct Activations {
-    std::vector<float> x, h, q, k, v, attn, gate, up;
+    std::vector<float> x, h, q, k, v, attn, gate, up, last;
     void Resize(const HParams& hp, int64_t n_tokens);
   };
 
-  Status Layer(int64_t l, int64_t n, KvCache& cache, Backend& be);
+  // Consecutive rows of the batch that belong to one sequence.
+  struct Segment {
+    int64_t row0 = 0;
+    int64_t n = 0;
+    KvCache* cache = nullptr;
+    int64_t pos0 = 0;
+    kernels::MatmulPath path = kernels::MatmulPath::kAuto;
+  };
+
+  Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, bool batched, Backend& be);
+  // be.Matmul over the rows of every segment, one call per run of segments sharing a path.
+  static Status MatmulRows(Backend& be, const TensorRef& w, const float* x, float* y,
+                           std::span<const Segment> segs);
 
   HParams hp_;
   ModelWeights w_;
   Activations act_;
+  std::vector<Segment> segs_;
+  std::vector<int32_t> batch_tokens_;
+  std::vector<kernels::AttentionParams> attn_batch_;
 };
 
 }  // namespace wick::model

@@ -78,6 +78,50 @@ TEST_P(MatmulTest, MatchesDequantizedReference) {
   }
 }
 
+// A forced path computes each row as if it were alone: a server batching unrelated sequences
+// relies on it for outputs that do not depend on the neighbours.
+TEST_P(MatmulTest, ForcedPathRowsDoNotDependOnTheBatch) {
+  const DType type = GetParam();
+  const QuantTraits* traits = FindQuantTraits(type);
+  ASSERT_NE(traits, nullptr);
+  const int64_t k = 512, n = 80, m = 37;
+  ThreadPool pool(3);
+  MatmulScratch scratch;
+  std::vector<float> w_f32 = Random(static_cast<size_t>(n * k), 3);
+  const uint64_t w_row = *BytesFor(type, k);
+  std::vector<uint8_t> w(static_cast<size_t>(n) * w_row);
+  for (int64_t r = 0; r < n; ++r) traits->quantize(w_f32.data() + r * k, w.data() + r * w_row, k);
+  std::vector<float> x = Random(static_cast<size_t>(m * k), 4);
+  for (MatmulPath path : {MatmulPath::kDot, MatmulPath::kGemm}) {
+    auto run = [&](int64_t first, int64_t rows) {
+      std::vector<float> y(static_cast<size_t>(rows * n), NAN);
+      Status st = Matmul({.w = w.data(),
+                          .w_type = type,
+                          .n = n,
+                          .k = k,
+                          .x = x.data() + first * k,
+                          .m = rows,
+                          .y = y.data(),
+                          .path = path},
+                         pool, scratch);
+      EXPECT_TRUE(st.ok());
+      return y;
+    };
+    const std::vector<float> all = run(0, m);
+    const std::vector<float> head = run(0, 16);
+    const std::vector<float> tail = run(16, m - 16);
+    for (int64_t i = 0; i < m; ++i) {
+      const std::vector<float> alone = run(i, 1);
+      const std::vector<float>& part = i < 16 ? head : tail;
+      const int64_t pi = i < 16 ? i : i - 16;
+      for (int64_t r = 0; r < n; ++r) {
+        ASSERT_EQ(all[i * n + r], alone[r]) << "path " << static_cast<int>(path) << " row " << i;
+        ASSERT_EQ(all[i * n + r], part[pi * n + r]) << "path " << static_cast<int>(path);
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTest,
                          ::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ4_0,
                                            DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ8_0,

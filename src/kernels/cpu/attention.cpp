@@ -553,5 +553,77 @@ Status Attention(const AttentionParams& params, ThreadPool& pool) {
   return OkStatus();
 }
 
+Status AttentionBatch(std::span<const AttentionParams> batch, ThreadPool& pool) {
+  struct Item {
+    AttentionParams p;
+    int64_t tile = 0;
+    int64_t n_tiles = 0;
+    int64_t first_task = 0;
+    int64_t first_row = 0;  // of this item's softmax rows in the shared arrays
+  };
+  std::vector<Item> items;
+  items.reserve(batch.size());
+  int64_t n_tasks = 0, n_rows = 0, scratch_floats = 0;
+  for (const AttentionParams& params : batch) {
+    WICK_RETURN_IF_ERROR(Validate(params));
+    if (params.n_tokens == 0) continue;
+    Item it{.p = params};
+    AttentionParams& p = it.p;
+    const int64_t token_floats = int64_t{p.n_head} * p.head_dim;
+    if (p.q_token_stride == 0) p.q_token_stride = token_floats;
+    if (p.out_token_stride == 0) p.out_token_stride = token_floats;
+    if (p.kv_head_stride == 0) p.kv_head_stride = HeadBytes(p.kv_type, p.head_dim);
+    const int group = p.n_head / p.n_head_kv;
+    const int64_t n_attended = p.pos0 + p.n_tokens;
+    it.tile = std::clamp<int64_t>(kTargetRows / group, 1, p.n_tokens);
+    while (it.tile > 1 && it.tile * group * n_attended > kMaxScoreFloats) {
+      it.tile = (it.tile + 1) / 2;
+    }
+    it.n_tiles = (p.n_tokens + it.tile - 1) / it.tile;
+    it.first_task = n_tasks;
+    it.first_row = n_rows;
+    n_tasks += it.n_tiles * p.n_head_kv;
+    n_rows += p.n_tokens * p.n_head;
+    scratch_floats =
+        std::max(scratch_floats, ScratchFloats(it.tile * group, n_attended, p.head_dim));
+    items.push_back(it);
+  }
+  if (n_tasks == 0) return OkStatus();
+
+  thread_local SoftmaxRows softmax;
+  softmax.max.resize(static_cast<size_t>(n_rows));
+  softmax.inv_sum.resize(static_cast<size_t>(n_rows));
+  float* const max_data = softmax.max.data();
+  float* const inv_sum_data = softmax.inv_sum.data();
+  std::atomic<int64_t> next{0};
+  pool.Run([&](int, int) {
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < static_cast<size_t>(scratch_floats)) {
+      scratch.resize(static_cast<size_t>(scratch_floats));
+    }
+    size_t item = 0;
+    for (int64_t i = next.fetch_add(1); i < n_tasks; i = next.fetch_add(1)) {
+      while (item + 1 < items.size() && items[item + 1].first_task <= i) ++item;
+      while (items[item].first_task > i) --item;
+      const Item& it = items[item];
+      const int64_t local = i - it.first_task;
+      const int64_t tile_index = local / it.p.n_head_kv;
+      AttentionTask task{
+          .t_begin = tile_index * it.tile,
+          .t_end = std::min(it.p.n_tokens, (tile_index + 1) * it.tile),
+          .kv_head = static_cast<int>(local % it.p.n_head_kv),
+          .kv_begin = 0,
+          .kv_end = it.p.pos0 + it.p.n_tokens,
+          .pass = TaskPass::kWhole,
+          .row_max = max_data + it.first_row,
+          .row_sum = inv_sum_data + it.first_row,
+          .partial = nullptr,
+      };
+      HWY_DYNAMIC_DISPATCH(AttendTaskImpl)(it.p, task, scratch.data());
+    }
+  });
+  return OkStatus();
+}
+
 }  // namespace wick::kernels
 #endif  // HWY_ONCE

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/dtype.h"
 #include "core/error.h"
@@ -54,5 +55,11 @@ struct AttentionParams {
 // pointers, n_head not a multiple of n_head_kv, pos0 + n_tokens > n_kv, strides too small or
 // misaligned, a kv_type other than f32/f16/q8_0) give an error and leave `out` untouched.
 Status Attention(const AttentionParams& params, ThreadPool& pool);
+
+// Several independent calls (the sequences of a server's batch, each over its own cache) in
+// one pass over the pool. The cache range is never split between tasks, so each query row is
+// computed the same way whatever else is in the batch (Attention splits it for decode, which
+// rounds differently); an error in any item leaves every `out` untouched.
+Status AttentionBatch(std::span<const AttentionParams> batch, ThreadPool& pool);
 
 }  // namespace wick::kernels

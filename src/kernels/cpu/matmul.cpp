@@ -117,7 +117,8 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   if (!w_row_bytes.ok()) return Invalid(w_row_bytes.error().message());
   if (!a_row_bytes.ok()) return Invalid(a_row_bytes.error().message());
 
-  if (p.m >= kGemmMinRows) {
+  const bool gemm = p.path == MatmulPath::kAuto ? p.m >= kGemmMinRows : p.path == MatmulPath::kGemm;
+  if (gemm) {
     return GemmPath(p, *kernel, *w_row_bytes, *a_row_bytes, pool, scratch);
   }
 

@@ -25,6 +25,12 @@ namespace wick::kernels {
 
 inline constexpr int64_t kGemmMinRows = 16;
 
+// Which path computes a call. kAuto picks by m as above. A caller that needs each row's result
+// to be independent of the other rows in the call (a server batching unrelated sequences, whose
+// output must not depend on its neighbours) forces one: each path computes every row the same
+// way whatever m is, but the two paths round differently.
+enum class MatmulPath { kAuto, kDot, kGemm };
+
 struct MatmulParams {
   const void* w = nullptr;  // [n][k] in w_type
   DType w_type = DType::kF32;
@@ -33,6 +39,7 @@ struct MatmulParams {
   const float* x = nullptr;  // [m][k]
   int64_t m = 0;             // activation rows
   float* y = nullptr;        // [m][n]
+  MatmulPath path = MatmulPath::kAuto;
 };
 
 // Reusable buffers for converted activations, so repeated calls allocate nothing.

@@ -1,0 +1,129 @@
+// ForwardBatch: a sequence's logits do not depend on the other sequences in the batch, on how
+// its prompt is cut into chunks, or on the order of the batch; they match a lone Forward where
+// both take the same path.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "io/gguf_file.h"
+#include "model/backend.h"
+#include "model/llama.h"
+#include "model/synthetic.h"
+#include "test_support.h"
+
+namespace wick::model {
+namespace {
+
+class BatchForwardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SynthOptions options;
+    options.preset = *FindSynthPreset("tiny");
+    options.type = DType::kQ4_0;
+    Result<GgufWriter> writer = BuildSyntheticModel(options);
+    ASSERT_TRUE(writer.ok()) << writer.error().message();
+    ASSERT_TRUE(writer->WriteFile(dir_.File("tiny.gguf").string()).ok());
+    Result<GgufFile> file = GgufFile::Open(dir_.File("tiny.gguf").string());
+    ASSERT_TRUE(file.ok()) << file.error().message();
+    file_ = std::make_unique<GgufFile>(std::move(*file));
+    Result<LlamaModel> model = LlamaModel::Load(*file_);
+    ASSERT_TRUE(model.ok()) << model.error().message();
+    model_ = std::make_unique<LlamaModel>(std::move(*model));
+    n_vocab_ = model_->hparams().n_vocab;
+  }
+
+  KvCache NewCache() { return *KvCache::Create(model_->hparams(), 256); }
+
+  std::vector<int32_t> Tokens(size_t n, uint32_t seed) const {
+    std::mt19937 rng(seed);
+    std::vector<int32_t> t(n);
+    for (int32_t& id : t) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab_));
+    return t;
+  }
+
+  // Logits after `prompt` (in chunks of `chunk`) and then each of `decode`, alone.
+  std::vector<std::vector<float>> Alone(const std::vector<int32_t>& prompt, size_t chunk,
+                                        const std::vector<int32_t>& decode) {
+    KvCache cache = NewCache();
+    std::vector<std::vector<float>> out;
+    std::vector<float> logits(static_cast<size_t>(n_vocab_));
+    for (size_t i = 0; i < prompt.size(); i += chunk) {
+      const size_t len = std::min(chunk, prompt.size() - i);
+      const BatchSequence s{.tokens = std::span(prompt).subspan(i, len),
+                            .cache = &cache,
+                            .logits = i + len == prompt.size(),
+                            .prompt = true};
+      EXPECT_TRUE(model_->ForwardBatch({&s, 1}, backend_, logits.data()).ok());
+    }
+    out.push_back(logits);
+    for (int32_t t : decode) {
+      const BatchSequence s{.tokens = {&t, 1}, .cache = &cache, .logits = true, .prompt = false};
+      EXPECT_TRUE(model_->ForwardBatch({&s, 1}, backend_, logits.data()).ok());
+      out.push_back(logits);
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<GgufFile> file_;
+  std::unique_ptr<LlamaModel> model_;
+  CpuBackend backend_{3};
+  int64_t n_vocab_ = 0;
+};
+
+TEST_F(BatchForwardTest, SequencesDoNotDependOnTheirNeighboursOrChunking) {
+  const std::vector<int32_t> p0 = Tokens(40, 1), p1 = Tokens(7, 2), p2 = Tokens(23, 3);
+  const std::vector<int32_t> d0 = Tokens(3, 4), d1 = Tokens(3, 5);
+  const auto want0 = Alone(p0, p0.size(), d0);
+  EXPECT_EQ(Alone(p0, 16, d0), want0);  // chunked prompt
+  EXPECT_EQ(Alone(p0, 1, d0), want0);   // token by token, still on the prompt path
+  const auto want1 = Alone(p1, p1.size(), d1);
+
+  // Sequence 0 prefills while sequence 1 prefills, then both decode while a third prefills.
+  KvCache c0 = NewCache(), c1 = NewCache(), c2 = NewCache();
+  std::vector<float> logits(static_cast<size_t>(3 * n_vocab_));
+  auto row = [&](int i) {
+    return std::vector<float>(logits.begin() + i * n_vocab_, logits.begin() + (i + 1) * n_vocab_);
+  };
+  std::vector<BatchSequence> batch{
+      {.tokens = p1, .cache = &c1, .logits = true, .prompt = true},
+      {.tokens = std::span(p0).first(25), .cache = &c0, .logits = false, .prompt = true}};
+  ASSERT_TRUE(model_->ForwardBatch(batch, backend_, logits.data()).ok());
+  EXPECT_EQ(row(0), want1[0]);
+  batch = {{.tokens = std::span(p0).subspan(25), .cache = &c0, .logits = true, .prompt = true},
+           {.tokens = {&d1[0], 1}, .cache = &c1, .logits = true, .prompt = false}};
+  ASSERT_TRUE(model_->ForwardBatch(batch, backend_, logits.data()).ok());
+  EXPECT_EQ(row(0), want0[0]);
+  EXPECT_EQ(row(1), want1[1]);
+  for (size_t i = 0; i < 2; ++i) {
+    batch = {{.tokens = {&d1[i + 1], 1}, .cache = &c1, .logits = true, .prompt = false},
+             {.tokens = {&d0[i], 1}, .cache = &c0, .logits = true, .prompt = false},
+             {.tokens = std::span(p2).subspan(i * 10, 10),
+              .cache = &c2,
+              .logits = false,
+              .prompt = true}};
+    ASSERT_TRUE(model_->ForwardBatch(batch, backend_, logits.data()).ok());
+    EXPECT_EQ(row(0), want1[i + 2]);
+    EXPECT_EQ(row(1), want0[i + 1]);
+  }
+  EXPECT_EQ(c0.n_past(), 42);
+  EXPECT_EQ(c2.n_past(), 20);
+}
+
+TEST_F(BatchForwardTest, BadBatchesAreErrors) {
+  KvCache c0 = NewCache();
+  const std::vector<int32_t> p = Tokens(4, 1);
+  std::vector<float> logits(static_cast<size_t>(2 * n_vocab_));
+  std::vector<BatchSequence> same{{.tokens = p, .cache = &c0, .logits = true, .prompt = true},
+                                  {.tokens = p, .cache = &c0, .logits = true, .prompt = true}};
+  EXPECT_FALSE(model_->ForwardBatch(same, backend_, logits.data()).ok());
+  const std::vector<int32_t> long_prompt = Tokens(300, 2);
+  const BatchSequence too_long{.tokens = long_prompt, .cache = &c0, .logits = true, .prompt = true};
+  Status st = model_->ForwardBatch({&too_long, 1}, backend_, logits.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("exceed the context"), std::string::npos);
+  EXPECT_EQ(c0.n_past(), 0);
+}
+
+}  // namespace
+}  // namespace wick::model
