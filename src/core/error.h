@@ -22,6 +22,8 @@ enum class ErrorCode {
   kCorrupt,          // a file's bytes do not follow its format
   kUnsupported,      // valid, but wick does not handle it (yet)
   kTypeMismatch,     // a value exists but has another type
+  kOutOfRange,       // does not fit a limit: a prompt longer than the context
+  kUnavailable,      // busy right now (a full queue); the same call may succeed later
 };
 
 class Error {

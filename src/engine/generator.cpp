@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/stop_matcher.h"
+
 namespace wick::engine {
 
 namespace {
@@ -13,45 +15,6 @@ double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
 }
-
-// Holds back text that could be the start of a stop string, and cuts at the first full one.
-class StopMatcher {
- public:
-  explicit StopMatcher(const std::vector<std::string>& stop) : stop_(stop) {}
-
-  // Adds text; returns what is final. Sets `stopped` when a stop string has appeared.
-  std::string Push(std::string_view text, bool& stopped) {
-    pending_ += text;
-    size_t cut = std::string::npos;
-    for (const std::string& s : stop_) {
-      if (!s.empty()) cut = std::min(cut, pending_.find(s));
-    }
-    if (cut != std::string::npos) {
-      stopped = true;
-      std::string out = pending_.substr(0, cut);
-      pending_.clear();
-      return out;
-    }
-    // Keep the longest tail that is a prefix of some stop string.
-    size_t keep = 0;
-    for (const std::string& s : stop_) {
-      for (size_t len = std::min(s.size() - 1, pending_.size()); len > keep; --len) {
-        if (pending_.compare(pending_.size() - len, len, s, 0, len) == 0) {
-          keep = len;
-          break;
-        }
-      }
-    }
-    std::string out = pending_.substr(0, pending_.size() - keep);
-    pending_.erase(0, pending_.size() - keep);
-    return out;
-  }
-  std::string Flush() { return std::exchange(pending_, {}); }
-
- private:
-  const std::vector<std::string>& stop_;
-  std::string pending_;
-};
 
 }  // namespace
 
