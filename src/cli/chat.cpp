@@ -182,14 +182,7 @@ int RunChat(const ChatOptions& opts) {
   Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
   if (!loaded.ok()) return ReportError(loaded.error().message());
   LoadedModel& m = **loaded;
-  Result<ChatTemplate> chat_template = Error(ErrorCode::kInvalidArgument, "no template");
-  if (!opts.chat_template.empty()) {
-    Result<std::string> source = ReadTextInput("", opts.chat_template);
-    if (!source.ok()) return ReportError(source.error().message());
-    chat_template = ChatTemplate::FromSource(*source, *m.tokenizer);
-  } else {
-    chat_template = ChatTemplate::FromGguf(m.file, *m.tokenizer);
-  }
+  Result<ChatTemplate> chat_template = LoadChatTemplate(m, opts.chat_template);
   if (!chat_template.ok()) return ReportError(chat_template.error().message());
   if (chat_template->is_fallback()) {
     std::fprintf(stderr, "wick: warning: %s has no chat template; using ChatML\n",

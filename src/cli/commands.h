@@ -24,6 +24,7 @@ void RegisterSynth(CLI::App& app, CommandRunner& runner);
 void RegisterBench(CLI::App& app, CommandRunner& runner);
 void RegisterChat(CLI::App& app, CommandRunner& runner);
 void RegisterTemplate(CLI::App& app, CommandRunner& runner);
+void RegisterServe(CLI::App& app, CommandRunner& runner);
 
 // Helpers the subcommands share.
 

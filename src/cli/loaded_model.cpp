@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "cli/commands.h"
+
 namespace wick::cli {
 
 Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path) {
@@ -23,14 +25,20 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path) 
   return loaded;
 }
 
-int64_t DefaultContextSize(const model::HParams& hp, DType cache_type) {
+int64_t DefaultContextSize(const model::HParams& hp, DType cache_type, int n_seq) {
   const double head_bytes = static_cast<double>(
       BytesFor(cache_type, static_cast<uint64_t>(hp.head_dim)).value_or(hp.head_dim * 4));
   const double per_token = 2.0 * hp.n_layer * hp.n_head_kv * head_bytes;  // K and V
   const double memory =
       static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  const auto fit = static_cast<int64_t>(memory / 4 / per_token);
+  const auto fit = static_cast<int64_t>(memory / 4 / per_token / std::max(n_seq, 1));
   return std::max<int64_t>(16, std::min(hp.n_ctx_train, fit));
+}
+
+Result<ChatTemplate> LoadChatTemplate(const LoadedModel& m, const std::string& file) {
+  if (file.empty()) return ChatTemplate::FromGguf(m.file, *m.tokenizer);
+  WICK_ASSIGN_OR_RETURN(std::string source, ReadTextInput("", file));
+  return ChatTemplate::FromSource(source, *m.tokenizer);
 }
 
 }  // namespace wick::cli

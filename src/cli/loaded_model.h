@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "io/gguf_file.h"
 #include "model/llama.h"
+#include "text/chat_template.h"
 #include "text/tokenizer.h"
 
 namespace wick::cli {
@@ -21,7 +22,11 @@ struct LoadedModel {
 };
 
 // Without --ctx-size: the training context, but no more than a quarter of the memory for the
-// KV cache (long-context models would otherwise ask for tens of GiB).
-int64_t DefaultContextSize(const model::HParams& hp, DType cache_type);
+// KV caches of `n_seq` sequences (long-context models would otherwise ask for tens of GiB).
+int64_t DefaultContextSize(const model::HParams& hp, DType cache_type, int n_seq = 1);
+
+// The template of --chat-template FILE when given, else the model's (ChatML when it has none:
+// is_fallback(), which the caller warns about).
+Result<ChatTemplate> LoadChatTemplate(const LoadedModel& m, const std::string& file);
 
 }  // namespace wick::cli

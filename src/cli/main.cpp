@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   wick::cli::RegisterBench(app, runner);
   wick::cli::RegisterChat(app, runner);
   wick::cli::RegisterTemplate(app, runner);
+  wick::cli::RegisterServe(app, runner);
   wick::cli::RegisterSynth(app, runner);
 
   try {

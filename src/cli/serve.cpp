@@ -1,0 +1,141 @@
+// `wick serve -m MODEL`: the OpenAI-compatible HTTP server (see server/http_server.h). It
+// listens first, so /health answers 503 while the model loads, then serves until SIGINT or
+// SIGTERM.
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/loaded_model.h"
+#include "engine/batch_engine.h"
+#include "model/backend.h"
+#include "server/http_server.h"
+
+namespace wick::cli {
+
+namespace {
+
+struct ServeOptions {
+  std::string model;
+  std::string alias;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int parallel = 4;
+  int64_t ctx_size = 0;
+  int64_t batch_size = 512;
+  std::string api_key;
+  int queue_size = 64;
+  int threads = 0;
+  std::string cache_type = "f16";
+  std::string chat_template;
+};
+
+int RunServe(const ServeOptions& opts) {
+  // Signals go to the thread that waits for them, not to whichever thread they hit.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  Result<DType> cache_type = DTypeFromName(opts.cache_type);
+  if (!cache_type.ok()) return ReportError(cache_type.error().message());
+  if (opts.parallel < 1) return ReportError("--parallel must be at least 1");
+
+  server::HttpServer http({.host = opts.host,
+                           .port = opts.port,
+                           .api_key = opts.api_key,
+                           .http_threads = opts.parallel + opts.queue_size + 16,
+                           .probe_interval = std::chrono::milliseconds(100)});
+  if (Status st = http.Bind(); !st.ok()) return ReportError(st.error().message());
+  std::fprintf(stderr, "wick: listening on http://%s:%d (loading %s)\n", opts.host.c_str(),
+               http.port(), opts.model.c_str());
+  std::thread serving([&] { http.Run(); });
+  std::thread stopper([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::fprintf(stderr, "wick: stopping\n");
+    http.Stop();
+  });
+  auto fail = [&](const std::string& message) {
+    http.Stop();
+    serving.join();
+    pthread_kill(stopper.native_handle(), SIGTERM);
+    stopper.join();
+    return ReportError(message);
+  };
+
+  Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
+  if (!loaded.ok()) return fail(loaded.error().message());
+  LoadedModel& m = **loaded;
+  Result<ChatTemplate> chat_template = LoadChatTemplate(m, opts.chat_template);
+  if (!chat_template.ok()) return fail(chat_template.error().message());
+  if (chat_template->is_fallback()) {
+    std::fprintf(stderr, "wick: warning: %s has no chat template; using ChatML\n",
+                 opts.model.c_str());
+  }
+  const model::HParams& hp = m.model.hparams();
+  const int64_t n_ctx =
+      opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, *cache_type, opts.parallel);
+  model::CpuBackend backend(opts.threads);
+  Result<std::unique_ptr<engine::BatchEngine>> engine =
+      engine::BatchEngine::Create(m.model, *m.tokenizer, backend,
+                                  {.n_parallel = opts.parallel,
+                                   .n_ctx = n_ctx,
+                                   .kv_type = *cache_type,
+                                   .n_batch = opts.batch_size,
+                                   .queue_size = opts.queue_size});
+  if (!engine.ok()) return fail(engine.error().message());
+  const engine::EngineStats stats = (*engine)->Stats();
+  const std::string id =
+      opts.alias.empty() ? std::filesystem::path(opts.model).filename().string() : opts.alias;
+  std::fprintf(stderr,
+               "wick: model %s ready: %d slots x %lld positions, KV cache %s %.1f MiB, %d "
+               "threads\n",
+               id.c_str(), opts.parallel, static_cast<long long>(n_ctx),
+               std::string(NameOf(*cache_type)).c_str(),
+               static_cast<double>(stats.kv_bytes) / (1024.0 * 1024.0), backend.pool().size());
+  http.SetReady({.id = id,
+                 .tokenizer = m.tokenizer.get(),
+                 .chat_template = &*chat_template,
+                 .engine = engine->get(),
+                 .n_ctx_train = hp.n_ctx_train,
+                 .created = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()});
+  serving.join();
+  pthread_kill(stopper.native_handle(), SIGTERM);  // if the server stopped on its own
+  stopper.join();
+  return 0;
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app, CommandRunner& runner) {
+  auto opts = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
+  cmd->add_option("-m,--model", opts->model, "GGUF model")->required();
+  cmd->add_option("-a,--alias", opts->alias, "Model name clients use (default: the file name)");
+  cmd->add_option("--host", opts->host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", opts->port, "Port (0: any free one)")->capture_default_str();
+  cmd->add_option("--parallel,--np", opts->parallel, "Sequences generated at once")
+      ->capture_default_str();
+  cmd->add_option("-c,--ctx-size", opts->ctx_size,
+                  "Context per sequence (default: the model's, capped to fit memory)");
+  cmd->add_option("-b,--batch-size", opts->batch_size, "Most tokens per forward pass")
+      ->capture_default_str();
+  cmd->add_option("--api-key", opts->api_key, "Require this bearer key on /v1/*");
+  cmd->add_option("--queue-size", opts->queue_size, "Requests waiting for a free slot before 503s")
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
+  cmd->add_option("--cache-type", opts->cache_type, "KV cache type: f16, f32, q8_0")
+      ->capture_default_str();
+  cmd->add_option("--chat-template", opts->chat_template, "Jinja chat template file");
+  cmd->callback([opts, &runner] { runner = [opts] { return RunServe(*opts); }; });
+}
+
+}  // namespace wick::cli

@@ -1,0 +1,519 @@
+#include "server/http_server.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <random>
+
+#include "server/openai_protocol.h"
+
+namespace wick::server {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+// Sequences one request may start (prompts x n).
+constexpr int kMaxChoices = 16;
+constexpr size_t kMaxBodyBytes = size_t{32} << 20;
+
+void SendError(httplib::Response& res, const ApiError& error) {
+  res.status = error.status;
+  res.set_content(Dump(ErrorBody(error)), "application/json");
+}
+
+ApiError MakeError(int status, std::string message, std::string type, std::string param = {},
+                   std::string code = {}) {
+  ApiError e;
+  e.status = status;
+  e.message = std::move(message);
+  e.type = std::move(type);
+  e.param = std::move(param);
+  e.code = std::move(code);
+  return e;
+}
+
+uint64_t RandomU64() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return rng();
+}
+
+std::string NewId(std::string_view prefix) {
+  return fmt::format("{}{:016x}{:08x}", prefix, RandomU64(), RandomU64() & 0xffffffffu);
+}
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* FinishName(engine::FinishReason reason) {
+  return reason == engine::FinishReason::kLength ? "length" : "stop";
+}
+
+// Compares without leaking the key's length or prefix through timing.
+bool SameKey(std::string_view a, std::string_view b) {
+  unsigned diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+// A label for /metrics that does not grow with whatever paths clients try.
+std::string RouteLabel(const std::string& path) {
+  for (const char* route :
+       {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"}) {
+    if (path == route) return route;
+  }
+  if (path.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
+  return "other";
+}
+
+// One request's sequences and what has come back from them, relayed to the client.
+class Relay {
+ public:
+  Relay(Endpoint endpoint, const CompletionRequest& request, const ServedModel& model,
+        std::vector<std::shared_ptr<engine::SequenceHandle>> handles, Metrics& metrics,
+        std::chrono::milliseconds probe)
+      : endpoint_(endpoint),
+        stream_(request.stream),
+        include_usage_(request.include_usage),
+        logprobs_(request.logprobs),
+        tokenizer_(*model.tokenizer),
+        handles_(std::move(handles)),
+        metrics_(metrics),
+        probe_(probe),
+        choices_(handles_.size()),
+        start_(Clock::now()) {
+    meta_.id = NewId(endpoint == Endpoint::kChat ? "chatcmpl-" : "cmpl-");
+    meta_.created = UnixNow();
+    meta_.model = model.id;
+    meta_.system_fingerprint = "wick";
+  }
+  ~Relay() { CancelAll(); }
+
+  void CancelAll() {
+    for (auto& h : handles_) h->Cancel();
+  }
+
+  // Runs until every sequence is done; false when the client went away.
+  bool Run(httplib::DataSink& sink) {
+    last_write_ = Clock::now();
+    size_t remaining = handles_.size();
+    const auto wait = handles_.size() == 1 ? probe_ : std::chrono::milliseconds(2);
+    while (remaining > 0) {
+      for (size_t i = 0; i < handles_.size(); ++i) {
+        Choice& c = choices_[i];
+        if (c.done) continue;
+        engine::SequenceEvent event = handles_[i]->Next(wait);
+        if (!Handle(static_cast<int>(i), event, sink)) return false;
+        if (c.done) --remaining;
+      }
+      // Nothing to say for a while: a byte the client ignores shows whether it is still there.
+      if (remaining > 0 && Clock::now() - last_write_ >= probe_) {
+        if (!Write(sink, stream_ ? std::string(": ping\n\n") : std::string(" "))) return false;
+      }
+    }
+    return Finish(sink);
+  }
+
+ private:
+  struct Choice {
+    bool done = false;
+    bool started = false;  // a chunk was sent (chat: the role went out)
+    std::string text;
+    std::vector<TokenLogprob> logprobs;
+    std::string finish;
+    Clock::time_point last_token;
+  };
+
+  bool Write(httplib::DataSink& sink, const std::string& data) {
+    last_write_ = Clock::now();
+    return sink.write(data.data(), data.size());
+  }
+
+  std::vector<TokenLogprob> Convert(const std::vector<engine::TokenLogprob>& in) const {
+    std::vector<TokenLogprob> out;
+    out.reserve(in.size());
+    for (const engine::TokenLogprob& t : in) {
+      TokenLogprob lp;
+      lp.token = tokenizer_.TokenPiece(t.token);
+      lp.logprob = t.logprob;
+      for (const auto& [id, p] : t.top) lp.top.emplace_back(tokenizer_.TokenPiece(id), p);
+      out.push_back(std::move(lp));
+    }
+    return out;
+  }
+
+  bool Handle(int index, engine::SequenceEvent& event, httplib::DataSink& sink) {
+    Choice& c = choices_[static_cast<size_t>(index)];
+    const auto now = Clock::now();
+    if (!event.text.empty()) {
+      if (!first_token_seen_) {
+        metrics_.TimeToFirstToken(std::chrono::duration<double>(now - start_).count());
+        first_token_seen_ = true;
+      } else if (c.last_token != Clock::time_point{}) {
+        metrics_.InterTokenLatency(std::chrono::duration<double>(now - c.last_token).count());
+      }
+      c.last_token = now;
+    }
+    std::vector<TokenLogprob> logprobs;
+    if (logprobs_) logprobs = Convert(event.logprobs);
+    if (event.done) {
+      usage_.prompt_tokens += event.prompt_tokens;
+      usage_.completion_tokens += event.completion_tokens;
+      usage_.cached_tokens += event.cached_tokens;
+      metrics_.Tokens(event.prompt_tokens, event.completion_tokens);
+      if (event.finish == engine::FinishReason::kError) error_ = event.error;
+    }
+    if (!stream_) {
+      c.text += event.text;
+      for (TokenLogprob& lp : logprobs) c.logprobs.push_back(std::move(lp));
+      if (event.done) {
+        c.done = true;
+        c.finish = FinishName(event.finish);
+      }
+      return true;
+    }
+    if (!event.text.empty() || !logprobs.empty()) {
+      const Json chunk = StreamChunk(endpoint_, meta_, index, !c.started, event.text, nullptr,
+                                     logprobs_ ? &logprobs : nullptr, include_usage_);
+      c.started = true;
+      if (!Write(sink, SseEvent(chunk))) return false;
+    }
+    if (event.done) {
+      c.done = true;
+      if (event.finish == engine::FinishReason::kError) {
+        return Write(sink, SseEvent(ErrorBody(MakeError(500, event.error, "server_error"))));
+      }
+      const std::string finish = FinishName(event.finish);
+      const Json chunk =
+          StreamChunk(endpoint_, meta_, index, !c.started, "", &finish, nullptr, include_usage_);
+      c.started = true;
+      return Write(sink, SseEvent(chunk));
+    }
+    return true;
+  }
+
+  bool Finish(httplib::DataSink& sink) {
+    if (!stream_) {
+      if (!error_.empty()) {
+        return Write(sink, Dump(ErrorBody(MakeError(500, error_, "server_error"))));
+      }
+      std::vector<ChoiceResult> results;
+      for (size_t i = 0; i < choices_.size(); ++i) {
+        ChoiceResult r;
+        r.index = static_cast<int>(i);
+        r.text = std::move(choices_[i].text);
+        r.finish_reason = choices_[i].finish;
+        r.has_logprobs = logprobs_;
+        r.logprobs = std::move(choices_[i].logprobs);
+        results.push_back(std::move(r));
+      }
+      return Write(sink, Dump(CompletionResponse(endpoint_, meta_, results, usage_)));
+    }
+    if (include_usage_ && !Write(sink, SseEvent(UsageChunk(endpoint_, meta_, usage_)))) {
+      return false;
+    }
+    return Write(sink, "data: [DONE]\n\n");
+  }
+
+  Endpoint endpoint_;
+  bool stream_;
+  bool include_usage_;
+  bool logprobs_;
+  const Tokenizer& tokenizer_;
+  std::vector<std::shared_ptr<engine::SequenceHandle>> handles_;
+  Metrics& metrics_;
+  std::chrono::milliseconds probe_;
+  std::vector<Choice> choices_;
+  ResponseMeta meta_;
+  Usage usage_;
+  std::string error_;
+  Clock::time_point start_;
+  Clock::time_point last_write_;
+  bool first_token_seen_ = false;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(ServerOptions options)
+    : options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+  const int threads = std::max(options_.http_threads, 4);
+  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_->set_keep_alive_max_count(10000);
+  // Stream chunks are small writes; Nagle would hold each until the last one is acknowledged.
+  http_->set_tcp_nodelay(true);
+  // Remember the listening socket: Bind() deepens its backlog (see there).
+  http_->set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_socket_ = sock;
+  });
+  http_->set_payload_max_length(kMaxBodyBytes);
+  Routes();
+}
+
+HttpServer::~HttpServer() {
+  Stop();
+}
+
+Status HttpServer::Bind() {
+  if (options_.port == 0) {
+    port_ = http_->bind_to_any_port(options_.host);
+    if (port_ <= 0) {
+      return Error(ErrorCode::kIo, fmt::format("cannot listen on {} (any port)", options_.host));
+    }
+  } else {
+    if (!http_->bind_to_port(options_.host, options_.port)) {
+      return Error(ErrorCode::kIo, fmt::format("cannot listen on {}:{} (in use, or not an address "
+                                               "of this machine)",
+                                               options_.host, options_.port));
+    }
+    port_ = options_.port;
+  }
+  // cpp-httplib 0.11 listens with a backlog of 5: a burst of new clients overflows it, and each
+  // overflowed connection waits a second for the SYN to be resent. Listening again raises it.
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
+  return OkStatus();
+}
+
+void HttpServer::Run() {
+  http_->listen_after_bind();
+}
+
+void HttpServer::Stop() {
+  if (http_) http_->stop();
+}
+
+void HttpServer::SetReady(const ServedModel& model) {
+  model_ = model;
+  ready_.store(true);
+}
+
+const ServedModel* HttpServer::Ready(httplib::Response& res) {
+  if (ready_.load()) return &model_;
+  SendError(res, MakeError(503, "the model is still loading", "unavailable_error"));
+  return nullptr;
+}
+
+bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res) {
+  if (options_.api_key.empty() || req.path.rfind("/v1/", 0) != 0) return true;
+  const std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.rfind(kBearer, 0) == 0 &&
+      SameKey(std::string_view(header).substr(kBearer.size()), options_.api_key)) {
+    return true;
+  }
+  SendError(res, MakeError(401,
+                           header.empty() ? "no API key given (send Authorization: Bearer <key>)"
+                                          : "invalid API key",
+                           "authentication_error", "", "invalid_api_key"));
+  return false;
+}
+
+void HttpServer::Routes() {
+  http_->set_default_headers({{"Access-Control-Allow-Origin", "*"}});
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "OPTIONS") {  // CORS preflight from browser clients
+      res.status = 204;
+      res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    metrics_.InFlight(1);
+    return Authorized(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                : httplib::Server::HandlerResponse::Handled;
+  });
+  http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    if (req.method == "OPTIONS") return;
+    metrics_.InFlight(-1);
+    metrics_.RequestDone(RouteLabel(req.path), res.status);
+  });
+  http_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty() || res.status < 400) return;
+    if (res.status == 404) {
+      SendError(res, MakeError(404, fmt::format("no route {} {}", req.method, req.path),
+                               "invalid_request_error", "", "not_found"));
+    } else if (res.status == 413) {
+      SendError(res, MakeError(413, "the request body is too large", "invalid_request_error"));
+    } else {
+      SendError(res, MakeError(res.status, fmt::format("HTTP {}", res.status),
+                               res.status >= 500 ? "server_error" : "invalid_request_error"));
+    }
+  });
+  http_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        SendError(res, MakeError(500, what, "server_error"));
+      });
+
+  http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    if (Ready(res) == nullptr) return;
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    engine::EngineStats stats;
+    const bool ready = ready_.load();
+    if (ready) stats = model_.engine->Stats();
+    res.set_content(metrics_.Render(ready ? &stats : nullptr), "text/plain; version=0.0.4");
+  });
+  auto model_json = [this] {
+    const engine::BatchEngineOptions& eo = model_.engine->options();
+    return Json{{"id", model_.id},
+                {"object", "model"},
+                {"created", model_.created},
+                {"owned_by", "wick"},
+                {"meta",
+                 {{"n_ctx_train", model_.n_ctx_train},
+                  {"n_ctx", eo.n_ctx},
+                  {"n_parallel", eo.n_parallel},
+                  {"n_vocab", model_.tokenizer->size()}}}};
+  };
+  http_->Get("/v1/models", [this, model_json](const httplib::Request&, httplib::Response& res) {
+    if (Ready(res) == nullptr) return;
+    res.set_content(Dump(Json{{"object", "list"}, {"data", Json::array({model_json()})}}),
+                    "application/json");
+  });
+  http_->Get(R"(/v1/models/(.+))",
+             [this, model_json](const httplib::Request& req, httplib::Response& res) {
+               if (Ready(res) == nullptr) return;
+               if (req.matches[1] != model_.id) {
+                 SendError(res, MakeError(404,
+                                          fmt::format("the model '{}' does not exist (this "
+                                                      "server has '{}')",
+                                                      std::string(req.matches[1]), model_.id),
+                                          "invalid_request_error", "model", "model_not_found"));
+                 return;
+               }
+               res.set_content(Dump(model_json()), "application/json");
+             });
+  http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    Completions(req, res, true);
+  });
+  http_->Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    Completions(req, res, false);
+  });
+}
+
+void HttpServer::Completions(const httplib::Request& req, httplib::Response& res, bool chat) {
+  const ServedModel* m = Ready(res);
+  if (m == nullptr) return;
+  const Endpoint endpoint = chat ? Endpoint::kChat : Endpoint::kCompletion;
+  std::variant<CompletionRequest, ApiError> parsed = ParseCompletionRequest(
+      req.body, endpoint, {.n_vocab = m->tokenizer->size(), .max_n = kMaxChoices});
+  if (const ApiError* error = std::get_if<ApiError>(&parsed)) return SendError(res, *error);
+  CompletionRequest& r = std::get<CompletionRequest>(parsed);
+  if (!r.model.empty() && r.model != m->id) {
+    return SendError(res, MakeError(404,
+                                    fmt::format("the model '{}' does not exist (this server has "
+                                                "'{}')",
+                                                r.model, m->id),
+                                    "invalid_request_error", "model", "model_not_found"));
+  }
+  // llama-server's extension for benchmarks: generate past end-of-generation tokens.
+  bool ignore_eos = false;
+  if (req.body.find("\"ignore_eos\"") != std::string::npos) {
+    const Json body = Json::parse(req.body, nullptr, false);
+    if (body.is_object() && body.contains("ignore_eos") && body["ignore_eos"].is_boolean()) {
+      ignore_eos = body["ignore_eos"].get<bool>();
+    }
+  }
+
+  std::vector<std::vector<int32_t>> prompts;
+  if (chat) {
+    Result<std::string> text = m->chat_template->Apply(r.messages, true);
+    if (!text.ok()) {
+      return SendError(res, MakeError(400, "the chat template failed: " + text.error().message(),
+                                      "invalid_request_error", "messages"));
+    }
+    // A template that writes the BOS text itself must not get a second one.
+    const std::string& bos = m->chat_template->bos_token();
+    const bool has_bos = !bos.empty() && text->rfind(bos, 0) == 0;
+    prompts.push_back(
+        m->tokenizer->Encode(*text, {.add_special = !has_bos, .parse_special = true}));
+  } else {
+    for (const PromptInput& p : r.prompts) {
+      if (const auto* text = std::get_if<std::string>(&p)) {
+        prompts.push_back(
+            m->tokenizer->Encode(*text, {.add_special = true, .parse_special = true}));
+      } else {
+        prompts.push_back(std::get<std::vector<int32_t>>(p));
+      }
+    }
+  }
+  if (static_cast<int64_t>(prompts.size()) * r.n > kMaxChoices) {
+    return SendError(res,
+                     MakeError(400,
+                               fmt::format("{} prompts x n = {} would start {} sequences; at "
+                                           "most {} per request",
+                                           prompts.size(), r.n, prompts.size() * r.n, kMaxChoices),
+                               "invalid_request_error", "n"));
+  }
+  std::vector<engine::SequenceParams> seqs;
+  for (const std::vector<int32_t>& prompt : prompts) {
+    if (prompt.empty()) {
+      return SendError(res, MakeError(400, "the prompt has no tokens", "invalid_request_error",
+                                      chat ? "messages" : "prompt"));
+    }
+    for (int j = 0; j < r.n; ++j) {
+      engine::SequenceParams s;
+      s.prompt = prompt;
+      s.max_tokens = r.max_tokens;
+      s.stop = r.stop;
+      s.sampling = r.sampling;
+      // Choices of one request must differ: each its own seed, reproducible when one is given.
+      s.sampling.seed = r.seed_given ? r.sampling.seed + static_cast<uint64_t>(j) : RandomU64();
+      s.top_logprobs = r.logprobs ? r.top_logprobs : -1;
+      s.ignore_eos = ignore_eos;
+      seqs.push_back(std::move(s));
+    }
+  }
+  const size_t n_prompt = seqs.front().prompt.size();
+  Result<std::vector<std::shared_ptr<engine::SequenceHandle>>> handles =
+      m->engine->Submit(std::move(seqs));
+  if (!handles.ok()) {
+    const Error& e = handles.error();
+    if (e.code() == ErrorCode::kOutOfRange) {
+      return SendError(
+          res, MakeError(400,
+                         fmt::format("This model's maximum context length is {} "
+                                     "tokens. However, your {} resulted in {} "
+                                     "tokens. ({})",
+                                     m->engine->options().n_ctx, chat ? "messages" : "prompt",
+                                     n_prompt, e.message()),
+                         "invalid_request_error", chat ? "messages" : "prompt",
+                         "context_length_exceeded"));
+    }
+    if (e.code() == ErrorCode::kUnavailable) {
+      return SendError(res, MakeError(503, e.message(), "unavailable_error"));
+    }
+    return SendError(res, MakeError(400, e.message(), "invalid_request_error"));
+  }
+
+  auto relay = std::make_shared<Relay>(endpoint, r, *m, std::move(*handles), metrics_,
+                                       options_.probe_interval);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      r.stream ? "text/event-stream" : "application/json",
+      [relay](size_t, httplib::DataSink& sink) {
+        if (!relay->Run(sink)) {
+          relay->CancelAll();
+          return false;
+        }
+        sink.done();
+        return true;
+      },
+      [relay](bool) { relay->CancelAll(); });
+}
+
+}  // namespace wick::server
