@@ -72,6 +72,10 @@ Result<SamplerChain> SamplerChain::Create(const SamplingParams& params) {
   if (params.temperature <= 0.0f) {
     // Truncation cannot change the argmax, so greedy skips it.
     chain.Add(std::make_unique<GreedySampler>());
+    if (chain.samplers_.size() == 1 + (params.logit_bias.empty() ? 0 : 1)) {
+      chain.greedy_bias_ = params.logit_bias;
+      chain.greedy_only_ = true;
+    }
     return chain;
   }
   const auto min_keep = static_cast<size_t>(params.min_keep);
@@ -87,10 +91,48 @@ Result<SamplerChain> SamplerChain::Create(const SamplingParams& params) {
 
 void SamplerChain::Add(std::unique_ptr<Sampler> sampler) {
   samplers_.push_back(std::move(sampler));
+  greedy_only_ = false;
+}
+
+// The chain logit-bias -> greedy in one pass over the logits, without filling the candidates:
+// a server samples every sequence of every step, and the full path costs a vocabulary-sized
+// copy and a branchy scan. Same result: the biased maximum, ties to the lower id.
+Result<int32_t> SamplerChain::SampleGreedy(std::span<const float> logits) {
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (std::isnan(logits[i]) || logits[i] == std::numeric_limits<float>::infinity()) {
+      return Invalid(fmt::format("logit of token {} is {}", i, logits[i]));
+    }
+  }
+  std::span<const float> scores = logits;
+  if (!greedy_bias_.empty()) {
+    biased_.assign(logits.begin(), logits.end());
+    for (const auto& [id, bias] : greedy_bias_) {
+      if (id >= 0 && static_cast<size_t>(id) < biased_.size()) {
+        biased_[static_cast<size_t>(id)] += bias;
+      }
+    }
+    scores = biased_;
+  }
+  float best_logit = -std::numeric_limits<float>::infinity();
+  size_t best = scores.size();
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (scores[i] > best_logit) {
+      best_logit = scores[i];
+      best = i;
+    }
+  }
+  candidates_ = Candidates();
+  if (best == scores.size()) {
+    return Invalid(
+        "no token was chosen: every candidate is at -inf, or the chain does not end in a final "
+        "sampler (greedy, dist)");
+  }
+  return static_cast<int32_t>(best);
 }
 
 Result<int32_t> SamplerChain::Sample(std::span<const float> logits) {
   if (logits.empty()) return Invalid("no logits to sample from");
+  if (greedy_only_) return SampleGreedy(logits);
   for (size_t i = 0; i < logits.size(); ++i) {
     if (std::isnan(logits[i]) || logits[i] == std::numeric_limits<float>::infinity()) {
       return Invalid(fmt::format("logit of token {} is {}", i, logits[i]));

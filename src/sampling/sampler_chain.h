@@ -74,8 +74,14 @@ class SamplerChain {
   const Candidates& candidates() const { return candidates_; }
 
  private:
+  Result<int32_t> SampleGreedy(std::span<const float> logits);
+
   std::vector<std::unique_ptr<Sampler>> samplers_;
   Candidates candidates_;  // reused between calls to avoid a vocabulary-sized allocation
+  // Create() built exactly [logit-bias ->] greedy: Sample takes a one-pass shortcut.
+  bool greedy_only_ = false;
+  std::map<int32_t, float> greedy_bias_;
+  std::vector<float> biased_;
 };
 
 }  // namespace wick::sampling

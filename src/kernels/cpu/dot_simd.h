@@ -15,6 +15,9 @@ float DotBF16(const void* w, const void* a, int64_t n);  // bf16 . bf16
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
 // Four weight rows, `row_bytes` apart, against one activation row: out[0..3].
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
+// DotQ4_0Q8_0X4 against two activation rows at once, bit-identical to two calls.
+void DotQ4_0Q8_0X4A2(const void* w, uint64_t row_bytes, const void* a0, const void* a1, int64_t n,
+                     float* out0, float* out1);
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n);
 float DotQ5_0Q8_0(const void* w, const void* a, int64_t n);
 float DotQ5_1Q8_1(const void* w, const void* a, int64_t n);

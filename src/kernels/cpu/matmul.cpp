@@ -140,10 +140,28 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   const uint64_t a_bytes = *a_row_bytes;
   const VecDotFn dot = kernel->dot;
   const VecDotRowsFn dot_rows = kernel->dot_rows;
+  const VecDotRows2Fn dot_rows_x2 = kernel->dot_rows_x2;
   pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {
     for (int64_t r0 = begin; r0 < end; r0 += kRowTile) {
       const int64_t r1 = std::min(end, r0 + kRowTile);
-      for (int64_t i = 0; i < p.m; ++i) {
+      int64_t i = 0;
+      // Activation rows in pairs where the kernel can: the same results, half the weight work.
+      for (; dot_rows_x2 != nullptr && i + 1 < p.m; i += 2) {
+        const uint8_t* a0 = act + static_cast<uint64_t>(i) * a_bytes;
+        const uint8_t* a1 = a0 + a_bytes;
+        float* y0 = p.y + i * p.n;
+        float* y1 = y0 + p.n;
+        int64_t r = r0;
+        for (; r + kDotRows <= r1; r += kDotRows) {
+          dot_rows_x2(w + static_cast<uint64_t>(r) * w_bytes, w_bytes, a0, a1, p.k, y0 + r,
+                      y1 + r);
+        }
+        for (; r < r1; ++r) {
+          y0[r] = dot(w + static_cast<uint64_t>(r) * w_bytes, a0, p.k);
+          y1[r] = dot(w + static_cast<uint64_t>(r) * w_bytes, a1, p.k);
+        }
+      }
+      for (; i < p.m; ++i) {
         const uint8_t* a = act + static_cast<uint64_t>(i) * a_bytes;
         float* y_row = p.y + i * p.n;
         int64_t r = r0;

@@ -14,6 +14,10 @@ using VecDotFn = float (*)(const void* w, const void* a, int64_t n);
 inline constexpr int kDotRows = 4;
 using VecDotRowsFn = void (*)(const void* w, uint64_t row_bytes, const void* a, int64_t n,
                               float* out);
+// The same for two activation rows, each result bit-identical to a VecDotRowsFn call (a
+// batched decode step loads and unpacks the weights once for both).
+using VecDotRows2Fn = void (*)(const void* w, uint64_t row_bytes, const void* a0, const void* a1,
+                               int64_t n, float* out0, float* out1);
 using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
 
 struct VecDotKernel {
@@ -22,6 +26,7 @@ struct VecDotKernel {
   VecDotFn dot;
   // Optional: several rows at once, sharing the activation's work (null: `dot` row by row).
   VecDotRowsFn dot_rows = nullptr;
+  VecDotRows2Fn dot_rows_x2 = nullptr;  // optional, only with dot_rows
 };
 
 // nullptr when the weight type has no dot product (activation-only or unsupported types).
