@@ -98,13 +98,41 @@ void SamplerChain::Add(std::unique_ptr<Sampler> sampler) {
 // a server samples every sequence of every step, and the full path costs a vocabulary-sized
 // copy and a branchy scan. Same result: the biased maximum, ties to the lower id.
 Result<int32_t> SamplerChain::SampleGreedy(std::span<const float> logits) {
-  for (size_t i = 0; i < logits.size(); ++i) {
-    if (std::isnan(logits[i]) || logits[i] == std::numeric_limits<float>::infinity()) {
-      return Invalid(fmt::format("logit of token {} is {}", i, logits[i]));
+  // Eight independent lanes, so the compiler turns the scan into vector max and compare
+  // instructions: NaN and +inf are found by `bad`, the maximum by `max`, and its first index
+  // by a last pass that stops there.
+  constexpr size_t kLanes = 8;
+  float lane_max[kLanes];
+  bool lane_bad[kLanes];
+  for (size_t j = 0; j < kLanes; ++j) {
+    lane_max[j] = -std::numeric_limits<float>::infinity();
+    lane_bad[j] = false;
+  }
+  const size_t n = logits.size();
+  const size_t full = n - n % kLanes;
+  for (size_t i = 0; i < full; i += kLanes) {
+    for (size_t j = 0; j < kLanes; ++j) {
+      const float l = logits[i + j];
+      lane_bad[j] |= !(l < std::numeric_limits<float>::infinity());  // NaN or +inf
+      lane_max[j] = l > lane_max[j] ? l : lane_max[j];
+    }
+  }
+  bool bad = false;
+  for (size_t j = 0; j < kLanes; ++j) bad |= lane_bad[j];
+  for (size_t i = full; i < n; ++i) bad |= !(logits[i] < std::numeric_limits<float>::infinity());
+  if (bad) {
+    for (size_t i = 0; i < n; ++i) {
+      if (std::isnan(logits[i]) || logits[i] == std::numeric_limits<float>::infinity()) {
+        return Invalid(fmt::format("logit of token {} is {}", i, logits[i]));
+      }
     }
   }
   std::span<const float> scores = logits;
-  if (!greedy_bias_.empty()) {
+  float max = -std::numeric_limits<float>::infinity();
+  if (greedy_bias_.empty()) {
+    for (size_t j = 0; j < kLanes; ++j) max = std::max(max, lane_max[j]);
+    for (size_t i = full; i < n; ++i) max = std::max(max, logits[i]);
+  } else {
     biased_.assign(logits.begin(), logits.end());
     for (const auto& [id, bias] : greedy_bias_) {
       if (id >= 0 && static_cast<size_t>(id) < biased_.size()) {
@@ -112,21 +140,16 @@ Result<int32_t> SamplerChain::SampleGreedy(std::span<const float> logits) {
       }
     }
     scores = biased_;
-  }
-  float best_logit = -std::numeric_limits<float>::infinity();
-  size_t best = scores.size();
-  for (size_t i = 0; i < scores.size(); ++i) {
-    if (scores[i] > best_logit) {
-      best_logit = scores[i];
-      best = i;
-    }
+    for (float l : scores) max = std::max(max, l);
   }
   candidates_ = Candidates();
-  if (best == scores.size()) {
+  if (max == -std::numeric_limits<float>::infinity()) {
     return Invalid(
         "no token was chosen: every candidate is at -inf, or the chain does not end in a final "
         "sampler (greedy, dist)");
   }
+  size_t best = 0;
+  while (scores[best] != max) ++best;
   return static_cast<int32_t>(best);
 }
 

@@ -8,6 +8,8 @@
 #include <random>
 #include <vector>
 
+#include "sampling/pick.h"
+
 namespace wick::sampling {
 namespace {
 
@@ -100,6 +102,34 @@ TEST(SamplerChainTest, GreedyIsArgmaxAndTinyTemperatureAndTopKOneAgree) {
     EXPECT_EQ(MustSample(cold, logits), best);
     EXPECT_EQ(MustSample(top1, logits), best);
   }
+}
+
+// Greedy (with or without logit bias) takes a one-pass shortcut; it must agree with the full
+// chain: ties to the lower id, bias applied, bad logits and all-banned rejected.
+TEST(SamplerChainTest, GreedyShortcutMatchesTheFullChain) {
+  std::mt19937 rng(9);
+  SamplerChain fast = MustCreate({.temperature = 0.0f, .logit_bias = {{2, -kInf}, {7, 0.5f}}});
+  SamplerChain full = MustCreate({.temperature = 0.0f, .logit_bias = {{2, -kInf}, {7, 0.5f}}});
+  full.Add(std::make_unique<GreedySampler>());  // any Add turns the shortcut off
+  for (size_t n : {1u, 7u, 8u, 9u, 17u, 1000u}) {
+    for (int i = 0; i < 50; ++i) {
+      std::vector<float> logits = RandomLogits(rng, n);
+      if (n > 9 && i % 3 == 0) logits[9] = logits[3] = 50.0f;  // a tie: 3 wins
+      if (n > 2 && i % 5 == 0) logits[2] = 99.0f;              // banned by the bias
+      EXPECT_EQ(MustSample(fast, logits), MustSample(full, logits)) << n << " " << i;
+    }
+  }
+  SamplerChain plain = MustCreate({.temperature = 0.0f});
+  EXPECT_EQ(MustSample(plain, {1.0f, 3.0f, 3.0f, -kInf, 2.0f, 0.0f, 1.0f, 3.0f, 3.0f}), 1);
+  std::vector<float> nan(20, 0.0f);
+  nan[13] = std::nanf("");
+  Result<int32_t> bad = plain.Sample(nan);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("token 13"), std::string::npos);
+  EXPECT_FALSE(plain.Sample(std::vector<float>(10, kInf)).ok());
+  EXPECT_FALSE(plain.Sample(std::vector<float>(10, -kInf)).ok());
+  SamplerChain only_banned = MustCreate({.temperature = 0.0f, .logit_bias = {{0, -kInf}}});
+  EXPECT_FALSE(only_banned.Sample(std::vector<float>{1.0f}).ok());
 }
 
 TEST(SamplerChainTest, SeedsReproduceAndDiffer) {
