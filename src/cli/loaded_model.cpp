@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "cli/commands.h"
 
@@ -35,10 +36,18 @@ int64_t DefaultContextSize(const model::HParams& hp, DType cache_type, int n_seq
   return std::max<int64_t>(16, std::min(hp.n_ctx_train, fit));
 }
 
-Result<ChatTemplate> LoadChatTemplate(const LoadedModel& m, const std::string& file) {
-  if (file.empty()) return ChatTemplate::FromGguf(m.file, *m.tokenizer);
-  WICK_ASSIGN_OR_RETURN(std::string source, ReadTextInput("", file));
-  return ChatTemplate::FromSource(source, *m.tokenizer);
+Result<ChatTemplate> LoadChatTemplate(const LoadedModel& m, const std::string& model_path,
+                                      const std::string& file) {
+  if (!file.empty()) {
+    WICK_ASSIGN_OR_RETURN(std::string source, ReadTextInput("", file));
+    return ChatTemplate::FromSource(source, *m.tokenizer);
+  }
+  WICK_ASSIGN_OR_RETURN(ChatTemplate chat_template, ChatTemplate::FromGguf(m.file, *m.tokenizer));
+  if (chat_template.is_fallback()) {
+    std::fprintf(stderr, "wick: warning: %s has no chat template; using ChatML\n",
+                 model_path.c_str());
+  }
+  return chat_template;
 }
 
 }  // namespace wick::cli

@@ -25,8 +25,9 @@ struct LoadedModel {
 // KV caches of `n_seq` sequences (long-context models would otherwise ask for tens of GiB).
 int64_t DefaultContextSize(const model::HParams& hp, DType cache_type, int n_seq = 1);
 
-// The template of --chat-template FILE when given, else the model's (ChatML when it has none:
-// is_fallback(), which the caller warns about).
-Result<ChatTemplate> LoadChatTemplate(const LoadedModel& m, const std::string& file);
+// The template of --chat-template FILE when given, else the model's, or ChatML (with a warning
+// on stderr naming `model_path`) when it has none.
+Result<ChatTemplate> LoadChatTemplate(const LoadedModel& m, const std::string& model_path,
+                                      const std::string& file);
 
 }  // namespace wick::cli

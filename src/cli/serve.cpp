@@ -72,12 +72,8 @@ int RunServe(const ServeOptions& opts) {
   Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
   if (!loaded.ok()) return fail(loaded.error().message());
   LoadedModel& m = **loaded;
-  Result<ChatTemplate> chat_template = LoadChatTemplate(m, opts.chat_template);
+  Result<ChatTemplate> chat_template = LoadChatTemplate(m, opts.model, opts.chat_template);
   if (!chat_template.ok()) return fail(chat_template.error().message());
-  if (chat_template->is_fallback()) {
-    std::fprintf(stderr, "wick: warning: %s has no chat template; using ChatML\n",
-                 opts.model.c_str());
-  }
   const model::HParams& hp = m.model.hparams();
   const int64_t n_ctx =
       opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, *cache_type, opts.parallel);

@@ -6,32 +6,13 @@
 
 #include <thread>
 
-#include "io/gguf_file.h"
+#include "engine/test_model.h"
 #include "test_support.h"
 
 namespace wick::engine {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Loaded {
-  GgufFile file;
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<model::LlamaModel> model;
-};
-
-std::unique_ptr<Loaded> Load(const std::filesystem::path& path) {
-  auto loaded = std::make_unique<Loaded>();
-  Result<GgufFile> file = GgufFile::Open(path);
-  if (!file.ok()) return nullptr;
-  loaded->file = std::move(*file);
-  Result<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromGguf(loaded->file);
-  Result<model::LlamaModel> model = model::LlamaModel::Load(loaded->file);
-  if (!tokenizer.ok() || !model.ok()) return nullptr;
-  loaded->tokenizer = std::move(*tokenizer);
-  loaded->model = std::make_unique<model::LlamaModel>(std::move(*model));
-  return loaded;
-}
 
 struct Output {
   std::string text;
@@ -56,7 +37,7 @@ class BatchEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     WICK_REQUIRE_SHARED(shared);
-    m_ = Load(shared / "models/stories260K.gguf");
+    m_ = LoadTestModel(shared / "models/stories260K.gguf");
     ASSERT_NE(m_, nullptr);
   }
 
@@ -81,7 +62,7 @@ class BatchEngineTest : public ::testing::Test {
     return p;
   }
 
-  std::unique_ptr<Loaded> m_;
+  std::unique_ptr<TestModel> m_;
   model::CpuBackend backend_{2};
 };
 
@@ -168,7 +149,9 @@ TEST_F(BatchEngineTest, PrefixCacheReusesAFinishedPromptWithTheSameOutput) {
 
 TEST_F(BatchEngineTest, CancelFreesTheSlotAndOnlyThatOne) {
   std::unique_ptr<BatchEngine> e = Engine(2, 2048);
-  auto a = e->Submit({Params("Once upon a time", -1)});
+  SequenceParams endless = Params("Once upon a time", -1);
+  endless.ignore_eos = true;
+  auto a = e->Submit({endless});
   auto b = e->Submit({Params("Lily and Tom went to the park", 8)});
   ASSERT_TRUE(a.ok() && b.ok());
   (*a)[0]->Next(5s);
@@ -190,8 +173,12 @@ TEST_F(BatchEngineTest, AdmissionErrors) {
   EXPECT_EQ(too_long.error().code(), ErrorCode::kOutOfRange);
   EXPECT_FALSE(e->Submit({SequenceParams{}}).ok());
 
-  // One running, one waiting: a third does not fit the queue of 1.
-  auto running = e->Submit({Params("Once upon a time", -1)});
+  // One running (endless: no end token, a long context), one waiting: a third does not fit
+  // the queue of 1.
+  e = Engine(1, 2048, /*queue=*/1);
+  SequenceParams endless = Params("Once upon a time", -1);
+  endless.ignore_eos = true;
+  auto running = e->Submit({endless});
   ASSERT_TRUE(running.ok());
   (*running)[0]->Next(5s);  // admitted and generating
   auto waiting = e->Submit({Params("Once upon a time", 2)});

@@ -3,30 +3,11 @@
 
 #include <gtest/gtest.h>
 
-#include "io/gguf_file.h"
+#include "engine/test_model.h"
 #include "test_support.h"
 
 namespace wick::engine {
 namespace {
-
-struct Loaded {
-  GgufFile file;
-  std::unique_ptr<Tokenizer> tokenizer;
-  model::LlamaModel model;
-};
-
-std::unique_ptr<Loaded> Load(const std::filesystem::path& path) {
-  auto loaded = std::make_unique<Loaded>();
-  Result<GgufFile> file = GgufFile::Open(path);
-  if (!file.ok()) return nullptr;
-  loaded->file = std::move(*file);
-  Result<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromGguf(loaded->file);
-  Result<model::LlamaModel> model = model::LlamaModel::Load(loaded->file);
-  if (!tokenizer.ok() || !model.ok()) return nullptr;
-  loaded->tokenizer = std::move(*tokenizer);
-  loaded->model = std::move(*model);
-  return loaded;
-}
 
 std::string Complete(Generator& g, const std::string& prompt, bool reuse, GenerateStats* stats) {
   std::string out;
@@ -46,12 +27,12 @@ std::string Complete(Generator& g, const std::string& prompt, bool reuse, Genera
 
 TEST(GeneratorTest, ReusedPrefixGivesTheSameTextAsAFreshStart) {
   WICK_REQUIRE_SHARED(shared);
-  std::unique_ptr<Loaded> m = Load(shared / "models/stories260K.gguf");
+  std::unique_ptr<TestModel> m = LoadTestModel(shared / "models/stories260K.gguf");
   ASSERT_NE(m, nullptr);
   model::CpuBackend backend(2);
-  Result<model::KvCache> cache = model::KvCache::Create(m->model.hparams(), 256);
+  Result<model::KvCache> cache = model::KvCache::Create(m->model->hparams(), 256);
   ASSERT_TRUE(cache.ok());
-  Generator chat(m->model, *m->tokenizer, backend, *cache);
+  Generator chat(*m->model, *m->tokenizer, backend, *cache);
 
   GenerateStats first, second;
   const std::string turn1 = "Once upon a time";
@@ -63,9 +44,9 @@ TEST(GeneratorTest, ReusedPrefixGivesTheSameTextAsAFreshStart) {
   EXPECT_GE(second.reused_tokens, first.prompt_tokens);
   EXPECT_LT(second.reused_tokens, second.prompt_tokens);
 
-  Result<model::KvCache> fresh_cache = model::KvCache::Create(m->model.hparams(), 256);
+  Result<model::KvCache> fresh_cache = model::KvCache::Create(m->model->hparams(), 256);
   ASSERT_TRUE(fresh_cache.ok());
-  Generator fresh(m->model, *m->tokenizer, backend, *fresh_cache);
+  Generator fresh(*m->model, *m->tokenizer, backend, *fresh_cache);
   GenerateStats fresh_stats;
   EXPECT_EQ(Complete(fresh, turn2, true, &fresh_stats), continued);
   EXPECT_EQ(fresh_stats.reused_tokens, 0);
@@ -75,9 +56,9 @@ TEST(GeneratorTest, ReusedPrefixGivesTheSameTextAsAFreshStart) {
   const std::string other = Complete(chat, "Once upon a midnight", true, &third);
   EXPECT_GT(third.reused_tokens, 0);
   EXPECT_LT(third.reused_tokens, third.prompt_tokens);
-  Result<model::KvCache> cache3 = model::KvCache::Create(m->model.hparams(), 256);
+  Result<model::KvCache> cache3 = model::KvCache::Create(m->model->hparams(), 256);
   ASSERT_TRUE(cache3.ok());
-  Generator fresh3(m->model, *m->tokenizer, backend, *cache3);
+  Generator fresh3(*m->model, *m->tokenizer, backend, *cache3);
   EXPECT_EQ(Complete(fresh3, "Once upon a midnight", true, nullptr), other);
 }
 
