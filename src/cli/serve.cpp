@@ -3,6 +3,7 @@
 // SIGTERM.
 #include <fmt/format.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -55,11 +56,14 @@ int RunServe(const ServeOptions& opts) {
   std::fprintf(stderr, "wick: listening on http://%s:%d (loading %s)\n", opts.host.c_str(),
                http.port(), opts.model.c_str());
   std::thread serving([&] { http.Run(); });
+  std::atomic<engine::BatchEngine*> running_engine{nullptr};
   std::thread stopper([&] {
     int sig = 0;
     sigwait(&signals, &sig);
     std::fprintf(stderr, "wick: stopping\n");
     http.Stop();
+    // Stopping waits for the requests in flight; end their sequences so none runs on.
+    if (engine::BatchEngine* e = running_engine.load()) e->CancelAll();
   });
   auto fail = [&](const std::string& message) {
     http.Stop();
@@ -86,6 +90,7 @@ int RunServe(const ServeOptions& opts) {
                                    .n_batch = opts.batch_size,
                                    .queue_size = opts.queue_size});
   if (!engine.ok()) return fail(engine.error().message());
+  running_engine.store(engine->get());
   const engine::EngineStats stats = (*engine)->Stats();
   const std::string id =
       opts.alias.empty() ? std::filesystem::path(opts.model).filename().string() : opts.alias;

@@ -160,6 +160,23 @@ Result<std::vector<std::shared_ptr<SequenceHandle>>> BatchEngine::Submit(
   return handles;
 }
 
+void BatchEngine::CancelAll() {
+  std::deque<Pending> dropped;
+  {
+    std::lock_guard lock(mu_);
+    dropped.swap(queue_);
+    cancel_all_ = active_ > 0;
+  }
+  cv_.notify_all();
+  for (Pending& p : dropped) {
+    SequenceEvent event;
+    event.done = true;
+    event.finish = FinishReason::kCancelled;
+    event.prompt_tokens = static_cast<int64_t>(p.params.prompt.size());
+    p.handle->Push(std::move(event));
+  }
+}
+
 EngineStats BatchEngine::Stats() const {
   std::lock_guard lock(mu_);
   EngineStats s;
@@ -177,20 +194,25 @@ EngineStats BatchEngine::Stats() const {
 void BatchEngine::Loop() {
   for (;;) {
     std::deque<Pending> admitted;
+    bool cancel_all = false;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || active_ > 0 || !queue_.empty(); });
       if (stopping_) break;
+      cancel_all = std::exchange(cancel_all_, false);
       for (int free = options_.n_parallel - active_; free > 0 && !queue_.empty(); --free) {
         admitted.push_back(std::move(queue_.front()));
         queue_.pop_front();
         ++active_;  // counted now, so Submit sees the slot taken
       }
     }
-    Admit(admitted);
+    // Before admitting: what was submitted after CancelAll runs as usual.
     for (auto& slot : slots_) {
-      if (slot->active && slot->handle->cancelled()) Finish(*slot, FinishReason::kCancelled);
+      if (slot->active && (cancel_all || slot->handle->cancelled())) {
+        Finish(*slot, FinishReason::kCancelled);
+      }
     }
+    Admit(admitted);
     const bool any = std::any_of(slots_.begin(), slots_.end(), [](auto& s) { return s->active; });
     if (any) {
       Status st = Step();

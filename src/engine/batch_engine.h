@@ -122,6 +122,10 @@ class BatchEngine {
   // (the queue is full).
   Result<std::vector<std::shared_ptr<SequenceHandle>>> Submit(std::vector<SequenceParams> batch);
 
+  // Ends every running and queued sequence (kCancelled), e.g. when the server shuts down and
+  // must not wait for endless generations. Later submissions run as usual.
+  void CancelAll();
+
   EngineStats Stats() const;
   const BatchEngineOptions& options() const { return options_; }
 
@@ -155,6 +159,7 @@ class BatchEngine {
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  bool cancel_all_ = false;  // the loop cancels every active slot at its next step
   // Mirrors of the loop's state for Stats().
   int active_ = 0;
   int64_t kv_cells_used_ = 0;

@@ -164,6 +164,22 @@ TEST_F(BatchEngineTest, CancelFreesTheSlotAndOnlyThatOne) {
   EXPECT_EQ(e->Stats().active, 0);
 }
 
+TEST_F(BatchEngineTest, CancelAllEndsRunningAndQueuedButNotLaterOnes) {
+  std::unique_ptr<BatchEngine> e = Engine(1, 2048);
+  SequenceParams endless = Params("Once upon a time", -1);
+  endless.ignore_eos = true;
+  auto running = e->Submit({endless});
+  auto queued = e->Submit({endless});
+  ASSERT_TRUE(running.ok() && queued.ok());
+  (*running)[0]->Next(5s);
+  e->CancelAll();
+  EXPECT_EQ(Drain(*(*running)[0]).last.finish, FinishReason::kCancelled);
+  EXPECT_EQ(Drain(*(*queued)[0]).last.finish, FinishReason::kCancelled);
+  auto later = e->Submit({Params("Once upon a time", 3)});
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(Drain(*(*later)[0]).last.completion_tokens, 3);
+}
+
 TEST_F(BatchEngineTest, AdmissionErrors) {
   std::unique_ptr<BatchEngine> e = Engine(1, 32, /*queue=*/1);
   std::string long_prompt;
