@@ -329,9 +329,9 @@ void DotQ4_0Q8_0X4A2Impl(const void* vw, uint64_t row_bytes, const void* va0, co
                          int64_t n, float* out0, float* out1) {
 #if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
   if (HasAvxVnni()) {
-    DotQ4Q8VnniX4A2(static_cast<const uint8_t*>(vw), row_bytes,
-                    static_cast<const Q8_0Block*>(va0), static_cast<const Q8_0Block*>(va1),
-                    n / static_cast<int64_t>(kBlock), out0, out1);
+    DotQ4Q8VnniX4A2(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va0),
+                    static_cast<const Q8_0Block*>(va1), n / static_cast<int64_t>(kBlock), out0,
+                    out1);
     return;
   }
 #endif

@@ -153,8 +153,7 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
         float* y1 = y0 + p.n;
         int64_t r = r0;
         for (; r + kDotRows <= r1; r += kDotRows) {
-          dot_rows_x2(w + static_cast<uint64_t>(r) * w_bytes, w_bytes, a0, a1, p.k, y0 + r,
-                      y1 + r);
+          dot_rows_x2(w + static_cast<uint64_t>(r) * w_bytes, w_bytes, a0, a1, p.k, y0 + r, y1 + r);
         }
         for (; r < r1; ++r) {
           y0[r] = dot(w + static_cast<uint64_t>(r) * w_bytes, a0, p.k);
