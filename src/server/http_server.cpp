@@ -324,13 +324,13 @@ void HttpServer::Routes() {
       res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
       return httplib::Server::HandlerResponse::Handled;
     }
-    metrics_.InFlight(1);
+    if (req.path != "/metrics") metrics_.InFlight(1);  // the scrape does not count itself
     return Authorized(req, res) ? httplib::Server::HandlerResponse::Unhandled
                                 : httplib::Server::HandlerResponse::Handled;
   });
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (req.method == "OPTIONS") return;
-    metrics_.InFlight(-1);
+    if (req.path != "/metrics") metrics_.InFlight(-1);
     metrics_.RequestDone(RouteLabel(req.path), res.status);
   });
   http_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {

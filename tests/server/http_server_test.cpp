@@ -1,8 +1,11 @@
 // `wick serve` over real HTTP on a small shared model: the OpenAI routes, streaming, stop
 // strings, limits, n, logprobs, every error shape, auth, disconnects, and many concurrent
 // clients whose outputs must equal the same requests alone.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <map>
@@ -102,17 +105,18 @@ double Metric(httplib::Client& cli, const std::string& name) {
   return std::atof(r.raw.c_str() + at + name.size() + 2);
 }
 
-// Waits (up to 10 s) until the server has cancelled one more sequence than `before` and no slot
-// is busy: a sequence that ran to its end instead would not count.
+// Waits (up to 10 s) until the server has cancelled one more sequence than `before`, no slot is
+// busy and no request is open: a sequence that ran to its end instead would not count.
 void WaitForCancel(httplib::Client& cli, double before) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while ((Metric(cli, "wick_sequences_cancelled_total") < before + 1 ||
-          Metric(cli, "wick_slots_active") != 0) &&
+          Metric(cli, "wick_slots_active") != 0 || Metric(cli, "wick_requests_in_flight") != 0) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(Metric(cli, "wick_sequences_cancelled_total"), before + 1);
   EXPECT_EQ(Metric(cli, "wick_slots_active"), 0);
+  EXPECT_EQ(Metric(cli, "wick_requests_in_flight"), 0);  // the handler of the gone client ended
 }
 
 std::string ModelPath() {
@@ -344,6 +348,27 @@ TEST_F(HttpServerTest, DisconnectMidPrefillFreesTheSlot) {
   EXPECT_FALSE(impatient.Post("/v1/completions", body.dump(), "application/json"));
   WaitForCancel(*cli_, cancelled);
   EXPECT_EQ(Post(*cli_, "/v1/completions", Completion("hi", 2).dump()).status, 200);
+}
+
+// The server listens before the model is loaded and says so: a FIFO as the model file keeps
+// the load waiting (open blocks) for as long as the test likes.
+TEST(HttpServerLoadingTest, HealthIs503WhileTheModelLoads) {
+  TempDir dir;
+  const std::string fifo = dir.File("model.gguf").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ServeProcess server({"-m", fifo}, 60, /*wait_for_model=*/false);
+  ASSERT_TRUE(server.ready()) << server.Log();
+  httplib::Client cli("127.0.0.1", server.port());
+  Reply health = Get(cli, "/health");
+  EXPECT_EQ(health.status, 503);
+  EXPECT_TRUE(health.body["error"]["message"].is_string()) << health.raw;
+  EXPECT_EQ(Post(cli, "/v1/completions", Completion("hi", 2).dump()).status, 503);
+  // An empty "file": the load fails with a clear error and the server exits.
+  const int fd = open(fifo.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  EXPECT_EQ(server.Stop(), 1);
+  EXPECT_NE(server.Log().find("wick: error:"), std::string::npos) << server.Log();
 }
 
 TEST(HttpServerAuthTest, KeyIsRequiredOnV1Routes) {

@@ -12,7 +12,8 @@
 
 namespace wick::testing {
 
-ServeProcess::ServeProcess(const std::vector<std::string>& args, int timeout_seconds) {
+ServeProcess::ServeProcess(const std::vector<std::string>& args, int timeout_seconds,
+                           bool wait_for_model) {
   const std::string log = dir_.File("serve.log").string();
   pid_ = fork();
   if (pid_ == 0) {
@@ -34,7 +35,7 @@ ServeProcess::ServeProcess(const std::vector<std::string>& args, int timeout_sec
   while (std::chrono::steady_clock::now() < deadline) {
     const std::string text = Log();
     const size_t at = text.find("listening on http://");
-    if (at != std::string::npos && text.find("ready:") != std::string::npos) {
+    if (at != std::string::npos && (!wait_for_model || text.find("ready:") != std::string::npos)) {
       const size_t colon = text.find(':', at + 20);
       port_ = std::atoi(text.c_str() + colon + 1);
       return;

@@ -13,8 +13,10 @@ namespace wick::testing {
 
 class ServeProcess {
  public:
-  // Starts `wick serve ARGS --port 0` and waits until the model is ready (or fails).
-  explicit ServeProcess(const std::vector<std::string>& args, int timeout_seconds = 60);
+  // Starts `wick serve ARGS --port 0` and waits until the model is ready (or fails); with
+  // `wait_for_model` false, only until it listens.
+  explicit ServeProcess(const std::vector<std::string>& args, int timeout_seconds = 60,
+                        bool wait_for_model = true);
   ~ServeProcess();
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
