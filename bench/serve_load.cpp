@@ -49,6 +49,9 @@ struct Options {
   bool json = false;
   int timeout = 120;
   std::string api_key;
+  // A new connection per request: for servers whose keep-alive the client cannot rely on (a
+  // llama-server build closes streamed connections that it announced as kept alive).
+  bool no_keep_alive = false;
 };
 
 // httplib wants "scheme://host:port"; whatever path follows in --url prefixes every route, so
@@ -280,7 +283,7 @@ RequestResult RunOne(httplib::Client& client, const RequestSpec& spec) {
 
 std::unique_ptr<httplib::Client> MakeClient(const Target& target, const Options& opts) {
   auto client = std::make_unique<httplib::Client>(target.origin);
-  client->set_keep_alive(true);
+  client->set_keep_alive(!opts.no_keep_alive);
   // httplib writes headers and body separately; with Nagle the body waits for the server's
   // delayed ACK (40 ms on Linux), which would land in every TTFT.
   client->set_tcp_nodelay(true);
@@ -578,6 +581,7 @@ int Main(int argc, char** argv) {
   app.add_option("--temperature", opts.temperature, "Sampling temperature (0: greedy)");
   app.add_option("--warmup", opts.warmup, "Untimed requests before each client count");
   app.add_flag("--json", opts.json, "Print a JSON array instead of a markdown table");
+  app.add_flag("--no-keep-alive", opts.no_keep_alive, "Open a new connection for every request");
   app.add_option("--timeout", opts.timeout, "Seconds to wait for the server before failing");
   app.add_option("--api-key", opts.api_key, "Bearer token (default: $WICK_API_KEY)");
   CLI11_PARSE(app, argc, argv);
