@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "server/openai_protocol.h"
+#include "api/openai_protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace wick::server;
+  using namespace wick::api;
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   for (Endpoint endpoint : {Endpoint::kChat, Endpoint::kCompletion}) {
     auto parsed = ParseCompletionRequest(body, endpoint, {.n_vocab = 32000, .max_n = 16});

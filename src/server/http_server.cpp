@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <random>
 
-#include "server/openai_protocol.h"
+#include "api/openai_protocol.h"
 
 namespace wick::server {
+
+// The wire format's types (ApiError, CompletionRequest, ...) are this file's vocabulary.
+using namespace api;  // NOLINT(google-build-using-namespace)
 
 namespace {
 

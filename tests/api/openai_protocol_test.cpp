@@ -1,4 +1,4 @@
-#include "server/openai_protocol.h"
+#include "api/openai_protocol.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace wick::server {
+namespace wick::api {
 namespace {
 
 using Json = nlohmann::json;
@@ -762,4 +762,4 @@ TEST(DumpTest, SseEventFraming) {
 }
 
 }  // namespace
-}  // namespace wick::server
+}  // namespace wick::api

@@ -1,4 +1,4 @@
-#include "server/openai_protocol.h"
+#include "api/openai_protocol.h"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 
-namespace wick::server {
+namespace wick::api {
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -719,4 +719,4 @@ std::string SseEvent(const Json& value) {
   return "data: " + Dump(value) + "\n\n";
 }
 
-}  // namespace wick::server
+}  // namespace wick::api

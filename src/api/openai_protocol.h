@@ -2,7 +2,8 @@
 // and validated into CompletionRequest, responses and stream chunks built as JSON, and errors
 // in OpenAI's shape {"error": {"message", "type", "param", "code"}}.
 //
-// Pure functions, no I/O: the HTTP layer (server.cpp) calls them, the engine never sees JSON.
+// Pure functions, no I/O: the HTTP server and the remote providers call them; the engine never
+// sees JSON.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,7 @@
 
 #include "sampling/sampler_chain.h"
 
-namespace wick::server {
+namespace wick::api {
 
 // An error as the API reports it. `param` and `code` are null in the body when empty.
 struct ApiError {
@@ -121,4 +122,4 @@ std::string Dump(const nlohmann::ordered_json& value);
 // "data: <json>\n\n"
 std::string SseEvent(const nlohmann::ordered_json& value);
 
-}  // namespace wick::server
+}  // namespace wick::api
