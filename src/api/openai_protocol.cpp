@@ -428,7 +428,7 @@ bool ReadStop(Reader& r, CompletionRequest& request) {
 }
 
 bool ReadStream(Reader& r, CompletionRequest& request) {
-  if (!r.Bool("stream", request.stream)) return false;
+  if (!r.Bool("stream", request.stream) || !r.Bool("ignore_eos", request.ignore_eos)) return false;
   const Json* options = r.Get("stream_options");
   if (options == nullptr) return true;
   if (!options->is_object()) return r.Fail("stream_options", "'stream_options' must be an object");

@@ -52,7 +52,8 @@ struct CompletionRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool logprobs = false;
-  int top_logprobs = 0;  // 0..20 (chat), 0..5 (completions: the "logprobs" integer)
+  int top_logprobs = 0;     // 0..20 (chat), 0..5 (completions: the "logprobs" integer)
+  bool ignore_eos = false;  // llama-server's extension for benchmarks: generate past end tokens
 };
 
 struct ParseLimits {

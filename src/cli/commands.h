@@ -25,6 +25,7 @@ void RegisterBench(CLI::App& app, CommandRunner& runner);
 void RegisterChat(CLI::App& app, CommandRunner& runner);
 void RegisterTemplate(CLI::App& app, CommandRunner& runner);
 void RegisterServe(CLI::App& app, CommandRunner& runner);
+void RegisterConfig(CLI::App& app, CommandRunner& runner);
 
 // Helpers the subcommands share.
 

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   wick::cli::RegisterChat(app, runner);
   wick::cli::RegisterTemplate(app, runner);
   wick::cli::RegisterServe(app, runner);
+  wick::cli::RegisterConfig(app, runner);
   wick::cli::RegisterSynth(app, runner);
 
   try {

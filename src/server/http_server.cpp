@@ -7,6 +7,7 @@
 #include <random>
 
 #include "api/openai_protocol.h"
+#include "provider/local_provider.h"
 
 namespace wick::server {
 
@@ -18,8 +19,6 @@ namespace {
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
-// Sequences one request may start (prompts x n).
-constexpr int kMaxChoices = 16;
 constexpr size_t kMaxBodyBytes = size_t{32} << 20;
 
 void SendError(httplib::Response& res, const ApiError& error) {
@@ -413,7 +412,7 @@ void HttpServer::Completions(const httplib::Request& req, httplib::Response& res
   if (m == nullptr) return;
   const Endpoint endpoint = chat ? Endpoint::kChat : Endpoint::kCompletion;
   std::variant<CompletionRequest, ApiError> parsed = ParseCompletionRequest(
-      req.body, endpoint, {.n_vocab = m->tokenizer->size(), .max_n = kMaxChoices});
+      req.body, endpoint, {.n_vocab = m->tokenizer->size(), .max_n = provider::kMaxChoices});
   if (const ApiError* error = std::get_if<ApiError>(&parsed)) return SendError(res, *error);
   CompletionRequest& r = std::get<CompletionRequest>(parsed);
   if (!r.model.empty() && r.model != m->id) {
@@ -423,64 +422,14 @@ void HttpServer::Completions(const httplib::Request& req, httplib::Response& res
                                                 r.model, m->id),
                                     "invalid_request_error", "model", "model_not_found"));
   }
-  // llama-server's extension for benchmarks: generate past end-of-generation tokens.
-  bool ignore_eos = false;
-  if (req.body.find("\"ignore_eos\"") != std::string::npos) {
-    const Json body = Json::parse(req.body, nullptr, false);
-    if (body.is_object() && body.contains("ignore_eos") && body["ignore_eos"].is_boolean()) {
-      ignore_eos = body["ignore_eos"].get<bool>();
-    }
-  }
-
-  std::vector<std::vector<int32_t>> prompts;
-  if (chat) {
-    Result<std::string> text = m->chat_template->Apply(r.messages, true);
-    if (!text.ok()) {
-      return SendError(res, MakeError(400, "the chat template failed: " + text.error().message(),
-                                      "invalid_request_error", "messages"));
-    }
-    // A template that writes the BOS text itself must not get a second one.
-    const std::string& bos = m->chat_template->bos_token();
-    const bool has_bos = !bos.empty() && text->rfind(bos, 0) == 0;
-    prompts.push_back(
-        m->tokenizer->Encode(*text, {.add_special = !has_bos, .parse_special = true}));
-  } else {
-    for (const PromptInput& p : r.prompts) {
-      if (const auto* text = std::get_if<std::string>(&p)) {
-        prompts.push_back(
-            m->tokenizer->Encode(*text, {.add_special = true, .parse_special = true}));
-      } else {
-        prompts.push_back(std::get<std::vector<int32_t>>(p));
-      }
-    }
-  }
-  if (static_cast<int64_t>(prompts.size()) * r.n > kMaxChoices) {
-    return SendError(res,
-                     MakeError(400,
-                               fmt::format("{} prompts x n = {} would start {} sequences; at "
-                                           "most {} per request",
-                                           prompts.size(), r.n, prompts.size() * r.n, kMaxChoices),
-                               "invalid_request_error", "n"));
-  }
-  std::vector<engine::SequenceParams> seqs;
-  for (const std::vector<int32_t>& prompt : prompts) {
-    if (prompt.empty()) {
-      return SendError(res, MakeError(400, "the prompt has no tokens", "invalid_request_error",
-                                      chat ? "messages" : "prompt"));
-    }
-    for (int j = 0; j < r.n; ++j) {
-      engine::SequenceParams s;
-      s.prompt = prompt;
-      s.max_tokens = r.max_tokens;
-      s.stop = r.stop;
-      s.sampling = r.sampling;
-      // Choices of one request must differ: each its own seed, reproducible when one is given.
-      s.sampling.seed = r.seed_given ? r.sampling.seed + static_cast<uint64_t>(j) : RandomU64();
-      s.top_logprobs = r.logprobs ? r.top_logprobs : -1;
-      s.ignore_eos = ignore_eos;
-      seqs.push_back(std::move(s));
-    }
-  }
+  const provider::LocalModel local{.id = m->id,
+                                   .tokenizer = m->tokenizer,
+                                   .chat_template = m->chat_template,
+                                   .engine = m->engine,
+                                   .price = {}};
+  auto built = provider::BuildSequences(local, r);
+  if (const ApiError* error = std::get_if<ApiError>(&built)) return SendError(res, *error);
+  auto& seqs = std::get<std::vector<engine::SequenceParams>>(built);
   const size_t n_prompt = seqs.front().prompt.size();
   Result<std::vector<std::shared_ptr<engine::SequenceHandle>>> handles =
       m->engine->Submit(std::move(seqs));
@@ -488,14 +437,7 @@ void HttpServer::Completions(const httplib::Request& req, httplib::Response& res
     const Error& e = handles.error();
     if (e.code() == ErrorCode::kOutOfRange) {
       return SendError(
-          res, MakeError(400,
-                         fmt::format("This model's maximum context length is {} "
-                                     "tokens. However, your {} resulted in {} "
-                                     "tokens. ({})",
-                                     m->engine->options().n_ctx, chat ? "messages" : "prompt",
-                                     n_prompt, e.message()),
-                         "invalid_request_error", chat ? "messages" : "prompt",
-                         "context_length_exceeded"));
+          res, provider::ContextLengthError(r, m->engine->options().n_ctx, n_prompt, e.message()));
     }
     if (e.code() == ErrorCode::kUnavailable) {
       return SendError(res, MakeError(503, e.message(), "unavailable_error"));

@@ -1,0 +1,127 @@
+// A Provider answers OpenAI-style completion requests: the engine in this process (local) or
+// an OpenAI-compatible endpoint (remote). The router (issue 11) picks one per request and
+// falls back to the next on the failures that allow it, so a failure says what kind it is and
+// whether any text had already reached the caller (then nothing may be retried or spliced).
+//
+// Streaming first: Stream passes text to a sink as it arrives; Complete is built on it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "api/openai_protocol.h"
+
+namespace wick::provider {
+
+enum class FailureKind {
+  kConnect,        // no connection: refused, DNS, TLS
+  kTimeout,        // connect, first-token or total timeout
+  kRateLimited,    // 429 (retry_after from Retry-After)
+  kServerError,    // 5xx other than 503
+  kUnavailable,    // 503, loading, a full queue, an open circuit
+  kContextLength,  // the prompt does not fit this provider's context
+  kBadRequest,     // the request itself is wrong (other 4xx): another provider would refuse too
+  kMalformed,      // the answer broke the protocol (bad SSE or JSON, wrong usage)
+  kCancelled,      // the caller cancelled
+};
+
+const char* FailureName(FailureKind kind);
+
+struct Failure {
+  FailureKind kind = FailureKind::kServerError;
+  int http_status = 0;  // the provider's, when it answered
+  std::string message;
+  std::chrono::milliseconds retry_after{0};
+  // Text had already been passed to the sink: the caller's stream must end with an error, not
+  // continue from another provider.
+  bool after_first_token = false;
+  // What had been generated before the failure, to be charged.
+  api::Usage partial_usage;
+};
+
+// One streamed piece of one choice.
+struct Delta {
+  int index = 0;
+  std::string text;
+  std::vector<api::TokenLogprob> logprobs;
+  std::string finish_reason;  // "stop" or "length" on a choice's last delta, else empty
+};
+
+// Receives deltas as they arrive; returning false cancels the call.
+using DeltaSink = std::function<bool(const Delta&)>;
+
+class CancelToken {
+ public:
+  void Cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+// What a finished call produced besides its text.
+struct Outcome {
+  api::Usage usage;
+  std::string model;  // the model that answered, as the provider names it
+};
+
+struct Completion {
+  std::vector<api::ChoiceResult> choices;
+  Outcome outcome;
+};
+
+// USD per million tokens.
+struct Price {
+  double input = 0;
+  double output = 0;
+  double Cost(int64_t prompt_tokens, int64_t completion_tokens) const {
+    return (static_cast<double>(prompt_tokens) * input +
+            static_cast<double>(completion_tokens) * output) /
+           1e6;
+  }
+};
+
+struct ProviderInfo {
+  std::string name;                 // "local", "hf": what config and routes call it
+  std::vector<std::string> models;  // model ids it serves; the first is its default
+  int64_t context_length = 0;       // tokens per request (prompt and completion)
+  Price price;
+  bool local = false;
+};
+
+enum class Health { kHealthy, kUnhealthy };
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+
+  virtual const ProviderInfo& info() const = 0;
+
+  // Runs `request` (its `model` one of info().models, or empty for the default), passing text
+  // to `sink` as it is generated, until every choice has finished, the sink or `cancel` stops
+  // it, or it fails. Thread-safe: the router calls it from many request threads at once.
+  virtual std::variant<Outcome, Failure> Stream(const api::CompletionRequest& request,
+                                                const DeltaSink& sink,
+                                                const CancelToken& cancel) = 0;
+
+  // An active health check: a cheap request to the provider.
+  virtual Health Probe() = 0;
+
+  // The prompt's exact token count where the provider knows its tokenizer (budget estimates);
+  // nullopt where it does not (the router then estimates from the characters).
+  virtual std::optional<int64_t> CountPromptTokens(const api::CompletionRequest&) const {
+    return std::nullopt;
+  }
+
+  // The whole answer at once, built on Stream.
+  std::variant<Completion, Failure> Complete(const api::CompletionRequest& request,
+                                             const CancelToken& cancel);
+};
+
+}  // namespace wick::provider
