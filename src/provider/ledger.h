@@ -1,0 +1,61 @@
+// The usage ledger: one row per request (who, which provider and model, tokens, cost, latency,
+// status, cache hit, fallback path), in SQLite by default or PostgreSQL when several wick
+// instances share budgets. Budgets read their spend from it; `wick usage` reports it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "provider/config.h"
+
+namespace wick::provider {
+
+struct UsageRecord {
+  std::chrono::system_clock::time_point time;
+  std::string request_id;
+  std::string key;  // API key name ("" without keys)
+  std::string provider;
+  std::string model;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  double cost = 0;  // USD
+  double latency_ms = 0;
+  int status = 200;            // HTTP status given to the client
+  bool cache_hit = false;
+  std::string fallback_path;   // providers tried in order, "local>hf"
+};
+
+enum class GroupBy { kProvider, kModel, kKey, kDay };
+
+struct UsageRow {
+  std::string group;  // the provider, model, key, or day (YYYY-MM-DD, UTC)
+  int64_t requests = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  double cost = 0;
+  int64_t cache_hits = 0;
+  int64_t errors = 0;  // status >= 400
+};
+
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+  // Appends a row. Thread-safe; called once per request after it ends.
+  virtual Status Record(const UsageRecord& record) = 0;
+  // USD spent since `since` (inclusive): by one key, or by everyone with key == nullptr.
+  virtual Result<double> Spend(const std::string* key,
+                               std::chrono::system_clock::time_point since) = 0;
+  // Totals since `since`, grouped, largest cost first.
+  virtual Result<std::vector<UsageRow>> Report(std::chrono::system_clock::time_point since,
+                                               GroupBy group) = 0;
+};
+
+// SQLite (WAL) at config.path, created with its folders when missing; or PostgreSQL at
+// config.url. The schema is created when absent.
+Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerConfig& config);
+
+}  // namespace wick::provider
