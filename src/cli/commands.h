@@ -26,6 +26,7 @@ void RegisterChat(CLI::App& app, CommandRunner& runner);
 void RegisterTemplate(CLI::App& app, CommandRunner& runner);
 void RegisterServe(CLI::App& app, CommandRunner& runner);
 void RegisterConfig(CLI::App& app, CommandRunner& runner);
+void RegisterUsage(CLI::App& app, CommandRunner& runner);
 
 // Helpers the subcommands share.
 

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   wick::cli::RegisterTemplate(app, runner);
   wick::cli::RegisterServe(app, runner);
   wick::cli::RegisterConfig(app, runner);
+  wick::cli::RegisterUsage(app, runner);
   wick::cli::RegisterSynth(app, runner);
 
   try {

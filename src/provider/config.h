@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "provider/price.h"
 
 namespace wick::provider {
 
@@ -39,13 +40,6 @@ enum class Preset {
 };
 // "openai-compatible", "huggingface", "openai", "wick".
 std::string_view PresetName(Preset preset);
-
-// USD per million tokens.
-struct Price {
-  double input = 0.0;
-  double output = 0.0;
-  bool operator==(const Price&) const = default;
-};
 
 // A secret named by the file and read from the environment when the file was loaded.
 struct SecretEnv {

@@ -24,9 +24,9 @@ struct UsageRecord {
   int64_t completion_tokens = 0;
   double cost = 0;  // USD
   double latency_ms = 0;
-  int status = 200;            // HTTP status given to the client
+  int status = 200;  // HTTP status given to the client
   bool cache_hit = false;
-  std::string fallback_path;   // providers tried in order, "local>hf"
+  std::string fallback_path;  // providers tried in order, "local>hf"
 };
 
 enum class GroupBy { kProvider, kModel, kKey, kDay };
@@ -55,7 +55,8 @@ class Ledger {
 };
 
 // SQLite (WAL) at config.path, created with its folders when missing; or PostgreSQL at
-// config.url. The schema is created when absent.
+// config.url. The schema is created when absent. With config.enabled false: a ledger that
+// records nothing, spends nothing and reports no rows (budgets then start at zero each run).
 Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerConfig& config);
 
 }  // namespace wick::provider

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/openai_protocol.h"
+#include "provider/price.h"
 
 namespace wick::provider {
 
@@ -74,17 +75,6 @@ struct Outcome {
 struct Completion {
   std::vector<api::ChoiceResult> choices;
   Outcome outcome;
-};
-
-// USD per million tokens.
-struct Price {
-  double input = 0;
-  double output = 0;
-  double Cost(int64_t prompt_tokens, int64_t completion_tokens) const {
-    return (static_cast<double>(prompt_tokens) * input +
-            static_cast<double>(completion_tokens) * output) /
-           1e6;
-  }
 };
 
 struct ProviderInfo {
