@@ -1,0 +1,514 @@
+#include "provider/router.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+
+namespace wick::provider {
+
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+api::ApiError MakeError(int status, std::string message, std::string type, std::string code = {},
+                        std::string param = {}) {
+  api::ApiError e;
+  e.status = status;
+  e.message = std::move(message);
+  e.type = std::move(type);
+  e.code = std::move(code);
+  e.param = std::move(param);
+  return e;
+}
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return fmt::format("req-{:016x}", rng());
+}
+
+// Failures another provider may not repeat: fall through to the next tier.
+bool FallsThrough(FailureKind kind) {
+  return kind != FailureKind::kBadRequest && kind != FailureKind::kCancelled;
+}
+
+// The client's status for a provider's failure, when no tier is left.
+int StatusOf(const Failure& f) {
+  switch (f.kind) {
+    case FailureKind::kRateLimited:
+      return 429;
+    case FailureKind::kUnavailable:
+      return 503;
+    case FailureKind::kTimeout:
+      return 504;
+    case FailureKind::kContextLength:
+    case FailureKind::kBadRequest:
+      return 400;
+    case FailureKind::kCancelled:
+      return 499;
+    default:
+      return 502;
+  }
+}
+
+// The configured price of `model` there ([prices] "provider/model"), else the provider's own.
+Price PriceFor(const Config& config, const ProviderInfo& info, const std::string& model) {
+  if (auto it = config.prices.find(info.name + "/" + model); it != config.prices.end()) {
+    return it->second;
+  }
+  return info.price;
+}
+
+}  // namespace
+
+struct Router::Slot {
+  Slot(std::unique_ptr<Provider> p, const FallbackConfig& fallback, const Clock& clock)
+      : provider(std::move(p)), breaker(fallback, clock) {}
+
+  std::unique_ptr<Provider> provider;
+  CircuitBreaker breaker;
+  std::atomic<bool> healthy{true};
+  // Exponential average of the time to the first token, for performance_first (0: none yet).
+  std::atomic<double> first_token_ms{0};
+  std::atomic<uint64_t> requests{0}, failures{0}, fallbacks{0}, prompt_tokens{0},
+      completion_tokens{0};
+  std::atomic<double> cost{0};
+
+  const std::string& name() const { return provider->info().name; }
+};
+
+Router::Router(const Config& config, std::vector<std::unique_ptr<Provider>> providers,
+               Ledger* ledger, const Clock& clock)
+    : config_(config),
+      clock_(clock),
+      ledger_(ledger),
+      provider_limits_(clock),
+      key_limits_(clock),
+      budgets_(clock, BudgetLimits{.daily = config.fallback.daily_budget,
+                                   .monthly = config.fallback.monthly_budget,
+                                   .per_request = config.fallback.cost_threshold}) {
+  for (auto& p : providers) {
+    slots_.push_back(std::make_unique<Slot>(std::move(p), config_.fallback, clock_));
+  }
+  for (const RemoteConfig& r : config_.remotes) {
+    provider_limits_.SetLimits(r.name, r.rate_limit, r.token_rate_limit);
+  }
+  for (const KeyConfig& k : config_.keys) {
+    key_limits_.SetLimits(k.name, k.rate_limit, k.token_rate_limit);
+    budgets_.SetKeyLimits(k.name, {.daily = k.daily_budget,
+                                   .monthly = k.monthly_budget,
+                                   .per_request = k.max_cost_per_request});
+  }
+  if (ledger_ != nullptr) {
+    // Today's and this month's spend survive a restart.
+    budgets_.Seed([this](const std::string* key, std::chrono::system_clock::time_point since) {
+      Result<double> spent = ledger_->Spend(key, since);
+      return spent.ok() ? *spent : 0.0;
+    });
+  }
+  if (config_.performance.cache_enabled) {
+    cache_.emplace(clock_,
+                   ResponseCacheOptions{.ttl = config_.performance.cache_ttl,
+                                        .max_entries = config_.performance.cache_max_entries,
+                                        .max_bytes = config_.performance.cache_max_size});
+  }
+  if (config_.fallback.health_interval.count() > 0) prober_ = std::thread([this] { ProbeLoop(); });
+}
+
+Router::~Router() {
+  {
+    std::lock_guard lock(probe_mu_);
+    stopping_ = true;
+  }
+  probe_cv_.notify_all();
+  if (prober_.joinable()) prober_.join();
+}
+
+void Router::ProbeLoop() {
+  std::unique_lock lock(probe_mu_);
+  while (!stopping_) {
+    // Real time: probes pace themselves against the network, not the injected clock.
+    probe_cv_.wait_for(lock, config_.fallback.health_interval, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    for (auto& slot : slots_) {
+      const bool ok = slot->provider->Probe() == Health::kHealthy;
+      slot->healthy.store(ok);
+      if (!ok) slot->breaker.OnFailure();
+    }
+    lock.lock();
+  }
+}
+
+std::optional<std::string> Router::KeyForToken(std::string_view token) const {
+  for (const KeyConfig& k : config_.keys) {
+    if (k.key.set && k.key.value.size() == token.size()) {
+      unsigned diff = 0;
+      for (size_t i = 0; i < token.size(); ++i)
+        diff |= static_cast<unsigned>(k.key.value[i] ^ token[i]);
+      if (diff == 0) return k.name;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<ModelEntry> Router::Models() const {
+  std::vector<ModelEntry> out;
+  for (const auto& slot : slots_) {
+    const ProviderInfo& info = slot->provider->info();
+    for (const std::string& m : info.models) {
+      out.push_back({.id = info.name + "/" + m,
+                     .provider = info.name,
+                     .model = m,
+                     .context_length = info.context_length,
+                     .price = PriceFor(config_, info, m)});
+    }
+  }
+  return out;
+}
+
+std::vector<Router::Slot*> Router::Candidates(const api::CompletionRequest& request,
+                                              std::string* model, api::ApiError* error) {
+  auto by_name = [&](std::string_view name) -> Slot* {
+    for (auto& s : slots_) {
+      if (s->name() == name) return s.get();
+    }
+    return nullptr;
+  };
+  std::vector<Slot*> out;
+  const std::string& m = request.model;
+  if (m.empty() || m == "auto") {
+    for (const std::string& tier : config_.fallback.tiers) {
+      if (Slot* s = by_name(tier)) out.push_back(s);
+    }
+    return out;
+  }
+  if (Slot* s = by_name(m)) return {s};  // a provider: its default model
+  if (const size_t slash = m.find('/'); slash != std::string::npos) {
+    if (Slot* s = by_name(std::string_view(m).substr(0, slash))) {
+      *model = m.substr(slash + 1);
+      return {s};
+    }
+  }
+  for (const std::string& tier : config_.fallback.tiers) {
+    Slot* s = by_name(tier);
+    if (s == nullptr) continue;
+    const auto& models = s->provider->info().models;
+    if (std::find(models.begin(), models.end(), m) != models.end()) out.push_back(s);
+  }
+  if (out.empty()) {
+    *error = MakeError(404,
+                       fmt::format("the model '{}' does not exist: use 'auto', a provider name or "
+                                   "'provider/model' (GET /v1/models lists them)",
+                                   m),
+                       "invalid_request_error", "model_not_found", "model");
+  }
+  return out;
+}
+
+void Router::Order(std::vector<Slot*>& slots, const api::CompletionRequest& request,
+                   int64_t prompt_tokens) const {
+  if (config_.fallback.strategy == Strategy::kCostOptimized) {
+    std::stable_sort(slots.begin(), slots.end(), [&](Slot* a, Slot* b) {
+      const auto cost = [&](Slot* s) {
+        const ProviderInfo& info = s->provider->info();
+        const std::string model = info.models.empty() ? "" : info.models.front();
+        return EstimateCost(PriceFor(config_, info, model), prompt_tokens, request.max_tokens,
+                            request.n);
+      };
+      return cost(a) < cost(b);
+    });
+  } else if (config_.fallback.strategy == Strategy::kPerformanceFirst) {
+    // Unmeasured providers keep their tier order after the measured ones.
+    std::stable_sort(slots.begin(), slots.end(), [](Slot* a, Slot* b) {
+      const double ta = a->first_token_ms.load(), tb = b->first_token_ms.load();
+      if ((ta > 0) != (tb > 0)) return ta > 0;
+      return ta > 0 && ta < tb;
+    });
+  }
+}
+
+std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest& request,
+                                                   const std::string& key, const DeltaSink& sink,
+                                                   const CancelToken& cancel) {
+  const auto start = clock_.Monotonic();
+  RouteInfo info;
+  auto fail = [&](api::ApiError error, Ms retry_after = Ms(0), bool after_first = false) {
+    Finish(request, key, info, error.status, start);
+    return RouteError{.error = std::move(error),
+                      .info = info,
+                      .after_first_token = after_first,
+                      .retry_after = retry_after};
+  };
+
+  const int64_t prompt_tokens = EstimatePromptTokens(request);
+  if (!key.empty()) {
+    RateLimiter::Decision d = key_limits_.Admit(key, static_cast<double>(prompt_tokens));
+    if (!d.ok) {
+      return fail(MakeError(429, fmt::format("rate limit for key {}: {}", key, d.reason),
+                            "rate_limit_error", "rate_limit_exceeded"),
+                  d.retry_after);
+    }
+  }
+
+  std::string model_override;
+  api::ApiError route_error;
+  std::vector<Slot*> candidates = Candidates(request, &model_override, &route_error);
+  if (candidates.empty()) {
+    if (route_error.status == 400) {
+      route_error = MakeError(503, "no provider is configured", "unavailable_error");
+    }
+    return fail(route_error);
+  }
+  Order(candidates, request, prompt_tokens);
+
+  // Deterministic requests: the first candidate's cached answer, replayed.
+  std::string cache_key;
+  if (cache_ && ResponseCache::Cacheable(request)) {
+    const ProviderInfo& first = candidates.front()->provider->info();
+    const std::string model = !model_override.empty() ? model_override
+                              : first.models.empty()  ? ""
+                                                      : first.models.front();
+    cache_key = ResponseCache::Key(first.name + "/" + model, request);
+    if (std::optional<Completion> hit = cache_->Get(cache_key)) {
+      for (const api::ChoiceResult& c : hit->choices) {
+        Delta d;
+        d.index = c.index;
+        d.text = c.text;
+        d.logprobs = c.logprobs;
+        d.finish_reason = c.finish_reason;
+        if (!sink(d)) break;
+      }
+      info.provider = first.name;
+      info.model = hit->outcome.model;
+      info.cache_hit = true;
+      info.usage = hit->outcome.usage;
+      info.path = {first.name};
+      Finish(request, key, info, 200, start);
+      return info;
+    }
+  }
+
+  RouteError last;
+  last.error = MakeError(503, "no provider could take the request", "unavailable_error");
+  bool budget_refused = false, limited = false, too_long = false;
+  for (Slot* slot : candidates) {
+    const ProviderInfo& pinfo = slot->provider->info();
+    const std::string model = !model_override.empty() ? model_override
+                              : pinfo.models.empty()  ? ""
+                                                      : pinfo.models.front();
+    if (pinfo.context_length > 0 && prompt_tokens >= pinfo.context_length) {
+      too_long = true;
+      last.error = MakeError(400,
+                             fmt::format("the prompt (about {} tokens) does not fit {}'s context "
+                                         "of {}",
+                                         prompt_tokens, pinfo.name, pinfo.context_length),
+                             "invalid_request_error", "context_length_exceeded", "messages");
+      continue;
+    }
+    const Price price = PriceFor(config_, pinfo, model);
+    const double estimate = EstimateCost(price, prompt_tokens, request.max_tokens, request.n);
+    BudgetTracker::Decision budget = budgets_.Check(key, estimate);
+    if (!budget.ok) {
+      budget_refused = true;
+      last.error =
+          MakeError(429, "over budget: " + budget.reason, "insufficient_quota", "budget_exceeded");
+      continue;
+    }
+    if (!slot->breaker.Allow()) {
+      last.error = MakeError(503, fmt::format("{} is failing: its circuit is open", pinfo.name),
+                             "unavailable_error");
+      last.retry_after = slot->breaker.RemainingCooldown();
+      continue;
+    }
+    RateLimiter::Decision admit =
+        provider_limits_.Admit(pinfo.name, static_cast<double>(prompt_tokens));
+    if (!admit.ok) {
+      slot->breaker.OnAbandon();
+      limited = true;
+      last.error = MakeError(429, fmt::format("rate limit of {}: {}", pinfo.name, admit.reason),
+                             "rate_limit_error", "rate_limit_exceeded");
+      last.retry_after = admit.retry_after;
+      continue;
+    }
+
+    if (!info.path.empty()) ++candidates.front()->fallbacks;
+    info.path.push_back(pinfo.name);
+    ++slot->requests;
+    api::CompletionRequest sent = request;
+    sent.model = model;
+    bool first_token = false;
+    Completion collected;
+    const auto attempt_start = clock_.Monotonic();
+    std::variant<Outcome, Failure> result = slot->provider->Stream(
+        sent,
+        [&](const Delta& d) {
+          if (!first_token && !d.text.empty()) {
+            first_token = true;
+            const double ms =
+                std::chrono::duration<double, std::milli>(clock_.Monotonic() - attempt_start)
+                    .count();
+            const double old = slot->first_token_ms.load();
+            slot->first_token_ms.store(old == 0 ? ms : 0.8 * old + 0.2 * ms);
+          }
+          if (!cache_key.empty() && d.index >= 0) {
+            while (collected.choices.size() <= static_cast<size_t>(d.index)) {
+              api::ChoiceResult c;
+              c.index = static_cast<int>(collected.choices.size());
+              c.has_logprobs = request.logprobs;
+              collected.choices.push_back(std::move(c));
+            }
+            api::ChoiceResult& c = collected.choices[static_cast<size_t>(d.index)];
+            c.text += d.text;
+            c.logprobs.insert(c.logprobs.end(), d.logprobs.begin(), d.logprobs.end());
+            if (!d.finish_reason.empty()) c.finish_reason = d.finish_reason;
+          }
+          return sink(d);
+        },
+        cancel);
+
+    if (auto* outcome = std::get_if<Outcome>(&result)) {
+      slot->breaker.OnSuccess();
+      info.provider = pinfo.name;
+      info.model = outcome->model.empty() ? model : outcome->model;
+      info.usage = outcome->usage;
+      info.cost = price.Cost(outcome->usage.prompt_tokens, outcome->usage.completion_tokens);
+      provider_limits_.Charge(
+          pinfo.name, static_cast<double>(outcome->usage.prompt_tokens +
+                                          outcome->usage.completion_tokens - prompt_tokens));
+      if (!cache_key.empty()) {
+        collected.outcome = *outcome;
+        cache_->Put(cache_key, std::move(collected));
+      }
+      Finish(request, key, info, 200, start);
+      return info;
+    }
+    Failure& f = std::get<Failure>(result);
+    // What was generated is charged, whoever gets the blame.
+    info.provider = pinfo.name;
+    info.model = model;
+    info.usage.prompt_tokens += f.partial_usage.prompt_tokens;
+    info.usage.completion_tokens += f.partial_usage.completion_tokens;
+    info.cost += price.Cost(f.partial_usage.prompt_tokens, f.partial_usage.completion_tokens);
+    if (f.kind == FailureKind::kCancelled || f.kind == FailureKind::kBadRequest) {
+      slot->breaker.OnAbandon();
+    } else {
+      slot->breaker.OnFailure();
+      ++slot->failures;
+    }
+    const int status = StatusOf(f);
+    api::ApiError error =
+        MakeError(status, f.message,
+                  status == 429   ? "rate_limit_error"
+                  : status == 400 ? "invalid_request_error"
+                  : status == 503 ? "unavailable_error"
+                                  : "server_error",
+                  f.kind == FailureKind::kContextLength ? "context_length_exceeded" : "");
+    if (f.after_first_token || !FallsThrough(f.kind) || first_token) {
+      return fail(std::move(error), f.retry_after, f.after_first_token || first_token);
+    }
+    if (f.kind == FailureKind::kContextLength) too_long = true;
+    last.error = std::move(error);
+    last.retry_after = f.retry_after;
+  }
+  (void)budget_refused;
+  (void)limited;
+  (void)too_long;
+  return fail(std::move(last.error), last.retry_after);
+}
+
+void Router::Finish(const api::CompletionRequest& request, const std::string& key, RouteInfo& info,
+                    int status, std::chrono::steady_clock::time_point start) {
+  (void)request;
+  if (!info.provider.empty() && !info.cache_hit) {
+    budgets_.Charge(key, info.cost);
+    for (auto& slot : slots_) {
+      if (slot->name() != info.provider) continue;
+      slot->prompt_tokens += static_cast<uint64_t>(info.usage.prompt_tokens);
+      slot->completion_tokens += static_cast<uint64_t>(info.usage.completion_tokens);
+      slot->cost.store(slot->cost.load() + info.cost);
+    }
+  }
+  if (!key.empty()) {
+    key_limits_.Charge(key, static_cast<double>(info.usage.completion_tokens));
+  }
+  if (ledger_ == nullptr) return;
+  std::string path;
+  for (const std::string& p : info.path) path += (path.empty() ? "" : ">") + p;
+  UsageRecord r;
+  r.time = clock_.Now();
+  r.request_id = NewRequestId();
+  r.key = key;
+  r.provider = info.provider;
+  r.model = info.model;
+  r.prompt_tokens = info.usage.prompt_tokens;
+  r.completion_tokens = info.usage.completion_tokens;
+  r.cost = info.cache_hit ? 0.0 : info.cost;
+  r.latency_ms = std::chrono::duration<double, std::milli>(clock_.Monotonic() - start).count();
+  r.status = status;
+  r.cache_hit = info.cache_hit;
+  r.fallback_path = path;
+  (void)ledger_->Record(r);  // a ledger that cannot write must not fail the answer
+}
+
+std::string Router::Metrics() const {
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  family("wick_provider_requests_total", "counter", "Requests sent to each provider.");
+  for (const auto& s : slots_) {
+    out += fmt::format("wick_provider_requests_total{{provider=\"{}\"}} {}\n", s->name(),
+                       s->requests.load());
+  }
+  family("wick_provider_failures_total", "counter", "Provider calls that failed.");
+  for (const auto& s : slots_) {
+    out += fmt::format("wick_provider_failures_total{{provider=\"{}\"}} {}\n", s->name(),
+                       s->failures.load());
+  }
+  family("wick_provider_fallbacks_total", "counter",
+         "Requests that fell through from this first choice to a later tier.");
+  for (const auto& s : slots_) {
+    out += fmt::format("wick_provider_fallbacks_total{{provider=\"{}\"}} {}\n", s->name(),
+                       s->fallbacks.load());
+  }
+  family("wick_provider_tokens_total", "counter", "Tokens charged per provider and direction.");
+  for (const auto& s : slots_) {
+    out += fmt::format("wick_provider_tokens_total{{provider=\"{}\",direction=\"in\"}} {}\n",
+                       s->name(), s->prompt_tokens.load());
+    out += fmt::format("wick_provider_tokens_total{{provider=\"{}\",direction=\"out\"}} {}\n",
+                       s->name(), s->completion_tokens.load());
+  }
+  family("wick_provider_cost_usd_total", "counter", "USD charged per provider.");
+  for (const auto& s : slots_) {
+    out += fmt::format("wick_provider_cost_usd_total{{provider=\"{}\"}} {}\n", s->name(),
+                       s->cost.load());
+  }
+  family("wick_provider_circuit_open", "gauge", "1 while the provider's circuit is not closed.");
+  for (const auto& s : slots_) {
+    out += fmt::format("wick_provider_circuit_open{{provider=\"{}\",state=\"{}\"}} {}\n", s->name(),
+                       s->breaker.StateName(),
+                       s->breaker.state() == CircuitBreaker::State::kClosed ? 0 : 1);
+  }
+  family("wick_provider_healthy", "gauge", "1 when the last health probe passed.");
+  for (const auto& s : slots_) {
+    out += fmt::format("wick_provider_healthy{{provider=\"{}\"}} {}\n", s->name(),
+                       s->healthy.load() ? 1 : 0);
+  }
+  BudgetTracker::Left left = budgets_.Remaining("");
+  family("wick_budget_left_usd", "gauge", "USD left in the global budgets (absent: no budget).");
+  if (left.daily) out += fmt::format("wick_budget_left_usd{{period=\"day\"}} {}\n", *left.daily);
+  if (left.monthly) {
+    out += fmt::format("wick_budget_left_usd{{period=\"month\"}} {}\n", *left.monthly);
+  }
+  if (cache_) {
+    const ResponseCache::Stats st = cache_->stats();
+    family("wick_cache_hits_total", "counter", "Requests answered from the response cache.");
+    out += fmt::format("wick_cache_hits_total {}\n", st.hits);
+    family("wick_cache_misses_total", "counter", "Cacheable requests not in the cache.");
+    out += fmt::format("wick_cache_misses_total {}\n", st.misses);
+  }
+  return out;
+}
+
+}  // namespace wick::provider
