@@ -7,12 +7,18 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
 #include "engine/batch_engine.h"
 #include "model/backend.h"
+#include "provider/config.h"
+#include "provider/ledger.h"
+#include "provider/local_provider.h"
+#include "provider/remote_provider.h"
+#include "provider/router.h"
 #include "server/http_server.h"
 
 namespace wick::cli {
@@ -32,9 +38,35 @@ struct ServeOptions {
   int threads = 0;
   std::string cache_type = "f16";
   std::string chat_template;
+  std::string config;           // providers, router, ledger (TOML); empty: only -m
+  std::set<std::string> given;  // options set on the command line (they win over the config)
 };
 
-int RunServe(const ServeOptions& opts) {
+// The remote providers of the config, ready to route to.
+Result<std::vector<std::unique_ptr<provider::Provider>>> RemoteProviders(
+    const provider::Config& config) {
+  std::vector<std::unique_ptr<provider::Provider>> out;
+  for (const provider::RemoteConfig& r : config.remotes) {
+    provider::RemoteOptions o;
+    o.info.name = r.name;
+    o.info.models = r.models;
+    o.info.context_length = r.context_length;
+    o.info.price = r.price;
+    o.endpoint = r.api_endpoint;
+    o.api_key = r.api_key.value;
+    o.api_key_env = r.api_key.env;
+    o.connect_timeout = r.connect_timeout;
+    o.first_token_timeout = r.first_token_timeout;
+    o.total_timeout = r.total_timeout;
+    o.max_retries = r.max_retries;
+    Result<std::unique_ptr<provider::RemoteProvider>> p = provider::RemoteProvider::Create(o);
+    if (!p.ok()) return std::move(p).error().With("remote provider " + r.name);
+    out.push_back(std::move(*p));
+  }
+  return out;
+}
+
+int RunServe(ServeOptions opts) {
   // Signals go to the thread that waits for them, not to whichever thread they hit.
   sigset_t signals;
   sigemptyset(&signals);
@@ -43,6 +75,33 @@ int RunServe(const ServeOptions& opts) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  std::optional<provider::Config> config;
+  if (!opts.config.empty()) {
+    Result<provider::Config> loaded_config = provider::LoadConfig(opts.config);
+    if (!loaded_config.ok()) return ReportError(loaded_config.error().message());
+    config = std::move(*loaded_config);
+    for (const std::string& w : provider::ConfigWarnings(*config)) {
+      std::fprintf(stderr, "wick: warning: %s\n", w.c_str());
+    }
+    // The file fills in what the command line left out.
+    auto unless_given = [&](const char* flag, auto& field, const auto& value) {
+      if (opts.given.count(flag) == 0) field = value;
+    };
+    unless_given("--host", opts.host, config->server.host);
+    unless_given("--port", opts.port, config->server.port);
+    unless_given("--parallel", opts.parallel, config->server.parallel);
+    unless_given("--queue-size", opts.queue_size, config->server.queue_size);
+    if (opts.given.count("--api-key") == 0 && config->server.api_key.set) {
+      opts.api_key = config->server.api_key.value;
+    }
+    if (opts.model.empty() && config->local.enabled) opts.model = config->local.model_path;
+    if (opts.given.count("--ctx-size") == 0 && config->local.context_size > 0) {
+      opts.ctx_size = config->local.context_size;
+    }
+  }
+  if (opts.model.empty() && (!config || config->remotes.empty())) {
+    return ReportError("nothing to serve: give -m MODEL, or --config with [local] or [remote]");
+  }
   Result<DType> cache_type = DTypeFromName(opts.cache_type);
   if (!cache_type.ok()) return ReportError(cache_type.error().message());
   if (opts.parallel < 1) return ReportError("--parallel must be at least 1");
@@ -54,7 +113,7 @@ int RunServe(const ServeOptions& opts) {
                            .probe_interval = std::chrono::milliseconds(100)});
   if (Status st = http.Bind(); !st.ok()) return ReportError(st.error().message());
   std::fprintf(stderr, "wick: listening on http://%s:%d (loading %s)\n", opts.host.c_str(),
-               http.port(), opts.model.c_str());
+               http.port(), opts.model.empty() ? "providers" : opts.model.c_str());
   std::thread serving([&] { http.Run(); });
   std::atomic<engine::BatchEngine*> running_engine{nullptr};
   std::thread stopper([&] {
@@ -73,41 +132,94 @@ int RunServe(const ServeOptions& opts) {
     return ReportError(message);
   };
 
-  Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
-  if (!loaded.ok()) return fail(loaded.error().message());
-  LoadedModel& m = **loaded;
-  Result<ChatTemplate> chat_template = LoadChatTemplate(m, opts.model, opts.chat_template);
-  if (!chat_template.ok()) return fail(chat_template.error().message());
-  const model::HParams& hp = m.model.hparams();
-  const int64_t n_ctx =
-      opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, *cache_type, opts.parallel);
-  model::CpuBackend backend(opts.threads);
-  Result<std::unique_ptr<engine::BatchEngine>> engine =
-      engine::BatchEngine::Create(m.model, *m.tokenizer, backend,
-                                  {.n_parallel = opts.parallel,
-                                   .n_ctx = n_ctx,
-                                   .kv_type = *cache_type,
-                                   .n_batch = opts.batch_size,
-                                   .queue_size = opts.queue_size});
-  if (!engine.ok()) return fail(engine.error().message());
-  running_engine.store(engine->get());
-  const engine::EngineStats stats = (*engine)->Stats();
-  const std::string id =
-      opts.alias.empty() ? std::filesystem::path(opts.model).filename().string() : opts.alias;
-  std::fprintf(stderr,
-               "wick: model %s ready: %d slots x %lld positions, KV cache %s %.1f MiB, %d "
-               "threads\n",
-               id.c_str(), opts.parallel, static_cast<long long>(n_ctx),
-               std::string(NameOf(*cache_type)).c_str(),
-               static_cast<double>(stats.kv_bytes) / (1024.0 * 1024.0), backend.pool().size());
-  http.SetReady({.id = id,
-                 .tokenizer = m.tokenizer.get(),
-                 .chat_template = &*chat_template,
-                 .engine = engine->get(),
-                 .n_ctx_train = hp.n_ctx_train,
-                 .created = std::chrono::duration_cast<std::chrono::seconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count()});
+  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  // The local model, when there is one.
+  std::unique_ptr<LoadedModel> m;
+  std::optional<ChatTemplate> chat_template;
+  std::unique_ptr<model::CpuBackend> backend;
+  std::unique_ptr<engine::BatchEngine> engine;
+  server::ServedModel served;
+  served.created = created;
+  if (!opts.model.empty()) {
+    Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
+    if (!loaded.ok()) return fail(loaded.error().message());
+    m = std::move(*loaded);
+    Result<ChatTemplate> tmpl = LoadChatTemplate(*m, opts.model, opts.chat_template);
+    if (!tmpl.ok()) return fail(tmpl.error().message());
+    chat_template = std::move(*tmpl);
+    const model::HParams& hp = m->model.hparams();
+    const int64_t n_ctx =
+        opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, *cache_type, opts.parallel);
+    backend = std::make_unique<model::CpuBackend>(opts.threads);
+    Result<std::unique_ptr<engine::BatchEngine>> created_engine =
+        engine::BatchEngine::Create(m->model, *m->tokenizer, *backend,
+                                    {.n_parallel = opts.parallel,
+                                     .n_ctx = n_ctx,
+                                     .kv_type = *cache_type,
+                                     .n_batch = opts.batch_size,
+                                     .queue_size = opts.queue_size});
+    if (!created_engine.ok()) return fail(created_engine.error().message());
+    engine = std::move(*created_engine);
+    running_engine.store(engine.get());
+    const engine::EngineStats stats = engine->Stats();
+    served.id =
+        opts.alias.empty() ? std::filesystem::path(opts.model).filename().string() : opts.alias;
+    served.tokenizer = m->tokenizer.get();
+    served.chat_template = &*chat_template;
+    served.engine = engine.get();
+    served.n_ctx_train = hp.n_ctx_train;
+    std::fprintf(stderr,
+                 "wick: model %s ready: %d slots x %lld positions, KV cache %s %.1f MiB, %d "
+                 "threads\n",
+                 served.id.c_str(), opts.parallel, static_cast<long long>(n_ctx),
+                 std::string(NameOf(*cache_type)).c_str(),
+                 static_cast<double>(stats.kv_bytes) / (1024.0 * 1024.0), backend->pool().size());
+  }
+  if (!config) {
+    http.SetReady(served);
+  }
+  // With a config: every provider behind the router.
+  std::unique_ptr<provider::Ledger> ledger;
+  std::unique_ptr<provider::Router> router;
+  const provider::SystemClock clock;
+  if (config) {
+    std::vector<std::unique_ptr<provider::Provider>> providers;
+    if (engine) {
+      providers.push_back(std::make_unique<provider::LocalProvider>(
+          provider::LocalModel{.id = served.id,
+                               .tokenizer = served.tokenizer,
+                               .chat_template = served.chat_template,
+                               .engine = engine.get(),
+                               .price = config->local.price},
+          config->local.name));
+    }
+    Result<std::vector<std::unique_ptr<provider::Provider>>> remotes = RemoteProviders(*config);
+    if (!remotes.ok()) return fail(remotes.error().message());
+    for (auto& r : *remotes) providers.push_back(std::move(r));
+    if (config->ledger.enabled) {
+      Result<std::unique_ptr<provider::Ledger>> opened = provider::OpenLedger(config->ledger);
+      if (!opened.ok()) return fail(opened.error().message());
+      ledger = std::move(*opened);
+    }
+    // -m without [local]: the model is still the first tier.
+    if (engine && !config->local.enabled) {
+      auto& tiers = config->fallback.tiers;
+      if (std::find(tiers.begin(), tiers.end(), config->local.name) == tiers.end()) {
+        tiers.insert(tiers.begin(), config->local.name);
+      }
+    }
+    std::string names;
+    for (const auto& p : providers) names += (names.empty() ? "" : ", ") + p->info().name;
+    router = std::make_unique<provider::Router>(*config, std::move(providers), ledger.get(), clock);
+    std::fprintf(stderr, "wick: routing over %s (%s), ledger %s\n", names.c_str(),
+                 std::string(provider::StrategyName(config->fallback.strategy)).c_str(),
+                 !config->ledger.enabled      ? "off"
+                 : config->ledger.url.empty() ? config->ledger.path.c_str()
+                                              : "postgresql");
+    http.SetRouter(router.get(), served);
+  }
   serving.join();
   pthread_kill(stopper.native_handle(), SIGTERM);  // if the server stopped on its own
   stopper.join();
@@ -119,7 +231,9 @@ int RunServe(const ServeOptions& opts) {
 void RegisterServe(CLI::App& app, CommandRunner& runner) {
   auto opts = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
-  cmd->add_option("-m,--model", opts->model, "GGUF model")->required();
+  cmd->add_option("-m,--model", opts->model, "GGUF model (or [local] in --config)");
+  cmd->add_option("--config", opts->config,
+                  "Providers, router, budgets and ledger (TOML; see docs/providers.md)");
   cmd->add_option("-a,--alias", opts->alias, "Model name clients use (default: the file name)");
   cmd->add_option("--host", opts->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", opts->port, "Port (0: any free one)")->capture_default_str();
@@ -136,7 +250,13 @@ void RegisterServe(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--cache-type", opts->cache_type, "KV cache type: f16, f32, q8_0")
       ->capture_default_str();
   cmd->add_option("--chat-template", opts->chat_template, "Jinja chat template file");
-  cmd->callback([opts, &runner] { runner = [opts] { return RunServe(*opts); }; });
+  cmd->callback([opts, cmd, &runner] {
+    for (const char* flag :
+         {"--host", "--port", "--parallel", "--queue-size", "--api-key", "--ctx-size"}) {
+      if (cmd->count(flag) > 0) opts->given.insert(flag);
+    }
+    runner = [opts] { return RunServe(*opts); };
+  });
 }
 
 }  // namespace wick::cli

@@ -230,7 +230,8 @@ void Router::Order(std::vector<Slot*>& slots, const api::CompletionRequest& requ
 
 std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest& request,
                                                    const std::string& key, const DeltaSink& sink,
-                                                   const CancelToken& cancel) {
+                                                   const CancelToken& cancel,
+                                                   const AttemptHook& on_attempt) {
   const auto start = clock_.Monotonic();
   RouteInfo info;
   auto fail = [&](api::ApiError error, Ms retry_after = Ms(0), bool after_first = false) {
@@ -262,15 +263,20 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
   }
   Order(candidates, request, prompt_tokens);
 
-  // Deterministic requests: the first candidate's cached answer, replayed.
-  std::string cache_key;
-  if (cache_ && ResponseCache::Cacheable(request)) {
-    const ProviderInfo& first = candidates.front()->provider->info();
-    const std::string model = !model_override.empty() ? model_override
-                              : first.models.empty()  ? ""
-                                                      : first.models.front();
-    cache_key = ResponseCache::Key(first.name + "/" + model, request);
-    if (std::optional<Completion> hit = cache_->Get(cache_key)) {
+  // Deterministic requests: a candidate's cached answer (first in order), replayed.
+  const bool cacheable = cache_ && ResponseCache::Cacheable(request);
+  auto model_of = [&](const ProviderInfo& p) {
+    return !model_override.empty() ? model_override
+           : p.models.empty()      ? std::string()
+                                   : p.models.front();
+  };
+  if (cacheable) {
+    for (Slot* slot : candidates) {
+      const ProviderInfo& p = slot->provider->info();
+      std::optional<Completion> hit =
+          cache_->Get(ResponseCache::Key(p.name + "/" + model_of(p), request));
+      if (!hit) continue;
+      if (on_attempt) on_attempt(p.name);
       for (const api::ChoiceResult& c : hit->choices) {
         Delta d;
         d.index = c.index;
@@ -279,11 +285,11 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
         d.finish_reason = c.finish_reason;
         if (!sink(d)) break;
       }
-      info.provider = first.name;
+      info.provider = p.name;
       info.model = hit->outcome.model;
       info.cache_hit = true;
       info.usage = hit->outcome.usage;
-      info.path = {first.name};
+      info.path = {p.name};
       Finish(request, key, info, 200, start);
       return info;
     }
@@ -294,9 +300,7 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
   bool budget_refused = false, limited = false, too_long = false;
   for (Slot* slot : candidates) {
     const ProviderInfo& pinfo = slot->provider->info();
-    const std::string model = !model_override.empty() ? model_override
-                              : pinfo.models.empty()  ? ""
-                                                      : pinfo.models.front();
+    const std::string model = model_of(pinfo);
     if (pinfo.context_length > 0 && prompt_tokens >= pinfo.context_length) {
       too_long = true;
       last.error = MakeError(400,
@@ -334,6 +338,7 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
 
     if (!info.path.empty()) ++candidates.front()->fallbacks;
     info.path.push_back(pinfo.name);
+    if (on_attempt) on_attempt(pinfo.name);
     ++slot->requests;
     api::CompletionRequest sent = request;
     sent.model = model;
@@ -351,7 +356,7 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
             const double old = slot->first_token_ms.load();
             slot->first_token_ms.store(old == 0 ? ms : 0.8 * old + 0.2 * ms);
           }
-          if (!cache_key.empty() && d.index >= 0) {
+          if (cacheable && d.index >= 0) {
             while (collected.choices.size() <= static_cast<size_t>(d.index)) {
               api::ChoiceResult c;
               c.index = static_cast<int>(collected.choices.size());
@@ -376,9 +381,9 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
       provider_limits_.Charge(
           pinfo.name, static_cast<double>(outcome->usage.prompt_tokens +
                                           outcome->usage.completion_tokens - prompt_tokens));
-      if (!cache_key.empty()) {
+      if (cacheable) {
         collected.outcome = *outcome;
-        cache_->Put(cache_key, std::move(collected));
+        cache_->Put(ResponseCache::Key(pinfo.name + "/" + model, request), std::move(collected));
       }
       Finish(request, key, info, 200, start);
       return info;

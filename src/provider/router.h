@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,10 +65,15 @@ class Router {
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
+  // Called with a provider's name before the router tries it (or answers from the cache for
+  // it): whoever produces the first token is the one that answers.
+  using AttemptHook = std::function<void(const std::string& provider)>;
+
   // Routes one request for the API key named `key` ("" without keys).
   std::variant<RouteInfo, RouteError> Stream(const api::CompletionRequest& request,
                                              const std::string& key, const DeltaSink& sink,
-                                             const CancelToken& cancel);
+                                             const CancelToken& cancel,
+                                             const AttemptHook& on_attempt = {});
 
   // The key's name for a bearer token; nullopt when no configured key matches.
   std::optional<std::string> KeyForToken(std::string_view token) const;

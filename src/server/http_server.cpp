@@ -8,6 +8,7 @@
 
 #include "api/openai_protocol.h"
 #include "provider/local_provider.h"
+#include "server/http_util.h"
 
 namespace wick::server {
 
@@ -20,37 +21,6 @@ using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxBodyBytes = size_t{32} << 20;
-
-void SendError(httplib::Response& res, const ApiError& error) {
-  res.status = error.status;
-  res.set_content(Dump(ErrorBody(error)), "application/json");
-}
-
-ApiError MakeError(int status, std::string message, std::string type, std::string param = {},
-                   std::string code = {}) {
-  ApiError e;
-  e.status = status;
-  e.message = std::move(message);
-  e.type = std::move(type);
-  e.param = std::move(param);
-  e.code = std::move(code);
-  return e;
-}
-
-uint64_t RandomU64() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return rng();
-}
-
-std::string NewId(std::string_view prefix) {
-  return fmt::format("{}{:016x}{:08x}", prefix, RandomU64(), RandomU64() & 0xffffffffu);
-}
-
-int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 const char* FinishName(engine::FinishReason reason) {
   return reason == engine::FinishReason::kLength ? "length" : "stop";
@@ -296,6 +266,11 @@ void HttpServer::SetReady(const ServedModel& model) {
   ready_.store(true);
 }
 
+void HttpServer::SetRouter(provider::Router* router, const ServedModel& model) {
+  router_ = router;
+  SetReady(model);
+}
+
 const ServedModel* HttpServer::Ready(httplib::Response& res) {
   if (ready_.load()) return &model_;
   SendError(res, MakeError(503, "the model is still loading", "unavailable_error"));
@@ -365,45 +340,72 @@ void HttpServer::Routes() {
   });
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     engine::EngineStats stats;
-    const bool ready = ready_.load();
-    if (ready) stats = model_.engine->Stats();
-    res.set_content(metrics_.Render(ready ? &stats : nullptr), "text/plain; version=0.0.4");
+    const bool engine = ready_.load() && model_.engine != nullptr;
+    if (engine) stats = model_.engine->Stats();
+    std::string text = metrics_.Render(engine ? &stats : nullptr);
+    if (ready_.load() && router_ != nullptr) text += router_->Metrics();
+    res.set_content(text, "text/plain; version=0.0.4");
   });
-  auto model_json = [this] {
-    const engine::BatchEngineOptions& eo = model_.engine->options();
-    return Json{{"id", model_.id},
-                {"object", "model"},
-                {"created", model_.created},
-                {"owned_by", "wick"},
-                {"meta",
-                 {{"n_ctx_train", model_.n_ctx_train},
-                  {"n_ctx", eo.n_ctx},
-                  {"n_parallel", eo.n_parallel},
-                  {"n_vocab", model_.tokenizer->size()}}}};
+  // Every model clients may name: the served model, or with a router "auto" and each
+  // provider's "provider/model".
+  auto models = [this] {
+    Json list = Json::array();
+    if (router_ == nullptr) {
+      const engine::BatchEngineOptions& eo = model_.engine->options();
+      list.push_back(Json{{"id", model_.id},
+                          {"object", "model"},
+                          {"created", model_.created},
+                          {"owned_by", "wick"},
+                          {"meta",
+                           {{"n_ctx_train", model_.n_ctx_train},
+                            {"n_ctx", eo.n_ctx},
+                            {"n_parallel", eo.n_parallel},
+                            {"n_vocab", model_.tokenizer->size()}}}});
+      return list;
+    }
+    list.push_back(Json{{"id", "auto"},
+                        {"object", "model"},
+                        {"created", model_.created},
+                        {"owned_by", "wick"},
+                        {"meta", {{"router", true}}}});
+    for (const provider::ModelEntry& m : router_->Models()) {
+      list.push_back(Json{{"id", m.id},
+                          {"object", "model"},
+                          {"created", model_.created},
+                          {"owned_by", m.provider},
+                          {"meta",
+                           {{"provider", m.provider},
+                            {"model", m.model},
+                            {"context_length", m.context_length},
+                            {"price_input_per_million", m.price.input},
+                            {"price_output_per_million", m.price.output}}}});
+    }
+    return list;
   };
-  http_->Get("/v1/models", [this, model_json](const httplib::Request&, httplib::Response& res) {
+  http_->Get("/v1/models", [this, models](const httplib::Request&, httplib::Response& res) {
     if (Ready(res) == nullptr) return;
-    res.set_content(Dump(Json{{"object", "list"}, {"data", Json::array({model_json()})}}),
-                    "application/json");
+    res.set_content(Dump(Json{{"object", "list"}, {"data", models()}}), "application/json");
   });
   http_->Get(R"(/v1/models/(.+))",
-             [this, model_json](const httplib::Request& req, httplib::Response& res) {
+             [this, models](const httplib::Request& req, httplib::Response& res) {
                if (Ready(res) == nullptr) return;
-               if (req.matches[1] != model_.id) {
-                 SendError(res, MakeError(404,
-                                          fmt::format("the model '{}' does not exist (this "
-                                                      "server has '{}')",
-                                                      std::string(req.matches[1]), model_.id),
-                                          "invalid_request_error", "model", "model_not_found"));
-                 return;
+               for (const Json& m : models()) {
+                 if (m["id"] == std::string(req.matches[1])) {
+                   res.set_content(Dump(m), "application/json");
+                   return;
+                 }
                }
-               res.set_content(Dump(model_json()), "application/json");
+               SendError(res, MakeError(404,
+                                        fmt::format("the model '{}' does not exist (GET "
+                                                    "/v1/models lists them)",
+                                                    std::string(req.matches[1])),
+                                        "invalid_request_error", "model", "model_not_found"));
              });
   http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    Completions(req, res, true);
+    router_ != nullptr ? RoutedCompletions(req, res, true) : Completions(req, res, true);
   });
   http_->Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    Completions(req, res, false);
+    router_ != nullptr ? RoutedCompletions(req, res, false) : Completions(req, res, false);
   });
 }
 

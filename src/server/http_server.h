@@ -21,6 +21,7 @@
 
 #include "core/error.h"
 #include "engine/batch_engine.h"
+#include "provider/router.h"
 #include "server/metrics.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -66,11 +67,15 @@ class HttpServer {
   void Stop();
   // Requests are answered from now on (before: 503 "loading").
   void SetReady(const ServedModel& model);
+  // With a router (wick serve --config), completions go through it: every configured provider,
+  // fallback, limits, budgets, cache and ledger. `model` may have no engine (remote only).
+  void SetRouter(provider::Router* router, const ServedModel& model);
 
  private:
   void Routes();
   bool Authorized(const httplib::Request& req, httplib::Response& res);
   void Completions(const httplib::Request& req, httplib::Response& res, bool chat);
+  void RoutedCompletions(const httplib::Request& req, httplib::Response& res, bool chat);
   const ServedModel* Ready(httplib::Response& res);
 
   ServerOptions options_;
@@ -78,6 +83,7 @@ class HttpServer {
   int port_ = 0;
   int listen_socket_ = -1;
   ServedModel model_;
+  provider::Router* router_ = nullptr;
   std::atomic<bool> ready_{false};
   Metrics metrics_;
 };

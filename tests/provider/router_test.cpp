@@ -280,6 +280,18 @@ TEST_F(RouterTest, DeterministicRequestsAreCached) {
   EXPECT_EQ(fakes_[0]->calls(), 3);  // random sampling is never cached
 }
 
+TEST_F(RouterTest, ACachedAnswerBelongsToTheProviderThatGaveIt) {
+  Config c = BaseConfig();
+  c.performance.cache_enabled = true;
+  auto router = Make(c, {{kDown}, {kOk}});
+  EXPECT_EQ(std::get<RouteInfo>(Go(*router, Request()).result).provider, "cheap");
+  Run again = Go(*router, Request());
+  EXPECT_TRUE(std::get<RouteInfo>(again.result).cache_hit);
+  EXPECT_EQ(std::get<RouteInfo>(again.result).provider, "cheap");
+  EXPECT_EQ(fakes_[0]->calls(), 1);  // the failing tier is not asked again
+  EXPECT_EQ(fakes_[1]->calls(), 1);
+}
+
 TEST_F(RouterTest, EveryRequestIsARowInTheLedger) {
   testing::TempDir dir;
   LedgerConfig lc;
