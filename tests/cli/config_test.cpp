@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "test_support.h"
 
@@ -74,6 +75,21 @@ TEST(ConfigCommandTest, ShowMasksSecrets) {
   Write(dir.File("shown.toml"), r.out);
   r = RunWick({"config", "check", "--config", dir.File("shown.toml")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// The worked example in docs/providers.md is a valid config (its paths and keys need not exist).
+TEST(ConfigCommandTest, TheDocumentedExampleChecks) {
+  std::ifstream in(std::filesystem::path(WICK_SOURCE_DIR) / "docs/providers.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t begin = doc.find("```toml\n");
+  ASSERT_NE(begin, std::string::npos);
+  const size_t end = doc.find("```", begin + 8);
+  ASSERT_NE(end, std::string::npos);
+  testing::TempDir dir;
+  Write(dir.File("example.toml"), doc.substr(begin + 8, end - begin - 8));
+  testing::CommandResult r = RunWick({"config", "check", "--config", dir.File("example.toml")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 providers: local, gpu-box, hf"), std::string::npos) << r.out;
 }
 
 }  // namespace
