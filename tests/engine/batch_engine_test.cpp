@@ -148,7 +148,7 @@ TEST_F(BatchEngineTest, PrefixCacheReusesAFinishedPromptWithTheSameOutput) {
 }
 
 TEST_F(BatchEngineTest, CancelFreesTheSlotAndOnlyThatOne) {
-  std::unique_ptr<BatchEngine> e = Engine(2, 2048);
+  std::unique_ptr<BatchEngine> e = Engine(2, 16384);
   SequenceParams endless = Params("Once upon a time", -1);
   endless.ignore_eos = true;
   auto a = e->Submit({endless});
@@ -165,7 +165,7 @@ TEST_F(BatchEngineTest, CancelFreesTheSlotAndOnlyThatOne) {
 }
 
 TEST_F(BatchEngineTest, CancelAllEndsRunningAndQueuedButNotLaterOnes) {
-  std::unique_ptr<BatchEngine> e = Engine(1, 2048);
+  std::unique_ptr<BatchEngine> e = Engine(1, 16384);
   SequenceParams endless = Params("Once upon a time", -1);
   endless.ignore_eos = true;
   auto running = e->Submit({endless});
@@ -191,7 +191,7 @@ TEST_F(BatchEngineTest, AdmissionErrors) {
 
   // One running (endless: no end token, a long context), one waiting: a third does not fit
   // the queue of 1.
-  e = Engine(1, 2048, /*queue=*/1);
+  e = Engine(1, 16384, /*queue=*/1);
   SequenceParams endless = Params("Once upon a time", -1);
   endless.ignore_eos = true;
   auto running = e->Submit({endless});

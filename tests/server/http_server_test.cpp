@@ -335,19 +335,26 @@ TEST_F(HttpServerTest, DisconnectMidStreamFreesOnlyThatSlot) {
   WaitForCancel(*cli_, cancelled);
 }
 
-TEST_F(HttpServerTest, DisconnectMidPrefillFreesTheSlot) {
-  // A prompt of ~1800 tokens in 32-token chunks: dozens of steps of prefill, then output up
-  // to the context's end, unless the client that leaves after a millisecond is noticed.
+TEST(HttpServerDisconnectTest, DisconnectMidPrefillFreesTheSlot) {
+  WICK_REQUIRE_SHARED(shared);
+  // A prompt of ~1800 tokens in 32-token chunks: dozens of steps of prefill, then output for a
+  // 32768-position context (seconds), unless the client that leaves after a millisecond is
+  // noticed.
+  ServeProcess server(
+      {"-m", ModelPath(), "--parallel", "2", "--ctx-size", "32768", "--batch-size", "32"});
+  ASSERT_TRUE(server.ready()) << server.Log();
+  httplib::Client cli("127.0.0.1", server.port());
   std::string prompt;
   for (int i = 0; i < 450; ++i) prompt += " the dog";
   Json body = Completion(prompt, 100000);
   body["ignore_eos"] = true;
-  const double cancelled = Metric(*cli_, "wick_sequences_cancelled_total");
-  httplib::Client impatient("127.0.0.1", server_->port());
+  const double cancelled = Metric(cli, "wick_sequences_cancelled_total");
+  httplib::Client impatient("127.0.0.1", server.port());
   impatient.set_read_timeout(0, 1000);  // gives up (and closes) before the answer
   EXPECT_FALSE(impatient.Post("/v1/completions", body.dump(), "application/json"));
-  WaitForCancel(*cli_, cancelled);
-  EXPECT_EQ(Post(*cli_, "/v1/completions", Completion("hi", 2).dump()).status, 200);
+  WaitForCancel(cli, cancelled);
+  EXPECT_EQ(Post(cli, "/v1/completions", Completion("hi", 2).dump()).status, 200);
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
 }
 
 // The server listens before the model is loaded and says so: a FIFO as the model file keeps
@@ -389,22 +396,24 @@ TEST(HttpServerAuthTest, KeyIsRequiredOnV1Routes) {
 
 TEST(HttpServerQueueTest, FullQueueIs503) {
   WICK_REQUIRE_SHARED(shared);
-  ServeProcess server({"-m", ModelPath(), "--parallel", "1", "--queue-size", "0"});
+  // A long context keeps the busy sequence going for seconds, until the test lets it go.
+  ServeProcess server(
+      {"-m", ModelPath(), "--parallel", "1", "--queue-size", "0", "--ctx-size", "32768"});
   ASSERT_TRUE(server.ready()) << server.Log();
   Json endless = Completion("Once upon a time", 100000);
   endless["stream"] = true;
   endless["ignore_eos"] = true;
   std::atomic<bool> started{false};
+  std::atomic<bool> release{false};
   std::thread busy([&] {
     httplib::Client c("127.0.0.1", server.port());
     httplib::Request req;
     req.method = "POST";
     req.path = "/v1/completions";
     req.body = endless.dump();
-    int seen = 0;
     req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
       started = true;
-      return ++seen < 40;
+      return !release.load();
     };
     c.send(req);
   });
@@ -413,6 +422,7 @@ TEST(HttpServerQueueTest, FullQueueIs503) {
   Reply full = Post(cli, "/v1/completions", Completion("hi", 2).dump());
   EXPECT_EQ(full.status, 503) << full.raw;
   EXPECT_TRUE(full.body["error"]["message"].is_string());
+  release = true;
   busy.join();
   EXPECT_EQ(server.Stop(), 0) << server.Log();
 }
