@@ -402,9 +402,12 @@ void HttpServer::Routes() {
                                         "invalid_request_error", "model", "model_not_found"));
              });
   http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    // ready_ (acquire) publishes router_, so it is read only after Ready().
+    if (Ready(res) == nullptr) return;
     router_ != nullptr ? RoutedCompletions(req, res, true) : Completions(req, res, true);
   });
   http_->Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    if (Ready(res) == nullptr) return;
     router_ != nullptr ? RoutedCompletions(req, res, false) : Completions(req, res, false);
   });
 }

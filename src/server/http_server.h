@@ -83,7 +83,7 @@ class HttpServer {
   int port_ = 0;
   int listen_socket_ = -1;
   ServedModel model_;
-  provider::Router* router_ = nullptr;
+  provider::Router* router_ = nullptr;  // written before ready_ is set, read after
   std::atomic<bool> ready_{false};
   Metrics metrics_;
 };
