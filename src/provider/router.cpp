@@ -99,13 +99,8 @@ Router::Router(const Config& config, std::vector<std::unique_ptr<Provider>> prov
                                    .monthly = k.monthly_budget,
                                    .per_request = k.max_cost_per_request});
   }
-  if (ledger_ != nullptr) {
-    // Today's and this month's spend survive a restart.
-    budgets_.Seed([this](const std::string* key, std::chrono::system_clock::time_point since) {
-      Result<double> spent = ledger_->Spend(key, since);
-      return spent.ok() ? *spent : 0.0;
-    });
-  }
+  // Today's and this month's spend survive a restart.
+  if (ledger_ != nullptr) budgets_.Seed(SpendFromLedger());
   if (config_.performance.cache_enabled) {
     cache_.emplace(clock_,
                    ResponseCacheOptions{.ttl = config_.performance.cache_ttl,
@@ -113,6 +108,13 @@ Router::Router(const Config& config, std::vector<std::unique_ptr<Provider>> prov
                                         .max_bytes = config_.performance.cache_max_size});
   }
   if (config_.fallback.health_interval.count() > 0) prober_ = std::thread([this] { ProbeLoop(); });
+}
+
+BudgetTracker::SpendSource Router::SpendFromLedger() const {
+  return [this](const std::string* key, std::chrono::system_clock::time_point since) {
+    Result<double> spent = ledger_->Spend(key, since);
+    return spent.ok() ? *spent : 0.0;
+  };
 }
 
 Router::~Router() {
@@ -136,6 +138,9 @@ void Router::ProbeLoop() {
       slot->healthy.store(ok);
       if (!ok) slot->breaker.OnFailure();
     }
+    // A PostgreSQL ledger is shared by every instance behind a load balancer: what the others
+    // spent counts against the same budgets, so read it back now and then.
+    if (ledger_ != nullptr && !config_.ledger.url.empty()) budgets_.Seed(SpendFromLedger());
     lock.lock();
   }
 }

@@ -94,6 +94,7 @@ class Router {
   void Finish(const api::CompletionRequest& request, const std::string& key, RouteInfo& info,
               int status, std::chrono::steady_clock::time_point start);
   void ProbeLoop();
+  BudgetTracker::SpendSource SpendFromLedger() const;
 
   const Config config_;
   const Clock& clock_;
