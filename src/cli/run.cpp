@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
+#include "cli/routing.h"
+#include "engine/batch_engine.h"
 #include "engine/generator.h"
 
 namespace wick::cli {
@@ -24,11 +28,97 @@ struct RunOptions {
   std::string cache_type = "f16";
   std::vector<std::string> stop;
   sampling::SamplingParams sampling;
+  std::string config;          // route through the providers of this file
+  std::string route = "auto";  // the request's `model`: auto, a provider, provider/model
 };
+
+// With --config: the prompt goes through the router like a /v1/completions request, to the
+// local model of -m or [local] (one sequence) or to a remote provider.
+int RunRouted(const RunOptions& opts, const std::string& prompt) {
+  Result<provider::Config> config = provider::LoadConfig(opts.config);
+  if (!config.ok()) return ReportError(config.error().message());
+  const std::string model_path = !opts.model.empty()     ? opts.model
+                                 : config->local.enabled ? config->local.model_path
+                                                         : std::string();
+  std::unique_ptr<LoadedModel> m;
+  std::optional<ChatTemplate> chat_template;
+  std::unique_ptr<model::CpuBackend> backend;
+  std::unique_ptr<engine::BatchEngine> engine;
+  provider::LocalModel local;
+  if (!model_path.empty()) {
+    Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(model_path);
+    if (!loaded.ok()) return ReportError(loaded.error().message());
+    m = std::move(*loaded);
+    Result<ChatTemplate> tmpl = LoadChatTemplate(*m, model_path, "");
+    if (!tmpl.ok()) return ReportError(tmpl.error().message());
+    chat_template = std::move(*tmpl);
+    Result<DType> cache_type = DTypeFromName(opts.cache_type);
+    if (!cache_type.ok()) return ReportError(cache_type.error().message());
+    const model::HParams& hp = m->model.hparams();
+    const int64_t n_ctx = opts.ctx_size > 0                ? opts.ctx_size
+                          : config->local.context_size > 0 ? config->local.context_size
+                                                           : DefaultContextSize(hp, *cache_type);
+    backend = std::make_unique<model::CpuBackend>(opts.threads);
+    Result<std::unique_ptr<engine::BatchEngine>> created = engine::BatchEngine::Create(
+        m->model, *m->tokenizer, *backend,
+        {.n_parallel = 1, .n_ctx = n_ctx, .kv_type = *cache_type, .n_batch = 512, .queue_size = 0});
+    if (!created.ok()) return ReportError(created.error().message());
+    engine = std::move(*created);
+    local = {.id = std::filesystem::path(model_path).filename().string(),
+             .tokenizer = m->tokenizer.get(),
+             .chat_template = &*chat_template,
+             .engine = engine.get(),
+             .price = {}};
+  }
+  const provider::SystemClock clock;
+  Result<Routing> routing = BuildRouting(*config, engine ? &local : nullptr, clock);
+  if (!routing.ok()) return ReportError(routing.error().message());
+
+  api::CompletionRequest request;
+  request.endpoint = api::Endpoint::kCompletion;
+  request.model = opts.route;
+  request.prompts = {prompt};
+  request.max_tokens = opts.n_predict;
+  request.stop = opts.stop;
+  request.sampling = opts.sampling;
+  request.seed_given = true;
+  const auto start = std::chrono::steady_clock::now();
+  bool wrote = false;
+  provider::CancelToken cancel;
+  auto result = routing->router->Stream(
+      request, "",
+      [&](const provider::Delta& d) {
+        if (d.index != 0 || d.text.empty()) return true;
+        wrote = true;
+        std::fwrite(d.text.data(), 1, d.text.size(), stdout);
+        return std::fflush(stdout) == 0;  // a closed pipe stops generation
+      },
+      cancel);
+  if (wrote) std::fputc('\n', stdout);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (const auto* e = std::get_if<provider::RouteError>(&result)) {
+    return ReportError(fmt::format("{} (HTTP {}{})", e->error.message, e->error.status,
+                                   e->error.code.empty() ? "" : ", " + e->error.code));
+  }
+  const auto& info = std::get<provider::RouteInfo>(result);
+  std::string path;
+  for (const std::string& p : info.path) path += (path.empty() ? "" : " > ") + p;
+  std::fprintf(stderr,
+               "wick: %s (%s) | prompt %lld tokens | generated %lld tokens in %.0f ms | $%.6f%s "
+               "| tried %s\n",
+               info.provider.c_str(), info.model.c_str(),
+               static_cast<long long>(info.usage.prompt_tokens),
+               static_cast<long long>(info.usage.completion_tokens), ms, info.cost,
+               info.cache_hit ? " (cache)" : "", path.c_str());
+  return 0;
+}
 
 int RunRun(const RunOptions& opts) {
   Result<std::string> prompt = ReadTextInput(opts.prompt, opts.file);
   if (!prompt.ok()) return ReportError(prompt.error().message());
+  if (!opts.config.empty()) return RunRouted(opts, *prompt);
+  if (opts.model.empty()) return ReportError("give -m MODEL, or --config with providers");
   auto load_start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
   if (!loaded.ok()) return ReportError(loaded.error().message());
@@ -82,7 +172,11 @@ int RunRun(const RunOptions& opts) {
 void RegisterRun(CLI::App& app, CommandRunner& runner) {
   auto opts = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
-  cmd->add_option("-m,--model", opts->model, "GGUF model")->required();
+  cmd->add_option("-m,--model", opts->model, "GGUF model");
+  cmd->add_option("--config", opts->config,
+                  "Route through the providers of this file (docs/providers.md)");
+  cmd->add_option("--route", opts->route,
+                  "With --config: auto (default), a provider name or provider/model");
   auto* prompt = cmd->add_option("-p,--prompt", opts->prompt, "Prompt text");
   auto* file = cmd->add_option("-f,--file", opts->file, "Read the prompt from a file ('-': stdin)");
   prompt->excludes(file);

@@ -12,13 +12,10 @@
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
+#include "cli/routing.h"
 #include "engine/batch_engine.h"
 #include "model/backend.h"
 #include "provider/config.h"
-#include "provider/ledger.h"
-#include "provider/local_provider.h"
-#include "provider/remote_provider.h"
-#include "provider/router.h"
 #include "server/http_server.h"
 
 namespace wick::cli {
@@ -41,30 +38,6 @@ struct ServeOptions {
   std::string config;           // providers, router, ledger (TOML); empty: only -m
   std::set<std::string> given;  // options set on the command line (they win over the config)
 };
-
-// The remote providers of the config, ready to route to.
-Result<std::vector<std::unique_ptr<provider::Provider>>> RemoteProviders(
-    const provider::Config& config) {
-  std::vector<std::unique_ptr<provider::Provider>> out;
-  for (const provider::RemoteConfig& r : config.remotes) {
-    provider::RemoteOptions o;
-    o.info.name = r.name;
-    o.info.models = r.models;
-    o.info.context_length = r.context_length;
-    o.info.price = r.price;
-    o.endpoint = r.api_endpoint;
-    o.api_key = r.api_key.value;
-    o.api_key_env = r.api_key.env;
-    o.connect_timeout = r.connect_timeout;
-    o.first_token_timeout = r.first_token_timeout;
-    o.total_timeout = r.total_timeout;
-    o.max_retries = r.max_retries;
-    Result<std::unique_ptr<provider::RemoteProvider>> p = provider::RemoteProvider::Create(o);
-    if (!p.ok()) return std::move(p).error().With("remote provider " + r.name);
-    out.push_back(std::move(*p));
-  }
-  return out;
-}
 
 int RunServe(ServeOptions opts) {
   // Signals go to the thread that waits for them, not to whichever thread they hit.
@@ -181,44 +154,19 @@ int RunServe(ServeOptions opts) {
     http.SetReady(served);
   }
   // With a config: every provider behind the router.
-  std::unique_ptr<provider::Ledger> ledger;
-  std::unique_ptr<provider::Router> router;
   const provider::SystemClock clock;
+  Routing routing;
   if (config) {
-    std::vector<std::unique_ptr<provider::Provider>> providers;
-    if (engine) {
-      providers.push_back(std::make_unique<provider::LocalProvider>(
-          provider::LocalModel{.id = served.id,
-                               .tokenizer = served.tokenizer,
-                               .chat_template = served.chat_template,
-                               .engine = engine.get(),
-                               .price = config->local.price},
-          config->local.name));
-    }
-    Result<std::vector<std::unique_ptr<provider::Provider>>> remotes = RemoteProviders(*config);
-    if (!remotes.ok()) return fail(remotes.error().message());
-    for (auto& r : *remotes) providers.push_back(std::move(r));
-    if (config->ledger.enabled) {
-      Result<std::unique_ptr<provider::Ledger>> opened = provider::OpenLedger(config->ledger);
-      if (!opened.ok()) return fail(opened.error().message());
-      ledger = std::move(*opened);
-    }
-    // -m without [local]: the model is still the first tier.
-    if (engine && !config->local.enabled) {
-      auto& tiers = config->fallback.tiers;
-      if (std::find(tiers.begin(), tiers.end(), config->local.name) == tiers.end()) {
-        tiers.insert(tiers.begin(), config->local.name);
-      }
-    }
-    std::string names;
-    for (const auto& p : providers) names += (names.empty() ? "" : ", ") + p->info().name;
-    router = std::make_unique<provider::Router>(*config, std::move(providers), ledger.get(), clock);
-    std::fprintf(stderr, "wick: routing over %s (%s), ledger %s\n", names.c_str(),
-                 std::string(provider::StrategyName(config->fallback.strategy)).c_str(),
-                 !config->ledger.enabled      ? "off"
-                 : config->ledger.url.empty() ? config->ledger.path.c_str()
-                                              : "postgresql");
-    http.SetRouter(router.get(), served);
+    const provider::LocalModel local{.id = served.id,
+                                     .tokenizer = served.tokenizer,
+                                     .chat_template = served.chat_template,
+                                     .engine = engine.get(),
+                                     .price = {}};
+    Result<Routing> built = BuildRouting(*config, engine ? &local : nullptr, clock);
+    if (!built.ok()) return fail(built.error().message());
+    routing = std::move(*built);
+    std::fprintf(stderr, "wick: %s\n", routing.summary.c_str());
+    http.SetRouter(routing.router.get(), served);
   }
   serving.join();
   pthread_kill(stopper.native_handle(), SIGTERM);  // if the server stopped on its own

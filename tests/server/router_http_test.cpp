@@ -140,6 +140,22 @@ TEST_F(RouterHttpTest, ADropMidStreamEndsTheStreamWithAnErrorNotAnotherAnswer) {
   EXPECT_EQ(router->Stop(), 0) << router->Log();
 }
 
+// `wick run --config` needs no local model: the prompt goes through the same router.
+TEST_F(RouterHttpTest, RunRoutesWithoutALocalModel) {
+  fault_->SetFault(Fault::Status(503), -1);
+  CommandResult r = RunWick(
+      {"run", "--config", WriteConfig(), "-p", "Once upon a time", "-n", "6", "--temp", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string direct = Json::parse(httplib::Client("127.0.0.1", backend_->port())
+                                             .Post("/v1/completions", Body(), "application/json")
+                                             ->body)["choices"][0]["text"];
+  EXPECT_EQ(r.out, direct + "\n");
+  EXPECT_NE(r.err.find("tried flaky > backend"), std::string::npos) << r.err;
+  r = RunWick({"run", "--config", WriteConfig(), "-p", "x", "--route", "nobody"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("model_not_found"), std::string::npos) << r.err;
+}
+
 TEST_F(RouterHttpTest, KeysAndBudgets) {
   setenv("WICK_TEST_TEAM_KEY", "team-secret", 1);
   auto router = Router(WriteConfig(
