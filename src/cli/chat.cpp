@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
+#include "cli/routing.h"
 #include "engine/generator.h"
 #include "text/chat_template.h"
 
@@ -33,6 +35,8 @@ struct ChatOptions {
   int threads = 0;
   bool timings = false;
   sampling::SamplingParams sampling;
+  std::string config;          // route through the providers of this file
+  std::string route = "auto";  // with --config: auto, a provider, provider/model
 };
 
 std::atomic<bool> g_interrupted{false};
@@ -74,14 +78,14 @@ std::optional<std::string> ReadLine(bool interactive) {
   }
 }
 
+// Writes the assistant's reply to the conversation to stdout as it comes, into `reply`; false
+// when the turn failed (already reported), and it is then dropped.
+using Answerer = std::function<bool(const nlohmann::ordered_json& messages, std::string& reply)>;
+
 class ChatSession {
  public:
-  ChatSession(LoadedModel& m, const ChatTemplate& chat_template, model::Backend& backend,
-              model::KvCache& cache, const ChatOptions& opts)
-      : template_(chat_template),
-        generator_(m.model, *m.tokenizer, backend, cache),
-        opts_(opts),
-        system_(opts.system) {
+  ChatSession(Answerer answer, const ChatOptions& opts)
+      : answer_(std::move(answer)), system_(opts.system) {
     Reset();
   }
 
@@ -122,28 +126,46 @@ class ChatSession {
     return true;
   }
 
-  // One user turn: renders the conversation, streams the answer, records it.
+  // One user turn: the answer streamed, then recorded.
   void Turn(const std::string& user) {
     messages_.push_back({{"role", "user"}, {"content", user}});
-    Result<std::string> prompt = template_.Apply(messages_, true);
-    if (!prompt.ok()) {
-      std::fprintf(stderr, "wick: the chat template failed: %s\n",
-                   prompt.error().message().c_str());
+    std::string reply;
+    g_interrupted.store(false);
+    if (!answer_(messages_, reply)) {
       messages_.erase(messages_.size() - 1);
       return;
     }
+    messages_.push_back({{"role", "assistant"}, {"content", reply}});
+  }
+
+ private:
+  Answerer answer_;
+  std::string system_;
+  nlohmann::ordered_json messages_;
+};
+
+// The model of -m in this process: each turn re-rendered with its template, the unchanged
+// prefix's KV cache kept.
+Answerer LocalAnswerer(const ChatTemplate& chat_template, engine::Generator& generator,
+                       const ChatOptions& opts) {
+  return [&chat_template, &generator, &opts](const nlohmann::ordered_json& messages,
+                                             std::string& reply) {
+    Result<std::string> prompt = chat_template.Apply(messages, true);
+    if (!prompt.ok()) {
+      std::fprintf(stderr, "wick: the chat template failed: %s\n",
+                   prompt.error().message().c_str());
+      return false;
+    }
     // The BOS token, unless the template already wrote it.
-    const std::string& bos = template_.bos_token();
+    const std::string& bos = chat_template.bos_token();
     engine::GenerateParams params;
     params.prompt = *prompt;
-    params.max_tokens = opts_.n_predict;
-    params.sampling = opts_.sampling;
+    params.max_tokens = opts.n_predict;
+    params.sampling = opts.sampling;
     params.parse_special = true;  // the template writes the special tokens as text
     params.add_special = bos.empty() || prompt->rfind(bos, 0) != 0;
     params.reuse_prefix = true;
-    std::string reply;
-    g_interrupted.store(false);
-    Result<engine::GenerateStats> stats = generator_.Generate(params, [&](std::string_view text) {
+    Result<engine::GenerateStats> stats = generator.Generate(params, [&](std::string_view text) {
       reply += text;
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);
@@ -152,11 +174,10 @@ class ChatSession {
     std::fputc('\n', stdout);
     if (!stats.ok()) {
       std::fprintf(stderr, "wick: %s (/reset starts over)\n", stats.error().message().c_str());
-      messages_.erase(messages_.size() - 1);
-      return;
+      return false;
     }
     if (stats->stop == engine::StopReason::kCancelled) std::printf("(stopped)\n");
-    if (opts_.timings) {
+    if (opts.timings) {
       auto rate = [](int64_t n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
       std::fprintf(
           stderr,
@@ -167,35 +188,59 @@ class ChatSession {
           static_cast<long long>(stats->generated_tokens),
           rate(stats->generated_tokens, stats->generate_ms));
     }
-    messages_.push_back({{"role", "assistant"}, {"content", reply}});
-  }
+    return true;
+  };
+}
 
- private:
-  const ChatTemplate& template_;
-  engine::Generator generator_;
-  const ChatOptions& opts_;
-  std::string system_;
-  nlohmann::ordered_json messages_;
-};
+// --config: each turn a chat request through the router (a remote provider, or the local one).
+Answerer RoutedAnswerer(provider::Router& router, const ChatOptions& opts) {
+  return [&router, &opts](const nlohmann::ordered_json& messages, std::string& reply) {
+    api::CompletionRequest request;
+    request.endpoint = api::Endpoint::kChat;
+    request.model = opts.route;
+    request.messages = messages;
+    request.max_tokens = opts.n_predict;
+    request.sampling = opts.sampling;
+    request.seed_given = true;
+    provider::CancelToken cancel;
+    auto result = router.Stream(
+        request, "",
+        [&](const provider::Delta& d) {
+          if (d.index != 0 || d.text.empty()) return !g_interrupted.load();
+          reply += d.text;
+          std::fwrite(d.text.data(), 1, d.text.size(), stdout);
+          std::fflush(stdout);
+          return !g_interrupted.load();
+        },
+        cancel);
+    std::fputc('\n', stdout);
+    if (const auto* e = std::get_if<provider::RouteError>(&result)) {
+      if (g_interrupted.load() && !reply.empty()) {
+        std::printf("(stopped)\n");
+        return true;
+      }
+      std::fprintf(stderr, "wick: %s\n", e->error.message.c_str());
+      return false;
+    }
+    if (opts.timings) {
+      const auto& info = std::get<provider::RouteInfo>(result);
+      std::fprintf(stderr, "wick: %s (%s) | prompt %lld tokens | generated %lld tokens | $%.6f\n",
+                   info.provider.c_str(), info.model.c_str(),
+                   static_cast<long long>(info.usage.prompt_tokens),
+                   static_cast<long long>(info.usage.completion_tokens), info.cost);
+    }
+    return true;
+  };
+}
 
-int RunChat(const ChatOptions& opts) {
-  Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
-  if (!loaded.ok()) return ReportError(loaded.error().message());
-  LoadedModel& m = **loaded;
-  Result<ChatTemplate> chat_template = LoadChatTemplate(m, opts.model, opts.chat_template);
-  if (!chat_template.ok()) return ReportError(chat_template.error().message());
-  const model::HParams& hp = m.model.hparams();
-  const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, DType::kF16);
-  Result<model::KvCache> cache = model::KvCache::Create(hp, n_ctx);
-  if (!cache.ok()) return ReportError(cache.error().message());
-  model::CpuBackend backend(opts.threads);
+int Converse(Answerer answer, const ChatOptions& opts, const std::string& banner) {
   const bool interactive = isatty(STDIN_FILENO) != 0;
   if (interactive) {
-    std::fprintf(stderr, "wick: %s, context %lld; Ctrl-C stops an answer, Ctrl-D leaves, /help\n",
-                 opts.model.c_str(), static_cast<long long>(n_ctx));
+    std::fprintf(stderr, "wick: %s; Ctrl-C stops an answer, Ctrl-D leaves, /help\n",
+                 banner.c_str());
   }
   InstallInterruptHandler();
-  ChatSession session(m, *chat_template, backend, *cache, opts);
+  ChatSession session(std::move(answer), opts);
   for (;;) {
     std::optional<std::string> line = ReadLine(interactive);
     if (!line) break;
@@ -210,12 +255,54 @@ int RunChat(const ChatOptions& opts) {
   return 0;
 }
 
+int RunRoutedChat(const ChatOptions& opts) {
+  Result<provider::Config> config = provider::LoadConfig(opts.config);
+  if (!config.ok()) return ReportError(config.error().message());
+  const std::string model_path = !opts.model.empty()     ? opts.model
+                                 : config->local.enabled ? config->local.model_path
+                                                         : std::string();
+  std::unique_ptr<LocalEngine> local;
+  if (!model_path.empty()) {
+    const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : config->local.context_size;
+    Result<std::unique_ptr<LocalEngine>> loaded =
+        LoadLocalEngine(model_path, n_ctx, /*parallel=*/1, opts.threads, opts.chat_template);
+    if (!loaded.ok()) return ReportError(loaded.error().message());
+    local = std::move(*loaded);
+  }
+  const provider::SystemClock clock;
+  Result<Routing> routing = BuildRouting(*config, local ? &local->local : nullptr, clock);
+  if (!routing.ok()) return ReportError(routing.error().message());
+  return Converse(RoutedAnswerer(*routing->router, opts), opts, routing->summary);
+}
+
+int RunChat(const ChatOptions& opts) {
+  if (!opts.config.empty()) return RunRoutedChat(opts);
+  if (opts.model.empty()) return ReportError("give -m MODEL, or --config with providers");
+  Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
+  if (!loaded.ok()) return ReportError(loaded.error().message());
+  LoadedModel& m = **loaded;
+  Result<ChatTemplate> chat_template = LoadChatTemplate(m, opts.model, opts.chat_template);
+  if (!chat_template.ok()) return ReportError(chat_template.error().message());
+  const model::HParams& hp = m.model.hparams();
+  const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, DType::kF16);
+  Result<model::KvCache> cache = model::KvCache::Create(hp, n_ctx);
+  if (!cache.ok()) return ReportError(cache.error().message());
+  model::CpuBackend backend(opts.threads);
+  engine::Generator generator(m.model, *m.tokenizer, backend, *cache);
+  return Converse(LocalAnswerer(*chat_template, generator, opts), opts,
+                  fmt::format("{}, context {}", opts.model, n_ctx));
+}
+
 }  // namespace
 
 void RegisterChat(CLI::App& app, CommandRunner& runner) {
   auto opts = std::make_shared<ChatOptions>();
   CLI::App* cmd = app.add_subcommand("chat", "Chat with a model in the terminal");
-  cmd->add_option("-m,--model", opts->model, "GGUF model")->required();
+  cmd->add_option("-m,--model", opts->model, "GGUF model");
+  cmd->add_option("--config", opts->config,
+                  "Chat through the providers of this file (docs/providers.md)");
+  cmd->add_option("--route", opts->route,
+                  "With --config: auto (default), a provider name or provider/model");
   cmd->add_option("--chat-template", opts->chat_template,
                   "Template file (default: the model's, else ChatML)");
   cmd->add_option("--system", opts->system, "System prompt");

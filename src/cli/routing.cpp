@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "provider/remote_provider.h"
 
@@ -29,6 +30,31 @@ Result<std::unique_ptr<provider::Provider>> Remote(const provider::RemoteConfig&
 }
 
 }  // namespace
+
+Result<std::unique_ptr<LocalEngine>> LoadLocalEngine(const std::string& path, int64_t n_ctx,
+                                                     int parallel, int threads,
+                                                     const std::string& chat_template_file) {
+  auto e = std::make_unique<LocalEngine>();
+  WICK_ASSIGN_OR_RETURN(e->model, LoadedModel::Load(path));
+  WICK_ASSIGN_OR_RETURN(ChatTemplate tmpl, LoadChatTemplate(*e->model, path, chat_template_file));
+  e->chat_template = std::move(tmpl);
+  const model::HParams& hp = e->model->model.hparams();
+  if (n_ctx <= 0) n_ctx = DefaultContextSize(hp, DType::kF16, parallel);
+  e->backend = std::make_unique<model::CpuBackend>(threads);
+  WICK_ASSIGN_OR_RETURN(
+      e->engine, engine::BatchEngine::Create(e->model->model, *e->model->tokenizer, *e->backend,
+                                             {.n_parallel = parallel,
+                                              .n_ctx = n_ctx,
+                                              .kv_type = DType::kF16,
+                                              .n_batch = 512,
+                                              .queue_size = 0}));
+  e->local = {.id = std::filesystem::path(path).filename().string(),
+              .tokenizer = e->model->tokenizer.get(),
+              .chat_template = &*e->chat_template,
+              .engine = e->engine.get(),
+              .price = {}};
+  return e;
+}
 
 Result<Routing> BuildRouting(provider::Config& config, const provider::LocalModel* local,
                              const provider::Clock& clock) {

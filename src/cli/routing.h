@@ -3,9 +3,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "cli/loaded_model.h"
 #include "core/error.h"
+#include "engine/batch_engine.h"
+#include "model/backend.h"
 #include "provider/clock.h"
 #include "provider/config.h"
 #include "provider/ledger.h"
@@ -13,6 +17,20 @@
 #include "provider/router.h"
 
 namespace wick::cli {
+
+// A model loaded to be a provider: one BatchEngine over it.
+struct LocalEngine {
+  std::unique_ptr<LoadedModel> model;
+  std::optional<ChatTemplate> chat_template;
+  std::unique_ptr<model::CpuBackend> backend;
+  std::unique_ptr<engine::BatchEngine> engine;
+  provider::LocalModel local;  // points into the above
+};
+
+// Loads `path` with `parallel` slots of `n_ctx` positions (0: the model's, capped to fit).
+Result<std::unique_ptr<LocalEngine>> LoadLocalEngine(const std::string& path, int64_t n_ctx,
+                                                     int parallel, int threads,
+                                                     const std::string& chat_template_file = "");
 
 struct Routing {
   std::unique_ptr<provider::Ledger> ledger;

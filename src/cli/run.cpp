@@ -40,38 +40,16 @@ int RunRouted(const RunOptions& opts, const std::string& prompt) {
   const std::string model_path = !opts.model.empty()     ? opts.model
                                  : config->local.enabled ? config->local.model_path
                                                          : std::string();
-  std::unique_ptr<LoadedModel> m;
-  std::optional<ChatTemplate> chat_template;
-  std::unique_ptr<model::CpuBackend> backend;
-  std::unique_ptr<engine::BatchEngine> engine;
-  provider::LocalModel local;
+  std::unique_ptr<LocalEngine> local;
   if (!model_path.empty()) {
-    Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(model_path);
+    const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : config->local.context_size;
+    Result<std::unique_ptr<LocalEngine>> loaded =
+        LoadLocalEngine(model_path, n_ctx, /*parallel=*/1, opts.threads);
     if (!loaded.ok()) return ReportError(loaded.error().message());
-    m = std::move(*loaded);
-    Result<ChatTemplate> tmpl = LoadChatTemplate(*m, model_path, "");
-    if (!tmpl.ok()) return ReportError(tmpl.error().message());
-    chat_template = std::move(*tmpl);
-    Result<DType> cache_type = DTypeFromName(opts.cache_type);
-    if (!cache_type.ok()) return ReportError(cache_type.error().message());
-    const model::HParams& hp = m->model.hparams();
-    const int64_t n_ctx = opts.ctx_size > 0                ? opts.ctx_size
-                          : config->local.context_size > 0 ? config->local.context_size
-                                                           : DefaultContextSize(hp, *cache_type);
-    backend = std::make_unique<model::CpuBackend>(opts.threads);
-    Result<std::unique_ptr<engine::BatchEngine>> created = engine::BatchEngine::Create(
-        m->model, *m->tokenizer, *backend,
-        {.n_parallel = 1, .n_ctx = n_ctx, .kv_type = *cache_type, .n_batch = 512, .queue_size = 0});
-    if (!created.ok()) return ReportError(created.error().message());
-    engine = std::move(*created);
-    local = {.id = std::filesystem::path(model_path).filename().string(),
-             .tokenizer = m->tokenizer.get(),
-             .chat_template = &*chat_template,
-             .engine = engine.get(),
-             .price = {}};
+    local = std::move(*loaded);
   }
   const provider::SystemClock clock;
-  Result<Routing> routing = BuildRouting(*config, engine ? &local : nullptr, clock);
+  Result<Routing> routing = BuildRouting(*config, local ? &local->local : nullptr, clock);
   if (!routing.ok()) return ReportError(routing.error().message());
 
   api::CompletionRequest request;

@@ -156,6 +156,22 @@ TEST_F(RouterHttpTest, RunRoutesWithoutALocalModel) {
   EXPECT_NE(r.err.find("model_not_found"), std::string::npos) << r.err;
 }
 
+// `wick chat --config`: each turn a chat request through the router, the conversation kept.
+TEST_F(RouterHttpTest, ChatRoutesTurnsAndKeepsTheConversation) {
+  fault_->SetFault(Fault::Status(500), -1);
+  const std::string saved = dir_.File("conv.json").string();
+  CommandResult r =
+      RunWickWithInput({"chat", "--config", WriteConfig(), "-n", "5", "--temp", "0", "--timings"},
+                       "Hello\nAnd then?\n/save " + saved + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(saved);
+  const Json conversation = Json::parse(in);
+  ASSERT_EQ(conversation.size(), 4u);
+  EXPECT_EQ(conversation[2]["content"], "And then?");
+  EXPECT_EQ(conversation[3]["role"], "assistant");
+  EXPECT_NE(r.err.find("wick: backend (stories)"), std::string::npos) << r.err;
+}
+
 TEST_F(RouterHttpTest, KeysAndBudgets) {
   setenv("WICK_TEST_TEAM_KEY", "team-secret", 1);
   auto router = Router(WriteConfig(
