@@ -256,23 +256,11 @@ int Converse(Answerer answer, const ChatOptions& opts, const std::string& banner
 }
 
 int RunRoutedChat(const ChatOptions& opts) {
-  Result<provider::Config> config = provider::LoadConfig(opts.config);
-  if (!config.ok()) return ReportError(config.error().message());
-  const std::string model_path = !opts.model.empty()     ? opts.model
-                                 : config->local.enabled ? config->local.model_path
-                                                         : std::string();
-  std::unique_ptr<LocalEngine> local;
-  if (!model_path.empty()) {
-    const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : config->local.context_size;
-    Result<std::unique_ptr<LocalEngine>> loaded =
-        LoadLocalEngine(model_path, n_ctx, /*parallel=*/1, opts.threads, opts.chat_template);
-    if (!loaded.ok()) return ReportError(loaded.error().message());
-    local = std::move(*loaded);
-  }
-  const provider::SystemClock clock;
-  Result<Routing> routing = BuildRouting(*config, local ? &local->local : nullptr, clock);
+  Result<std::unique_ptr<CommandRouting>> routing =
+      RouteForCommand(opts.config, opts.model, opts.ctx_size, opts.threads, opts.chat_template);
   if (!routing.ok()) return ReportError(routing.error().message());
-  return Converse(RoutedAnswerer(*routing->router, opts), opts, routing->summary);
+  return Converse(RoutedAnswerer(*(*routing)->routing.router, opts), opts,
+                  (*routing)->routing.summary);
 }
 
 int RunChat(const ChatOptions& opts) {

@@ -89,4 +89,24 @@ Result<Routing> BuildRouting(provider::Config& config, const provider::LocalMode
   return routing;
 }
 
+Result<std::unique_ptr<CommandRouting>> RouteForCommand(const std::string& config_path,
+                                                        const std::string& model_flag,
+                                                        int64_t ctx_size, int threads,
+                                                        const std::string& chat_template_file) {
+  auto r = std::make_unique<CommandRouting>();
+  WICK_ASSIGN_OR_RETURN(r->config, provider::LoadConfig(config_path));
+  const std::string model_path = !model_flag.empty()       ? model_flag
+                                 : r->config.local.enabled ? r->config.local.model_path
+                                                           : std::string();
+  if (!model_path.empty()) {
+    WICK_ASSIGN_OR_RETURN(
+        r->local,
+        LoadLocalEngine(model_path, ctx_size > 0 ? ctx_size : r->config.local.context_size,
+                        /*parallel=*/1, threads, chat_template_file));
+  }
+  WICK_ASSIGN_OR_RETURN(r->routing,
+                        BuildRouting(r->config, r->local ? &r->local->local : nullptr, r->clock));
+  return r;
+}
+
 }  // namespace wick::cli

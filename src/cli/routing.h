@@ -43,4 +43,18 @@ struct Routing {
 Result<Routing> BuildRouting(provider::Config& config, const provider::LocalModel* local,
                              const provider::Clock& clock);
 
+// Everything `run --config` and `chat --config` need: the file, the local model of -m or
+// [local] (one sequence at a time), and the router over it and the remotes.
+struct CommandRouting {
+  provider::Config config;
+  std::unique_ptr<LocalEngine> local;
+  provider::SystemClock clock;
+  Routing routing;
+};
+
+Result<std::unique_ptr<CommandRouting>> RouteForCommand(const std::string& config_path,
+                                                        const std::string& model_flag,
+                                                        int64_t ctx_size, int threads,
+                                                        const std::string& chat_template_file);
+
 }  // namespace wick::cli

@@ -35,21 +35,8 @@ struct RunOptions {
 // With --config: the prompt goes through the router like a /v1/completions request, to the
 // local model of -m or [local] (one sequence) or to a remote provider.
 int RunRouted(const RunOptions& opts, const std::string& prompt) {
-  Result<provider::Config> config = provider::LoadConfig(opts.config);
-  if (!config.ok()) return ReportError(config.error().message());
-  const std::string model_path = !opts.model.empty()     ? opts.model
-                                 : config->local.enabled ? config->local.model_path
-                                                         : std::string();
-  std::unique_ptr<LocalEngine> local;
-  if (!model_path.empty()) {
-    const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : config->local.context_size;
-    Result<std::unique_ptr<LocalEngine>> loaded =
-        LoadLocalEngine(model_path, n_ctx, /*parallel=*/1, opts.threads);
-    if (!loaded.ok()) return ReportError(loaded.error().message());
-    local = std::move(*loaded);
-  }
-  const provider::SystemClock clock;
-  Result<Routing> routing = BuildRouting(*config, local ? &local->local : nullptr, clock);
+  Result<std::unique_ptr<CommandRouting>> routing =
+      RouteForCommand(opts.config, opts.model, opts.ctx_size, opts.threads, "");
   if (!routing.ok()) return ReportError(routing.error().message());
 
   api::CompletionRequest request;
@@ -63,7 +50,7 @@ int RunRouted(const RunOptions& opts, const std::string& prompt) {
   const auto start = std::chrono::steady_clock::now();
   bool wrote = false;
   provider::CancelToken cancel;
-  auto result = routing->router->Stream(
+  auto result = (*routing)->routing.router->Stream(
       request, "",
       [&](const provider::Delta& d) {
         if (d.index != 0 || d.text.empty()) return true;
