@@ -21,11 +21,25 @@ uint64_t RandomSeed() {
   return rng();
 }
 
+}  // namespace
+
 const char* FinishName(engine::FinishReason reason) {
   return reason == engine::FinishReason::kLength ? "length" : "stop";
 }
 
-}  // namespace
+std::vector<api::TokenLogprob> ConvertLogprobs(const Tokenizer& tokenizer,
+                                               const std::vector<engine::TokenLogprob>& in) {
+  std::vector<api::TokenLogprob> out;
+  out.reserve(in.size());
+  for (const engine::TokenLogprob& t : in) {
+    api::TokenLogprob lp;
+    lp.token = tokenizer.TokenPiece(t.token);
+    lp.logprob = t.logprob;
+    for (const auto& [id, p] : t.top) lp.top.emplace_back(tokenizer.TokenPiece(id), p);
+    out.push_back(std::move(lp));
+  }
+  return out;
+}
 
 std::variant<std::vector<engine::SequenceParams>, api::ApiError> BuildSequences(
     const LocalModel& model, const api::CompletionRequest& r) {
@@ -164,13 +178,7 @@ std::variant<Outcome, Failure> LocalProvider::Stream(const api::CompletionReques
       Delta d;
       d.index = static_cast<int>(i);
       d.text = std::move(event.text);
-      for (const engine::TokenLogprob& t : event.logprobs) {
-        api::TokenLogprob lp;
-        lp.token = model_.tokenizer->TokenPiece(t.token);
-        lp.logprob = t.logprob;
-        for (const auto& [id, p] : t.top) lp.top.emplace_back(model_.tokenizer->TokenPiece(id), p);
-        d.logprobs.push_back(std::move(lp));
-      }
+      d.logprobs = ConvertLogprobs(*model_.tokenizer, event.logprobs);
       if (event.done) {
         done[i] = true;
         --remaining;

@@ -31,6 +31,13 @@ inline constexpr int kMaxChoices = 16;
 std::variant<std::vector<engine::SequenceParams>, api::ApiError> BuildSequences(
     const LocalModel& model, const api::CompletionRequest& request);
 
+// "stop" or "length", as OpenAI's finish_reason names how a sequence ended.
+const char* FinishName(engine::FinishReason reason);
+
+// The engine's log-probabilities with the tokens spelt out (their bytes).
+std::vector<api::TokenLogprob> ConvertLogprobs(const Tokenizer& tokenizer,
+                                               const std::vector<engine::TokenLogprob>& in);
+
 // The 400 context_length_exceeded error, in OpenAI's words.
 api::ApiError ContextLengthError(const api::CompletionRequest& request, int64_t n_ctx,
                                  size_t prompt_tokens, const std::string& detail);

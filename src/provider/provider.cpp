@@ -26,26 +26,27 @@ const char* FailureName(FailureKind kind) {
   return "unknown";
 }
 
+void AppendDelta(std::vector<api::ChoiceResult>& choices, const Delta& delta, bool logprobs) {
+  if (delta.index < 0) return;
+  while (choices.size() <= static_cast<size_t>(delta.index)) {
+    api::ChoiceResult c;
+    c.index = static_cast<int>(choices.size());
+    c.has_logprobs = logprobs;
+    choices.push_back(std::move(c));
+  }
+  api::ChoiceResult& c = choices[static_cast<size_t>(delta.index)];
+  c.text += delta.text;
+  c.logprobs.insert(c.logprobs.end(), delta.logprobs.begin(), delta.logprobs.end());
+  if (!delta.finish_reason.empty()) c.finish_reason = delta.finish_reason;
+}
+
 std::variant<Completion, Failure> Provider::Complete(const api::CompletionRequest& request,
                                                      const CancelToken& cancel) {
   Completion completion;
-  auto choice = [&](int index) -> api::ChoiceResult& {
-    while (completion.choices.size() <= static_cast<size_t>(index)) {
-      api::ChoiceResult c;
-      c.index = static_cast<int>(completion.choices.size());
-      c.has_logprobs = request.logprobs;
-      completion.choices.push_back(std::move(c));
-    }
-    return completion.choices[static_cast<size_t>(index)];
-  };
   std::variant<Outcome, Failure> result = Stream(
       request,
       [&](const Delta& d) {
-        if (d.index < 0) return true;  // not a choice of this request: ignored
-        api::ChoiceResult& c = choice(d.index);
-        c.text += d.text;
-        c.logprobs.insert(c.logprobs.end(), d.logprobs.begin(), d.logprobs.end());
-        if (!d.finish_reason.empty()) c.finish_reason = d.finish_reason;
+        AppendDelta(completion.choices, d, request.logprobs);
         return true;
       },
       cancel);

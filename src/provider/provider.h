@@ -54,6 +54,10 @@ struct Delta {
   std::string finish_reason;  // "stop" or "length" on a choice's last delta, else empty
 };
 
+// Adds a delta to the choice it belongs to, creating choices up to its index; deltas with a
+// negative index belong to no choice and are ignored.
+void AppendDelta(std::vector<api::ChoiceResult>& choices, const Delta& delta, bool logprobs);
+
 // Receives deltas as they arrive; returning false cancels the call.
 using DeltaSink = std::function<bool(const Delta&)>;
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <random>
 
+#include "core/constant_time.h"
+
 namespace wick::provider {
 
 namespace {
@@ -147,12 +149,7 @@ void Router::ProbeLoop() {
 
 std::optional<std::string> Router::KeyForToken(std::string_view token) const {
   for (const KeyConfig& k : config_.keys) {
-    if (k.key.set && k.key.value.size() == token.size()) {
-      unsigned diff = 0;
-      for (size_t i = 0; i < token.size(); ++i)
-        diff |= static_cast<unsigned>(k.key.value[i] ^ token[i]);
-      if (diff == 0) return k.name;
-    }
+    if (k.key.set && ConstantTimeEquals(k.key.value, token)) return k.name;
   }
   return std::nullopt;
 }
@@ -240,7 +237,7 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
   const auto start = clock_.Monotonic();
   RouteInfo info;
   auto fail = [&](api::ApiError error, Ms retry_after = Ms(0), bool after_first = false) {
-    Finish(request, key, info, error.status, start);
+    Finish(key, info, error.status, start);
     return RouteError{.error = std::move(error),
                       .info = info,
                       .after_first_token = after_first,
@@ -275,11 +272,13 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
            : p.models.empty()      ? std::string()
                                    : p.models.front();
   };
+  // Each candidate's key, computed once: looked up now, stored under after its answer.
+  std::vector<std::string> cache_keys;
   if (cacheable) {
     for (Slot* slot : candidates) {
       const ProviderInfo& p = slot->provider->info();
-      std::optional<Completion> hit =
-          cache_->Get(ResponseCache::Key(p.name + "/" + model_of(p), request));
+      cache_keys.push_back(ResponseCache::Key(p.name + "/" + model_of(p), request));
+      std::optional<Completion> hit = cache_->Get(cache_keys.back());
       if (!hit) continue;
       if (on_attempt) on_attempt(p.name);
       for (const api::ChoiceResult& c : hit->choices) {
@@ -295,19 +294,18 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
       info.cache_hit = true;
       info.usage = hit->outcome.usage;
       info.path = {p.name};
-      Finish(request, key, info, 200, start);
+      Finish(key, info, 200, start);
       return info;
     }
   }
 
   RouteError last;
   last.error = MakeError(503, "no provider could take the request", "unavailable_error");
-  bool budget_refused = false, limited = false, too_long = false;
-  for (Slot* slot : candidates) {
+  for (size_t ci = 0; ci < candidates.size(); ++ci) {
+    Slot* slot = candidates[ci];
     const ProviderInfo& pinfo = slot->provider->info();
     const std::string model = model_of(pinfo);
     if (pinfo.context_length > 0 && prompt_tokens >= pinfo.context_length) {
-      too_long = true;
       last.error = MakeError(400,
                              fmt::format("the prompt (about {} tokens) does not fit {}'s context "
                                          "of {}",
@@ -319,7 +317,6 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
     const double estimate = EstimateCost(price, prompt_tokens, request.max_tokens, request.n);
     BudgetTracker::Decision budget = budgets_.Check(key, estimate);
     if (!budget.ok) {
-      budget_refused = true;
       last.error =
           MakeError(429, "over budget: " + budget.reason, "insufficient_quota", "budget_exceeded");
       continue;
@@ -334,7 +331,6 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
         provider_limits_.Admit(pinfo.name, static_cast<double>(prompt_tokens));
     if (!admit.ok) {
       slot->breaker.OnAbandon();
-      limited = true;
       last.error = MakeError(429, fmt::format("rate limit of {}: {}", pinfo.name, admit.reason),
                              "rate_limit_error", "rate_limit_exceeded");
       last.retry_after = admit.retry_after;
@@ -361,18 +357,7 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
             const double old = slot->first_token_ms.load();
             slot->first_token_ms.store(old == 0 ? ms : 0.8 * old + 0.2 * ms);
           }
-          if (cacheable && d.index >= 0) {
-            while (collected.choices.size() <= static_cast<size_t>(d.index)) {
-              api::ChoiceResult c;
-              c.index = static_cast<int>(collected.choices.size());
-              c.has_logprobs = request.logprobs;
-              collected.choices.push_back(std::move(c));
-            }
-            api::ChoiceResult& c = collected.choices[static_cast<size_t>(d.index)];
-            c.text += d.text;
-            c.logprobs.insert(c.logprobs.end(), d.logprobs.begin(), d.logprobs.end());
-            if (!d.finish_reason.empty()) c.finish_reason = d.finish_reason;
-          }
+          if (cacheable) AppendDelta(collected.choices, d, request.logprobs);
           return sink(d);
         },
         cancel);
@@ -388,9 +373,9 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
                                           outcome->usage.completion_tokens - prompt_tokens));
       if (cacheable) {
         collected.outcome = *outcome;
-        cache_->Put(ResponseCache::Key(pinfo.name + "/" + model, request), std::move(collected));
+        cache_->Put(cache_keys[ci], std::move(collected));
       }
-      Finish(request, key, info, 200, start);
+      Finish(key, info, 200, start);
       return info;
     }
     Failure& f = std::get<Failure>(result);
@@ -417,19 +402,14 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
     if (f.after_first_token || !FallsThrough(f.kind) || first_token) {
       return fail(std::move(error), f.retry_after, f.after_first_token || first_token);
     }
-    if (f.kind == FailureKind::kContextLength) too_long = true;
     last.error = std::move(error);
     last.retry_after = f.retry_after;
   }
-  (void)budget_refused;
-  (void)limited;
-  (void)too_long;
   return fail(std::move(last.error), last.retry_after);
 }
 
-void Router::Finish(const api::CompletionRequest& request, const std::string& key, RouteInfo& info,
-                    int status, std::chrono::steady_clock::time_point start) {
-  (void)request;
+void Router::Finish(const std::string& key, RouteInfo& info, int status,
+                    std::chrono::steady_clock::time_point start) {
   if (!info.provider.empty() && !info.cache_hit) {
     budgets_.Charge(key, info.cost);
     for (auto& slot : slots_) {

@@ -91,8 +91,8 @@ class Router {
                                 api::ApiError* error);
   void Order(std::vector<Slot*>& slots, const api::CompletionRequest& request,
              int64_t prompt_tokens) const;
-  void Finish(const api::CompletionRequest& request, const std::string& key, RouteInfo& info,
-              int status, std::chrono::steady_clock::time_point start);
+  void Finish(const std::string& key, RouteInfo& info, int status,
+              std::chrono::steady_clock::time_point start);
   void ProbeLoop();
   BudgetTracker::SpendSource SpendFromLedger() const;
 

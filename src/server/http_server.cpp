@@ -7,6 +7,7 @@
 #include <random>
 
 #include "api/openai_protocol.h"
+#include "core/constant_time.h"
 #include "provider/local_provider.h"
 #include "server/http_util.h"
 
@@ -21,19 +22,6 @@ using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxBodyBytes = size_t{32} << 20;
-
-const char* FinishName(engine::FinishReason reason) {
-  return reason == engine::FinishReason::kLength ? "length" : "stop";
-}
-
-// Compares without leaking the key's length or prefix through timing.
-bool SameKey(std::string_view a, std::string_view b) {
-  unsigned diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned>(a[i] ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
-}
 
 // A label for /metrics that does not grow with whatever paths clients try.
 std::string RouteLabel(const std::string& path) {
@@ -108,19 +96,6 @@ class Relay {
     return sink.write(data.data(), data.size());
   }
 
-  std::vector<TokenLogprob> Convert(const std::vector<engine::TokenLogprob>& in) const {
-    std::vector<TokenLogprob> out;
-    out.reserve(in.size());
-    for (const engine::TokenLogprob& t : in) {
-      TokenLogprob lp;
-      lp.token = tokenizer_.TokenPiece(t.token);
-      lp.logprob = t.logprob;
-      for (const auto& [id, p] : t.top) lp.top.emplace_back(tokenizer_.TokenPiece(id), p);
-      out.push_back(std::move(lp));
-    }
-    return out;
-  }
-
   bool Handle(int index, engine::SequenceEvent& event, httplib::DataSink& sink) {
     Choice& c = choices_[static_cast<size_t>(index)];
     const auto now = Clock::now();
@@ -134,7 +109,7 @@ class Relay {
       c.last_token = now;
     }
     std::vector<TokenLogprob> logprobs;
-    if (logprobs_) logprobs = Convert(event.logprobs);
+    if (logprobs_) logprobs = provider::ConvertLogprobs(tokenizer_, event.logprobs);
     if (event.done) {
       usage_.prompt_tokens += event.prompt_tokens;
       usage_.completion_tokens += event.completion_tokens;
@@ -147,7 +122,7 @@ class Relay {
       for (TokenLogprob& lp : logprobs) c.logprobs.push_back(std::move(lp));
       if (event.done) {
         c.done = true;
-        c.finish = FinishName(event.finish);
+        c.finish = provider::FinishName(event.finish);
       }
       return true;
     }
@@ -162,7 +137,7 @@ class Relay {
       if (event.finish == engine::FinishReason::kError) {
         return Write(sink, SseEvent(ErrorBody(MakeError(500, event.error, "server_error"))));
       }
-      const std::string finish = FinishName(event.finish);
+      const std::string finish = provider::FinishName(event.finish);
       const Json chunk =
           StreamChunk(endpoint_, meta_, index, !c.started, "", &finish, nullptr, include_usage_);
       c.started = true;
@@ -282,7 +257,7 @@ bool HttpServer::Authorized(const httplib::Request& req, httplib::Response& res)
   const std::string header = req.get_header_value("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (header.rfind(kBearer, 0) == 0 &&
-      SameKey(std::string_view(header).substr(kBearer.size()), options_.api_key)) {
+      ConstantTimeEquals(std::string_view(header).substr(kBearer.size()), options_.api_key)) {
     return true;
   }
   SendError(res, MakeError(401,

@@ -64,26 +64,13 @@ struct RoutedCall {
                            request.logprobs ? &d.logprobs : nullptr, request.include_usage)));
       first_sent[index] = true;
     } else {
-      while (choices.size() <= index) {
-        api::ChoiceResult c;
-        c.index = static_cast<int>(choices.size());
-        c.has_logprobs = request.logprobs;
-        choices.push_back(std::move(c));
-      }
-      api::ChoiceResult& c = choices[index];
-      c.text += d.text;
-      c.logprobs.insert(c.logprobs.end(), d.logprobs.begin(), d.logprobs.end());
-      if (!d.finish_reason.empty()) c.finish_reason = d.finish_reason;
+      provider::AppendDelta(choices, d, request.logprobs);
     }
     started = true;
     cv.notify_all();
     return !cancel.cancelled();
   }
 };
-
-api::Usage UsageOf(const provider::RouteInfo& info) {
-  return info.usage;
-}
 
 void SetRouteHeaders(httplib::Response& res, const provider::RouteInfo& info) {
   if (!info.provider.empty()) res.set_header("X-Wick-Provider", info.provider);
@@ -197,7 +184,7 @@ void HttpServer::RoutedCompletions(const httplib::Request& req, httplib::Respons
           const auto& info = std::get<provider::RouteInfo>(rc.result);
           metrics_.Tokens(info.usage.prompt_tokens, info.usage.completion_tokens);
           if (rc.request.include_usage) {
-            Json usage = api::UsageChunk(rc.request.endpoint, rc.meta, UsageOf(info));
+            Json usage = api::UsageChunk(rc.request.endpoint, rc.meta, info.usage);
             // Where the answer came from and what it cost, for clients that want it (the
             // headers went out before the cost was known).
             usage["x_wick"] = {{"provider", info.provider},
