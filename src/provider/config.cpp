@@ -278,8 +278,9 @@ Result<std::string> ExpandHome(std::string path) {
 Status ParseLedger(const Section* s, const Section& root, LedgerConfig& out) {
   out.path = std::string(kDefaultLedgerPath);
   if (s != nullptr) {
-    WICK_RETURN_IF_ERROR(s->CheckKeys({"path", "url", "enabled"}));
+    WICK_RETURN_IF_ERROR(s->CheckKeys({"path", "url", "enabled", "sync_interval"}));
     WICK_RETURN_IF_ERROR(s->Bool("enabled", out.enabled));
+    WICK_RETURN_IF_ERROR(s->Duration("sync_interval", out.sync_interval));
     WICK_RETURN_IF_ERROR(s->String("path", out.path));
     WICK_RETURN_IF_ERROR(s->String("url", out.url));
     if (s->Get("path") != nullptr && s->Get("url") != nullptr) {

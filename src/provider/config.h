@@ -117,6 +117,9 @@ struct LedgerConfig {
   bool enabled = true;
   std::string path;  // SQLite file, "~" expanded; default ~/.local/share/wick/usage.db
   std::string url;   // postgresql://… (no password in it: libpq reads PGPASSWORD, ~/.pgpass)
+  // PostgreSQL: how often spend is read back, so that budgets count what other instances
+  // on the same database spent. 0: only at start.
+  milliseconds sync_interval{1'000};
   bool operator==(const LedgerConfig&) const = default;
 };
 

@@ -95,6 +95,7 @@ toml::table Ledger(const LedgerConfig& l) {
   } else {
     t.insert_or_assign("path", l.path);
   }
+  t.insert_or_assign("sync_interval", FormatDuration(l.sync_interval));
   return t;
 }
 
@@ -249,6 +250,16 @@ std::vector<std::string> ConfigWarnings(const Config& config) {
       warnings.push_back(fmt::format("remote {}: {} is not set, so requests go without a key",
                                      r.name, r.api_key.env));
     }
+  }
+  if (config.local.enabled && (config.local.gpu_enabled || config.local.gpu_memory_limit > 0)) {
+    warnings.push_back(
+        "local.gpu_enabled: this wick has no GPU backend yet, so the local model runs on the "
+        "CPU");
+  }
+  if (config.performance.cache_enabled && config.performance.cache_persist &&
+      !config.ledger.enabled) {
+    warnings.push_back(
+        "performance.cache_persist: the ledger is disabled, so the cache is kept in memory only");
   }
   for (size_t i = 0; i < config.keys.size(); ++i) {
     const KeyConfig& k = config.keys[i];

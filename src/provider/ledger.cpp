@@ -42,6 +42,33 @@ std::string ReportSql(GroupBy group, std::string_view since_placeholder) {
       GroupColumn(group), since_placeholder);
 }
 
+CacheSql MakeCacheSql(std::string_view p) {
+  CacheSql sql;
+  // expires_ms 0: never. used_ms orders least-recently-used eviction.
+  sql.schema =
+      "CREATE TABLE IF NOT EXISTS response_cache (cache_key TEXT PRIMARY KEY, value TEXT NOT "
+      "NULL, bytes BIGINT NOT NULL, expires_ms BIGINT NOT NULL, used_ms BIGINT NOT NULL);";
+  sql.load = fmt::format(
+      "UPDATE response_cache SET used_ms = {0}2 WHERE cache_key = {0}1 AND (expires_ms = 0 OR "
+      "expires_ms > {0}2) RETURNING value, expires_ms",
+      p);
+  sql.save = fmt::format(
+      "INSERT INTO response_cache (cache_key, value, bytes, expires_ms, used_ms) VALUES ({0}1, "
+      "{0}2, {0}3, {0}4, {0}5) ON CONFLICT (cache_key) DO UPDATE SET value = excluded.value, "
+      "bytes = excluded.bytes, expires_ms = excluded.expires_ms, used_ms = excluded.used_ms",
+      p);
+  sql.expire =
+      fmt::format("DELETE FROM response_cache WHERE expires_ms <> 0 AND expires_ms <= {0}1", p);
+  // Running totals from the most recently used down: whatever lies past either limit goes.
+  sql.prune = fmt::format(
+      "DELETE FROM response_cache WHERE cache_key IN (SELECT cache_key FROM (SELECT cache_key, "
+      "ROW_NUMBER() OVER w AS n, SUM(bytes) OVER w AS total FROM response_cache WINDOW w AS "
+      "(ORDER BY used_ms DESC, cache_key ROWS UNBOUNDED PRECEDING)) ranked WHERE ({0}1 > 0 AND "
+      "n > {0}1) OR ({0}2 > 0 AND total > {0}2))",
+      p);
+  return sql;
+}
+
 std::string RedactUrl(std::string_view url) {
   std::string out(url);
   // user:password@host: the password sits between the first ':' after the scheme and the

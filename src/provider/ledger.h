@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "provider/config.h"
+#include "provider/shared_store.h"
 
 namespace wick::provider {
 
@@ -52,6 +53,11 @@ class Ledger {
   // Totals since `since`, grouped, largest cost first.
   virtual Result<std::vector<UsageRow>> Report(std::chrono::system_clock::time_point since,
                                                GroupBy group) = 0;
+
+  // Rate-limit buckets every instance on this database shares (PostgreSQL only), and a table
+  // for cached answers (both backends); null where the backend has none. Owned by the ledger.
+  virtual SharedBuckets* shared_buckets() { return nullptr; }
+  virtual CacheStore* cache_store() { return nullptr; }
 };
 
 // SQLite (WAL) at config.path, created with its folders when missing; or PostgreSQL at

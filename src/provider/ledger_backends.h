@@ -31,6 +31,15 @@ std::string DayName(int64_t day_number);
 // ("largest cost first", ties by group for a stable order). One text for both dialects.
 std::string ReportSql(GroupBy group, std::string_view since_placeholder);
 
+// The response cache's table and statements, one text for both dialects: `placeholder(i)`
+// writes the i-th parameter ("?3" for SQLite, "$3" for PostgreSQL). Parameters: Load (key,
+// now_ms); Save (key, value, bytes, expires_ms, now_ms); Expire (now_ms); Prune (max_entries,
+// max_bytes).
+struct CacheSql {
+  std::string schema, load, save, expire, prune;
+};
+CacheSql MakeCacheSql(std::string_view placeholder_prefix);
+
 // The url with any password (user:password@, password=...) replaced by "***", for messages.
 std::string RedactUrl(std::string_view url);
 

@@ -61,13 +61,24 @@ void AppendDelta(std::vector<api::ChoiceResult>& choices, const Delta& delta, bo
 // Receives deltas as they arrive; returning false cancels the call.
 using DeltaSink = std::function<bool(const Delta&)>;
 
+// Set once, read by the provider as it works. A token made with a parent is also cancelled
+// when the parent is: the router hands each attempt its own token under the client's, so
+// that it can stop one provider (a missed deadline) without cancelling the request.
 class CancelToken {
  public:
+  CancelToken() = default;
+  explicit CancelToken(const CancelToken* parent) : parent_(parent) {}
+  CancelToken(const CancelToken&) = delete;
+  CancelToken& operator=(const CancelToken&) = delete;
+
   void Cancel() { cancelled_.store(true); }
-  bool cancelled() const { return cancelled_.load(); }
+  bool cancelled() const {
+    return cancelled_.load() || (parent_ != nullptr && parent_->cancelled());
+  }
 
  private:
   std::atomic<bool> cancelled_{false};
+  const CancelToken* parent_ = nullptr;
 };
 
 // What a finished call produced besides its text.

@@ -109,7 +109,49 @@ void RateLimiter::SetLimits(std::string_view subject, int64_t requests_per_min,
   limits.tokens_per_min = std::max<int64_t>(tokens_per_min, 0);
 }
 
+void RateLimiter::ShareThrough(SharedBuckets* shared, std::string prefix) {
+  std::lock_guard lock(mu_);
+  shared_ = shared;
+  shared_prefix_ = std::move(prefix);
+}
+
+std::optional<SharedBuckets::Limits> RateLimiter::SharedLimitsOf(std::string_view subject) const {
+  std::lock_guard lock(mu_);
+  if (shared_ == nullptr) return std::nullopt;
+  auto it = subjects_.find(subject);
+  if (it == subjects_.end()) return std::nullopt;
+  return SharedBuckets::Limits{.requests_per_min = it->second.requests_per_min,
+                               .tokens_per_min = it->second.tokens_per_min};
+}
+
+RateLimiter::Decision RateLimiter::Refusal(std::string_view subject, bool requests_ok,
+                                           std::chrono::milliseconds retry_after) const {
+  int64_t requests_per_min = 0, tokens_per_min = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = subjects_.find(subject); it != subjects_.end()) {
+      requests_per_min = it->second.requests_per_min;
+      tokens_per_min = it->second.tokens_per_min;
+    }
+  }
+  Decision decision;
+  decision.ok = false;
+  decision.retry_after = retry_after;
+  decision.reason =
+      requests_ok ? fmt::format("rate limit of {} tokens/min for {}", tokens_per_min, subject)
+                  : fmt::format("rate limit of {} requests/min for {}", requests_per_min, subject);
+  return decision;
+}
+
 RateLimiter::Decision RateLimiter::Admit(std::string_view subject, double estimated_tokens) {
+  if (std::optional<SharedBuckets::Limits> limits = SharedLimitsOf(subject)) {
+    Result<SharedBuckets::Verdict> verdict =
+        shared_->Take(shared_prefix_ + std::string(subject), *limits, estimated_tokens);
+    if (verdict.ok()) {
+      if (verdict->retry_after.count() == 0) return {};
+      return Refusal(subject, !verdict->requests_short, verdict->retry_after);
+    }
+  }
   const auto now = clock_.Monotonic();
   std::unique_lock lock(mu_);
   auto it = subjects_.find(subject);
@@ -125,20 +167,17 @@ RateLimiter::Decision RateLimiter::Admit(std::string_view subject, double estima
     return {};
   }
   // Both must admit the retry, so it waits for the slower one.
-  Decision decision;
-  decision.ok = false;
-  decision.retry_after =
+  const auto retry_after =
       std::max(limits.requests.WaitFor(1), limits.tokens.WaitFor(estimated_tokens));
-  const int64_t requests_per_min = limits.requests_per_min;
-  const int64_t tokens_per_min = limits.tokens_per_min;
   lock.unlock();
-  decision.reason =
-      requests_ok ? fmt::format("rate limit of {} tokens/min for {}", tokens_per_min, subject)
-                  : fmt::format("rate limit of {} requests/min for {}", requests_per_min, subject);
-  return decision;
+  return Refusal(subject, requests_ok, retry_after);
 }
 
 void RateLimiter::Charge(std::string_view subject, double tokens) {
+  if (std::optional<SharedBuckets::Limits> limits = SharedLimitsOf(subject)) {
+    if (limits->tokens_per_min <= 0) return;
+    if (shared_->Charge(shared_prefix_ + std::string(subject), *limits, tokens).ok()) return;
+  }
   const auto now = clock_.Monotonic();
   std::lock_guard lock(mu_);
   auto it = subjects_.find(subject);

@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "provider/clock.h"
+#include "provider/shared_store.h"
 
 namespace wick::provider {
 
@@ -71,6 +73,12 @@ class RateLimiter {
 
   explicit RateLimiter(const Clock& clock) : clock_(clock) {}
 
+  // Keeps the buckets in `shared` (a PostgreSQL ledger's) under `prefix` + subject, so that
+  // every wick instance on that database draws from the same ones; time is then the database
+  // server's, not the injected clock. When the database fails, a call falls back to this
+  // instance's own buckets. Null: in memory only.
+  void ShareThrough(SharedBuckets* shared, std::string prefix);
+
   // Sets (or changes) a subject's limits; 0 means unlimited. A new subject starts with full
   // buckets; a changed one keeps what it had, capped at the new capacity.
   void SetLimits(std::string_view subject, int64_t requests_per_min, int64_t tokens_per_min);
@@ -99,7 +107,14 @@ class RateLimiter {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
+  // The subject's limits when it has any (and the database to ask), read under the lock.
+  std::optional<SharedBuckets::Limits> SharedLimitsOf(std::string_view subject) const;
+  Decision Refusal(std::string_view subject, bool requests_ok,
+                   std::chrono::milliseconds retry_after) const;
+
   const Clock& clock_;
+  SharedBuckets* shared_ = nullptr;
+  std::string shared_prefix_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Limits, Hash, std::equal_to<>> subjects_;
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -16,6 +17,15 @@ namespace {
 // Bumped whenever CanonicalJson changes, so that entries persisted by an older wick are never
 // read as answers to requests that now mean something else.
 constexpr int kKeyVersion = 1;
+// Of Encode's format; an entry in another is a miss.
+constexpr int kEncodingVersion = 1;
+// The store is trimmed to the limits once per this many saves: often enough to stay near
+// them, rarely enough that the scan it takes is not paid on every answer.
+constexpr uint64_t kSavesPerPrune = 64;
+
+int64_t ToUnixMillis(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
 
 void AppendString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -238,36 +248,150 @@ std::optional<Completion> ResponseCache::Get(std::string_view key) {
   {
     std::lock_guard lock(mu_);
     auto it = index_.find(key);
-    if (it == index_.end()) {
-      ++stats_.misses;
-      return std::nullopt;
-    }
-    if (options_.ttl.count() > 0 && now >= it->second->expires) {
+    if (it != index_.end() && options_.ttl.count() > 0 && now >= it->second->expires) {
       Erase(it->second);
       ++stats_.expirations;
+      it = index_.end();
+    }
+    if (it != index_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      ++stats_.hits;
+      found = it->second->completion;
+    } else if (options_.store == nullptr) {
       ++stats_.misses;
       return std::nullopt;
     }
-    lru_.splice(lru_.begin(), lru_, it->second);
-    ++stats_.hits;
-    found = it->second->completion;
   }
-  return *found;
+  if (found) return *found;
+  return LoadFromStore(key);
+}
+
+std::optional<Completion> ResponseCache::LoadFromStore(std::string_view key) {
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  Result<std::optional<CachedValue>> stored = options_.store->Load(key, now_ms);
+  std::optional<Completion> completion;
+  if (stored.ok() && stored->has_value()) completion = Decode((*stored)->value);
+  std::lock_guard lock(mu_);
+  if (!completion) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  ++stats_.hits;
+  // In memory for what is left of its time there.
+  const int64_t left_ms =
+      (*stored)->expires_ms == 0 ? options_.ttl.count() : (*stored)->expires_ms - now_ms;
+  Insert(key, std::make_shared<const Completion>(*completion), SizeOf(key, *completion),
+         clock_.Monotonic() + std::chrono::milliseconds(left_ms));
+  return completion;
 }
 
 void ResponseCache::Put(std::string_view key, Completion completion) {
   const uint64_t bytes = SizeOf(key, completion);
   auto shared = std::make_shared<const Completion>(std::move(completion));
   const auto expires = clock_.Monotonic() + options_.ttl;
-  std::lock_guard lock(mu_);
+  bool prune = false;
+  {
+    std::lock_guard lock(mu_);
+    Insert(key, shared, bytes, expires);
+    if (options_.store != nullptr && ++saves_since_prune_ >= kSavesPerPrune) {
+      saves_since_prune_ = 0;
+      prune = true;
+    }
+  }
+  if (options_.store == nullptr) return;
+  if (options_.max_bytes > 0 && bytes > options_.max_bytes) return;
+  // The database's errors cost only persistence: the answer is in memory already.
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  const int64_t expires_ms = options_.ttl.count() > 0 ? now_ms + options_.ttl.count() : 0;
+  (void)options_.store->Save(key, Encode(*shared), now_ms, expires_ms, bytes);
+  if (prune) (void)options_.store->Prune(now_ms, options_.max_entries, options_.max_bytes);
+}
+
+void ResponseCache::Insert(std::string_view key, std::shared_ptr<const Completion> completion,
+                           uint64_t bytes, std::chrono::steady_clock::time_point expires) {
   auto it = index_.find(key);
   if (it != index_.end()) Erase(it->second);
   if (options_.max_bytes > 0 && bytes > options_.max_bytes) return;
-  lru_.push_front(Entry{std::string(key), std::move(shared), bytes, expires});
+  lru_.push_front(Entry{std::string(key), std::move(completion), bytes, expires});
   index_.emplace(lru_.front().key, lru_.begin());
   stats_.bytes += bytes;
   ++stats_.entries;
   EvictOverLimits();
+}
+
+std::string ResponseCache::Encode(const Completion& completion) {
+  using Json = nlohmann::json;
+  auto bytes = [](std::string_view s) {
+    return Json::binary(std::vector<uint8_t>(s.begin(), s.end()));
+  };
+  Json choices = Json::array();
+  for (const api::ChoiceResult& c : completion.choices) {
+    Json logprobs = Json::array();
+    for (const api::TokenLogprob& t : c.logprobs) {
+      Json top = Json::array();
+      for (const auto& [token, logprob] : t.top) top.push_back({bytes(token), logprob});
+      logprobs.push_back({bytes(t.token), t.logprob, std::move(top)});
+    }
+    choices.push_back({{"i", c.index},
+                       {"t", bytes(c.text)},
+                       {"f", bytes(c.finish_reason)},
+                       {"l", c.has_logprobs},
+                       {"p", std::move(logprobs)}});
+  }
+  const api::Usage& u = completion.outcome.usage;
+  const Json doc = {{"v", kEncodingVersion},
+                    {"c", std::move(choices)},
+                    {"u", {u.prompt_tokens, u.completion_tokens, u.cached_tokens}},
+                    {"m", bytes(completion.outcome.model)}};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : Json::to_cbor(doc)) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+std::optional<Completion> ResponseCache::Decode(std::string_view text) {
+  using Json = nlohmann::json;
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::vector<uint8_t> cbor(text.size() / 2);
+  for (size_t i = 0; i < cbor.size(); ++i) {
+    auto [ptr, ec] = std::from_chars(text.data() + 2 * i, text.data() + 2 * i + 2, cbor[i], 16);
+    if (ec != std::errc() || ptr != text.data() + 2 * i + 2) return std::nullopt;
+  }
+  auto str = [](const Json& j) {
+    const auto& b = j.get_binary();
+    return std::string(b.begin(), b.end());
+  };
+  try {
+    const Json doc = Json::from_cbor(cbor);
+    if (doc.at("v").get<int>() != kEncodingVersion) return std::nullopt;
+    Completion out;
+    for (const Json& c : doc.at("c")) {
+      api::ChoiceResult choice;
+      choice.index = c.at("i").get<int>();
+      choice.text = str(c.at("t"));
+      choice.finish_reason = str(c.at("f"));
+      choice.has_logprobs = c.at("l").get<bool>();
+      for (const Json& t : c.at("p")) {
+        api::TokenLogprob lp;
+        lp.token = str(t.at(0));
+        lp.logprob = t.at(1).get<float>();
+        for (const Json& alt : t.at(2)) lp.top.emplace_back(str(alt.at(0)), alt.at(1).get<float>());
+        choice.logprobs.push_back(std::move(lp));
+      }
+      out.choices.push_back(std::move(choice));
+    }
+    const Json& u = doc.at("u");
+    out.outcome.usage = {.prompt_tokens = u.at(0).get<int64_t>(),
+                         .completion_tokens = u.at(1).get<int64_t>(),
+                         .cached_tokens = u.at(2).get<int64_t>()};
+    out.outcome.model = str(doc.at("m"));
+    return out;
+  } catch (const Json::exception&) {
+    return std::nullopt;  // not something Encode wrote: a miss
+  }
 }
 
 void ResponseCache::Erase(Lru::iterator it) {

@@ -19,6 +19,7 @@
 #include "api/openai_protocol.h"
 #include "provider/clock.h"
 #include "provider/provider.h"
+#include "provider/shared_store.h"
 
 namespace wick::provider {
 
@@ -27,6 +28,10 @@ struct ResponseCacheOptions {
   std::chrono::milliseconds ttl{3'600'000};  // 0: entries never expire
   int64_t max_entries = 10'000;              // 0: no limit
   uint64_t max_bytes = 100ull << 20;         // 0: no limit
+  // cache_persist: every answer is also written here (the ledger's database), and a miss in
+  // memory is looked up here, so answers outlive a restart and, on PostgreSQL, are shared
+  // by every instance. Expiry there is by wall clock. Null: memory only.
+  CacheStore* store = nullptr;
 };
 
 class ResponseCache {
@@ -59,6 +64,11 @@ class ResponseCache {
   std::optional<Completion> Get(std::string_view key);
   // Stores (or replaces) an answer. One bigger than the whole byte limit is not stored.
   void Put(std::string_view key, Completion completion);
+
+  // How an answer is kept in a CacheStore: CBOR (every string as bytes, since a token may be
+  // part of a UTF-8 character) in hex. Decode returns nullopt for anything it did not write.
+  static std::string Encode(const Completion& completion);
+  static std::optional<Completion> Decode(std::string_view text);
   void Clear();
 
   Stats stats() const;
@@ -74,6 +84,10 @@ class ResponseCache {
   };
   using Lru = std::list<Entry>;  // most recently used first
 
+  // Adds an entry to memory (mu_ held).
+  void Insert(std::string_view key, std::shared_ptr<const Completion> completion, uint64_t bytes,
+              std::chrono::steady_clock::time_point expires);
+  std::optional<Completion> LoadFromStore(std::string_view key);
   void Erase(Lru::iterator it);
   void EvictOverLimits();
 
@@ -84,6 +98,7 @@ class ResponseCache {
   // Keys view the strings held in lru_'s entries, which a std::list never moves.
   std::unordered_map<std::string_view, Lru::iterator> index_;
   Stats stats_;
+  uint64_t saves_since_prune_ = 0;
 };
 
 }  // namespace wick::provider

@@ -75,9 +75,42 @@ struct Router::Slot {
   std::atomic<uint64_t> requests{0}, failures{0}, fallbacks{0}, prompt_tokens{0},
       completion_tokens{0};
   std::atomic<double> cost{0};
+  // Calls under way, against max_concurrent (0: no limit; [local] max_concurrent_requests).
+  std::atomic<int> in_flight{0};
+  int max_concurrent = 0;
 
   const std::string& name() const { return provider->info().name; }
 };
+
+namespace {
+
+// Passes a delta on in pieces of at most `chunk` bytes of text (stream_chunk_size), cut at
+// UTF-8 character boundaries, the finish reason on the last. A delta with log-probabilities
+// stays whole: they belong to its tokens.
+bool SendInChunks(const Delta& delta, size_t chunk, const DeltaSink& sink) {
+  if (chunk == 0 || delta.text.size() <= chunk || !delta.logprobs.empty()) return sink(delta);
+  std::string_view text = delta.text;
+  while (!text.empty()) {
+    size_t n = std::min(chunk, text.size());
+    // Back up over continuation bytes (10xxxxxx) so a character is never split; a run longer
+    // than a character (invalid UTF-8) is cut where it must be.
+    size_t cut = n;
+    while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80 &&
+           n - cut < 3) {
+      --cut;
+    }
+    if (cut > 0) n = cut;
+    Delta piece;
+    piece.index = delta.index;
+    piece.text = std::string(text.substr(0, n));
+    text.remove_prefix(n);
+    if (text.empty()) piece.finish_reason = delta.finish_reason;
+    if (!sink(piece)) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 Router::Router(const Config& config, std::vector<std::unique_ptr<Provider>> providers,
                Ledger* ledger, const Clock& clock)
@@ -91,6 +124,14 @@ Router::Router(const Config& config, std::vector<std::unique_ptr<Provider>> prov
                                    .per_request = config.fallback.cost_threshold}) {
   for (auto& p : providers) {
     slots_.push_back(std::make_unique<Slot>(std::move(p), config_.fallback, clock_));
+    if (slots_.back()->name() == config_.local.name && slots_.back()->provider->info().local) {
+      slots_.back()->max_concurrent = config_.local.max_concurrent_requests;
+    }
+  }
+  // On PostgreSQL, rate limits are shared by every instance on the database.
+  if (ledger_ != nullptr && ledger_->shared_buckets() != nullptr) {
+    provider_limits_.ShareThrough(ledger_->shared_buckets(), "provider:");
+    key_limits_.ShareThrough(ledger_->shared_buckets(), "key:");
   }
   for (const RemoteConfig& r : config_.remotes) {
     provider_limits_.SetLimits(r.name, r.rate_limit, r.token_rate_limit);
@@ -104,12 +145,18 @@ Router::Router(const Config& config, std::vector<std::unique_ptr<Provider>> prov
   // Today's and this month's spend survive a restart.
   if (ledger_ != nullptr) budgets_.Seed(SpendFromLedger());
   if (config_.performance.cache_enabled) {
+    CacheStore* store =
+        config_.performance.cache_persist && ledger_ != nullptr ? ledger_->cache_store() : nullptr;
     cache_.emplace(clock_,
                    ResponseCacheOptions{.ttl = config_.performance.cache_ttl,
                                         .max_entries = config_.performance.cache_max_entries,
-                                        .max_bytes = config_.performance.cache_max_size});
+                                        .max_bytes = config_.performance.cache_max_size,
+                                        .store = store});
   }
-  if (config_.fallback.health_interval.count() > 0) prober_ = std::thread([this] { ProbeLoop(); });
+  if (config_.performance.response_timeout.count() > 0) deadlines_.emplace();
+  if (config_.fallback.health_interval.count() > 0 || SyncsSpend()) {
+    prober_ = std::thread([this] { ProbeLoop(); });
+  }
 }
 
 BudgetTracker::SpendSource Router::SpendFromLedger() const {
@@ -128,21 +175,39 @@ Router::~Router() {
   if (prober_.joinable()) prober_.join();
 }
 
+bool Router::SyncsSpend() const {
+  return ledger_ != nullptr && !config_.ledger.url.empty() &&
+         config_.ledger.sync_interval.count() > 0;
+}
+
 void Router::ProbeLoop() {
+  // Real time: probes pace themselves against the network, not the injected clock.
+  using Steady = std::chrono::steady_clock;
+  const Ms probe_every = config_.fallback.health_interval;
+  const Ms sync_every = config_.ledger.sync_interval;
+  auto next_probe =
+      probe_every.count() > 0 ? Steady::now() + probe_every : Steady::time_point::max();
+  auto next_sync = SyncsSpend() ? Steady::now() + sync_every : Steady::time_point::max();
   std::unique_lock lock(probe_mu_);
   while (!stopping_) {
-    // Real time: probes pace themselves against the network, not the injected clock.
-    probe_cv_.wait_for(lock, config_.fallback.health_interval, [&] { return stopping_; });
+    probe_cv_.wait_until(lock, std::min(next_probe, next_sync), [&] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    for (auto& slot : slots_) {
-      const bool ok = slot->provider->Probe() == Health::kHealthy;
-      slot->healthy.store(ok);
-      if (!ok) slot->breaker.OnFailure();
+    const auto now = Steady::now();
+    if (now >= next_probe) {
+      for (auto& slot : slots_) {
+        const bool ok = slot->provider->Probe() == Health::kHealthy;
+        slot->healthy.store(ok);
+        if (!ok) slot->breaker.OnFailure();
+      }
+      next_probe = Steady::now() + probe_every;
     }
     // A PostgreSQL ledger is shared by every instance behind a load balancer: what the others
-    // spent counts against the same budgets, so read it back now and then.
-    if (ledger_ != nullptr && !config_.ledger.url.empty()) budgets_.Seed(SpendFromLedger());
+    // spent counts against the same budgets, so read it back every sync_interval.
+    if (now >= next_sync) {
+      budgets_.Seed(SpendFromLedger());
+      next_sync = Steady::now() + sync_every;
+    }
     lock.lock();
   }
 }
@@ -265,6 +330,7 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
   }
   Order(candidates, request, prompt_tokens);
 
+  const size_t chunk = static_cast<size_t>(config_.performance.stream_chunk_size);
   // Deterministic requests: a candidate's cached answer (first in order), replayed.
   const bool cacheable = cache_ && ResponseCache::Cacheable(request);
   auto model_of = [&](const ProviderInfo& p) {
@@ -287,7 +353,7 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
         d.text = c.text;
         d.logprobs = c.logprobs;
         d.finish_reason = c.finish_reason;
-        if (!sink(d)) break;
+        if (!SendInChunks(d, chunk, sink)) break;
       }
       info.provider = p.name;
       info.model = hit->outcome.model;
@@ -327,6 +393,16 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
       last.retry_after = slot->breaker.RemainingCooldown();
       continue;
     }
+    // A provider at its concurrency limit passes the request on while a later tier remains;
+    // the last one takes it anyway (the engine queues it).
+    if (slot->max_concurrent > 0 && slot->in_flight.load() >= slot->max_concurrent &&
+        ci + 1 < candidates.size()) {
+      slot->breaker.OnAbandon();
+      last.error = MakeError(
+          503, fmt::format("{} is busy: {} requests under way", pinfo.name, slot->max_concurrent),
+          "unavailable_error");
+      continue;
+    }
     RateLimiter::Decision admit =
         provider_limits_.Admit(pinfo.name, static_cast<double>(prompt_tokens));
     if (!admit.ok) {
@@ -346,10 +422,17 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
     bool first_token = false;
     Completion collected;
     const auto attempt_start = clock_.Monotonic();
+    // The attempt's own token, so that a missed response_timeout stops this provider only.
+    CancelToken attempt_cancel(&cancel);
+    DeadlineWatch::Watched watched(
+        std::chrono::steady_clock::now() + config_.performance.response_timeout, &attempt_cancel);
+    if (deadlines_) deadlines_->Add(&watched);
+    ++slot->in_flight;
     std::variant<Outcome, Failure> result = slot->provider->Stream(
         sent,
         [&](const Delta& d) {
           if (!first_token && !d.text.empty()) {
+            if (!watched.Disarm()) return false;  // too late: the next tier answers instead
             first_token = true;
             const double ms =
                 std::chrono::duration<double, std::milli>(clock_.Monotonic() - attempt_start)
@@ -358,9 +441,18 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
             slot->first_token_ms.store(old == 0 ? ms : 0.8 * old + 0.2 * ms);
           }
           if (cacheable) AppendDelta(collected.choices, d, request.logprobs);
-          return sink(d);
+          return SendInChunks(d, chunk, sink);
         },
-        cancel);
+        attempt_cancel);
+    --slot->in_flight;
+    if (deadlines_) deadlines_->Remove(&watched);
+    if (watched.fired() && !first_token) {
+      if (auto* f = std::get_if<Failure>(&result); f != nullptr && !cancel.cancelled()) {
+        f->kind = FailureKind::kTimeout;
+        f->message = fmt::format("{} gave no first token within the response_timeout of {}",
+                                 pinfo.name, FormatDuration(config_.performance.response_timeout));
+      }
+    }
 
     if (auto* outcome = std::get_if<Outcome>(&result)) {
       slot->breaker.OnSuccess();

@@ -24,6 +24,7 @@
 #include "provider/circuit_breaker.h"
 #include "provider/clock.h"
 #include "provider/config.h"
+#include "provider/deadline_watch.h"
 #include "provider/ledger.h"
 #include "provider/provider.h"
 #include "provider/rate_limiter.h"
@@ -94,6 +95,8 @@ class Router {
   void Finish(const std::string& key, RouteInfo& info, int status,
               std::chrono::steady_clock::time_point start);
   void ProbeLoop();
+  // Whether spend is read back from a shared (PostgreSQL) ledger every sync_interval.
+  bool SyncsSpend() const;
   BudgetTracker::SpendSource SpendFromLedger() const;
 
   const Config config_;
@@ -104,6 +107,7 @@ class Router {
   RateLimiter key_limits_;
   mutable BudgetTracker budgets_;  // Remaining() for /metrics rolls the day over
   std::optional<ResponseCache> cache_;
+  std::optional<DeadlineWatch> deadlines_;  // with a response_timeout
 
   std::mutex probe_mu_;
   std::condition_variable probe_cv_;

@@ -56,13 +56,16 @@ class ResetOnExit {
   sqlite3_stmt* stmt_;
 };
 
-class SqliteLedger : public Ledger {
+class SqliteLedger : public Ledger, public CacheStore {
  public:
   explicit SqliteLedger(std::string path) : path_(std::move(path)) {}
   ~SqliteLedger() override {
     insert_.reset();
     spend_all_.reset();
     spend_key_.reset();
+    for (Statement* stmt : {&cache_load_, &cache_save_, &cache_expire_, &cache_prune_}) {
+      stmt->reset();
+    }
     for (auto& stmt : report_) stmt.reset();
     if (db_ != nullptr) sqlite3_close_v2(db_);
   }
@@ -88,6 +91,12 @@ class SqliteLedger : public Ledger {
     WICK_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL", "setting WAL mode"));
     WICK_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL", "setting synchronous"));
     WICK_RETURN_IF_ERROR(Exec(kSchema, "creating the usage table"));
+    const CacheSql cache = MakeCacheSql("?");
+    WICK_RETURN_IF_ERROR(Exec(cache.schema.c_str(), "creating the response cache table"));
+    WICK_RETURN_IF_ERROR(Prepare(cache.load, cache_load_));
+    WICK_RETURN_IF_ERROR(Prepare(cache.save, cache_save_));
+    WICK_RETURN_IF_ERROR(Prepare(cache.expire, cache_expire_));
+    WICK_RETURN_IF_ERROR(Prepare(cache.prune, cache_prune_));
     WICK_RETURN_IF_ERROR(Prepare(kInsert, insert_));
     WICK_RETURN_IF_ERROR(Prepare(kSpendAll, spend_all_));
     WICK_RETURN_IF_ERROR(Prepare(kSpendKey, spend_key_));
@@ -159,6 +168,62 @@ class SqliteLedger : public Ledger {
     return rows;
   }
 
+  CacheStore* cache_store() override { return this; }
+
+  Result<std::optional<CachedValue>> Load(std::string_view key, int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    sqlite3_stmt* s = cache_load_.get();
+    ResetOnExit reset(s);
+    BindText(s, 1, key);
+    sqlite3_bind_int64(s, 2, now_ms);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) return std::optional<CachedValue>();
+    if (rc != SQLITE_ROW) return Fail("reading the response cache", rc);
+    CachedValue out;
+    const auto* text = sqlite3_column_text(s, 0);
+    out.value.assign(text != nullptr ? reinterpret_cast<const char*>(text) : "",
+                     static_cast<size_t>(sqlite3_column_bytes(s, 0)));
+    out.expires_ms = sqlite3_column_int64(s, 1);
+    // The update is made at the first step; stepping to the end completes the statement.
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) return Fail("reading the response cache", rc);
+    return std::optional<CachedValue>(std::move(out));
+  }
+
+  Status Save(std::string_view key, std::string_view value, int64_t now_ms, int64_t expires_ms,
+              uint64_t bytes) override {
+    std::lock_guard lock(mu_);
+    sqlite3_stmt* s = cache_save_.get();
+    ResetOnExit reset(s);
+    BindText(s, 1, key);
+    BindText(s, 2, value);
+    sqlite3_bind_int64(s, 3, static_cast<int64_t>(bytes));
+    sqlite3_bind_int64(s, 4, expires_ms);
+    sqlite3_bind_int64(s, 5, now_ms);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) return Fail("writing the response cache", rc);
+    return OkStatus();
+  }
+
+  Status Prune(int64_t now_ms, int64_t max_entries, uint64_t max_bytes) override {
+    std::lock_guard lock(mu_);
+    {
+      sqlite3_stmt* s = cache_expire_.get();
+      ResetOnExit reset(s);
+      sqlite3_bind_int64(s, 1, now_ms);
+      int rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return Fail("expiring the response cache", rc);
+    }
+    sqlite3_stmt* s = cache_prune_.get();
+    ResetOnExit reset(s);
+    sqlite3_bind_int64(s, 1, max_entries);
+    sqlite3_bind_int64(s, 2, static_cast<int64_t>(max_bytes));
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) return Fail("pruning the response cache", rc);
+    return OkStatus();
+  }
+
  private:
   std::string Context() const { return "usage ledger " + path_; }
 
@@ -190,7 +255,7 @@ class SqliteLedger : public Ledger {
     return OkStatus();
   }
 
-  static void BindText(sqlite3_stmt* s, int index, const std::string& text) {
+  static void BindText(sqlite3_stmt* s, int index, std::string_view text) {
     sqlite3_bind_text(s, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
   }
 
@@ -201,6 +266,10 @@ class SqliteLedger : public Ledger {
   Statement spend_all_;
   Statement spend_key_;
   Statement report_[4];  // by GroupBy
+  Statement cache_load_;
+  Statement cache_save_;
+  Statement cache_expire_;
+  Statement cache_prune_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -493,6 +494,24 @@ TEST(ConfigTest, LedgerPathOrUrl) {
   ExpectError("[ledger]\nurl = \"postgresql://u:hunter2@h/db\"\n", 2, "ledger.url", "PGPASSWORD");
   ExpectError("[ledger]\nurl = \"postgresql://h/db?password=x\"\n", 2, "ledger.url", "PGPASSWORD");
   ExpectError("[ledger]\npath = \"~bob/u.db\"\n", 2, "ledger.path", "~user");
+  EXPECT_EQ(MustParse("").ledger.sync_interval, std::chrono::milliseconds(1000));
+  EXPECT_EQ(MustParse("[ledger]\nurl = \"postgres://h/db\"\nsync_interval = \"250ms\"\n")
+                .ledger.sync_interval,
+            std::chrono::milliseconds(250));
+  ExpectError("[ledger]\nsync_interval = \"soon\"\n", 2, "ledger.sync_interval", "");
+}
+
+TEST(ConfigTest, WarnsAboutSettingsThatCannotTakeEffect) {
+  Config gpu = MustParse("[local]\nmodel_path = \"/m.gguf\"\ngpu_enabled = true\n");
+  std::vector<std::string> warnings = ConfigWarnings(gpu);
+  EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+    return w.find("no GPU backend") != std::string::npos;
+  }));
+  Config persist = MustParse("[performance]\ncache_persist = true\n[ledger]\nenabled = false\n");
+  warnings = ConfigWarnings(persist);
+  EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+    return w.find("cache_persist") != std::string::npos;
+  }));
 }
 
 TEST(ConfigTest, SecretsAreRefusedInTheFile) {

@@ -6,8 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cmath>
 #include <deque>
+#include <mutex>
+#include <thread>
 
+#include "provider/postgres_fixture.h"
 #include "test_support.h"
 
 namespace wick::provider {
@@ -20,9 +25,11 @@ using namespace std::chrono_literals;
 class ScriptedProvider : public Provider {
  public:
   struct Step {
-    std::optional<FailureKind> fail;  // fail with this kind…
-    int tokens_before_failure = 0;    // …after streaming this many tokens
-    int tokens = 3;                   // or answer with this many
+    std::optional<FailureKind> fail = std::nullopt;  // fail with this kind…
+    int tokens_before_failure = 0;                   // …after streaming this many tokens
+    int tokens = 3;                                  // or answer with this many
+    std::chrono::milliseconds delay{0};  // before the first token (a cancel ends the wait)
+    std::string text = {};               // each token's text instead of "NAMEi "
   };
 
   ScriptedProvider(std::string name, std::vector<std::string> models, int64_t context, Price price,
@@ -36,18 +43,33 @@ class ScriptedProvider : public Provider {
 
   const ProviderInfo& info() const override { return info_; }
   Health Probe() override { return Health::kHealthy; }
-  int calls() const { return calls_; }
+  int calls() const { return calls_.load(); }
   const std::string& last_model() const { return last_model_; }
+  void set_local(bool local) { info_.local = local; }
 
   std::variant<Outcome, Failure> Stream(const api::CompletionRequest& request,
-                                        const DeltaSink& sink, const CancelToken&) override {
-    ++calls_;
-    last_model_ = request.model;
-    const Step step = script_.size() > 1 ? Pop() : script_.front();
+                                        const DeltaSink& sink, const CancelToken& cancel) override {
+    Step step;
+    {
+      std::lock_guard lock(mu_);
+      ++calls_;
+      last_model_ = request.model;
+      step = script_.size() > 1 ? Pop() : script_.front();
+    }
+    const auto until = std::chrono::steady_clock::now() + step.delay;
+    while (std::chrono::steady_clock::now() < until) {
+      if (cancel.cancelled()) {
+        Failure f;
+        f.kind = FailureKind::kCancelled;
+        f.message = "cancelled";
+        return f;
+      }
+      std::this_thread::sleep_for(1ms);
+    }
     const int n = step.fail ? step.tokens_before_failure : step.tokens;
     for (int i = 0; i < n; ++i) {
       Delta d;
-      d.text = info_.name + std::to_string(i) + " ";
+      d.text = step.text.empty() ? info_.name + std::to_string(i) + " " : step.text;
       d.finish_reason = !step.fail && i + 1 == n ? "stop" : "";
       if (!sink(d)) {
         Failure f;
@@ -75,8 +97,9 @@ class ScriptedProvider : public Provider {
     return s;
   }
   ProviderInfo info_;
+  std::mutex mu_;
   std::deque<Step> script_;
-  int calls_ = 0;
+  std::atomic<int> calls_{0};
   std::string last_model_;
 };
 
@@ -105,6 +128,7 @@ class RouterTest : public ::testing::Test {
     for (size_t i = 0; i < scripts.size(); ++i) {
       auto p = std::make_unique<ScriptedProvider>(
           names[i], std::vector<std::string>{names[i] + "-m"}, contexts[i], prices[i], scripts[i]);
+      p->set_local(i == 0 && config.local.enabled);
       fakes_.push_back(p.get());
       providers.push_back(std::move(p));
     }
@@ -310,6 +334,180 @@ TEST_F(RouterTest, EveryRequestIsARowInTheLedger) {
   EXPECT_EQ((*rows)[0].completion_tokens, 1);  // charged what it generated before failing
   EXPECT_EQ((*rows)[0].errors, 1);
   EXPECT_GT((*rows)[0].cost, 0);
+}
+
+TEST_F(RouterTest, AProviderSilentPastTheResponseTimeoutIsLeftForTheNextTier) {
+  Config c = BaseConfig();
+  c.performance.response_timeout = 100ms;
+  auto router = Make(c, {{{.delay = 10'000ms}}, {kOk}});
+  const auto start = std::chrono::steady_clock::now();
+  Run run = Go(*router, Request());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // not the provider's 10 s
+  ASSERT_TRUE(std::holds_alternative<RouteInfo>(run.result));
+  EXPECT_EQ(std::get<RouteInfo>(run.result).provider, "cheap");
+  EXPECT_EQ(std::get<RouteInfo>(run.result).path, (std::vector<std::string>{"local", "cheap"}));
+  EXPECT_EQ(run.text, "cheap0 cheap1 cheap2 ");
+  EXPECT_NE(router->Metrics().find("wick_provider_failures_total{provider=\"local\"} 1"),
+            std::string::npos);
+
+  // With no tier left: 504, naming the timeout.
+  auto alone = Make(c, {{{.delay = 10'000ms}}});
+  Run timed_out = Go(*alone, Request());
+  ASSERT_TRUE(std::holds_alternative<RouteError>(timed_out.result));
+  const RouteError& e = std::get<RouteError>(timed_out.result);
+  EXPECT_EQ(e.error.status, 504);
+  EXPECT_NE(e.error.message.find("response_timeout of 100ms"), std::string::npos)
+      << e.error.message;
+
+  // The deadline is for the first token only: a slow but started answer is not cut.
+  Config slow = BaseConfig();
+  slow.performance.response_timeout = 300ms;
+  auto started = Make(slow, {{{.delay = 50ms}}});
+  EXPECT_TRUE(std::holds_alternative<RouteInfo>(Go(*started, Request()).result));
+}
+
+TEST_F(RouterTest, TheClientsCancelStillReachesTheProvider) {
+  Config c = BaseConfig();
+  c.performance.response_timeout = 60'000ms;
+  auto router = Make(c, {{{.delay = 10'000ms}}, {kOk}});
+  CancelToken cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(50ms);
+    cancel.Cancel();
+  });
+  auto result = router->Stream(
+      Request(), "", [](const Delta&) { return true; }, cancel);
+  canceller.join();
+  ASSERT_TRUE(std::holds_alternative<RouteError>(result));
+  EXPECT_EQ(std::get<RouteError>(result).error.status, 499);
+  EXPECT_EQ(fakes_[1]->calls(), 0);  // a client who left gets no fallback
+}
+
+TEST_F(RouterTest, ABusyLocalProviderPassesRequestsToTheNextTier) {
+  Config c = BaseConfig();
+  c.local.enabled = true;
+  c.local.max_concurrent_requests = 1;
+  auto router = Make(c, {{{.delay = 500ms}}, {kOk}});
+  Run busy_run;
+  std::thread busy([&] { busy_run = Go(*router, Request("first")); });
+  while (fakes_[0]->calls() == 0) std::this_thread::sleep_for(1ms);
+  Run overflow = Go(*router, Request("second"));
+  busy.join();
+  EXPECT_EQ(std::get<RouteInfo>(busy_run.result).provider, "local");
+  EXPECT_EQ(std::get<RouteInfo>(overflow.result).provider, "cheap");
+  EXPECT_EQ(fakes_[0]->calls(), 1);
+  // As the last tier it queues rather than refusing.
+  auto only = Make(c, {{{.delay = 200ms}}});
+  Run first_run;
+  std::thread first([&] { first_run = Go(*only, Request("a")); });
+  while (fakes_.back()->calls() == 0) std::this_thread::sleep_for(1ms);
+  Run queued = Go(*only, Request("b"));
+  first.join();
+  EXPECT_EQ(std::get<RouteInfo>(queued.result).provider, "local");
+}
+
+TEST_F(RouterTest, StreamChunkSizeSplitsTextAtCharacterBoundaries) {
+  Config c = BaseConfig();
+  c.performance.cache_enabled = true;
+  c.performance.stream_chunk_size = 4;
+  const std::string word = "h\xc3\xa9llo w\xc3\xb6rld \xe2\x82\xac\xe2\x82\xac ";  // é ö €€
+  auto router = Make(c, {{{.tokens = 2, .text = word}}});
+  for (int pass = 0; pass < 2; ++pass) {  // from the provider, then replayed from the cache
+    std::vector<std::string> pieces;
+    std::string finish;
+    CancelToken cancel;
+    auto result = router->Stream(
+        Request(), "",
+        [&](const Delta& d) {
+          pieces.push_back(d.text);
+          if (!d.finish_reason.empty()) finish = d.finish_reason;
+          return true;
+        },
+        cancel);
+    ASSERT_TRUE(std::holds_alternative<RouteInfo>(result));
+    EXPECT_EQ(std::get<RouteInfo>(result).cache_hit, pass == 1);
+    std::string joined;
+    for (const std::string& p : pieces) {
+      EXPECT_LE(p.size(), 4u);
+      ASSERT_FALSE(p.empty());
+      EXPECT_NE(static_cast<unsigned char>(p[0]) & 0xC0, 0x80) << "a piece starts mid-character";
+      joined += p;
+    }
+    EXPECT_EQ(joined, word + word);
+    EXPECT_EQ(finish, "stop");
+  }
+}
+
+TEST_F(RouterTest, PersistedCacheAnswersAfterARestart) {
+  testing::TempDir dir;
+  LedgerConfig lc;
+  lc.path = dir.File("usage.db").string();
+  Config c = BaseConfig();
+  c.performance.cache_enabled = true;
+  c.performance.cache_persist = true;
+  Result<std::unique_ptr<Ledger>> ledger = OpenLedger(lc);
+  ASSERT_TRUE(ledger.ok()) << ledger.error().message();
+  auto before = Make(c, {{kOk}}, ledger->get());
+  const std::string text = Go(*before, Request()).text;
+  before.reset();
+  ledger->reset();
+
+  ledger = OpenLedger(lc);
+  ASSERT_TRUE(ledger.ok()) << ledger.error().message();
+  auto after = Make(c, {{kOk}}, ledger->get());
+  Run again = Go(*after, Request());
+  EXPECT_TRUE(std::get<RouteInfo>(again.result).cache_hit);
+  EXPECT_EQ(again.text, text);
+  EXPECT_EQ(fakes_.back()->calls(), 0);
+}
+
+// Two instances behind a load balancer on one PostgreSQL ledger: what one spends counts
+// against the other's budget, and a key's rate limit is one limit between them.
+TEST_F(RouterTest, InstancesOnOnePostgresLedgerShareBudgetsAndRateLimits) {
+  WICK_REQUIRE_POSTGRES(server);
+  std::string error;
+  Config c = BaseConfig();
+  c.ledger.path.clear();
+  c.ledger.url = server->NewDatabase(error);
+  ASSERT_FALSE(c.ledger.url.empty()) << error;
+  c.ledger.sync_interval = 20ms;
+  c.fallback.tiers = {"pricey"};
+  c.fallback.daily_budget = 0.0005;  // one request's charge (0.00016) leaves room for one more
+  KeyConfig team;
+  team.name = "team";
+  team.rate_limit = 3;
+  c.keys = {team};
+  std::unique_ptr<Ledger> ledgers[2];
+  for (auto& l : ledgers) {
+    Result<std::unique_ptr<Ledger>> opened = OpenLedger(c.ledger);
+    ASSERT_TRUE(opened.ok()) << opened.error().message();
+    l = std::move(*opened);
+  }
+  auto a = Make(c, {{kOk}, {kOk}, {kOk}}, ledgers[0].get());
+  auto b = Make(c, {{kOk}, {kOk}, {kOk}}, ledgers[1].get());
+  EXPECT_TRUE(std::holds_alternative<RouteInfo>(Go(*a, Request("one"), "team").result));
+  EXPECT_TRUE(std::holds_alternative<RouteInfo>(Go(*a, Request("two"), "team").result));
+  // b has spent nothing itself, but sees a's 0.00032 within a sync or two.
+  auto day_left = [](const std::string& metrics) {
+    const std::string label = "wick_budget_left_usd{period=\"day\"} ";
+    const size_t at = metrics.find(label);
+    return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + label.size()));
+  };
+  std::optional<Run> refused;
+  for (int i = 0; i < 200 && !refused; ++i) {
+    std::this_thread::sleep_for(10ms);
+    if (std::abs(day_left(b->Metrics()) - 0.00018) < 1e-9) {
+      refused = Go(*b, Request("three"), "team");
+    }
+  }
+  ASSERT_TRUE(refused.has_value()) << b->Metrics();
+  ASSERT_TRUE(std::holds_alternative<RouteError>(refused->result));
+  EXPECT_EQ(std::get<RouteError>(refused->result).error.code, "budget_exceeded");
+  // That was the key's third request of the minute (a two, b one): the fourth is over.
+  Run limited = Go(*a, Request("x", "local"), "team");
+  ASSERT_TRUE(std::holds_alternative<RouteError>(limited.result));
+  EXPECT_EQ(std::get<RouteError>(limited.result).error.status, 429);
+  EXPECT_EQ(std::get<RouteError>(limited.result).error.code, "rate_limit_exceeded");
 }
 
 }  // namespace
