@@ -1,7 +1,5 @@
 #include "provider/response_cache.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -9,6 +7,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "core/sha256.h"
 
 namespace wick::provider {
 
@@ -216,17 +216,7 @@ std::string ResponseCache::CanonicalJson(std::string_view provider_model,
 
 std::string ResponseCache::Key(std::string_view provider_model,
                                const api::CompletionRequest& request) {
-  const std::string canonical = CanonicalJson(provider_model, request);
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
-  unsigned int length = 0;
-  EVP_Digest(canonical.data(), canonical.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(2 * length, '0');
-  for (unsigned int i = 0; i < length; ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 0xf];
-  }
-  return hex;
+  return Sha256::HexOf(CanonicalJson(provider_model, request));
 }
 
 uint64_t ResponseCache::SizeOf(std::string_view key, const Completion& completion) {
