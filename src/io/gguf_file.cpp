@@ -439,6 +439,8 @@ Result<GgufFile> GgufFile::Parse(std::span<const uint8_t> bytes, std::string nam
   file.bytes_ = bytes;
   Status status = Parser(file).Run();
   if (!status.ok()) return std::move(status).error().With(file.name_);
+  file.shard_paths_ = {file.name_};
+  file.total_size_ = bytes.size();
   return file;
 }
 
@@ -447,6 +449,7 @@ Result<GgufFile> GgufFile::Open(const std::string& path) {
   auto shared = std::make_shared<MappedFile>(std::move(mapped));
   WICK_ASSIGN_OR_RETURN(GgufFile file, Parse(shared->bytes(), path));
   file.file_ = std::move(shared);
+  WICK_RETURN_IF_ERROR(file.OpenOtherShards());  // in io/gguf_split.cpp
   return file;
 }
 

@@ -40,11 +40,15 @@ struct GgufTensorInfo {
   uint64_t offset = 0;  // from the start of the data section
   uint64_t n_bytes = 0;
   std::span<const uint8_t> data;  // view into the file
+  uint32_t shard = 0;             // which file of a split model holds it (0: the first)
 };
 
 class GgufFile {
  public:
   // Maps and parses a file. Tensor data stays in the map until the GgufFile is destroyed.
+  // A split model (`name-00001-of-00003.gguf`, as llama.cpp's gguf-split writes it: metadata
+  // in the first file, `split.no`, `split.count` and `split.tensors.count` in each) is opened
+  // from its first file: every part is mapped and the tensors of all of them are this file's.
   static Result<GgufFile> Open(const std::string& path);
   // Parses bytes that the caller keeps alive (fuzzing, in-memory files); `name` labels errors.
   static Result<GgufFile> Parse(std::span<const uint8_t> bytes, std::string name);
@@ -54,6 +58,10 @@ class GgufFile {
   uint32_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return bytes_.size(); }
+  // The paths of a split model's parts in order (just name() for a single file), and the
+  // bytes of all of them: what loading the model maps.
+  const std::vector<std::string>& shard_paths() const { return shard_paths_; }
+  uint64_t total_size() const { return total_size_; }
 
   const std::vector<GgufKeyValue>& metadata() const { return metadata_; }
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
@@ -76,9 +84,14 @@ class GgufFile {
   class Parser;
   Error KeyError(std::string_view key, const Error& inner) const;
   Error MissingKey(std::string_view key) const;
+  Status OpenOtherShards();
 
   std::string name_;
   std::shared_ptr<MappedFile> file_;  // null when parsing caller-owned bytes
+  // A split model's other parts: their tensors' names and data view these maps.
+  std::vector<std::shared_ptr<MappedFile>> other_shards_;
+  std::vector<std::string> shard_paths_;
+  uint64_t total_size_ = 0;
   std::span<const uint8_t> bytes_;
   uint32_t version_ = 0;
   uint32_t alignment_ = kGgufDefaultAlignment;
