@@ -136,7 +136,10 @@ ModelSummary SummarizeGguf(const GgufFile& file, bool full) {
   s.version = file.version();
   s.format_detail =
       fmt::format("alignment {}, data at offset {}", file.alignment(), file.data_offset());
-  s.file_size = file.file_size();
+  if (file.shard_paths().size() > 1) {
+    s.format_detail += fmt::format(", split in {} files", file.shard_paths().size());
+  }
+  s.file_size = file.total_size();
   s.architecture = std::string(file.Get<std::string_view>("general.architecture").value_or(""));
   s.name = std::string(file.Get<std::string_view>("general.name").value_or(""));
   s.tokenizer_model = std::string(file.Get<std::string_view>("tokenizer.ggml.model").value_or(""));
