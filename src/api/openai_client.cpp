@@ -249,6 +249,9 @@ OrderedJson RequestJson(const CompletionRequest& r, std::string_view model, bool
   if (!r.stop.empty()) body["stop"] = r.stop;
   // Negative seeds were kept as their bit pattern; the signed value is what the client sent.
   if (r.seed_given) body["seed"] = static_cast<int64_t>(s.seed);
+  // An extension (wick, llama.cpp's server and vLLM read it); sent only when asked for, since
+  // OpenAI itself refuses fields it does not know.
+  if (r.ignore_eos) body["ignore_eos"] = true;
   body["n"] = r.n;
   if (!s.logit_bias.empty()) {
     OrderedJson bias = OrderedJson::object();

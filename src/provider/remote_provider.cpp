@@ -165,11 +165,13 @@ class StreamReader {
   const std::string& error_body() const { return error_body_; }
   const std::string& model() const { return model_; }
 
-  // What to charge: the server's usage when it sent one, else one token per piece of text.
+  // What to charge: the server's usage when it sent one, else an estimate: a piece of text is
+  // at least one token, and servers that batch several tokens per piece (wick does when it
+  // falls behind) are counted at four bytes a token, the usual English average.
   api::Usage usage() const {
     if (usage_) return *usage_;
     api::Usage estimate;
-    estimate.completion_tokens = content_deltas_;
+    estimate.completion_tokens = std::max(content_deltas_, (content_bytes_ + 3) / 4);
     return estimate;
   }
 
@@ -215,7 +217,10 @@ class StreamReader {
     }
     // A chat stream's first chunk often carries only the role: nothing to pass on.
     if (text.empty() && logprobs.empty() && finish_reason.empty()) return true;
-    if (!text.empty()) ++content_deltas_;
+    if (!text.empty()) {
+      ++content_deltas_;
+      content_bytes_ += static_cast<int64_t>(text.size());
+    }
     if (!finish_reason.empty()) finished_[static_cast<size_t>(index)] = true;
     Delta delta;
     delta.index = index;
@@ -263,6 +268,7 @@ class StreamReader {
   bool done_ = false;
   bool passed_ = false;
   int64_t content_deltas_ = 0;
+  int64_t content_bytes_ = 0;
   std::optional<api::Usage> usage_;
   std::string model_;
   std::optional<Failure> failure_;

@@ -474,9 +474,13 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
     // What was generated is charged, whoever gets the blame.
     info.provider = pinfo.name;
     info.model = model;
-    info.usage.prompt_tokens += f.partial_usage.prompt_tokens;
+    // A provider that sent text had read the prompt; without its usage, the estimate stands in.
+    const int64_t prompt_charged = f.partial_usage.prompt_tokens > 0 ? f.partial_usage.prompt_tokens
+                                   : first_token                     ? prompt_tokens
+                                                                     : 0;
+    info.usage.prompt_tokens += prompt_charged;
     info.usage.completion_tokens += f.partial_usage.completion_tokens;
-    info.cost += price.Cost(f.partial_usage.prompt_tokens, f.partial_usage.completion_tokens);
+    info.cost += price.Cost(prompt_charged, f.partial_usage.completion_tokens);
     if (f.kind == FailureKind::kCancelled || f.kind == FailureKind::kBadRequest) {
       slot->breaker.OnAbandon();
     } else {

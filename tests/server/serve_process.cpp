@@ -80,4 +80,13 @@ int ServeProcess::Stop(int timeout_seconds) {
   return exit_code_;
 }
 
+void ServeProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  exit_code_ = -1;
+}
+
 }  // namespace wick::testing

@@ -27,6 +27,9 @@ class ServeProcess {
   std::string Log() const;
   // SIGTERM, then waits; the exit code (-1: killed or timed out). Idempotent.
   int Stop(int timeout_seconds = 30);
+  // SIGKILL, then waits: a server that dies at once, its sockets closed by the kernel (SIGTERM
+  // waits for idle keep-alive connections to time out). Idempotent.
+  void Kill();
 
  private:
   TempDir dir_;
