@@ -212,7 +212,9 @@ int RunBench(const BenchOptions& opts) {
 void RegisterBench(CLI::App& app, CommandRunner& runner) {
   auto opts = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure prompt and generation speed (llama-bench)");
-  cmd->add_option("-m,--model", opts->model, "GGUF model")->required();
+  cmd->add_option("-m,--model,model", opts->model,
+                  "GGUF model: a path, or org/name:QUANT from the Hugging Face hub")
+      ->required();
   cmd->add_option("-p,--n-prompt", opts->n_prompt, "Prompt tokens per pp test (0: skip)");
   cmd->add_option("-n,--n-gen", opts->n_gen, "Generated tokens per tg test (0: skip)");
   cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test");

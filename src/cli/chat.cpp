@@ -286,7 +286,8 @@ int RunChat(const ChatOptions& opts) {
 void RegisterChat(CLI::App& app, CommandRunner& runner) {
   auto opts = std::make_shared<ChatOptions>();
   CLI::App* cmd = app.add_subcommand("chat", "Chat with a model in the terminal");
-  cmd->add_option("-m,--model", opts->model, "GGUF model");
+  cmd->add_option("-m,--model,model", opts->model,
+                  "GGUF model: a path, or org/name:QUANT from the Hugging Face hub");
   cmd->add_option("--config", opts->config,
                   "Chat through the providers of this file (docs/providers.md)");
   cmd->add_option("--route", opts->route,

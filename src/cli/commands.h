@@ -27,6 +27,10 @@ void RegisterTemplate(CLI::App& app, CommandRunner& runner);
 void RegisterServe(CLI::App& app, CommandRunner& runner);
 void RegisterConfig(CLI::App& app, CommandRunner& runner);
 void RegisterUsage(CLI::App& app, CommandRunner& runner);
+void RegisterPull(CLI::App& app, CommandRunner& runner);
+void RegisterList(CLI::App& app, CommandRunner& runner);
+void RegisterRm(CLI::App& app, CommandRunner& runner);
+void RegisterVerify(CLI::App& app, CommandRunner& runner);
 
 // Helpers the subcommands share.
 

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/model_resolver.h"
 #include "cli/model_summary.h"
 #include "io/gguf_file.h"
 #include "io/safetensors_file.h"
@@ -49,7 +50,8 @@ Result<ModelSummary> Summarize(const InspectOptions& opts) {
     WICK_ASSIGN_OR_RETURN(SafetensorsModel model, SafetensorsModel::Open(opts.path));
     return SummarizeSafetensors(model, opts.path, opts.full);
   }
-  WICK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(opts.path));
+  WICK_ASSIGN_OR_RETURN(const std::string path, ResolveModel(opts.path));
+  WICK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path));
   return SummarizeGguf(file, opts.full);
 }
 

@@ -6,10 +6,13 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/model_resolver.h"
 
 namespace wick::cli {
 
-Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path) {
+Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& name) {
+  // A hub reference becomes the cached file's path (pulled first if need be).
+  WICK_ASSIGN_OR_RETURN(const std::string path, ResolveModel(name));
   WICK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path));
   WICK_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromGguf(file));
   // The model's views point into the file's map, which moving the GgufFile does not move.

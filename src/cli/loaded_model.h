@@ -18,7 +18,8 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;
   model::LlamaModel model;
 
-  static Result<std::unique_ptr<LoadedModel>> Load(const std::string& path);
+  // `name` is a path or a hub reference (see model_resolver.h).
+  static Result<std::unique_ptr<LoadedModel>> Load(const std::string& name);
 };
 
 // Without --ctx-size: the training context, but no more than a quarter of the memory for the

@@ -86,7 +86,9 @@ void RegisterLogits(CLI::App& app, CommandRunner& runner) {
   auto opts = std::make_shared<LogitsOptions>();
   CLI::App* cmd = app.add_subcommand(
       "logits", "Print a prompt's tokens, top logits per position and greedy tokens as JSON");
-  cmd->add_option("-m,--model", opts->model, "GGUF model")->required();
+  cmd->add_option("-m,--model,model", opts->model,
+                  "GGUF model: a path, or org/name:QUANT from the Hugging Face hub")
+      ->required();
   auto* prompt = cmd->add_option("-p,--prompt", opts->prompt, "Prompt text");
   auto* file = cmd->add_option("-f,--file", opts->file, "Read the prompt from this file");
   prompt->excludes(file);

@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
   wick::cli::RegisterServe(app, runner);
   wick::cli::RegisterConfig(app, runner);
   wick::cli::RegisterUsage(app, runner);
+  wick::cli::RegisterPull(app, runner);
+  wick::cli::RegisterList(app, runner);
+  wick::cli::RegisterRm(app, runner);
+  wick::cli::RegisterVerify(app, runner);
   wick::cli::RegisterSynth(app, runner);
 
   try {

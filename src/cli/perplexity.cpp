@@ -76,7 +76,9 @@ int RunPerplexity(const PerplexityOptions& opts) {
 void RegisterPerplexity(CLI::App& app, CommandRunner& runner) {
   auto opts = std::make_shared<PerplexityOptions>();
   CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a model over a text file");
-  cmd->add_option("-m,--model", opts->model, "GGUF model")->required();
+  cmd->add_option("-m,--model,model", opts->model,
+                  "GGUF model: a path, or org/name:QUANT from the Hugging Face hub")
+      ->required();
   cmd->add_option("-f,--file", opts->file, "Text file")->required();
   cmd->add_option("-c,--ctx-size", opts->ctx, "Window size in tokens")
       ->check(CLI::Range(4, 1 << 20));

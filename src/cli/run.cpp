@@ -137,7 +137,8 @@ int RunRun(const RunOptions& opts) {
 void RegisterRun(CLI::App& app, CommandRunner& runner) {
   auto opts = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
-  cmd->add_option("-m,--model", opts->model, "GGUF model");
+  cmd->add_option("-m,--model,model", opts->model,
+                  "GGUF model: a path, or org/name:QUANT from the Hugging Face hub");
   cmd->add_option("--config", opts->config,
                   "Route through the providers of this file (docs/providers.md)");
   cmd->add_option("--route", opts->route,

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/model_resolver.h"
 #include "io/gguf_file.h"
 #include "text/tokenizer.h"
 
@@ -20,7 +21,9 @@ struct TokenizeOptions {
 };
 
 int RunTokenize(const TokenizeOptions& opts) {
-  Result<GgufFile> file = GgufFile::Open(opts.model);
+  Result<std::string> path = ResolveModel(opts.model);
+  if (!path.ok()) return ReportError(path.error().message());
+  Result<GgufFile> file = GgufFile::Open(*path);
   if (!file.ok()) return ReportError(file.error().message());
   Result<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromGguf(*file);
   if (!tokenizer.ok()) return ReportError(tokenizer.error().message());

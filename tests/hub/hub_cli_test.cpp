@@ -1,0 +1,173 @@
+// The hub from the command line, against the fake hub (HF_ENDPOINT) and a temp cache
+// (HF_HUB_CACHE): `wick run org/name:QUANT` pulls, verifies, caches and runs, and the second
+// run needs no network; `wick pull`, `list`, `verify` and `rm`; the errors users meet.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "hub/fake_hub.h"
+#include "test_support.h"
+
+namespace wick::hub {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FakeFile;
+using testing::FakeHub;
+using testing::FakeMode;
+using Json = nlohmann::json;
+
+constexpr char kCommit[] = "0123456789abcdef0123456789abcdef01234567";
+
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value->c_str(), 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+class HubCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WICK_REQUIRE_SHARED(shared);
+    model_ = (shared / "models/stories260K.gguf").string();
+    hub_.AddRepo("org/tiny-GGUF", kCommit,
+                 {{.path = "tiny-Q8_0.gguf", .bytes = "", .disk_path = model_, .lfs = true},
+                  {.path = "tiny-Q4_K_M.gguf",
+                   .bytes = "",
+                   .disk_path = (shared / "models/stories260K-q4_k.gguf").string(),
+                   .lfs = true}});
+    endpoint_.emplace("HF_ENDPOINT", hub_.endpoint());
+    cache_.emplace("HF_HUB_CACHE", (dir_.path() / "hub").string());
+    offline_.emplace("HF_HUB_OFFLINE", std::nullopt);
+    token_.emplace("HF_TOKEN", std::nullopt);
+    home_.emplace("HF_HOME", (dir_.path() / "hf-home").string());
+  }
+
+  std::vector<std::string> RunArgs(const std::string& model) const {
+    return {"run", model, "-p", "Once upon a time", "-n", "8", "--temp", "0", "-t", "1"};
+  }
+
+  wick::testing::TempDir dir_;
+  FakeHub hub_;
+  std::string model_;
+  std::optional<ScopedEnv> endpoint_, cache_, offline_, token_, home_;
+};
+
+TEST_F(HubCliTest, RunPullsOnceThenRunsWithoutTheNetwork) {
+  wick::testing::CommandResult direct = wick::testing::RunWick(RunArgs(model_));
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+
+  wick::testing::CommandResult first = wick::testing::RunWick(RunArgs("org/tiny-GGUF:q8_0"));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, direct.out);
+  EXPECT_NE(first.err.find("pulled tiny-Q8_0.gguf"), std::string::npos) << first.err;
+  const int api_calls = hub_.requests("/api/models/org/tiny-GGUF/revision/main");
+  EXPECT_EQ(api_calls, 1);
+
+  // No hub at all now: the cache answers, and nothing is copied.
+  ScopedEnv dead("HF_ENDPOINT", "http://127.0.0.1:1");
+  wick::testing::CommandResult second = wick::testing::RunWick(RunArgs("org/tiny-GGUF:q8_0"));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out, direct.out);
+  EXPECT_EQ(second.err.find("pulled"), std::string::npos) << second.err;
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir_.path() / "hub")) {
+    files += e.is_regular_file() && e.path().parent_path().filename() == "blobs" ? 1 : 0;
+  }
+  EXPECT_EQ(files, 1u);  // one blob, however many runs
+}
+
+TEST_F(HubCliTest, PullListVerifyRemove) {
+  wick::testing::CommandResult pulled =
+      wick::testing::RunWick({"pull", "org/tiny-GGUF:Q4_K_M", "--quiet"});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+  const std::string path = pulled.out.substr(0, pulled.out.find('\n'));
+  EXPECT_TRUE(fs::is_symlink(path)) << path;
+  EXPECT_NE(path.find("models--org--tiny-GGUF/snapshots/" + std::string(kCommit)),
+            std::string::npos);
+  ASSERT_EQ(wick::testing::RunWick({"pull", "org/tiny-GGUF:Q8_0", "-q"}).exit_code, 0);
+  // Pulling again asks the hub but downloads nothing.
+  wick::testing::CommandResult again = wick::testing::RunWick({"pull", "org/tiny-GGUF:Q8_0"});
+  EXPECT_NE(again.err.find("already in the cache"), std::string::npos) << again.err;
+
+  wick::testing::CommandResult listed = wick::testing::RunWick({"list", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  Json rows = Json::parse(listed.out);
+  ASSERT_EQ(rows.size(), 2u) << listed.out;
+  EXPECT_EQ(rows[0]["repo"], "org/tiny-GGUF");
+  std::set<std::string> quants = {rows[0]["quant"], rows[1]["quant"]};
+  EXPECT_EQ(quants, (std::set<std::string>{"Q4_K_M", "Q8_0"}));
+  EXPECT_EQ(rows[0]["revisions"], "main");
+  wick::testing::CommandResult table = wick::testing::RunWick({"list"});
+  EXPECT_NE(table.out.find("tiny-Q8_0.gguf"), std::string::npos) << table.out;
+
+  EXPECT_EQ(wick::testing::RunWick({"verify"}).exit_code, 0);
+  // One flipped byte in a blob: found, named, and the exit status says so.
+  const fs::path blob = fs::canonical(path);
+  {
+    std::fstream f(blob, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('\x7f');
+  }
+  wick::testing::CommandResult bad = wick::testing::RunWick({"verify", "org/tiny-GGUF"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("MISMATCH"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find(blob.filename().string()), std::string::npos) << bad.out;
+
+  wick::testing::CommandResult rm = wick::testing::RunWick({"rm", "org/tiny-GGUF:q4_k_m"});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_FALSE(fs::exists(blob));
+  EXPECT_EQ(Json::parse(wick::testing::RunWick({"list", "--json"}).out).size(), 1u);
+  ASSERT_EQ(wick::testing::RunWick({"rm", "org/tiny-GGUF"}).exit_code, 0);
+  EXPECT_EQ(Json::parse(wick::testing::RunWick({"list", "--json"}).out).size(), 0u);
+  EXPECT_EQ(wick::testing::RunWick({"rm", "org/tiny-GGUF"}).exit_code, 1);
+}
+
+TEST_F(HubCliTest, ErrorsSayWhatToDo) {
+  wick::testing::CommandResult unknown = wick::testing::RunWick({"pull", "org/nothing-here"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("org/nothing-here"), std::string::npos) << unknown.err;
+  wick::testing::CommandResult quant = wick::testing::RunWick({"pull", "org/tiny-GGUF:Q2_K"});
+  EXPECT_EQ(quant.exit_code, 1);
+  EXPECT_NE(quant.err.find("Q4_K_M"), std::string::npos) << quant.err;  // lists what there is
+  FakeMode gated;
+  gated.token = "hf_secret";
+  hub_.SetRepoMode("org/tiny-GGUF", gated);
+  wick::testing::CommandResult no_token = wick::testing::RunWick({"pull", "org/tiny-GGUF"});
+  EXPECT_EQ(no_token.exit_code, 1);
+  EXPECT_NE(no_token.err.find("HF_TOKEN"), std::string::npos) << no_token.err;
+  ScopedEnv token("HF_TOKEN", "hf_secret");
+  EXPECT_EQ(wick::testing::RunWick({"pull", "org/tiny-GGUF:Q8_0", "-q"}).exit_code, 0);
+  ScopedEnv offline("HF_HUB_OFFLINE", "1");
+  wick::testing::CommandResult not_cached = wick::testing::RunWick(RunArgs("org/tiny-GGUF:Q4_K_M"));
+  EXPECT_EQ(not_cached.exit_code, 1);
+  EXPECT_NE(not_cached.err.find("HF_HUB_OFFLINE"), std::string::npos) << not_cached.err;
+  EXPECT_EQ(wick::testing::RunWick(RunArgs("org/tiny-GGUF:Q8_0")).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace wick::hub
