@@ -10,9 +10,10 @@
 
 namespace wick::cli {
 
-Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& name) {
+Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& name,
+                                                       const ResolveOptions& resolve) {
   // A hub reference becomes the cached file's path (pulled first if need be).
-  WICK_ASSIGN_OR_RETURN(const std::string path, ResolveModel(name));
+  WICK_ASSIGN_OR_RETURN(const std::string path, ResolveModel(name, resolve));
   WICK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path));
   WICK_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromGguf(file));
   // The model's views point into the file's map, which moving the GgufFile does not move.

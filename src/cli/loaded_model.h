@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/model_resolver.h"
 #include "core/error.h"
 #include "io/gguf_file.h"
 #include "model/llama.h"
@@ -19,7 +20,8 @@ struct LoadedModel {
   model::LlamaModel model;
 
   // `name` is a path or a hub reference (see model_resolver.h).
-  static Result<std::unique_ptr<LoadedModel>> Load(const std::string& name);
+  static Result<std::unique_ptr<LoadedModel>> Load(const std::string& name,
+                                                   const ResolveOptions& resolve = {});
 };
 
 // Without --ctx-size: the training context, but no more than a quarter of the memory for the

@@ -60,6 +60,15 @@ class ProgressPrinter {
 
 }  // namespace
 
+ResolveOptions ResolveOptionsFrom(const provider::HubConfig& hub) {
+  ResolveOptions o;
+  o.offline = hub.offline;
+  o.peers = hub.peers;
+  o.peer_api_key = hub.peer_api_key.value;
+  o.connections = hub.connections;
+  return o;
+}
+
 Result<hub::PullResult> PullModel(const hub::ModelRef& ref, const ResolveOptions& options) {
   hub::HubCache cache(hub::HubCacheRoot());
   hub::HubOptions hub_options = hub::HubOptions::FromEnvironment();

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "hub/puller.h"
+#include "provider/config.h"
 
 namespace wick::cli {
 
@@ -22,6 +23,9 @@ struct ResolveOptions {
   std::string sha256;  // expected hash, for fetching from peers without the hub
   int connections = 8;
 };
+
+// From a config file's [hub]: its peers, their key, connections, offline.
+ResolveOptions ResolveOptionsFrom(const provider::HubConfig& hub);
 
 // Pulls (or finds in the cache) a hub reference, with a progress bar on a terminal and a
 // line per file otherwise.

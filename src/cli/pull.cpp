@@ -17,10 +17,21 @@ namespace {
 
 struct PullCommandOptions {
   std::string model;
+  std::string config;  // its [hub]: peers and their key, connections
   ResolveOptions resolve;
 };
 
 int RunPull(PullCommandOptions opts) {
+  if (!opts.config.empty()) {
+    Result<provider::Config> config = provider::LoadConfig(opts.config);
+    if (!config.ok()) return ReportError(config.error().message());
+    const ResolveOptions from_file = ResolveOptionsFrom(config->hub);
+    // The command line adds to the file.
+    opts.resolve.peers.insert(opts.resolve.peers.begin(), from_file.peers.begin(),
+                              from_file.peers.end());
+    if (opts.resolve.peer_api_key.empty()) opts.resolve.peer_api_key = from_file.peer_api_key;
+    opts.resolve.offline = opts.resolve.offline || from_file.offline;
+  }
   Result<hub::ModelRef> ref = hub::ParseModelRef(opts.model);
   if (!ref.ok()) return ReportError(ref.error().message());
   if (ref->kind != hub::ModelRef::Kind::kHub) {
@@ -59,6 +70,7 @@ void RegisterPull(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--connections", opts->resolve.connections, "Parallel ranges for big files")
       ->check(CLI::Range(1, 64));
   cmd->add_flag("-q,--quiet", opts->resolve.quiet, "No progress output");
+  cmd->add_option("--config", opts->config, "Peers and download settings from this file's [hub]");
   cmd->callback([opts, &runner] {
     if (const char* key = std::getenv("WICK_PEER_API_KEY")) opts->resolve.peer_api_key = key;
     runner = [opts] { return RunPull(*opts); };

@@ -33,9 +33,10 @@ Result<std::unique_ptr<provider::Provider>> Remote(const provider::RemoteConfig&
 
 Result<std::unique_ptr<LocalEngine>> LoadLocalEngine(const std::string& path, int64_t n_ctx,
                                                      int parallel, int threads,
-                                                     const std::string& chat_template_file) {
+                                                     const std::string& chat_template_file,
+                                                     const ResolveOptions& resolve) {
   auto e = std::make_unique<LocalEngine>();
-  WICK_ASSIGN_OR_RETURN(e->model, LoadedModel::Load(path));
+  WICK_ASSIGN_OR_RETURN(e->model, LoadedModel::Load(path, resolve));
   WICK_ASSIGN_OR_RETURN(ChatTemplate tmpl, LoadChatTemplate(*e->model, path, chat_template_file));
   e->chat_template = std::move(tmpl);
   const model::HParams& hp = e->model->model.hparams();
@@ -102,7 +103,8 @@ Result<std::unique_ptr<CommandRouting>> RouteForCommand(const std::string& confi
     WICK_ASSIGN_OR_RETURN(
         r->local,
         LoadLocalEngine(model_path, ctx_size > 0 ? ctx_size : r->config.local.context_size,
-                        /*parallel=*/1, threads, chat_template_file));
+                        /*parallel=*/1, threads, chat_template_file,
+                        ResolveOptionsFrom(r->config.hub)));
   }
   WICK_ASSIGN_OR_RETURN(r->routing,
                         BuildRouting(r->config, r->local ? &r->local->local : nullptr, r->clock));

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/loaded_model.h"
+#include "cli/model_resolver.h"
 #include "core/error.h"
 #include "engine/batch_engine.h"
 #include "model/backend.h"
@@ -27,10 +28,12 @@ struct LocalEngine {
   provider::LocalModel local;  // points into the above
 };
 
-// Loads `path` with `parallel` slots of `n_ctx` positions (0: the model's, capped to fit).
+// Loads `path` (or a hub reference, pulled as `resolve` says) with `parallel` slots of `n_ctx`
+// positions (0: the model's, capped to fit).
 Result<std::unique_ptr<LocalEngine>> LoadLocalEngine(const std::string& path, int64_t n_ctx,
                                                      int parallel, int threads,
-                                                     const std::string& chat_template_file = "");
+                                                     const std::string& chat_template_file = "",
+                                                     const ResolveOptions& resolve = {});
 
 struct Routing {
   std::unique_ptr<provider::Ledger> ledger;

@@ -318,6 +318,20 @@ Status ParseLedger(const Section* s, const Section& root, LedgerConfig& out) {
   return OkStatus();
 }
 
+Status ParseHub(const Section& s, HubConfig& out) {
+  WICK_RETURN_IF_ERROR(s.CheckKeys({"peers", "peer_api_key_env", "connections", "offline"}));
+  WICK_RETURN_IF_ERROR(s.StringList("peers", out.peers));
+  for (const std::string& peer : out.peers) {
+    if (!StartsWith(peer, "http://") && !StartsWith(peer, "https://")) {
+      return s.Fail(s.Get("peers"), "peers",
+                    fmt::format("{} is not an http:// or https:// URL", Quote(peer)));
+    }
+  }
+  WICK_RETURN_IF_ERROR(s.Env("peer_api_key_env", out.peer_api_key, false, /*allow_empty=*/true));
+  WICK_RETURN_IF_ERROR(s.Int("connections", out.connections, 1, 64));
+  return s.Bool("offline", out.offline);
+}
+
 Status ParseKey(const Section& s, KeyConfig& out) {
   WICK_RETURN_IF_ERROR(s.CheckKeys({"name", "key_env", "daily_budget", "monthly_budget",
                                     "max_cost_per_request", "rate_limit", "token_rate_limit"}));
@@ -401,7 +415,7 @@ Status ParsePrices(const std::string& source, const Section& s, Config& config) 
 Result<Config> ParseTable(const std::string& source, const toml::table& root_table) {
   Section root(source, root_table, "");
   WICK_RETURN_IF_ERROR(root.CheckKeys(
-      {"server", "local", "remote", "fallback", "performance", "ledger", "keys", "prices"}));
+      {"server", "local", "remote", "fallback", "performance", "ledger", "hub", "keys", "prices"}));
   Config config;
   const toml::table* table = nullptr;
   WICK_ASSIGN_OR_RETURN(table, SubTable(root, "server"));
@@ -431,6 +445,13 @@ Result<Config> ParseTable(const std::string& source, const toml::table& root_tab
     WICK_RETURN_IF_ERROR(ParseLedger(&ledger, root, config.ledger));
   } else {
     WICK_RETURN_IF_ERROR(ParseLedger(nullptr, root, config.ledger));
+  }
+
+  WICK_ASSIGN_OR_RETURN(table, SubTable(root, "hub"));
+  if (table) {
+    WICK_RETURN_IF_ERROR(ParseHub(Section(source, *table, "hub"), config.hub));
+  } else {
+    config_internal::ResolveEnv(config.hub.peer_api_key);
   }
 
   WICK_RETURN_IF_ERROR(ParseKeys(source, root, config));

@@ -123,6 +123,17 @@ struct LedgerConfig {
   bool operator==(const LedgerConfig&) const = default;
 };
 
+// Where models named `org/name:quant` come from (see `wick pull`).
+struct HubConfig {
+  // wick servers run with --share-cache, asked for a model's files before the hub; each
+  // file is still checked against the sha256 the hub gives. "http://host:8080".
+  std::vector<std::string> peers;
+  SecretEnv peer_api_key{"WICK_PEER_API_KEY", false, ""};  // bearer key for the peers
+  int connections = 8;   // parallel ranges per big file
+  bool offline = false;  // never ask the hub: cached models only (as HF_HUB_OFFLINE=1)
+  bool operator==(const HubConfig&) const = default;
+};
+
 // A client API key with its own limits; unset limits fall back to the global ones only.
 struct KeyConfig {
   std::string name;
@@ -142,6 +153,7 @@ struct Config {
   FallbackConfig fallback;
   PerformanceConfig performance;
   LedgerConfig ledger;
+  HubConfig hub;
   std::vector<KeyConfig> keys;
   // "provider/model" -> price, overriding the provider's price for that model. The provider
   // part is a configured provider's name; the model part may itself contain '/'.

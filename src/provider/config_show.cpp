@@ -88,6 +88,13 @@ toml::table Performance(const PerformanceConfig& p) {
                      {"cache_persist", p.cache_persist}};
 }
 
+toml::table Hub(const HubConfig& h) {
+  return toml::table{{"peers", Strings(h.peers)},
+                     {"peer_api_key_env", h.peer_api_key.env},
+                     {"connections", h.connections},
+                     {"offline", h.offline}};
+}
+
 toml::table Ledger(const LedgerConfig& l) {
   toml::table t{{"enabled", l.enabled}};
   if (!l.url.empty()) {
@@ -160,6 +167,7 @@ std::map<std::string, bool> SecretStates(const Config& config) {
     if (!s.env.empty()) states[s.env] = s.set;
   };
   add(config.server.api_key);
+  add(config.hub.peer_api_key);
   for (const RemoteConfig& r : config.remotes) add(r.api_key);
   for (const KeyConfig& k : config.keys) add(k.key);
   return states;
@@ -185,6 +193,7 @@ std::string ShowConfig(const Config& config) {
   add("fallback", Fallback(config.fallback));
   add("performance", Performance(config.performance));
   add("ledger", Ledger(config.ledger));
+  add("hub", Hub(config.hub));
   if (!config.keys.empty()) {
     toml::array keys;
     for (const KeyConfig& k : config.keys) keys.push_back(Key(k));
@@ -213,7 +222,7 @@ std::string ShowConfig(const Config& config) {
   std::string result;
   for (std::string line; std::getline(lines, line);) {
     line = ShortenFloats(line);
-    for (std::string_view key : {"api_key_env = \"", "key_env = \""}) {
+    for (std::string_view key : {"api_key_env = \"", "key_env = \"", "peer_api_key_env = \""}) {
       if (line.rfind(key, 0) != 0 || line.back() != '"') continue;
       std::string env = line.substr(key.size(), line.size() - key.size() - 1);
       auto it = states.find(env);

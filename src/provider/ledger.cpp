@@ -3,6 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
 #include "provider/ledger_backends.h"
 
 namespace wick::provider {
@@ -95,7 +101,97 @@ std::string RedactUrl(std::string_view url) {
 
 }  // namespace ledger_internal
 
+Status Ledger::RecordBatch(const std::vector<UsageRecord>& records) {
+  for (const UsageRecord& r : records) WICK_RETURN_IF_ERROR(Record(r));
+  return OkStatus();
+}
+
 namespace {
+
+// Queues rows for a writer thread (see OpenLedger). When the queue is full (the database has
+// fallen far behind), Record waits for room rather than dropping rows or growing without end.
+class BufferedLedger : public Ledger {
+ public:
+  explicit BufferedLedger(std::unique_ptr<Ledger> inner)
+      : inner_(std::move(inner)), writer_([this] { Write(); }) {}
+
+  ~BufferedLedger() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    writer_.join();
+  }
+
+  Status Record(const UsageRecord& record) override {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return queue_.size() < kMaxQueued || stopping_; });
+    queue_.push_back(record);
+    ++queued_;
+    wake_.notify_one();
+    return OkStatus();
+  }
+
+  Result<double> Spend(const std::string* key,
+                       std::chrono::system_clock::time_point since) override {
+    Flush();
+    return inner_->Spend(key, since);
+  }
+
+  Result<std::vector<UsageRow>> Report(std::chrono::system_clock::time_point since,
+                                       GroupBy group) override {
+    Flush();
+    return inner_->Report(since, group);
+  }
+
+  SharedBuckets* shared_buckets() override { return inner_->shared_buckets(); }
+  CacheStore* cache_store() override { return inner_->cache_store(); }
+
+ private:
+  static constexpr size_t kMaxQueued = 100'000;
+  static constexpr size_t kMaxBatch = 512;
+
+  // Waits until every row queued so far is written (or failed to be).
+  void Flush() {
+    std::unique_lock lock(mu_);
+    const uint64_t target = queued_;
+    written_cv_.wait(lock, [&] { return written_ >= target; });
+  }
+
+  void Write() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      wake_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty() && stopping_) return;
+      std::vector<UsageRecord> batch;
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      room_.notify_all();
+      lock.unlock();
+      Status status = inner_->RecordBatch(batch);
+      if (!status.ok()) {
+        // A request's answer has long gone; the row is lost, and said so once per batch.
+        std::fprintf(stderr, "wick: warning: %zu usage rows not recorded: %s\n", batch.size(),
+                     status.error().message().c_str());
+      }
+      lock.lock();
+      written_ += batch.size();
+      written_cv_.notify_all();
+    }
+  }
+
+  std::unique_ptr<Ledger> inner_;
+  std::mutex mu_;
+  std::condition_variable wake_, room_, written_cv_;
+  std::deque<UsageRecord> queue_;
+  uint64_t queued_ = 0;
+  uint64_t written_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;  // last: it starts in the constructor and uses the members above
+};
 
 // `[ledger] enabled = false`: wick runs without recording, and budgets then see nothing spent
 // (they cannot be enforced across restarts, which is what the user asked for by disabling it).
@@ -114,11 +210,15 @@ class NullLedger : public Ledger {
 
 Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerConfig& config) {
   if (!config.enabled) return std::unique_ptr<Ledger>(std::make_unique<NullLedger>());
-  if (!config.url.empty()) return ledger_internal::OpenPostgresLedger(config.url);
-  if (config.path.empty()) {
+  std::unique_ptr<Ledger> ledger;
+  if (!config.url.empty()) {
+    WICK_ASSIGN_OR_RETURN(ledger, ledger_internal::OpenPostgresLedger(config.url));
+  } else if (config.path.empty()) {
     return Error(ErrorCode::kInvalidArgument, "ledger: neither a path nor a url is configured");
+  } else {
+    WICK_ASSIGN_OR_RETURN(ledger, ledger_internal::OpenSqliteLedger(config.path));
   }
-  return ledger_internal::OpenSqliteLedger(config.path);
+  return std::unique_ptr<Ledger>(std::make_unique<BufferedLedger>(std::move(ledger)));
 }
 
 }  // namespace wick::provider

@@ -47,6 +47,8 @@ class Ledger {
   virtual ~Ledger() = default;
   // Appends a row. Thread-safe; called once per request after it ends.
   virtual Status Record(const UsageRecord& record) = 0;
+  // Appends rows in one transaction: one sync for a batch instead of one per row.
+  virtual Status RecordBatch(const std::vector<UsageRecord>& records);
   // USD spent since `since` (inclusive): by one key, or by everyone with key == nullptr.
   virtual Result<double> Spend(const std::string* key,
                                std::chrono::system_clock::time_point since) = 0;
@@ -63,6 +65,11 @@ class Ledger {
 // SQLite (WAL) at config.path, created with its folders when missing; or PostgreSQL at
 // config.url. The schema is created when absent. With config.enabled false: a ledger that
 // records nothing, spends nothing and reports no rows (budgets then start at zero each run).
+//
+// Rows are written by a background thread in batches, so that a request never waits for the
+// database (a WAL checkpoint's fsync, a round trip to PostgreSQL): Record queues the row and
+// returns. Spend and Report first wait for the rows queued before them, so a read sees every
+// earlier Record; destroying the ledger writes what is still queued.
 Result<std::unique_ptr<Ledger>> OpenLedger(const LedgerConfig& config);
 
 }  // namespace wick::provider

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "core/random.h"
 namespace wick::provider {
 
 namespace {
@@ -17,8 +18,7 @@ api::ApiError BadRequest(std::string message, std::string param) {
 }
 
 uint64_t RandomSeed() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return rng();
+  return RandomU64();
 }
 
 }  // namespace

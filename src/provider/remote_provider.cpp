@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "api/openai_client.h"
+#include "core/random.h"
 #include "provider/curl_transfer.h"
 #include "provider/sse_parser.h"
 
@@ -297,8 +298,8 @@ bool Retryable(FailureKind kind) {
 milliseconds Backoff(int attempt, milliseconds base, milliseconds max) {
   const int64_t cap =
       std::min<int64_t>(max.count(), base.count() * (int64_t{1} << std::min(attempt, 30)));
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return milliseconds(std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(cap, 0))(rng));
+  return milliseconds(
+      static_cast<int64_t>(RandomU64() % static_cast<uint64_t>(std::max<int64_t>(cap, 0) + 1)));
 }
 
 // Waits `wait` unless cancelled first (then false), in steps short enough for a cancel to

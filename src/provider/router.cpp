@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/constant_time.h"
+#include "core/random.h"
 
 namespace wick::provider {
 
@@ -25,8 +26,7 @@ api::ApiError MakeError(int status, std::string message, std::string type, std::
 }
 
 std::string NewRequestId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return fmt::format("req-{:016x}", rng());
+  return fmt::format("req-{:016x}", RandomU64());
 }
 
 // Failures another provider may not repeat: fall through to the next tier.

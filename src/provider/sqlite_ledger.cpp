@@ -108,6 +108,25 @@ class SqliteLedger : public Ledger, public CacheStore {
 
   Status Record(const UsageRecord& r) override {
     std::lock_guard lock(mu_);
+    return Insert(r);
+  }
+
+  Status RecordBatch(const std::vector<UsageRecord>& records) override {
+    std::lock_guard lock(mu_);
+    WICK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "starting a batch of usage rows"));
+    for (const UsageRecord& r : records) {
+      Status inserted = Insert(r);
+      if (!inserted.ok()) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return inserted;
+      }
+    }
+    return Exec("COMMIT", "committing a batch of usage rows");
+  }
+
+ private:
+  // One row (mu_ held).
+  Status Insert(const UsageRecord& r) {
     sqlite3_stmt* s = insert_.get();
     ResetOnExit reset(s);
     sqlite3_bind_int64(s, 1, ToMillis(r.time));
@@ -127,6 +146,7 @@ class SqliteLedger : public Ledger, public CacheStore {
     return OkStatus();
   }
 
+ public:
   Result<double> Spend(const std::string* key,
                        std::chrono::system_clock::time_point since) override {
     std::lock_guard lock(mu_);

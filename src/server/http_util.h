@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "api/openai_protocol.h"
+#include "core/random.h"
 
 namespace wick::server {
 
@@ -28,11 +29,6 @@ inline api::ApiError MakeError(int status, std::string message, std::string type
   e.param = std::move(param);
   e.code = std::move(code);
   return e;
-}
-
-inline uint64_t RandomU64() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return rng();
 }
 
 // "chatcmpl-…" / "cmpl-…": 24 random hex digits after the prefix.

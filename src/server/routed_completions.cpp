@@ -1,8 +1,9 @@
-// Completions through the router (wick serve --config): the request runs on its own thread
-// while the HTTP thread waits for its first token or its failure, so that the status and the
-// X-Wick-Provider header are known before anything is sent; a streamed answer then relays the
-// chunks as they come. Failures before the first token are proper HTTP errors (the router has
-// already tried every tier); after it, an error event ends the stream.
+// Completions through the router (wick serve --config). A streamed request runs on its own
+// thread while the HTTP thread waits for its first token or its failure, so that the status and
+// the X-Wick-Provider header are known before anything is sent, then relays the chunks as they
+// come; a whole answer is made on the HTTP thread itself. Failures before the first token are
+// proper HTTP errors (the router has already tried every tier); after it, an error event ends the
+// stream.
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -117,7 +118,7 @@ void HttpServer::RoutedCompletions(const httplib::Request& req, httplib::Respons
   call->meta.model = call->request.model.empty() ? "auto" : call->request.model;
   call->meta.system_fingerprint = "wick";
   RoutedCall* c = call.get();
-  c->worker = std::thread([this, c, key] {
+  auto route = [this, c, key] {
     auto result = router_->Stream(
         c->request, key, [&](const provider::Delta& d) { return c->OnDelta(d, metrics_); },
         c->cancel,
@@ -129,7 +130,14 @@ void HttpServer::RoutedCompletions(const httplib::Request& req, httplib::Respons
     c->result = std::move(result);
     c->finished = true;
     c->cv.notify_all();
-  });
+  };
+  // A whole answer is sent when it is complete, so this thread can produce it itself; a
+  // stream needs a second thread, which makes the answer while this one relays it.
+  if (c->request.stream) {
+    c->worker = std::thread(route);
+  } else {
+    route();
+  }
 
   std::unique_lock lock(c->mu);
   c->cv.wait(lock, [&] { return c->started || c->finished; });

@@ -501,6 +501,22 @@ TEST(ConfigTest, LedgerPathOrUrl) {
   ExpectError("[ledger]\nsync_interval = \"soon\"\n", 2, "ledger.sync_interval", "");
 }
 
+TEST(ConfigTest, HubPeersAndDownloads) {
+  Config c = MustParse(
+      "[local]\nmodel_path = \"org/tiny-GGUF:Q4_K_M\"\n[hub]\n"
+      "peers = [\"http://10.0.0.2:8080\", \"https://box.lan\"]\nconnections = 4\n"
+      "offline = true\n");
+  EXPECT_EQ(c.hub.peers, (std::vector<std::string>{"http://10.0.0.2:8080", "https://box.lan"}));
+  EXPECT_EQ(c.hub.connections, 4);
+  EXPECT_TRUE(c.hub.offline);
+  EXPECT_EQ(c.hub.peer_api_key.env, "WICK_PEER_API_KEY");
+  EXPECT_EQ(MustParse(ShowConfig(c)), c);
+  EXPECT_TRUE(MustParse("").hub.peers.empty());
+  ExpectError("[hub]\npeers = [\"ftp://x\"]\n", 2, "hub.peers", "http://");
+  ExpectError("[hub]\nconnections = 0\n", 2, "hub.connections");
+  ExpectError("[hub]\npeer = []\n", 2, "hub.peer", "unknown key");
+}
+
 TEST(ConfigTest, WarnsAboutSettingsThatCannotTakeEffect) {
   Config gpu = MustParse("[local]\nmodel_path = \"/m.gguf\"\ngpu_enabled = true\n");
   std::vector<std::string> warnings = ConfigWarnings(gpu);
