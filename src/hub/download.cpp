@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "core/sha256.h"
+#include "hub/trailing_hasher.h"
 
 namespace wick::hub {
 namespace {
@@ -123,22 +123,6 @@ bool PWriteAll(int fd, const char* data, size_t size, int64_t offset) {
     offset += n;
   }
   return true;
-}
-
-// Feeds bytes [from, to) of the file to `hasher`: the prefix a resumed download already has.
-Status HashFileRange(int fd, int64_t from, int64_t to, Sha256& hasher, const std::string& path) {
-  std::vector<char> block(
-      static_cast<size_t>(std::min(kHashBlock, std::max<int64_t>(to - from, 1))));
-  while (from < to) {
-    const size_t want = static_cast<size_t>(std::min<int64_t>(to - from, block.size()));
-    const ssize_t n = ::pread(fd, block.data(), want, from);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return IoError("reading", path);
-    if (n == 0) return Error(ErrorCode::kIo, "reading " + path + ": the file shrank");
-    hasher.Update(block.data(), static_cast<size_t>(n));
-    from += n;
-  }
-  return OkStatus();
 }
 
 // Everything one Download call shares between its threads.
@@ -436,15 +420,22 @@ bool ShouldRetry(Job& job, const Attempt& a, int* failures, const std::atomic<bo
 }
 
 // One connection from `have` to the end, appending; a server that ignores Range restarts
-// the file from byte 0. Hashes in the write callback.
+// the file from byte 0. A TrailingHasher hashes behind it.
 Status RunSingle(Job& job, int fd, Sha256* hasher, int64_t& have) {
   CurlHandle easy = NewHandle();
   if (!easy) return Error(ErrorCode::kIo, "libcurl could not create a handle");
+  std::optional<TrailingHasher> trailing;
+  if (hasher != nullptr) trailing.emplace(fd, *hasher, have, job.path);
+  auto finish = [&](Status status) {
+    if (!trailing) return status;
+    Status hashed = trailing->Finish();
+    return status.ok() ? hashed : status;
+  };
   int failures = 0;
   bool restarted = false;
   std::string io_error;
   while (true) {
-    if (job.total >= 0 && have == job.total && have > 0) return OkStatus();
+    if (job.total >= 0 && have == job.total && have > 0) return finish(OkStatus());
     Attempt a(job, easy.get());
     a.from = have;
     a.allow_restart = true;
@@ -453,16 +444,16 @@ Status RunSingle(Job& job, int fd, Sha256* hasher, int64_t& have) {
         io_error = IoError("writing", job.path).message();
         return false;
       }
-      if (hasher != nullptr) hasher->Update(data, n);
       have += static_cast<int64_t>(n);
+      if (trailing) trailing->Written(have);
       job.network_bytes.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
       job.Report(have);
       return true;
     };
     a.restart = [&] {
+      if (trailing) trailing->Restart();
       // A failed truncate leaves stale bytes past the end: the final size check catches it.
       if (::ftruncate(fd, 0) != 0) io_error = IoError("truncating", job.path).message();
-      if (hasher != nullptr) *hasher = Sha256();
       have = 0;
       job.resumed_from = 0;
     };
@@ -470,7 +461,7 @@ Status RunSingle(Job& job, int fd, Sha256* hasher, int64_t& have) {
     if (job.total < 0 && a.server_total >= 0) job.total = a.server_total;
     if (a.outcome == Attempt::Outcome::kDone) {
       if (job.total < 0) job.total = have;
-      return OkStatus();
+      return finish(OkStatus());
     }
     // 416: the range starts at or past the end, so the prefix is not a prefix of this file.
     if (a.outcome == Attempt::Outcome::kHttpStatus && a.status == 416 && have > 0 && !restarted) {
@@ -480,7 +471,7 @@ Status RunSingle(Job& job, int fd, Sha256* hasher, int64_t& have) {
     }
     if (ShouldRetry(job, a, &failures, nullptr)) continue;
     if (job.Cancelled()) a.outcome = Attempt::Outcome::kCancelled;
-    return Failure(job, a, have, io_error);
+    return finish(Failure(job, a, have, io_error));
   }
 }
 
