@@ -1,7 +1,9 @@
 // `wick serve -m MODEL`: the OpenAI-compatible HTTP server (see server/http_server.h). It
 // listens first, so /health answers 503 while the model loads, then serves until SIGINT or
-// SIGTERM.
+// SIGTERM. `wick serve --models DIR_OR_TOML --max-memory SIZE`: every model of the list, each
+// loaded on its first request, under a memory budget (see server/model_pool.h).
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -13,10 +15,12 @@
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
 #include "cli/routing.h"
+#include "cli/serve_models.h"
 #include "engine/batch_engine.h"
 #include "model/backend.h"
 #include "provider/config.h"
 #include "server/http_server.h"
+#include "server/model_pool.h"
 
 namespace wick::cli {
 
@@ -36,8 +40,72 @@ struct ServeOptions {
   std::string cache_type = "f16";
   std::string chat_template;
   std::string config;           // providers, router, ledger (TOML); empty: only -m
+  std::string models;           // --models DIR_OR_TOML: several models loaded on demand
+  std::string max_memory;       // their budget; empty: kDefaultBudgetShare of the memory
   std::set<std::string> given;  // options set on the command line (they win over the config)
 };
+
+// Without --max-memory, the models may use this much of the physical memory: the rest is left
+// to the system, the HTTP threads and the page cache of models being swapped in.
+constexpr double kDefaultBudgetShare = 0.75;
+
+uint64_t PhysicalMemory() {
+  return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+         static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+}
+
+// --models: the list with each model's estimated memory, in a pool whose loader builds a
+// ServeModel. Logs each model and each load on stderr.
+Result<std::unique_ptr<server::ModelPool>> BuildPool(const ServeOptions& opts,
+                                                     const ServeEngineOptions& engine_options,
+                                                     int64_t created) {
+  const ServeModelSpec defaults{.id = {},
+                                .path = {},
+                                .ctx_size = opts.ctx_size,
+                                .parallel = opts.parallel,
+                                .chat_template = opts.chat_template};
+  WICK_ASSIGN_OR_RETURN(std::vector<ServeModelSpec> specs, ListServeModels(opts.models, defaults));
+  std::vector<server::PoolEntry> entries;
+  for (const ServeModelSpec& spec : specs) {
+    Result<uint64_t> bytes = EstimateServeModel(spec, engine_options);
+    if (!bytes.ok()) return std::move(bytes).error().With("model " + spec.id);
+    std::fprintf(stderr, "wick: model %s: %s, about %s\n", spec.id.c_str(), spec.path.c_str(),
+                 server::HumanBytes(*bytes).c_str());
+    if (*bytes > engine_options.memory_budget) {
+      std::fprintf(stderr,
+                   "wick: warning: model %s needs more than the memory budget; requests for it "
+                   "get 400\n",
+                   spec.id.c_str());
+    }
+    entries.push_back({.id = spec.id, .source = spec.path, .estimated_bytes = *bytes});
+  }
+  auto loader = [specs, engine_options, created](
+                    const server::PoolEntry& e) -> Result<std::unique_ptr<server::PooledModel>> {
+    const auto spec = std::find_if(specs.begin(), specs.end(),
+                                   [&](const ServeModelSpec& s) { return s.id == e.id; });
+    WICK_ASSIGN_OR_RETURN(std::unique_ptr<ServeModel> m,
+                          ServeModel::Load(*spec, engine_options, created));
+    return std::unique_ptr<server::PooledModel>(std::move(m));
+  };
+  auto on_load = [](const server::LoadEvent& e) {
+    std::string unloaded;
+    for (const std::string& id : e.unloaded) unloaded += (unloaded.empty() ? "" : ", ") + id;
+    if (unloaded.empty()) {
+      std::fprintf(stderr, "wick: loaded %s (%s) in %.0f ms\n", e.id.c_str(),
+                   server::HumanBytes(e.bytes).c_str(), e.load_seconds * 1000);
+    } else {
+      std::fprintf(
+          stderr, "wick: loaded %s (%s) in %.0f ms, unloaded %s in %.0f ms (swap %.0f ms)\n",
+          e.id.c_str(), server::HumanBytes(e.bytes).c_str(), e.load_seconds * 1000,
+          unloaded.c_str(), e.unload_seconds * 1000, (e.load_seconds + e.unload_seconds) * 1000);
+    }
+  };
+  return std::make_unique<server::ModelPool>(
+      std::move(entries), loader,
+      server::ModelPoolOptions{.budget_bytes = engine_options.memory_budget,
+                               .wait_for_memory = std::chrono::seconds(120),
+                               .on_load = on_load});
+}
 
 int RunServe(ServeOptions opts) {
   // Signals go to the thread that waits for them, not to whichever thread they hit.
@@ -72,12 +140,34 @@ int RunServe(ServeOptions opts) {
       opts.ctx_size = config->local.context_size;
     }
   }
-  if (opts.model.empty() && (!config || config->remotes.empty())) {
-    return ReportError("nothing to serve: give -m MODEL, or --config with [local] or [remote]");
+  if (!opts.models.empty() && (!opts.model.empty() || config)) {
+    return ReportError("--models serves the models it lists: give it without -m and --config");
+  }
+  if (!opts.max_memory.empty() && opts.models.empty()) {
+    return ReportError("--max-memory is the budget of --models");
+  }
+  if (opts.model.empty() && opts.models.empty() && (!config || config->remotes.empty())) {
+    return ReportError(
+        "nothing to serve: give -m MODEL, --models DIR, or --config with [local] or [remote]");
   }
   Result<DType> cache_type = DTypeFromName(opts.cache_type);
   if (!cache_type.ok()) return ReportError(cache_type.error().message());
   if (opts.parallel < 1) return ReportError("--parallel must be at least 1");
+  ServeEngineOptions engine_options{.batch_size = opts.batch_size,
+                                    .queue_size = opts.queue_size,
+                                    .threads = opts.threads,
+                                    .cache_type = *cache_type,
+                                    .memory_budget = 0};
+  if (!opts.models.empty()) {
+    engine_options.memory_budget =
+        static_cast<uint64_t>(static_cast<double>(PhysicalMemory()) * kDefaultBudgetShare);
+    if (!opts.max_memory.empty()) {
+      Result<uint64_t> budget = provider::ParseSize(opts.max_memory);
+      if (!budget.ok()) return ReportError("--max-memory: " + budget.error().message());
+      if (*budget == 0) return ReportError("--max-memory must be more than 0");
+      engine_options.memory_budget = *budget;
+    }
+  }
 
   server::HttpServer http({.host = opts.host,
                            .port = opts.port,
@@ -86,9 +176,13 @@ int RunServe(ServeOptions opts) {
                            .probe_interval = std::chrono::milliseconds(100)});
   if (Status st = http.Bind(); !st.ok()) return ReportError(st.error().message());
   std::fprintf(stderr, "wick: listening on http://%s:%d (loading %s)\n", opts.host.c_str(),
-               http.port(), opts.model.empty() ? "providers" : opts.model.c_str());
+               http.port(),
+               !opts.models.empty() ? opts.models.c_str()
+               : opts.model.empty() ? "providers"
+                                    : opts.model.c_str());
   std::thread serving([&] { http.Run(); });
   std::atomic<engine::BatchEngine*> running_engine{nullptr};
+  std::atomic<server::ModelPool*> running_pool{nullptr};
   std::thread stopper([&] {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -96,6 +190,7 @@ int RunServe(ServeOptions opts) {
     http.Stop();
     // Stopping waits for the requests in flight; end their sequences so none runs on.
     if (engine::BatchEngine* e = running_engine.load()) e->CancelAll();
+    if (server::ModelPool* p = running_pool.load()) p->Shutdown();
   });
   auto fail = [&](const std::string& message) {
     http.Stop();
@@ -108,47 +203,38 @@ int RunServe(ServeOptions opts) {
   const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
+  if (!opts.models.empty()) {
+    Result<std::unique_ptr<server::ModelPool>> pool = BuildPool(opts, engine_options, created);
+    if (!pool.ok()) return fail(pool.error().message());
+    running_pool.store(pool->get());
+    http.SetModelPool(pool->get());
+    std::fprintf(stderr,
+                 "wick: models ready: %zu, memory budget %s; each loads on its first request\n",
+                 (*pool)->ids().size(), server::HumanBytes(engine_options.memory_budget).c_str());
+    serving.join();
+    pthread_kill(stopper.native_handle(), SIGTERM);  // if the server stopped on its own
+    stopper.join();
+    return 0;
+  }
   // The local model, when there is one.
-  std::unique_ptr<LoadedModel> m;
-  std::optional<ChatTemplate> chat_template;
-  std::unique_ptr<model::CpuBackend> backend;
-  std::unique_ptr<engine::BatchEngine> engine;
+  std::unique_ptr<ServeModel> local_model;
   server::ServedModel served;
   served.created = created;
   if (!opts.model.empty()) {
-    Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
+    const ServeModelSpec spec{.id = opts.alias.empty()
+                                        ? std::filesystem::path(opts.model).filename().string()
+                                        : opts.alias,
+                              .path = opts.model,  // LoadedModel::Load resolves hub names
+                              .ctx_size = opts.ctx_size,
+                              .parallel = opts.parallel,
+                              .chat_template = opts.chat_template};
+    Result<std::unique_ptr<ServeModel>> loaded = ServeModel::Load(spec, engine_options, created);
     if (!loaded.ok()) return fail(loaded.error().message());
-    m = std::move(*loaded);
-    Result<ChatTemplate> tmpl = LoadChatTemplate(*m, opts.model, opts.chat_template);
-    if (!tmpl.ok()) return fail(tmpl.error().message());
-    chat_template = std::move(*tmpl);
-    const model::HParams& hp = m->model.hparams();
-    const int64_t n_ctx =
-        opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, *cache_type, opts.parallel);
-    backend = std::make_unique<model::CpuBackend>(opts.threads);
-    Result<std::unique_ptr<engine::BatchEngine>> created_engine =
-        engine::BatchEngine::Create(m->model, *m->tokenizer, *backend,
-                                    {.n_parallel = opts.parallel,
-                                     .n_ctx = n_ctx,
-                                     .kv_type = *cache_type,
-                                     .n_batch = opts.batch_size,
-                                     .queue_size = opts.queue_size});
-    if (!created_engine.ok()) return fail(created_engine.error().message());
-    engine = std::move(*created_engine);
-    running_engine.store(engine.get());
-    const engine::EngineStats stats = engine->Stats();
-    served.id =
-        opts.alias.empty() ? std::filesystem::path(opts.model).filename().string() : opts.alias;
-    served.tokenizer = m->tokenizer.get();
-    served.chat_template = &*chat_template;
-    served.engine = engine.get();
-    served.n_ctx_train = hp.n_ctx_train;
-    std::fprintf(stderr,
-                 "wick: model %s ready: %d slots x %lld positions, KV cache %s %.1f MiB, %d "
-                 "threads\n",
-                 served.id.c_str(), opts.parallel, static_cast<long long>(n_ctx),
-                 std::string(NameOf(*cache_type)).c_str(),
-                 static_cast<double>(stats.kv_bytes) / (1024.0 * 1024.0), backend->pool().size());
+    local_model = std::move(*loaded);
+    running_engine.store(local_model->engine());
+    served = local_model->served();
+    std::fprintf(stderr, "wick: model %s ready: %s\n", served.id.c_str(),
+                 local_model->Summary().c_str());
   }
   if (!config) {
     http.SetReady(served);
@@ -160,9 +246,9 @@ int RunServe(ServeOptions opts) {
     const provider::LocalModel local{.id = served.id,
                                      .tokenizer = served.tokenizer,
                                      .chat_template = served.chat_template,
-                                     .engine = engine.get(),
+                                     .engine = served.engine,
                                      .price = {}};
-    Result<Routing> built = BuildRouting(*config, engine ? &local : nullptr, clock);
+    Result<Routing> built = BuildRouting(*config, local_model ? &local : nullptr, clock);
     if (!built.ok()) return fail(built.error().message());
     routing = std::move(*built);
     std::fprintf(stderr, "wick: %s\n", routing.summary.c_str());
@@ -180,6 +266,12 @@ void RegisterServe(CLI::App& app, CommandRunner& runner) {
   auto opts = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
   cmd->add_option("-m,--model", opts->model, "GGUF model (or [local] in --config)");
+  cmd->add_option("--models", opts->models,
+                  "Serve every model of a directory of GGUF files or of a TOML file of "
+                  "[[model]] tables, each loaded on its first request (see README)");
+  cmd->add_option("--max-memory", opts->max_memory,
+                  "Memory budget of --models (\"10GB\"); least recently used idle models are "
+                  "unloaded to stay under it (default: 3/4 of physical memory)");
   cmd->add_option("--config", opts->config,
                   "Providers, router, budgets and ledger (TOML; see docs/providers.md)");
   cmd->add_option("-a,--alias", opts->alias, "Model name clients use (default: the file name)");

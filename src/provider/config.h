@@ -129,7 +129,7 @@ struct HubConfig {
   // file is still checked against the sha256 the hub gives. "http://host:8080".
   std::vector<std::string> peers;
   SecretEnv peer_api_key{"WICK_PEER_API_KEY", false, ""};  // bearer key for the peers
-  int connections = 8;   // parallel ranges per big file
+  int connections = 8;                                     // parallel ranges per big file
   bool offline = false;  // never ask the hub: cached models only (as HF_HUB_OFFLINE=1)
   bool operator==(const HubConfig&) const = default;
 };

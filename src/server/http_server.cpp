@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <random>
+#include <thread>
 
 #include "api/openai_protocol.h"
 #include "core/constant_time.h"
 #include "provider/local_provider.h"
 #include "server/http_util.h"
+#include "server/model_pool.h"
 
 namespace wick::server {
 
@@ -36,10 +38,12 @@ std::string RouteLabel(const std::string& path) {
 // One request's sequences and what has come back from them, relayed to the client.
 class Relay {
  public:
+  // `lease` (null without a pool) keeps the model loaded while the relay lives.
   Relay(Endpoint endpoint, const CompletionRequest& request, const ServedModel& model,
         std::vector<std::shared_ptr<engine::SequenceHandle>> handles, Metrics& metrics,
-        std::chrono::milliseconds probe)
-      : endpoint_(endpoint),
+        std::chrono::milliseconds probe, std::shared_ptr<ModelLease> lease)
+      : lease_(std::move(lease)),
+        endpoint_(endpoint),
         stream_(request.stream),
         include_usage_(request.include_usage),
         logprobs_(request.logprobs),
@@ -169,6 +173,7 @@ class Relay {
     return Write(sink, "data: [DONE]\n\n");
   }
 
+  std::shared_ptr<ModelLease> lease_;  // first: released after everything else
   Endpoint endpoint_;
   bool stream_;
   bool include_usage_;
@@ -229,11 +234,21 @@ Status HttpServer::Bind() {
 }
 
 void HttpServer::Run() {
-  http_->listen_after_bind();
+  run_entered_.store(true);
+  if (!stop_requested_.load()) http_->listen_after_bind();
+  run_done_.store(true);
 }
 
 void HttpServer::Stop() {
-  if (http_) http_->stop();
+  if (!http_) return;
+  // cpp-httplib's stop() does nothing before its loop runs: a Stop() right after Run() started
+  // (a server that fails at once) would be lost, and Run() would never return. Either Run()
+  // sees the request, or this waits until the loop runs and can be stopped.
+  stop_requested_.store(true);
+  while (run_entered_.load() && !run_done_.load() && !http_->is_running()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  http_->stop();
 }
 
 void HttpServer::SetReady(const ServedModel& model) {
@@ -244,6 +259,48 @@ void HttpServer::SetReady(const ServedModel& model) {
 void HttpServer::SetRouter(provider::Router* router, const ServedModel& model) {
   router_ = router;
   SetReady(model);
+}
+
+void HttpServer::SetModelPool(ModelPool* pool) {
+  pool_ = pool;
+  pool_created_ = UnixNow();
+  ready_.store(true);
+}
+
+std::shared_ptr<ModelLease> HttpServer::AcquireModel(std::string name, httplib::Response& res) {
+  const std::vector<std::string> ids = pool_->ids();
+  std::string list;
+  for (const std::string& id : ids) list += (list.empty() ? "'" : ", '") + id + "'";
+  if (name.empty()) {
+    if (ids.size() != 1) {
+      SendError(res,
+                MakeError(400, fmt::format("the request names no model; this server has {}", list),
+                          "invalid_request_error", "model"));
+      return nullptr;
+    }
+    name = ids.front();
+  }
+  Result<ModelLease> lease = pool_->Acquire(name);
+  if (lease.ok()) return std::make_shared<ModelLease>(std::move(*lease));
+  const Error& e = lease.error();
+  switch (e.code()) {
+    case ErrorCode::kNotFound:
+      SendError(res, MakeError(404,
+                               fmt::format("the model '{}' does not exist (this server has {})",
+                                           name, list),
+                               "invalid_request_error", "model", "model_not_found"));
+      break;
+    case ErrorCode::kOutOfRange:
+      SendError(res,
+                MakeError(400, e.message(), "invalid_request_error", "model", "model_too_large"));
+      break;
+    case ErrorCode::kUnavailable:
+      SendError(res, MakeError(503, e.message(), "unavailable_error"));
+      break;
+    default:
+      SendError(res, MakeError(500, e.message(), "server_error"));
+  }
+  return nullptr;
 }
 
 const ServedModel* HttpServer::Ready(httplib::Response& res) {
@@ -315,16 +372,35 @@ void HttpServer::Routes() {
   });
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     engine::EngineStats stats;
-    const bool engine = ready_.load() && model_.engine != nullptr;
+    const bool ready = ready_.load();
+    bool engine = ready && model_.engine != nullptr;
     if (engine) stats = model_.engine->Stats();
+    // With a pool: the loaded engines' gauges summed.
+    if (ready && pool_ != nullptr) engine = pool_->EngineTotals(stats);
     std::string text = metrics_.Render(engine ? &stats : nullptr);
-    if (ready_.load() && router_ != nullptr) text += router_->Metrics();
+    if (ready && router_ != nullptr) text += router_->Metrics();
+    if (ready && pool_ != nullptr) pool_->RenderMetrics(text);
     res.set_content(text, "text/plain; version=0.0.4");
   });
   // Every model clients may name: the served model, or with a router "auto" and each
   // provider's "provider/model".
   auto models = [this] {
     Json list = Json::array();
+    if (pool_ != nullptr) {
+      for (const ModelStatus& s : pool_->Models()) {
+        list.push_back(Json{{"id", s.id},
+                            {"object", "model"},
+                            {"created", pool_created_},
+                            {"owned_by", "wick"},
+                            {"wick",
+                             {{"state", ModelStateName(s.state)},
+                              {"size_bytes", s.bytes},
+                              {"estimated_bytes", s.estimated_bytes},
+                              {"last_used", s.last_used ? Json(*s.last_used) : Json(nullptr)},
+                              {"requests", s.leases}}}});
+      }
+      return list;
+    }
     if (router_ == nullptr) {
       const engine::BatchEngineOptions& eo = model_.engine->options();
       list.push_back(Json{{"id", model_.id},
@@ -391,11 +467,22 @@ void HttpServer::Completions(const httplib::Request& req, httplib::Response& res
   const ServedModel* m = Ready(res);
   if (m == nullptr) return;
   const Endpoint endpoint = chat ? Endpoint::kChat : Endpoint::kCompletion;
+  std::shared_ptr<ModelLease> lease;
+  if (pool_ != nullptr) {
+    // A bad request is refused before a model is loaded for it; token ids are checked against
+    // the vocabulary once the model is known.
+    std::variant<CompletionRequest, ApiError> early =
+        ParseCompletionRequest(req.body, endpoint, {.n_vocab = 0, .max_n = provider::kMaxChoices});
+    if (const ApiError* error = std::get_if<ApiError>(&early)) return SendError(res, *error);
+    lease = AcquireModel(std::get<CompletionRequest>(early).model, res);
+    if (lease == nullptr) return;
+    m = &lease->model();
+  }
   std::variant<CompletionRequest, ApiError> parsed = ParseCompletionRequest(
       req.body, endpoint, {.n_vocab = m->tokenizer->size(), .max_n = provider::kMaxChoices});
   if (const ApiError* error = std::get_if<ApiError>(&parsed)) return SendError(res, *error);
   CompletionRequest& r = std::get<CompletionRequest>(parsed);
-  if (!r.model.empty() && r.model != m->id) {
+  if (pool_ == nullptr && !r.model.empty() && r.model != m->id) {
     return SendError(res, MakeError(404,
                                     fmt::format("the model '{}' does not exist (this server has "
                                                 "'{}')",
@@ -426,7 +513,7 @@ void HttpServer::Completions(const httplib::Request& req, httplib::Response& res
   }
 
   auto relay = std::make_shared<Relay>(endpoint, r, *m, std::move(*handles), metrics_,
-                                       options_.probe_interval);
+                                       options_.probe_interval, std::move(lease));
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       r.stream ? "text/event-stream" : "application/json",

@@ -5,7 +5,9 @@
 //
 // Each request runs on one of cpp-httplib's worker threads: it parses and tokenizes there,
 // submits its sequences to the engine and relays their events. The server listens before the
-// model is loaded (GET /health says 503 until SetReady).
+// model is loaded (GET /health says 503 until SetReady). With a ModelPool (--models) the
+// request's "model" field picks the model, loaded on demand; the response holds the model's
+// lease until its last byte, so no model is unloaded while it answers.
 //
 // cpp-httplib 0.11 does not tell a handler that its client went away, and a prompt being
 // processed writes nothing; so while a response waits for the engine it writes a harmless byte
@@ -33,6 +35,9 @@ class Response;
 }  // namespace httplib
 
 namespace wick::server {
+
+class ModelPool;
+class ModelLease;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -70,6 +75,8 @@ class HttpServer {
   // With a router (wick serve --config), completions go through it: every configured provider,
   // fallback, limits, budgets, cache and ledger. `model` may have no engine (remote only).
   void SetRouter(provider::Router* router, const ServedModel& model);
+  // Several models loaded on demand (wick serve --models); `pool` must outlive the server.
+  void SetModelPool(ModelPool* pool);
 
  private:
   void Routes();
@@ -77,6 +84,8 @@ class HttpServer {
   void Completions(const httplib::Request& req, httplib::Response& res, bool chat);
   void RoutedCompletions(const httplib::Request& req, httplib::Response& res, bool chat);
   const ServedModel* Ready(httplib::Response& res);
+  // The pool's model `name` names (empty: the only one), or an error response.
+  std::shared_ptr<ModelLease> AcquireModel(std::string name, httplib::Response& res);
 
   ServerOptions options_;
   std::unique_ptr<httplib::Server> http_;
@@ -84,7 +93,12 @@ class HttpServer {
   int listen_socket_ = -1;
   ServedModel model_;
   provider::Router* router_ = nullptr;  // written before ready_ is set, read after
+  ModelPool* pool_ = nullptr;           // likewise
+  int64_t pool_created_ = 0;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> run_entered_{false};
+  std::atomic<bool> run_done_{false};
   Metrics metrics_;
 };
 
