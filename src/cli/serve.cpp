@@ -17,6 +17,7 @@
 #include "cli/routing.h"
 #include "cli/serve_models.h"
 #include "engine/batch_engine.h"
+#include "hub/hub_cache.h"
 #include "model/backend.h"
 #include "provider/config.h"
 #include "server/http_server.h"
@@ -42,6 +43,7 @@ struct ServeOptions {
   std::string config;           // providers, router, ledger (TOML); empty: only -m
   std::string models;           // --models DIR_OR_TOML: several models loaded on demand
   std::string max_memory;       // their budget; empty: kDefaultBudgetShare of the memory
+  bool share_cache = false;     // GET /v1/blobs/{sha256} from the hub cache, for peers
   std::set<std::string> given;  // options set on the command line (they win over the config)
 };
 
@@ -173,7 +175,8 @@ int RunServe(ServeOptions opts) {
                            .port = opts.port,
                            .api_key = opts.api_key,
                            .http_threads = opts.parallel + opts.queue_size + 16,
-                           .probe_interval = std::chrono::milliseconds(100)});
+                           .probe_interval = std::chrono::milliseconds(100),
+                           .share_cache = opts.share_cache ? hub::HubCacheRoot().string() : ""});
   if (Status st = http.Bind(); !st.ok()) return ReportError(st.error().message());
   std::fprintf(stderr, "wick: listening on http://%s:%d (loading %s)\n", opts.host.c_str(),
                http.port(),
@@ -284,6 +287,9 @@ void RegisterServe(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("-b,--batch-size", opts->batch_size, "Most tokens per forward pass")
       ->capture_default_str();
   cmd->add_option("--api-key", opts->api_key, "Require this bearer key on /v1/*");
+  cmd->add_flag("--share-cache", opts->share_cache,
+                "Let other wick instances (wick pull --peer) fetch this machine's hub cache "
+                "blobs at GET /v1/blobs/{sha256}");
   cmd->add_option("--queue-size", opts->queue_size, "Requests waiting for a free slot before 503s")
       ->capture_default_str();
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");

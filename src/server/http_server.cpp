@@ -9,7 +9,9 @@
 
 #include "api/openai_protocol.h"
 #include "core/constant_time.h"
+#include "hub/hub_cache.h"
 #include "provider/local_provider.h"
+#include "server/blob_share.h"
 #include "server/http_util.h"
 #include "server/model_pool.h"
 
@@ -32,6 +34,7 @@ std::string RouteLabel(const std::string& path) {
     if (path == route) return route;
   }
   if (path.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
+  if (path.rfind("/v1/blobs/", 0) == 0) return "/v1/blobs/{sha256}";
   return "other";
 }
 
@@ -366,6 +369,12 @@ void HttpServer::Routes() {
         SendError(res, MakeError(500, what, "server_error"));
       });
 
+  if (!options_.share_cache.empty()) {
+    http_->Get(R"(/v1/blobs/([0-9a-fA-F]{64}))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 ServeCachedBlob(req, res, hub::HubCache(options_.share_cache));
+               });
+  }
   http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     if (Ready(res) == nullptr) return;
     res.set_content(R"({"status":"ok"})", "application/json");

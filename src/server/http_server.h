@@ -45,6 +45,8 @@ struct ServerOptions {
   std::string api_key;  // non-empty: /v1/* needs "Authorization: Bearer <key>"
   int http_threads = 64;
   std::chrono::milliseconds probe_interval{100};
+  // --share-cache: the hub cache whose blobs GET /v1/blobs/{sha256} hands to peers; empty: off.
+  std::string share_cache{};
 };
 
 // What requests need once the model is loaded; all must outlive the server.

@@ -2,6 +2,7 @@
 // (HF_HUB_CACHE): `wick run org/name:QUANT` pulls, verifies, caches and runs, and the second
 // run needs no network; `wick pull`, `list`, `verify` and `rm`; the errors users meet.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <set>
 
 #include "hub/fake_hub.h"
+#include "server/serve_process.h"
 #include "test_support.h"
 
 namespace wick::hub {
@@ -167,6 +169,46 @@ TEST_F(HubCliTest, ErrorsSayWhatToDo) {
   EXPECT_EQ(not_cached.exit_code, 1);
   EXPECT_NE(not_cached.err.find("HF_HUB_OFFLINE"), std::string::npos) << not_cached.err;
   EXPECT_EQ(wick::testing::RunWick(RunArgs("org/tiny-GGUF:Q8_0")).exit_code, 0);
+}
+
+// A `wick serve --share-cache` hands its cache's blobs to another machine's `wick pull --peer`,
+// with Range and behind its API key; the hub is asked only for the metadata.
+TEST_F(HubCliTest, APeerSharesItsCache) {
+  ASSERT_EQ(wick::testing::RunWick({"pull", "org/tiny-GGUF:Q8_0", "-q"}).exit_code, 0);
+  const std::string sha = hub_.Sha256Of("org/tiny-GGUF", "tiny-Q8_0.gguf");
+  ASSERT_EQ(hub_.requests("/cdn/" + sha), 1);
+  wick::testing::ServeProcess peer(
+      {"-m", model_, "--share-cache", "--api-key", "peer-key", "--threads", "1"});
+  ASSERT_TRUE(peer.ready()) << peer.Log();
+
+  httplib::Client cli("127.0.0.1", peer.port());
+  EXPECT_EQ(cli.Get("/v1/blobs/" + sha)->status, 401);
+  const httplib::Headers auth = {{"Authorization", "Bearer peer-key"}};
+  httplib::Headers ranged = auth;
+  ranged.emplace("Range", "bytes=100-199");
+  httplib::Result part = cli.Get("/v1/blobs/" + sha, ranged);
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->status, 206);
+  std::ifstream in(model_, std::ios::binary);
+  std::string whole(std::istreambuf_iterator<char>(in), {});
+  EXPECT_EQ(part->body, whole.substr(100, 100));
+  httplib::Result missing = cli.Get("/v1/blobs/" + std::string(64, 'b'), auth);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(missing->body.find("blob_not_found"), std::string::npos);
+
+  // Another machine: its own cache, the peer first.
+  ScopedEnv other_cache("HF_HUB_CACHE", (dir_.path() / "other-hub").string());
+  ScopedEnv key("WICK_PEER_API_KEY", "peer-key");
+  const std::string peer_url = "http://127.0.0.1:" + std::to_string(peer.port());
+  wick::testing::CommandResult pulled =
+      wick::testing::RunWick({"pull", "org/tiny-GGUF:Q8_0", "--peer", peer_url});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+  EXPECT_NE(pulled.err.find("from " + peer_url), std::string::npos) << pulled.err;
+  EXPECT_EQ(hub_.requests("/cdn/" + sha), 1);  // the hub gave the hash, the peer the bytes
+  const std::string path = pulled.out.substr(0, pulled.out.find('\n'));
+  std::ifstream got(path, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(got), {}), whole);
+  EXPECT_EQ(peer.Stop(), 0) << peer.Log();
 }
 
 }  // namespace
