@@ -234,20 +234,8 @@ class Gateway {
     }
     std::vector<std::unique_ptr<provider::Provider>> providers;
     for (const provider::RemoteConfig& r : g->config_.remotes) {
-      provider::RemoteOptions o;
-      o.info.name = r.name;
-      o.info.models = r.models;
-      o.info.context_length = r.context_length;
-      o.info.price = r.price;
-      o.endpoint = r.api_endpoint;
-      o.api_key = r.api_key.value;
-      o.api_key_env = r.api_key.env;
-      o.connect_timeout = r.connect_timeout;
-      o.first_token_timeout = r.first_token_timeout;
-      o.total_timeout = r.total_timeout;
-      o.max_retries = r.max_retries;
       WICK_ASSIGN_OR_RETURN(std::unique_ptr<provider::RemoteProvider> p,
-                            provider::RemoteProvider::Create(o));
+                            provider::RemoteProvider::Create(provider::RemoteOptionsFrom(r)));
       providers.push_back(std::move(p));
     }
     WICK_ASSIGN_OR_RETURN(g->ledger_, provider::OpenLedger(g->config_.ledger));

@@ -30,6 +30,21 @@ class TempDir {
 std::vector<uint8_t> ReadFileBytes(const std::filesystem::path& path);
 void WriteFileBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 
+// Sets (or, with nullptr / nullopt, unsets) an environment variable for one test and restores
+// it afterwards.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ScopedEnv(const char* name, std::optional<std::string> value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
 struct CommandResult {
   int exit_code = -1;  // when the process exited normally
   int signal = 0;      // non-zero when it was killed by a signal

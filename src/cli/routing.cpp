@@ -12,19 +12,8 @@ namespace wick::cli {
 namespace {
 
 Result<std::unique_ptr<provider::Provider>> Remote(const provider::RemoteConfig& r) {
-  provider::RemoteOptions o;
-  o.info.name = r.name;
-  o.info.models = r.models;
-  o.info.context_length = r.context_length;
-  o.info.price = r.price;
-  o.endpoint = r.api_endpoint;
-  o.api_key = r.api_key.value;
-  o.api_key_env = r.api_key.env;
-  o.connect_timeout = r.connect_timeout;
-  o.first_token_timeout = r.first_token_timeout;
-  o.total_timeout = r.total_timeout;
-  o.max_retries = r.max_retries;
-  Result<std::unique_ptr<provider::RemoteProvider>> p = provider::RemoteProvider::Create(o);
+  Result<std::unique_ptr<provider::RemoteProvider>> p =
+      provider::RemoteProvider::Create(provider::RemoteOptionsFrom(r));
   if (!p.ok()) return std::move(p).error().With("remote provider " + r.name);
   return std::unique_ptr<provider::Provider>(std::move(*p));
 }

@@ -9,6 +9,8 @@
 #include <map>
 #include <system_error>
 
+#include "io/gguf_split.h"
+
 namespace wick::hub {
 namespace {
 
@@ -56,10 +58,6 @@ bool EndsWithIgnoreCase(std::string_view text, std::string_view suffix) {
 // '_' is not a boundary: it joins the parts of a tag (Q4_K_M), so Q4_K stops short of one.
 bool IsTokenBoundary(char c) {
   return c == '-' || c == '.' || c == '/';
-}
-
-bool IsDigit(char c) {
-  return c >= '0' && c <= '9';
 }
 
 std::string_view BaseName(std::string_view path) {
@@ -215,7 +213,7 @@ bool HasTag(std::string_view path, std::string_view tag) {
 
 // One model of a repo: a lone GGUF file, or the parts of a split set (empty where missing).
 struct Model {
-  std::optional<SplitName> split;
+  std::optional<GgufSplitName> split;
   std::vector<std::optional<RepoFile>> parts;
   std::string path;  // of its first part present, to match tags against and to show
 
@@ -238,7 +236,7 @@ std::vector<Model> GroupModels(const std::vector<RepoFile>& files, bool with_mmp
   std::map<std::string, Model> by_key;
   for (const RepoFile& file : files) {
     if (!IsGgufName(file.path) || (!with_mmproj && IsMmprojName(file.path))) continue;
-    std::optional<SplitName> split = ParseSplitName(file.path);
+    std::optional<GgufSplitName> split = ParseGgufSplitName(file.path);
     std::string key = split ? fmt::format("{}-of-{:05d}", split->prefix, split->count) : file.path;
     Model& model = by_key[key];
     if (split) {
@@ -290,10 +288,11 @@ Result<Selection> Choose(const Model& model, std::string_view typed_quant) {
       selection.files.push_back(*model.parts[i]);
       continue;
     }
-    return Error(
-        ErrorCode::kNotFound,
-        fmt::format("split model {} is missing part {} of {} ({})", Quote(model.path), i + 1,
-                    model.parts.size(), SplitPartName(*model.split, static_cast<int>(i + 1))));
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("split model {} is missing part {} of {} ({})", Quote(model.path),
+                             i + 1, model.parts.size(),
+                             GgufSplitPath(model.split->prefix, static_cast<int>(i + 1),
+                                           model.split->count)));
   }
   selection.quant = GuessQuant(selection.files.front().path);
   if (selection.quant.empty()) selection.quant = ToUpper(typed_quant);
@@ -466,34 +465,6 @@ std::string GuessQuant(std::string_view file_name) {
     end = start > 0 ? start - 1 : 0;
   }
   return "";
-}
-
-std::optional<SplitName> ParseSplitName(std::string_view file_name) {
-  constexpr std::string_view kExt = ".gguf";
-  // "-00001-of-00003": a dash, five digits, "-of-", five digits.
-  constexpr size_t kSuffix = 15;
-  if (!EndsWithIgnoreCase(file_name, kExt)) return std::nullopt;
-  std::string_view stem = file_name.substr(0, file_name.size() - kExt.size());
-  if (stem.size() < kSuffix) return std::nullopt;
-  std::string_view suffix = stem.substr(stem.size() - kSuffix);
-  if (suffix[0] != '-' || suffix.substr(6, 4) != "-of-") return std::nullopt;
-  auto number = [](std::string_view digits) {
-    int value = 0;
-    for (char c : digits) {
-      if (!IsDigit(c)) return -1;
-      value = value * 10 + (c - '0');
-    }
-    return value;
-  };
-  int index = number(suffix.substr(1, 5));
-  int count = number(suffix.substr(10, 5));
-  if (index < 1 || count < 1 || index > count) return std::nullopt;
-  return SplitName{
-      .prefix = std::string(stem.substr(0, stem.size() - kSuffix)), .index = index, .count = count};
-}
-
-std::string SplitPartName(const SplitName& split, int index) {
-  return fmt::format("{}-{:05d}-of-{:05d}.gguf", split.prefix, index, split.count);
 }
 
 bool IsGgufName(std::string_view file_name) {

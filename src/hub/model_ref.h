@@ -85,16 +85,6 @@ Result<Selection> SelectGguf(const std::vector<RepoFile>& files, std::string_vie
 // "" when none does.
 std::string GuessQuant(std::string_view file_name);
 
-// "dir/model-00002-of-00005.gguf": llama.cpp's split naming, five-digit fields.
-struct SplitName {
-  std::string prefix;  // "dir/model"
-  int index = 0;       // 1-based
-  int count = 0;
-};
-std::optional<SplitName> ParseSplitName(std::string_view file_name);
-// The name of part `index` (1-based) of a split set.
-std::string SplitPartName(const SplitName& split, int index);
-
 bool IsGgufName(std::string_view file_name);  // ends in .gguf, any case
 // Multimodal projector files, which sit beside the model in a repo but are not one.
 bool IsMmprojName(std::string_view file_name);

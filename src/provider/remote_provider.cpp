@@ -326,6 +326,22 @@ struct RemoteProvider::Attempt {
   bool retryable_timeout = false;
 };
 
+RemoteOptions RemoteOptionsFrom(const RemoteConfig& r) {
+  RemoteOptions o;
+  o.info.name = r.name;
+  o.info.models = r.models;
+  o.info.context_length = r.context_length;
+  o.info.price = r.price;
+  o.endpoint = r.api_endpoint;
+  o.api_key = r.api_key.value;
+  o.api_key_env = r.api_key.env;
+  o.connect_timeout = r.connect_timeout;
+  o.first_token_timeout = r.first_token_timeout;
+  o.total_timeout = r.total_timeout;
+  o.max_retries = r.max_retries;
+  return o;
+}
+
 Result<RemoteOptions> PresetOptions(std::string_view preset) {
   RemoteOptions options;
   options.info.name = std::string(preset);

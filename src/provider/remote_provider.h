@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "provider/config.h"
 #include "provider/provider.h"
 
 namespace wick::provider {
@@ -38,6 +39,9 @@ struct RemoteOptions {
 // no key variable: the config must give the endpoint). info.name is the preset's name. The
 // config layer fills in the rest and resolves api_key_env into api_key.
 Result<RemoteOptions> PresetOptions(std::string_view preset);
+
+// A [[remote]] table of the config file, as options.
+RemoteOptions RemoteOptionsFrom(const RemoteConfig& remote);
 
 class RemoteProvider : public Provider {
  public:

@@ -208,20 +208,6 @@ TEST(ModelRefTest, GuessesQuantTags) {
   for (const auto& [name, quant] : cases) EXPECT_EQ(GuessQuant(name), quant) << name;
 }
 
-TEST(ModelRefTest, ParsesSplitNames) {
-  std::optional<SplitName> split = ParseSplitName("dir/model-Q8_0-00002-of-00005.gguf");
-  ASSERT_TRUE(split.has_value());
-  EXPECT_EQ(split->prefix, "dir/model-Q8_0");
-  EXPECT_EQ(split->index, 2);
-  EXPECT_EQ(split->count, 5);
-  EXPECT_EQ(SplitPartName(*split, 5), "dir/model-Q8_0-00005-of-00005.gguf");
-  for (std::string_view bad : {"model.gguf", "model-00001-of-00002.bin", "model-0001-of-00002.gguf",
-                               "model-00003-of-00002.gguf", "model-00000-of-00002.gguf",
-                               "model_00001-of-00002.gguf", "model-00001-of-0000x.gguf"}) {
-    EXPECT_FALSE(ParseSplitName(bad).has_value()) << bad;
-  }
-}
-
 TEST(ModelRefTest, HumanSizes) {
   EXPECT_EQ(HumanSize(0), "0 B");
   EXPECT_EQ(HumanSize(1023), "1023 B");
