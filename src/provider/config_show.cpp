@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "hub/model_ref.h"
 #include "provider/config.h"
 
 namespace wick::provider {
@@ -241,7 +242,9 @@ std::vector<std::string> ConfigWarnings(const Config& config) {
   }
   if (config.local.enabled) {
     std::error_code ec;
-    if (!std::filesystem::exists(config.local.model_path, ec)) {
+    Result<hub::ModelRef> ref = hub::ParseModelRef(config.local.model_path);
+    const bool hub_model = ref.ok() && ref->kind == hub::ModelRef::Kind::kHub;
+    if (!hub_model && !std::filesystem::exists(config.local.model_path, ec)) {
       warnings.push_back(
           fmt::format("local.model_path: {} does not exist", Quote(config.local.model_path)));
     }

@@ -493,6 +493,17 @@ TEST(ConfigTest, HubPeersAndDownloads) {
   ExpectError("[hub]\npeer = []\n", 2, "hub.peer", "unknown key");
 }
 
+TEST(ConfigTest, AHubModelIsNotAMissingFile) {
+  auto missing = [](const Config& c) {
+    std::vector<std::string> w = ConfigWarnings(c);
+    return std::any_of(w.begin(), w.end(), [](const std::string& line) {
+      return line.find("does not exist") != std::string::npos;
+    });
+  };
+  EXPECT_FALSE(missing(MustParse("[local]\nmodel_path = \"org/tiny-GGUF:Q4_K_M\"\n")));
+  EXPECT_TRUE(missing(MustParse("[local]\nmodel_path = \"/nowhere/model.gguf\"\n")));
+}
+
 TEST(ConfigTest, WarnsAboutSettingsThatCannotTakeEffect) {
   Config gpu = MustParse("[local]\nmodel_path = \"/m.gguf\"\ngpu_enabled = true\n");
   std::vector<std::string> warnings = ConfigWarnings(gpu);
