@@ -109,19 +109,15 @@ Result<PulledFile> Place(const std::string& repo, const std::string& commit,
                          const HubClient& client, const HubCache& cache,
                          const PullOptions& options) {
   WICK_RETURN_IF_ERROR(ValidateEtag(etag));
+  std::error_code ec;
   if (std::optional<fs::path> local = cache.FindCached(repo, commit, path)) {
     return PulledFile{.path = path,
                       .local = *local,
-                      .size = static_cast<uint64_t>(size),
+                      .size = fs::file_size(*local, ec),
                       .source = "cache",
                       .download = {}};
   }
-  std::error_code ec;
-  PulledFile pulled{.path = path,
-                    .local = {},
-                    .size = static_cast<uint64_t>(size),
-                    .source = "cache",
-                    .download = {}};
+  PulledFile pulled{.path = path, .local = {}, .size = 0, .source = "cache", .download = {}};
   if (!fs::exists(cache.BlobPath(repo, etag), ec)) {
     WICK_ASSIGN_OR_RETURN(BlobLock lock, cache.LockBlob(repo, etag));
     if (!fs::exists(cache.BlobPath(repo, etag), ec)) {
@@ -136,6 +132,9 @@ Result<PulledFile> Place(const std::string& repo, const std::string& commit,
   }
   WICK_RETURN_IF_ERROR(cache.LinkSnapshot(repo, commit, path, etag));
   pulled.local = cache.SnapshotPath(repo, commit, path);
+  // The bytes on disk: the hub's size may be unknown (a peer fetch by hash alone).
+  const auto on_disk = fs::file_size(pulled.local, ec);
+  if (!ec) pulled.size = on_disk;
   return pulled;
 }
 

@@ -89,9 +89,13 @@ TEST_F(HubCliTest, PullListVerifyRemove) {
   EXPECT_NE(path.find("models--org--tiny-GGUF/snapshots/" + std::string(kCommit)),
             std::string::npos);
   ASSERT_EQ(wick::testing::RunWick({"pull", "org/tiny-GGUF:Q8_0", "-q"}).exit_code, 0);
-  // Pulling again asks the hub but downloads nothing.
+  // Pulling again asks the hub but downloads nothing; the hf:// spelling is the same file.
   wick::testing::CommandResult again = wick::testing::RunWick({"pull", "org/tiny-GGUF:Q8_0"});
   EXPECT_NE(again.err.find("already in the cache"), std::string::npos) << again.err;
+  wick::testing::CommandResult url =
+      wick::testing::RunWick({"pull", "hf://org/tiny-GGUF/tiny-Q8_0.gguf", "-q"});
+  ASSERT_EQ(url.exit_code, 0) << url.err;
+  EXPECT_EQ(url.out, again.out);
 
   wick::testing::CommandResult listed = wick::testing::RunWick({"list", "--json"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;

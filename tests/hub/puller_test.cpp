@@ -79,6 +79,7 @@ TEST_F(PullerTest, PullsIntoTheHubLayoutThenUsesTheCache) {
   ASSERT_EQ(pulled->files.size(), 1u);
   EXPECT_EQ(pulled->files[0].source, "hub");
   EXPECT_GT(pulled->bytes_downloaded(), 0u);
+  EXPECT_EQ(pulled->files[0].size, fs::file_size(q4_path_));
 
   // models--org--tiny-GGUF/{refs/main, blobs/<sha256>, snapshots/<commit>/file -> ../../blobs}
   const fs::path repo = dir_.path() / "hub" / "models--org--tiny-GGUF";
