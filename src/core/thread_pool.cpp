@@ -68,13 +68,14 @@ void ThreadPool::WorkerLoop(int thread) {
       wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
       seen = generation_.load(std::memory_order_acquire);
       if (stop_) return;
+      // Too late: the caller has taken the last piece and is waiting for the others.
+      if (!open_) continue;
+      active_.fetch_add(1, std::memory_order_relaxed);
       job = job_;
     }
     (*job)(thread, n_threads_);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_one();
-    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1 && !open_) done_.notify_one();
   }
 }
 
@@ -87,16 +88,22 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
-    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    open_ = true;
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   fn(0, n_threads_);
-  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0 && spin < kSpinRounds; ++spin) {
+  // The caller's call returns once no work is left to take: close the job to latecomers,
+  // then wait only for the workers inside it, which are finishing pieces they took.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = false;
+  }
+  for (int spin = 0; active_.load(std::memory_order_acquire) != 0 && spin < kSpinRounds; ++spin) {
     CpuRelax();
   }
   std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+  done_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
   job_ = nullptr;
 }
 
@@ -110,15 +117,17 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
-  Run([&](int thread, int n_threads) {
-    // Chunks are shared out evenly; the first `extra` threads take one more.
-    const int64_t per = chunks / n_threads;
-    const int64_t extra = chunks % n_threads;
-    const int64_t first = thread * per + std::min<int64_t>(thread, extra);
-    const int64_t count = per + (thread < extra ? 1 : 0);
-    const int64_t begin = first * grain;
-    const int64_t end = std::min(n, (first + count) * grain);
-    if (begin < end) fn(begin, end);
+  // Two pieces per thread: a thread that is slow, or late, leaves part of its share to the
+  // others, and each piece is still long enough for the kernels' inner loops.
+  const int64_t pieces = std::min<int64_t>(chunks, 2 * n_threads_);
+  const int64_t per_piece = (chunks + pieces - 1) / pieces;
+  std::atomic<int64_t> next{0};
+  Run([&](int, int) {
+    for (int64_t p = next.fetch_add(1); p < pieces; p = next.fetch_add(1)) {
+      const int64_t begin = p * per_piece * grain;
+      const int64_t end = std::min(n, (p + 1) * per_piece * grain);
+      if (begin < end) fn(begin, end);
+    }
   });
 }
 

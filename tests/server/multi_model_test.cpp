@@ -309,8 +309,19 @@ TEST_F(MultiModelTest, ConcurrentRequestsToTwoModelsAllSucceed) {
             << " requests waited for a busy model's memory\n";
   EXPECT_LE(Metric(*cli_, "wick_models_loaded"), 1);
   EXPECT_LE(Metric(*cli_, "wick_model_memory_used_bytes"), static_cast<double>(budget_));
-  const Reply listed = Get(*cli_, "/v1/models");
-  for (const Json& m : listed.body["data"]) EXPECT_EQ(m["wick"]["requests"], 0);
+  // A lease ends when the server has finished with the response, which may be just after the
+  // client has read it all: poll briefly rather than race it.
+  auto in_use = [&] {
+    int n = 0;
+    for (const Json& m : Get(*cli_, "/v1/models").body["data"])
+      n += m["wick"]["requests"].get<int>();
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (in_use() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(in_use(), 0);
 }
 
 TEST_F(MultiModelTest, UnknownOrMissingModelIsAnError) {
