@@ -312,9 +312,9 @@ TEST_F(MultiModelTest, ConcurrentRequestsToTwoModelsAllSucceed) {
   // A lease ends when the server has finished with the response, which may be just after the
   // client has read it all: poll briefly rather than race it.
   auto in_use = [&] {
+    const Reply models = Get(*cli_, "/v1/models");  // alive while its body is read
     int n = 0;
-    for (const Json& m : Get(*cli_, "/v1/models").body["data"])
-      n += m["wick"]["requests"].get<int>();
+    for (const Json& m : models.body["data"]) n += m["wick"]["requests"].get<int>();
     return n;
   };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
