@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/ascii.h"
 #include "core/sha256.h"
 #include "hub/trailing_hasher.h"
 
@@ -43,20 +44,6 @@ void CurlGlobalInit() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 bool ParseInt(std::string_view text, int64_t* out) {
   if (text.empty() || text.size() > 18) return false;
   int64_t v = 0;
@@ -70,7 +57,7 @@ bool ParseInt(std::string_view text, int64_t* out) {
 
 // "bytes 100-199/1000" (total "*" when unknown: -1).
 bool ParseContentRange(std::string_view value, int64_t* first, int64_t* total) {
-  if (!StartsWithNoCase(value, "bytes ")) return false;
+  if (!StartsWithIgnoreCase(value, "bytes ")) return false;
   value.remove_prefix(6);
   const size_t dash = value.find('-');
   const size_t slash = value.find('/');
@@ -342,13 +329,13 @@ class Attempt {
     auto* self = static_cast<Attempt*>(user);
     const size_t n = size * count;
     const std::string_view line(data, n);
-    if (StartsWithNoCase(line, "http/")) {  // a new response (after a redirect)
+    if (StartsWithIgnoreCase(line, "http/")) {  // a new response (after a redirect)
       self->content_range_.clear();
       self->content_length_ = -1;
-    } else if (StartsWithNoCase(line, "content-range:")) {
-      self->content_range_ = std::string(Trim(line.substr(14)));
-    } else if (StartsWithNoCase(line, "content-length:")) {
-      if (!ParseInt(Trim(line.substr(15)), &self->content_length_)) self->content_length_ = -1;
+    } else if (StartsWithIgnoreCase(line, "content-range:")) {
+      self->content_range_ = std::string(TrimAscii(line.substr(14)));
+    } else if (StartsWithIgnoreCase(line, "content-length:")) {
+      if (!ParseInt(TrimAscii(line.substr(15)), &self->content_length_)) self->content_length_ = -1;
     }
     return n;
   }

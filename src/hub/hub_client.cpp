@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/ascii.h"
 #include "core/sha256.h"
 
 #ifndef WICK_VERSION_STRING
@@ -57,18 +58,12 @@ std::string CleanToken(std::string token) {
   return std::string(first, token.end());
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // "https://host:port" of a URL, lowercased: whether two URLs reach the same server.
 std::string Origin(std::string_view url) {
   const size_t scheme = url.find("://");
   if (scheme == std::string_view::npos) return "";
   const size_t path = url.find_first_of("/?#", scheme + 3);
-  return Lower(url.substr(0, path));
+  return AsciiLower(url.substr(0, path));
 }
 
 struct Response {
@@ -96,7 +91,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   const size_t n = size * count;
   std::string_view line(data, n);
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-  if (line.size() >= 5 && Lower(line.substr(0, 5)) == "http/") {
+  if (line.size() >= 5 && AsciiLower(line.substr(0, 5)) == "http/") {
     r->headers.clear();
     return n;
   }
@@ -104,7 +99,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   if (colon == std::string_view::npos) return n;
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  r->headers[Lower(line.substr(0, colon))] = std::string(value);
+  r->headers[AsciiLower(line.substr(0, colon))] = std::string(value);
   return n;
 }
 
@@ -344,7 +339,7 @@ Result<RepoInfo> HubClient::Info(std::string_view repo, std::string_view revisio
     f.etag = f.blob_id;
     if (s.contains("lfs") && s["lfs"].is_object()) {
       const nlohmann::json& lfs = s["lfs"];
-      f.sha256 = Lower(JsonString(lfs, "sha256"));
+      f.sha256 = AsciiLower(JsonString(lfs, "sha256"));
       if (!IsSha256Hex(f.sha256)) {
         return Error(ErrorCode::kCorrupt,
                      where + "file " + Quote(f.path) + ": LFS sha256 is not 64 hex digits");

@@ -9,6 +9,7 @@
 #include <map>
 #include <system_error>
 
+#include "core/ascii.h"
 #include "io/gguf_split.h"
 
 namespace wick::hub {
@@ -35,24 +36,10 @@ constexpr std::array<std::string_view, 38> kQuantNames = {
     "IQ4_NL",  "IQ4_XS", "TQ1_0",  "TQ2_0",  "MXFP4",   "F64",
 };
 
-char Lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
 std::string ToUpper(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return Lower(x) == Lower(y); });
-}
-
-bool EndsWithIgnoreCase(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() &&
-         EqualsIgnoreCase(text.substr(text.size() - suffix.size()), suffix);
 }
 
 // '_' is not a boundary: it joins the parts of a tag (Q4_K_M), so Q4_K stops short of one.

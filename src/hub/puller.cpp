@@ -5,6 +5,7 @@
 #include <cctype>
 #include <system_error>
 
+#include "core/ascii.h"
 #include "core/sha256.h"
 
 namespace wick::hub {
@@ -12,11 +13,6 @@ namespace wick::hub {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 void Note(const PullOptions& options, const std::string& message) {
   if (options.on_note) options.on_note(message);
@@ -148,7 +144,7 @@ Result<PullResult> FromPeers(const ModelRef& ref, const std::string& revision,
                  "fetching from peers without the hub needs a file (org/name:FILE.gguf), a "
                  "commit (--revision with 40 hex digits) and its --sha256");
   }
-  const std::string sha256 = Lower(options.sha256);
+  const std::string sha256 = AsciiLower(options.sha256);
   WICK_ASSIGN_OR_RETURN(PulledFile file, Place(ref.repo, revision, ref.file, -1, sha256, sha256, {},
                                                client, cache, options));
   PullResult result;
@@ -215,7 +211,7 @@ Result<PullResult> Pull(const ModelRef& ref, const HubCache& cache, const HubCli
       return Error(ErrorCode::kCorrupt,
                    fmt::format("{}: the hub lists {} without its hash", ref.repo, chosen.path));
     }
-    if (!options.sha256.empty() && remote->lfs && Lower(options.sha256) != remote->sha256) {
+    if (!options.sha256.empty() && remote->lfs && AsciiLower(options.sha256) != remote->sha256) {
       return Error(ErrorCode::kInvalidArgument,
                    fmt::format("{}: {} has sha256 {} on the hub, not the {} given", ref.repo,
                                chosen.path, remote->sha256, options.sha256));
@@ -239,7 +235,7 @@ Result<PullResult> Pull(const ModelRef& ref, const HubCache& cache, const HubCli
 
 std::optional<fs::path> FindBlob(const HubCache& cache, std::string_view sha256) {
   if (!IsSha256Hex(sha256)) return std::nullopt;
-  const std::string name = Lower(std::string(sha256));
+  const std::string name = AsciiLower(std::string(sha256));
   std::error_code ec;
   for (fs::directory_iterator it(cache.root(), ec), end; !ec && it != end; it.increment(ec)) {
     std::optional<std::string> repo = RepoIdFromFolderName(it->path().filename().string());

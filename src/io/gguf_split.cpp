@@ -3,9 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <memory>
+
+#include "core/ascii.h"
 
 namespace wick {
 
@@ -25,12 +26,8 @@ std::optional<int> FiveDigits(std::string_view text) {
 std::optional<GgufSplitName> ParseGgufSplitName(std::string_view path) {
   // "-00001-of-00003.gguf" is 20 characters.
   constexpr std::string_view kSuffix = ".gguf";
-  if (path.size() < 20) return std::nullopt;
   // Any case: hub repos have "MODEL-00001-of-00002.GGUF" too.
-  const std::string_view ext = path.substr(path.size() - kSuffix.size());
-  for (size_t i = 0; i < ext.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(ext[i])) != kSuffix[i]) return std::nullopt;
-  }
+  if (path.size() < 20 || !EndsWithIgnoreCase(path, kSuffix)) return std::nullopt;
   const std::string_view tail = path.substr(path.size() - 20);
   if (tail[0] != '-' || tail.substr(6, 4) != "-of-") return std::nullopt;
   std::optional<int> index = FiveDigits(tail.substr(1, 5));

@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "core/ascii.h"
 #include "provider/config.h"
 
 namespace wick::provider {
@@ -63,12 +64,6 @@ bool Scale(const Decimal& value, uint64_t unit, uint64_t& out) {
   uint64_t fraction = 0;
   if (__builtin_mul_overflow(value.micro, unit, &fraction)) return false;
   return !__builtin_add_overflow(whole, fraction / kMicro, &out);
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 Error BadDuration(std::string_view text, std::string_view why) {
@@ -159,7 +154,7 @@ Result<uint64_t> ParseSize(std::string_view text) {
         text, pos < text.size() && IsDigit(text[pos]) ? "number too large" : "expected a number");
   }
   if (pos + 1 < text.size() && text[pos] == ' ') ++pos;  // "4 GiB"
-  std::string unit = Lower(text.substr(pos));
+  std::string unit = AsciiLower(text.substr(pos));
   uint64_t factor = unit.empty() ? 1 : 0;
   for (const Unit& u : kSizeUnits) {
     if (unit == u.name) factor = u.factor;

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/ascii.h"
+
 namespace wick::provider {
 namespace {
 
@@ -22,20 +24,6 @@ constexpr size_t kMaxIdleSlots = 32;
 void GlobalInit() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 struct Context {
@@ -65,13 +53,13 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   std::string_view line(data, bytes);
   // A new status line (after a 100 Continue, say): the headers before it were another
   // response's.
-  if (StartsWithNoCase(line, "http/")) {
+  if (StartsWithIgnoreCase(line, "http/")) {
     ctx->result->retry_after.clear();
     ctx->result->content_type.clear();
-  } else if (StartsWithNoCase(line, "retry-after:")) {
-    ctx->result->retry_after = std::string(Trim(line.substr(std::strlen("retry-after:"))));
-  } else if (StartsWithNoCase(line, "content-type:")) {
-    ctx->result->content_type = std::string(Trim(line.substr(std::strlen("content-type:"))));
+  } else if (StartsWithIgnoreCase(line, "retry-after:")) {
+    ctx->result->retry_after = std::string(TrimAscii(line.substr(std::strlen("retry-after:"))));
+  } else if (StartsWithIgnoreCase(line, "content-type:")) {
+    ctx->result->content_type = std::string(TrimAscii(line.substr(std::strlen("content-type:"))));
   }
   return bytes;
 }

@@ -10,21 +10,16 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "core/ascii.h"
+
 namespace wick::kernels {
 
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool Matches(const SimdTarget& t, const std::string& want) {
   // The portable path is EMU128 or SCALAR, depending on the compiler.
   bool portable = t.id == HWY_EMU128 || t.id == HWY_SCALAR;
-  return Lower(t.name) == want || (want == "scalar" && portable);
+  return AsciiLower(t.name) == want || (want == "scalar" && portable);
 }
 
 // Every target compiled in and runnable here, ignoring (and keeping) any restriction in force.
@@ -41,7 +36,7 @@ std::vector<SimdTarget> AllRunnable() {
 
 std::string EnvironmentTarget() {
   const char* env = std::getenv("WICK_SIMD");
-  return env == nullptr ? "" : Lower(env);
+  return env == nullptr ? "" : AsciiLower(env);
 }
 
 // Restricts dispatch to `want`, or lifts the restriction for "" / "auto".
@@ -57,7 +52,7 @@ Status Restrict(const std::string& want, std::string_view shown) {
       hwy::SetSupportedTargetsForTest(t.id);
       return OkStatus();
     }
-    known += (known.empty() ? "" : ", ") + Lower(t.name);
+    known += (known.empty() ? "" : ", ") + AsciiLower(t.name);
   }
   return Error(
       ErrorCode::kUnsupported,
@@ -96,7 +91,7 @@ std::string CurrentSimdTarget() {
 }
 
 Status ForceSimdTarget(std::string_view name) {
-  std::string want = Lower(name);
+  std::string want = AsciiLower(name);
   if (want.empty() || want == "auto") {
     // The one WICK_SIMD names, else (unset or not runnable here) the best.
     if (!Restrict(EnvironmentTarget(), name).ok()) return Restrict("", name);
