@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 
+#include "engine/constrained_sampling.h"
 #include "engine/stop_matcher.h"
 
 namespace wick::engine {
@@ -35,6 +36,8 @@ struct BatchEngine::Slot {
   bool hit_stop_string = false;
   std::unique_ptr<Detokenizer> detok;
   std::unique_ptr<StopMatcher> stops;
+  std::unique_ptr<text::GrammarMatcher> grammar;  // when the output is constrained
+  ConstrainedSampler constrained;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -276,6 +279,9 @@ void BatchEngine::Admit(std::deque<Pending>& pending) {
     s.hit_stop_string = false;
     s.detok = std::make_unique<Detokenizer>(tokenizer_);
     s.stops = std::make_unique<StopMatcher>(s.params.stop);
+    s.grammar = s.params.grammar != nullptr
+                    ? std::make_unique<text::GrammarMatcher>(s.params.grammar)
+                    : nullptr;
     for (int32_t t : s.params.prompt) s.sampler.Accept(t);
   }
 }
@@ -357,13 +363,19 @@ TokenLogprob Logprobs(std::span<const float> logits, int32_t token, int n) {
 
 void BatchEngine::Sample(Slot& slot, const float* logits) {
   const std::span<const float> row(logits, static_cast<size_t>(model_.hparams().n_vocab));
-  Result<int32_t> sampled = slot.sampler.Sample(row);
+  Result<int32_t> sampled = slot.constrained.Sample(slot.sampler, slot.grammar.get(), row);
   if (!sampled.ok()) {
     Finish(slot, FinishReason::kError, sampled.error().message());
     return;
   }
   const int32_t token = *sampled;
   slot.sampler.Accept(token);
+  if (slot.grammar != nullptr) {
+    if (Status moved = slot.grammar->Advance(token); !moved.ok()) {
+      Finish(slot, FinishReason::kError, moved.error().message());
+      return;
+    }
+  }
   if (tokenizer_.IsEog(token)) {
     Finish(slot, FinishReason::kStop);
     return;
@@ -379,6 +391,8 @@ void BatchEngine::Sample(Slot& slot, const float* logits) {
   if (stopped) {
     slot.hit_stop_string = true;
     Finish(slot, FinishReason::kStop);
+  } else if (slot.grammar != nullptr && slot.grammar->IsComplete()) {
+    Finish(slot, FinishReason::kStop);  // nothing more may follow: no need to sample an end
   } else if ((slot.params.max_tokens >= 0 && slot.generated >= slot.params.max_tokens) ||
              slot.cache.n_past() >= slot.cache.n_ctx()) {
     Finish(slot, FinishReason::kLength);
@@ -416,6 +430,7 @@ void BatchEngine::Finish(Slot& slot, FinishReason reason, std::string error) {
   slot.handle.reset();
   slot.detok.reset();
   slot.stops.reset();
+  slot.grammar.reset();
   slot.params = {};
 }
 

@@ -29,6 +29,7 @@
 #include "model/kv_cache.h"
 #include "model/llama.h"
 #include "sampling/sampler_chain.h"
+#include "text/grammar/grammar_matcher.h"
 #include "text/tokenizer.h"
 
 namespace wick::engine {
@@ -41,6 +42,9 @@ struct SequenceParams {
   // < 0: no log-probabilities; otherwise each token's, with this many alternatives.
   int top_logprobs = -1;
   bool ignore_eos = false;  // end-of-generation tokens are sampled around (benchmarks)
+  // Constrained decoding: only tokens that keep the output a prefix of a sentence of this
+  // grammar are sampled, and the sequence stops when the sentence is complete.
+  std::shared_ptr<text::CompiledGrammar> grammar = {};
 };
 
 enum class FinishReason { kStop, kLength, kCancelled, kError };

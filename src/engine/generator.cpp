@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
+#include "engine/constrained_sampling.h"
 #include "engine/stop_matcher.h"
 
 namespace wick::engine {
@@ -24,6 +26,33 @@ Status Generator::Evaluate(std::span<const int32_t> tokens, float* logits) {
   if (cached_.size() + tokens.size() == static_cast<size_t>(cache_.n_past())) {
     cached_.insert(cached_.end(), tokens.begin(), tokens.end());
   }
+  return OkStatus();
+}
+
+Status Generator::Prefill(std::span<const int32_t> tokens) {
+  if (static_cast<int64_t>(tokens.size()) > cache_.n_ctx()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("the prefix is {} tokens; the context holds {} (raise --ctx-size)",
+                             tokens.size(), cache_.n_ctx()));
+  }
+  if (static_cast<int64_t>(cached_.size()) != cache_.n_past()) cached_.clear();
+  size_t shared = 0;
+  const size_t limit = std::min(cached_.size(), tokens.size());
+  while (shared < limit && cached_[shared] == tokens[shared]) ++shared;
+  cache_.Truncate(static_cast<int64_t>(shared));
+  cached_.resize(shared);
+  if (shared == tokens.size()) return OkStatus();
+  std::vector<float> logits(static_cast<size_t>(model_.hparams().n_vocab));
+  return Evaluate(tokens.subspan(shared), logits.data());
+}
+
+Status Generator::RestoreState(std::vector<int32_t> tokens) {
+  if (static_cast<int64_t>(tokens.size()) != cache_.n_past()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("restoring {} tokens into a cache that holds {} positions",
+                             tokens.size(), cache_.n_past()));
+  }
+  cached_ = std::move(tokens);
   return OkStatus();
 }
 
@@ -73,11 +102,16 @@ Result<GenerateStats> Generator::Generate(const GenerateParams& params, const Te
 
   Detokenizer detok(tokenizer_);
   StopMatcher stops(params.stop);
+  std::optional<text::GrammarMatcher> grammar;
+  if (params.grammar != nullptr) grammar.emplace(params.grammar);
+  ConstrainedSampler constrained;
   start = std::chrono::steady_clock::now();
   stats.stop = StopReason::kMaxTokens;
   while (params.max_tokens < 0 || stats.generated_tokens < params.max_tokens) {
-    WICK_ASSIGN_OR_RETURN(int32_t token, sampler.Sample(logits));
+    WICK_ASSIGN_OR_RETURN(int32_t token,
+                          constrained.Sample(sampler, grammar ? &*grammar : nullptr, logits));
     sampler.Accept(token);
+    if (grammar) WICK_RETURN_IF_ERROR(grammar->Advance(token));
     if (tokenizer_.IsEog(token)) {
       stats.stop = StopReason::kEog;
       break;
@@ -91,6 +125,10 @@ Result<GenerateStats> Generator::Generate(const GenerateParams& params, const Te
     }
     if (stopped) {
       stats.stop = StopReason::kStopString;
+      break;
+    }
+    if (grammar && grammar->IsComplete()) {
+      stats.stop = StopReason::kEog;  // the output is whole and nothing may follow
       break;
     }
     // A full context ends generation like the token limit does.

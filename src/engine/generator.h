@@ -15,6 +15,7 @@
 #include "model/kv_cache.h"
 #include "model/llama.h"
 #include "sampling/sampler_chain.h"
+#include "text/grammar/grammar_matcher.h"
 #include "text/tokenizer.h"
 
 namespace wick::engine {
@@ -23,15 +24,17 @@ enum class StopReason { kEog, kStopString, kMaxTokens, kCancelled };
 
 struct GenerateParams {
   std::string prompt;
-  int64_t max_tokens = -1;        // -1: until EOG or the context is full
-  std::vector<std::string> stop;  // generation ends before the first occurrence of any
-  sampling::SamplingParams sampling;
+  int64_t max_tokens = -1;             // -1: until EOG or the context is full
+  std::vector<std::string> stop = {};  // generation ends before the first occurrence of any
+  sampling::SamplingParams sampling = {};
   bool add_special = true;
   bool parse_special = false;
   // Keep the longest prefix of the cache that equals the new prompt's tokens and evaluate
   // only the rest (chat: each turn re-renders the whole conversation). Otherwise the prompt
   // is appended after whatever the cache holds.
   bool reuse_prefix = false;
+  // Constrained decoding: only output this grammar allows; generation ends when it is whole.
+  std::shared_ptr<text::CompiledGrammar> grammar = {};
 };
 
 struct GenerateStats {
@@ -58,6 +61,20 @@ class Generator {
   // `on_start`, if given, runs once the prompt is known to fit, before it is evaluated.
   Result<GenerateStats> Generate(const GenerateParams& params, const TextSink& sink,
                                  const std::function<void()>& on_start = {});
+
+  // Evaluates `tokens` without sampling, keeping the longest prefix the cache already holds
+  // and dropping whatever followed it: builds a state to save (a system prompt) that a later
+  // reuse_prefix Generate continues from. Errors: more tokens than the context holds, a
+  // failing forward pass.
+  Status Prefill(std::span<const int32_t> tokens);
+
+  // Declares that the cache's n_past() positions hold `tokens` (it was filled elsewhere, e.g.
+  // by LoadPromptState), so reuse_prefix generation evaluates only what follows them.
+  // Errors: a token count other than the cache's n_past().
+  Status RestoreState(std::vector<int32_t> tokens);
+
+  // The tokens whose keys and values the cache holds (empty when it was filled elsewhere).
+  std::span<const int32_t> cached_tokens() const { return cached_; }
 
  private:
   // Runs `tokens` through the model after the cache's contents and records them.
