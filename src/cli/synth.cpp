@@ -71,7 +71,9 @@ void RegisterSynth(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--output-type", opts->output_type,
                   "output.weight type (default: --type, Q6_K for k-quants)");
   cmd->add_option("--vocab-from", opts->vocab_from,
-                  "Copy the tokenizer from this GGUF (default: a 32000-token byte-level vocab)");
+                  "Copy the tokenizer from this GGUF (default: a 32000-token byte-level vocab); "
+                  "padded with unused [PADn] tokens to a preset's vocabulary size (qwen2-1.5b: "
+                  "151936), a larger one is kept whole");
   cmd->add_option("--seed", opts->seed, "Random seed");
   cmd->add_option("-o,--output", opts->output, "Output GGUF")->required();
   cmd->callback([opts, &runner] { runner = [opts] { return RunSynth(*opts); }; });

@@ -2,24 +2,35 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "core/half.h"
 #include "core/quant_blocks.h"
 #include "kernels/cpu/quant_traits.h"
+#include "model/hparams.h"
 
 namespace wick::model {
 
 namespace {
 
+// name, arch, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx, rope_base, rms_eps, n_vocab, tied
 constexpr std::array kPresets = {
-    SynthPreset{"tiny", 256, 4, 8, 4, 768, 2048, 10000.0f},
-    SynthPreset{"llama-1b", 2048, 16, 32, 8, 8192, 8192, 500000.0f},
-    SynthPreset{"llama2-7b", 4096, 32, 32, 32, 11008, 4096, 10000.0f},
-    SynthPreset{"llama3-8b", 4096, 32, 32, 8, 14336, 8192, 500000.0f},
+    SynthPreset{"tiny", "llama", 256, 4, 8, 4, 768, 2048, 10000.0f, 1e-5f, 0, false},
+    SynthPreset{"llama-1b", "llama", 2048, 16, 32, 8, 8192, 8192, 500000.0f, 1e-5f, 0, false},
+    SynthPreset{"llama2-7b", "llama", 4096, 32, 32, 32, 11008, 4096, 10000.0f, 1e-5f, 0, false},
+    SynthPreset{"llama3-8b", "llama", 4096, 32, 32, 8, 14336, 8192, 500000.0f, 1e-5f, 0, false},
+    // Qwen2-1.5B(-Instruct): q/k/v biases, tied embeddings, a 151936-row embedding (larger than
+    // its tokenizer; the converters pad the vocabulary).
+    SynthPreset{"qwen2-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 32768, 1e6f, 1e-6f, 151936, true},
 };
+
+// llama.cpp's token types (gguf-py TokenType).
+constexpr int32_t kTokenNormal = 1;
+constexpr int32_t kTokenUnused = 5;
 
 // The value every f16 block scale gets: small enough that a 4096-wide dot product of random
 // quants stays far from overflowing through 32 layers.
@@ -105,41 +116,92 @@ void FillRandom(DType type, uint64_t seed, std::span<uint8_t> out) {
   }
 }
 
+// The arrays that hold one entry per token; padding grows all of them together.
+struct VocabArrays {
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;
+  std::optional<std::vector<float>> scores;  // SentencePiece vocabularies only
+};
+
 // A SentencePiece vocabulary: <unk>, <s>, </s>, the 256 byte pieces (so any text encodes),
-// then letter pieces with and without the word-start mark, longest last, up to `size`.
-void AddByteLevelVocab(GgufWriter& w, int64_t size) {
-  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
-  std::vector<int32_t> types = {2, 3, 3};  // unknown, control, control
+// then letter pieces with and without the word-start mark, longest last, up to `size`. Writes
+// the scalar keys; returns the arrays.
+VocabArrays AddByteLevelVocab(GgufWriter& w, int64_t size) {
+  VocabArrays v;
+  v.tokens = {"<unk>", "<s>", "</s>"};
+  v.types = {2, 3, 3};  // unknown, control, control
   for (int b = 0; b < 256; ++b) {
-    tokens.push_back(fmt::format("<0x{:02X}>", b));
-    types.push_back(6);  // byte
+    v.tokens.push_back(fmt::format("<0x{:02X}>", b));
+    v.types.push_back(6);  // byte
   }
   const std::string mark = "\xE2\x96\x81";  // U+2581, the SentencePiece space
   std::vector<std::string> pieces;
   for (char c = 'a'; c <= 'z'; ++c) pieces.emplace_back(1, c);
-  for (size_t len = 1; static_cast<int64_t>(tokens.size()) < size && len <= 3; ++len) {
+  for (size_t len = 1; static_cast<int64_t>(v.tokens.size()) < size && len <= 3; ++len) {
     std::vector<std::string> longer;
     for (const std::string& p : pieces) {
       for (const std::string& piece : {mark + p, p}) {
-        if (static_cast<int64_t>(tokens.size()) == size) break;
+        if (static_cast<int64_t>(v.tokens.size()) == size) break;
         if (len == 1 && piece == p) continue;  // single letters come as bytes
-        tokens.push_back(piece);
-        types.push_back(1);
+        v.tokens.push_back(piece);
+        v.types.push_back(kTokenNormal);
       }
       for (char c = 'a'; c <= 'z'; ++c) longer.push_back(p + c);
     }
     pieces = std::move(longer);
   }
-  std::vector<float> scores(tokens.size());
-  for (size_t i = 0; i < scores.size(); ++i) scores[i] = -static_cast<float>(i);
+  v.scores.emplace(v.tokens.size());
+  for (size_t i = 0; i < v.scores->size(); ++i) (*v.scores)[i] = -static_cast<float>(i);
   (void)w.Set("tokenizer.ggml.model", GgufValue::String("llama"));
-  (void)w.Set("tokenizer.ggml.tokens", GgufValue::StringArray(std::move(tokens)));
-  (void)w.Set("tokenizer.ggml.scores", GgufValue::Array(scores));
-  (void)w.Set("tokenizer.ggml.token_type", GgufValue::Array(types));
   (void)w.Set("tokenizer.ggml.bos_token_id", GgufValue::Scalar<uint32_t>(1));
   (void)w.Set("tokenizer.ggml.eos_token_id", GgufValue::Scalar<uint32_t>(2));
   (void)w.Set("tokenizer.ggml.unknown_token_id", GgufValue::Scalar<uint32_t>(0));
   (void)w.Set("tokenizer.ggml.add_bos_token", GgufValue::Scalar<bool>(true));
+  return v;
+}
+
+// Copies every tokenizer.* key of `file`; returns its per-token arrays (types default to
+// normal, as readers assume when the key is absent).
+Result<VocabArrays> CopyVocab(GgufWriter& w, const GgufFile& file) {
+  const GgufValue* list = file.Find("tokenizer.ggml.tokens");
+  if (list == nullptr || !list->is_array() || list->size() == 0) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "synth: the vocabulary file has no tokenizer.ggml.tokens array");
+  }
+  for (const GgufKeyValue& kv : file.metadata()) {
+    if (kv.key.rfind("tokenizer.", 0) == 0) WICK_RETURN_IF_ERROR(w.Set(kv.key, kv.value));
+  }
+  VocabArrays v;
+  WICK_ASSIGN_OR_RETURN(std::span<const std::string_view> tokens,
+                        file.GetStrings("tokenizer.ggml.tokens"));
+  v.tokens.assign(tokens.begin(), tokens.end());
+  if (file.Find("tokenizer.ggml.token_type") != nullptr) {
+    WICK_ASSIGN_OR_RETURN(v.types, file.GetArray<int32_t>("tokenizer.ggml.token_type"));
+  } else {
+    v.types.assign(v.tokens.size(), kTokenNormal);
+  }
+  if (file.Find("tokenizer.ggml.scores") != nullptr) {
+    WICK_ASSIGN_OR_RETURN(v.scores, file.GetArray<float>("tokenizer.ggml.scores"));
+  }
+  if (v.types.size() != v.tokens.size() || (v.scores && v.scores->size() != v.tokens.size())) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("synth: the vocabulary file has {} tokens, {} types and {} scores",
+                             v.tokens.size(), v.types.size(), v.scores ? v.scores->size() : 0));
+  }
+  return v;
+}
+
+// Pads to `size` tokens as llama.cpp's converters do ("[PAD<id>]", unused, score 0), then
+// writes the arrays.
+void WriteVocabArrays(GgufWriter& w, VocabArrays v, int64_t size) {
+  for (auto id = static_cast<int64_t>(v.tokens.size()); id < size; ++id) {
+    v.tokens.push_back(fmt::format("[PAD{}]", id));
+    v.types.push_back(kTokenUnused);
+    if (v.scores) v.scores->push_back(0.0f);
+  }
+  (void)w.Set("tokenizer.ggml.tokens", GgufValue::StringArray(std::move(v.tokens)));
+  if (v.scores) (void)w.Set("tokenizer.ggml.scores", GgufValue::Array(*v.scores));
+  (void)w.Set("tokenizer.ggml.token_type", GgufValue::Array(v.types));
 }
 
 }  // namespace
@@ -162,9 +224,12 @@ Result<const SynthPreset*> FindSynthPreset(std::string_view name) {
 int64_t SynthParameterCount(const SynthPreset& p, int64_t n_vocab) {
   const int64_t head_dim = p.n_embd / p.n_head;
   const int64_t kv_dim = p.n_head_kv * head_dim;
-  const int64_t per_layer =
+  const ArchTraits* arch = FindArch(p.arch).value_or(nullptr);
+  int64_t per_layer =
       2 * p.n_embd * p.n_embd + 2 * p.n_embd * kv_dim + 3 * p.n_embd * p.n_ff + 2 * p.n_embd;
-  return p.n_layer * per_layer + 2 * n_vocab * p.n_embd + p.n_embd;
+  if (arch != nullptr && arch->qkv_bias) per_layer += p.n_embd + 2 * kv_dim;
+  if (arch != nullptr && arch->qk_norm) per_layer += 2 * head_dim;
+  return p.n_layer * per_layer + (p.tied_embeddings ? 1 : 2) * n_vocab * p.n_embd + p.n_embd;
 }
 
 Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
@@ -177,11 +242,12 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
     }
   }
   const SynthPreset& p = *o.preset;
+  WICK_ASSIGN_OR_RETURN(const ArchTraits* traits, FindArch(p.arch));
   const int64_t head_dim = p.n_embd / p.n_head;
   const int64_t kv_dim = p.n_head_kv * head_dim;
 
   GgufWriter w;
-  const std::string arch = "llama";
+  const std::string arch(p.arch);
   auto key = [&](std::string_view k) { return arch + "." + std::string(k); };
   (void)w.Set("general.architecture", GgufValue::String(arch));
   (void)w.Set("general.name",
@@ -199,22 +265,16 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
   (void)w.Set(key("rope.dimension_count"),
               GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(head_dim)));
   (void)w.Set(key("rope.freq_base"), GgufValue::Scalar<float>(p.rope_base));
-  (void)w.Set(key("attention.layer_norm_rms_epsilon"), GgufValue::Scalar<float>(1e-5f));
+  (void)w.Set(key("attention.layer_norm_rms_epsilon"), GgufValue::Scalar<float>(p.rms_eps));
 
-  int64_t n_vocab = kSynthVocabSize;
+  VocabArrays vocab;
   if (o.vocab_from != nullptr) {
-    const GgufValue* tokens = o.vocab_from->Find("tokenizer.ggml.tokens");
-    if (tokens == nullptr || !tokens->is_array() || tokens->size() == 0) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "synth: the vocabulary file has no tokenizer.ggml.tokens array");
-    }
-    n_vocab = static_cast<int64_t>(tokens->size());
-    for (const GgufKeyValue& kv : o.vocab_from->metadata()) {
-      if (kv.key.rfind("tokenizer.", 0) == 0) WICK_RETURN_IF_ERROR(w.Set(kv.key, kv.value));
-    }
+    WICK_ASSIGN_OR_RETURN(vocab, CopyVocab(w, *o.vocab_from));
   } else {
-    AddByteLevelVocab(w, n_vocab);
+    vocab = AddByteLevelVocab(w, kSynthVocabSize);
   }
+  const int64_t n_vocab = std::max(p.n_vocab, static_cast<int64_t>(vocab.tokens.size()));
+  WriteVocabArrays(w, std::move(vocab), n_vocab);
   (void)w.Set(key("vocab_size"), GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(n_vocab)));
 
   uint64_t tensor_seed = o.seed * 0x100000001b3ULL;
@@ -223,27 +283,42 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
     return w.AddTensor(name, type, std::move(shape),
                        [type, seed](std::span<uint8_t> out) { FillRandom(type, seed, out); });
   };
-  auto ones = [&](std::string_view name) {
-    return w.AddTensor(name, DType::kF32, {p.n_embd}, [](std::span<uint8_t> out) {
+  auto ones = [&](std::string_view name, int64_t n) {
+    return w.AddTensor(name, DType::kF32, {n}, [](std::span<uint8_t> out) {
       const float one = 1.0f;
       for (size_t i = 0; i + 4 <= out.size(); i += 4) std::memcpy(&out[i], &one, 4);
     });
   };
-  WICK_RETURN_IF_ERROR(random("token_embd.weight", o.type, {p.n_embd, n_vocab}));
+  // Tied embeddings: token_embd is also the output projection, so it gets the output's type
+  // (llama-quantize does the same).
+  WICK_RETURN_IF_ERROR(
+      random("token_embd.weight", p.tied_embeddings ? output_type : o.type, {p.n_embd, n_vocab}));
   for (int64_t l = 0; l < p.n_layer; ++l) {
     auto name = [l](std::string_view what) { return fmt::format("blk.{}.{}.weight", l, what); };
-    WICK_RETURN_IF_ERROR(ones(name("attn_norm")));
+    auto bias = [l](std::string_view what) { return fmt::format("blk.{}.{}.bias", l, what); };
+    WICK_RETURN_IF_ERROR(ones(name("attn_norm"), p.n_embd));
     WICK_RETURN_IF_ERROR(random(name("attn_q"), o.type, {p.n_embd, p.n_embd}));
     WICK_RETURN_IF_ERROR(random(name("attn_k"), o.type, {p.n_embd, kv_dim}));
     WICK_RETURN_IF_ERROR(random(name("attn_v"), o.type, {p.n_embd, kv_dim}));
+    if (traits->qkv_bias) {
+      WICK_RETURN_IF_ERROR(random(bias("attn_q"), DType::kF32, {p.n_embd}));
+      WICK_RETURN_IF_ERROR(random(bias("attn_k"), DType::kF32, {kv_dim}));
+      WICK_RETURN_IF_ERROR(random(bias("attn_v"), DType::kF32, {kv_dim}));
+    }
+    if (traits->qk_norm) {
+      WICK_RETURN_IF_ERROR(ones(name("attn_q_norm"), head_dim));
+      WICK_RETURN_IF_ERROR(ones(name("attn_k_norm"), head_dim));
+    }
     WICK_RETURN_IF_ERROR(random(name("attn_output"), o.type, {p.n_embd, p.n_embd}));
-    WICK_RETURN_IF_ERROR(ones(name("ffn_norm")));
+    WICK_RETURN_IF_ERROR(ones(name("ffn_norm"), p.n_embd));
     WICK_RETURN_IF_ERROR(random(name("ffn_gate"), o.type, {p.n_embd, p.n_ff}));
     WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, p.n_ff}));
     WICK_RETURN_IF_ERROR(random(name("ffn_down"), o.type, {p.n_ff, p.n_embd}));
   }
-  WICK_RETURN_IF_ERROR(ones("output_norm.weight"));
-  WICK_RETURN_IF_ERROR(random("output.weight", output_type, {p.n_embd, n_vocab}));
+  WICK_RETURN_IF_ERROR(ones("output_norm.weight", p.n_embd));
+  if (!p.tied_embeddings) {
+    WICK_RETURN_IF_ERROR(random("output.weight", output_type, {p.n_embd, n_vocab}));
+  }
   return w;
 }
 
