@@ -252,6 +252,10 @@ OrderedJson RequestJson(const CompletionRequest& r, std::string_view model, bool
   // An extension (wick, llama.cpp's server and vLLM read it); sent only when asked for, since
   // OpenAI itself refuses fields it does not know.
   if (r.ignore_eos) body["ignore_eos"] = true;
+  if (r.endpoint == Endpoint::kChat) {
+    OrderedJson fields = ToolFieldsJson(r);
+    for (auto& [name, value] : fields.items()) body[name] = std::move(value);
+  }
   body["n"] = r.n;
   if (!s.logit_bias.empty()) {
     OrderedJson bias = OrderedJson::object();
@@ -300,6 +304,8 @@ Result<ParsedChunk> ParseStreamChunk(const Json& chunk) {
       if (const Json* d = Field(choice, "delta")) {
         if (!d->is_object()) return Corrupt(fmt::format("'{}.delta' must be an object", where));
         WICK_ASSIGN_OR_RETURN(delta.text, ReadText(Field(*d, "content"), where + ".delta.content"));
+        WICK_ASSIGN_OR_RETURN(delta.tool_calls, ReadToolCallDeltas(Field(*d, "tool_calls"),
+                                                                   where + ".delta.tool_calls"));
       }
     } else {
       WICK_ASSIGN_OR_RETURN(delta.text, ReadText(Field(choice, "text"), where + ".text"));
@@ -336,6 +342,8 @@ Result<ParsedCompletion> ParseCompletion(const Json& response) {
       }
       WICK_ASSIGN_OR_RETURN(result.text,
                             ReadText(Field(*message, "content"), where + ".message.content"));
+      WICK_ASSIGN_OR_RETURN(result.tool_calls, ReadToolCalls(Field(*message, "tool_calls"),
+                                                             where + ".message.tool_calls"));
     } else {
       WICK_ASSIGN_OR_RETURN(result.text, ReadText(Field(choice, "text"), where + ".text"));
     }

@@ -25,17 +25,20 @@ namespace wick::api {
 // top_k, min_p, repeat_penalty and repeat_last_n are not OpenAI fields and api.openai.com
 // refuses unknown ones, so they go out only when they differ from wick's defaults (which is
 // only when the client set them); top_k = 1 with top_p = 1, what our parser makes of
-// top_p = 0, goes out as top_p = 0 instead. With `stream`: "stream": true and
-// "stream_options": {"include_usage": true}, so that usage is known even when streaming.
+// top_p = 0, goes out as top_p = 0 instead. Structured output and tools go out as the client
+// sent them (ToolFieldsJson), and messages with their tool_calls and tool results as they
+// were. With `stream`: "stream": true and "stream_options": {"include_usage": true}, so that
+// usage is known even when streaming.
 nlohmann::ordered_json RequestJson(const CompletionRequest& request, std::string_view model,
                                    bool stream);
 
 // One choice's piece of a streamed chunk.
 struct ChunkDelta {
   int index = 0;
-  std::string text;                    // delta.content (chat) or text (completions)
-  std::vector<TokenLogprob> logprobs;  // empty when the chunk had none
-  std::string finish_reason;           // "" until the choice's last chunk
+  std::string text;                       // delta.content (chat) or text (completions)
+  std::vector<TokenLogprob> logprobs;     // empty when the chunk had none
+  std::string finish_reason;              // "" until the choice's last chunk
+  std::vector<ToolCallDelta> tool_calls;  // delta.tool_calls (chat)
 };
 
 struct ParsedChunk {

@@ -242,6 +242,10 @@ bool ReadMessages(Reader& r, CompletionRequest& request) {
                      where + ".content", text)) {
       return false;
     }
+    ApiError tool_error;
+    if (!CheckMessageToolFields(message, where, tool_error)) {
+      return r.Fail(tool_error.param, tool_error.message);
+    }
     Json normalized = message;
     normalized["content"] = std::move(text);
     request.messages.push_back(std::move(normalized));
@@ -475,18 +479,13 @@ bool RejectUnsupported(Reader& r, Endpoint endpoint) {
     return v != nullptr && *v != allowed;
   };
   if (endpoint == Endpoint::kChat) {
-    if (non_empty("tools")) return r.Unsupported("tools", " (no tool calling)");
-    if (other_than("tool_choice", "none")) {
-      return r.Unsupported("tool_choice", " (no tool calling; only \"none\" is accepted)");
+    if (non_empty("functions")) {
+      return r.Unsupported("functions", " (the legacy function calling; use 'tools')");
     }
-    if (non_empty("functions")) return r.Unsupported("functions", " (no function calling)");
     if (other_than("function_call", "none")) {
-      return r.Unsupported("function_call", " (no function calling; only \"none\" is accepted)");
-    }
-    const Json* format = r.Get("response_format");
-    if (format != nullptr && !(format->is_object() && format->value("type", Json()) == "text")) {
-      return r.Unsupported("response_format",
-                           " (no structured output; only {\"type\": \"text\"} is accepted)");
+      return r.Unsupported("function_call",
+                           " (the legacy function calling; use 'tool_choice'; only \"none\" is "
+                           "accepted)");
     }
     if (r.Get("audio") != nullptr) return r.Unsupported("audio", " (text output only)");
     if (other_than("modalities", Json::array({"text"}))) {
@@ -536,6 +535,10 @@ std::variant<CompletionRequest, ApiError> Parse(std::string_view body, Endpoint 
       r.Int("n", 1, limits.max_n, request.n) && ReadStream(r, request) &&
       ReadLogprobs(r, endpoint, request) && RejectUnsupported(r, endpoint);
   if (!ok) return r.error();
+  if (endpoint == Endpoint::kChat) {
+    ApiError error;
+    if (!ReadToolFields(root, request, error)) return error;
+  }
   return request;
 }
 
@@ -656,7 +659,12 @@ Json CompletionResponse(Endpoint endpoint, const ResponseMeta& meta,
     Json choice = Json::object();
     if (endpoint == Endpoint::kChat) {
       choice["index"] = c.index;
-      choice["message"] = Json{{"role", "assistant"}, {"content", c.text}};
+      Json message = Json{{"role", "assistant"}, {"content", c.text}};
+      if (!c.tool_calls.empty()) {
+        if (c.text.empty()) message["content"] = nullptr;
+        message["tool_calls"] = ToolCallsJson(c.tool_calls);
+      }
+      choice["message"] = std::move(message);
       choice["logprobs"] = c.has_logprobs ? ChatLogprobs(c.logprobs) : Json();
     } else {
       choice["text"] = c.text;
@@ -673,18 +681,22 @@ Json CompletionResponse(Endpoint endpoint, const ResponseMeta& meta,
 
 Json StreamChunk(Endpoint endpoint, const ResponseMeta& meta, int index, bool first,
                  std::string_view text, const std::string* finish_reason,
-                 const std::vector<TokenLogprob>* logprobs, bool include_usage) {
+                 const std::vector<TokenLogprob>* logprobs, bool include_usage,
+                 const std::vector<ToolCallDelta>* tool_calls) {
   Json out = Envelope(endpoint, true, meta);
   Json choice = Json::object();
   if (endpoint == Endpoint::kChat) {
     choice["index"] = index;
+    const bool calls = tool_calls != nullptr && !tool_calls->empty();
     Json delta = Json::object();
     if (first) {
       delta["role"] = "assistant";
-      delta["content"] = text;
-    } else if (!text.empty() || finish_reason == nullptr) {
+      // OpenAI's first chunk of a tool call has "content": null.
+      delta["content"] = calls && text.empty() ? Json() : Json(text);
+    } else if (!text.empty() || (finish_reason == nullptr && !calls)) {
       delta["content"] = text;
     }
+    if (calls) delta["tool_calls"] = ToolCallDeltasJson(*tool_calls);
     choice["delta"] = std::move(delta);
     choice["logprobs"] = logprobs != nullptr ? ChatLogprobs(*logprobs) : Json();
   } else {

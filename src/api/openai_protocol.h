@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "api/openai_tools.h"
 #include "sampling/sampler_chain.h"
 
 namespace wick::api {
@@ -54,6 +55,12 @@ struct CompletionRequest {
   bool logprobs = false;
   int top_logprobs = 0;     // 0..20 (chat), 0..5 (completions: the "logprobs" integer)
   bool ignore_eos = false;  // llama-server's extension for benchmarks: generate past end tokens
+  // kChat: structured output and tool calling (openai_tools.h). `tools` holds the validated
+  // tool definitions as sent.
+  ResponseFormat response_format;
+  nlohmann::ordered_json tools = nlohmann::ordered_json::array();
+  ToolChoice tool_choice;
+  std::optional<bool> parallel_tool_calls;  // as sent; OpenAI's default is true
 };
 
 struct ParseLimits {
@@ -63,9 +70,9 @@ struct ParseLimits {
 
 // Parses and validates a request body. Errors are 400s whose message names the field (and
 // `param` is set to it): malformed JSON, a wrong type, a value out of range, a missing
-// required field, or a field that would change the result but is not supported (tools,
-// tool_choice other than "none", functions, response_format other than text, echo, suffix,
-// best_of > 1, images in content). Unknown fields are ignored.
+// required field, or a field that would change the result but is not supported (the legacy
+// functions and function_call, echo, suffix, best_of > 1, images in content). Unknown fields
+// are ignored.
 std::variant<CompletionRequest, ApiError> ParseCompletionRequest(std::string_view body,
                                                                  Endpoint endpoint,
                                                                  const ParseLimits& limits);
@@ -80,9 +87,10 @@ struct TokenLogprob {
 struct ChoiceResult {
   int index = 0;
   std::string text;
-  std::string finish_reason;  // "stop", "length"
+  std::string finish_reason;  // "stop", "length", "tool_calls"
   bool has_logprobs = false;
   std::vector<TokenLogprob> logprobs;
+  std::vector<ToolCall> tool_calls;  // chat: message.tool_calls (content is null when empty)
 };
 
 struct Usage {
@@ -107,11 +115,13 @@ nlohmann::ordered_json CompletionResponse(Endpoint endpoint, const ResponseMeta&
 // One streamed piece of one choice ("chat.completion.chunk" / "text_completion"). Chat: the
 // first chunk of a choice carries delta.role = "assistant" (`first`), later ones delta.content;
 // the last has an empty delta and finish_reason. `logprobs` (may be null) covers the tokens of
-// `text`. With include_usage every chunk has "usage": null.
+// `text`. With include_usage every chunk has "usage": null. `tool_calls` (chat; null or empty:
+// none) become delta.tool_calls, and a first chunk with them has "content": null.
 nlohmann::ordered_json StreamChunk(Endpoint endpoint, const ResponseMeta& meta, int index,
                                    bool first, std::string_view text,
                                    const std::string* finish_reason,
-                                   const std::vector<TokenLogprob>* logprobs, bool include_usage);
+                                   const std::vector<TokenLogprob>* logprobs, bool include_usage,
+                                   const std::vector<ToolCallDelta>* tool_calls = nullptr);
 
 // The final usage chunk of a stream with include_usage: "choices": [] and the usage.
 nlohmann::ordered_json UsageChunk(Endpoint endpoint, const ResponseMeta& meta, const Usage& usage);

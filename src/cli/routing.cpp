@@ -42,7 +42,9 @@ Result<std::unique_ptr<LocalEngine>> LoadLocalEngine(const std::string& path, in
               .tokenizer = e->model->tokenizer.get(),
               .chat_template = &*e->chat_template,
               .engine = e->engine.get(),
-              .price = {}};
+              .price = {},
+              .vocab_trie = text::VocabTrie::Build(*e->model->tokenizer),
+              .grammars = nullptr};
   return e;
 }
 

@@ -246,11 +246,15 @@ int RunServe(ServeOptions opts) {
   const provider::SystemClock clock;
   Routing routing;
   if (config) {
-    const provider::LocalModel local{.id = served.id,
-                                     .tokenizer = served.tokenizer,
-                                     .chat_template = served.chat_template,
-                                     .engine = served.engine,
-                                     .price = {}};
+    // The router's local provider shares the model's grammars with the direct path.
+    const provider::LocalModel local{
+        .id = served.id,
+        .tokenizer = served.tokenizer,
+        .chat_template = served.chat_template,
+        .engine = served.engine,
+        .price = {},
+        .vocab_trie = served.grammars != nullptr ? served.grammars->trie() : nullptr,
+        .grammars = served.grammars};
     Result<Routing> built = BuildRouting(*config, local_model ? &local : nullptr, clock);
     if (!built.ok()) return fail(built.error().message());
     routing = std::move(*built);

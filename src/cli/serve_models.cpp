@@ -10,6 +10,7 @@
 
 #include "cli/model_resolver.h"
 #include "io/gguf_file.h"
+#include "provider/grammar_cache.h"
 
 namespace wick::cli {
 
@@ -162,12 +163,16 @@ Result<std::unique_ptr<ServeModel>> ServeModel::Load(const ServeModelSpec& spec,
                                                .kv_type = options.cache_type,
                                                .n_batch = options.batch_size,
                                                .queue_size = options.queue_size}));
+  // The trie constrained decoding (response_format, forced tool calls) walks, made once here.
+  const Tokenizer* tokenizer = m->model_->tokenizer.get();
   m->served_ = {.id = spec.id,
-                .tokenizer = m->model_->tokenizer.get(),
+                .tokenizer = tokenizer,
                 .chat_template = &*m->chat_template_,
                 .engine = m->engine_.get(),
                 .n_ctx_train = hp.n_ctx_train,
-                .created = created};
+                .created = created,
+                .grammars = std::make_shared<provider::GrammarCache>(
+                    tokenizer, text::VocabTrie::Build(*tokenizer))};
   return m;
 }
 

@@ -5,6 +5,9 @@
 #include <random>
 
 #include "core/random.h"
+#include "text/grammar/json_schema.h"
+#include "text/grammar/tool_call_grammar.h"
+
 namespace wick::provider {
 
 namespace {
@@ -19,6 +22,94 @@ api::ApiError BadRequest(std::string message, std::string param) {
 
 uint64_t RandomSeed() {
   return RandomU64();
+}
+
+// Templates that render `tools` get them as a variable; for the rest, the model learns of them
+// from the first message (system or not: some templates refuse a system role).
+nlohmann::ordered_json WithToolPrompt(nlohmann::ordered_json messages, text::ToolCallFormat format,
+                                      const nlohmann::ordered_json& tools) {
+  if (messages.empty()) return messages;
+  nlohmann::ordered_json& first = messages.front();
+  const std::string prompt = text::ToolSystemPrompt(format, tools);
+  const std::string content = first.value("content", "");
+  first["content"] = content.empty() ? prompt : prompt + "\n\n" + content;
+  return messages;
+}
+
+// What the template gets: the messages with tool-call arguments as values, and the tools
+// (null when there are none, since templates test `tools is not none`).
+Result<std::string> RenderChat(const LocalModel& model, const api::CompletionRequest& r) {
+  nlohmann::ordered_json messages = api::MessagesForTemplate(r.messages);
+  nlohmann::ordered_json tools = api::ToolsForTemplate(r);
+  if (tools.empty()) return model.chat_template->Apply(messages, true);
+  const std::string& source = model.chat_template->source();
+  if (source.find("tools") == std::string::npos) {
+    // Our own prompt costs prompt tokens: with a named function, the others cannot be called
+    // this turn and are left out of it.
+    if (r.tool_choice.mode == api::ToolChoiceMode::kFunction) {
+      nlohmann::ordered_json named = nlohmann::ordered_json::array();
+      for (const nlohmann::ordered_json& tool : tools) {
+        if (tool["function"]["name"] == r.tool_choice.name) named.push_back(tool);
+      }
+      tools = std::move(named);
+    }
+    messages = WithToolPrompt(std::move(messages), text::DetectToolCallFormat(source), tools);
+    return model.chat_template->Apply(messages, true);
+  }
+  return model.chat_template->Apply(messages, true, tools);
+}
+
+bool ForcesToolCall(const api::CompletionRequest& r) {
+  return !r.tools.empty() && (r.tool_choice.mode == api::ToolChoiceMode::kRequired ||
+                              r.tool_choice.mode == api::ToolChoiceMode::kFunction);
+}
+
+// The grammar a request's output must follow, from the model's cache; null when it is free.
+std::variant<std::shared_ptr<text::CompiledGrammar>, api::ApiError> RequestGrammar(
+    const LocalModel& model, const api::CompletionRequest& r, const OutputPlan& plan) {
+  if (r.endpoint != api::Endpoint::kChat) return nullptr;
+  const bool forced = ForcesToolCall(r);
+  const api::ResponseFormat& format = r.response_format;
+  if (!forced && format.type == api::ResponseFormatType::kText) return nullptr;
+  const char* param = forced ? "tools" : "response_format";
+  if (model.grammars == nullptr) {
+    api::ApiError e = BadRequest(
+        fmt::format("'{}' needs constrained decoding, which this model's server was not set "
+                    "up for",
+                    param),
+        param);
+    e.status = 500;
+    e.type = "server_error";
+    return e;
+  }
+  std::string key;
+  std::function<Result<text::Grammar>()> build;
+  if (forced) {
+    const nlohmann::ordered_json tools = api::ToolsForTemplate(r);
+    const std::string forced_name =
+        r.tool_choice.mode == api::ToolChoiceMode::kFunction ? r.tool_choice.name : "";
+    // A named function is called once (as OpenAI does); "required" may call several when
+    // parallel calls are allowed.
+    const bool parallel = forced_name.empty() && r.parallel_tool_calls.value_or(true);
+    key = fmt::format("tools\n{}\n{}\n{}\n{}", text::ToolCallFormatName(plan.format), forced_name,
+                      parallel, tools.dump());
+    build = [tools, forced_name, parallel, &plan] {
+      return text::ToolCallGrammar(plan.format, tools, forced_name, parallel);
+    };
+  } else if (format.type == api::ResponseFormatType::kJsonObject) {
+    key = "json_object";
+    build = [] { return Result<text::Grammar>(text::JsonObjectGrammar()); };
+  } else {
+    // As written: the order of properties is the order the output follows.
+    key = fmt::format("json_schema\n{}\n{}", format.strict, format.schema.dump());
+    build = [&format] { return text::JsonSchemaGrammar(format.schema, {.strict = format.strict}); };
+  }
+  Result<std::shared_ptr<text::CompiledGrammar>> compiled = model.grammars->Get(key, build);
+  if (!compiled.ok()) {
+    return BadRequest(fmt::format("'{}' cannot be followed: {}", param, compiled.error().message()),
+                      param);
+  }
+  return *compiled;
 }
 
 }  // namespace
@@ -46,7 +137,7 @@ std::variant<std::vector<engine::SequenceParams>, api::ApiError> BuildSequences(
   const bool chat = r.endpoint == api::Endpoint::kChat;
   std::vector<std::vector<int32_t>> prompts;
   if (chat) {
-    Result<std::string> text = model.chat_template->Apply(r.messages, true);
+    Result<std::string> text = RenderChat(model, r);
     if (!text.ok()) {
       return BadRequest("the chat template failed: " + text.error().message(), "messages");
     }
@@ -90,6 +181,25 @@ std::variant<std::vector<engine::SequenceParams>, api::ApiError> BuildSequences(
   return seqs;
 }
 
+std::variant<BuiltRequest, api::ApiError> BuildRequest(const LocalModel& model,
+                                                       const api::CompletionRequest& r) {
+  BuiltRequest built;
+  if (r.endpoint == api::Endpoint::kChat && !r.tools.empty() &&
+      r.tool_choice.mode != api::ToolChoiceMode::kNone) {
+    built.output.tool_calls = true;
+    built.output.format = text::DetectToolCallFormat(model.chat_template->source());
+  }
+  auto seqs = BuildSequences(model, r);
+  if (api::ApiError* e = std::get_if<api::ApiError>(&seqs)) return std::move(*e);
+  built.sequences = std::get<std::vector<engine::SequenceParams>>(std::move(seqs));
+  auto grammar = RequestGrammar(model, r, built.output);
+  if (api::ApiError* e = std::get_if<api::ApiError>(&grammar)) return std::move(*e);
+  for (engine::SequenceParams& s : built.sequences) {
+    s.grammar = std::get<std::shared_ptr<text::CompiledGrammar>>(grammar);
+  }
+  return built;
+}
+
 api::ApiError ContextLengthError(const api::CompletionRequest& request, int64_t n_ctx,
                                  size_t prompt_tokens, const std::string& detail) {
   const bool chat = request.endpoint == api::Endpoint::kChat;
@@ -103,6 +213,9 @@ api::ApiError ContextLengthError(const api::CompletionRequest& request, int64_t 
 }
 
 LocalProvider::LocalProvider(LocalModel model, std::string name) : model_(std::move(model)) {
+  if (model_.grammars == nullptr && model_.tokenizer != nullptr) {
+    model_.grammars = std::make_shared<GrammarCache>(model_.tokenizer, model_.vocab_trie);
+  }
   info_.name = std::move(name);
   info_.models = {model_.id};
   info_.context_length = model_.engine->options().n_ctx;
@@ -124,15 +237,17 @@ std::optional<int64_t> LocalProvider::CountPromptTokens(
 std::variant<Outcome, Failure> LocalProvider::Stream(const api::CompletionRequest& request,
                                                      const DeltaSink& sink,
                                                      const CancelToken& cancel) {
-  auto built = BuildSequences(model_, request);
+  auto built = BuildRequest(model_, request);
   if (api::ApiError* e = std::get_if<api::ApiError>(&built)) {
     Failure f;
-    f.kind = FailureKind::kBadRequest;
-    f.http_status = 400;
+    f.kind = e->status >= 500 ? FailureKind::kServerError : FailureKind::kBadRequest;
+    f.http_status = e->status;
     f.message = e->message;
     return f;
   }
-  auto& seqs = std::get<std::vector<engine::SequenceParams>>(built);
+  auto& seqs = std::get<BuiltRequest>(built).sequences;
+  std::vector<ChoiceOutput> outputs(seqs.size(),
+                                    ChoiceOutput(std::get<BuiltRequest>(built).output));
   const size_t n_prompt = seqs.front().prompt.size();
   Result<std::vector<std::shared_ptr<engine::SequenceHandle>>> submitted =
       model_.engine->Submit(std::move(seqs));
@@ -175,10 +290,9 @@ std::variant<Outcome, Failure> LocalProvider::Stream(const api::CompletionReques
     for (size_t i = 0; i < handles.size(); ++i) {
       if (done[i]) continue;
       engine::SequenceEvent event = handles[i]->Next(wait);
-      Delta d;
-      d.index = static_cast<int>(i);
-      d.text = std::move(event.text);
-      d.logprobs = ConvertLogprobs(*model_.tokenizer, event.logprobs);
+      const int index = static_cast<int>(i);
+      Delta d =
+          outputs[i].Push(index, event.text, ConvertLogprobs(*model_.tokenizer, event.logprobs));
       if (event.done) {
         done[i] = true;
         --remaining;
@@ -186,11 +300,19 @@ std::variant<Outcome, Failure> LocalProvider::Stream(const api::CompletionReques
         outcome.usage.completion_tokens += event.completion_tokens;
         outcome.usage.cached_tokens += event.cached_tokens;
         if (event.finish == engine::FinishReason::kError) error = event.error;
-        if (event.finish != engine::FinishReason::kCancelled)
-          d.finish_reason = FinishName(event.finish);
+        Delta last = outputs[i].Finish(index, event.finish == engine::FinishReason::kCancelled
+                                                  ? ""
+                                                  : FinishName(event.finish));
+        d.text += last.text;
+        d.logprobs.insert(d.logprobs.end(), last.logprobs.begin(), last.logprobs.end());
+        d.tool_calls = std::move(last.tool_calls);
+        d.finish_reason = std::move(last.finish_reason);
       }
-      if (stopped || (d.text.empty() && d.logprobs.empty() && d.finish_reason.empty())) continue;
-      sent = sent || !d.text.empty();
+      if (stopped || (d.text.empty() && d.logprobs.empty() && d.finish_reason.empty() &&
+                      d.tool_calls.empty())) {
+        continue;
+      }
+      sent = sent || !d.text.empty() || !d.tool_calls.empty();
       if (!sink(d)) {
         stopped = true;
         cancel_all();

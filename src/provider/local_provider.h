@@ -1,5 +1,7 @@
 // The engine in this process as a Provider: requests are rendered with the model's chat
-// template, tokenized and run on the BatchEngine, each choice its own sequence.
+// template, tokenized and run on the BatchEngine, each choice its own sequence. Structured
+// output (response_format) and forced tool calls are constrained decoding with a grammar;
+// tool calls are read back out of the text in the model's format (local_output.h).
 #pragma once
 
 #include <string>
@@ -7,6 +9,8 @@
 #include <vector>
 
 #include "engine/batch_engine.h"
+#include "provider/grammar_cache.h"
+#include "provider/local_output.h"
 #include "provider/provider.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -20,16 +24,35 @@ struct LocalModel {
   const ChatTemplate* chat_template = nullptr;
   engine::BatchEngine* engine = nullptr;
   Price price;  // usually zero
+  // The vocabulary's byte trie for constrained decoding (response_format, forced tool calls).
+  std::shared_ptr<const text::VocabTrie> vocab_trie = {};
+  // The model's compiled grammars, shared by every request to it; null: LocalProvider makes
+  // one (over vocab_trie, or a trie built on first use), and BuildRequest refuses requests
+  // that need a grammar.
+  std::shared_ptr<GrammarCache> grammars = {};
 };
 
 // Most sequences one request may start (prompts x n).
 inline constexpr int kMaxChoices = 16;
 
 // The engine sequences of a request: each prompt rendered (chat: the template, with the
-// generation prompt) and tokenized, n choices each with their own seed (seed + j when one is
-// given, random otherwise). Errors are 400s naming the field.
+// generation prompt and the tools unless tool_choice is "none") and tokenized, n choices each
+// with their own seed (seed + j when one is given, random otherwise). No grammar yet: enough
+// to count the prompt's tokens. Errors are 400s naming the field.
 std::variant<std::vector<engine::SequenceParams>, api::ApiError> BuildSequences(
     const LocalModel& model, const api::CompletionRequest& request);
+
+// A request ready to run: its sequences, constrained by the grammar of its response_format or
+// forced tool call, and how their text becomes the answer.
+struct BuiltRequest {
+  std::vector<engine::SequenceParams> sequences;
+  OutputPlan output;
+};
+
+// BuildSequences, then the grammar (from the model's GrammarCache) and the output plan. A
+// schema the grammar cannot express is a 400 naming response_format or tools.
+std::variant<BuiltRequest, api::ApiError> BuildRequest(const LocalModel& model,
+                                                       const api::CompletionRequest& request);
 
 // "stop" or "length", as OpenAI's finish_reason names how a sequence ended.
 const char* FinishName(engine::FinishReason reason);

@@ -38,6 +38,28 @@ void AppendDelta(std::vector<api::ChoiceResult>& choices, const Delta& delta, bo
   c.text += delta.text;
   c.logprobs.insert(c.logprobs.end(), delta.logprobs.begin(), delta.logprobs.end());
   if (!delta.finish_reason.empty()) c.finish_reason = delta.finish_reason;
+  for (const api::ToolCallDelta& piece : delta.tool_calls) {
+    if (piece.index < 0 || piece.index >= kMaxToolCalls) continue;
+    if (c.tool_calls.size() <= static_cast<size_t>(piece.index)) {
+      c.tool_calls.resize(static_cast<size_t>(piece.index) + 1);
+    }
+    api::ToolCall& call = c.tool_calls[static_cast<size_t>(piece.index)];
+    if (!piece.id.empty()) call.id = piece.id;
+    if (!piece.name.empty()) call.name = piece.name;
+    call.arguments += piece.arguments;
+  }
+}
+
+std::vector<api::ToolCallDelta> ToolCallDeltas(const std::vector<api::ToolCall>& calls) {
+  std::vector<api::ToolCallDelta> out;
+  out.reserve(calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    out.push_back({.index = static_cast<int>(i),
+                   .id = calls[i].id,
+                   .name = calls[i].name,
+                   .arguments = calls[i].arguments});
+  }
+  return out;
 }
 
 std::variant<Completion, Failure> Provider::Complete(const api::CompletionRequest& request,

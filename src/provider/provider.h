@@ -46,17 +46,29 @@ struct Failure {
   api::Usage partial_usage;
 };
 
+// Most tool calls one choice may hold; an upstream numbering calls beyond it is broken.
+inline constexpr int kMaxToolCalls = 128;
+
 // One streamed piece of one choice.
 struct Delta {
   int index = 0;
   std::string text;
   std::vector<api::TokenLogprob> logprobs;
-  std::string finish_reason;  // "stop" or "length" on a choice's last delta, else empty
+  // "stop", "length" or "tool_calls" on a choice's last delta, else empty.
+  std::string finish_reason;
+  // Pieces of the choice's tool calls: a call's first piece has its id and name, later ones
+  // more of its arguments (api::ToolCallDelta).
+  std::vector<api::ToolCallDelta> tool_calls;
 };
 
 // Adds a delta to the choice it belongs to, creating choices up to its index; deltas with a
-// negative index belong to no choice and are ignored.
+// negative index belong to no choice and are ignored. Tool-call pieces are assembled by their
+// index: id and name set, arguments concatenated.
 void AppendDelta(std::vector<api::ChoiceResult>& choices, const Delta& delta, bool logprobs);
+
+// Whole calls as the pieces that carry them: one per call, with its id, name and all of its
+// arguments.
+std::vector<api::ToolCallDelta> ToolCallDeltas(const std::vector<api::ToolCall>& calls);
 
 // Receives deltas as they arrive; returning false cancels the call.
 using DeltaSink = std::function<bool(const Delta&)>;

@@ -202,32 +202,42 @@ class StreamReader {
     if (model_.empty()) model_ = chunk->model;
     if (chunk->usage) usage_ = chunk->usage;
     for (api::ChunkDelta& d : chunk->deltas) {
-      if (!Deliver(d.index, std::move(d.text), std::move(d.logprobs), std::move(d.finish_reason))) {
-        return false;
-      }
+      Delta delta;
+      delta.index = d.index;
+      delta.text = std::move(d.text);
+      delta.logprobs = std::move(d.logprobs);
+      delta.finish_reason = std::move(d.finish_reason);
+      delta.tool_calls = std::move(d.tool_calls);
+      if (!Deliver(std::move(delta))) return false;
     }
     return true;
   }
 
-  bool Deliver(int index, std::string text, std::vector<api::TokenLogprob> logprobs,
-               std::string finish_reason) {
+  bool Deliver(Delta delta) {
+    const int index = delta.index;
     if (index < 0 || static_cast<size_t>(index) >= finished_.size()) {
       return Fail(MakeFailure(FailureKind::kMalformed,
                               fmt::format("choice index {} out of range: {} choices were asked for",
                                           index, finished_.size())));
     }
-    // A chat stream's first chunk often carries only the role: nothing to pass on.
-    if (text.empty() && logprobs.empty() && finish_reason.empty()) return true;
-    if (!text.empty()) {
-      ++content_deltas_;
-      content_bytes_ += static_cast<int64_t>(text.size());
+    for (const api::ToolCallDelta& call : delta.tool_calls) {
+      if (call.index >= kMaxToolCalls) {
+        return Fail(MakeFailure(FailureKind::kMalformed,
+                                fmt::format("tool call index {} of choice {}: at most {} calls",
+                                            call.index, index, kMaxToolCalls)));
+      }
+      content_bytes_ += static_cast<int64_t>(call.name.size() + call.arguments.size());
     }
-    if (!finish_reason.empty()) finished_[static_cast<size_t>(index)] = true;
-    Delta delta;
-    delta.index = index;
-    delta.text = std::move(text);
-    delta.logprobs = std::move(logprobs);
-    delta.finish_reason = std::move(finish_reason);
+    // A chat stream's first chunk often carries only the role: nothing to pass on.
+    if (delta.text.empty() && delta.logprobs.empty() && delta.finish_reason.empty() &&
+        delta.tool_calls.empty()) {
+      return true;
+    }
+    if (!delta.text.empty()) {
+      ++content_deltas_;
+      content_bytes_ += static_cast<int64_t>(delta.text.size());
+    }
+    if (!delta.finish_reason.empty()) finished_[static_cast<size_t>(index)] = true;
     passed_ = true;
     if (!sink_(delta)) return Fail(MakeFailure(FailureKind::kCancelled, "the caller stopped"));
     return true;
@@ -253,9 +263,13 @@ class StreamReader {
     model_ = parsed->model;
     usage_ = parsed->usage;
     for (api::ChoiceResult& c : parsed->choices) {
-      if (!Deliver(c.index, std::move(c.text), std::move(c.logprobs), std::move(c.finish_reason))) {
-        return;
-      }
+      Delta delta;
+      delta.index = c.index;
+      delta.text = std::move(c.text);
+      delta.logprobs = std::move(c.logprobs);
+      delta.finish_reason = std::move(c.finish_reason);
+      delta.tool_calls = ToolCallDeltas(c.tool_calls);
+      if (!Deliver(std::move(delta))) return;
     }
   }
 

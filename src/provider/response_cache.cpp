@@ -200,6 +200,15 @@ std::string ResponseCache::CanonicalJson(std::string_view provider_model,
     AppendString(out, text);
   }
   out.push_back(']');
+  // Structured output and tools shape the answer; requests without them keep the keys they
+  // had before these existed.
+  if (request.endpoint == api::Endpoint::kChat) {
+    const nlohmann::ordered_json structured = api::ToolFieldsJson(request);
+    if (!structured.empty()) {
+      AppendKey(out, "structured");
+      AppendJson(out, structured);
+    }
+  }
   AppendKey(out, "temperature");
   AppendNumber(out, s.temperature);
   AppendKey(out, "top_k");
@@ -224,6 +233,9 @@ uint64_t ResponseCache::SizeOf(std::string_view key, const Completion& completio
       sizeof(Entry) + key.size() + sizeof(Completion) + completion.outcome.model.size();
   for (const auto& choice : completion.choices) {
     bytes += sizeof(choice) + choice.text.size() + choice.finish_reason.size();
+    for (const auto& call : choice.tool_calls) {
+      bytes += sizeof(call) + call.id.size() + call.name.size() + call.arguments.size();
+    }
     for (const auto& logprob : choice.logprobs) {
       bytes += sizeof(logprob) + logprob.token.size();
       for (const auto& [token, value] : logprob.top) bytes += sizeof(value) + token.size() + 32;
@@ -322,11 +334,20 @@ std::string ResponseCache::Encode(const Completion& completion) {
       for (const auto& [token, logprob] : t.top) top.push_back({bytes(token), logprob});
       logprobs.push_back({bytes(t.token), t.logprob, std::move(top)});
     }
-    choices.push_back({{"i", c.index},
-                       {"t", bytes(c.text)},
-                       {"f", bytes(c.finish_reason)},
-                       {"l", c.has_logprobs},
-                       {"p", std::move(logprobs)}});
+    Json choice = {{"i", c.index},
+                   {"t", bytes(c.text)},
+                   {"f", bytes(c.finish_reason)},
+                   {"l", c.has_logprobs},
+                   {"p", std::move(logprobs)}};
+    // Only with calls, so answers without them encode as before.
+    if (!c.tool_calls.empty()) {
+      Json calls = Json::array();
+      for (const api::ToolCall& call : c.tool_calls) {
+        calls.push_back({bytes(call.id), bytes(call.name), bytes(call.arguments)});
+      }
+      choice["tc"] = std::move(calls);
+    }
+    choices.push_back(std::move(choice));
   }
   const api::Usage& u = completion.outcome.usage;
   const Json doc = {{"v", kEncodingVersion},
@@ -370,6 +391,12 @@ std::optional<Completion> ResponseCache::Decode(std::string_view text) {
         lp.logprob = t.at(1).get<float>();
         for (const Json& alt : t.at(2)) lp.top.emplace_back(str(alt.at(0)), alt.at(1).get<float>());
         choice.logprobs.push_back(std::move(lp));
+      }
+      if (auto calls = c.find("tc"); calls != c.end()) {
+        for (const Json& call : *calls) {
+          choice.tool_calls.push_back(
+              {.id = str(call.at(0)), .name = str(call.at(1)), .arguments = str(call.at(2))});
+        }
       }
       out.choices.push_back(std::move(choice));
     }

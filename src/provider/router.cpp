@@ -86,9 +86,12 @@ namespace {
 
 // Passes a delta on in pieces of at most `chunk` bytes of text (stream_chunk_size), cut at
 // UTF-8 character boundaries, the finish reason on the last. A delta with log-probabilities
-// stays whole: they belong to its tokens.
+// or tool calls stays whole: they belong to its tokens.
 bool SendInChunks(const Delta& delta, size_t chunk, const DeltaSink& sink) {
-  if (chunk == 0 || delta.text.size() <= chunk || !delta.logprobs.empty()) return sink(delta);
+  if (chunk == 0 || delta.text.size() <= chunk || !delta.logprobs.empty() ||
+      !delta.tool_calls.empty()) {
+    return sink(delta);
+  }
   std::string_view text = delta.text;
   while (!text.empty()) {
     size_t n = std::min(chunk, text.size());
@@ -353,6 +356,7 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
         d.text = c.text;
         d.logprobs = c.logprobs;
         d.finish_reason = c.finish_reason;
+        d.tool_calls = ToolCallDeltas(c.tool_calls);
         if (!SendInChunks(d, chunk, sink)) break;
       }
       info.provider = p.name;
@@ -431,7 +435,7 @@ std::variant<RouteInfo, RouteError> Router::Stream(const api::CompletionRequest&
     std::variant<Outcome, Failure> result = slot->provider->Stream(
         sent,
         [&](const Delta& d) {
-          if (!first_token && !d.text.empty()) {
+          if (!first_token && (!d.text.empty() || !d.tool_calls.empty())) {
             if (!watched.Disarm()) return false;  // too late: the next tier answers instead
             first_token = true;
             const double ms =

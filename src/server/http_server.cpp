@@ -43,8 +43,9 @@ class Relay {
  public:
   // `lease` (null without a pool) keeps the model loaded while the relay lives.
   Relay(Endpoint endpoint, const CompletionRequest& request, const ServedModel& model,
-        std::vector<std::shared_ptr<engine::SequenceHandle>> handles, Metrics& metrics,
-        std::chrono::milliseconds probe, std::shared_ptr<ModelLease> lease)
+        std::vector<std::shared_ptr<engine::SequenceHandle>> handles,
+        const provider::OutputPlan& output, Metrics& metrics, std::chrono::milliseconds probe,
+        std::shared_ptr<ModelLease> lease)
       : lease_(std::move(lease)),
         endpoint_(endpoint),
         stream_(request.stream),
@@ -54,7 +55,7 @@ class Relay {
         handles_(std::move(handles)),
         metrics_(metrics),
         probe_(probe),
-        choices_(handles_.size()),
+        choices_(handles_.size(), MakeChoice(output)),
         start_(Clock::now()) {
     meta_.id = NewId(endpoint == Endpoint::kChat ? "chatcmpl-" : "cmpl-");
     meta_.created = UnixNow();
@@ -90,13 +91,21 @@ class Relay {
 
  private:
   struct Choice {
+    provider::ChoiceOutput output;  // text passed on, or held back and read for tool calls
     bool done = false;
     bool started = false;  // a chunk was sent (chat: the role went out)
     std::string text;
     std::vector<TokenLogprob> logprobs;
+    std::vector<ToolCall> tool_calls;
     std::string finish;
-    Clock::time_point last_token;
+    Clock::time_point last_token{};
   };
+
+  static Choice MakeChoice(const provider::OutputPlan& plan) {
+    Choice c;
+    c.output = provider::ChoiceOutput(plan);
+    return c;
+  }
 
   bool Write(httplib::DataSink& sink, const std::string& data) {
     last_write_ = Clock::now();
@@ -117,34 +126,47 @@ class Relay {
     }
     std::vector<TokenLogprob> logprobs;
     if (logprobs_) logprobs = provider::ConvertLogprobs(tokenizer_, event.logprobs);
+    provider::Delta d = c.output.Push(index, event.text, std::move(logprobs));
+    const bool failed = event.done && event.finish == engine::FinishReason::kError;
     if (event.done) {
       usage_.prompt_tokens += event.prompt_tokens;
       usage_.completion_tokens += event.completion_tokens;
       usage_.cached_tokens += event.cached_tokens;
       metrics_.Tokens(event.prompt_tokens, event.completion_tokens);
-      if (event.finish == engine::FinishReason::kError) error_ = event.error;
+      if (failed) error_ = event.error;
+      provider::Delta last =
+          c.output.Finish(index, failed ? std::string() : provider::FinishName(event.finish));
+      d.text += last.text;
+      for (TokenLogprob& lp : last.logprobs) d.logprobs.push_back(std::move(lp));
+      d.tool_calls = std::move(last.tool_calls);
+      d.finish_reason = std::move(last.finish_reason);
     }
     if (!stream_) {
-      c.text += event.text;
-      for (TokenLogprob& lp : logprobs) c.logprobs.push_back(std::move(lp));
+      c.text += d.text;
+      for (TokenLogprob& lp : d.logprobs) c.logprobs.push_back(std::move(lp));
+      for (ToolCallDelta& call : d.tool_calls) {
+        c.tool_calls.push_back(
+            {.id = call.id, .name = std::move(call.name), .arguments = std::move(call.arguments)});
+      }
       if (event.done) {
         c.done = true;
-        c.finish = provider::FinishName(event.finish);
+        c.finish = d.finish_reason;
       }
       return true;
     }
-    if (!event.text.empty() || !logprobs.empty()) {
-      const Json chunk = StreamChunk(endpoint_, meta_, index, !c.started, event.text, nullptr,
-                                     logprobs_ ? &logprobs : nullptr, include_usage_);
+    if (!d.text.empty() || !d.logprobs.empty() || !d.tool_calls.empty()) {
+      const Json chunk =
+          StreamChunk(endpoint_, meta_, index, !c.started, d.text, nullptr,
+                      logprobs_ ? &d.logprobs : nullptr, include_usage_, &d.tool_calls);
       c.started = true;
       if (!Write(sink, SseEvent(chunk))) return false;
     }
     if (event.done) {
       c.done = true;
-      if (event.finish == engine::FinishReason::kError) {
+      if (failed) {
         return Write(sink, SseEvent(ErrorBody(MakeError(500, event.error, "server_error"))));
       }
-      const std::string finish = provider::FinishName(event.finish);
+      const std::string& finish = d.finish_reason;
       const Json chunk =
           StreamChunk(endpoint_, meta_, index, !c.started, "", &finish, nullptr, include_usage_);
       c.started = true;
@@ -166,6 +188,7 @@ class Relay {
         r.finish_reason = choices_[i].finish;
         r.has_logprobs = logprobs_;
         r.logprobs = std::move(choices_[i].logprobs);
+        r.tool_calls = std::move(choices_[i].tool_calls);
         results.push_back(std::move(r));
       }
       return Write(sink, Dump(CompletionResponse(endpoint_, meta_, results, usage_)));
@@ -256,6 +279,9 @@ void HttpServer::Stop() {
 
 void HttpServer::SetReady(const ServedModel& model) {
   model_ = model;
+  if (model_.grammars == nullptr && model_.tokenizer != nullptr) {
+    model_.grammars = std::make_shared<provider::GrammarCache>(model_.tokenizer);
+  }
   ready_.store(true);
 }
 
@@ -502,10 +528,12 @@ void HttpServer::Completions(const httplib::Request& req, httplib::Response& res
                                    .tokenizer = m->tokenizer,
                                    .chat_template = m->chat_template,
                                    .engine = m->engine,
-                                   .price = {}};
-  auto built = provider::BuildSequences(local, r);
+                                   .price = {},
+                                   .vocab_trie = nullptr,
+                                   .grammars = m->grammars};
+  auto built = provider::BuildRequest(local, r);
   if (const ApiError* error = std::get_if<ApiError>(&built)) return SendError(res, *error);
-  auto& seqs = std::get<std::vector<engine::SequenceParams>>(built);
+  auto& seqs = std::get<provider::BuiltRequest>(built).sequences;
   const size_t n_prompt = seqs.front().prompt.size();
   Result<std::vector<std::shared_ptr<engine::SequenceHandle>>> handles =
       m->engine->Submit(std::move(seqs));
@@ -521,7 +549,8 @@ void HttpServer::Completions(const httplib::Request& req, httplib::Response& res
     return SendError(res, MakeError(400, e.message(), "invalid_request_error"));
   }
 
-  auto relay = std::make_shared<Relay>(endpoint, r, *m, std::move(*handles), metrics_,
+  auto relay = std::make_shared<Relay>(endpoint, r, *m, std::move(*handles),
+                                       std::get<provider::BuiltRequest>(built).output, metrics_,
                                        options_.probe_interval, std::move(lease));
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(

@@ -23,6 +23,7 @@
 
 #include "core/error.h"
 #include "engine/batch_engine.h"
+#include "provider/grammar_cache.h"
 #include "provider/router.h"
 #include "server/metrics.h"
 #include "text/chat_template.h"
@@ -57,6 +58,9 @@ struct ServedModel {
   engine::BatchEngine* engine = nullptr;
   int64_t n_ctx_train = 0;
   int64_t created = 0;  // unix seconds
+  // Compiled grammars for response_format and forced tool calls, shared with the model's
+  // LocalProvider under a router; SetReady makes one when the loader did not.
+  std::shared_ptr<provider::GrammarCache> grammars = {};
 };
 
 class HttpServer {

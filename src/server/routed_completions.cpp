@@ -60,10 +60,17 @@ struct RoutedCall {
     if (request.stream) {
       if (first_sent.size() <= index) first_sent.resize(index + 1, false);
       const std::string* finish = d.finish_reason.empty() ? nullptr : &d.finish_reason;
-      ready.push_back(api::SseEvent(
-          api::StreamChunk(request.endpoint, meta, d.index, !first_sent[index], d.text, finish,
-                           request.logprobs ? &d.logprobs : nullptr, request.include_usage)));
+      // Tool calls go out in a chunk of their own, the finish reason after them, as OpenAI
+      // sends them.
+      const bool calls = !d.tool_calls.empty();
+      ready.push_back(api::SseEvent(api::StreamChunk(
+          request.endpoint, meta, d.index, !first_sent[index], d.text, calls ? nullptr : finish,
+          request.logprobs ? &d.logprobs : nullptr, request.include_usage, &d.tool_calls)));
       first_sent[index] = true;
+      if (calls && finish != nullptr) {
+        ready.push_back(api::SseEvent(api::StreamChunk(request.endpoint, meta, d.index, false, "",
+                                                       finish, nullptr, request.include_usage)));
+      }
     } else {
       provider::AppendDelta(choices, d, request.logprobs);
     }

@@ -15,6 +15,7 @@ Result<ChatTemplate> ChatTemplate::FromSource(std::string_view source, std::stri
   WICK_ASSIGN_OR_RETURN(jinja::Template parsed, jinja::Template::Parse(source));
   ChatTemplate t;
   t.template_ = std::make_shared<const jinja::Template>(std::move(parsed));
+  t.source_ = std::string(source);
   t.bos_token_ = std::move(bos_token);
   t.eos_token_ = std::move(eos_token);
   return t;

@@ -32,6 +32,8 @@ class ChatTemplate {
 
   bool is_fallback() const { return fallback_; }
   const std::string& bos_token() const { return bos_token_; }
+  // The Jinja source (what it writes tells the model's tool-call format).
+  const std::string& source() const { return source_; }
 
   // Renders a conversation (an array of {"role", "content", ...}).
   Result<std::string> Apply(const nlohmann::ordered_json& messages, bool add_generation_prompt,
@@ -42,6 +44,7 @@ class ChatTemplate {
 
  private:
   std::shared_ptr<const jinja::Template> template_;
+  std::string source_;
   std::string bos_token_;
   std::string eos_token_;
   bool fallback_ = false;

@@ -193,10 +193,11 @@ TEST(ParseMessagesTest, ImageAndOtherPartsAreRejected) {
 }
 
 TEST(ParseMessagesTest, NullContentOnlyForAssistant) {
-  const CompletionRequest r =
-      MustParse(R"({"messages":[{"role":"user","content":"q"},)"
-                R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_1"}]},)"
-                R"({"role":"assistant"}]})");
+  const CompletionRequest r = MustParse(
+      R"({"messages":[{"role":"user","content":"q"},)"
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",)"
+      R"("function":{"name":"f","arguments":"{}"}}]},)"
+      R"({"role":"assistant"}]})");
   ASSERT_EQ(r.messages.size(), 3u);
   EXPECT_EQ(r.messages[1]["content"], "");
   EXPECT_EQ(r.messages[2]["content"], "");
@@ -211,11 +212,13 @@ TEST(ParseMessagesTest, NullContentOnlyForAssistant) {
 TEST(ParseMessagesTest, OtherFieldsAreKeptInOrder) {
   const CompletionRequest r = MustParse(
       R"({"messages":[{"role":"assistant","content":null,"name":"bot",)"
-      R"("tool_calls":[{"id":"call_1","type":"function"}]},)"
+      R"("tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},)"
       R"({"role":"tool","tool_call_id":"call_1","content":[{"type":"text","text":"42"}]}]})");
-  EXPECT_EQ(r.messages.dump(), R"([{"role":"assistant","content":"","name":"bot",)"
-                               R"("tool_calls":[{"id":"call_1","type":"function"}]},)"
-                               R"({"role":"tool","tool_call_id":"call_1","content":"42"}])");
+  EXPECT_EQ(
+      r.messages.dump(),
+      R"([{"role":"assistant","content":"","name":"bot",)"
+      R"("tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},)"
+      R"({"role":"tool","tool_call_id":"call_1","content":"42"}])");
 }
 
 // ---- prompt ----
@@ -508,14 +511,8 @@ TEST(ParseUnsupportedTest, ChatFieldsThatWouldChangeTheResult) {
     const char* extra;
     const char* param;
   } cases[] = {
-      {R"("tools":[{"type":"function","function":{"name":"f"}}])", "tools"},
-      {R"("tools":{})", "tools"},
-      {R"("tool_choice":"auto")", "tool_choice"},
-      {R"("tool_choice":{"type":"function","function":{"name":"f"}})", "tool_choice"},
       {R"("functions":[{"name":"f"}])", "functions"},
       {R"("function_call":"auto")", "function_call"},
-      {R"("response_format":{"type":"json_object"})", "response_format"},
-      {R"("response_format":"text")", "response_format"},
       {R"("audio":{"voice":"alloy","format":"wav"})", "audio"},
       {R"("modalities":["text","audio"])", "modalities"},
       {R"("prediction":{"type":"content","content":"x"})", "prediction"},

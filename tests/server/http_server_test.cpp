@@ -293,10 +293,11 @@ TEST_F(HttpServerTest, ErrorsHaveOpenAiShapeAndStatus) {
   expect_error(Post(*cli_, "/v1/chat/completions", bad.dump()), 400, "temperature");
   bad = Chat("hi", 4);
   bad["tools"] = Json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});
-  expect_error(Post(*cli_, "/v1/chat/completions", bad.dump()), 400, "tools");
+  bad["tool_choice"] = {{"type", "function"}, {"function", {{"name", "g"}}}};
+  expect_error(Post(*cli_, "/v1/chat/completions", bad.dump()), 400, "tool_choice");
   bad = Chat("hi", 4);
-  bad["response_format"] = {{"type", "json_object"}};
-  expect_error(Post(*cli_, "/v1/chat/completions", bad.dump()), 400, "response_format");
+  bad["response_format"] = {{"type", "xml"}};
+  expect_error(Post(*cli_, "/v1/chat/completions", bad.dump()), 400, "response_format.type");
   expect_error(Post(*cli_, "/v1/completions", R"({"max_tokens": 3})"), 400, "prompt");
   bad = Completion("hi", 4);
   bad["model"] = "gpt-nope";
