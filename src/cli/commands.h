@@ -23,6 +23,7 @@ void RegisterRun(CLI::App& app, CommandRunner& runner);
 void RegisterSynth(CLI::App& app, CommandRunner& runner);
 void RegisterBench(CLI::App& app, CommandRunner& runner);
 void RegisterChat(CLI::App& app, CommandRunner& runner);
+void RegisterCmd(CLI::App& app, CommandRunner& runner);
 void RegisterTemplate(CLI::App& app, CommandRunner& runner);
 void RegisterServe(CLI::App& app, CommandRunner& runner);
 void RegisterConfig(CLI::App& app, CommandRunner& runner);

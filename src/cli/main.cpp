@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   wick::cli::RegisterPerplexity(app, runner);
   wick::cli::RegisterBench(app, runner);
   wick::cli::RegisterChat(app, runner);
+  wick::cli::RegisterCmd(app, runner);
   wick::cli::RegisterTemplate(app, runner);
   wick::cli::RegisterServe(app, runner);
   wick::cli::RegisterConfig(app, runner);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "cli/commands.h"
@@ -13,6 +14,9 @@
 #include "cli/routing.h"
 #include "engine/batch_engine.h"
 #include "engine/generator.h"
+#include "text/grammar/gbnf.h"
+#include "text/grammar/grammar_matcher.h"
+#include "text/grammar/json_schema.h"
 
 namespace wick::cli {
 
@@ -30,7 +34,37 @@ struct RunOptions {
   sampling::SamplingParams sampling;
   std::string config;          // route through the providers of this file
   std::string route = "auto";  // the request's `model`: auto, a provider, provider/model
+  std::string grammar_file;    // GBNF
+  std::string json_schema;     // a schema, or @FILE
 };
+
+// --grammar-file or --json-schema as a grammar for this model's vocabulary; null when neither.
+Result<std::shared_ptr<text::CompiledGrammar>> OutputGrammar(const RunOptions& opts,
+                                                             const Tokenizer& tokenizer) {
+  if (opts.grammar_file.empty() && opts.json_schema.empty()) {
+    return std::shared_ptr<text::CompiledGrammar>();
+  }
+  text::Grammar grammar;
+  if (!opts.grammar_file.empty()) {
+    WICK_ASSIGN_OR_RETURN(const std::string source, ReadTextInput("", opts.grammar_file));
+    Result<text::Grammar> parsed = text::ParseGbnf(source);
+    if (!parsed.ok()) return std::move(parsed).error().With(opts.grammar_file);
+    grammar = std::move(*parsed);
+  } else {
+    std::string source = opts.json_schema;
+    if (source.rfind('@', 0) == 0) {
+      WICK_ASSIGN_OR_RETURN(source, ReadTextInput("", source.substr(1)));
+    }
+    const auto schema = nlohmann::json::parse(source, nullptr, false);
+    if (schema.is_discarded()) {
+      return Error(ErrorCode::kInvalidArgument, "--json-schema: not valid JSON");
+    }
+    Result<text::Grammar> built = text::JsonSchemaGrammar(schema);
+    if (!built.ok()) return std::move(built).error().With("--json-schema");
+    grammar = std::move(*built);
+  }
+  return text::CompiledGrammar::Create(std::move(grammar), text::VocabTrie::Build(tokenizer));
+}
 
 // With --config: the prompt goes through the router like a /v1/completions request, to the
 // local model of -m or [local] (one sequence) or to a remote provider.
@@ -82,7 +116,14 @@ int RunRouted(const RunOptions& opts, const std::string& prompt) {
 int RunRun(const RunOptions& opts) {
   Result<std::string> prompt = ReadTextInput(opts.prompt, opts.file);
   if (!prompt.ok()) return ReportError(prompt.error().message());
-  if (!opts.config.empty()) return RunRouted(opts, *prompt);
+  if (!opts.config.empty()) {
+    if (!opts.grammar_file.empty() || !opts.json_schema.empty()) {
+      return ReportError(
+          "--grammar-file and --json-schema work with a local model (-m), not "
+          "--config");
+    }
+    return RunRouted(opts, *prompt);
+  }
   if (opts.model.empty()) return ReportError("give -m MODEL, or --config with providers");
   auto load_start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
@@ -98,11 +139,14 @@ int RunRun(const RunOptions& opts) {
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
+  Result<std::shared_ptr<text::CompiledGrammar>> grammar = OutputGrammar(opts, *m.tokenizer);
+  if (!grammar.ok()) return ReportError(grammar.error().message());
   engine::Generator generator(m.model, *m.tokenizer, backend, *cache);
   engine::GenerateParams params{.prompt = *prompt,
                                 .max_tokens = opts.n_predict,
                                 .stop = opts.stop,
-                                .sampling = opts.sampling};
+                                .sampling = opts.sampling,
+                                .grammar = *grammar};
   bool wrote = false;
   auto sink = [&](std::string_view text) {
     wrote = true;
@@ -154,6 +198,11 @@ void RegisterRun(CLI::App& app, CommandRunner& runner) {
       ->check(CLI::IsMember({"f16", "f32", "q8_0"}, CLI::ignore_case));
   AddSamplingOptions(*cmd, opts->sampling);
   cmd->add_option("--stop", opts->stop, "Stop before this text (repeatable)");
+  auto* grammar = cmd->add_option("--grammar-file", opts->grammar_file,
+                                  "Constrain the output to this GBNF grammar (llama.cpp's format)");
+  cmd->add_option("--json-schema", opts->json_schema,
+                  "Constrain the output to JSON valid under this schema (text, or @FILE)")
+      ->excludes(grammar);
   cmd->callback([opts, prompt, file, &runner] {
     if (prompt->count() == 0 && file->count() == 0) throw CLI::RequiredError("-p or -f");
     runner = [opts] { return RunRun(*opts); };
