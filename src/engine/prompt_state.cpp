@@ -1,7 +1,6 @@
 #include "engine/prompt_state.h"
 
 #include <fmt/format.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 
 #include "core/mapped_file.h"
 #include "core/sha256.h"
+#include "core/user_dirs.h"
 #include "io/byte_reader.h"
 #include "io/gguf_file.h"
 
@@ -29,24 +29,6 @@ namespace {
 constexpr char kMagic[4] = {'W', 'K', 'P', 'S'};
 // A model path longer than this in a file is corruption, not a real path.
 constexpr uint32_t kMaxPathBytes = 1 << 16;
-
-std::string EnvVar(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
-fs::path HomeDir() {
-  std::string home = EnvVar("HOME");
-  if (!home.empty()) return home;
-  // Services started without a login environment still have a passwd entry.
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  if (getpwuid_r(getuid(), &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
-    return found->pw_dir;
-  }
-  return "/";
-}
 
 // The layer count of a cache: it does not keep one, but its K buffer is n_layer whole layers.
 int64_t CacheLayers(const model::KvCache& cache) {

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include <utility>
 
 #include "core/sha256.h"
+#include "core/user_dirs.h"
 
 namespace wick::hub {
 namespace {
@@ -44,24 +44,6 @@ Error OsError(const fs::path& path, std::string_view what, int err) {
 
 Error FsError(const fs::path& path, std::string_view what, const std::error_code& ec) {
   return OsError(path, what, ec.value());
-}
-
-std::string EnvVar(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
-fs::path HomeDir() {
-  std::string home = EnvVar("HOME");
-  if (!home.empty()) return home;
-  // Services started without a login environment still have a passwd entry.
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  if (getpwuid_r(getuid(), &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
-    return found->pw_dir;
-  }
-  return "/";
 }
 
 fs::path ExpandUser(const std::string& path) {

@@ -25,6 +25,18 @@ uint32_t DecodeUtf8(std::string_view text, size_t* pos) {
   return static_cast<uint32_t>(cp);
 }
 
+bool DecodeUtf8Strict(std::string_view text, size_t* pos, uint32_t* cp) {
+  if (*pos >= text.size()) return false;
+  utf8proc_int32_t value = -1;
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data() + *pos);
+  const utf8proc_ssize_t n =
+      utf8proc_iterate(bytes, static_cast<utf8proc_ssize_t>(text.size() - *pos), &value);
+  if (n <= 0 || value < 0) return false;
+  *pos += static_cast<size_t>(n);
+  *cp = static_cast<uint32_t>(value);
+  return true;
+}
+
 void AppendUtf8(uint32_t cp, std::string* out) {
   utf8proc_uint8_t buf[4];
   const utf8proc_ssize_t n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(cp), buf);

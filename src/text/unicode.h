@@ -17,6 +17,9 @@ inline constexpr uint32_t kReplacementChar = 0xFFFD;
 size_t Utf8SequenceLength(uint8_t lead);
 // Decodes one code point at `*pos` and advances; invalid input yields U+FFFD and skips a byte.
 uint32_t DecodeUtf8(std::string_view text, size_t* pos);
+// Decodes one code point at `*pos` and advances; false, leaving `*pos`, when the bytes there
+// are not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF included).
+bool DecodeUtf8Strict(std::string_view text, size_t* pos, uint32_t* cp);
 void AppendUtf8(uint32_t cp, std::string* out);
 std::vector<uint32_t> DecodeAll(std::string_view text);
 // `text` with every invalid sequence replaced by U+FFFD (so regex engines may skip checks).

@@ -12,6 +12,8 @@
 #include <map>
 #include <optional>
 
+#include "text/unicode.h"
+
 namespace wick::text {
 namespace {
 
@@ -27,24 +29,6 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 class GbnfParser {
@@ -315,30 +299,8 @@ class GbnfParser {
       ++pos_;
       return uint32_t{c};
     }
-    int len = 0;
     uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return Fail(at, "invalid UTF-8");
-    }
-    for (int i = 1; i < len; ++i) {
-      const auto cc = static_cast<uint8_t>(Peek(static_cast<size_t>(i)));
-      if ((cc & 0xC0) != 0x80) return Fail(at, "invalid UTF-8");
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr uint32_t kMinForLength[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return Fail(at, "invalid UTF-8");
-    }
-    pos_ += static_cast<size_t>(len);
+    if (!DecodeUtf8Strict(src_, &pos_, &cp)) return Fail(at, "invalid UTF-8");
     return cp;
   }
 
@@ -363,7 +325,7 @@ class GbnfParser {
       if (AtEnd() || Peek() == '\n') return Fail(start, "unterminated string literal");
       if (Peek() == '"') break;
       WICK_ASSIGN_OR_RETURN(uint32_t cp, ParseChar());
-      AppendUtf8(cp, bytes);
+      AppendUtf8(cp, &bytes);
     }
     ++pos_;
     return bytes;

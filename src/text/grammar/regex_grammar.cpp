@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "text/unicode.h"
+
 namespace wick::text {
 namespace {
 
@@ -210,29 +212,8 @@ class RegexParser {
 
   Result<uint32_t> ParseUtf8() {
     const size_t at = pos_;
-    const auto c = static_cast<uint8_t>(Peek());
-    int len = 1;
-    uint32_t cp = c;
-    if (c >= 0x80) {
-      if ((c & 0xE0) == 0xC0) {
-        len = 2;
-        cp = c & 0x1F;
-      } else if ((c & 0xF0) == 0xE0) {
-        len = 3;
-        cp = c & 0x0F;
-      } else if ((c & 0xF8) == 0xF0) {
-        len = 4;
-        cp = c & 0x07;
-      } else {
-        return Fail(at, "invalid UTF-8");
-      }
-      for (int i = 1; i < len; ++i) {
-        const auto cc = static_cast<uint8_t>(Peek(static_cast<size_t>(i)));
-        if ((cc & 0xC0) != 0x80) return Fail(at, "invalid UTF-8");
-        cp = (cp << 6) | (cc & 0x3F);
-      }
-    }
-    pos_ += static_cast<size_t>(len);
+    uint32_t cp = 0;
+    if (!DecodeUtf8Strict(src_, &pos_, &cp)) return Fail(at, "invalid UTF-8");
     return cp;
   }
 
