@@ -20,6 +20,10 @@ Result<int32_t> ConstrainedSampler::Sample(sampling::SamplerChain& chain,
     any = any || allowed;
   }
   if (!any) {
+    if (matcher->overflowed()) {
+      return Error(ErrorCode::kUnsupported,
+                   "the grammar is too ambiguous to follow (its parses multiply)");
+    }
     return Error(ErrorCode::kInvalidArgument,
                  "the grammar allows no token of this vocabulary here");
   }

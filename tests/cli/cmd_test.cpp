@@ -58,8 +58,8 @@ TEST(CmdTest, HumanReadableOutputAndStdinRequest) {
   WICK_REQUIRE_SHARED(shared);
   TempDir cache;
   ScopedEnv cache_dir("WICK_CACHE_DIR", cache.path().c_str());
-  std::vector<std::string> args = {"cmd", "-m", Tiny(shared), "--no-cache", "--timings",
-                                   "--shell", "fish"};
+  std::vector<std::string> args = {"cmd",       "-m",      Tiny(shared), "--no-cache",
+                                   "--timings", "--shell", "fish"};
   args.insert(args.end(), kSampling.begin(), kSampling.end());
   const CommandResult r = RunWickWithInput(args, "list the files in this folder\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;

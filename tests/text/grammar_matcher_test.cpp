@@ -149,6 +149,30 @@ TEST(GrammarMatcherTest, LongStringsKeepOneState) {
   EXPECT_TRUE(m.IsComplete());
 }
 
+// Nested repetitions multiply the parses (2^depth stacks): the matcher must give up with an
+// error, not hang or exhaust memory (found by the grammar fuzzer).
+TEST(GrammarMatcherTest, ExplodingAmbiguityIsAnErrorNotAHang) {
+  auto trie = VocabTrie::FromPieces({"</s>", "a", "aa", "."}, {0});
+  std::string source = "root ::= [a.]";
+  for (int i = 0; i < 60; ++i) source += "+";
+  Result<Grammar> g = ParseGbnf(source);
+  ASSERT_TRUE(g.ok()) << g.error().message();
+  auto compiled = CompiledGrammar::Create(std::move(*g), trie);
+  if (!compiled.ok()) {
+    EXPECT_NE(compiled.error().message().find("ambiguous"), std::string::npos);
+    return;
+  }
+  GrammarMatcher m(*compiled);
+  std::vector<uint64_t> mask;
+  bool failed = false;
+  for (int step = 0; step < 8 && !failed; ++step) {
+    m.FillMask(mask);
+    failed = !m.Advance(2).ok();
+  }
+  EXPECT_TRUE(failed);
+  EXPECT_TRUE(m.overflowed());
+}
+
 // A real 100k vocabulary: random generations under a schema, the mask checked against
 // walking every token, and the finished output parsed as JSON.
 TEST(GrammarMatcherTest, RealVocabularySchemaGenerations) {

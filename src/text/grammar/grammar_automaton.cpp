@@ -1,5 +1,7 @@
 #include "text/grammar/grammar_automaton.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -44,10 +46,21 @@ Result<GrammarAutomaton> GrammarAutomaton::Create(const Grammar& grammar) {
   a.Intern();               // kDead: the empty state
   a.scratch_heads_.clear();
   a.scratch_ended_ = false;
-  a.visited_.clear();
+  a.ClearVisited();
   for (const uint32_t start : a.rule_starts_[grammar.root()]) a.Close(start, kBottom);
   a.initial_ = a.Intern();
+  if (a.overflowed_) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("grammar: too ambiguous (more than {} parses alive at the start; "
+                             "nested repetitions of repetitions?)",
+                             kMaxClosure));
+  }
   return a;
+}
+
+void GrammarAutomaton::ClearVisited() {
+  visited_.clear();
+  visited_set_.clear();
 }
 
 uint32_t GrammarAutomaton::PushStack(uint32_t ret, uint32_t parent) {
@@ -59,7 +72,19 @@ uint32_t GrammarAutomaton::PushStack(uint32_t ret, uint32_t parent) {
 
 void GrammarAutomaton::Close(uint32_t pos, uint32_t stack) {
   const Head head{pos, stack};
-  if (std::find(visited_.begin(), visited_.end(), head) != visited_.end()) return;
+  const uint64_t key = (uint64_t{pos} << 32) | stack;
+  if (visited_.size() < 32) {
+    if (std::find(visited_.begin(), visited_.end(), head) != visited_.end()) return;
+  } else {
+    if (visited_set_.empty()) {
+      for (const Head& v : visited_) visited_set_.insert((uint64_t{v.pos} << 32) | v.stack);
+    }
+    if (!visited_set_.insert(key).second) return;
+  }
+  if (visited_.size() >= kMaxClosure) {
+    overflowed_ = true;
+    return;
+  }
   visited_.push_back(head);
   switch (kind_[pos]) {
     case Kind::kBytes:
@@ -107,7 +132,7 @@ uint32_t GrammarAutomaton::Intern() {
 uint32_t GrammarAutomaton::Compute(uint32_t state, uint8_t byte) {
   scratch_heads_.clear();
   scratch_ended_ = false;
-  visited_.clear();
+  ClearVisited();
   for (uint32_t h = head_begin_[state]; h < head_begin_[state + 1]; ++h) {
     const Head head = heads_[h];
     if (sets_[arg_[head.pos]].Has(byte)) Close(head.pos + 1, head.stack);
@@ -145,7 +170,7 @@ std::pair<uint32_t, uint32_t> GrammarAutomaton::SplitStack(uint32_t stack, int f
 uint32_t GrammarAutomaton::PopInto(const std::vector<uint32_t>& stacks) {
   scratch_heads_.clear();
   scratch_ended_ = false;
-  visited_.clear();
+  ClearVisited();
   for (const uint32_t stack : stacks) {
     if (stack == kBottom) {
       scratch_ended_ = true;

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -73,6 +74,12 @@ class GrammarAutomaton {
 
   size_t n_states() const { return ended_.size(); }
 
+  // A closure grew past kMaxClosure heads (a grammar so ambiguous that its parses multiply,
+  // e.g. nested repetitions of repetitions): it was cut short, so results since are unsound.
+  // Sticky; callers turn it into an error.
+  bool overflowed() const { return overflowed_; }
+  static constexpr size_t kMaxClosure = 4096;
+
  private:
   enum class Kind : uint8_t { kBytes, kRule, kEnd };
   struct Stack {
@@ -85,6 +92,7 @@ class GrammarAutomaton {
   void Close(uint32_t pos, uint32_t stack);
   uint32_t Intern();  // the state made of scratch_heads_ / scratch_ended_
   uint32_t PushStack(uint32_t ret, uint32_t parent);
+  void ClearVisited();
 
   // Positions: the elements of every alternative back to back, each alternative closed by an
   // kEnd position.
@@ -109,6 +117,8 @@ class GrammarAutomaton {
 
   std::vector<Head> scratch_heads_;
   std::vector<Head> visited_;
+  std::unordered_set<uint64_t> visited_set_;  // once visited_ is long, for constant lookups
+  bool overflowed_ = false;
   bool scratch_ended_ = false;
   std::string key_;
 };

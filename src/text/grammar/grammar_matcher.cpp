@@ -277,14 +277,23 @@ void GrammarMatcher::Reset() {
 }
 
 void GrammarMatcher::FillMask(std::vector<uint64_t>& mask) {
-  std::lock_guard lock(grammar_->impl_->mu);
-  grammar_->impl_->FillMask(state_, at_start_, mask);
+  CompiledGrammar::Impl& g = *grammar_->impl_;
+  std::lock_guard lock(g.mu);
+  g.FillMask(state_, at_start_, mask);
+  if (g.automaton.overflowed()) std::fill(mask.begin(), mask.end(), 0);
+}
+
+bool GrammarMatcher::overflowed() const {
+  CompiledGrammar::Impl& g = *grammar_->impl_;
+  std::lock_guard lock(g.mu);
+  return g.automaton.overflowed();
 }
 
 bool GrammarMatcher::Accepts(int32_t token) {
   CompiledGrammar::Impl& g = *grammar_->impl_;
   if (token < 0 || token >= g.trie->n_vocab()) return false;
   std::lock_guard lock(g.mu);
+  if (g.automaton.overflowed()) return false;
   if (!g.trie->is_text(token)) {
     const auto& eog = g.trie->eog();
     return g.automaton.ended(state_) && std::find(eog.begin(), eog.end(), token) != eog.end();
@@ -302,6 +311,10 @@ Status GrammarMatcher::Advance(int32_t token) {
   std::lock_guard lock(g.mu);
   state_ = g.WalkToken(state_, at_start_, token);
   at_start_ = false;
+  if (g.automaton.overflowed()) {
+    return Error(ErrorCode::kUnsupported,
+                 "grammar: too ambiguous to follow (its parses multiply; nested repetitions?)");
+  }
   return OkStatus();
 }
 
@@ -309,7 +322,7 @@ bool GrammarMatcher::AdvanceBytes(std::string_view bytes) {
   CompiledGrammar::Impl& g = *grammar_->impl_;
   std::lock_guard lock(g.mu);
   const uint32_t next = g.automaton.Walk(state_, bytes);
-  if (next == GrammarAutomaton::kDead) return false;
+  if (next == GrammarAutomaton::kDead || g.automaton.overflowed()) return false;
   state_ = next;
   if (!bytes.empty()) at_start_ = false;
   return true;

@@ -113,6 +113,9 @@ class GrammarMatcher {
   // Nothing may follow: the output is a whole sentence that cannot be extended.
   bool IsComplete() const;
   void Reset();
+  // The grammar proved too ambiguous to follow (its parses multiplied past a limit): masks
+  // are empty and Advance fails from then on, so generation stops with an error, not a hang.
+  bool overflowed() const;
 
  private:
   // Walks `bytes` from `state`; 0 (dead) when they cannot follow.
