@@ -52,7 +52,11 @@ Result<CmdAnswer> ParseCmdAnswer(const std::string& text) {
   answer.cmd = json["cmd"].get<std::string>();
   answer.explanation = json["explanation"].get<std::string>();
   if (answer.cmd.find_first_not_of(" \t\n") == std::string::npos) {
-    return Error(ErrorCode::kCorrupt, "the model answered with an empty command");
+    // The system prompt asks for an empty command, and the reason, when none fits.
+    return Error(ErrorCode::kUnsupported,
+                 "no command for that: " + (answer.explanation.empty()
+                                                ? std::string("the model gave no reason")
+                                                : answer.explanation));
   }
   return answer;
 }

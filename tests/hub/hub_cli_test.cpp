@@ -192,5 +192,32 @@ TEST_F(HubCliTest, APeerSharesItsCache) {
   EXPECT_EQ(peer.Stop(), 0) << peer.Log();
 }
 
+// `wick cmd` without -m or a config: its default model is pulled through the hub on first
+// use, then found in the cache without the network.
+TEST_F(HubCliTest, CmdPullsItsDefaultModelOnFirstUse) {
+  WICK_REQUIRE_SHARED(shared);
+  hub_.AddRepo("Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF", kCommit,
+               {{.path = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                 .bytes = "",
+                 .disk_path = (shared / "models/synthetic/tiny2-q4_k_m.gguf").string(),
+                 .lfs = true}});
+  ScopedEnv config_home("XDG_CONFIG_HOME", (dir_.path() / "config").string());
+  ScopedEnv state_dir("WICK_CACHE_DIR", (dir_.path() / "wick-cache").string());
+  const std::vector<std::string> args = {
+      "cmd",    "--dry-run", "--json", "--temp", "1",
+      "--seed", "2",         "-n",     "900",    "list the files in this folder"};
+  wick::testing::CommandResult first = wick::testing::RunWick(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const Json answer = Json::parse(first.out, nullptr, false);
+  ASSERT_TRUE(answer.is_object()) << first.out;
+  EXPECT_NE(answer["model"].get<std::string>().find(dir_.path().string()), std::string::npos)
+      << answer["model"];
+  EXPECT_TRUE(answer["cmd"].is_string());
+  ScopedEnv offline("HF_HUB_OFFLINE", "1");
+  wick::testing::CommandResult again = wick::testing::RunWick(args);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Json::parse(again.out, nullptr, false)["cmd"], answer["cmd"]);
+}
+
 }  // namespace
 }  // namespace wick::hub
