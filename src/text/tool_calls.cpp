@@ -207,6 +207,36 @@ ToolCallFormat DetectToolCallFormat(std::string_view source) {
   return ToolCallFormat::kGeneric;
 }
 
+// Mistral's newer templates (v11+): "[TOOL_CALLS]name[ARGS]{...}", repeated for several
+// calls. `s` starts right after the first marker. All or nothing, as ParseCallSequence.
+bool ParseMistralArgsCalls(std::string_view s, std::vector<ParsedToolCall>& out) {
+  constexpr std::string_view kArgs = "[ARGS]";
+  std::vector<ParsedToolCall> calls;
+  while (true) {
+    const size_t args = s.find(kArgs);
+    if (args == std::string_view::npos) return false;
+    ParsedToolCall call;
+    call.name = std::string(Trim(s.substr(0, args)));
+    if (call.name.empty() || call.name.find_first_of("{}[]\"\n") != std::string::npos) {
+      return false;
+    }
+    s = TrimLeft(s.substr(args + kArgs.size()));
+    if (s.empty() || s[0] != '{') return false;
+    const size_t end = JsonEnd(s, 0);
+    if (end == std::string_view::npos) return false;
+    const Json arguments = Json::parse(s.substr(0, end), nullptr, false);
+    if (!arguments.is_object()) return false;
+    call.arguments_json = Compact(arguments);
+    calls.push_back(std::move(call));
+    s = TrimLeft(s.substr(end));
+    if (s.empty()) break;
+    if (s.substr(0, kMistralMarker.size()) != kMistralMarker) return false;
+    s.remove_prefix(kMistralMarker.size());
+  }
+  for (ParsedToolCall& call : calls) out.push_back(std::move(call));
+  return true;
+}
+
 ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text) {
   ParsedToolCalls out;
   switch (format) {
@@ -229,7 +259,8 @@ ParsedToolCalls ParseToolCalls(ToolCallFormat format, std::string_view text) {
       const size_t marker = text.find(kMistralMarker);
       if (marker != std::string_view::npos) {
         const std::string_view rest = text.substr(marker + kMistralMarker.size());
-        if (ParseCallSequence(rest, /*require_arguments=*/false, out.calls)) {
+        if (ParseCallSequence(rest, /*require_arguments=*/false, out.calls) ||
+            ParseMistralArgsCalls(rest, out.calls)) {
           out.content = text.substr(0, marker);
         } else {
           out.content = text;

@@ -143,6 +143,21 @@ TEST(ParseToolCallsTest, Mistral) {
   }
 }
 
+TEST(ParseToolCallsTest, MistralArgsSyntax) {
+  // Newer Mistral templates: [TOOL_CALLS]name[ARGS]{...}, repeated for several calls.
+  const ParsedToolCalls parsed = ParseToolCalls(
+      ToolCallFormat::kMistral,
+      "Sure. [TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}[TOOL_CALLS]search[ARGS]{}");
+  ExpectCalls(parsed, {{"get_weather", R"({"city":"Paris"})"}, {"search", "{}"}});
+  EXPECT_EQ(parsed.content, "Sure.");
+  for (const char* text : {"[TOOL_CALLS]get_weather[ARGS]{\"city\": ", "[TOOL_CALLS][ARGS]{}",
+                           "[TOOL_CALLS]f[ARGS][1]", "[TOOL_CALLS]f[ARGS]{} trailing text"}) {
+    const ParsedToolCalls p = ParseToolCalls(ToolCallFormat::kMistral, text);
+    EXPECT_TRUE(p.calls.empty()) << text;
+    EXPECT_EQ(p.content, text);
+  }
+}
+
 TEST(ParseToolCallsTest, Generic) {
   ExpectCalls(ParseToolCalls(ToolCallFormat::kGeneric,
                              "<tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call>"),
