@@ -21,10 +21,7 @@ Result<GrammarAutomaton> GrammarAutomaton::Create(const Grammar& grammar) {
       if (a.sets_[s].Has(static_cast<uint8_t>(b))) signature.push_back(s);
     }
     auto [it, added] = classes.try_emplace(std::move(signature), a.n_classes_);
-    if (added) {
-      a.class_byte_[a.n_classes_] = static_cast<uint8_t>(b);
-      ++a.n_classes_;
-    }
+    if (added) ++a.n_classes_;
     a.byte_class_[static_cast<size_t>(b)] = it->second;
   }
 

@@ -101,7 +101,6 @@ class GrammarAutomaton {
   std::vector<std::vector<uint32_t>> rule_starts_;
   std::vector<ByteSet> sets_;
   std::array<uint8_t, 256> byte_class_ = {};
-  std::array<uint8_t, 256> class_byte_ = {};  // a byte of each class
   uint32_t n_classes_ = 0;
 
   std::vector<Stack> stacks_;

@@ -67,6 +67,11 @@ struct CompiledGrammar::Impl {
   void CheckUndecided(const PositionCache& cache, uint32_t from, Bits& mask);
   void FillMask(uint32_t state, bool at_start, Bits& mask);
   uint32_t WalkToken(uint32_t state, bool at_start, int32_t token);
+  // The state after `token`, or nullopt when it may not come next (an end-of-generation token
+  // is allowed only where the grammar can end, and leaves the state as it is). A grammar that
+  // has already overflowed accepts nothing; an overflow during this walk is the caller's to
+  // report.
+  std::optional<uint32_t> StepToken(uint32_t state, bool at_start, int32_t token);
 };
 
 const PositionCache& CompiledGrammar::Impl::CacheFor(uint32_t pos, uint32_t top) {
@@ -237,6 +242,21 @@ uint32_t CompiledGrammar::Impl::WalkToken(uint32_t state, bool at_start, int32_t
   return automaton.Walk(state, piece);
 }
 
+std::optional<uint32_t> CompiledGrammar::Impl::StepToken(uint32_t state, bool at_start,
+                                                         int32_t token) {
+  if (token < 0 || token >= trie->n_vocab() || automaton.overflowed()) return std::nullopt;
+  if (!trie->is_text(token)) {
+    const auto& eog = trie->eog();
+    if (!automaton.ended(state) || std::find(eog.begin(), eog.end(), token) == eog.end()) {
+      return std::nullopt;
+    }
+    return state;
+  }
+  const uint32_t next = WalkToken(state, at_start, token);
+  if (next == GrammarAutomaton::kDead) return std::nullopt;
+  return next;
+}
+
 CompiledGrammar::CompiledGrammar(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CompiledGrammar::~CompiledGrammar() = default;
 
@@ -260,10 +280,6 @@ const VocabTrie& CompiledGrammar::trie() const {
 size_t CompiledGrammar::n_states() const {
   std::lock_guard lock(impl_->mu);
   return impl_->automaton.n_states();
-}
-size_t CompiledGrammar::n_cached_positions() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->positions.size();
 }
 
 GrammarMatcher::GrammarMatcher(std::shared_ptr<CompiledGrammar> grammar)
@@ -291,25 +307,20 @@ bool GrammarMatcher::overflowed() const {
 
 bool GrammarMatcher::Accepts(int32_t token) {
   CompiledGrammar::Impl& g = *grammar_->impl_;
-  if (token < 0 || token >= g.trie->n_vocab()) return false;
   std::lock_guard lock(g.mu);
-  if (g.automaton.overflowed()) return false;
-  if (!g.trie->is_text(token)) {
-    const auto& eog = g.trie->eog();
-    return g.automaton.ended(state_) && std::find(eog.begin(), eog.end(), token) != eog.end();
-  }
-  return g.WalkToken(state_, at_start_, token) != GrammarAutomaton::kDead;
+  return g.StepToken(state_, at_start_, token).has_value();
 }
 
 Status GrammarMatcher::Advance(int32_t token) {
   CompiledGrammar::Impl& g = *grammar_->impl_;
-  if (!Accepts(token)) {
+  std::lock_guard lock(g.mu);
+  const std::optional<uint32_t> next = g.StepToken(state_, at_start_, token);
+  if (!next) {
     return Error(ErrorCode::kInvalidArgument,
                  "grammar: token " + std::to_string(token) + " cannot follow the output so far");
   }
   if (!g.trie->is_text(token)) return OkStatus();  // end of generation: nothing to move past
-  std::lock_guard lock(g.mu);
-  state_ = g.WalkToken(state_, at_start_, token);
+  state_ = *next;
   at_start_ = false;
   if (g.automaton.overflowed()) {
     return Error(ErrorCode::kUnsupported,
@@ -326,12 +337,6 @@ bool GrammarMatcher::AdvanceBytes(std::string_view bytes) {
   state_ = next;
   if (!bytes.empty()) at_start_ = false;
   return true;
-}
-
-uint32_t GrammarMatcher::Walk(uint32_t state, std::string_view bytes) const {
-  CompiledGrammar::Impl& g = *grammar_->impl_;
-  std::lock_guard lock(g.mu);
-  return g.automaton.Walk(state, bytes);
 }
 
 bool GrammarMatcher::CanEnd() const {

@@ -81,9 +81,8 @@ class CompiledGrammar {
 
   const Grammar& grammar() const;
   const VocabTrie& trie() const;
-  // Sizes for logs and benchmarks: interned parser states, cached positions.
+  // Interned parser states, for tests and logs.
   size_t n_states() const;
-  size_t n_cached_positions() const;
 
  private:
   friend class GrammarMatcher;
@@ -118,9 +117,6 @@ class GrammarMatcher {
   bool overflowed() const;
 
  private:
-  // Walks `bytes` from `state`; 0 (dead) when they cannot follow.
-  uint32_t Walk(uint32_t state, std::string_view bytes) const;
-
   std::shared_ptr<CompiledGrammar> grammar_;
   uint32_t state_ = 0;
   bool at_start_ = true;  // no token yet: a leading space may be dropped (strips_leading_space)
