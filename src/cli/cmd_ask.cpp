@@ -1,7 +1,5 @@
 #include "cli/cmd_ask.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -188,9 +186,7 @@ Result<CmdAnswer> AskRouted(const CmdQuestion& question, const std::string& conf
       cancel);
   t.generate_ms = MsSince(start);
   if (const auto* e = std::get_if<provider::RouteError>(&result)) {
-    return Error(ErrorCode::kUnavailable,
-                 fmt::format("{} (HTTP {}{})", e->error.message, e->error.status,
-                             e->error.code.empty() ? "" : ", " + e->error.code));
+    return Error(ErrorCode::kUnavailable, RouteErrorMessage(*e));
   }
   const auto& info = std::get<provider::RouteInfo>(result);
   t.prompt_tokens = info.usage.prompt_tokens;

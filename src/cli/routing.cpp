@@ -81,6 +81,11 @@ Result<Routing> BuildRouting(provider::Config& config, const provider::LocalMode
   return routing;
 }
 
+std::string RouteErrorMessage(const provider::RouteError& error) {
+  return fmt::format("{} (HTTP {}{})", error.error.message, error.error.status,
+                     error.error.code.empty() ? "" : ", " + error.error.code);
+}
+
 Result<std::unique_ptr<CommandRouting>> RouteForCommand(const std::string& config_path,
                                                         const std::string& model_flag,
                                                         int64_t ctx_size, int threads,

@@ -55,6 +55,9 @@ struct CommandRouting {
   Routing routing;
 };
 
+// A routed request's failure as one line: "message (HTTP status, code)".
+std::string RouteErrorMessage(const provider::RouteError& error);
+
 Result<std::unique_ptr<CommandRouting>> RouteForCommand(const std::string& config_path,
                                                         const std::string& model_flag,
                                                         int64_t ctx_size, int threads,

@@ -1,7 +1,5 @@
 // `wick run -m MODEL -p PROMPT`: generate text, streamed to stdout as it is made, with a
 // timing line on stderr.
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -97,8 +95,7 @@ int RunRouted(const RunOptions& opts, const std::string& prompt) {
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (const auto* e = std::get_if<provider::RouteError>(&result)) {
-    return ReportError(fmt::format("{} (HTTP {}{})", e->error.message, e->error.status,
-                                   e->error.code.empty() ? "" : ", " + e->error.code));
+    return ReportError(RouteErrorMessage(*e));
   }
   const auto& info = std::get<provider::RouteInfo>(result);
   std::string path;
