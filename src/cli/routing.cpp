@@ -43,7 +43,6 @@ Result<std::unique_ptr<LocalEngine>> LoadLocalEngine(const std::string& path, in
               .chat_template = &*e->chat_template,
               .engine = e->engine.get(),
               .price = {},
-              .vocab_trie = text::VocabTrie::Build(*e->model->tokenizer),
               .grammars = nullptr};
   return e;
 }

@@ -247,14 +247,12 @@ int RunServe(ServeOptions opts) {
   Routing routing;
   if (config) {
     // The router's local provider shares the model's grammars with the direct path.
-    const provider::LocalModel local{
-        .id = served.id,
-        .tokenizer = served.tokenizer,
-        .chat_template = served.chat_template,
-        .engine = served.engine,
-        .price = {},
-        .vocab_trie = served.grammars != nullptr ? served.grammars->trie() : nullptr,
-        .grammars = served.grammars};
+    const provider::LocalModel local{.id = served.id,
+                                     .tokenizer = served.tokenizer,
+                                     .chat_template = served.chat_template,
+                                     .engine = served.engine,
+                                     .price = {},
+                                     .grammars = served.grammars};
     Result<Routing> built = BuildRouting(*config, local_model ? &local : nullptr, clock);
     if (!built.ok()) return fail(built.error().message());
     routing = std::move(*built);

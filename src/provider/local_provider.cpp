@@ -214,7 +214,7 @@ api::ApiError ContextLengthError(const api::CompletionRequest& request, int64_t 
 
 LocalProvider::LocalProvider(LocalModel model, std::string name) : model_(std::move(model)) {
   if (model_.grammars == nullptr && model_.tokenizer != nullptr) {
-    model_.grammars = std::make_shared<GrammarCache>(model_.tokenizer, model_.vocab_trie);
+    model_.grammars = std::make_shared<GrammarCache>(model_.tokenizer);
   }
   info_.name = std::move(name);
   info_.models = {model_.id};

@@ -24,10 +24,8 @@ struct LocalModel {
   const ChatTemplate* chat_template = nullptr;
   engine::BatchEngine* engine = nullptr;
   Price price;  // usually zero
-  // The vocabulary's byte trie for constrained decoding (response_format, forced tool calls).
-  std::shared_ptr<const text::VocabTrie> vocab_trie = {};
-  // The model's compiled grammars, shared by every request to it; null: LocalProvider makes
-  // one (over vocab_trie, or a trie built on first use), and BuildRequest refuses requests
+  // The model's compiled grammars and vocabulary trie, shared by every request to it; null:
+  // LocalProvider makes one (the trie built on first use), and BuildRequest refuses requests
   // that need a grammar.
   std::shared_ptr<GrammarCache> grammars = {};
 };

@@ -529,7 +529,6 @@ void HttpServer::Completions(const httplib::Request& req, httplib::Response& res
                                    .chat_template = m->chat_template,
                                    .engine = m->engine,
                                    .price = {},
-                                   .vocab_trie = nullptr,
                                    .grammars = m->grammars};
   auto built = provider::BuildRequest(local, r);
   if (const ApiError* error = std::get_if<ApiError>(&built)) return SendError(res, *error);

@@ -401,7 +401,6 @@ class LocalToolsTest : public ::testing::Test {
                         .chat_template = chat_template_.get(),
                         .engine = engine_.get(),
                         .price = {},
-                        .vocab_trie = nullptr,
                         .grammars = grammars_};
     provider_ = std::make_unique<LocalProvider>(local_);
   }
