@@ -56,8 +56,50 @@ Status Generator::RestoreState(std::vector<int32_t> tokens) {
   return OkStatus();
 }
 
+// The state of one generation between its steps.
+struct Generator::Running {
+  explicit Running(const Tokenizer& tokenizer, sampling::SamplerChain chain,
+                   const GenerateParams& params)
+      : sampler(std::move(chain)),
+        detok(tokenizer),
+        stops(params.stop),
+        max_tokens(params.max_tokens) {
+    if (params.grammar != nullptr) grammar.emplace(params.grammar);
+  }
+
+  sampling::SamplerChain sampler;
+  Detokenizer detok;
+  StopMatcher stops;
+  std::optional<text::GrammarMatcher> grammar;
+  ConstrainedSampler constrained;
+  std::vector<float> logits;  // of the last evaluated position: the next token's
+  int64_t max_tokens = -1;
+  bool cancelled = false;
+};
+
+Generator::Generator(model::LlamaModel& model, const Tokenizer& tokenizer, model::Backend& backend,
+                     model::KvCache& cache)
+    : model_(model), tokenizer_(tokenizer), backend_(backend), cache_(cache) {}
+
+Generator::~Generator() = default;
+
 Result<GenerateStats> Generator::Generate(const GenerateParams& params, const TextSink& sink,
                                           const std::function<void()>& on_start) {
+  WICK_RETURN_IF_ERROR(Start(params, on_start));
+  while (true) {
+    WICK_ASSIGN_OR_RETURN(GenerateStep step, Step());
+    if (!step.text.empty() && !sink(step.text) && !step.done) {
+      Cancel();
+      WICK_ASSIGN_OR_RETURN(step, Step());  // the cancelled end: nothing more to send
+      break;
+    }
+    if (step.done) break;
+  }
+  return stats_;
+}
+
+Status Generator::Start(const GenerateParams& params, const std::function<void()>& on_start) {
+  running_.reset();
   if (params.prompt.empty()) {
     return Error(ErrorCode::kInvalidArgument, "the prompt is empty");
   }
@@ -89,63 +131,89 @@ Result<GenerateStats> Generator::Generate(const GenerateParams& params, const Te
   }
 
   if (on_start) on_start();
-  GenerateStats stats;
-  stats.prompt_tokens = n_prompt;
-  stats.reused_tokens = reused;
-  const int64_t n_vocab = model_.hparams().n_vocab;
-  std::vector<float> logits(static_cast<size_t>(n_vocab));
-  auto start = std::chrono::steady_clock::now();
-  WICK_RETURN_IF_ERROR(Evaluate(
-      std::span<const int32_t>(prompt).subspan(static_cast<size_t>(reused)), logits.data()));
-  stats.prompt_ms = MsSince(start);
-  for (int32_t t : prompt) sampler.Accept(t);
+  stats_ = GenerateStats{};
+  stats_.prompt_tokens = n_prompt;
+  stats_.reused_tokens = reused;
+  auto running = std::make_unique<Running>(tokenizer_, std::move(sampler), params);
+  running->logits.resize(static_cast<size_t>(model_.hparams().n_vocab));
+  const auto start = std::chrono::steady_clock::now();
+  WICK_RETURN_IF_ERROR(
+      Evaluate(std::span<const int32_t>(prompt).subspan(static_cast<size_t>(reused)),
+               running->logits.data()));
+  stats_.prompt_ms = MsSince(start);
+  for (int32_t t : prompt) running->sampler.Accept(t);
+  running_ = std::move(running);
+  return OkStatus();
+}
 
-  Detokenizer detok(tokenizer_);
-  StopMatcher stops(params.stop);
-  std::optional<text::GrammarMatcher> grammar;
-  if (params.grammar != nullptr) grammar.emplace(params.grammar);
-  ConstrainedSampler constrained;
-  start = std::chrono::steady_clock::now();
-  stats.stop = StopReason::kMaxTokens;
-  while (params.max_tokens < 0 || stats.generated_tokens < params.max_tokens) {
-    WICK_ASSIGN_OR_RETURN(int32_t token,
-                          constrained.Sample(sampler, grammar ? &*grammar : nullptr, logits));
-    sampler.Accept(token);
-    if (grammar) WICK_RETURN_IF_ERROR(grammar->Advance(token));
-    if (tokenizer_.IsEog(token)) {
-      stats.stop = StopReason::kEog;
-      break;
-    }
-    ++stats.generated_tokens;
-    bool stopped = false;
-    std::string text = stops.Push(detok.Push(token), stopped);
-    if (!text.empty() && !sink(text)) {
-      stats.stop = StopReason::kCancelled;
-      break;
-    }
-    if (stopped) {
-      stats.stop = StopReason::kStopString;
-      break;
-    }
-    if (grammar && grammar->IsComplete()) {
-      stats.stop = StopReason::kEog;  // the output is whole and nothing may follow
-      break;
-    }
-    // A full context ends generation like the token limit does.
-    if (cache_.n_past() >= cache_.n_ctx() ||
-        (params.max_tokens >= 0 && stats.generated_tokens >= params.max_tokens)) {
-      break;
-    }
-    WICK_RETURN_IF_ERROR(Evaluate({&token, 1}, logits.data()));
+void Generator::Cancel() {
+  if (running_) running_->cancelled = true;
+}
+
+Result<GenerateStep> Generator::Step() {
+  if (!running_) {
+    return Error(ErrorCode::kInvalidArgument, "no generation is running (call Start first)");
   }
-  if (stats.stop != StopReason::kStopString && stats.stop != StopReason::kCancelled) {
-    bool stopped = false;
-    std::string rest = stops.Push(detok.Flush(), stopped);
-    if (!stopped) rest += stops.Flush();
-    if (!rest.empty()) sink(rest);
+  Running& r = *running_;
+  const auto start = std::chrono::steady_clock::now();
+  // Time spent between steps (a browser's event loop) is not generation time.
+  struct Timer {
+    GenerateStats& stats;
+    std::chrono::steady_clock::time_point start;
+    ~Timer() { stats.generate_ms += MsSince(start); }
+  } timer{stats_, start};
+
+  GenerateStep step;
+  if (r.cancelled) return Finish(std::move(step), StopReason::kCancelled);
+  if (r.max_tokens >= 0 && stats_.generated_tokens >= r.max_tokens) {
+    return Finish(std::move(step), StopReason::kMaxTokens);
   }
-  stats.generate_ms = MsSince(start);
-  return stats;
+  Result<int32_t> sampled =
+      r.constrained.Sample(r.sampler, r.grammar ? &*r.grammar : nullptr, r.logits);
+  if (!sampled.ok()) {
+    running_.reset();
+    return std::move(sampled).error();
+  }
+  const int32_t token = *sampled;
+  r.sampler.Accept(token);
+  if (r.grammar) {
+    if (Status s = r.grammar->Advance(token); !s.ok()) {
+      running_.reset();
+      return std::move(s).error();
+    }
+  }
+  if (tokenizer_.IsEog(token)) return Finish(std::move(step), StopReason::kEog);
+  ++stats_.generated_tokens;
+  step.token = token;
+  bool stopped = false;
+  step.text = r.stops.Push(r.detok.Push(token), stopped);
+  if (stopped) return Finish(std::move(step), StopReason::kStopString);
+  // A whole sentence of the grammar: nothing may follow.
+  if (r.grammar && r.grammar->IsComplete()) return Finish(std::move(step), StopReason::kEog);
+  // A full context ends generation like the token limit does.
+  if (cache_.n_past() >= cache_.n_ctx() ||
+      (r.max_tokens >= 0 && stats_.generated_tokens >= r.max_tokens)) {
+    return Finish(std::move(step), StopReason::kMaxTokens);
+  }
+  if (Status s = Evaluate({&token, 1}, r.logits.data()); !s.ok()) {
+    running_.reset();
+    return std::move(s).error();
+  }
+  return step;
+}
+
+GenerateStep Generator::Finish(GenerateStep step, StopReason reason) {
+  Running& r = *running_;
+  if (reason != StopReason::kStopString && reason != StopReason::kCancelled) {
+    bool stopped = false;
+    std::string rest = r.stops.Push(r.detok.Flush(), stopped);
+    if (!stopped) rest += r.stops.Flush();
+    step.text += rest;
+  }
+  stats_.stop = reason;
+  step.done = true;
+  running_.reset();
+  return step;
 }
 
 }  // namespace wick::engine

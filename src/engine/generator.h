@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,17 +51,37 @@ struct GenerateStats {
 // string that might still complete). Returning false cancels generation.
 using TextSink = std::function<bool(std::string_view text)>;
 
+// What one Generator::Step produced.
+struct GenerateStep {
+  std::string text;    // final text (as a TextSink would receive it), possibly empty
+  int32_t token = -1;  // the token sampled, -1 when none was (the end, a cancel)
+  bool done = false;   // the generation ended; Generator::stats() says why
+};
+
 class Generator {
  public:
   Generator(model::LlamaModel& model, const Tokenizer& tokenizer, model::Backend& backend,
-            model::KvCache& cache)
-      : model_(model), tokenizer_(tokenizer), backend_(backend), cache_(cache) {}
+            model::KvCache& cache);
+  ~Generator();
+  Generator(const Generator&) = delete;
+  Generator& operator=(const Generator&) = delete;
 
   // Errors: an empty prompt, a prompt that does not fit the context, invalid sampling
   // parameters, a failing forward pass.
   // `on_start`, if given, runs once the prompt is known to fit, before it is evaluated.
   Result<GenerateStats> Generate(const GenerateParams& params, const TextSink& sink,
                                  const std::function<void()>& on_start = {});
+
+  // The same generation a token at a time, for callers that must get back to an event loop
+  // between tokens (the browser build). Start checks and evaluates the prompt (errors as
+  // Generate's); each Step samples one token and evaluates it. After the step that reports
+  // `done`, stats() holds the result and the next Start may follow. Errors end the generation.
+  Status Start(const GenerateParams& params, const std::function<void()>& on_start = {});
+  Result<GenerateStep> Step();
+  // Ends the running generation at its next Step (which reports done, kCancelled).
+  void Cancel();
+  bool running() const { return running_ != nullptr; }
+  const GenerateStats& stats() const { return stats_; }
 
   // Evaluates `tokens` without sampling, keeping the longest prefix the cache already holds
   // and dropping whatever followed it: builds a state to save (a system prompt) that a later
@@ -77,8 +98,12 @@ class Generator {
   std::span<const int32_t> cached_tokens() const { return cached_; }
 
  private:
+  struct Running;
+
   // Runs `tokens` through the model after the cache's contents and records them.
   Status Evaluate(std::span<const int32_t> tokens, float* logits);
+  // Ends the running generation; flushes held-back text into `step` unless it was cut short.
+  GenerateStep Finish(GenerateStep step, StopReason reason);
 
   model::LlamaModel& model_;
   const Tokenizer& tokenizer_;
@@ -87,6 +112,8 @@ class Generator {
   // The tokens whose keys and values the cache holds, position by position (when the cache
   // was only ever filled through this generator).
   std::vector<int32_t> cached_;
+  std::unique_ptr<Running> running_;  // between Start and the last Step
+  GenerateStats stats_;
 };
 
 }  // namespace wick::engine

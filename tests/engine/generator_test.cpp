@@ -1,7 +1,11 @@
-// The generation loop: prefix reuse across turns gives the same text as a fresh start.
+// The generation loop: prefix reuse across turns gives the same text as a fresh start, and
+// stepping a generation a token at a time gives what Generate gives.
 #include "engine/generator.h"
 
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "engine/test_model.h"
 #include "test_support.h"
@@ -60,6 +64,106 @@ TEST(GeneratorTest, ReusedPrefixGivesTheSameTextAsAFreshStart) {
   ASSERT_TRUE(cache3.ok());
   Generator fresh3(*m->model, *m->tokenizer, backend, *cache3);
   EXPECT_EQ(Complete(fresh3, "Once upon a midnight", true, nullptr), other);
+}
+
+// Start + Step to the end, collecting text and tokens.
+struct Stepped {
+  std::string text;
+  std::vector<int32_t> tokens;
+  GenerateStats stats;
+};
+
+Stepped StepToEnd(Generator& g, const GenerateParams& params) {
+  Stepped out;
+  Status started = g.Start(params);
+  EXPECT_TRUE(started.ok()) << started.error().message();
+  if (!started.ok()) return out;
+  for (int i = 0; i < 10000; ++i) {
+    Result<GenerateStep> step = g.Step();
+    EXPECT_TRUE(step.ok()) << step.error().message();
+    if (!step.ok()) break;
+    out.text += step->text;
+    if (step->token >= 0) out.tokens.push_back(step->token);
+    if (step->done) break;
+  }
+  EXPECT_FALSE(g.running());
+  out.stats = g.stats();
+  return out;
+}
+
+TEST(GeneratorTest, StepsGiveWhatGenerateGives) {
+  WICK_REQUIRE_SHARED(shared);
+  std::unique_ptr<TestModel> m = LoadTestModel(shared / "models/stories260K.gguf");
+  ASSERT_NE(m, nullptr);
+  model::CpuBackend backend(2);
+  for (const std::vector<std::string>& stop : {std::vector<std::string>{}, {"girl"}}) {
+    Result<model::KvCache> c1 = model::KvCache::Create(m->model->hparams(), 256);
+    Result<model::KvCache> c2 = model::KvCache::Create(m->model->hparams(), 256);
+    ASSERT_TRUE(c1.ok() && c2.ok());
+    Generator whole(*m->model, *m->tokenizer, backend, *c1);
+    Generator stepped(*m->model, *m->tokenizer, backend, *c2);
+    GenerateParams params;
+    params.prompt = "Once upon a time";
+    params.max_tokens = 40;
+    params.stop = stop;
+    // Sampled without a stop string; greedy with one ("...a little girl named Lily").
+    params.sampling.temperature = stop.empty() ? 0.9f : 0.0f;
+    params.sampling.seed = 1234;
+    std::string expected;
+    Result<GenerateStats> s = whole.Generate(params, [&](std::string_view t) {
+      expected += t;
+      return true;
+    });
+    ASSERT_TRUE(s.ok()) << s.error().message();
+    const Stepped got = StepToEnd(stepped, params);
+    EXPECT_EQ(got.text, expected);
+    EXPECT_EQ(got.stats.stop, s->stop);
+    EXPECT_EQ(got.stats.generated_tokens, s->generated_tokens);
+    EXPECT_EQ(static_cast<int64_t>(got.tokens.size()), got.stats.generated_tokens);
+    if (!stop.empty()) {
+      EXPECT_EQ(got.stats.stop, StopReason::kStopString);
+    }
+  }
+}
+
+TEST(GeneratorTest, CancelEndsAStepwiseGenerationAndAStepNeedsAStart) {
+  WICK_REQUIRE_SHARED(shared);
+  std::unique_ptr<TestModel> m = LoadTestModel(shared / "models/stories260K.gguf");
+  ASSERT_NE(m, nullptr);
+  model::CpuBackend backend(1);
+  Result<model::KvCache> cache = model::KvCache::Create(m->model->hparams(), 256);
+  ASSERT_TRUE(cache.ok());
+  Generator g(*m->model, *m->tokenizer, backend, *cache);
+  EXPECT_FALSE(g.Step().ok());  // nothing started
+
+  GenerateParams params;
+  params.prompt = "Once upon a time";
+  params.sampling.temperature = 0;
+  ASSERT_TRUE(g.Start(params).ok());
+  EXPECT_TRUE(g.running());
+  Result<GenerateStep> first = g.Step();
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->done);
+  EXPECT_GE(first->token, 0);
+  g.Cancel();
+  Result<GenerateStep> last = g.Step();
+  ASSERT_TRUE(last.ok());
+  EXPECT_TRUE(last->done);
+  EXPECT_EQ(last->token, -1);
+  EXPECT_EQ(g.stats().stop, StopReason::kCancelled);
+  EXPECT_EQ(g.stats().generated_tokens, 1);
+  EXPECT_FALSE(g.running());
+  EXPECT_FALSE(g.Step().ok());
+
+  // max_tokens 0 ends at the first step with nothing sampled.
+  params.max_tokens = 0;
+  cache->Clear();
+  ASSERT_TRUE(g.Start(params).ok());
+  Result<GenerateStep> none = g.Step();
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->done);
+  EXPECT_EQ(g.stats().stop, StopReason::kMaxTokens);
+  EXPECT_EQ(g.stats().generated_tokens, 0);
 }
 
 }  // namespace
