@@ -87,7 +87,6 @@ class SequenceHandle {
   std::condition_variable cv_;
   SequenceEvent pending_;
   bool has_event_ = false;
-  bool finished_ = false;  // the done event was consumed
   std::atomic<bool> cancelled_{false};
 };
 

@@ -208,7 +208,7 @@ bool GgufWriter::Write(const Sink& sink) const {
     uint64_t pad = Padding(t.size, alignment_);
     while (pad > 0) {
       uint64_t n = std::min<uint64_t>(pad, sizeof kZeros);
-      if (!sink({kZeros, n})) return false;
+      if (!sink({kZeros, static_cast<size_t>(n)})) return false;
       pad -= n;
     }
   }

@@ -16,12 +16,14 @@ HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// f64 lanes and the f32 vector that fills them.
-using DD = hn::ScalableTag<double>;
-using DH = hn::Rebind<float, DD>;
-
 // sum((x - center)^2) in f64.
 double SumSquaredDeviations(const float* x, int64_t n, double center) {
+  double sum = 0;
+  int64_t i = 0;
+#if HWY_HAVE_FLOAT64  // not on WebAssembly (Highway 1.0)
+  // f64 lanes and the f32 vector that fills them.
+  using DD = hn::ScalableTag<double>;
+  using DH = hn::Rebind<float, DD>;
   const DD dd;
   const DH dh;
   const auto lanes = static_cast<int64_t>(hn::Lanes(dd));
@@ -29,7 +31,6 @@ double SumSquaredDeviations(const float* x, int64_t n, double center) {
   // Two accumulators hide the add latency.
   auto acc0 = hn::Zero(dd);
   auto acc1 = hn::Zero(dd);
-  int64_t i = 0;
   for (; i + 2 * lanes <= n; i += 2 * lanes) {
     auto v0 = hn::Sub(hn::PromoteTo(dd, hn::LoadU(dh, x + i)), c);
     auto v1 = hn::Sub(hn::PromoteTo(dd, hn::LoadU(dh, x + i + lanes)), c);
@@ -40,7 +41,8 @@ double SumSquaredDeviations(const float* x, int64_t n, double center) {
     auto v = hn::Sub(hn::PromoteTo(dd, hn::LoadU(dh, x + i)), c);
     acc0 = hn::MulAdd(v, v, acc0);
   }
-  double sum = hn::GetLane(hn::SumOfLanes(dd, hn::Add(acc0, acc1)));
+  sum = hn::GetLane(hn::SumOfLanes(dd, hn::Add(acc0, acc1)));
+#endif
   for (; i < n; ++i) {
     double d = static_cast<double>(x[i]) - center;
     sum += d * d;

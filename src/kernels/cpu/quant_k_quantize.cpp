@@ -6,11 +6,11 @@
 // multiply-add moves a rounding, which flips a quant now and then), rounds with NearestInt
 // rather than std::lround, and narrows integers with the same casts.
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include "core/bit_cast.h"
 #include "core/half.h"
 #include "core/quant_blocks.h"
 #include "kernels/cpu/quant_ref.h"
@@ -39,7 +39,7 @@ constexpr int kMaxScale6 = 63;      // largest 6-bit scale or min
 // halves are common in requantized data, where std::lround (ties away) would differ.
 int NearestInt(float v) {
   constexpr float kRoundingBias = 12582912.f;  // 1.5 * 2^23
-  const uint32_t bits = std::bit_cast<uint32_t>(v + kRoundingBias);
+  const uint32_t bits = BitCast<uint32_t>(v + kRoundingBias);
   return static_cast<int>(bits & 0x007fffff) - 0x00400000;
 }
 

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/float_chars.h"
 #include "text/jinja/builtins.h"
 #include "text/jinja/filter_table.h"
 #include "text/jinja/json.h"
@@ -56,7 +57,7 @@ std::optional<double> ParsePyFloat(std::string_view text) {
   double value = 0;
   const char* begin = s.data() + start;
   const char* end = s.data() + s.size();
-  const auto result = std::from_chars(begin, end, value);
+  const auto result = ParseDouble(begin, end, value);
   if (result.ptr != end || begin == end) return std::nullopt;
   if (result.ec == std::errc::result_out_of_range) {
     value = std::string_view(s).find_first_of("eE") != std::string::npos &&
@@ -293,7 +294,7 @@ double RoundFloat(double value, int64_t digits) {
   if (digits > 300) return value;
   const std::string text = fmt::format("{:.{}f}", value, digits);
   double rounded = 0;
-  std::from_chars(text.data(), text.data() + text.size(), rounded);
+  ParseDouble(text.data(), text.data() + text.size(), rounded);
   return rounded;
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/float_chars.h"
 #include "text/jinja/py_str.h"
 #include "text/unicode.h"
 
@@ -331,7 +332,7 @@ class Lexer {
       Token& token = Emit(TokenKind::kFloat, digits, pos);
       // from_chars, unlike strtod, ignores the C locale's decimal point.
       const auto result =
-          std::from_chars(digits.data(), digits.data() + digits.size(), token.float_value);
+          ParseDouble(digits.data(), digits.data() + digits.size(), token.float_value);
       if (result.ec == std::errc::result_out_of_range) {
         // Python reads 1e999 as inf and 1e-999 as 0.0.
         const bool tiny =

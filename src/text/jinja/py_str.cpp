@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/float_chars.h"
 #include "text/unicode.h"
 
 namespace wick::jinja {
@@ -389,9 +390,8 @@ std::string FormatFloat(double value) {
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   // The shortest digits that round-trip, as Python's repr picks them, then Python's layout:
   // positional for exponents -4..15, scientific with a two-digit exponent otherwise.
-  char buf[64];
-  const auto result = std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::scientific);
-  std::string_view sci(buf, static_cast<size_t>(result.ptr - buf));
+  const std::string scientific = ShortestScientific(value);
+  std::string_view sci(scientific);
   std::string sign;
   if (sci.front() == '-') {
     sign = "-";
