@@ -10,9 +10,16 @@ namespace wick {
 
 namespace {
 
-// Spinning this many rounds (a few tens of microseconds) before sleeping keeps back-to-back
-// ops cheap without burning a core when the engine is idle.
+// Spinning this many rounds (up to about a millisecond) before sleeping keeps back-to-back
+// ops cheap without burning a core when the engine is idle. WebAssembly has no pause
+// instruction, so a round there is a nanosecond or two and it takes far more of them; a
+// browser also wakes a sleeping worker slowly (hundreds of microseconds), so a worker that
+// slept between a decode step's ops would come too late to share them.
+#if defined(__EMSCRIPTEN__)
+constexpr int kSpinRounds = 1000000;
+#else
 constexpr int kSpinRounds = 20000;
+#endif
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
