@@ -44,6 +44,8 @@ struct ServeOptions {
   std::string models;           // --models DIR_OR_TOML: several models loaded on demand
   std::string max_memory;       // their budget; empty: kDefaultBudgetShare of the memory
   bool share_cache = false;     // GET /v1/blobs/{sha256} from the hub cache, for peers
+  bool no_ui = false;           // no chat page at /
+  std::string wasm_dir;         // the in-browser engine's files; empty: <dir of wick>/../wasm
   std::set<std::string> given;  // options set on the command line (they win over the config)
 };
 
@@ -54,6 +56,22 @@ constexpr double kDefaultBudgetShare = 0.75;
 uint64_t PhysicalMemory() {
   return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
          static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+}
+
+// The folder /wasm/* is served from: --wasm-dir, else build/wasm beside the executable's build
+// folder (scripts/build-wasm writes there) when it exists, else none.
+Result<std::string> WasmDir(const std::string& given) {
+  std::error_code ec;
+  if (!given.empty()) {
+    if (!std::filesystem::is_directory(given, ec)) {
+      return Error(ErrorCode::kNotFound, "--wasm-dir " + given + ": not a directory");
+    }
+    return given;
+  }
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return std::string();
+  const std::filesystem::path dir = (exe.parent_path() / ".." / "wasm").lexically_normal();
+  return std::filesystem::is_directory(dir, ec) ? dir.string() : std::string();
 }
 
 // --models: the list with each model's estimated memory, in a pool whose loader builds a
@@ -171,18 +189,36 @@ int RunServe(ServeOptions opts) {
     }
   }
 
+  std::string wasm_dir;
+  if (!opts.no_ui) {
+    Result<std::string> dir = WasmDir(opts.wasm_dir);
+    if (!dir.ok()) return ReportError(dir.error().message());
+    wasm_dir = std::move(*dir);
+  }
   server::HttpServer http({.host = opts.host,
                            .port = opts.port,
                            .api_key = opts.api_key,
                            .http_threads = opts.parallel + opts.queue_size + 16,
                            .probe_interval = std::chrono::milliseconds(100),
-                           .share_cache = opts.share_cache ? hub::HubCacheRoot().string() : ""});
+                           .share_cache = opts.share_cache ? hub::HubCacheRoot().string() : "",
+                           .ui = !opts.no_ui,
+                           .wasm_dir = wasm_dir});
   if (Status st = http.Bind(); !st.ok()) return ReportError(st.error().message());
   std::fprintf(stderr, "wick: listening on http://%s:%d (loading %s)\n", opts.host.c_str(),
                http.port(),
                !opts.models.empty() ? opts.models.c_str()
                : opts.model.empty() ? "providers"
                                     : opts.model.c_str());
+  if (!opts.no_ui) {
+    std::string engine = wasm_dir;
+    if (wasm_dir.empty()) {
+      engine = "not built, see scripts/build-wasm";
+    } else if (!std::filesystem::exists(wasm_dir + "/wick-st.js")) {
+      engine = wasm_dir + " has no wick-st.js";
+    }
+    std::fprintf(stderr, "wick: chat page at http://%s:%d/ (in-browser engine: %s)\n",
+                 opts.host.c_str(), http.port(), engine.c_str());
+  }
   std::thread serving([&] { http.Run(); });
   std::atomic<engine::BatchEngine*> running_engine{nullptr};
   std::atomic<server::ModelPool*> running_pool{nullptr};
@@ -292,6 +328,10 @@ void RegisterServe(CLI::App& app, CommandRunner& runner) {
   cmd->add_flag("--share-cache", opts->share_cache,
                 "Let other wick instances (wick pull --peer) fetch this machine's hub cache "
                 "blobs at GET /v1/blobs/{sha256}");
+  cmd->add_flag("--no-ui", opts->no_ui, "Do not serve the chat page at /");
+  cmd->add_option("--wasm-dir", opts->wasm_dir,
+                  "Folder of the in-browser engine served at /wasm/ (default: build/wasm beside "
+                  "the executable's build folder, when it exists)");
   cmd->add_option("--queue-size", opts->queue_size, "Requests waiting for a free slot before 503s")
       ->capture_default_str();
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");

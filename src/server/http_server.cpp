@@ -14,6 +14,7 @@
 #include "server/blob_share.h"
 #include "server/http_util.h"
 #include "server/model_pool.h"
+#include "server/ui_assets.h"
 
 namespace wick::server {
 
@@ -401,6 +402,7 @@ void HttpServer::Routes() {
                  ServeCachedBlob(req, res, hub::HubCache(options_.share_cache));
                });
   }
+  if (options_.ui) AddUiRoutes(*http_, options_.wasm_dir);
   http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     if (Ready(res) == nullptr) return;
     res.set_content(R"({"status":"ok"})", "application/json");

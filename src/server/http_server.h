@@ -2,6 +2,7 @@
 //
 //   POST /v1/chat/completions, /v1/completions   (SSE with "stream": true)
 //   GET  /v1/models, /v1/models/{id}, /health, /metrics
+//   GET  /, /wasm/*   the chat page (server/ui_assets.h)
 //
 // Each request runs on one of cpp-httplib's worker threads: it parses and tokenizes there,
 // submits its sequences to the engine and relays their events. The server listens before the
@@ -48,6 +49,10 @@ struct ServerOptions {
   std::chrono::milliseconds probe_interval{100};
   // --share-cache: the hub cache whose blobs GET /v1/blobs/{sha256} hands to peers; empty: off.
   std::string share_cache{};
+  // The chat page at / (server/ui_assets.h); the in-browser engine's files at /wasm/ come from
+  // wasm_dir (empty: none).
+  bool ui = true;
+  std::string wasm_dir{};
 };
 
 // What requests need once the model is loaded; all must outlive the server.
