@@ -20,6 +20,7 @@
 #include "core/half.h"
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/f16_table.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
@@ -123,9 +124,7 @@ HWY_INLINE VI32 BlockDot(const int8_t* a, const WeightFn& weights) {
 // WebAssembly: a block as two int8x16 halves of weights times the activations' halves, with
 // SIMD128's extending multiply (int8 products are exact in int16) and pairwise widening add:
 // five instructions per 16 elements, against eight for widening to int16 first.
-HWY_INLINE VI32 BlockDotI8(v128_t w_lo, v128_t w_hi, const int8_t* a) {
-  const v128_t a_lo = wasm_v128_load(a);
-  const v128_t a_hi = wasm_v128_load(a + kHalf);
+HWY_INLINE VI32 BlockDotI8(v128_t w_lo, v128_t w_hi, v128_t a_lo, v128_t a_hi) {
   const v128_t lo =
       wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extmul_low_i8x16(w_lo, a_lo)),
                      wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extmul_high_i8x16(w_lo, a_lo)));
@@ -135,13 +134,86 @@ HWY_INLINE VI32 BlockDotI8(v128_t w_lo, v128_t w_hi, const int8_t* a) {
   return VI32{wasm_i32x4_add(lo, hi)};
 }
 
-// Q4_0's 16 packed bytes as its two halves of int8 weights, offset 8 removed.
-HWY_INLINE VI32 Q4_0BlockDotI8(const uint8_t* qs, const int8_t* a) {
+// A Q8_0 activation block widened to int16 (elements 0-7, 8-15, 16-23, 24-31), once for all
+// the weight rows it meets, with what the Q4 weights' offset of 8 contributes (8 * a, summed
+// in pairs as the dot instruction sums) and its scale.
+struct WideQ8Block {
+  v128_t a0, a1, a2, a3, offset;
+  float d;
+};
+
+HWY_INLINE WideQ8Block Widen(const Q8_0Block& block) {
+  const v128_t lo = wasm_v128_load(block.qs);
+  const v128_t hi = wasm_v128_load(block.qs + kHalf);
+  WideQ8Block w;
+  w.a0 = wasm_i16x8_extend_low_i8x16(lo);
+  w.a1 = wasm_i16x8_extend_high_i8x16(lo);
+  w.a2 = wasm_i16x8_extend_low_i8x16(hi);
+  w.a3 = wasm_i16x8_extend_high_i8x16(hi);
+  const v128_t eight = wasm_i16x8_splat(8);
+  w.offset = wasm_i32x4_add(
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.a0, eight), wasm_i32x4_dot_i16x8(w.a1, eight)),
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.a2, eight), wasm_i32x4_dot_i16x8(w.a3, eight)));
+  w.d = F16ToF32ByTable(block.d);
+  return w;
+}
+
+// sum((q - 8) * a) of a Q4_0 block in int32 lanes: the nibbles widened straight to int16 (a
+// byte's low nibble is element j, its high nibble element j + 16), multiplied and summed in
+// pairs by SIMD128's dot instruction (one x86 pmaddwd), the offset taken off at the end.
+HWY_INLINE VI32 Q4_0DotWide(const uint8_t* qs, const WideQ8Block& a) {
   const v128_t packed = wasm_v128_load(qs);
-  const v128_t eight = wasm_i8x16_splat(8);
-  const v128_t lo = wasm_i8x16_sub(wasm_v128_and(packed, wasm_i8x16_splat(0x0f)), eight);
-  const v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(packed, 4), eight);
-  return BlockDotI8(lo, hi, a);
+  const v128_t e0 = wasm_u16x8_extend_low_u8x16(packed);
+  const v128_t e1 = wasm_u16x8_extend_high_u8x16(packed);
+  const v128_t low4 = wasm_i16x8_splat(0x0f);
+  const v128_t s01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_and(e0, low4), a.a0),
+                                    wasm_i32x4_dot_i16x8(wasm_v128_and(e1, low4), a.a1));
+  const v128_t s23 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_shr(e0, 4), a.a2),
+                                    wasm_i32x4_dot_i16x8(wasm_u16x8_shr(e1, 4), a.a3));
+  return VI32{wasm_i32x4_sub(wasm_i32x4_add(s01, s23), a.offset)};
+}
+
+// Four Q4_0 rows against one activation row: each activation block is loaded and its scale
+// converted once for the four. Per row the same operations in the same order as
+// DotQ4_0Q8_0Impl (blocks alternate between two accumulators), so the results are identical.
+void DotQ4_0Q8_0X4Wasm(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* a, int64_t nb,
+                       float* out) {
+  const DF df;
+  const auto* w0 = reinterpret_cast<const Q4_0Block*>(w);
+  const auto* w1 = reinterpret_cast<const Q4_0Block*>(w + row_bytes);
+  const auto* w2 = reinterpret_cast<const Q4_0Block*>(w + 2 * row_bytes);
+  const auto* w3 = reinterpret_cast<const Q4_0Block*>(w + 3 * row_bytes);
+  // Named accumulators (an indexed array would live in memory, not in registers).
+  VF s00 = hn::Zero(df), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00,
+     s31 = s00;
+  const auto add = [&](VF& sum, const Q4_0Block& wb, const WideQ8Block& ab) {
+    sum = hn::MulAdd(hn::ConvertTo(df, Q4_0DotWide(wb.qs, ab)),
+                     hn::Set(df, F16ToF32ByTable(wb.d) * ab.d), sum);
+  };
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const WideQ8Block a0 = Widen(a[b]);
+    add(s00, w0[b], a0);
+    add(s10, w1[b], a0);
+    add(s20, w2[b], a0);
+    add(s30, w3[b], a0);
+    const WideQ8Block a1 = Widen(a[b + 1]);
+    add(s01, w0[b + 1], a1);
+    add(s11, w1[b + 1], a1);
+    add(s21, w2[b + 1], a1);
+    add(s31, w3[b + 1], a1);
+  }
+  if (b < nb) {
+    const WideQ8Block a0 = Widen(a[b]);
+    add(s00, w0[b], a0);
+    add(s10, w1[b], a0);
+    add(s20, w2[b], a0);
+    add(s30, w3[b], a0);
+  }
+  out[0] = hn::GetLane(hn::SumOfLanes(df, hn::Add(s00, s01)));
+  out[1] = hn::GetLane(hn::SumOfLanes(df, hn::Add(s10, s11)));
+  out[2] = hn::GetLane(hn::SumOfLanes(df, hn::Add(s20, s21)));
+  out[3] = hn::GetLane(hn::SumOfLanes(df, hn::Add(s30, s31)));
 }
 #endif
 
@@ -171,9 +243,9 @@ HWY_INLINE VF ScaleAdd(VI32 sumi, uint16_t d_w, uint16_t d_a, VF acc) {
   const VF scale = hn::Mul(BroadcastScale(df, d_w), BroadcastScale(df, d_a));
 #else
   // Without a hardware f16 conversion (SSE4, WebAssembly, the portable targets) Highway's
-  // emulation costs dozens of vector instructions per scale; two scalar conversions and one
+  // emulation costs dozens of vector instructions per scale; two table loads and one
   // broadcast cost a fraction of that, with the same exact result.
-  const VF scale = hn::Set(df, F16ToF32(d_w) * F16ToF32(d_a));
+  const VF scale = hn::Set(df, F16ToF32ByTable(d_w) * F16ToF32ByTable(d_a));
 #endif
   return hn::MulAdd(hn::ConvertTo(df, sumi), scale, acc);
 }
@@ -342,7 +414,7 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const uint8_t* qs = w[b].qs;
 #if HWY_TARGET == HWY_WASM
-    const VI32 sumi = Q4_0BlockDotI8(qs, a[b].qs);
+    const VI32 sumi = Q4_0DotWide(qs, Widen(a[b]));
 #else
     const VI32 sumi = BlockDot(
         a[b].qs, [&](auto d, size_t k) { return hn::Sub(Nibbles(d, qs, k), hn::Set(d, 8)); });
@@ -359,9 +431,14 @@ void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64
     return;
   }
 #endif
+#if HWY_TARGET == HWY_WASM
+  DotQ4_0Q8_0X4Wasm(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va),
+                    n / static_cast<int64_t>(kBlock), out);
+#else
   for (int r = 0; r < 4; ++r) {
     out[r] = DotQ4_0Q8_0Impl(static_cast<const uint8_t*>(vw) + r * row_bytes, va, n);
   }
+#endif
 }
 
 void DotQ4_0Q8_0X4A2Impl(const void* vw, uint64_t row_bytes, const void* va0, const void* va1,
@@ -462,7 +539,8 @@ float DotQ8_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const int8_t* qs = w[b].qs;
 #if HWY_TARGET == HWY_WASM
-    const VI32 sumi = BlockDotI8(wasm_v128_load(qs), wasm_v128_load(qs + kHalf), a[b].qs);
+    const VI32 sumi = BlockDotI8(wasm_v128_load(qs), wasm_v128_load(qs + kHalf),
+                                 wasm_v128_load(a[b].qs), wasm_v128_load(a[b].qs + kHalf));
 #else
     const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) {
       const hn::Rebind<int8_t, decltype(d)> d8;
