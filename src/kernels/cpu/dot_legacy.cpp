@@ -173,47 +173,67 @@ HWY_INLINE VI32 Q4_0DotWide(const uint8_t* qs, const WideQ8Block& a) {
   return VI32{wasm_i32x4_sub(wasm_i32x4_add(s01, s23), a.offset)};
 }
 
-// Four Q4_0 rows against one activation row: each activation block is loaded and its scale
-// converted once for the four. Per row the same operations in the same order as
-// DotQ4_0Q8_0Impl (blocks alternate between two accumulators), so the results are identical.
+// The four lanes' total of each of four vectors, as the lanes of one: two shuffles and an add
+// per pair, instead of a horizontal sum (and a scalar conversion and scale) per vector.
+HWY_INLINE v128_t Totals(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
+  const v128_t u01 = wasm_i32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5),
+                                    wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
+  const v128_t u23 = wasm_i32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 4, 1, 5),
+                                    wasm_i32x4_shuffle(s2, s3, 2, 6, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(u01, u23, 0, 1, 4, 5),
+                        wasm_i32x4_shuffle(u01, u23, 2, 3, 6, 7));
+}
+
+// The integer total of lane sums (exact).
+HWY_INLINE int32_t Total(v128_t s) {
+  return wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
+         wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
+}
+
+// One Q4_0 row: per block the exact integer dot, times d_w * d_a, added to one of two
+// accumulators (even and odd blocks). Row r of DotQ4_0Q8_0X4Wasm does exactly this in lane r,
+// so a row's result does not depend on whether it went through the four-row kernel.
+float DotQ4_0Q8_0Wasm(const Q4_0Block* w, const Q8_0Block* a, int64_t nb) {
+  float acc[2] = {0.0f, 0.0f};
+  for (int64_t b = 0; b < nb; ++b) {
+    const WideQ8Block ab = Widen(a[b]);
+    const auto total = static_cast<float>(Total(Q4_0DotWide(w[b].qs, ab).raw));
+    acc[b & 1] += total * (F16ToF32ByTable(w[b].d) * ab.d);
+  }
+  return acc[0] + acc[1];
+}
+
+// Four Q4_0 rows against one activation row: each activation block is widened once for the
+// four, and the four rows' block totals are scaled and accumulated as the lanes of one vector.
 void DotQ4_0Q8_0X4Wasm(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* a, int64_t nb,
                        float* out) {
-  const DF df;
   const auto* w0 = reinterpret_cast<const Q4_0Block*>(w);
   const auto* w1 = reinterpret_cast<const Q4_0Block*>(w + row_bytes);
   const auto* w2 = reinterpret_cast<const Q4_0Block*>(w + 2 * row_bytes);
   const auto* w3 = reinterpret_cast<const Q4_0Block*>(w + 3 * row_bytes);
-  // Named accumulators (an indexed array would live in memory, not in registers).
-  VF s00 = hn::Zero(df), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00,
-     s31 = s00;
-  const auto add = [&](VF& sum, const Q4_0Block& wb, const WideQ8Block& ab) {
-    sum = hn::MulAdd(hn::ConvertTo(df, Q4_0DotWide(wb.qs, ab)),
-                     hn::Set(df, F16ToF32ByTable(wb.d) * ab.d), sum);
+  v128_t even = wasm_f32x4_splat(0.0f);
+  v128_t odd = even;
+  const auto block = [&](int64_t b) {
+    const WideQ8Block ab = Widen(a[b]);
+    const v128_t totals = Totals(Q4_0DotWide(w0[b].qs, ab).raw, Q4_0DotWide(w1[b].qs, ab).raw,
+                                 Q4_0DotWide(w2[b].qs, ab).raw, Q4_0DotWide(w3[b].qs, ab).raw);
+    const v128_t scales =
+        wasm_f32x4_mul(wasm_f32x4_make(F16ToF32ByTable(w0[b].d), F16ToF32ByTable(w1[b].d),
+                                       F16ToF32ByTable(w2[b].d), F16ToF32ByTable(w3[b].d)),
+                       wasm_f32x4_splat(ab.d));
+    return wasm_f32x4_mul(wasm_f32x4_convert_i32x4(totals), scales);
   };
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    const WideQ8Block a0 = Widen(a[b]);
-    add(s00, w0[b], a0);
-    add(s10, w1[b], a0);
-    add(s20, w2[b], a0);
-    add(s30, w3[b], a0);
-    const WideQ8Block a1 = Widen(a[b + 1]);
-    add(s01, w0[b + 1], a1);
-    add(s11, w1[b + 1], a1);
-    add(s21, w2[b + 1], a1);
-    add(s31, w3[b + 1], a1);
+    even = wasm_f32x4_add(even, block(b));
+    odd = wasm_f32x4_add(odd, block(b + 1));
   }
-  if (b < nb) {
-    const WideQ8Block a0 = Widen(a[b]);
-    add(s00, w0[b], a0);
-    add(s10, w1[b], a0);
-    add(s20, w2[b], a0);
-    add(s30, w3[b], a0);
-  }
-  out[0] = hn::GetLane(hn::SumOfLanes(df, hn::Add(s00, s01)));
-  out[1] = hn::GetLane(hn::SumOfLanes(df, hn::Add(s10, s11)));
-  out[2] = hn::GetLane(hn::SumOfLanes(df, hn::Add(s20, s21)));
-  out[3] = hn::GetLane(hn::SumOfLanes(df, hn::Add(s30, s31)));
+  if (b < nb) even = wasm_f32x4_add(even, block(b));
+  const v128_t sums = wasm_f32x4_add(even, odd);
+  out[0] = wasm_f32x4_extract_lane(sums, 0);
+  out[1] = wasm_f32x4_extract_lane(sums, 1);
+  out[2] = wasm_f32x4_extract_lane(sums, 2);
+  out[3] = wasm_f32x4_extract_lane(sums, 3);
 }
 #endif
 
@@ -411,16 +431,16 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
 #if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
   if (HasAvxVnni()) return DotQ4Q8Vnni(w, a, n / static_cast<int64_t>(kBlock));
 #endif
+#if HWY_TARGET == HWY_WASM
+  return DotQ4_0Q8_0Wasm(w, a, n / static_cast<int64_t>(kBlock));
+#else
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const uint8_t* qs = w[b].qs;
-#if HWY_TARGET == HWY_WASM
-    const VI32 sumi = Q4_0DotWide(qs, Widen(a[b]));
-#else
     const VI32 sumi = BlockDot(
         a[b].qs, [&](auto d, size_t k) { return hn::Sub(Nibbles(d, qs, k), hn::Set(d, 8)); });
-#endif
     return ScaleAdd(sumi, w[b].d, a[b].d, acc);
   });
+#endif
 }
 
 void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64_t n, float* out) {
