@@ -307,7 +307,15 @@ EMSCRIPTEN_KEEPALIVE const char* wick_generate_start(const char* prompt, const c
   // Without reuse_prefix every generation starts from an empty context, as a completion
   // request does; with it (chat turns) the cache's common prefix is kept.
   if (!params->reuse_prefix) session->cache->Clear();
-  if (wick::Status s = session->generator->Start(*params); !s.ok()) return Fail(s.error());
+  if (wick::Status s = session->generator->Start(*params); !s.ok()) {
+    // The engine's advice names the command line's option; here the context is a load option.
+    std::string message = s.error().message();
+    const std::string_view flag = "(raise --ctx-size)";
+    if (size_t at = message.find(flag); at != std::string::npos) {
+      message.replace(at, flag.size(), "(load the model with a larger nCtx)");
+    }
+    return Fail(message);
+  }
   const wick::engine::GenerateStats& stats = session->generator->stats();
   return Reply({{"ok", true},
                 {"prompt_tokens", stats.prompt_tokens},
