@@ -17,8 +17,23 @@ std::string Tiny(const std::filesystem::path& shared) {
 }
 
 // Sampling with a fixed seed: random weights write noise, and this seed closes both strings
-// well within the limit on this model.
+// well within the limit on this model, for the prompt that ScopedCwd fixes.
 const std::vector<std::string> kSampling = {"--temp", "1", "--seed", "2", "-n", "900"};
+
+// The prompt names the working directory, so a clone elsewhere would give the random model
+// another prompt, and other noise; every run here starts in "/".
+class ScopedCwd {
+ public:
+  explicit ScopedCwd(const std::filesystem::path& dir) : old_(std::filesystem::current_path()) {
+    std::filesystem::current_path(dir);
+  }
+  ~ScopedCwd() { std::filesystem::current_path(old_); }
+  ScopedCwd(const ScopedCwd&) = delete;
+  ScopedCwd& operator=(const ScopedCwd&) = delete;
+
+ private:
+  std::filesystem::path old_;
+};
 
 nlohmann::json ParseAnswer(const CommandResult& r) {
   const auto json = nlohmann::json::parse(r.out, nullptr, false);
@@ -30,6 +45,7 @@ TEST(CmdTest, LocalModelAnswersWithARatedCommandAndReusesTheSystemPrompt) {
   WICK_REQUIRE_SHARED(shared);
   TempDir cache;
   ScopedEnv cache_dir("WICK_CACHE_DIR", cache.path().c_str());
+  ScopedCwd cwd("/");
   std::vector<std::string> args = {"cmd", "-m", Tiny(shared), "--dry-run", "--json", "--run"};
   args.insert(args.end(), kSampling.begin(), kSampling.end());
   args.push_back("list the files in this folder");
@@ -58,6 +74,7 @@ TEST(CmdTest, HumanReadableOutputAndStdinRequest) {
   WICK_REQUIRE_SHARED(shared);
   TempDir cache;
   ScopedEnv cache_dir("WICK_CACHE_DIR", cache.path().c_str());
+  ScopedCwd cwd("/");
   std::vector<std::string> args = {"cmd",       "-m",      Tiny(shared), "--no-cache",
                                    "--timings", "--shell", "fish"};
   args.insert(args.end(), kSampling.begin(), kSampling.end());
@@ -92,6 +109,7 @@ TEST(CmdTest, RemoteProviderAnswersThroughResponseFormat) {
   std::ofstream(config) << "[[remote]]\nname = \"box\"\nprovider = \"wick\"\n"
                         << "api_endpoint = \"http://127.0.0.1:" << server.port() << "/v1\"\n"
                         << "models = [\"tiny\"]\ncontext_length = 2048\n";
+  ScopedCwd cwd("/");
   std::vector<std::string> args = {"cmd", "--config", config.string(), "--dry-run", "--json"};
   args.insert(args.end(), kSampling.begin(), kSampling.end());
   args.push_back("list the files in this folder");
