@@ -3,7 +3,6 @@
 // effective weight bandwidth of generation.
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -13,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
+#include "engine/bench_run.h"
 
 namespace wick::cli {
 
@@ -92,28 +92,6 @@ void Summarize(TestResult& r) {
   r.stddev_ts = n > 1 ? std::sqrt(var / (n - 1)) : 0.0;
 }
 
-// One timed run: pp evaluates n_prompt random tokens in one batch; tg evaluates n_gen tokens
-// one at a time. Both start from an empty cache; only the last logits are computed, as
-// llama-bench does.
-Result<double> TimeRun(LoadedModel& m, model::CpuBackend& backend, model::KvCache& cache,
-                       std::vector<float>& logits, std::mt19937& rng, int64_t n_prompt,
-                       int64_t n_gen) {
-  const int64_t n_vocab = m.model.hparams().n_vocab;
-  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(n_vocab - 1));
-  cache.Clear();
-  const auto start = std::chrono::steady_clock::now();
-  if (n_prompt > 0) {
-    std::vector<int32_t> tokens(static_cast<size_t>(n_prompt));
-    for (int32_t& t : tokens) t = token(rng);
-    WICK_RETURN_IF_ERROR(m.model.Forward(tokens, cache, backend, logits.data(), true));
-  }
-  for (int64_t i = 0; i < n_gen; ++i) {
-    const int32_t t = token(rng);
-    WICK_RETURN_IF_ERROR(m.model.Forward({&t, 1}, cache, backend, logits.data(), true));
-  }
-  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-}
-
 int RunBench(const BenchOptions& opts) {
   if (opts.device != "cpu" && opts.device != "auto") {
     return ReportError(
@@ -146,10 +124,12 @@ int RunBench(const BenchOptions& opts) {
   }
   for (TestResult& r : results) {
     // A warm-up run pages the weights in and sizes every buffer.
-    Result<double> warm = TimeRun(m, backend, *cache, logits, rng, r.n_prompt, r.n_gen);
+    Result<double> warm =
+        engine::TimeForwardRun(m.model, backend, *cache, logits, rng, r.n_prompt, r.n_gen);
     if (!warm.ok()) return ReportError(warm.error().message());
     for (int i = 0; i < opts.repetitions; ++i) {
-      Result<double> ns = TimeRun(m, backend, *cache, logits, rng, r.n_prompt, r.n_gen);
+      Result<double> ns =
+          engine::TimeForwardRun(m.model, backend, *cache, logits, rng, r.n_prompt, r.n_gen);
       if (!ns.ok()) return ReportError(ns.error().message());
       r.samples_ns.push_back(*ns);
       r.samples_ts.push_back(1e9 * static_cast<double>(r.n_prompt + r.n_gen) / *ns);

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_resolver.h"
+#include "engine/model_loader.h"
 
 namespace wick::cli {
 
@@ -15,18 +16,12 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& name,
   // A hub reference becomes the cached file's path (pulled first if need be).
   WICK_ASSIGN_OR_RETURN(const std::string path, ResolveModel(name, resolve));
   WICK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path));
-  WICK_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromGguf(file));
-  // The model's views point into the file's map, which moving the GgufFile does not move.
-  auto loaded = std::unique_ptr<LoadedModel>(
-      new LoadedModel{std::move(file), std::move(tokenizer), model::LlamaModel{}});
-  Result<model::LlamaModel> model = model::LlamaModel::Load(loaded->file);
-  if (!model.ok()) return std::move(model).error().With(path);
-  loaded->model = std::move(*model);
-  if (loaded->model.hparams().n_vocab != loaded->tokenizer->size()) {
-    return Error(ErrorCode::kCorrupt, path +
-                                          ": the tokenizer and the model disagree on the "
-                                          "vocabulary size");
-  }
+  auto loaded =
+      std::unique_ptr<LoadedModel>(new LoadedModel{std::move(file), nullptr, model::LlamaModel{}});
+  WICK_ASSIGN_OR_RETURN(engine::ModelAndTokenizer bound,
+                        engine::LoadModelAndTokenizer(loaded->file));
+  loaded->tokenizer = std::move(bound.tokenizer);
+  loaded->model = std::move(bound.model);
   return loaded;
 }
 

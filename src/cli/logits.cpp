@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <numeric>
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
+#include "sampling/top_logits.h"
 
 namespace wick::cli {
 
@@ -23,15 +23,11 @@ struct LogitsOptions {
 };
 
 nlohmann::json TopK(const float* logits, int64_t n_vocab, int k) {
-  std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
-  std::iota(ids.begin(), ids.end(), 0);
-  const auto kk = static_cast<size_t>(std::min<int64_t>(k, n_vocab));
-  std::partial_sort(ids.begin(), ids.begin() + static_cast<long>(kk), ids.end(),
-                    [&](int32_t a, int32_t b) {
-                      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-                    });
   nlohmann::json top = nlohmann::json::array();
-  for (size_t i = 0; i < kk; ++i) top.push_back({ids[i], logits[ids[i]]});
+  for (int32_t id : sampling::TopLogitIds({logits, static_cast<size_t>(n_vocab)},
+                                          static_cast<size_t>(std::max(k, 0)))) {
+    top.push_back({id, logits[id]});
+  }
   return top;
 }
 

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
-#include <numeric>
 
 #include "engine/constrained_sampling.h"
+#include "engine/eog_ban.h"
 #include "engine/stop_matcher.h"
+#include "sampling/top_logits.h"
 
 namespace wick::engine {
 
@@ -132,13 +132,7 @@ Result<std::vector<std::shared_ptr<SequenceHandle>>> BatchEngine::Submit(
             fmt::format("prompt token {} is outside the vocabulary of {}", t, tokenizer_.size()));
       }
     }
-    if (params.ignore_eos) {
-      for (int32_t id = 0; id < tokenizer_.size(); ++id) {
-        if (tokenizer_.IsEog(id)) {
-          params.sampling.logit_bias[id] = -std::numeric_limits<float>::infinity();
-        }
-      }
-    }
+    if (params.ignore_eos) BanEndOfGeneration(tokenizer_, params.sampling);
     WICK_ASSIGN_OR_RETURN(sampling::SamplerChain sampler,
                           sampling::SamplerChain::Create(params.sampling));
     ready.push_back({std::move(params), std::move(sampler), std::make_shared<SequenceHandle>()});
@@ -343,17 +337,8 @@ TokenLogprob Logprobs(std::span<const float> logits, int32_t token, int n) {
   out.token = token;
   out.logprob = static_cast<float>(logits[static_cast<size_t>(token)] - lse);
   if (n > 0) {
-    std::vector<int32_t> ids(logits.size());
-    std::iota(ids.begin(), ids.end(), 0);
-    const auto top = std::min<size_t>(static_cast<size_t>(n), ids.size());
-    std::partial_sort(
-        ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(top), ids.end(),
-        [&](int32_t a, int32_t b) {
-          return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
-                 (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
-        });
-    for (size_t i = 0; i < top; ++i) {
-      out.top.emplace_back(ids[i], static_cast<float>(logits[static_cast<size_t>(ids[i])] - lse));
+    for (int32_t id : sampling::TopLogitIds(logits, static_cast<size_t>(n))) {
+      out.top.emplace_back(id, static_cast<float>(logits[static_cast<size_t>(id)] - lse));
     }
   }
   return out;

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "engine/constrained_sampling.h"
+#include "engine/eog_ban.h"
 #include "engine/stop_matcher.h"
 
 namespace wick::engine {
@@ -103,8 +104,10 @@ Status Generator::Start(const GenerateParams& params, const std::function<void()
   if (params.prompt.empty()) {
     return Error(ErrorCode::kInvalidArgument, "the prompt is empty");
   }
+  sampling::SamplingParams sampling_params = params.sampling;
+  if (params.ignore_eos) BanEndOfGeneration(tokenizer_, sampling_params);
   WICK_ASSIGN_OR_RETURN(sampling::SamplerChain sampler,
-                        sampling::SamplerChain::Create(params.sampling));
+                        sampling::SamplerChain::Create(sampling_params));
   std::vector<int32_t> prompt = tokenizer_.Encode(
       params.prompt, {.add_special = params.add_special, .parse_special = params.parse_special});
   if (prompt.empty()) return Error(ErrorCode::kInvalidArgument, "the prompt has no tokens");

@@ -30,6 +30,7 @@ struct GenerateParams {
   sampling::SamplingParams sampling = {};
   bool add_special = true;
   bool parse_special = false;
+  bool ignore_eos = false;  // end-of-generation tokens are sampled around (benchmarks)
   // Keep the longest prefix of the cache that equals the new prompt's tokens and evaluate
   // only the rest (chat: each turn re-renders the whole conversation). Otherwise the prompt
   // is appended after whatever the cache holds.

@@ -7,10 +7,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,12 +17,15 @@
 #include <vector>
 
 #include "core/error.h"
+#include "engine/bench_run.h"
 #include "engine/generator.h"
+#include "engine/model_loader.h"
 #include "io/gguf_file.h"
 #include "kernels/cpu/simd.h"
 #include "model/backend.h"
 #include "model/kv_cache.h"
 #include "model/llama.h"
+#include "sampling/top_logits.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -96,11 +97,7 @@ Result<T> Field(const json& object, std::string_view key, T fallback) {
 
 uint64_t CountParams(const GgufFile& file) {
   uint64_t total = 0;
-  for (const GgufTensorInfo& t : file.tensors()) {
-    uint64_t n = 1;
-    for (int64_t d : t.shape) n *= static_cast<uint64_t>(d);
-    total += n;
-  }
+  for (const GgufTensorInfo& t : file.tensors()) total += t.n_elements;
   return total;
 }
 
@@ -116,15 +113,11 @@ Result<std::unique_ptr<Session>> Load(uint8_t* data, uint32_t size, const json& 
                  fmt::format("threads is {}, must be 1..256", threads));
   }
   WICK_ASSIGN_OR_RETURN(session->file, GgufFile::Parse({data, size}, name));
-  WICK_ASSIGN_OR_RETURN(session->tokenizer, Tokenizer::FromGguf(session->file));
-  Result<model::LlamaModel> loaded = model::LlamaModel::Load(session->file);
-  if (!loaded.ok()) return std::move(loaded).error().With(name);
-  session->model = std::move(*loaded);
+  WICK_ASSIGN_OR_RETURN(engine::ModelAndTokenizer bound,
+                        engine::LoadModelAndTokenizer(session->file));
+  session->tokenizer = std::move(bound.tokenizer);
+  session->model = std::move(bound.model);
   const model::HParams& hp = session->model.hparams();
-  if (hp.n_vocab != session->tokenizer->size()) {
-    return Error(ErrorCode::kCorrupt,
-                 name + ": the tokenizer and the model disagree on the vocabulary size");
-  }
   Result<ChatTemplate> chat_template = ChatTemplate::FromGguf(session->file, *session->tokenizer);
   if (chat_template.ok()) session->chat_template = std::move(*chat_template);
   const int64_t n_ctx =
@@ -169,14 +162,7 @@ Result<engine::GenerateParams> GenerateParamsFrom(const char* prompt, const json
   WICK_ASSIGN_OR_RETURN(params.add_special, Field<bool>(p, "add_special", true));
   WICK_ASSIGN_OR_RETURN(params.parse_special, Field<bool>(p, "parse_special", false));
   WICK_ASSIGN_OR_RETURN(params.reuse_prefix, Field<bool>(p, "reuse_prefix", false));
-  WICK_ASSIGN_OR_RETURN(const bool ignore_eos, Field<bool>(p, "ignore_eos", false));
-  if (ignore_eos) {
-    // End-of-generation tokens are banned, as a benchmark's fixed-length run needs.
-    const Tokenizer& tok = *CurrentSession()->tokenizer;
-    for (int32_t id = 0; id < tok.size(); ++id) {
-      if (tok.IsEog(id)) s.logit_bias[id] = -std::numeric_limits<float>::infinity();
-    }
-  }
+  WICK_ASSIGN_OR_RETURN(params.ignore_eos, Field<bool>(p, "ignore_eos", false));
   return params;
 }
 
@@ -204,35 +190,20 @@ Result<json> Bench(Session& s, int n_prompt, int n_gen) {
   }
   if (s.generator->running()) s.generator->Cancel();
   std::mt19937 rng(42);
-  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(hp.n_vocab - 1));
   std::vector<float> logits(static_cast<size_t>(hp.n_vocab));
-  auto run = [&](int pp, int tg, double& pp_ms, double& tg_ms) -> Status {
-    s.cache->Clear();
-    auto start = std::chrono::steady_clock::now();
-    if (pp > 0) {
-      std::vector<int32_t> tokens(static_cast<size_t>(pp));
-      for (int32_t& t : tokens) t = token(rng);
-      WICK_RETURN_IF_ERROR(s.model.Forward(tokens, *s.cache, *s.backend, logits.data(), true));
-    }
-    pp_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    start = std::chrono::steady_clock::now();
-    for (int i = 0; i < tg; ++i) {
-      const int32_t t = token(rng);
-      WICK_RETURN_IF_ERROR(s.model.Forward({&t, 1}, *s.cache, *s.backend, logits.data(), true));
-    }
-    tg_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    return OkStatus();
+  const auto run = [&](int pp, int tg) {
+    return engine::TimeForwardRun(s.model, *s.backend, *s.cache, logits, rng, pp, tg);
   };
-  double pp_ms = 0, tg_ms = 0;
   // A warm-up run sizes every buffer; then prefill and decode are timed separately, each from
   // an empty cache, as llama-bench times pp and tg.
-  WICK_RETURN_IF_ERROR(run(std::min(n_prompt, 8), std::min(n_gen, 2), pp_ms, tg_ms));
-  double ignored = 0;
-  WICK_RETURN_IF_ERROR(run(n_prompt, 0, pp_ms, ignored));
-  WICK_RETURN_IF_ERROR(run(0, n_gen, ignored, tg_ms));
+  if (Result<double> warm = run(std::min(n_prompt, 8), std::min(n_gen, 2)); !warm.ok()) {
+    return std::move(warm).error();
+  }
+  WICK_ASSIGN_OR_RETURN(const double pp_ns, run(n_prompt, 0));
+  WICK_ASSIGN_OR_RETURN(const double tg_ns, run(0, n_gen));
   s.cache->Clear();
+  const double pp_ms = pp_ns / 1e6;
+  const double tg_ms = tg_ns / 1e6;
   return json{{"ok", true},
               {"n_prompt", n_prompt},
               {"n_gen", n_gen},
@@ -374,13 +345,10 @@ EMSCRIPTEN_KEEPALIVE const char* wick_logits(const char* prompt, int add_special
       session->model.Forward(tokens, *session->cache, *session->backend, logits.data(), true);
   session->cache->Clear();
   if (!status.ok()) return Fail(status.error());
-  std::vector<int32_t> order(static_cast<size_t>(n_vocab));
-  for (int32_t i = 0; i < n_vocab; ++i) order[static_cast<size_t>(i)] = i;
-  const auto k = static_cast<size_t>(std::clamp<int64_t>(top, 1, n_vocab));
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                    [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
   json best = json::array();
-  for (size_t i = 0; i < k; ++i) best.push_back({order[i], logits[static_cast<size_t>(order[i])]});
+  for (int32_t id : wick::sampling::TopLogitIds(logits, static_cast<size_t>(std::max(top, 1)))) {
+    best.push_back({id, logits[static_cast<size_t>(id)]});
+  }
   return Reply({{"ok", true}, {"tokens", tokens}, {"top", best}});
 }
 

@@ -166,5 +166,37 @@ TEST(GeneratorTest, CancelEndsAStepwiseGenerationAndAStepNeedsAStart) {
   EXPECT_EQ(g.stats().generated_tokens, 0);
 }
 
+TEST(GeneratorTest, IgnoreEosGeneratesPastTheEndOfGenerationToken) {
+  WICK_REQUIRE_SHARED(shared);
+  std::unique_ptr<TestModel> m = LoadTestModel(shared / "models/stories260K.gguf");
+  ASSERT_NE(m, nullptr);
+  model::CpuBackend backend(1);
+  GenerateParams params;
+  params.prompt = "Once upon a time";
+  params.max_tokens = 400;
+  params.sampling.temperature = 0;
+  // This model seldom ends a story by itself: a bias makes every end-of-generation token the
+  // greedy choice, which ignore_eos must still overrule.
+  for (int32_t id = 0; id < m->tokenizer->size(); ++id) {
+    if (m->tokenizer->IsEog(id)) params.sampling.logit_bias[id] = 100.0f;
+  }
+  ASSERT_FALSE(params.sampling.logit_bias.empty());
+  for (bool ignore : {false, true}) {
+    Result<model::KvCache> cache = model::KvCache::Create(m->model->hparams(), 512);
+    ASSERT_TRUE(cache.ok());
+    Generator g(*m->model, *m->tokenizer, backend, *cache);
+    params.ignore_eos = ignore;
+    const Stepped got = StepToEnd(g, params);
+    if (ignore) {
+      EXPECT_EQ(got.stats.stop, StopReason::kMaxTokens);
+      EXPECT_EQ(got.stats.generated_tokens, 400);
+      for (int32_t t : got.tokens) EXPECT_FALSE(m->tokenizer->IsEog(t));
+    } else {
+      EXPECT_EQ(got.stats.stop, StopReason::kEog);
+      EXPECT_EQ(got.stats.generated_tokens, 0);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace wick::engine
