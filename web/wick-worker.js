@@ -37,6 +37,23 @@ function yieldToEventLoop() {
 
 // --- engine loading ---
 
+// A one-function module whose body is i16x8.relaxed_dot_i8x16_i7x16_s: it validates where the
+// browser has Relaxed SIMD, and then the *.relaxed.wasm engines (scripts/wasm-relax) can run.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // magic, version
+  0x01, 0x07, 0x01, 0x60, 0x02, 0x7b, 0x7b, 0x01, 0x7b,  // type: (v128, v128) -> v128
+  0x03, 0x02, 0x01, 0x00,  // one function of that type
+  0x0a, 0x0b, 0x01, 0x09, 0x00, 0x20, 0x00, 0x20, 0x01, 0xfd, 0x92, 0x02, 0x0b,  // its code
+]);
+
+function hasRelaxedSimd() {
+  try {
+    return WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
 function importEngine(base, file) {
   try {
     importScripts(base + file);
@@ -50,16 +67,17 @@ function importEngine(base, file) {
   }
 }
 
-async function startEngine(base, file, threads) {
+async function startEngine(base, file, threads, relaxed) {
   let onAbort;
+  const wasmFile = file.replace(/\.js$/, relaxed ? '.relaxed.wasm' : '.wasm');
   const aborted = new Promise((_, reject) => {
-    const wasm = base + file.replace(/\.js$/, '.wasm');
+    const wasm = base + wasmFile;
     onAbort = (what) => reject(new Error(
         `the WebAssembly engine at ${base + file} failed to ` +
         `start (is ${wasm} served?): ${what}`));
   });
   const ready = createWickEngine({
-    locateFile: (p) => base + p,
+    locateFile: (p) => base + (p.endsWith('.wasm') ? wasmFile : p),
     mainScriptUrlOrBlob: base + file,
     // The threaded engine sizes its pthread pool from this before any C++ runs.
     wickThreads: threads,
@@ -155,6 +173,7 @@ function mallocLarge(size) {
 
 async function load(msg) {
   const {engineUrl, options, parts} = msg;
+  const relaxed = msg.relaxedSimd !== false && hasRelaxedSimd();
   msg.parts = null;  // with `parts` emptied below, each part can go once it is in the heap
   if (mod) throw new Error('a model is already loaded in this worker');
   const size = parts.reduce((n, p) => n + p.length, 0);
@@ -171,7 +190,7 @@ async function load(msg) {
   }
   if (engine === 'st') importEngine(engineUrl, 'wick-st.js');
   const threads = engine === 'mt' ? options.threads : 1;
-  mod = await startEngine(engineUrl, engine === 'mt' ? 'wick-mt.js' : 'wick-st.js', threads);
+  mod = await startEngine(engineUrl, engine === 'mt' ? 'wick-mt.js' : 'wick-st.js', threads, relaxed);
   api = wrap(mod);
 
   let ptr = 0;

@@ -376,7 +376,8 @@ export class Wick {
     try {
       const options = {name: opts.name ?? name, n_ctx: opts.nCtx ?? 0, threads};
       const transfer = parts.map((p) => p.buffer);
-      const r = await m.#request({type: 'load', parts, engineUrl, options}, transfer);
+      const r = await m.#request(
+          {type: 'load', parts, engineUrl, options, relaxedSimd: opts.relaxedSimd}, transfer);
       m.info = {...r.info, threads: r.info.threads ?? r.threads, isolated, engine: r.engine};
     } catch (e) {
       m.#shutdown(e.message);

@@ -4,8 +4,9 @@
 //   node tests/web/bench.mjs --model PATH|URL [--threads 1,2] [--np 128] [--ng 64]
 //        [--engine-dir DIR]... [--wick BINARY] [--native-model PATH]
 //
-// For each engine dir (default build/wasm; e.g. add build/wasm-nosimd) and each thread count, an
-// isolated page loads the model with Wick.load({threads}) and runs m.bench({nPrompt, nGen}) (after
+// For each engine dir (default build/wasm; e.g. add build/wasm-nosimd), with and without Relaxed
+// SIMD where the dir has its engines, and each thread count, an isolated page loads the model with
+// Wick.load({threads, relaxedSimd}) and runs m.bench({nPrompt, nGen}) (after
 // a short warm-up); `wick bench -m MODEL -p NP -n NG -t T --json` gives the native numbers.
 // A model PATH is served at /models/<name>; a URL is loaded as it is (it must allow CORS and
 // CORP), and then the native run needs --native-model.
@@ -98,19 +99,21 @@ const browser = await launchBrowser();
 let failed = false;
 for (const dir of args.engineDirs) {
   const server = await startStaticServer({ isolated: true, wasmDir: dir, extra });
-  for (const t of args.threads) {
+  // Relaxed SIMD's engines where the dir has them (scripts/wasm-relax), and the plain SIMD128 ones.
+  const relaxedVariants = fs.existsSync(path.join(dir, 'wick-st.relaxed.wasm')) ? [true, false] : [false];
+  for (const relaxedSimd of relaxedVariants) for (const t of args.threads) {
     const page = await browser.newPage();
     try {
       await page.goto(`${server.url}/bench.html`);
-      const r = await within(600_000, page.evaluate(async ({ url, t, np, ng }) => {
+      const r = await within(600_000, page.evaluate(async ({ url, t, np, ng, relaxedSimd }) => {
         const { Wick } = await import('/wick.js');
-        const m = await Wick.load(url, { threads: t, cache: false });
+        const m = await Wick.load(url, { threads: t, cache: false, relaxedSimd });
         await m.bench({ nPrompt: Math.min(np, 16), nGen: Math.min(ng, 8) }); // warm-up
         const b = await m.bench({ nPrompt: np, nGen: ng });
         const info = m.info;
         await m.unload();
         return { b, info };
-      }, { url: modelUrl, t, np: args.np, ng: args.ng }), `browser bench (${dir}, ${t} threads)`);
+      }, { url: modelUrl, t, np: args.np, ng: args.ng, relaxedSimd }), `browser bench (${dir}, ${t} threads)`);
       const n = native[t];
       const label = `wasm ${r.info.engine ?? ''} (${path.relative(env.source, dir) || dir})`;
       console.log(`| ${label} | ${r.info.simd} | ${r.b.threads ?? r.info.threads} | ${fmt(r.b.pp_tps)} | ${fmt(r.b.tg_tps)} | ` +

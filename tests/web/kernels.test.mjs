@@ -4,7 +4,8 @@
 // the golden tolerances (shared/golden/README.md): each of the reference's top-10 tokens within
 // 0.10 (0.25 for weights of 5 bits or fewer), and the same argmax wherever the reference's top-1
 // leads its top-2 by more than 0.1. Run with the single-thread engine (page not isolated) and the
-// threaded one (isolated, 2 threads), which split the matmuls differently.
+// threaded one (isolated, 2 threads), which split the matmuls differently, each as the Relaxed
+// SIMD module and the SIMD128 one.
 import fs from 'node:fs';
 import path from 'node:path';
 import { env, expect, finish, launchBrowser, show, startStaticServer, step, within } from './lib.mjs';
@@ -53,17 +54,29 @@ if (!models.length) {
   process.exit(1);
 }
 const browser = await launchBrowser();
-for (const isolated of [false, true]) {
-  const label = isolated ? 'threaded engine, 2 threads' : 'single-thread engine';
+// Chromium has Relaxed SIMD, so Wick.load picks the *.relaxed.wasm engines; the SIMD128 ones,
+// for browsers without it, are asked for with relaxedSimd: false.
+const configs = [
+  { isolated: false, relaxedSimd: true },
+  { isolated: true, relaxedSimd: true },
+  { isolated: false, relaxedSimd: false },
+  { isolated: true, relaxedSimd: false },
+];
+// The Relaxed SIMD kernels compute the same integer sums and float steps as the SIMD128 ones, so
+// both modules must give bit-identical logits: the relaxed run's, by engine and model.
+const relaxedOut = new Map();
+for (const { isolated, relaxedSimd } of configs) {
+  const label = `${isolated ? 'threaded engine, 2 threads' : 'single-thread engine'}, ` +
+    `${relaxedSimd ? 'Relaxed SIMD' : 'SIMD128'}`;
   const server = await startStaticServer({ isolated });
   const page = await browser.newPage();
   try {
     await page.goto(`${server.url}/index.html?mode=browser`, { timeout: 30_000 });
     for (const m of models) {
       await step(`logits of ${m.name} vs golden (${label})`, async () => {
-        const results = await within(120_000, page.evaluate(async ({ url, texts }) => {
+        const results = await within(120_000, page.evaluate(async ({ url, texts, relaxedSimd }) => {
           const { Wick } = await import('/wick.js');
-          const model = await Wick.load(url, { threads: 2, cache: false });
+          const model = await Wick.load(url, { threads: 2, cache: false, relaxedSimd });
           try {
             const out = [];
             for (const text of texts) out.push(await model.logits(text, { top: model.info.n_vocab }));
@@ -71,8 +84,9 @@ for (const isolated of [false, true]) {
           } finally {
             await model.unload();
           }
-        }, { url: m.url, texts: m.cases.map((c) => c.text) }), `logits of ${m.name}`);
+        }, { url: m.url, texts: m.cases.map((c) => c.text), relaxedSimd }), `logits of ${m.name}`);
         expect(results.info.engine === (isolated ? 'mt' : 'st'), `engine ${results.info.engine}`);
+        expect(results.info.simd === (relaxedSimd ? 'WASM+relaxed' : 'WASM'), `simd ${results.info.simd}`);
         let worst = 0;
         const problems = [];
         m.cases.forEach((c, i) => {
@@ -81,6 +95,13 @@ for (const isolated of [false, true]) {
           if (r.problems) problems.push(`${c.name}: ${r.problems}`);
         });
         expect(!problems.length, problems.join(' | '));
+        const key = `${isolated}/${m.name}`;
+        if (relaxedSimd) {
+          relaxedOut.set(key, results.out);
+        } else if (relaxedOut.has(key)) {
+          const differ = m.cases.filter((c, i) => show(results.out[i].top) !== show(relaxedOut.get(key)[i].top));
+          expect(!differ.length, `SIMD128 logits differ from Relaxed SIMD's for ${differ.map((c) => c.name).join(', ')}`);
+        }
         return `${m.cases.length} prompts, largest difference ${worst.toFixed(4)} (tolerance ${m.tolerance}), simd ${results.info.simd}`;
       }, page);
     }

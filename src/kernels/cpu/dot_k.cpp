@@ -20,6 +20,7 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/quant_ref.h"
+#include "kernels/cpu/wasm_relaxed.h"
 
 // The quantizer must reproduce the reference's roundings exactly; a contracted a * b + c
 // rounds once instead of twice, so keep products and sums separate (GCC's intrinsics are
@@ -209,7 +210,7 @@ HWY_INLINE hn::Vec256<int16_t> MulPairs(hn::Vec256<uint8_t> w, hn::Vec256<int8_t
 }
 #endif
 #else
-HWY_INLINE V16 MulPairs(V8 w, hn::Vec<DI8> a) {
+HWY_INLINE V16 MulPairsPortable(V8 w, hn::Vec<DI8> a) {
   const D16 d16;
   const hn::RebindToUnsigned<D16> du16;
   const V16 w_even = hn::BitCast(d16, hn::And(hn::BitCast(du16, w), hn::Set(du16, 0xFF)));
@@ -218,6 +219,14 @@ HWY_INLINE V16 MulPairs(V8 w, hn::Vec<DI8> a) {
   const V16 a_even = hn::ShiftRight<8>(hn::ShiftLeft<8>(a16));  // sign-extends
   const V16 a_odd = hn::ShiftRight<8>(a16);
   return hn::Add(hn::Mul(w_even, a_even), hn::Mul(w_odd, a_odd));
+}
+
+HWY_INLINE V16 MulPairs(V8 w, hn::Vec<DI8> a) {
+#if HWY_TARGET == HWY_WASM
+  // One instruction where the browser has Relaxed SIMD (all k-quant weights are below 128).
+  if (kWasmRelaxedDot) return V16{RelaxedDotI8I7(a.raw, w.raw)};
+#endif
+  return MulPairsPortable(w, a);
 }
 #endif
 

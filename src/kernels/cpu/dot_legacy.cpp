@@ -21,6 +21,7 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/wasm_relaxed.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
@@ -136,10 +137,9 @@ HWY_INLINE VI32 BlockDotI8(v128_t w_lo, v128_t w_hi, v128_t a_lo, v128_t a_hi) {
 
 // A Q8_0 activation block widened to int16 (elements 0-7, 8-15, 16-23, 24-31), once for all
 // the weight rows it meets, with what the Q4 weights' offset of 8 contributes (8 * a, summed
-// in pairs as the dot instruction sums) and its scale.
+// in pairs as the dot instruction sums).
 struct WideQ8Block {
   v128_t a0, a1, a2, a3, offset;
-  float d;
 };
 
 HWY_INLINE WideQ8Block Widen(const Q8_0Block& block) {
@@ -154,7 +154,6 @@ HWY_INLINE WideQ8Block Widen(const Q8_0Block& block) {
   w.offset = wasm_i32x4_add(
       wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.a0, eight), wasm_i32x4_dot_i16x8(w.a1, eight)),
       wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.a2, eight), wasm_i32x4_dot_i16x8(w.a3, eight)));
-  w.d = F16ToF32ByTable(block.d);
   return w;
 }
 
@@ -190,50 +189,122 @@ HWY_INLINE int32_t Total(v128_t s) {
          wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
 }
 
-// One Q4_0 row: per block the exact integer dot, times d_w * d_a, added to one of two
-// accumulators (even and odd blocks). Row r of DotQ4_0Q8_0X4Wasm does exactly this in lane r,
-// so a row's result does not depend on whether it went through the four-row kernel.
-float DotQ4_0Q8_0Wasm(const Q4_0Block* w, const Q8_0Block* a, int64_t nb) {
-  float acc[2] = {0.0f, 0.0f};
-  for (int64_t b = 0; b < nb; ++b) {
-    const WideQ8Block ab = Widen(a[b]);
-    const auto total = static_cast<float>(Total(Q4_0DotWide(w[b].qs, ab).raw));
-    acc[b & 1] += total * (F16ToF32ByTable(w[b].d) * ab.d);
-  }
-  return acc[0] + acc[1];
+// Relaxed SIMD (see wasm_relaxed.h): the nibbles stay bytes, and one dot instruction multiplies
+// sixteen of them by the activations and adds them to int32 lanes. The integer totals are those
+// of Q4_0DotWide and the float steps the same, so a row's result does not depend on which kernel
+// the module runs either.
+struct Q8Halves {
+  v128_t lo, hi;      // elements 0-15 and 16-31
+  v128_t neg_offset;  // -8 * the sums of four activations in the dot instruction's lanes: what
+                      // the weights' offset of 8 takes off
+};
+
+// `zero` is all zeros, but not a constant (see RelaxedDotAddI8I7).
+HWY_INLINE Q8Halves Halves(const Q8_0Block& block, v128_t zero) {
+  Q8Halves h;
+  h.lo = wasm_v128_load(block.qs);
+  h.hi = wasm_v128_load(block.qs + kHalf);
+  const v128_t eight = wasm_i8x16_splat(8);
+  h.neg_offset =
+      wasm_i32x4_sub(zero, RelaxedDotAddI8I7(h.hi, eight, RelaxedDotAddI8I7(h.lo, eight, zero)));
+  return h;
 }
 
-// Four Q4_0 rows against one activation row: each activation block is widened once for the
-// four, and the four rows' block totals are scaled and accumulated as the lanes of one vector.
-void DotQ4_0Q8_0X4Wasm(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* a, int64_t nb,
-                       float* out) {
-  const auto* w0 = reinterpret_cast<const Q4_0Block*>(w);
-  const auto* w1 = reinterpret_cast<const Q4_0Block*>(w + row_bytes);
-  const auto* w2 = reinterpret_cast<const Q4_0Block*>(w + 2 * row_bytes);
-  const auto* w3 = reinterpret_cast<const Q4_0Block*>(w + 3 * row_bytes);
-  v128_t even = wasm_f32x4_splat(0.0f);
-  v128_t odd = even;
-  const auto block = [&](int64_t b) {
-    const WideQ8Block ab = Widen(a[b]);
-    const v128_t totals = Totals(Q4_0DotWide(w0[b].qs, ab).raw, Q4_0DotWide(w1[b].qs, ab).raw,
-                                 Q4_0DotWide(w2[b].qs, ab).raw, Q4_0DotWide(w3[b].qs, ab).raw);
-    const v128_t scales =
-        wasm_f32x4_mul(wasm_f32x4_make(F16ToF32ByTable(w0[b].d), F16ToF32ByTable(w1[b].d),
-                                       F16ToF32ByTable(w2[b].d), F16ToF32ByTable(w3[b].d)),
-                       wasm_f32x4_splat(ab.d));
-    return wasm_f32x4_mul(wasm_f32x4_convert_i32x4(totals), scales);
-  };
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    even = wasm_f32x4_add(even, block(b));
-    odd = wasm_f32x4_add(odd, block(b + 1));
+// sum((q - 8) * a) of a Q4_0 block in int32 lanes.
+HWY_INLINE v128_t Q4_0DotRelaxed(const uint8_t* qs, const Q8Halves& a) {
+  const v128_t packed = wasm_v128_load(qs);
+  const v128_t low4 = wasm_i8x16_splat(0x0f);
+  const v128_t lo = wasm_v128_and(packed, low4);
+  const v128_t hi = wasm_v128_and(wasm_u16x8_shr(packed, 4), low4);
+  return RelaxedDotAddI8I7(a.hi, hi, RelaxedDotAddI8I7(a.lo, lo, a.neg_offset));
+}
+
+// An all-zero vector the optimizers cannot fold.
+volatile int32_t g_runtime_zero[4] = {0, 0, 0, 0};
+HWY_INLINE v128_t RuntimeZero() {
+  return wasm_i32x4_make(g_runtime_zero[0], g_runtime_zero[1], g_runtime_zero[2],
+                         g_runtime_zero[3]);
+}
+
+// The exact integer dot of block b of a Q4_0 row in int32 lanes, through the SIMD128 kernel or
+// the Relaxed SIMD one (which the module has: kWasmRelaxedDot).
+template <bool kRelaxed>
+struct Q4_0Blocks {
+  const Q8_0Block* a;
+  v128_t zero;  // for the relaxed kernel: all zeros, but not a constant (see RelaxedDotAddI8I7)
+
+  // Per activation block: what every row's dot needs of it.
+  auto Prepare(int64_t b) const {
+    if constexpr (kRelaxed) {
+      return Halves(a[b], zero);
+    } else {
+      return Widen(a[b]);
+    }
   }
-  if (b < nb) even = wasm_f32x4_add(even, block(b));
-  const v128_t sums = wasm_f32x4_add(even, odd);
-  out[0] = wasm_f32x4_extract_lane(sums, 0);
-  out[1] = wasm_f32x4_extract_lane(sums, 1);
-  out[2] = wasm_f32x4_extract_lane(sums, 2);
-  out[3] = wasm_f32x4_extract_lane(sums, 3);
+  template <class Prepared>
+  static v128_t Dot(const Q4_0Block& w, const Prepared& ab) {
+    if constexpr (kRelaxed) {
+      return Q4_0DotRelaxed(w.qs, ab);
+    } else {
+      return Q4_0DotWide(w.qs, ab).raw;
+    }
+  }
+};
+
+// Activation blocks prepared at a time: each of the rows is read in sequential runs of this
+// many blocks (the whole row up to 8192 weights), which the CPU's prefetcher follows. Four rows
+// read block by block in step decoded 20 % slower: the kernel is too long per block for the CPU
+// to run far enough ahead of four interleaved streams' cache misses.
+constexpr int64_t kWasmChunk = 256;
+
+// `rows` Q4_0 rows (1 to 4, `row_bytes` apart) against one activation row. Per row, four blocks
+// at a time: their exact integer dots, transposed into the lanes of one vector, times
+// d_w * d_a, added to the row's accumulator, whose lanes are summed at the end; blocks past
+// the last multiple of four are added one by one after. A row's result is the same whether it
+// came alone or with three others.
+template <bool kRelaxed>
+void DotQ4_0Q8_0RowsWasm(const uint8_t* w, uint64_t row_bytes, int rows, const Q8_0Block* a,
+                         int64_t nb, float* out) {
+  const Q4_0Blocks<kRelaxed> blocks{a, RuntimeZero()};
+  decltype(blocks.Prepare(0)) prepared[kWasmChunk];
+  v128_t act_scales[kWasmChunk / 4];
+  v128_t acc[4];
+  for (v128_t& v : acc) v = wasm_f32x4_splat(0.0f);
+  const int64_t nb4 = nb & ~int64_t{3};
+  for (int64_t c = 0; c < nb4; c += kWasmChunk) {
+    const int64_t n = nb4 - c < kWasmChunk ? nb4 - c : kWasmChunk;
+    for (int64_t j = 0; j < n; ++j) prepared[j] = blocks.Prepare(c + j);
+    for (int64_t j = 0; j < n; j += 4) {
+      act_scales[j / 4] =
+          wasm_f32x4_make(F16ToF32ByTable(a[c + j].d), F16ToF32ByTable(a[c + j + 1].d),
+                          F16ToF32ByTable(a[c + j + 2].d), F16ToF32ByTable(a[c + j + 3].d));
+    }
+    for (int r = 0; r < rows; ++r) {
+      const Q4_0Block* wr = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes) + c;
+      v128_t sum = acc[r];
+      for (int64_t j = 0; j < n; j += 4) {
+        const v128_t totals =
+            Totals(blocks.Dot(wr[j], prepared[j]), blocks.Dot(wr[j + 1], prepared[j + 1]),
+                   blocks.Dot(wr[j + 2], prepared[j + 2]), blocks.Dot(wr[j + 3], prepared[j + 3]));
+        const v128_t scales = wasm_f32x4_mul(
+            wasm_f32x4_make(F16ToF32ByTable(wr[j].d), F16ToF32ByTable(wr[j + 1].d),
+                            F16ToF32ByTable(wr[j + 2].d), F16ToF32ByTable(wr[j + 3].d)),
+            act_scales[j / 4]);
+        sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(totals), scales));
+      }
+      acc[r] = sum;
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    const Q4_0Block* wr = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
+    float rest = 0.0f;
+    for (int64_t b = nb4; b < nb; ++b) {
+      const auto total = static_cast<float>(Total(blocks.Dot(wr[b], blocks.Prepare(b))));
+      rest += total * (F16ToF32ByTable(wr[b].d) * F16ToF32ByTable(a[b].d));
+    }
+    out[r] = (wasm_f32x4_extract_lane(acc[r], 0) + wasm_f32x4_extract_lane(acc[r], 1)) +
+             (wasm_f32x4_extract_lane(acc[r], 2) + wasm_f32x4_extract_lane(acc[r], 3)) + rest;
+  }
 }
 #endif
 
@@ -432,7 +503,14 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   if (HasAvxVnni()) return DotQ4Q8Vnni(w, a, n / static_cast<int64_t>(kBlock));
 #endif
 #if HWY_TARGET == HWY_WASM
-  return DotQ4_0Q8_0Wasm(w, a, n / static_cast<int64_t>(kBlock));
+  float out;
+  const auto* row = reinterpret_cast<const uint8_t*>(w);
+  if (kWasmRelaxedDot) {
+    DotQ4_0Q8_0RowsWasm<true>(row, 0, 1, a, n / static_cast<int64_t>(kBlock), &out);
+  } else {
+    DotQ4_0Q8_0RowsWasm<false>(row, 0, 1, a, n / static_cast<int64_t>(kBlock), &out);
+  }
+  return out;
 #else
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const uint8_t* qs = w[b].qs;
@@ -452,8 +530,13 @@ void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64
   }
 #endif
 #if HWY_TARGET == HWY_WASM
-  DotQ4_0Q8_0X4Wasm(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va),
-                    n / static_cast<int64_t>(kBlock), out);
+  const auto* w = static_cast<const uint8_t*>(vw);
+  const auto* a = static_cast<const Q8_0Block*>(va);
+  if (kWasmRelaxedDot) {
+    DotQ4_0Q8_0RowsWasm<true>(w, row_bytes, 4, a, n / static_cast<int64_t>(kBlock), out);
+  } else {
+    DotQ4_0Q8_0RowsWasm<false>(w, row_bytes, 4, a, n / static_cast<int64_t>(kBlock), out);
+  }
 #else
   for (int r = 0; r < 4; ++r) {
     out[r] = DotQ4_0Q8_0Impl(static_cast<const uint8_t*>(vw) + r * row_bytes, va, n);

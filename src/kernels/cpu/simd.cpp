@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "core/ascii.h"
+#include "kernels/cpu/wasm_relaxed.h"
 
 namespace wick::kernels {
 
@@ -87,7 +88,12 @@ std::vector<SimdTarget> RunnableSimdTargets() {
 std::string CurrentSimdTarget() {
   // The best of the supported targets is the one HWY_DYNAMIC_DISPATCH chooses.
   std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  return targets.empty() ? "none" : hwy::TargetName(targets.front());
+  if (targets.empty()) return "none";
+  std::string name = hwy::TargetName(targets.front());
+#if defined(__wasm_simd128__)
+  if (kWasmRelaxedDot) name += "+relaxed";
+#endif
+  return name;
 }
 
 Status ForceSimdTarget(std::string_view name) {
