@@ -19,6 +19,7 @@
 #include "core/half.h"
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/quant_ref.h"
 #include "kernels/cpu/wasm_relaxed.h"
 
@@ -47,9 +48,6 @@ constexpr auto kPairSub16 = [] {
   for (int p = 0; p < kQK_K / 2; ++p) t.v[p] = static_cast<int8_t>(p / 8);
   return t;
 }();
-
-// 32-element sub-block of each of the 16 activation sums (Q4_K and Q5_K's mins).
-constexpr int8_t kBsumSub32[kQK_K / 16] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
 
 // Sixteen bytes as two little-endian words. The unpacked scales stay in registers: storing
 // them as bytes and loading a vector back stalls on store-to-load forwarding.
@@ -244,10 +242,16 @@ struct Acc {
 };
 
 // The sub-block scales (int8 in `table`) of the pair products of the vector at element e.
+// A 16-element vector (e a multiple of 16) lies in one sub-block: its scale is broadcast, where
+// a byte table lookup became a constant shuffle that the browser runs as several instructions.
 HWY_INLINE V16 PairScales(hn::Vec128<int8_t> table, size_t e) {
-  const hn::Rebind<int8_t, D16> d8;
-  const auto idx = hn::LoadU(d8, kPairSub16.v + e / 2);
-  return hn::PromoteTo(D16(), hn::TableLookupBytes(table, idx));
+  if constexpr (kV == 16) {
+    return hn::Set(D16(), static_cast<int16_t>(hn::ExtractLane(table, e / 16)));
+  } else {
+    const hn::Rebind<int8_t, D16> d8;
+    const auto idx = hn::LoadU(d8, kPairSub16.v + e / 2);
+    return hn::PromoteTo(D16(), hn::TableLookupBytes(table, idx));
+  }
 }
 
 // Adds sum_j factor * scale[j] * bsums[j] over the 16 sub-blocks to acc.
@@ -263,6 +267,28 @@ HWY_INLINE void AddBsumTerms(D d16, hn::Vec128<int8_t> scales, int factor, const
     const hn::Full64<int8_t> dh;
     acc.Add(hn::Mul(hn::PromoteTo(d16, hn::LowerHalf(dh, scales)), f), hn::LoadU(d16, bsums));
     acc.Add(hn::Mul(hn::PromoteTo(d16, hn::UpperHalf(dh, scales)), f),
+            hn::LoadU(d16, bsums + kQK_K / 32));
+  }
+}
+
+// Adds sum_j mins[j] * (bsums[2j] + bsums[2j + 1]) over the 8 sub-blocks (mins: 8 bytes) to
+// acc: the min bytes interleaved with themselves (m0 m0 m1 m1 ... m7 m7), widened, meet the
+// sums in pairs. An unpack, where a byte table lookup became a chain of constant shuffles in
+// the browser. (A template, as AddBsumTerms.)
+template <class D>
+HWY_INLINE void AddMinTerms(D d16, uint64_t mins, const int16_t* bsums, Acc& acc) {
+  const hn::Full128<uint8_t> du8;
+  const auto bytes = hn::BitCast(du8, hn::Set(hn::Full128<uint64_t>(), mins));
+  const auto paired = hn::InterleaveLower(du8, bytes, bytes);
+  const hn::RebindToUnsigned<D> du16;
+  if constexpr (hn::MaxLanes(d16) == kQK_K / 16) {
+    acc.Add(hn::BitCast(d16, hn::PromoteTo(du16, paired)), hn::LoadU(d16, bsums));
+  } else {
+    static_assert(hn::MaxLanes(d16) == kQK_K / 32);
+    const hn::Full64<uint8_t> dh;
+    acc.Add(hn::BitCast(d16, hn::PromoteTo(du16, hn::LowerHalf(dh, paired))),
+            hn::LoadU(d16, bsums));
+    acc.Add(hn::BitCast(d16, hn::PromoteTo(du16, hn::UpperHalf(dh, paired))),
             hn::LoadU(d16, bsums + kQK_K / 32));
   }
 }
@@ -360,14 +386,7 @@ HWY_INLINE void BlockScaleMin6Sums(const Block& w, const Q8_KBlock& a, Acc& acc,
     }
   }
   // Each min covers two of the activations' 16-element sums.
-  const D16 d16;
-  const hn::Rebind<int8_t, D16> d8;
-  const auto mins =
-      hn::BitCast(hn::Full128<int8_t>(), hn::Set(hn::Full128<uint64_t>(), scale_min.hi));
-  for (size_t c = 0; c < kQK_K / 16; c += hn::Lanes(d16)) {
-    const V16 m = hn::PromoteTo(d16, hn::TableLookupBytes(mins, hn::LoadU(d8, kBsumSub32 + c)));
-    min_acc.Add(m, hn::LoadU(d16, a.bsums + c));
-  }
+  AddMinTerms(D16(), scale_min.hi, a.bsums, min_acc);
 }
 
 void BlockQ4_K(const Q4_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc& min_acc) {
@@ -402,10 +421,19 @@ void BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
   AddBsumTerms(D16(), scales, -32, a.bsums, acc);
 }
 
+// A block's f16 scale. WebAssembly has no f16 instruction, and the table beats the branches.
+HWY_INLINE float ScaleOf(uint16_t h) {
+#if HWY_TARGET == HWY_WASM
+  return F16ToF32ByTable(h);
+#else
+  return F16ToF32(h);
+#endif
+}
+
 template <class Block>
 float DminOf(const Block& b) {
   if constexpr (requires { b.dmin; }) {
-    return F16ToF32(b.dmin);
+    return ScaleOf(b.dmin);
   } else {
     return 0.0f;
   }
@@ -425,7 +453,7 @@ float DotRow(const void* w, const void* a, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     Acc acc, min_acc;
     kSums(wb[b], ab[b], acc, min_acc);
-    const auto d = hn::Set(df, ab[b].d * F16ToF32(wb[b].d));
+    const auto d = hn::Set(df, ab[b].d * ScaleOf(wb[b].d));
     const auto dmin = hn::Set(df, ab[b].d * DminOf(wb[b]));
     sum = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc.sum0, acc.sum1)), d, sum);
     mins = hn::MulAdd(hn::ConvertTo(df, hn::Add(min_acc.sum0, min_acc.sum1)), dmin, mins);
