@@ -67,9 +67,22 @@ function importEngine(base, file) {
   }
 }
 
+// Whether `url` is served. An engine folder built without SIMD (scripts/build-wasm --no-simd)
+// has no *.relaxed.wasm, and then the plain module is used.
+async function isServed(url) {
+  try {
+    return (await fetch(url, {method: 'HEAD'})).ok;
+  } catch {
+    return false;
+  }
+}
+
 async function startEngine(base, file, threads, relaxed) {
   let onAbort;
-  const wasmFile = file.replace(/\.js$/, relaxed ? '.relaxed.wasm' : '.wasm');
+  const relaxedFile = file.replace(/\.js$/, '.relaxed.wasm');
+  const wasmFile = relaxed && (await isServed(base + relaxedFile)) ?
+      relaxedFile :
+      file.replace(/\.js$/, '.wasm');
   const aborted = new Promise((_, reject) => {
     const wasm = base + wasmFile;
     onAbort = (what) => reject(new Error(
