@@ -306,6 +306,19 @@ void DotQ4_0Q8_0RowsWasm(const uint8_t* w, uint64_t row_bytes, int rows, const Q
              (wasm_f32x4_extract_lane(acc[r], 2) + wasm_f32x4_extract_lane(acc[r], 3)) + rest;
   }
 }
+
+// DotQ4_0Q8_0RowsWasm with the kernels this module has.
+void DotQ4_0Q8_0RowsWasm(const void* w, uint64_t row_bytes, int rows, const void* a, int64_t n,
+                         float* out) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const Q8_0Block*>(a);
+  const int64_t nb = n / static_cast<int64_t>(kBlock);
+  if (kWasmRelaxedDot) {
+    DotQ4_0Q8_0RowsWasm<true>(wb, row_bytes, rows, ab, nb, out);
+  } else {
+    DotQ4_0Q8_0RowsWasm<false>(wb, row_bytes, rows, ab, nb, out);
+  }
+}
 #endif
 
 // Runs `block(b, acc, extra)` over nb blocks: it returns acc plus block b's contribution, and
@@ -504,12 +517,7 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
 #endif
 #if HWY_TARGET == HWY_WASM
   float out;
-  const auto* row = reinterpret_cast<const uint8_t*>(w);
-  if (kWasmRelaxedDot) {
-    DotQ4_0Q8_0RowsWasm<true>(row, 0, 1, a, n / static_cast<int64_t>(kBlock), &out);
-  } else {
-    DotQ4_0Q8_0RowsWasm<false>(row, 0, 1, a, n / static_cast<int64_t>(kBlock), &out);
-  }
+  DotQ4_0Q8_0RowsWasm(w, 0, 1, a, n, &out);
   return out;
 #else
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
@@ -530,13 +538,7 @@ void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64
   }
 #endif
 #if HWY_TARGET == HWY_WASM
-  const auto* w = static_cast<const uint8_t*>(vw);
-  const auto* a = static_cast<const Q8_0Block*>(va);
-  if (kWasmRelaxedDot) {
-    DotQ4_0Q8_0RowsWasm<true>(w, row_bytes, 4, a, n / static_cast<int64_t>(kBlock), out);
-  } else {
-    DotQ4_0Q8_0RowsWasm<false>(w, row_bytes, 4, a, n / static_cast<int64_t>(kBlock), out);
-  }
+  DotQ4_0Q8_0RowsWasm(vw, row_bytes, 4, va, n, out);
 #else
   for (int r = 0; r < 4; ++r) {
     out[r] = DotQ4_0Q8_0Impl(static_cast<const uint8_t*>(vw) + r * row_bytes, va, n);
