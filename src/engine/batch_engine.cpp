@@ -95,8 +95,8 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::Create(model::LlamaModel& mode
   opts.n_batch = std::max<int64_t>(opts.n_batch, opts.n_parallel + 16);
   std::unique_ptr<BatchEngine> engine(new BatchEngine(model, tokenizer, backend, opts));
   for (int i = 0; i < opts.n_parallel; ++i) {
-    WICK_ASSIGN_OR_RETURN(model::KvCache cache,
-                          model::KvCache::Create(model.hparams(), opts.n_ctx, opts.kv_type));
+    // Each layer's cache where the layer runs (device memory for offloaded layers).
+    WICK_ASSIGN_OR_RETURN(model::KvCache cache, model.NewCache(opts.n_ctx, opts.kv_type));
     engine->slots_.push_back(std::make_unique<Slot>(std::move(cache)));
   }
   engine->logits_.resize(static_cast<size_t>(opts.n_parallel * model.hparams().n_vocab));

@@ -108,8 +108,17 @@ Status WriteAll(const std::string& tmp, const std::string& header, std::span<con
   // KvCache has only mutable accessors; the bytes are only read here.
   auto& rows = const_cast<model::KvCache&>(cache);
   const auto n_bytes = static_cast<size_t>(cache.row_bytes()) * tokens.size();
+  std::vector<uint8_t> staged;  // layers in device memory pass through the host
   for (int64_t l = 0; ok && l < CacheLayers(cache); ++l) {
-    ok = put(rows.k(l), n_bytes) && put(rows.v(l), n_bytes);
+    for (bool values : {false, true}) {
+      const uint8_t* rows_data = values ? rows.v(l) : rows.k(l);
+      if (cache.device_of(l) != nullptr) {
+        staged.resize(n_bytes);
+        WICK_RETURN_IF_ERROR(rows.ReadLayer(l, values, staged.data(), n_bytes));
+        rows_data = staged.data();
+      }
+      ok = ok && put(rows_data, n_bytes);
+    }
   }
   ok = ok && std::fflush(file.get()) == 0 && ::fsync(::fileno(file.get())) == 0;
   int saved_errno = errno;
@@ -236,10 +245,10 @@ Result<bool> LoadPromptState(const std::string& path, const PromptStateKey& key,
   // Everything is checked: only now is the cache changed.
   const uint8_t* src = mapped->bytes().data() + tokens_offset + token_bytes;
   for (int64_t l = 0; l < key.n_layer; ++l) {
-    std::memcpy(cache.k(l), src, rows_bytes);
-    src += rows_bytes;
-    std::memcpy(cache.v(l), src, rows_bytes);
-    src += rows_bytes;
+    for (bool values : {false, true}) {
+      WICK_RETURN_IF_ERROR(cache.WriteLayer(l, values, src, rows_bytes));
+      src += rows_bytes;
+    }
   }
   cache.Clear();
   cache.Advance(static_cast<int64_t>(n_tokens));

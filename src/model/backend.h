@@ -1,11 +1,19 @@
 // The operations a model's forward pass is written in. Model code calls these and nothing
 // else, so running on another device means another Backend, not another model file.
-// Buffers are host memory for now (the CPU backend); a device backend will bring its own
-// buffer type with it.
+//
+// Every pointer an op takes is in the backend's memory: host memory for the CPU backend,
+// device memory for CUDA. Model code moves data between the two only through the copy
+// functions, and gets device memory and device copies of weights from the backend. Ops may
+// run asynchronously (CUDA enqueues them on a stream); CopyToHost waits for the work before
+// it. Ops that return void report a failure through the next call that returns a Status.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -16,9 +24,84 @@
 
 namespace wick::model {
 
+// Frees what a backend allocated. Shared by the backend and every buffer it hands out, so a
+// buffer may outlive the Backend object that made it (a model destroyed after its backend).
+class DeviceMemory {
+ public:
+  virtual ~DeviceMemory() = default;
+  virtual void Free(void* data) = 0;
+};
+
+// A block of a backend's memory, freed when the buffer is destroyed.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(std::shared_ptr<DeviceMemory> owner, void* data, size_t bytes)
+      : owner_(std::move(owner)), data_(data), bytes_(bytes) {}
+  DeviceBuffer(DeviceBuffer&& o) noexcept
+      : owner_(std::move(o.owner_)),
+        data_(std::exchange(o.data_, nullptr)),
+        bytes_(std::exchange(o.bytes_, 0)) {}
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      Release();
+      owner_ = std::move(o.owner_);
+      data_ = std::exchange(o.data_, nullptr);
+      bytes_ = std::exchange(o.bytes_, 0);
+    }
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() { Release(); }
+
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+  explicit operator bool() const { return data_ != nullptr; }
+
+ private:
+  void Release() {
+    if (data_ != nullptr && owner_) owner_->Free(data_);
+    data_ = nullptr;
+    bytes_ = 0;
+  }
+
+  std::shared_ptr<DeviceMemory> owner_;
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
+
+  // "cpu", "cuda:0": for log lines and errors.
+  virtual std::string name() const = 0;
+  // True when the ops read and write host memory (the model's own buffers and the mapped
+  // file), so nothing needs to be allocated, uploaded or copied for them.
+  virtual bool host_memory() const = 0;
+
+  // ---- Memory ----
+  // `bytes` of the backend's memory, aligned for any op; an error names the size and the
+  // memory left.
+  virtual Result<DeviceBuffer> Allocate(size_t bytes) = 0;
+  // Host to backend memory; `src` may be reused as soon as the call returns.
+  virtual Status CopyToDevice(void* dst, const void* src, size_t bytes) = 0;
+  // Backend to host memory, after every op enqueued before it has finished.
+  virtual Status CopyToHost(void* dst, const void* src, size_t bytes) = 0;
+  // A tensor the ops of this backend can read: the same view for host memory, otherwise a
+  // device copy that the backend keeps until it is destroyed.
+  virtual Result<TensorRef> Upload(const TensorRef& tensor) = 0;
+  // Device memory the backend holds now (weights, buffers, its own workspaces), for reports.
+  virtual uint64_t bytes_in_use() const { return 0; }
+
+  // A forward step whose work the backend may record once and replay (CUDA graphs): the
+  // ops between BeginStep and EndStep are the same kernels every time a step with the same
+  // `shape` runs, only their arguments change. EndStep runs the step. No-ops on the CPU.
+  virtual void BeginStep(int64_t shape) { (void)shape; }
+  virtual Status EndStep() { return OkStatus(); }
+
+  // ---- Ops ----
 
   // y[i][r] = sum_j w[r][j] * x[i][j] for m rows of x; `path` as kernels::MatmulParams.
   virtual Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
@@ -39,6 +122,8 @@ class Backend {
   // Copies f32 rows into a cache of `type` (F32, F16 or Q8_0), rows `row_bytes` apart.
   virtual void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                          int64_t row_bytes) = 0;
+  // dst = src, n floats, both in this backend's memory.
+  virtual void Copy(const float* src, float* dst, int64_t n) = 0;
 };
 
 // The CPU backend: the SIMD kernels on one thread pool.
@@ -47,6 +132,13 @@ class CpuBackend : public Backend {
   explicit CpuBackend(int n_threads = 0) : pool_(n_threads) {}
 
   ThreadPool& pool() { return pool_; }
+
+  std::string name() const override { return "cpu"; }
+  bool host_memory() const override { return true; }
+  Result<DeviceBuffer> Allocate(size_t bytes) override;
+  Status CopyToDevice(void* dst, const void* src, size_t bytes) override;
+  Status CopyToHost(void* dst, const void* src, size_t bytes) override;
+  Result<TensorRef> Upload(const TensorRef& tensor) override { return tensor; }
 
   Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
                 kernels::MatmulPath path = kernels::MatmulPath::kAuto) override;
@@ -61,6 +153,7 @@ class CpuBackend : public Backend {
   Status AttentionBatch(std::span<const kernels::AttentionParams> batch) override;
   void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                  int64_t row_bytes) override;
+  void Copy(const float* src, float* dst, int64_t n) override;
 
  private:
   ThreadPool pool_;

@@ -1,5 +1,8 @@
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "kernels/cpu/convert.h"
 #include "kernels/cpu/dot_simd.h"
@@ -13,7 +16,38 @@ namespace {
 // hand-off cost is small, a multiple of 16 so no two threads share a cache line.
 constexpr int64_t kElementGrain = 4096;
 
+// Host memory, 64-byte aligned as the SIMD kernels prefer.
+class HostMemory : public DeviceMemory {
+ public:
+  void Free(void* data) override { ::operator delete (data, std::align_val_t{64}); }
+};
+
 }  // namespace
+
+Result<DeviceBuffer> CpuBackend::Allocate(size_t bytes) {
+  static const auto memory = std::make_shared<HostMemory>();
+  // operator new reports failure by throwing; model buffers turn it into an error instead.
+  void* p = ::operator new (std::max<size_t>(bytes, 1), std::align_val_t{64}, std::nothrow);
+  if (p == nullptr) {
+    return Error(ErrorCode::kOutOfRange,
+                 fmt::format("cannot allocate {} bytes of host memory", bytes));
+  }
+  return DeviceBuffer(memory, p, bytes);
+}
+
+Status CpuBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) std::memcpy(dst, src, bytes);
+  return OkStatus();
+}
+
+Status CpuBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) std::memcpy(dst, src, bytes);
+  return OkStatus();
+}
+
+void CpuBackend::Copy(const float* src, float* dst, int64_t n) {
+  if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+}
 
 Status CpuBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
                           kernels::MatmulPath path) {

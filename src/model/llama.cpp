@@ -12,19 +12,206 @@ Result<LlamaModel> LlamaModel::Load(const GgufFile& file) {
   WICK_ASSIGN_OR_RETURN(m.hp_, HParams::FromGguf(file));
   WICK_ASSIGN_OR_RETURN(m.w_, ModelWeights::Bind(file, m.hp_));
   if (m.w_.rope_freqs) m.hp_.rope.freq_factors = m.w_.rope_freqs.f32();
+  m.first_gpu_layer_ = m.hp_.n_layer;
   return m;
 }
 
-void LlamaModel::Activations::Resize(const HParams& hp, int64_t n) {
+namespace {
+
+uint64_t TensorBytes(const TensorRef& t) {
+  if (!t) return 0;
+  Result<uint64_t> row = BytesFor(t.type, static_cast<uint64_t>(t.row_len));
+  return row.ok() ? *row * static_cast<uint64_t>(std::max<int64_t>(t.rows, 1)) : 0;
+}
+
+}  // namespace
+
+uint64_t LlamaModel::LayerWeightBytes(int64_t layer) const {
+  const LayerWeights& L = w_.layers[static_cast<size_t>(layer)];
+  uint64_t total = 0;
+  for (const TensorRef* t :
+       {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm,
+        &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+    total += TensorBytes(*t);
+  }
+  return total;
+}
+
+uint64_t LlamaModel::OutputWeightBytes() const {
+  return TensorBytes(w_.output_norm) + TensorBytes(w_.output) + TensorBytes(w_.rope_freqs);
+}
+
+Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
+  if (gpu_ != nullptr) {
+    return Error(ErrorCode::kInvalidArgument, "the model is already offloaded");
+  }
+  if (n_gpu_layers < 0 || n_gpu_layers > hp_.n_layer) {
+    return Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("--gpu-layers {}: the model has {} layers", n_gpu_layers, hp_.n_layer));
+  }
+  if (n_gpu_layers == 0) return OkStatus();
+  const uint64_t before = gpu.bytes_in_use();
+  gpu_layers_.assign(static_cast<size_t>(hp_.n_layer), LayerWeights{});
+  const int64_t first = hp_.n_layer - n_gpu_layers;
+  for (int64_t l = first; l < hp_.n_layer; ++l) {
+    const LayerWeights& src = w_.layers[static_cast<size_t>(l)];
+    LayerWeights& dst = gpu_layers_[static_cast<size_t>(l)];
+    auto up = [&](const TensorRef& t, TensorRef& out, const char* what) -> Status {
+      if (!t) return OkStatus();
+      Result<TensorRef> placed = gpu.Upload(t);
+      if (!placed.ok()) {
+        return std::move(placed).error().With(fmt::format("layer {} {}", l, what));
+      }
+      out = *placed;
+      return OkStatus();
+    };
+    WICK_RETURN_IF_ERROR(up(src.attn_norm, dst.attn_norm, "attn_norm"));
+    WICK_RETURN_IF_ERROR(up(src.wq, dst.wq, "attn_q"));
+    WICK_RETURN_IF_ERROR(up(src.wk, dst.wk, "attn_k"));
+    WICK_RETURN_IF_ERROR(up(src.wv, dst.wv, "attn_v"));
+    WICK_RETURN_IF_ERROR(up(src.wo, dst.wo, "attn_output"));
+    WICK_RETURN_IF_ERROR(up(src.bq, dst.bq, "attn_q bias"));
+    WICK_RETURN_IF_ERROR(up(src.bk, dst.bk, "attn_k bias"));
+    WICK_RETURN_IF_ERROR(up(src.bv, dst.bv, "attn_v bias"));
+    WICK_RETURN_IF_ERROR(up(src.q_norm, dst.q_norm, "attn_q_norm"));
+    WICK_RETURN_IF_ERROR(up(src.k_norm, dst.k_norm, "attn_k_norm"));
+    WICK_RETURN_IF_ERROR(up(src.ffn_norm, dst.ffn_norm, "ffn_norm"));
+    WICK_RETURN_IF_ERROR(up(src.ffn_gate, dst.ffn_gate, "ffn_gate"));
+    WICK_RETURN_IF_ERROR(up(src.ffn_up, dst.ffn_up, "ffn_up"));
+    WICK_RETURN_IF_ERROR(up(src.ffn_down, dst.ffn_down, "ffn_down"));
+  }
+  gpu_rope_ = hp_.rope;
+  if (w_.rope_freqs) {
+    WICK_ASSIGN_OR_RETURN(TensorRef freqs, gpu.Upload(w_.rope_freqs));
+    gpu_rope_.freq_factors = freqs.f32();
+  }
+  if (n_gpu_layers == hp_.n_layer) {
+    WICK_ASSIGN_OR_RETURN(gpu_output_norm_, gpu.Upload(w_.output_norm));
+    Result<TensorRef> out = gpu.Upload(w_.output);
+    if (!out.ok()) return std::move(out).error().With("output");
+    gpu_output_ = *out;
+    gpu_output_on_ = true;
+  }
+  gpu_ = &gpu;
+  first_gpu_layer_ = first;
+  gpu_weight_bytes_ = gpu.bytes_in_use() - before;
+  return OkStatus();
+}
+
+Result<KvCache> LlamaModel::NewCache(int64_t n_ctx, DType type) const {
+  return KvCache::Create(hp_, n_ctx, type, gpu_, first_gpu_layer_);
+}
+
+Status LlamaModel::CheckCache(const KvCache& cache) const {
+  if (cache.n_layer() != hp_.n_layer) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("forward: a KV cache of {} layers for a model of {}", cache.n_layer(),
+                             hp_.n_layer));
+  }
+  for (int64_t l : {int64_t{0}, first_gpu_layer_ - 1, first_gpu_layer_, hp_.n_layer - 1}) {
+    if (l < 0 || l >= hp_.n_layer) continue;
+    Backend* want = l >= first_gpu_layer_ ? gpu_ : nullptr;
+    if (cache.device_of(l) != want) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("forward: layer {} runs on {} but its KV cache is in {} memory "
+                               "(create caches with LlamaModel::NewCache)",
+                               l, want ? want->name() : "the CPU",
+                               cache.device_of(l) ? cache.device_of(l)->name() : "host"));
+    }
+  }
+  return OkStatus();
+}
+
+Status LlamaModel::Activations::Reserve(const HParams& hp, int64_t n, Backend* dev) {
+  if (n <= capacity) return OkStatus();
   const auto rows = static_cast<size_t>(n);
-  x.resize(rows * hp.n_embd);
-  h.resize(rows * hp.n_embd);
-  q.resize(rows * hp.n_head * hp.head_dim);
-  k.resize(rows * hp.n_head_kv * hp.head_dim);
-  v.resize(rows * hp.n_head_kv * hp.head_dim);
-  attn.resize(rows * hp.n_head * hp.head_dim);
-  gate.resize(rows * hp.n_ff);
-  up.resize(rows * hp.n_ff);
+  const size_t embd = rows * static_cast<size_t>(hp.n_embd);
+  const size_t q_dim = rows * static_cast<size_t>(hp.n_head * hp.head_dim);
+  const size_t kv_dim = rows * static_cast<size_t>(hp.n_head_kv * hp.head_dim);
+  const size_t ff = rows * static_cast<size_t>(hp.n_ff);
+  // x, h, last | q, attn | k, v | gate, up
+  const size_t sizes[] = {embd, embd, embd, q_dim, q_dim, kv_dim, kv_dim, ff, ff};
+  size_t total = 0;
+  for (size_t sz : sizes) total += (sz + 63) & ~size_t{63};  // 256-byte aligned starts
+  float* base = nullptr;
+  if (dev == nullptr) {
+    host.assign(total, 0.0f);
+    base = host.data();
+  } else {
+    Result<DeviceBuffer> buf = dev->Allocate(total * sizeof(float));
+    if (!buf.ok()) return std::move(buf).error().With("activations");
+    device = std::move(*buf);
+    base = static_cast<float*>(device.data());
+  }
+  float** slots[] = {&x, &h, &last, &q, &attn, &k, &v, &gate, &up};
+  size_t at = 0;
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    *slots[i] = base + at;
+    at += (sizes[i] + 63) & ~size_t{63};
+  }
+  capacity = n;
+  return OkStatus();
+}
+
+LlamaModel::Stage LlamaModel::CpuStage(Backend& cpu) {
+  return {.be = &cpu, .act = &act_, .layers = &w_.layers, .rope = &hp_.rope};
+}
+
+LlamaModel::Stage LlamaModel::GpuStage() {
+  return {.be = gpu_, .act = &gpu_act_, .layers = &gpu_layers_, .rope = &gpu_rope_};
+}
+
+Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n,
+                                                std::span<const Segment> segs, bool batched,
+                                                Backend& cpu, int64_t step_shape) {
+  WICK_RETURN_IF_ERROR(act_.Reserve(hp_, n, nullptr));
+  WICK_RETURN_IF_ERROR(cpu.GetRows(w_.token_embd, tokens, n, act_.x));
+  Stage st = CpuStage(cpu);
+  for (int64_t l = 0; l < hp_.n_layer; ++l) {
+    if (l == first_gpu_layer_) {
+      // The rest of the step runs on the GPU: its input crosses once.
+      WICK_RETURN_IF_ERROR(gpu_act_.Reserve(hp_, n, gpu_));
+      gpu_->BeginStep(step_shape);
+      const Stage gst = GpuStage();
+      WICK_RETURN_IF_ERROR(
+          gst.be->CopyToDevice(gst.act->x, st.act->x, static_cast<size_t>(n * hp_.n_embd) * 4));
+      st = gst;
+    }
+    WICK_RETURN_IF_ERROR(Layer(l, n, segs, batched, st));
+  }
+  return st;
+}
+
+Status LlamaModel::Output(Stage from, Backend& cpu, const float* x, int64_t rows, float* logits,
+                          kernels::MatmulPath path) {
+  const size_t x_bytes = static_cast<size_t>(rows * hp_.n_embd) * sizeof(float);
+  const size_t logit_bytes = static_cast<size_t>(rows * hp_.n_vocab) * sizeof(float);
+  if (gpu_output_on_) {
+    Backend& be = *gpu_;
+    Activations& a = gpu_act_;
+    WICK_RETURN_IF_ERROR(a.Reserve(hp_, rows, gpu_));
+    if (gpu_logits_.bytes() < logit_bytes) {
+      gpu_logits_ = DeviceBuffer();
+      Result<DeviceBuffer> buf = be.Allocate(logit_bytes);
+      if (!buf.ok()) return std::move(buf).error().With("logits");
+      gpu_logits_ = std::move(*buf);
+    }
+    auto* y = static_cast<float*>(gpu_logits_.data());
+    be.RmsNorm(x, gpu_output_norm_.f32(), a.h, rows, hp_.n_embd, hp_.rms_eps);
+    WICK_RETURN_IF_ERROR(be.Matmul(gpu_output_, a.h, rows, y, path));
+    WICK_RETURN_IF_ERROR(be.CopyToHost(logits, y, logit_bytes));
+    return be.EndStep();
+  }
+  if (from.be != &cpu) {
+    // Some layers, but not the output, were offloaded: the last rows come back to the host.
+    WICK_RETURN_IF_ERROR(act_.Reserve(hp_, rows, nullptr));
+    WICK_RETURN_IF_ERROR(from.be->CopyToHost(act_.last, x, x_bytes));
+    WICK_RETURN_IF_ERROR(from.be->EndStep());
+    x = act_.last;
+  }
+  cpu.RmsNorm(x, w_.output_norm.f32(), act_.h, rows, hp_.n_embd, hp_.rms_eps);
+  return cpu.Matmul(w_.output, act_.h, rows, logits, path);
 }
 
 Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& be,
@@ -36,23 +223,22 @@ Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Back
                  fmt::format("forward: {} tokens after {} cached exceed the context of {}", n,
                              cache.n_past(), cache.n_ctx()));
   }
-  act_.Resize(hp_, n);
+  WICK_RETURN_IF_ERROR(CheckCache(cache));
   const Segment seg{.row0 = 0, .n = n, .cache = &cache, .pos0 = cache.n_past()};
-  WICK_RETURN_IF_ERROR(be.GetRows(w_.token_embd, tokens.data(), n, act_.x.data()));
-  for (int64_t l = 0; l < hp_.n_layer; ++l) {
-    WICK_RETURN_IF_ERROR(Layer(l, n, {&seg, 1}, /*batched=*/false, be));
-  }
+  // A one-token step has the same kernels every time: the GPU may record and replay it.
+  const int64_t shape = n == 1 && last_only ? 1 : -1;
+  WICK_ASSIGN_OR_RETURN(Stage st, RunLayers(tokens.data(), n, {&seg, 1}, false, be, shape));
   cache.Advance(n);
   const int64_t first = last_only ? n - 1 : 0;
-  const float* x = act_.x.data() + first * hp_.n_embd;
-  be.RmsNorm(x, w_.output_norm.f32(), act_.h.data(), n - first, hp_.n_embd, hp_.rms_eps);
-  return be.Matmul(w_.output, act_.h.data(), n - first, logits);
+  return Output(st, be, st.act->x + first * hp_.n_embd, n - first, logits,
+                kernels::MatmulPath::kAuto);
 }
 
 Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& be, float* logits) {
   segs_.clear();
   batch_tokens_.clear();
   int64_t n = 0, n_logits = 0;
+  bool all_decode = true;
   for (size_t i = 0; i < batch.size(); ++i) {
     const BatchSequence& s = batch[i];
     const auto len = static_cast<int64_t>(s.tokens.size());
@@ -66,6 +252,7 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
                                "context of {}",
                                i, len, s.cache->n_past(), s.cache->n_ctx()));
     }
+    WICK_RETURN_IF_ERROR(CheckCache(*s.cache));
     for (const Segment& other : segs_) {
       if (other.cache == s.cache) {
         return Error(ErrorCode::kInvalidArgument,
@@ -80,28 +267,30 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
     batch_tokens_.insert(batch_tokens_.end(), s.tokens.begin(), s.tokens.end());
     n += len;
     if (s.logits) ++n_logits;
+    all_decode = all_decode && !s.prompt && len == 1 && s.logits;
   }
   if (n == 0) return Error(ErrorCode::kInvalidArgument, "forward: no tokens");
-  act_.Resize(hp_, n);
-  WICK_RETURN_IF_ERROR(be.GetRows(w_.token_embd, batch_tokens_.data(), n, act_.x.data()));
-  for (int64_t l = 0; l < hp_.n_layer; ++l) {
-    WICK_RETURN_IF_ERROR(Layer(l, n, segs_, /*batched=*/true, be));
-  }
+  // A step of one token per sequence, all with logits, is the same kernels for a given
+  // number of sequences: the GPU may record it once and replay it.
+  const int64_t shape = all_decode ? n : -1;
+  WICK_ASSIGN_OR_RETURN(Stage st,
+                        RunLayers(batch_tokens_.data(), n, segs_, /*batched=*/true, be, shape));
   for (const Segment& s : segs_) s.cache->Advance(s.n);
-  if (n_logits == 0) return OkStatus();
+  if (n_logits == 0) {
+    // Nothing to bring back, but the step must still run (and finish) on the GPU.
+    if (st.be != &be) return st.be->EndStep();
+    return OkStatus();
+  }
   // The last rows of the sequences that want logits, side by side; the output projection
   // then runs once for all of them, on the decode path whatever the sequence's kind.
-  act_.last.resize(static_cast<size_t>(n_logits * hp_.n_embd));
   int64_t j = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!batch[i].logits) continue;
-    const float* row = act_.x.data() + (segs_[i].row0 + segs_[i].n - 1) * hp_.n_embd;
-    std::copy(row, row + hp_.n_embd, act_.last.data() + j * hp_.n_embd);
+    const float* row = st.act->x + (segs_[i].row0 + segs_[i].n - 1) * hp_.n_embd;
+    st.be->Copy(row, st.act->last + j * hp_.n_embd, hp_.n_embd);
     ++j;
   }
-  be.RmsNorm(act_.last.data(), w_.output_norm.f32(), act_.h.data(), n_logits, hp_.n_embd,
-             hp_.rms_eps);
-  return be.Matmul(w_.output, act_.h.data(), n_logits, logits, kernels::MatmulPath::kDot);
+  return Output(st, be, st.act->last, n_logits, logits, kernels::MatmulPath::kDot);
 }
 
 Status LlamaModel::MatmulRows(Backend& be, const TensorRef& w, const float* x, float* y,
@@ -120,41 +309,41 @@ Status LlamaModel::MatmulRows(Backend& be, const TensorRef& w, const float* x, f
 // One transformer block: pre-norm attention with RoPE over each sequence's cache, then a
 // SwiGLU FFN, each added back to the residual stream x.
 Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, bool batched,
-                         Backend& be) {
-  const LayerWeights& L = w_.layers[static_cast<size_t>(l)];
+                         const Stage& st) {
+  Backend& be = *st.be;
+  Activations& a = *st.act;
+  const LayerWeights& L = (*st.layers)[static_cast<size_t>(l)];
   const int64_t q_dim = hp_.n_head * hp_.head_dim;
   const int64_t kv_dim = hp_.n_head_kv * hp_.head_dim;
-  float* x = act_.x.data();
-  float* h = act_.h.data();
+  float* x = a.x;
+  float* h = a.h;
 
   be.RmsNorm(x, L.attn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wq, h, act_.q.data(), segs));
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wk, h, act_.k.data(), segs));
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wv, h, act_.v.data(), segs));
+  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wq, h, a.q, segs));
+  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wk, h, a.k, segs));
+  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wv, h, a.v, segs));
   if (L.bq) {
     for (int64_t t = 0; t < n; ++t) {
-      be.Add(act_.q.data() + t * q_dim, L.bq.f32(), act_.q.data() + t * q_dim, q_dim);
-      be.Add(act_.k.data() + t * kv_dim, L.bk.f32(), act_.k.data() + t * kv_dim, kv_dim);
-      be.Add(act_.v.data() + t * kv_dim, L.bv.f32(), act_.v.data() + t * kv_dim, kv_dim);
+      be.Add(a.q + t * q_dim, L.bq.f32(), a.q + t * q_dim, q_dim);
+      be.Add(a.k + t * kv_dim, L.bk.f32(), a.k + t * kv_dim, kv_dim);
+      be.Add(a.v + t * kv_dim, L.bv.f32(), a.v + t * kv_dim, kv_dim);
     }
   }
   if (L.q_norm) {
-    be.RmsNorm(act_.q.data(), L.q_norm.f32(), act_.q.data(), n * hp_.n_head, hp_.head_dim,
-               hp_.rms_eps);
-    be.RmsNorm(act_.k.data(), L.k_norm.f32(), act_.k.data(), n * hp_.n_head_kv, hp_.head_dim,
-               hp_.rms_eps);
+    be.RmsNorm(a.q, L.q_norm.f32(), a.q, n * hp_.n_head, hp_.head_dim, hp_.rms_eps);
+    be.RmsNorm(a.k, L.k_norm.f32(), a.k, n * hp_.n_head_kv, hp_.head_dim, hp_.rms_eps);
   }
   attn_batch_.clear();
   for (const Segment& s : segs) {
     KvCache& cache = *s.cache;
-    float* q = act_.q.data() + s.row0 * q_dim;
-    float* k = act_.k.data() + s.row0 * kv_dim;
-    be.Rope(q, s.n, hp_.n_head, hp_.head_dim, s.pos0, hp_.rope);
-    be.Rope(k, s.n, hp_.n_head_kv, hp_.head_dim, s.pos0, hp_.rope);
+    float* q = a.q + s.row0 * q_dim;
+    float* k = a.k + s.row0 * kv_dim;
+    be.Rope(q, s.n, hp_.n_head, hp_.head_dim, s.pos0, *st.rope);
+    be.Rope(k, s.n, hp_.n_head_kv, hp_.head_dim, s.pos0, *st.rope);
     be.StoreRows(k, s.n, kv_dim, cache.k(l) + s.pos0 * cache.row_bytes(), cache.type(),
                  cache.row_bytes());
-    be.StoreRows(act_.v.data() + s.row0 * kv_dim, s.n, kv_dim,
-                 cache.v(l) + s.pos0 * cache.row_bytes(), cache.type(), cache.row_bytes());
+    be.StoreRows(a.v + s.row0 * kv_dim, s.n, kv_dim, cache.v(l) + s.pos0 * cache.row_bytes(),
+                 cache.type(), cache.row_bytes());
     attn_batch_.push_back({.q = q,
                            .n_tokens = s.n,
                            .pos0 = s.pos0,
@@ -168,19 +357,19 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, bo
                            .kv_head_stride = 0,
                            .n_kv = s.pos0 + s.n,
                            .scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
-                           .out = act_.attn.data() + s.row0 * q_dim,
+                           .out = a.attn + s.row0 * q_dim,
                            .q_token_stride = 0,
                            .out_token_stride = 0});
   }
   WICK_RETURN_IF_ERROR(batched ? be.AttentionBatch(attn_batch_) : be.Attention(attn_batch_[0]));
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wo, act_.attn.data(), h, segs));
+  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wo, a.attn, h, segs));
   be.Add(x, h, x, n * hp_.n_embd);
 
   be.RmsNorm(x, L.ffn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_gate, h, act_.gate.data(), segs));
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_up, h, act_.up.data(), segs));
-  be.SwiGlu(act_.gate.data(), act_.up.data(), act_.gate.data(), n * hp_.n_ff);
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_down, act_.gate.data(), h, segs));
+  WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_gate, h, a.gate, segs));
+  WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_up, h, a.up, segs));
+  be.SwiGlu(a.gate, a.up, a.gate, n * hp_.n_ff);
+  WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_down, a.gate, h, segs));
   be.Add(x, h, x, n * hp_.n_embd);
   return OkStatus();
 }

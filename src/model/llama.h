@@ -34,10 +34,29 @@ class LlamaModel {
 
   const HParams& hparams() const { return hp_; }
 
+  // Runs layers [n_layer - n_gpu_layers, n_layer) on `gpu`, the rest on the backend passed to
+  // each forward call (the CPU), as llama.cpp's -ngl does; with every layer offloaded the
+  // output norm and projection go too. Uploads those weights once. `gpu` must outlive the
+  // model; call before any forward pass and before creating caches with NewCache.
+  Status Offload(Backend& gpu, int64_t n_gpu_layers);
+  int64_t gpu_layers() const { return hp_.n_layer - first_gpu_layer_; }
+  bool output_on_gpu() const { return gpu_output_on_; }
+  Backend* gpu() const { return gpu_; }
+  // Device memory of the offloaded weights.
+  uint64_t gpu_weight_bytes() const { return gpu_weight_bytes_; }
+  // Weight bytes of layer l and of the output (norm and projection, the embedding when
+  // tied), for planning how many layers fit in a GPU's memory.
+  uint64_t LayerWeightBytes(int64_t layer) const;
+  uint64_t OutputWeightBytes() const;
+
+  // A KV cache whose layers live where they run (host memory when nothing is offloaded).
+  Result<KvCache> NewCache(int64_t n_ctx, DType type = DType::kF16) const;
+
   // Runs `tokens` at positions cache.n_past() onwards, appends their keys and values to
   // `cache`, and writes the logits of every token to `logits` ([tokens][n_vocab]), or with
   // `last_only` those of the last token ([n_vocab]): generation needs no more, and the output
-  // projection is the largest matmul of a small model.
+  // projection is the largest matmul of a small model. `backend` runs the layers that are not
+  // offloaded, and the embedding lookup; `logits` is host memory.
   Status Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& backend, float* logits,
                  bool last_only = false);
 
@@ -47,10 +66,24 @@ class LlamaModel {
   Status ForwardBatch(std::span<const BatchSequence> batch, Backend& backend, float* logits);
 
  private:
-  // Per-step buffers, grown to the largest batch seen.
+  // Per-step buffers of one backend, grown to the largest batch seen: host vectors for the
+  // CPU, one device allocation for a GPU.
   struct Activations {
-    std::vector<float> x, h, q, k, v, attn, gate, up, last;
-    void Resize(const HParams& hp, int64_t n_tokens);
+    float *x = nullptr, *h = nullptr, *q = nullptr, *k = nullptr, *v = nullptr;
+    float *attn = nullptr, *gate = nullptr, *up = nullptr, *last = nullptr;
+    int64_t capacity = 0;  // tokens
+    std::vector<float> host;
+    DeviceBuffer device;
+    // `device` null: host memory.
+    Status Reserve(const HParams& hp, int64_t n_tokens, Backend* device);
+  };
+
+  // Where a part of the forward pass runs: a backend, its buffers and weights.
+  struct Stage {
+    Backend* be = nullptr;
+    Activations* act = nullptr;
+    const std::vector<LayerWeights>* layers = nullptr;
+    const kernels::RopeConfig* rope = nullptr;
   };
 
   // Consecutive rows of the batch that belong to one sequence.
@@ -62,7 +95,17 @@ class LlamaModel {
     kernels::MatmulPath path = kernels::MatmulPath::kAuto;
   };
 
-  Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, bool batched, Backend& be);
+  Stage CpuStage(Backend& cpu);
+  Stage GpuStage();
+  // Embeddings, then every layer on its stage; returns the stage holding the final x.
+  Result<Stage> RunLayers(const int32_t* tokens, int64_t n, std::span<const Segment> segs,
+                          bool batched, Backend& cpu, int64_t step_shape);
+  // The output norm and projection of `rows` rows of `x` (in `from`'s memory) into host
+  // `logits`, on the output's stage, and the end of the step.
+  Status Output(Stage from, Backend& cpu, const float* x, int64_t rows, float* logits,
+                kernels::MatmulPath path);
+  Status CheckCache(const KvCache& cache) const;
+  Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, bool batched, const Stage& st);
   // be.Matmul over the rows of every segment, one call per run of segments sharing a path.
   static Status MatmulRows(Backend& be, const TensorRef& w, const float* x, float* y,
                            std::span<const Segment> segs);
@@ -73,6 +116,17 @@ class LlamaModel {
   std::vector<Segment> segs_;
   std::vector<int32_t> batch_tokens_;
   std::vector<kernels::AttentionParams> attn_batch_;
+
+  // Offloaded part (gpu_ null: none).
+  Backend* gpu_ = nullptr;
+  int64_t first_gpu_layer_ = 0;  // set to n_layer at load
+  bool gpu_output_on_ = false;
+  uint64_t gpu_weight_bytes_ = 0;
+  std::vector<LayerWeights> gpu_layers_;  // n_layer entries; device views from first_gpu_layer_
+  TensorRef gpu_output_norm_, gpu_output_;
+  kernels::RopeConfig gpu_rope_;  // freq_factors in device memory
+  Activations gpu_act_;
+  DeviceBuffer gpu_logits_;
 };
 
 }  // namespace wick::model
