@@ -1,0 +1,608 @@
+// Causal GQA attention on the GPU with kernels/cpu/attention.cpp's arithmetic: the query is
+// rounded to the cache's type before the dot products (f16, or through the q8_0 activation
+// quantizer), and for an f16 cache the probabilities exp(s - max) / sum are rounded to f16
+// before they weight V, which needs the row's final max and sum before any V is read. So an
+// f16 cache takes two passes over K (statistics, then values); f32 and q8_0 caches take one
+// pass with an online softmax (rescaling the accumulators when the max grows), which differs
+// from the CPU's exact softmax only by f32 rounding.
+//
+// Prefill with an f16 cache runs on tensor cores (attention_wmma.cuh). One SIMT kernel body
+// serves every other case, and f16 prefill where tensor cores are turned off or the device
+// lacks the shared memory. A block has 4 warps and owns up to 4 * RW query rows
+// (a row is a query token and one head of a kv head's group; the block's rows all share that
+// kv head, so each K/V tile it stages is reused by all of them). It walks the cache in tiles
+// of 32 positions, converted to f32 in shared memory. A warp owns RW rows: for the scores
+// lane j takes position j of the tile (dot products against the row's query in shared
+// memory); the softmax is then warp-local (shuffles), and for P.V lane j owns dimensions
+// j, j + 32, ... of the row's accumulators, so a row's state never leaves its warp.
+//
+//  - prefill (n_tokens > kDecodeMaxTokens): blocks over (row tiles, kv heads), each walking
+//    the cache from 0 to its last row's causal limit; the last row tiles (the longest) first.
+//  - decode: the cache is cut into kSplits chunks, one more grid dimension. Each block leaves
+//    its rows' partial (max, sum, accumulators) in scratch and a combine kernel merges them.
+//    For f16 a statistics kernel runs first and the value kernel merges the splits' (max,
+//    sum) itself, so its partials are already normalised and the combine only adds them.
+//
+// Inside a block, positions between a row's causal limit and the block's are masked to a
+// zero probability, but their V rows are still multiplied by it: a non-finite V there (a
+// later token of the same batch) would reach an earlier row as NaN, where the CPU never
+// reads it.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+
+#include "core/quant_blocks.h"
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/ops_math.cuh"
+
+namespace wick::kernels::cuda {
+
+namespace {
+
+namespace m = math;
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kTile = 32;  // cache positions per tile: one per lane
+constexpr int kMaxHeadDim = 256;
+// Up to this many query tokens take the split (decode) path.
+constexpr int64_t kDecodeMaxTokens = 8;
+// Cache chunks of the decode path: one per lane in the merges. Fixed, so the scratch size and
+// the launch shapes do not depend on n_kv (a captured graph keeps its topology as it grows).
+constexpr int kSplits = 32;
+constexpr float kNegInf = -INFINITY;
+constexpr size_t kDefaultSmemLimit = 48 * 1024;
+
+enum class Mode : int {
+  kWhole,        // online softmax, normalised output to out
+  kWholeExact,   // two passes (statistics, then f16-rounded probabilities), output to out
+  kSplitOnline,  // online softmax over the split's chunk: (max, sum, unnormalised acc)
+  kSplitStats,   // the split's (max, sum) only
+  kSplitValues,  // merges every split's (max, sum), then normalised, rounded P.V of its chunk
+};
+
+enum class KvKind : int { kF32, kF16, kQ8_0 };
+
+struct Args {
+  const float* q;
+  int64_t q_token_stride;
+  const uint8_t* k;
+  const uint8_t* v;
+  int64_t kv_row_stride;
+  int64_t kv_head_stride;
+  KvKind kv;
+  bool vec;  // cache pointers and strides 16-byte aligned: 128-bit loads
+  int64_t n_tokens;
+  int64_t pos0;
+  int64_t n_kv;
+  int n_head;
+  int group;  // query heads per kv head
+  int head_dim;
+  float scale;
+  float* out;
+  int64_t out_token_stride;
+  float* scratch;  // split modes, see SplitMax
+  int64_t chunk;   // split modes: cache positions per split, a multiple of kTile
+  Mode mode;
+};
+
+__device__ __forceinline__ float WarpMax(float x) {
+  for (int offset = 16; offset > 0; offset /= 2) {
+    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset));
+  }
+  return x;
+}
+
+__device__ __forceinline__ float WarpSum(float x) {
+  for (int offset = 16; offset > 0; offset /= 2) x += __shfl_xor_sync(0xffffffffu, x, offset);
+  return x;
+}
+
+__device__ __forceinline__ float RoundF16(float x) {
+  return __half2float(__float2half_rn(x));
+}
+
+__device__ __forceinline__ float HalfBits(uint16_t bits) {
+  return __half2float(__ushort_as_half(bits));
+}
+
+// Elements d0 .. d0 + 7 of the head row at `row` as f32 (zero past head_dim). Rows are only
+// 2-byte aligned in general (q8_0 blocks are 34 bytes), so the wide loads need a.vec.
+__device__ __forceinline__ void LoadChunk(const Args& a, const uint8_t* row, int d0, float* vals) {
+  const bool full = d0 + 8 <= a.head_dim;
+  if (a.kv == KvKind::kF32) {
+    const auto* src = reinterpret_cast<const float*>(row) + d0;
+    if (a.vec && full) {
+      const float4 lo = __ldg(reinterpret_cast<const float4*>(src));
+      const float4 hi = __ldg(reinterpret_cast<const float4*>(src) + 1);
+      vals[0] = lo.x, vals[1] = lo.y, vals[2] = lo.z, vals[3] = lo.w;
+      vals[4] = hi.x, vals[5] = hi.y, vals[6] = hi.z, vals[7] = hi.w;
+    } else {
+      for (int i = 0; i < 8; ++i) vals[i] = d0 + i < a.head_dim ? __ldg(src + i) : 0.0f;
+    }
+  } else if (a.kv == KvKind::kF16) {
+    const auto* src = reinterpret_cast<const uint16_t*>(row) + d0;
+    if (a.vec && full) {
+      const uint4 raw = __ldg(reinterpret_cast<const uint4*>(src));
+      const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+      for (int i = 0; i < 4; ++i) {
+        vals[2 * i] = HalfBits(static_cast<uint16_t>(words[i] & 0xffff));
+        vals[2 * i + 1] = HalfBits(static_cast<uint16_t>(words[i] >> 16));
+      }
+    } else {
+      for (int i = 0; i < 8; ++i) vals[i] = d0 + i < a.head_dim ? HalfBits(__ldg(src + i)) : 0.0f;
+    }
+  } else {
+    // q8_0: head_dim is a multiple of 32, so the 8 elements lie in one block.
+    const uint8_t* block = row + (d0 / 32) * static_cast<int64_t>(sizeof(Q8_0Block));
+    const float d = HalfBits(__ldg(reinterpret_cast<const uint16_t*>(block)));
+    const auto* qs = reinterpret_cast<const uint16_t*>(block + 2 + d0 % 32);
+    for (int i = 0; i < 4; ++i) {
+      const uint16_t pair = __ldg(qs + i);
+      vals[2 * i] = m::Mul(static_cast<float>(static_cast<int8_t>(pair & 0xff)), d);
+      vals[2 * i + 1] = m::Mul(static_cast<float>(static_cast<int8_t>(pair >> 8)), d);
+    }
+  }
+}
+
+// Cache positions j0 .. j0 + n_valid - 1 of one kv head into dst ([kTile][stride] f32);
+// the rest of the tile, and dimensions past head_dim, become zeros (never stale values: a
+// NaN left in shared memory would survive a zero probability).
+template <int D>
+__device__ __forceinline__ void LoadTile(const Args& a, const uint8_t* head_base, int64_t j0,
+                                         int n_valid, float* dst, int stride) {
+  constexpr int kChunks = D / 8;
+  for (int idx = threadIdx.x; idx < kTile * kChunks; idx += kThreads) {
+    const int r = idx / kChunks;
+    const int d0 = (idx % kChunks) * 8;
+    float vals[8];
+    if (r < n_valid && d0 < a.head_dim) {
+      LoadChunk(a, head_base + (j0 + r) * a.kv_row_stride, d0, vals);
+    } else {
+      for (float& x : vals) x = 0.0f;
+    }
+    auto* out = reinterpret_cast<float4*>(dst + r * stride + d0);
+    out[0] = make_float4(vals[0], vals[1], vals[2], vals[3]);
+    out[1] = make_float4(vals[4], vals[5], vals[6], vals[7]);
+  }
+}
+
+// The decode scratch: [kSplits][rows] maxima, [kSplits][rows] sums, then
+// [kSplits][rows][head_dim] accumulators, for rows = n_tokens * n_head (row t * n_head + h).
+__device__ __forceinline__ float* SplitMax(const Args& a, int split, int64_t row) {
+  return a.scratch + split * a.n_tokens * a.n_head + row;
+}
+__device__ __forceinline__ float* SplitSum(const Args& a, int split, int64_t row) {
+  return a.scratch + (kSplits + split) * a.n_tokens * a.n_head + row;
+}
+__device__ __forceinline__ float* SplitAcc(const Args& a, int split, int64_t row) {
+  const int64_t rows = a.n_tokens * a.n_head;
+  return a.scratch + 2 * kSplits * rows + (split * rows + row) * a.head_dim;
+}
+
+constexpr size_t SmemFloats(int d, int rw) {
+  const int rows = kWarps * rw;
+  return size_t{kTile} * (d + 4) + size_t{kTile} * d + size_t(rows) * d + size_t(rows) * kTile;
+}
+
+template <int D, int RW>
+__global__ void __launch_bounds__(kThreads) AttentionKernel(const Args a) {
+  constexpr int kRows = kWarps * RW;
+  constexpr int kC = D / 32;       // accumulators per lane per row
+  constexpr int kKStride = D + 4;  // keeps float4 rows aligned and lanes on distinct banks
+  extern __shared__ float4 smem4[];
+  float* k_s = reinterpret_cast<float*>(smem4);  // [kTile][kKStride]
+  float* v_s = k_s + kTile * kKStride;           // [kTile][D]
+  float* q_s = v_s + kTile * D;                  // [kRows][D]
+  float* p_s = q_s + kRows * D;                  // [kRows][kTile]
+
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int g = static_cast<int>(blockIdx.y);
+  const int split = static_cast<int>(blockIdx.z);
+  const bool split_mode = a.mode != Mode::kWhole && a.mode != Mode::kWholeExact;
+  const int64_t total_rows = a.n_tokens * a.group;
+  // Later row tiles see more of the cache: start them first.
+  const int64_t row0 = (int64_t{gridDim.x} - 1 - blockIdx.x) * kRows;
+  const int64_t last_row = min(row0 + kRows, total_rows) - 1;
+  const int64_t block_lim = min(a.pos0 + last_row / a.group + 1, a.n_kv);
+  const int64_t kv_lo = split_mode ? split * a.chunk : 0;
+  const int64_t kv_hi = split_mode ? min(kv_lo + a.chunk, block_lim) : block_lim;
+  const uint8_t* k_head = a.k + g * a.kv_head_stride;
+  const uint8_t* v_head = a.v + g * a.kv_head_stride;
+
+  // This warp's rows: slot r is block row r * kWarps + warp.
+  int64_t row_hi[RW];     // cache positions below this are attended (causal, and in the chunk)
+  int64_t row_index[RW];  // t * n_head + h, or -1 for a slot past the last row
+#pragma unroll
+  for (int r = 0; r < RW; ++r) {
+    const int lr = r * kWarps + warp;
+    const int64_t rho = row0 + lr;
+    float* q_row = q_s + lr * D;
+    if (rho >= total_rows) {
+      row_hi[r] = 0;
+      row_index[r] = -1;
+#pragma unroll
+      for (int c = 0; c < kC; ++c) q_row[c * 32 + lane] = 0.0f;
+      continue;
+    }
+    const int64_t t = rho / a.group;
+    const int h = g * a.group + static_cast<int>(rho % a.group);
+    row_hi[r] = min(min(a.pos0 + t + 1, a.n_kv), kv_hi);
+    row_index[r] = t * a.n_head + h;
+    const float* q = a.q + t * a.q_token_stride + int64_t{h} * a.head_dim;
+#pragma unroll
+    for (int c = 0; c < kC; ++c) {
+      const int d = c * 32 + lane;
+      float x = d < a.head_dim ? q[d] : 0.0f;
+      // The query as the CPU's matmul against the cache sees it.
+      if (a.kv == KvKind::kF16) {
+        x = RoundF16(x);
+      } else if (a.kv == KvKind::kQ8_0) {
+        // Lanes hold one 32-element block; head_dim is a multiple of 32.
+        const m::Q8Scales s = m::Q8_0ScalesFor(WarpMax(fabsf(x)));
+        x = m::Mul(static_cast<float>(m::Q8_0Quantize(x, s.id)),
+                   m::F16BitsToF32(m::F32ToF16Bits(s.d)));
+      }
+      q_row[d] = x;
+    }
+  }
+  __syncwarp();
+
+  // Scores of this lane's position in the staged K tile for the warp's rows; -inf where
+  // masked.
+  float s[RW];
+  auto compute_scores = [&](int64_t j0) {
+#pragma unroll
+    for (int r = 0; r < RW; ++r) s[r] = 0.0f;
+    const float* k_row = k_s + lane * kKStride;
+#pragma unroll 4
+    for (int d = 0; d < D; d += 4) {
+      const float4 kv = *reinterpret_cast<const float4*>(k_row + d);
+#pragma unroll
+#pragma unroll
+      for (int r = 0; r < RW; ++r) {
+        const float4 qv = *reinterpret_cast<const float4*>(q_s + (r * kWarps + warp) * D + d);
+        s[r] = fmaf(qv.x, kv.x, s[r]);
+        s[r] = fmaf(qv.y, kv.y, s[r]);
+        s[r] = fmaf(qv.z, kv.z, s[r]);
+        s[r] = fmaf(qv.w, kv.w, s[r]);
+      }
+    }
+    const int64_t pos = j0 + lane;
+#pragma unroll
+    for (int r = 0; r < RW; ++r) s[r] = pos < row_hi[r] ? m::Mul(s[r], a.scale) : kNegInf;
+  };
+
+  float row_max[RW];
+  float row_sum[RW];
+#pragma unroll
+  for (int r = 0; r < RW; ++r) {
+    row_max[r] = kNegInf;
+    row_sum[r] = 0.0f;
+  }
+
+  // Pass 1 of the exact modes: each row's max and sum of exp(s - max).
+  if (a.mode == Mode::kWholeExact || a.mode == Mode::kSplitStats) {
+    for (int64_t j0 = kv_lo; j0 < kv_hi; j0 += kTile) {
+      __syncthreads();  // every warp is done with the previous tile
+      LoadTile<D>(a, k_head, j0, static_cast<int>(min(int64_t{kTile}, kv_hi - j0)), k_s, kKStride);
+      __syncthreads();
+      compute_scores(j0);
+#pragma unroll
+      for (int r = 0; r < RW; ++r) {
+        const float new_max = fmaxf(row_max[r], WarpMax(s[r]));
+        const float shift = new_max == kNegInf ? 0.0f : new_max;  // no -inf - -inf
+        const float p = expf(s[r] - shift);
+        row_sum[r] = row_sum[r] * expf(row_max[r] - shift) + WarpSum(p);
+        row_max[r] = new_max;
+      }
+    }
+  }
+
+  if (a.mode == Mode::kSplitStats) {
+#pragma unroll
+    for (int r = 0; r < RW; ++r) {
+      if (row_index[r] >= 0 && lane == 0) {
+        *SplitMax(a, split, row_index[r]) = row_max[r];
+        *SplitSum(a, split, row_index[r]) = row_sum[r];
+      }
+    }
+    return;
+  }
+
+  // The rows' global statistics, for the exact modes' second pass.
+  const bool exact = a.mode == Mode::kWholeExact || a.mode == Mode::kSplitValues;
+  float inv_sum[RW];
+#pragma unroll
+  for (int r = 0; r < RW; ++r) {
+    if (a.mode == Mode::kSplitValues && row_index[r] >= 0) {
+      // Lane i reads split i.
+      const float mi = *SplitMax(a, lane, row_index[r]);
+      const float li = *SplitSum(a, lane, row_index[r]);
+      const float mx = WarpMax(mi);
+      row_max[r] = mx;
+      row_sum[r] = WarpSum(li > 0.0f ? li * expf(mi - mx) : 0.0f);
+    }
+    inv_sum[r] = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
+    if (!exact) {
+      row_max[r] = kNegInf;
+      row_sum[r] = 0.0f;
+    }
+  }
+
+  float acc[RW][kC];
+#pragma unroll
+  for (int r = 0; r < RW; ++r) {
+#pragma unroll
+    for (int c = 0; c < kC; ++c) acc[r][c] = 0.0f;
+  }
+  for (int64_t j0 = kv_lo; j0 < kv_hi; j0 += kTile) {
+    const int n_valid = static_cast<int>(min(int64_t{kTile}, kv_hi - j0));
+    __syncthreads();
+    LoadTile<D>(a, k_head, j0, n_valid, k_s, kKStride);
+    LoadTile<D>(a, v_head, j0, n_valid, v_s, D);
+    __syncthreads();
+    compute_scores(j0);
+#pragma unroll
+    for (int r = 0; r < RW; ++r) {
+      float p;
+      if (exact) {
+        const float shift = row_max[r] == kNegInf ? 0.0f : row_max[r];
+        p = m::Mul(expf(s[r] - shift), inv_sum[r]);
+        if (a.kv == KvKind::kF16) p = RoundF16(p);
+      } else {
+        const float new_max = fmaxf(row_max[r], WarpMax(s[r]));
+        const float shift = new_max == kNegInf ? 0.0f : new_max;
+        p = expf(s[r] - shift);
+        const float alpha = expf(row_max[r] - shift);
+        row_sum[r] = row_sum[r] * alpha + WarpSum(p);
+        row_max[r] = new_max;
+#pragma unroll
+        for (int c = 0; c < kC; ++c) acc[r][c] *= alpha;
+      }
+      p_s[(r * kWarps + warp) * kTile + lane] = p;
+    }
+    __syncwarp();
+    const int n_steps = (n_valid + 3) / 4;  // V rows past n_valid are zeros, p is 0 there
+    for (int step = 0; step < n_steps; ++step) {
+      const int j = step * 4;
+      float4 p4[RW];
+#pragma unroll
+      for (int r = 0; r < RW; ++r) {
+        p4[r] = *reinterpret_cast<const float4*>(p_s + (r * kWarps + warp) * kTile + j);
+      }
+#pragma unroll
+#pragma unroll
+      for (int c = 0; c < kC; ++c) {
+        const float v0 = v_s[(j + 0) * D + c * 32 + lane];
+        const float v1 = v_s[(j + 1) * D + c * 32 + lane];
+        const float v2 = v_s[(j + 2) * D + c * 32 + lane];
+        const float v3 = v_s[(j + 3) * D + c * 32 + lane];
+#pragma unroll
+        for (int r = 0; r < RW; ++r) {
+          acc[r][c] = fmaf(p4[r].x, v0, acc[r][c]);
+          acc[r][c] = fmaf(p4[r].y, v1, acc[r][c]);
+          acc[r][c] = fmaf(p4[r].z, v2, acc[r][c]);
+          acc[r][c] = fmaf(p4[r].w, v3, acc[r][c]);
+        }
+      }
+    }
+  }
+
+#pragma unroll
+  for (int r = 0; r < RW; ++r) {
+    const int64_t i = row_index[r];
+    if (i < 0) continue;
+    if (a.mode == Mode::kWhole || a.mode == Mode::kWholeExact) {
+      const int64_t t = i / a.n_head;
+      const int64_t h = i % a.n_head;
+      float* dst = a.out + t * a.out_token_stride + h * a.head_dim;
+      const float norm = a.mode == Mode::kWhole ? 1.0f / row_sum[r] : 1.0f;
+#pragma unroll
+      for (int c = 0; c < kC; ++c) {
+        const int d = c * 32 + lane;
+        if (d < a.head_dim) dst[d] = acc[r][c] * norm;
+      }
+      continue;
+    }
+    if (a.mode == Mode::kSplitOnline && lane == 0) {
+      *SplitMax(a, split, i) = row_max[r];
+      *SplitSum(a, split, i) = row_sum[r];
+    }
+    // An empty chunk (sum 0) leaves its accumulators unwritten; the combine skips it.
+    if (row_sum[r] > 0.0f && kv_lo < row_hi[r]) {
+      float* dst = SplitAcc(a, split, i);
+#pragma unroll
+      for (int c = 0; c < kC; ++c) {
+        const int d = c * 32 + lane;
+        if (d < a.head_dim) dst[d] = acc[r][c];
+      }
+    }
+  }
+}
+
+// One warp per query row: merges the kSplits partials (lane i reads split i's statistics).
+// `normalised` (f16): the partials already carry the row's softmax and are summed in split
+// order, as the CPU sums them.
+__global__ void __launch_bounds__(kThreads) CombineKernel(const Args a, bool normalised) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int64_t rows_all = a.n_tokens * a.n_head;
+  const int64_t i = blockIdx.x * int64_t{kWarps} + threadIdx.x / 32;
+  if (i >= rows_all) return;  // uniform per warp
+  const float mi = *SplitMax(a, lane, i);
+  const float li = *SplitSum(a, lane, i);
+  float w;
+  if (normalised) {
+    w = li > 0.0f ? 1.0f : 0.0f;
+  } else {
+    const float mx = WarpMax(mi);
+    const float e = li > 0.0f ? expf(mi - mx) : 0.0f;
+    const float total = WarpSum(li * e);
+    w = li > 0.0f ? e / total : 0.0f;
+  }
+  const int64_t t = i / a.n_head;
+  const int64_t h = i % a.n_head;
+  float* dst = a.out + t * a.out_token_stride + h * a.head_dim;
+  for (int d0 = 0; d0 < a.head_dim; d0 += 32) {
+    const int d = d0 + lane;
+    float sum = 0.0f;
+    for (int sp = 0; sp < kSplits; ++sp) {
+      const float ws = __shfl_sync(0xffffffffu, w, sp);
+      if (ws != 0.0f && d < a.head_dim) {
+        const float part = SplitAcc(a, sp, i)[d];
+        sum = normalised ? sum + part : fmaf(ws, part, sum);
+      }
+    }
+    if (d < a.head_dim) dst[d] = sum;
+  }
+}
+
+template <int D, int RW>
+cudaError_t LaunchAttention(const Args& a, dim3 grid, cudaStream_t stream) {
+  const size_t smem = SmemFloats(D, RW) * sizeof(float);
+  if (smem > kDefaultSmemLimit) {
+    // Host-side attribute, not a stream operation: allowed while a stream is captured.
+    const cudaError_t err =
+        cudaFuncSetAttribute(AttentionKernel<D, RW>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(smem));
+    if (err != cudaSuccess) return err;
+  }
+  AttentionKernel<D, RW><<<grid, kThreads, smem, stream>>>(a);
+  return cudaGetLastError();
+}
+
+template <int RW>
+cudaError_t LaunchForHeadDim(const Args& a, dim3 grid, cudaStream_t stream) {
+  // Head dims between these instances are padded up (zeros past head_dim).
+  if (a.head_dim <= 64) return LaunchAttention<64, RW>(a, grid, stream);
+  if (a.head_dim <= 96) return LaunchAttention<96, RW>(a, grid, stream);
+  if (a.head_dim <= 128) return LaunchAttention<128, RW>(a, grid, stream);
+  return LaunchAttention<256, RW>(a, grid, stream);
+}
+
+cudaError_t Launch(const Args& a, int rows_per_warp, dim3 grid, cudaStream_t stream) {
+  switch (rows_per_warp) {
+    case 1:
+      return LaunchForHeadDim<1>(a, grid, stream);
+    case 2:
+      return LaunchForHeadDim<2>(a, grid, stream);
+    default:
+      return LaunchForHeadDim<4>(a, grid, stream);
+  }
+}
+
+}  // namespace
+}  // namespace wick::kernels::cuda
+
+#include "kernels/cuda/attention_wmma.cuh"
+
+namespace wick::kernels::cuda {
+namespace {
+
+int64_t HeadBytes(DType type, int head_dim) {
+  if (type == DType::kQ8_0) return head_dim / 32 * static_cast<int64_t>(sizeof(Q8_0Block));
+  return int64_t{head_dim} * (type == DType::kF32 ? 4 : 2);
+}
+
+bool IsDecode(const AttentionParams& p) {
+  return p.n_tokens > 0 && p.n_tokens <= kDecodeMaxTokens;
+}
+
+}  // namespace
+
+void SetAttentionTensorCores(bool enabled) {
+  g_tensor_cores.store(enabled, std::memory_order_relaxed);
+}
+
+size_t AttentionScratchFloats(const AttentionParams& params) {
+  if (!IsDecode(params)) return 0;
+  return static_cast<size_t>(kSplits) * static_cast<size_t>(params.n_tokens) *
+         static_cast<size_t>(params.n_head) * static_cast<size_t>(params.head_dim + 2);
+}
+
+cudaError_t Attention(const AttentionParams& params, float* scratch, cudaStream_t stream) {
+  const AttentionParams& p = params;
+  if (p.n_tokens <= 0) return cudaSuccess;
+  if (p.head_dim <= 0 || p.head_dim > kMaxHeadDim || p.n_head <= 0 || p.n_head_kv <= 0 ||
+      p.n_head % p.n_head_kv != 0 || p.n_head_kv > 65535) {
+    return cudaErrorInvalidValue;
+  }
+  Args a{};
+  switch (p.kv_type) {
+    case DType::kF32:
+      a.kv = KvKind::kF32;
+      break;
+    case DType::kF16:
+      a.kv = KvKind::kF16;
+      break;
+    case DType::kQ8_0:
+      if (p.head_dim % 32 != 0) return cudaErrorInvalidValue;
+      a.kv = KvKind::kQ8_0;
+      break;
+    default:
+      return cudaErrorInvalidValue;
+  }
+  const int64_t token_floats = int64_t{p.n_head} * p.head_dim;
+  a.q = p.q;
+  a.q_token_stride = p.q_token_stride != 0 ? p.q_token_stride : token_floats;
+  a.k = static_cast<const uint8_t*>(p.k);
+  a.v = static_cast<const uint8_t*>(p.v);
+  a.kv_row_stride = p.kv_row_stride;
+  a.kv_head_stride = p.kv_head_stride != 0 ? p.kv_head_stride : HeadBytes(p.kv_type, p.head_dim);
+  a.vec = reinterpret_cast<uintptr_t>(p.k) % 16 == 0 &&
+          reinterpret_cast<uintptr_t>(p.v) % 16 == 0 && a.kv_row_stride % 16 == 0 &&
+          a.kv_head_stride % 16 == 0;
+  a.n_tokens = p.n_tokens;
+  a.pos0 = p.pos0;
+  a.n_kv = p.n_kv;
+  a.n_head = p.n_head;
+  a.group = p.n_head / p.n_head_kv;
+  a.head_dim = p.head_dim;
+  a.scale = p.scale;
+  a.out = p.out;
+  a.out_token_stride = p.out_token_stride != 0 ? p.out_token_stride : token_floats;
+  a.scratch = scratch;
+  const bool f16 = a.kv == KvKind::kF16;
+  const int64_t rows = p.n_tokens * a.group;  // per kv head
+
+  if (!IsDecode(p) || scratch == nullptr) {
+    if (f16) {
+      const cudaError_t err = TryWmmaPrefill(a, stream);
+      if (err != cudaErrorNotSupported) return err;
+    }
+    a.mode = f16 ? Mode::kWholeExact : Mode::kWhole;
+    const int64_t row_tiles = (rows + kWarps * 4 - 1) / (kWarps * 4);
+    if (row_tiles > 0x7fffffff) return cudaErrorInvalidValue;
+    return Launch(a, 4, dim3(static_cast<unsigned>(row_tiles), p.n_head_kv, 1), stream);
+  }
+
+  // Decode: few rows per kv head, so a warp takes as few as fill the block.
+  const int rows_per_warp = rows <= kWarps ? 1 : rows <= 2 * kWarps ? 2 : 4;
+  const int64_t row_tiles = (rows + kWarps * rows_per_warp - 1) / (kWarps * rows_per_warp);
+  const int64_t per_split = (p.n_kv + kSplits - 1) / kSplits;
+  a.chunk = std::max<int64_t>(kTile, (per_split + kTile - 1) / kTile * kTile);
+  const dim3 grid(static_cast<unsigned>(row_tiles), p.n_head_kv, kSplits);
+  if (f16) {
+    a.mode = Mode::kSplitStats;
+    cudaError_t err = Launch(a, rows_per_warp, grid, stream);
+    if (err != cudaSuccess) return err;
+    a.mode = Mode::kSplitValues;
+    err = Launch(a, rows_per_warp, grid, stream);
+    if (err != cudaSuccess) return err;
+  } else {
+    a.mode = Mode::kSplitOnline;
+    const cudaError_t err = Launch(a, rows_per_warp, grid, stream);
+    if (err != cudaSuccess) return err;
+  }
+  const int64_t rows_all = p.n_tokens * p.n_head;
+  CombineKernel<<<static_cast<unsigned>((rows_all + kWarps - 1) / kWarps), kThreads, 0, stream>>>(
+      a, f16);
+  return cudaGetLastError();
+}
+
+}  // namespace wick::kernels::cuda

@@ -1,0 +1,60 @@
+#include "kernels/cuda/device_info.h"
+
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+
+namespace wick::kernels::cuda {
+
+Result<std::vector<CudaDeviceInfo>> ListCudaDevices() {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err == cudaErrorNoDevice || (err == cudaSuccess && count == 0)) {
+    return Error(ErrorCode::kUnavailable, "no CUDA device found");
+  }
+  if (err == cudaErrorInsufficientDriver) {
+    return Error(ErrorCode::kUnavailable,
+                 "no NVIDIA driver, or one older than this build's CUDA runtime");
+  }
+  if (err != cudaSuccess) {
+    return Error(ErrorCode::kUnavailable,
+                 fmt::format("the CUDA runtime cannot list devices: {} ({})", cudaGetErrorName(err),
+                             cudaGetErrorString(err)));
+  }
+  std::vector<CudaDeviceInfo> devices;
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+    CudaDeviceInfo d;
+    d.index = i;
+    d.name = prop.name;
+    d.compute_capability = prop.major * 10 + prop.minor;
+    d.multiprocessors = prop.multiProcessorCount;
+    d.total_bytes = prop.totalGlobalMem;
+    d.usable = d.compute_capability >= kMinComputeCapability;
+    devices.push_back(std::move(d));
+  }
+  if (devices.empty()) {
+    (void)cudaGetLastError();
+    return Error(ErrorCode::kUnavailable, "the CUDA runtime reports devices but none answers");
+  }
+  return devices;
+}
+
+bool HaveUsableCudaDevice(std::string* why) {
+  auto devices = ListCudaDevices();
+  if (!devices.ok()) {
+    if (why) *why = devices.error().message();
+    return false;
+  }
+  for (const CudaDeviceInfo& d : *devices) {
+    if (d.usable) return true;
+  }
+  if (why) {
+    *why = fmt::format("no CUDA device of compute capability {}.{} or newer (found {}, sm_{})",
+                       kMinComputeCapability / 10, kMinComputeCapability % 10,
+                       devices->front().name, devices->front().compute_capability);
+  }
+  return false;
+}
+
+}  // namespace wick::kernels::cuda

@@ -1,0 +1,316 @@
+// The per-token operations on the GPU. Each agrees with its kernels/cpu counterpart within
+// f32 rounding, and several bit for bit: StoreRows and ConvertF32ToF16 produce the CPU's
+// bytes, Rope computes the CPU's angles with the same f32 operations (only the device's
+// cosf/sinf differ from glibc's, by an ulp or so). The shared arithmetic is in ops_math.cuh.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "core/quant_blocks.h"
+#include "kernels/cuda/ops.h"
+#include "kernels/cuda/ops_math.cuh"
+
+namespace wick::kernels::cuda {
+
+namespace {
+
+namespace m = math;
+
+constexpr int kThreads = 256;
+// Grid-stride kernels stop growing the grid here: enough blocks to fill any current GPU.
+constexpr int64_t kMaxBlocks = 4096;
+
+int GridFor(int64_t work, int per_block = kThreads) {
+  return static_cast<int>(std::clamp<int64_t>((work + per_block - 1) / per_block, 1, kMaxBlocks));
+}
+
+bool Aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+// ---- RmsNorm ----
+
+// One block per row (grid-stride over rows). The sum of squares is kept in f64 as on the
+// CPU: it costs nothing in a memory-bound kernel and makes the scale agree to an ulp.
+template <int kBlock>
+__global__ void RmsNormKernel(const float* x, const float* weight, float* out, int64_t rows,
+                              int64_t n, float eps, bool vec4) {
+  __shared__ double partial[kBlock / 32];
+  __shared__ float row_scale;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = x + r * n;
+    float* outr = out + r * n;
+    double sum = 0.0;
+    if (vec4) {
+      const auto* x4 = reinterpret_cast<const float4*>(xr);
+      for (int64_t i = threadIdx.x; i < n / 4; i += kBlock) {
+        const float4 v = x4[i];
+        sum += static_cast<double>(v.x) * v.x + static_cast<double>(v.y) * v.y +
+               static_cast<double>(v.z) * v.z + static_cast<double>(v.w) * v.w;
+      }
+    } else {
+      for (int64_t i = threadIdx.x; i < n; i += kBlock) {
+        const double v = xr[i];
+        sum += v * v;
+      }
+    }
+    for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      double total = 0.0;
+      for (int w = 0; w < kBlock / 32; ++w) total += partial[w];
+      const double mean_square = total / static_cast<double>(n);
+      row_scale = static_cast<float>(1.0 / sqrt(mean_square + static_cast<double>(eps)));
+    }
+    __syncthreads();
+    const float scale = row_scale;
+    // Every element is read again and written by the same thread, after the whole row was
+    // summed (the barrier above), so out may alias x.
+    if (vec4) {
+      const auto* x4 = reinterpret_cast<const float4*>(xr);
+      const auto* w4 = reinterpret_cast<const float4*>(weight);
+      auto* o4 = reinterpret_cast<float4*>(outr);
+      for (int64_t i = threadIdx.x; i < n / 4; i += kBlock) {
+        float4 v = x4[i];
+        v.x = m::Mul(v.x, scale);
+        v.y = m::Mul(v.y, scale);
+        v.z = m::Mul(v.z, scale);
+        v.w = m::Mul(v.w, scale);
+        if (weight != nullptr) {
+          const float4 w = w4[i];
+          v.x = m::Mul(v.x, w.x);
+          v.y = m::Mul(v.y, w.y);
+          v.z = m::Mul(v.z, w.z);
+          v.w = m::Mul(v.w, w.w);
+        }
+        o4[i] = v;
+      }
+    } else {
+      for (int64_t i = threadIdx.x; i < n; i += kBlock) {
+        float v = m::Mul(xr[i], scale);
+        if (weight != nullptr) v = m::Mul(v, weight[i]);
+        outr[i] = v;
+      }
+    }
+    // partial and row_scale are reused by the next row.
+    __syncthreads();
+  }
+}
+
+// ---- Rope ----
+
+// One block per token (grid-stride): the first n_dims/2 threads compute the pairs' cos and
+// sin into shared memory (one angle per pair, shared by every head), then the block rotates
+// every (head, pair).
+__global__ void RopeKernel(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                           int64_t pos0, m::RopeAngleParams p, const float* freq_factors,
+                           bool neox) {
+  extern __shared__ float table[];  // [n_dims/2][2]
+  const int half = p.n_dims / 2;
+  const int64_t pairs = n_heads * half;
+  for (int64_t t = blockIdx.x; t < n_tokens; t += gridDim.x) {
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+      const float factor = freq_factors != nullptr ? freq_factors[i] : m::RopeDefaultFactor(p, i);
+      m::RopeCosSin(p, pos0 + t, i, factor, &table[2 * i], &table[2 * i + 1]);
+    }
+    __syncthreads();
+    float* row = x + t * n_heads * head_dim;
+    for (int64_t k = threadIdx.x; k < pairs; k += blockDim.x) {
+      const int64_t h = k / half;
+      const int i = static_cast<int>(k % half);
+      float* head = row + h * head_dim;
+      float* x0 = neox ? head + i : head + 2 * i;
+      float* x1 = neox ? x0 + half : x0 + 1;
+      m::RopeRotate(table[2 * i], table[2 * i + 1], x0, x1);
+    }
+    __syncthreads();  // the table is rewritten for the next token
+  }
+}
+
+// ---- Element-wise ----
+
+__global__ void SwiGluKernel(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    out[i] = m::Mul(m::Silu(gate[i]), up[i]);
+  }
+}
+
+__global__ void SwiGluKernel4(const float4* gate, const float4* up, float4* out, int64_t n4) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n4;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const float4 g = gate[i];
+    const float4 u = up[i];
+    out[i] = make_float4(m::Mul(m::Silu(g.x), u.x), m::Mul(m::Silu(g.y), u.y),
+                         m::Mul(m::Silu(g.z), u.z), m::Mul(m::Silu(g.w), u.w));
+  }
+}
+
+__global__ void AddKernel(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    out[i] = a[i] + b[i];
+  }
+}
+
+__global__ void AddKernel4(const float4* a, const float4* b, float4* out, int64_t n4) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n4;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const float4 x = a[i];
+    const float4 y = b[i];
+    out[i] = make_float4(x.x + y.x, x.y + y.y, x.z + y.z, x.w + y.w);
+  }
+}
+
+// ---- Conversions and the KV store ----
+
+// Element i of `rows` rows of n, row r of the output at dst + r * row_bytes.
+__global__ void StoreRowsF32Kernel(const float* src, int64_t rows, int64_t n, uint8_t* dst,
+                                   int64_t row_bytes) {
+  const int64_t total = rows * n;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / n;
+    reinterpret_cast<float*>(dst + r * row_bytes)[i - r * n] = src[i];
+  }
+}
+
+__global__ void StoreRowsF16Kernel(const float* src, int64_t rows, int64_t n, uint8_t* dst,
+                                   int64_t row_bytes) {
+  const int64_t total = rows * n;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / n;
+    reinterpret_cast<uint16_t*>(dst + r * row_bytes)[i - r * n] = m::F32ToF16Bits(src[i]);
+  }
+}
+
+// One warp per q8_0 block: lane j quantizes element j. Blocks are 34 bytes, so d is written
+// as one 16-bit store and the quants as bytes (the 32 lanes' stores coalesce).
+__global__ void StoreRowsQ8_0Kernel(const float* src, int64_t rows, int64_t n, uint8_t* dst,
+                                    int64_t row_bytes) {
+  const int64_t blocks_per_row = n / 32;
+  const int64_t total = rows * blocks_per_row;
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
+  for (int64_t b = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; b < total; b += warps) {
+    const int64_t r = b / blocks_per_row;
+    const int64_t k = b - r * blocks_per_row;
+    const float x = src[r * n + k * 32 + lane];
+    float amax = fabsf(x);
+    for (int offset = 16; offset > 0; offset /= 2) {
+      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+    }
+    const m::Q8Scales s = m::Q8_0ScalesFor(amax);
+    uint8_t* block = dst + r * row_bytes + k * static_cast<int64_t>(sizeof(Q8_0Block));
+    if (lane == 0) *reinterpret_cast<uint16_t*>(block) = m::F32ToF16Bits(s.d);
+    reinterpret_cast<int8_t*>(block + 2)[lane] = m::Q8_0Quantize(x, s.id);
+  }
+}
+
+__global__ void ConvertF32ToF16Kernel(const float* src, uint16_t* dst, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    dst[i] = m::F32ToF16Bits(src[i]);
+  }
+}
+
+__global__ void ConvertF32ToF16Kernel4(const float4* src, uint2* dst, int64_t n4) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n4;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const float4 v = src[i];
+    const uint32_t lo = m::F32ToF16Bits(v.x) | (uint32_t{m::F32ToF16Bits(v.y)} << 16);
+    const uint32_t hi = m::F32ToF16Bits(v.z) | (uint32_t{m::F32ToF16Bits(v.w)} << 16);
+    dst[i] = make_uint2(lo, hi);
+  }
+}
+
+}  // namespace
+
+cudaError_t RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
+                    float eps, cudaStream_t stream) {
+  if (rows <= 0 || n <= 0) return cudaSuccess;
+  const bool vec4 =
+      n % 4 == 0 && Aligned16(x) && Aligned16(out) && (weight == nullptr || Aligned16(weight));
+  // Short rows leave most of a 256-thread block idle; 128 threads cover every usual width.
+  const int grid = static_cast<int>(std::min<int64_t>(rows, int64_t{1} << 30));
+  if (n <= 2048) {
+    RmsNormKernel<128><<<grid, 128, 0, stream>>>(x, weight, out, rows, n, eps, vec4);
+  } else {
+    RmsNormKernel<256><<<grid, 256, 0, stream>>>(x, weight, out, rows, n, eps, vec4);
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+                 const RopeConfig& config, cudaStream_t stream) {
+  if (n_tokens <= 0 || n_heads <= 0 || config.n_dims <= 0) return cudaSuccess;
+  if (config.n_dims % 2 != 0 || config.n_dims > head_dim) return cudaErrorInvalidValue;
+  const m::RopeAngleParams p = m::PrepareRope(config);
+  const int grid = static_cast<int>(std::min<int64_t>(n_tokens, int64_t{1} << 30));
+  const auto smem = static_cast<size_t>(config.n_dims) * sizeof(float);
+  RopeKernel<<<grid, kThreads, smem, stream>>>(x, n_tokens, n_heads, head_dim, pos0, p,
+                                               config.freq_factors, config.type == RopeType::kNeox);
+  return cudaGetLastError();
+}
+
+cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  if (n % 4 == 0 && Aligned16(gate) && Aligned16(up) && Aligned16(out)) {
+    SwiGluKernel4<<<GridFor(n / 4), kThreads, 0, stream>>>(reinterpret_cast<const float4*>(gate),
+                                                           reinterpret_cast<const float4*>(up),
+                                                           reinterpret_cast<float4*>(out), n / 4);
+  } else {
+    SwiGluKernel<<<GridFor(n), kThreads, 0, stream>>>(gate, up, out, n);
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t Add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  if (n % 4 == 0 && Aligned16(a) && Aligned16(b) && Aligned16(out)) {
+    AddKernel4<<<GridFor(n / 4), kThreads, 0, stream>>>(reinterpret_cast<const float4*>(a),
+                                                        reinterpret_cast<const float4*>(b),
+                                                        reinterpret_cast<float4*>(out), n / 4);
+  } else {
+    AddKernel<<<GridFor(n), kThreads, 0, stream>>>(a, b, out, n);
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
+                      int64_t row_bytes, cudaStream_t stream) {
+  if (rows <= 0 || n <= 0) return cudaSuccess;
+  auto* out = static_cast<uint8_t*>(dst);
+  switch (type) {
+    case DType::kF32:
+      StoreRowsF32Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, out, row_bytes);
+      break;
+    case DType::kF16:
+      StoreRowsF16Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, out, row_bytes);
+      break;
+    case DType::kQ8_0:
+      if (n % 32 != 0) return cudaErrorInvalidValue;
+      // One warp per 32-element block.
+      StoreRowsQ8_0Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, out, row_bytes);
+      break;
+    default:
+      return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t ConvertF32ToF16(const float* src, uint16_t* dst, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  if (n % 4 == 0 && Aligned16(src) && reinterpret_cast<uintptr_t>(dst) % 8 == 0) {
+    ConvertF32ToF16Kernel4<<<GridFor(n / 4), kThreads, 0, stream>>>(
+        reinterpret_cast<const float4*>(src), reinterpret_cast<uint2*>(dst), n / 4);
+  } else {
+    ConvertF32ToF16Kernel<<<GridFor(n), kThreads, 0, stream>>>(src, dst, n);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace wick::kernels::cuda

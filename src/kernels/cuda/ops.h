@@ -1,0 +1,39 @@
+// The small per-token operations of a transformer layer on the GPU, the counterparts of
+// kernels/cpu/ops.h (same arguments, same results within f32 rounding). Every pointer is
+// device memory; every function only enqueues work on `stream` and returns the launch error.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "kernels/cpu/ops.h"
+
+namespace wick::kernels::cuda {
+
+// out = x / sqrt(mean(x^2) + eps) * weight, for `rows` rows of n. `weight` may be null; `out`
+// may alias `x`.
+cudaError_t RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
+                    float eps, cudaStream_t stream);
+
+// RoPE in place on n_tokens rows of [n_heads][head_dim], token t at position pos0 + t, every
+// mode and scaling of RopeConfig; config.freq_factors, when set, is a device pointer.
+cudaError_t Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+                 const RopeConfig& config, cudaStream_t stream);
+
+// out = silu(gate) * up; out may alias either input.
+cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
+
+// out = a + b; out may alias either input.
+cudaError_t Add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream);
+
+// Row r of src ([rows][n] f32) to dst + r * row_bytes as `type`: F32, F16 (round to nearest
+// even) or Q8_0 (n a multiple of 32, rounded as the CPU's QuantizeQ8_0). For the KV cache.
+cudaError_t StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
+                      int64_t row_bytes, cudaStream_t stream);
+
+// n floats to IEEE binary16, round to nearest even (activations for the f16 GEMM).
+cudaError_t ConvertF32ToF16(const float* src, uint16_t* dst, int64_t n, cudaStream_t stream);
+
+}  // namespace wick::kernels::cuda

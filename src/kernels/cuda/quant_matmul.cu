@@ -1,0 +1,648 @@
+// The decode GEMV and the dequantisation to f16 on the GPU (see quant_matmul.h).
+//
+// Quantised weights (QuantGemvKernel, its per-lane parts in gemv_chunk.cuh). A CTA of 4 warps
+// owns 16 consecutive weight rows, 4 per warp, and walks k in chunks of 1024 columns; in every
+// chunk, lane L of a warp owns the same 32 elements (one slice, dequant.cuh) of each of its
+// warp's 4 rows. Why this shape:
+//  - Weights are streamed once, with 16-byte loads: each warp copies its rows' chunk bytes
+//    into shared memory with cp.async, kStages - 1 chunks ahead of the one it computes. Rows
+//    are contiguous but blocks of 18, 34 or 210 bytes are only 2-byte aligned, so the copy
+//    moves the aligned 16-byte words inside a row's chunk and the few bytes at either end with
+//    2-byte loads; lanes then read their slices from shared memory, where misalignment costs a
+//    funnel shift rather than a split load.
+//  - A lane decodes 32 elements with one set of scale loads, 8 at a time, and multiplies them
+//    with activations from shared memory: the CTA stages each chunk of the m activation rows
+//    once for its 16 rows (read from L1 instead, the lanes' columns 128 bytes apart would cost
+//    one cache line per lane per load), skewed so that a quarter warp's 16-byte reads hit
+//    distinct banks. Four rows per lane reuse every x load four times.
+//  - Codes become floats by landing in a float's mantissa (no slow int-to-float conversion),
+//    and each piece's dot with x is scaled once: scale * sum(q x) + bias * sum(x).
+//  - Lanes' partial sums are reduced with warp shuffles in a fixed order. Nothing depends on
+//    m, so a row's result is the same whether it is computed alone or beside 7 others.
+// Float weights (FloatGemvKernel): 16 rows per CTA as well, each lane owning 8 consecutive
+// columns in every 256, so weights (16-byte streaming loads) and x (__ldg) both coalesce.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+
+#include "kernels/cuda/gemv_chunk.cuh"
+#include "kernels/cuda/quant_matmul.h"
+
+namespace wick::kernels::cuda {
+
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * dq::kWarpLanes;
+constexpr int kRowsPerWarp = 4;
+constexpr int kRowsPerCta = kWarps * kRowsPerWarp;
+constexpr int kStages = 3;  // chunk buffers per warp: two in flight while one is computed
+// CTAs an SM should fit by registers: 5 (at most 102 registers a thread) for one activation
+// row, where the kernels are memory-bound and want warps, down to 2 for 7 and 8 rows, where
+// they are busy with arithmetic and want registers (fewer would spill).
+template <int M>
+constexpr int kMinCtasPerSm = M == 1   ? 5
+                              : M == 2 ? 4
+                              : M <= 6 ? 3
+                                       : 2;
+constexpr unsigned kFullMask = 0xffffffffu;
+constexpr size_t kDefaultSharedBytes = 48 * 1024;  // above this a kernel must opt in
+
+constexpr bool IsFloatType(DType t) {
+  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16;
+}
+
+bool Aligned(const void* p, uintptr_t to) {
+  return reinterpret_cast<uintptr_t>(p) % to == 0;
+}
+
+__host__ __device__ __forceinline__ int64_t MinI64(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
+
+// ---- Primitives ----
+
+__device__ __forceinline__ void CpAsync16(void* smem, const void* gmem) {
+  const auto s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+}
+
+__device__ __forceinline__ void CpAsyncCommit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+// Waits until at most `kPending` of this thread's committed groups are still in flight.
+template <int kPending>
+__device__ __forceinline__ void CpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+// 16 bytes of weights that are read once: not kept in L1.
+__device__ __forceinline__ uint4 LoadStreaming16(const void* p) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(p));
+  return v;
+}
+
+// acc summed over the warp's lanes, in the same order on every lane.
+__device__ __forceinline__ float WarpSum(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullMask, v, offset);
+  return v;
+}
+
+// Writes y[i][row0 + r] = sum over lanes of acc[r][i], for the rows below n; lane r * M + i
+// stores it.
+template <int M>
+__device__ __forceinline__ void StoreRows(float (&acc)[kRowsPerWarp][M], int lane, int64_t row0,
+                                          int64_t n, float* y, int64_t y_stride) {
+  static_assert(kRowsPerWarp * M <= dq::kWarpLanes);
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+      const float v = WarpSum(acc[r][i]);
+      if (lane == r * M + i && row0 + r < n) y[i * y_stride + row0 + r] = v;
+    }
+  }
+}
+
+// ---- Quantised weights ----
+
+// Starts copying one row's chunk (`nbytes` at `src`) into `dst` (16-byte aligned), its first
+// byte at dst + (src mod 16): the whole 16-byte words by cp.async, the ends by 2-byte copies.
+__device__ __forceinline__ void CopyChunk(const uint8_t* src, int nbytes, uint8_t* dst, int lane) {
+  const dq::SegmentPlan p = dq::PlanSegment(reinterpret_cast<uintptr_t>(src), nbytes);
+  for (int off = p.lo + 16 * lane; off < p.hi; off += 16 * dq::kWarpLanes) {
+    CpAsync16(dst + off, src + (off - p.s0));
+  }
+  if (lane < dq::HalfwordCount(p)) {
+    const int off = dq::HalfwordPos(p, lane);
+    *reinterpret_cast<uint16_t*>(dst + off) =
+        __ldg(reinterpret_cast<const unsigned short*>(src + (off - p.s0)));
+  }
+}
+
+// Stages columns [0, cols) of the chunk starting at xc (x + chunk offset; rows k apart) into
+// xs, laid out by Chunk::XIdx, M rows kXStride apart.
+template <class C, int M>
+__device__ __forceinline__ void StageX(const float* __restrict__ xc, int64_t k, int cols, float* xs,
+                                       bool vec4) {
+  if (vec4) {
+    constexpr int kPer = dq::kChunkCols / 4 / kThreads;  // float4s per thread and row
+    float4 v[M][kPer];
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+#pragma unroll
+      for (int j = 0; j < kPer; ++j) {
+        const int f = static_cast<int>(threadIdx.x) + j * kThreads;
+        v[i][j] = 4 * f < cols ? __ldg(reinterpret_cast<const float4*>(xc + i * k) + f)
+                               : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+#pragma unroll
+      for (int j = 0; j < kPer; ++j) {
+        const int f = static_cast<int>(threadIdx.x) + j * kThreads;
+        if (4 * f < cols)
+          *reinterpret_cast<float4*>(xs + i * C::kXStride + C::XIdx(4 * f)) = v[i][j];
+      }
+    }
+  } else {
+    constexpr int kPer = dq::kChunkCols / kThreads;
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+#pragma unroll
+      for (int j = 0; j < kPer; ++j) {
+        const int col = static_cast<int>(threadIdx.x) + j * kThreads;
+        if (col < cols) xs[i * C::kXStride + C::XIdx(col)] = __ldg(xc + i * k + col);
+      }
+    }
+  }
+}
+
+template <class F, int M>
+constexpr size_t QuantSharedBytes() {
+  using C = dq::Chunk<F>;
+  return M * C::kXStride * sizeof(float) +
+         static_cast<size_t>(kStages) * kRowsPerCta * C::kSegStride;
+}
+
+// Shared memory: x chunk [M][kXStride] floats, then per stage, warp and row one chunk copy of
+// kSegStride bytes. x_vec4: x is 16-byte aligned (its rows then are too, k being a multiple
+// of 32).
+template <DType T, int M>
+__global__ void __launch_bounds__(kThreads, kMinCtasPerSm<M>)
+    QuantGemvKernel(const uint8_t* __restrict__ w, int64_t n, int64_t k,
+                    const float* __restrict__ x, float* __restrict__ y, int64_t y_stride,
+                    bool x_vec4) {
+  using F = dq::Format<T>;
+  using C = dq::Chunk<F>;
+  extern __shared__ uint4 smem_words[];
+  float* xs = reinterpret_cast<float*>(smem_words);
+  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + M * C::kXStride * sizeof(float);
+
+  const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
+  const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRowsPerCta + warp * kRowsPerWarp;
+  const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
+  const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
+
+  auto chunk_src = [&](int64_t c, int r) { return w + (row0 + r) * row_bytes + c * C::kBytes; };
+  auto buffer = [&](int64_t c, int r) {
+    const int stage = static_cast<int>(c % kStages);
+    return wbuf + ((stage * kWarps + warp) * kRowsPerWarp + r) * C::kSegStride;
+  };
+  // Starts the copies of chunk c of this warp's rows, as one cp.async group (empty past the
+  // last chunk, so that every iteration commits exactly one group).
+  auto issue = [&](int64_t c) {
+    if (c < chunks) {
+      const auto nbytes = static_cast<int>(MinI64(C::kBytes, row_bytes - c * C::kBytes));
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        if (row0 + r < n) CopyChunk(chunk_src(c, r), nbytes, buffer(c, r), lane);
+      }
+    }
+    CpAsyncCommit();
+  };
+
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) issue(s);
+  float acc[kRowsPerWarp][M];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+    for (int i = 0; i < M; ++i) acc[r][i] = 0.0f;
+  }
+
+  for (int64_t c = 0; c < chunks; ++c) {
+    // Every warp is done with xs and with the buffers chunk c + kStages - 1 is about to reuse
+    // (those of chunk c - 1).
+    __syncthreads();
+    issue(c + kStages - 1);
+    const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
+    StageX<C, M>(x + c * dq::kChunkCols, k, cols, xs, x_vec4);
+    // Groups committed so far: chunks 0 .. c + kStages - 1; chunk c's is done when at most
+    // the kStages - 1 newer ones are pending.
+    CpAsyncWait<kStages - 1>();
+    __syncthreads();
+    if (C::LaneBlock(lane) < cols / F::kBlockElems) {
+      const uint8_t* rows[kRowsPerWarp];
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        rows[r] = buffer(c, r) + (reinterpret_cast<uintptr_t>(chunk_src(c, r)) & 15);
+      }
+      dq::AccumulateChunk<F, M, kRowsPerWarp>(rows, xs, lane, acc);
+    }
+  }
+  StoreRows<M>(acc, lane, row0, n, y, y_stride);
+}
+
+// Kernels that need more than 48 KiB of dynamic shared memory must say so, once per device.
+template <class Kernel>
+cudaError_t AllowSharedBytes(Kernel* kernel, size_t bytes, std::atomic<uint64_t>& configured) {
+  if (bytes <= kDefaultSharedBytes) return cudaSuccess;
+  int device = 0;
+  if (const cudaError_t err = cudaGetDevice(&device); err != cudaSuccess) return err;
+  const uint64_t bit = device < 64 ? uint64_t{1} << device : 0;
+  if (bit != 0 && (configured.load(std::memory_order_relaxed) & bit) != 0) return cudaSuccess;
+  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(bytes));
+  if (err == cudaSuccess) configured.fetch_or(bit, std::memory_order_relaxed);
+  return err;
+}
+
+template <DType T, int M>
+cudaError_t LaunchQuantGemv(const GemvArgs& a, int64_t y_stride, cudaStream_t stream) {
+  constexpr size_t kShared = QuantSharedBytes<dq::Format<T>, M>();
+  static std::atomic<uint64_t> configured{0};
+  auto* kernel = QuantGemvKernel<T, M>;
+  if (const cudaError_t err = AllowSharedBytes(kernel, kShared, configured); err != cudaSuccess) {
+    return err;
+  }
+  const auto grid = static_cast<unsigned>((a.n + kRowsPerCta - 1) / kRowsPerCta);
+  kernel<<<grid, kThreads, kShared, stream>>>(static_cast<const uint8_t*>(a.w), a.n, a.k, a.x, a.y,
+                                              y_stride, Aligned(a.x, 16));
+  return cudaGetLastError();
+}
+
+// ---- Float weights ----
+
+template <DType T>
+constexpr int kElemBytes = T == DType::kF32 ? 4 : 2;
+
+// Elements col .. col + 7 of a row (16-byte aligned).
+template <DType T>
+__device__ __forceinline__ void LoadFloat8(const uint8_t* row, int64_t col, float (&v)[8]) {
+  const uint8_t* p = row + col * kElemBytes<T>;
+  if constexpr (T == DType::kF32) {
+    const uint4 a = LoadStreaming16(p);
+    const uint4 b = LoadStreaming16(p + 16);
+    const uint32_t u[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+    for (int e = 0; e < 8; ++e) v[e] = __uint_as_float(u[e]);
+  } else {
+    const uint4 a = LoadStreaming16(p);
+    const uint32_t u[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      if constexpr (T == DType::kF16) {
+        v[2 * j] = dq::F16ToF32(static_cast<uint16_t>(u[j] & 0xffff));
+        v[2 * j + 1] = dq::F16ToF32(static_cast<uint16_t>(u[j] >> 16));
+      } else {
+        v[2 * j] = __uint_as_float(u[j] << 16);
+        v[2 * j + 1] = __uint_as_float(u[j] & 0xffff0000u);
+      }
+    }
+  }
+}
+
+template <DType T>
+__device__ __forceinline__ float LoadFloat1(const uint8_t* row, int64_t col) {
+  if constexpr (T == DType::kF32) {
+    return __ldg(reinterpret_cast<const float*>(row) + col);
+  } else {
+    const auto h = static_cast<uint16_t>(__ldg(reinterpret_cast<const unsigned short*>(row) + col));
+    return T == DType::kF16 ? dq::F16ToF32(h) : dq::Bf16ToF32(h);
+  }
+}
+
+// kVec: w, x 16-byte aligned and k a multiple of 8; each lane takes 8 consecutive columns per
+// 256. Otherwise one column per lane per 32.
+template <DType T, int M, bool kVec>
+__global__ void __launch_bounds__(kThreads, kMinCtasPerSm<M>)
+    FloatGemvKernel(const uint8_t* __restrict__ w, int64_t n, int64_t k,
+                    const float* __restrict__ x, float* __restrict__ y, int64_t y_stride) {
+  const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
+  const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRowsPerCta + warp * kRowsPerWarp;
+  const uint8_t* rows[kRowsPerWarp];
+  bool valid[kRowsPerWarp];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    valid[r] = row0 + r < n;
+    rows[r] = w + (valid[r] ? row0 + r : 0) * k * kElemBytes<T>;
+  }
+  float acc[kRowsPerWarp][M];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+    for (int i = 0; i < M; ++i) acc[r][i] = 0.0f;
+  }
+
+  if constexpr (kVec) {
+    // Two steps in flight where registers allow.
+#pragma unroll(M <= 4 ? 2 : 1)
+    for (int64_t col = 8 * lane; col < k; col += 8 * dq::kWarpLanes) {
+      float wv[kRowsPerWarp][8];
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        if (valid[r]) {
+          LoadFloat8<T>(rows[r], col, wv[r]);
+        } else {
+#pragma unroll
+          for (int e = 0; e < 8; ++e) wv[r][e] = 0.0f;
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < M; ++i) {
+        const auto* xp = reinterpret_cast<const float4*>(x + i * k + col);
+        const float4 a = __ldg(xp);
+        const float4 b = __ldg(xp + 1);
+        const float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+          for (int e = 0; e < 8; ++e) acc[r][i] = dq::FFma(wv[r][e], xv[e], acc[r][i]);
+        }
+      }
+    }
+  } else {
+    for (int64_t col = lane; col < k; col += dq::kWarpLanes) {
+      float wv[kRowsPerWarp];
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) wv[r] = valid[r] ? LoadFloat1<T>(rows[r], col) : 0.0f;
+#pragma unroll
+      for (int i = 0; i < M; ++i) {
+        const float xv = __ldg(x + i * k + col);
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) acc[r][i] = dq::FFma(wv[r], xv, acc[r][i]);
+      }
+    }
+  }
+  StoreRows<M>(acc, lane, row0, n, y, y_stride);
+}
+
+template <DType T, int M>
+cudaError_t LaunchFloatGemv(const GemvArgs& a, int64_t y_stride, cudaStream_t stream) {
+  const auto grid = static_cast<unsigned>((a.n + kRowsPerCta - 1) / kRowsPerCta);
+  const auto* w = static_cast<const uint8_t*>(a.w);
+  if (Aligned(a.w, 16) && Aligned(a.x, 16) && a.k % 8 == 0) {
+    FloatGemvKernel<T, M, true><<<grid, kThreads, 0, stream>>>(w, a.n, a.k, a.x, a.y, y_stride);
+  } else {
+    FloatGemvKernel<T, M, false><<<grid, kThreads, 0, stream>>>(w, a.n, a.k, a.x, a.y, y_stride);
+  }
+  return cudaGetLastError();
+}
+
+template <DType T, int M>
+cudaError_t LaunchGemv(const GemvArgs& a, int64_t y_stride, cudaStream_t stream) {
+  if constexpr (IsFloatType(T)) {
+    return LaunchFloatGemv<T, M>(a, y_stride, stream);
+  } else {
+    return LaunchQuantGemv<T, M>(a, y_stride, stream);
+  }
+}
+
+template <DType T>
+cudaError_t GemvTyped(const GemvArgs& a, int64_t y_stride, cudaStream_t stream) {
+  static_assert(kMaxGemvRows == 8);
+  switch (a.m) {
+    case 1:
+      return LaunchGemv<T, 1>(a, y_stride, stream);
+    case 2:
+      return LaunchGemv<T, 2>(a, y_stride, stream);
+    case 3:
+      return LaunchGemv<T, 3>(a, y_stride, stream);
+    case 4:
+      return LaunchGemv<T, 4>(a, y_stride, stream);
+    case 5:
+      return LaunchGemv<T, 5>(a, y_stride, stream);
+    case 6:
+      return LaunchGemv<T, 6>(a, y_stride, stream);
+    case 7:
+      return LaunchGemv<T, 7>(a, y_stride, stream);
+    case 8:
+      return LaunchGemv<T, 8>(a, y_stride, stream);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+// ---- Dequantisation to f16 ----
+
+constexpr int kDequantThreads = 256;
+constexpr int64_t kMaxDequantBlocks = 1 << 16;  // grid-stride beyond
+
+unsigned DequantGrid(int64_t work) {
+  return static_cast<unsigned>(
+      std::min<int64_t>((work + kDequantThreads - 1) / kDequantThreads, kMaxDequantBlocks));
+}
+
+// One thread per 32-element slice of rows [row0, row0 + rows), which are contiguous in both w
+// and out. vec: out is 16-byte aligned, so each piece is one 16-byte store.
+template <DType T>
+__global__ void __launch_bounds__(kDequantThreads)
+    DequantQuantKernel(const uint8_t* __restrict__ w, int64_t first_block, int64_t slices,
+                       uint16_t* __restrict__ out, bool vec) {
+  using F = dq::Format<T>;
+  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < slices;
+       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t block = t / F::kSlots;  // within the rows
+    const int slot = static_cast<int>(t % F::kSlots);
+    const typename F::Slice slice =
+        F::template Load<dq::ExactReader>(w + (first_block + block) * F::kBlockBytes, slot);
+    uint16_t* ob = out + block * F::kBlockElems;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const dq::Piece p = F::Decode(slice, k);
+      float q[8];
+      dq::Quants<F>(p, q);
+      uint16_t h[8];
+#pragma unroll
+      for (int e = 0; e < 8; ++e) h[e] = dq::F32ToF16(dq::Weight<F>(p, q[e]));
+      uint16_t* dst = ob + F::PieceCol(slot, k);
+      if (vec) {
+        uint4 v;
+        v.x = h[0] | (static_cast<uint32_t>(h[1]) << 16);
+        v.y = h[2] | (static_cast<uint32_t>(h[3]) << 16);
+        v.z = h[4] | (static_cast<uint32_t>(h[5]) << 16);
+        v.w = h[6] | (static_cast<uint32_t>(h[7]) << 16);
+        *reinterpret_cast<uint4*>(dst) = v;
+      } else {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) dst[e] = h[e];
+      }
+    }
+  }
+}
+
+// The CPU's F32ToF16(dequantize(element)), one element.
+template <DType T>
+__device__ __forceinline__ uint16_t FloatElementToF16(const uint8_t* w, int64_t i) {
+  if constexpr (T == DType::kF32) {
+    return dq::F32ToF16(__ldg(reinterpret_cast<const float*>(w) + i));
+  } else {
+    const auto h = static_cast<uint16_t>(__ldg(reinterpret_cast<const unsigned short*>(w) + i));
+    if constexpr (T == DType::kF16) {
+      return dq::F16RoundTrip(h);
+    } else {
+      return dq::F32ToF16(dq::Bf16ToF32(h));
+    }
+  }
+}
+
+// Elements [0, count) of w (the rows, contiguous) to out; with vec (both 16-byte aligned)
+// 8 per thread, the tail of fewer than 8 one per thread.
+template <DType T>
+__global__ void __launch_bounds__(kDequantThreads)
+    DequantFloatKernel(const uint8_t* __restrict__ w, int64_t count, uint16_t* __restrict__ out,
+                       bool vec) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t vec_count = vec ? count / 8 : 0;
+  for (int64_t t = first; t < vec_count; t += stride) {
+    uint16_t h[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) h[e] = FloatElementToF16<T>(w, 8 * t + e);
+    uint4 v;
+    v.x = h[0] | (static_cast<uint32_t>(h[1]) << 16);
+    v.y = h[2] | (static_cast<uint32_t>(h[3]) << 16);
+    v.z = h[4] | (static_cast<uint32_t>(h[5]) << 16);
+    v.w = h[6] | (static_cast<uint32_t>(h[7]) << 16);
+    reinterpret_cast<uint4*>(out)[t] = v;
+  }
+  for (int64_t i = 8 * vec_count + first; i < count; i += stride) {
+    out[i] = FloatElementToF16<T>(w, i);
+  }
+}
+
+template <DType T>
+cudaError_t DequantTyped(const uint8_t* w, int64_t row0, int64_t rows, int64_t k, uint16_t* out,
+                         cudaStream_t stream) {
+  if constexpr (IsFloatType(T)) {
+    const uint8_t* first = w + row0 * k * kElemBytes<T>;
+    const int64_t count = rows * k;
+    const bool vec = Aligned(first, 16) && Aligned(out, 16);
+    DequantFloatKernel<T><<<DequantGrid(vec ? count / 8 + 1 : count), kDequantThreads, 0, stream>>>(
+        first, count, out, vec);
+  } else {
+    using F = dq::Format<T>;
+    const int64_t blocks_per_row = k / F::kBlockElems;
+    const int64_t slices = rows * blocks_per_row * F::kSlots;
+    DequantQuantKernel<T><<<DequantGrid(slices), kDequantThreads, 0, stream>>>(
+        w, row0 * blocks_per_row, slices, out, Aligned(out, 16));
+  }
+  return cudaGetLastError();
+}
+
+// Calls fn.template operator()<T>() for the supported type t; false for the others.
+template <class Fn>
+bool VisitWeightType(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::kF32:
+      fn.template operator()<DType::kF32>();
+      return true;
+    case DType::kF16:
+      fn.template operator()<DType::kF16>();
+      return true;
+    case DType::kBF16:
+      fn.template operator()<DType::kBF16>();
+      return true;
+    case DType::kQ4_0:
+      fn.template operator()<DType::kQ4_0>();
+      return true;
+    case DType::kQ4_1:
+      fn.template operator()<DType::kQ4_1>();
+      return true;
+    case DType::kQ5_0:
+      fn.template operator()<DType::kQ5_0>();
+      return true;
+    case DType::kQ5_1:
+      fn.template operator()<DType::kQ5_1>();
+      return true;
+    case DType::kQ8_0:
+      fn.template operator()<DType::kQ8_0>();
+      return true;
+    case DType::kQ2_K:
+      fn.template operator()<DType::kQ2_K>();
+      return true;
+    case DType::kQ3_K:
+      fn.template operator()<DType::kQ3_K>();
+      return true;
+    case DType::kQ4_K:
+      fn.template operator()<DType::kQ4_K>();
+      return true;
+    case DType::kQ5_K:
+      fn.template operator()<DType::kQ5_K>();
+      return true;
+    case DType::kQ6_K:
+      fn.template operator()<DType::kQ6_K>();
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct Geometry {
+  int64_t block_elems;
+  int64_t block_bytes;
+};
+
+// Block size and bytes of a supported type (elements for the float types).
+Geometry GeometryOf(DType t) {
+  Geometry g{1, 4};
+  VisitWeightType(t, [&]<DType T>() {
+    if constexpr (IsFloatType(T)) {
+      g = {1, kElemBytes<T>};
+    } else {
+      g = {dq::Format<T>::kBlockElems, dq::Format<T>::kBlockBytes};
+    }
+  });
+  return g;
+}
+
+// The weights' alignment the kernels need: their 16- and 32-bit fields.
+uintptr_t WeightAlignment(DType t) {
+  return t == DType::kF32 ? 4 : 2;
+}
+
+}  // namespace
+
+bool SupportsWeightType(DType type) {
+  return VisitWeightType(type, [&]<DType>() {});
+}
+
+cudaError_t Gemv(const GemvArgs& args, cudaStream_t stream) {
+  if (args.m < 0 || args.m > kMaxGemvRows || args.n < 0 || args.k < 0) {
+    return cudaErrorInvalidValue;
+  }
+  if (!SupportsWeightType(args.type)) return cudaErrorInvalidValue;
+  if (args.n == 0 || args.m == 0) return cudaSuccess;
+  const Geometry g = GeometryOf(args.type);
+  const int64_t y_stride = args.y_stride == 0 ? args.n : args.y_stride;
+  if (args.k % g.block_elems != 0 || (args.m > 1 && y_stride < args.n) || y_stride < 0) {
+    return cudaErrorInvalidValue;
+  }
+  if (args.w == nullptr || args.x == nullptr || args.y == nullptr ||
+      !Aligned(args.w, WeightAlignment(args.type)) || !Aligned(args.x, 4) || !Aligned(args.y, 4)) {
+    return cudaErrorInvalidValue;
+  }
+  if ((args.n + kRowsPerCta - 1) / kRowsPerCta > INT32_MAX) return cudaErrorInvalidValue;
+  cudaError_t err = cudaSuccess;
+  VisitWeightType(args.type, [&]<DType T>() { err = GemvTyped<T>(args, y_stride, stream); });
+  return err;
+}
+
+cudaError_t DequantizeRowsF16(const void* w, DType type, int64_t row0, int64_t rows, int64_t k,
+                              uint16_t* out, cudaStream_t stream) {
+  if (row0 < 0 || rows < 0 || k < 0 || !SupportsWeightType(type)) return cudaErrorInvalidValue;
+  if (rows == 0 || k == 0) return cudaSuccess;
+  const Geometry g = GeometryOf(type);
+  if (k % g.block_elems != 0 || w == nullptr || out == nullptr ||
+      !Aligned(w, WeightAlignment(type)) || !Aligned(out, 2)) {
+    return cudaErrorInvalidValue;
+  }
+  cudaError_t err = cudaSuccess;
+  VisitWeightType(type, [&]<DType T>() {
+    err = DequantTyped<T>(static_cast<const uint8_t*>(w), row0, rows, k, out, stream);
+  });
+  return err;
+}
+
+}  // namespace wick::kernels::cuda

@@ -1,0 +1,46 @@
+// Matrix products with GGUF-typed weights on the GPU: the decode GEMV that dequantises on the
+// fly, and the dequantisation to f16 that feeds the tensor-core GEMM (cuBLAS) for prefill.
+//
+//   y[i][r] = sum_j W[r][j] * x[i][j]     for activation rows i < m and weight rows r < n
+//
+// W is n rows of k elements of `type`, laid out exactly as GGUF stores it (the blocks of
+// core/quant_blocks.h, rows back to back). Every pointer is device memory. All functions only
+// enqueue work on `stream` and return the launch error (cudaGetLastError), never synchronise.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace wick::kernels::cuda {
+
+// The weight types with device kernels: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K,
+// Q3_K, Q4_K, Q5_K, Q6_K (everything the CPU matmul takes).
+bool SupportsWeightType(DType type);
+
+// Activation rows one Gemv call takes; callers split larger m into calls of at most this.
+inline constexpr int64_t kMaxGemvRows = 8;
+
+struct GemvArgs {
+  const void* w = nullptr;  // [n][k] in `type`
+  DType type = DType::kF32;
+  int64_t n = 0;             // weight rows = output columns
+  int64_t k = 0;             // row length, a multiple of the type's block size
+  const float* x = nullptr;  // [m][k], rows k floats apart
+  int64_t m = 0;             // 1..kMaxGemvRows
+  float* y = nullptr;        // [m][n], rows `y_stride` floats apart
+  int64_t y_stride = 0;      // 0: n
+};
+
+// The decode product. Each output y[i][r] is computed the same way whatever m is (its result
+// does not depend on the other rows of x), so a sequence's logits do not depend on what else
+// a server batches with it. Reads every weight byte once per call with 16-byte coalesced loads.
+cudaError_t Gemv(const GemvArgs& args, cudaStream_t stream);
+
+// Rows [row0, row0 + rows) of W, dequantised to IEEE f16 (`out`: [rows][k] raw binary16).
+cudaError_t DequantizeRowsF16(const void* w, DType type, int64_t row0, int64_t rows, int64_t k,
+                              uint16_t* out, cudaStream_t stream);
+
+}  // namespace wick::kernels::cuda

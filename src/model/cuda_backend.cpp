@@ -1,0 +1,460 @@
+#include "model/cuda_backend.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/ops.h"
+#include "kernels/cuda/quant_matmul.h"
+#include "model/device.h"
+
+namespace wick::model {
+
+namespace {
+
+using kernels::cuda::FromCuda;
+
+// Weights cross from the mapped file to the device through two pinned buffers of this size,
+// one filled while the other is copied.
+constexpr size_t kUploadChunk = 16u << 20;
+// Pinned memory for the copies of one step (inputs, logits), grown when a step needs more.
+constexpr size_t kMinStaging = 4u << 20;
+constexpr size_t kBlasWorkspace = 32u << 20;
+// Weight rows dequantised to f16 at a time for a cuBLAS GEMM: bounds that scratch buffer.
+constexpr int64_t kGemmScratchElements = int64_t{32} << 20;
+
+uint64_t TensorBytes(const TensorRef& t) {
+  Result<uint64_t> row = BytesFor(t.type, static_cast<uint64_t>(t.row_len));
+  return row.ok() ? *row * static_cast<uint64_t>(std::max<int64_t>(t.rows, 1)) : 0;
+}
+
+std::string MemoryInfo() {
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "free memory unknown";
+  }
+  return fmt::format("{} free of {}", FormatBytes(free_b), FormatBytes(total_b));
+}
+
+}  // namespace
+
+// Device memory of one device, shared with every DeviceBuffer handed out, so a buffer freed
+// after the backend is gone still goes back to the right device.
+class CudaBackend::Memory : public DeviceMemory {
+ public:
+  explicit Memory(int device) : device_(device) {}
+  void Free(void* data) override {
+    int current = 0;
+    (void)cudaGetDevice(&current);
+    if (current != device_) (void)cudaSetDevice(device_);
+    (void)cudaFree(data);
+    if (current != device_) (void)cudaSetDevice(current);
+    in_use_ -= std::min(in_use_, sizes_[data]);
+    sizes_.erase(data);
+  }
+  void Track(void* data, size_t bytes) {
+    sizes_[data] = bytes;
+    in_use_ += bytes;
+  }
+  uint64_t in_use() const { return in_use_; }
+
+ private:
+  int device_;
+  uint64_t in_use_ = 0;
+  std::map<void*, uint64_t> sizes_;
+};
+
+Result<std::unique_ptr<Backend>> CreateCudaBackend(int index) {
+  WICK_ASSIGN_OR_RETURN(std::unique_ptr<CudaBackend> be, CudaBackend::Create(index));
+  return std::unique_ptr<Backend>(std::move(be));
+}
+
+CudaBackend::CudaBackend(int device) : device_(device), memory_(std::make_shared<Memory>(device)) {}
+
+Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(int device) {
+  std::unique_ptr<CudaBackend> be(new CudaBackend(device));
+  Status init = be->Init();
+  if (!init.ok()) return std::move(init).error().With(fmt::format("cuda:{}", device));
+  return be;
+}
+
+Status CudaBackend::Init() {
+  WICK_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "selecting the device");
+  WICK_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
+                            "creating a stream");
+  for (int i = 0; i < 2; ++i) {
+    WICK_CUDA_RETURN_IF_ERROR(cudaHostAlloc(reinterpret_cast<void**>(&upload_staging_[i]),
+                                            kUploadChunk, cudaHostAllocDefault),
+                              "allocating pinned upload buffers");
+    WICK_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&upload_done_[i], cudaEventDisableTiming),
+                              "creating events");
+  }
+  WICK_CUDA_RETURN_IF_ERROR(
+      cudaHostAlloc(reinterpret_cast<void**>(&staging_), kMinStaging, cudaHostAllocDefault),
+      "allocating pinned staging memory");
+  staging_bytes_ = kMinStaging;
+  if (const char* env = std::getenv("WICK_CUDA_GRAPHS"); env && std::string_view(env) == "0") {
+    graphs_enabled_ = false;
+  }
+  WICK_ASSIGN_OR_RETURN(blas_workspace_, Allocate(kBlasWorkspace));
+  Result<std::unique_ptr<Cublas>> blas =
+      Cublas::Open(stream_, blas_workspace_.data(), blas_workspace_.bytes());
+  if (blas.ok()) {
+    blas_ = std::move(*blas);
+  } else {
+    // Still a working backend: GEMMs become repeated GEMVs.
+    std::fprintf(stderr, "wick: cuda:%d: %s; prefill runs without cuBLAS (slower)\n", device_,
+                 blas.error().message().c_str());
+    blas_workspace_ = DeviceBuffer();
+  }
+  return OkStatus();
+}
+
+CudaBackend::~CudaBackend() {
+  (void)cudaSetDevice(device_);
+  AbortCapture();
+  if (stream_ != nullptr) (void)cudaStreamSynchronize(stream_);
+  for (auto& [shape, exec] : graphs_) (void)cudaGraphExecDestroy(exec);
+  blas_.reset();
+  for (int i = 0; i < 2; ++i) {
+    if (upload_done_[i] != nullptr) (void)cudaEventDestroy(upload_done_[i]);
+    if (upload_staging_[i] != nullptr) (void)cudaFreeHost(upload_staging_[i]);
+  }
+  if (staging_ != nullptr) (void)cudaFreeHost(staging_);
+  if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
+}
+
+std::string CudaBackend::name() const {
+  return fmt::format("cuda:{}", device_);
+}
+
+uint64_t CudaBackend::bytes_in_use() const {
+  return memory_->in_use();
+}
+
+void CudaBackend::Check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess && status_.ok()) status_ = FromCuda(err, what);
+}
+
+Status CudaBackend::TakeStatus() {
+  Status s = std::move(status_);
+  status_ = OkStatus();
+  return s;
+}
+
+Result<DeviceBuffer> CudaBackend::Allocate(size_t bytes) {
+  if (capturing_) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{}: allocation while a step is being recorded", name()));
+  }
+  void* p = nullptr;
+  const cudaError_t err = cudaMalloc(&p, std::max<size_t>(bytes, 256));
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    return Error(ErrorCode::kOutOfRange, fmt::format("{}: cannot allocate {} of GPU memory ({})",
+                                                     name(), FormatBytes(bytes), MemoryInfo()));
+  }
+  memory_->Track(p, bytes);
+  return DeviceBuffer(memory_, p, bytes);
+}
+
+Status CudaBackend::Reserve(DeviceBuffer& buf, size_t bytes, const char* what) {
+  if (buf.bytes() >= bytes) return OkStatus();
+  buf = DeviceBuffer();
+  Result<DeviceBuffer> grown = Allocate(bytes);
+  if (!grown.ok()) return std::move(grown).error().With(what);
+  buf = std::move(*grown);
+  return OkStatus();
+}
+
+Result<TensorRef> CudaBackend::Upload(const TensorRef& tensor) {
+  if (!kernels::cuda::SupportsWeightType(tensor.type)) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("{}: no CUDA kernels for {} tensors", name(), NameOf(tensor.type)));
+  }
+  const uint64_t bytes = TensorBytes(tensor);
+  WICK_ASSIGN_OR_RETURN(DeviceBuffer buf, Allocate(bytes));
+  // Through the pinned buffers in turn: the copy of one chunk overlaps filling the next,
+  // which is where the time goes (page faults of the mapped file).
+  const auto* src = static_cast<const uint8_t*>(tensor.data);
+  auto* dst = static_cast<uint8_t*>(buf.data());
+  int which = 0;
+  for (uint64_t off = 0; off < bytes; off += kUploadChunk, which ^= 1) {
+    const size_t len = static_cast<size_t>(std::min<uint64_t>(kUploadChunk, bytes - off));
+    WICK_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(upload_done_[which]), "uploading weights");
+    std::memcpy(upload_staging_[which], src + off, len);
+    WICK_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(dst + off, upload_staging_[which], len, cudaMemcpyHostToDevice, stream_),
+        "uploading weights");
+    WICK_CUDA_RETURN_IF_ERROR(cudaEventRecord(upload_done_[which], stream_), "uploading weights");
+  }
+  WICK_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "uploading weights");
+  TensorRef placed = tensor;
+  placed.data = buf.data();
+  weights_.push_back(std::move(buf));
+  return placed;
+}
+
+Result<uint8_t*> CudaBackend::Stage(size_t bytes) {
+  bytes = (bytes + 255) & ~size_t{255};
+  if (staging_used_ + bytes > staging_bytes_) {
+    if (capturing_) {
+      return Error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("{}: step copies outgrew the staging memory while recorded", name()));
+    }
+    WICK_RETURN_IF_ERROR(Synchronize());
+    if (bytes > staging_bytes_) {
+      (void)cudaFreeHost(staging_);
+      staging_ = nullptr;
+      staging_bytes_ = 0;
+      const size_t grown = std::max(bytes, 2 * kMinStaging);
+      WICK_CUDA_RETURN_IF_ERROR(
+          cudaHostAlloc(reinterpret_cast<void**>(&staging_), grown, cudaHostAllocDefault),
+          "allocating pinned staging memory");
+      staging_bytes_ = grown;
+    }
+  }
+  uint8_t* p = staging_ + staging_used_;
+  staging_used_ += bytes;
+  return p;
+}
+
+Status CudaBackend::Synchronize() {
+  WICK_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), name());
+  for (const PendingCopy& c : pending_) std::memcpy(c.dst, c.staged, c.bytes);
+  pending_.clear();
+  staging_used_ = 0;
+  return TakeStatus();
+}
+
+Status CudaBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return OkStatus();
+  WICK_ASSIGN_OR_RETURN(uint8_t * staged, Stage(bytes));
+  std::memcpy(staged, src, bytes);
+  WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, staged, bytes, cudaMemcpyHostToDevice, stream_),
+                            "copy to device");
+  return OkStatus();
+}
+
+Status CudaBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return OkStatus();
+  WICK_ASSIGN_OR_RETURN(uint8_t * staged, Stage(bytes));
+  WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staged, src, bytes, cudaMemcpyDeviceToHost, stream_),
+                            "copy to host");
+  pending_.push_back({dst, staged, bytes});
+  // Inside a recorded step the copy lands when EndStep has run the step.
+  if (capturing_) return OkStatus();
+  return Synchronize();
+}
+
+void CudaBackend::AbortCapture() {
+  if (!capturing_) return;
+  cudaGraph_t graph = nullptr;
+  (void)cudaStreamEndCapture(stream_, &graph);
+  if (graph != nullptr) (void)cudaGraphDestroy(graph);
+  (void)cudaGetLastError();
+  capturing_ = false;
+  pending_.clear();
+  staging_used_ = 0;
+}
+
+void CudaBackend::BeginStep(int64_t shape) {
+  // A step that failed half-way never reached EndStep: drop what it recorded.
+  AbortCapture();
+  step_shape_ = shape;
+  if (shape < 0 || !graphs_enabled_) return;
+  // The first step of a shape runs eagerly, growing every buffer it needs; recording starts
+  // with the second, when nothing allocates any more.
+  if (seen_shapes_.insert(shape).second) return;
+  const cudaError_t err = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    graphs_enabled_ = false;  // run eagerly from now on
+    std::fprintf(stderr, "wick: %s: CUDA graphs unavailable (%s); running kernels directly\n",
+                 name().c_str(), cudaGetErrorString(err));
+    return;
+  }
+  capturing_ = true;
+}
+
+Status CudaBackend::EndStep() {
+  if (capturing_) {
+    cudaGraph_t graph = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+    capturing_ = false;
+    if (end != cudaSuccess || !status_.ok()) {
+      if (graph != nullptr) (void)cudaGraphDestroy(graph);
+      pending_.clear();
+      staging_used_ = 0;
+      Check(end, "recording a step");
+      return TakeStatus();
+    }
+    cudaGraphExec_t& exec = graphs_[step_shape_];
+    if (exec != nullptr) {
+      cudaGraphExecUpdateResultInfo info{};
+      if (cudaGraphExecUpdate(exec, graph, &info) != cudaSuccess) {
+        // Another topology (a different attention path, say): instantiate afresh.
+        (void)cudaGetLastError();
+        (void)cudaGraphExecDestroy(exec);
+        exec = nullptr;
+      }
+    }
+    cudaError_t err = cudaSuccess;
+    if (exec == nullptr) err = cudaGraphInstantiate(&exec, graph, 0);
+    (void)cudaGraphDestroy(graph);
+    if (err == cudaSuccess) err = cudaGraphLaunch(exec, stream_);
+    if (err != cudaSuccess) {
+      pending_.clear();
+      staging_used_ = 0;
+      Check(err, "launching a recorded step");
+      return TakeStatus();
+    }
+    ++graph_launches_;
+  }
+  step_shape_ = -1;
+  return Synchronize();
+}
+
+Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
+  for (int64_t i = 0; i < m; i += kernels::cuda::kMaxGemvRows) {
+    const int64_t rows = std::min(kernels::cuda::kMaxGemvRows, m - i);
+    const kernels::cuda::GemvArgs args{.w = w.data,
+                                       .type = w.type,
+                                       .n = w.rows,
+                                       .k = w.row_len,
+                                       .x = x + i * w.row_len,
+                                       .m = rows,
+                                       .y = y + i * w.rows,
+                                       .y_stride = w.rows};
+    WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::Gemv(args, stream_), "gemv");
+  }
+  return OkStatus();
+}
+
+Status CudaBackend::Gemm(const TensorRef& w, const float* x, int64_t m, float* y) {
+  const int64_t n = w.rows, k = w.row_len;
+  if (n > INT32_MAX || k > INT32_MAX || m > INT32_MAX) {
+    return Error(ErrorCode::kOutOfRange, fmt::format("matmul of {}x{} by {} rows", n, k, m));
+  }
+  if (w.type == DType::kF32) {
+    return blas_->GemmEx(CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+                         static_cast<int>(k), w.data, CUDA_R_32F, static_cast<int>(k), x,
+                         CUDA_R_32F, static_cast<int>(k), y, static_cast<int>(n));
+  }
+  // f16 activations and f16 weights (dequantised a slab of rows at a time) on tensor cores,
+  // f32 accumulation, as cuBLAS's GemmEx does with a 32F compute type.
+  const size_t x_bytes = static_cast<size_t>(m * k) * sizeof(uint16_t);
+  WICK_RETURN_IF_ERROR(Reserve(gemm_activations_, x_bytes, "GEMM activations"));
+  auto* x16 = static_cast<uint16_t*>(gemm_activations_.data());
+  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::ConvertF32ToF16(x, x16, m * k, stream_),
+                            "f16 activations");
+  const int64_t slab =
+      w.type == DType::kF16 ? n : std::clamp<int64_t>(kGemmScratchElements / k, 64, n);
+  if (w.type != DType::kF16) {
+    WICK_RETURN_IF_ERROR(
+        Reserve(gemm_weights_, static_cast<size_t>(slab * k) * 2, "GEMM weight slab"));
+  }
+  WICK_ASSIGN_OR_RETURN(uint64_t row_bytes, BytesFor(w.type, static_cast<uint64_t>(k)));
+  for (int64_t r0 = 0; r0 < n; r0 += slab) {
+    const int64_t rows = std::min(slab, n - r0);
+    const void* a = static_cast<const uint8_t*>(w.data) + static_cast<uint64_t>(r0) * row_bytes;
+    if (w.type != DType::kF16) {
+      auto* w16 = static_cast<uint16_t*>(gemm_weights_.data());
+      WICK_CUDA_RETURN_IF_ERROR(
+          kernels::cuda::DequantizeRowsF16(w.data, w.type, r0, rows, k, w16, stream_),
+          "dequantising weights");
+      a = w16;
+    }
+    WICK_RETURN_IF_ERROR(blas_->GemmEx(CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows),
+                                       static_cast<int>(m), static_cast<int>(k), a, CUDA_R_16F,
+                                       static_cast<int>(k), x16, CUDA_R_16F, static_cast<int>(k),
+                                       y + r0, static_cast<int>(n)));
+  }
+  return OkStatus();
+}
+
+Status CudaBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
+                           kernels::MatmulPath path) {
+  WICK_RETURN_IF_ERROR(TakeStatus());
+  if (m <= 0 || w.rows <= 0) return OkStatus();
+  // A forced path is kept whatever m is, so a row's result does not depend on how many rows
+  // share the call: decode rows take the GEMV (each output computed alone), prompt rows the
+  // tensor cores. Unforced calls of a few rows take the GEMV, which reads the weights once.
+  const bool gemv = blas_ == nullptr || path == kernels::MatmulPath::kDot ||
+                    (path == kernels::MatmulPath::kAuto && m <= kernels::cuda::kMaxGemvRows);
+  if (gemv) return GemvRows(w, x, m, y);
+  return Gemm(w, x, m, y);
+}
+
+Status CudaBackend::GetRows(const TensorRef& table, const int32_t*, int64_t, float*) {
+  return Error(
+      ErrorCode::kUnsupported,
+      fmt::format("{}: embedding lookups of {} tables run on the CPU", name(), NameOf(table.type)));
+}
+
+void CudaBackend::RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
+                          float eps) {
+  Check(kernels::cuda::RmsNorm(x, weight, out, rows, n, eps, stream_), "rms_norm");
+}
+
+void CudaBackend::Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+                       const kernels::RopeConfig& config) {
+  Check(kernels::cuda::Rope(x, n_tokens, n_heads, head_dim, pos0, config, stream_), "rope");
+}
+
+void CudaBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
+  Check(kernels::cuda::SwiGlu(gate, up, out, n, stream_), "swiglu");
+}
+
+void CudaBackend::Add(const float* a, const float* b, float* out, int64_t n) {
+  Check(kernels::cuda::Add(a, b, out, n, stream_), "add");
+}
+
+void CudaBackend::StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
+                            int64_t row_bytes) {
+  Check(kernels::cuda::StoreRows(src, rows, n, dst, type, row_bytes, stream_), "kv store");
+}
+
+void CudaBackend::Copy(const float* src, float* dst, int64_t n) {
+  if (n <= 0) return;
+  Check(cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToDevice,
+                        stream_),
+        "copy");
+}
+
+Status CudaBackend::Attention(const kernels::AttentionParams& p) {
+  WICK_RETURN_IF_ERROR(TakeStatus());
+  if (p.n_tokens <= 0) return OkStatus();
+  if (p.q == nullptr || p.k == nullptr || p.v == nullptr || p.out == nullptr || p.n_head <= 0 ||
+      p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0 || p.head_dim <= 0 || p.pos0 < 0 ||
+      p.pos0 + p.n_tokens > p.n_kv ||
+      (p.kv_type != DType::kF32 && p.kv_type != DType::kF16 && p.kv_type != DType::kQ8_0)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{}: attention: bad parameters ({} heads, {} kv heads, head size "
+                             "{}, tokens {} at {}, {} cached, cache {})",
+                             name(), p.n_head, p.n_head_kv, p.head_dim, p.n_tokens, p.pos0, p.n_kv,
+                             NameOf(p.kv_type)));
+  }
+  const size_t scratch = kernels::cuda::AttentionScratchFloats(p) * sizeof(float);
+  WICK_RETURN_IF_ERROR(Reserve(attention_scratch_, scratch, "attention scratch"));
+  WICK_CUDA_RETURN_IF_ERROR(
+      kernels::cuda::Attention(p, static_cast<float*>(attention_scratch_.data()), stream_),
+      "attention");
+  return OkStatus();
+}
+
+Status CudaBackend::AttentionBatch(std::span<const kernels::AttentionParams> batch) {
+  // One stream: the calls run in turn, each over the whole device, so they can share the
+  // scratch buffer; each row is computed as it would be alone.
+  for (const kernels::AttentionParams& p : batch) WICK_RETURN_IF_ERROR(Attention(p));
+  return OkStatus();
+}
+
+}  // namespace wick::model

@@ -1,0 +1,111 @@
+// The CUDA backend: the model's ops as kernels (kernels/cuda) on one stream of one device,
+// weights uploaded once, prefill GEMMs through cuBLAS on f16 tensor cores, and decode steps
+// recorded as CUDA graphs and replayed.
+//
+// Everything is enqueued on the stream; the host waits only in CopyToHost and EndStep (once
+// per step, for the logits). A step given a shape by BeginStep runs eagerly the first time
+// (so every buffer it needs exists), is captured into a graph the second time, and from then
+// on each step is captured again and applied to that graph with cudaGraphExecUpdate (only
+// kernel arguments differ: positions, cache rows), which launches hundreds of kernels for the
+// cost of one. WICK_CUDA_GRAPHS=0 turns graphs off.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "model/backend.h"
+#include "model/cublas_loader.h"
+
+namespace wick::model {
+
+class CudaBackend : public Backend {
+ public:
+  static Result<std::unique_ptr<CudaBackend>> Create(int device);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string name() const override;
+  bool host_memory() const override { return false; }
+  Result<DeviceBuffer> Allocate(size_t bytes) override;
+  Status CopyToDevice(void* dst, const void* src, size_t bytes) override;
+  Status CopyToHost(void* dst, const void* src, size_t bytes) override;
+  Result<TensorRef> Upload(const TensorRef& tensor) override;
+  uint64_t bytes_in_use() const override;
+  void BeginStep(int64_t shape) override;
+  Status EndStep() override;
+
+  Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
+                kernels::MatmulPath path = kernels::MatmulPath::kAuto) override;
+  Status GetRows(const TensorRef& table, const int32_t* ids, int64_t n, float* out) override;
+  void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
+               float eps) override;
+  void Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+            const kernels::RopeConfig& config) override;
+  void SwiGlu(const float* gate, const float* up, float* out, int64_t n) override;
+  void Add(const float* a, const float* b, float* out, int64_t n) override;
+  Status Attention(const kernels::AttentionParams& params) override;
+  Status AttentionBatch(std::span<const kernels::AttentionParams> batch) override;
+  void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
+                 int64_t row_bytes) override;
+  void Copy(const float* src, float* dst, int64_t n) override;
+
+  int device() const { return device_; }
+  // Whether prefill runs on cuBLAS (false: it could not be loaded; GEMV kernels instead).
+  bool has_cublas() const { return blas_ != nullptr; }
+  // Steps launched from a recorded graph, for tests and `wick bench`.
+  int64_t graph_launches() const { return graph_launches_; }
+
+ private:
+  class Memory;
+  struct PendingCopy {
+    void* dst;
+    const void* staged;
+    size_t bytes;
+  };
+
+  explicit CudaBackend(int device);
+  Status Init();
+  // Records the first failure of a void op; reported by the next Status-returning call.
+  void Check(cudaError_t err, const char* what);
+  Status TakeStatus();
+  // Grows `buf` to at least `bytes` (contents lost); refused while a step is being recorded.
+  Status Reserve(DeviceBuffer& buf, size_t bytes, const char* what);
+  // `bytes` of pinned host memory for a copy in this step; waits for the stream when full.
+  Result<uint8_t*> Stage(size_t bytes);
+  Status Synchronize();
+  void AbortCapture();
+  Status GemvRows(const TensorRef& w, const float* x, int64_t m, float* y);
+  Status Gemm(const TensorRef& w, const float* x, int64_t m, float* y);
+
+  int device_ = 0;
+  cudaStream_t stream_ = nullptr;
+  std::shared_ptr<Memory> memory_;
+  std::unique_ptr<Cublas> blas_;
+  DeviceBuffer blas_workspace_;
+
+  std::vector<DeviceBuffer> weights_;  // uploads, kept for the backend's lifetime
+  uint8_t* upload_staging_[2] = {nullptr, nullptr};
+  cudaEvent_t upload_done_[2] = {nullptr, nullptr};
+
+  uint8_t* staging_ = nullptr;  // pinned, for CopyToDevice/CopyToHost within a step
+  size_t staging_bytes_ = 0;
+  size_t staging_used_ = 0;
+  std::vector<PendingCopy> pending_;
+
+  DeviceBuffer attention_scratch_, gemm_weights_, gemm_activations_;
+
+  Status status_ = OkStatus();
+  bool graphs_enabled_ = true;
+  bool capturing_ = false;
+  int64_t step_shape_ = -1;
+  std::set<int64_t> seen_shapes_;
+  std::map<int64_t, cudaGraphExec_t> graphs_;
+  int64_t graph_launches_ = 0;
+};
+
+}  // namespace wick::model

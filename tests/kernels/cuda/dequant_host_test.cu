@@ -1,0 +1,710 @@
+// The CUDA kernels' block decoders and per-lane arithmetic (kernels/cuda/dequant.cuh and
+// gemv_chunk.cuh), run on the CPU, where they must agree with the CPU kernels: every weight
+// they decode equals the CPU dequantizer's bit for bit, for every type, in place and after
+// the GEMV's staging copy from any alignment; the staging copy reproduces every byte; the
+// lanes' pieces tile every chunk; and the GEMV's arithmetic replayed on the host in the
+// device's order (EmulateGemv, which the GPU tests compare the device against bit for bit)
+// agrees with a double-precision product. No GPU is needed: this is what checks the device
+// code's index math before one is available.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/half.h"
+#include "core/quant_blocks.h"
+#include "gemv_emulation.h"
+#include "kernels/cpu/quant_traits.h"
+#include "kernels/cuda/gemv_chunk.cuh"
+
+namespace wick::kernels::cuda {
+
+namespace {
+
+constexpr int kLanes = dq::kWarpLanes;
+constexpr int kRowsPerWarp = 4;  // as in quant_matmul.cu
+
+uint32_t Bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+float FromBits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// Equal bits, or both NaN (a NaN's sign and payload are not part of the contract).
+bool SameFloat(float a, float b) {
+  return Bits(a) == Bits(b) || (std::isnan(a) && std::isnan(b));
+}
+
+// Host bytes at a 16-byte aligned address, like the device's buffers.
+class AlignedBytes {
+ public:
+  explicit AlignedBytes(size_t n, uint8_t fill = 0) : storage_(n + 16, fill) {}
+  uint8_t* data() {
+    const auto p = reinterpret_cast<uintptr_t>(storage_.data());
+    return storage_.data() + (16 - p % 16) % 16;
+  }
+
+ private:
+  std::vector<uint8_t> storage_;
+};
+
+// Copies one row's chunk as the kernel's CopyChunk does, lane by lane (16-byte words by the
+// plan, then the 2-byte ends), into `stage` (16-byte aligned), and returns where its first byte
+// landed.
+const uint8_t* StageChunk(const uint8_t* src, int nbytes, uint8_t* stage) {
+  const dq::SegmentPlan p = dq::PlanSegment(reinterpret_cast<uintptr_t>(src), nbytes);
+  for (int lane = 0; lane < kLanes; ++lane) {
+    for (int off = p.lo + 16 * lane; off < p.hi; off += 16 * kLanes) {
+      std::memcpy(stage + off, src + (off - p.s0), 16);
+    }
+    if (lane < dq::HalfwordCount(p)) {
+      const int off = dq::HalfwordPos(p, lane);
+      std::memcpy(stage + off, src + (off - p.s0), 2);
+    }
+  }
+  return stage + p.s0;
+}
+
+// The device's WarpSum: v += shfl_xor(v, 16), 8, 4, 2, 1. Every lane ends with the same sum.
+float WarpSum(const float (&v)[kLanes]) {
+  float a[kLanes];
+  std::copy(v, v + kLanes, a);
+  for (int offset = 16; offset > 0; offset /= 2) {
+    float b[kLanes];
+    for (int l = 0; l < kLanes; ++l) b[l] = a[l] + a[l ^ offset];
+    std::copy(b, b + kLanes, a);
+  }
+  return a[0];
+}
+
+}  // namespace
+
+// ---- The GEMV, replayed ----
+
+namespace emulation {
+
+namespace {
+
+template <DType T, int M>
+void EmulateQuant(const uint8_t* w, int64_t n, int64_t k, const float* x, float* y) {
+  using F = dq::Format<T>;
+  using C = dq::Chunk<F>;
+  constexpr int R = kRowsPerWarp;
+  const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
+  const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
+  std::vector<float> xs(static_cast<size_t>(M) * C::kXStride, 0.0f);
+  std::vector<AlignedBytes> stage(R, AlignedBytes(C::kSegStride));
+  AlignedBytes absent(C::kSegStride);
+  // A warp's rows are 4 consecutive ones from a multiple of 4 (16 per CTA, 4 per warp).
+  for (int64_t row0 = 0; row0 < n; row0 += R) {
+    float acc[kLanes][R][M] = {};
+    for (int64_t c = 0; c < chunks; ++c) {
+      const auto cols = static_cast<int>(std::min<int64_t>(dq::kChunkCols, k - c * dq::kChunkCols));
+      for (int i = 0; i < M; ++i) {
+        for (int col = 0; col < cols; ++col) {
+          xs[i * C::kXStride + C::XIdx(col)] = x[i * k + c * dq::kChunkCols + col];
+        }
+      }
+      const auto nbytes = static_cast<int>(std::min<int64_t>(C::kBytes, row_bytes - c * C::kBytes));
+      const uint8_t* rows[R];
+      for (int r = 0; r < R; ++r) {
+        rows[r] = row0 + r < n ? StageChunk(w + (row0 + r) * row_bytes + c * C::kBytes, nbytes,
+                                            stage[r].data())
+                               : absent.data();
+      }
+      for (int lane = 0; lane < kLanes; ++lane) {
+        if (C::LaneBlock(lane) < cols / F::kBlockElems) {
+          dq::AccumulateChunk<F, M, R>(rows, xs.data(), lane, acc[lane]);
+        }
+      }
+    }
+    for (int r = 0; r < R && row0 + r < n; ++r) {
+      for (int i = 0; i < M; ++i) {
+        float v[kLanes];
+        for (int l = 0; l < kLanes; ++l) v[l] = acc[l][r][i];
+        y[i * n + row0 + r] = WarpSum(v);
+      }
+    }
+  }
+}
+
+template <DType T>
+float FloatElement(const uint8_t* w, int64_t i) {
+  if constexpr (T == DType::kF32) {
+    float v;
+    std::memcpy(&v, w + 4 * i, sizeof v);
+    return v;
+  } else {
+    uint16_t h;
+    std::memcpy(&h, w + 2 * i, sizeof h);
+    return T == DType::kF16 ? dq::F16ToF32(h) : dq::Bf16ToF32(h);
+  }
+}
+
+// Each lane's sum takes its columns in ascending order: 8 consecutive ones per 256 on the
+// vector path, one per 32 otherwise.
+template <DType T>
+void EmulateFloat(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_t m, bool vec,
+                  float* y) {
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < m; ++i) {
+      float acc[kLanes] = {};
+      for (int lane = 0; lane < kLanes; ++lane) {
+        if (vec) {
+          for (int64_t col = 8 * lane; col < k; col += 8 * kLanes) {
+            for (int e = 0; e < 8; ++e) {
+              acc[lane] =
+                  dq::FFma(FloatElement<T>(w, r * k + col + e), x[i * k + col + e], acc[lane]);
+            }
+          }
+        } else {
+          for (int64_t col = lane; col < k; col += kLanes) {
+            acc[lane] = dq::FFma(FloatElement<T>(w, r * k + col), x[i * k + col], acc[lane]);
+          }
+        }
+      }
+      y[i * n + r] = WarpSum(acc);
+    }
+  }
+}
+
+template <DType T>
+void EmulateTyped(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_t m, bool vec,
+                  float* y) {
+  if constexpr (T == DType::kF32 || T == DType::kF16 || T == DType::kBF16) {
+    EmulateFloat<T>(w, n, k, x, m, vec, y);
+  } else {
+    switch (m) {
+      case 1:
+        return EmulateQuant<T, 1>(w, n, k, x, y);
+      case 2:
+        return EmulateQuant<T, 2>(w, n, k, x, y);
+      case 3:
+        return EmulateQuant<T, 3>(w, n, k, x, y);
+      case 4:
+        return EmulateQuant<T, 4>(w, n, k, x, y);
+      case 5:
+        return EmulateQuant<T, 5>(w, n, k, x, y);
+      case 6:
+        return EmulateQuant<T, 6>(w, n, k, x, y);
+      case 7:
+        return EmulateQuant<T, 7>(w, n, k, x, y);
+      case 8:
+        return EmulateQuant<T, 8>(w, n, k, x, y);
+      default:
+        ADD_FAILURE() << "m = " << m;
+    }
+  }
+}
+
+}  // namespace
+
+void EmulateGemv(const void* w, DType type, int64_t n, int64_t k, const float* x, int64_t m,
+                 bool float_vec, float* y) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  switch (type) {
+    case DType::kF32:
+      return EmulateTyped<DType::kF32>(wb, n, k, x, m, float_vec, y);
+    case DType::kF16:
+      return EmulateTyped<DType::kF16>(wb, n, k, x, m, float_vec, y);
+    case DType::kBF16:
+      return EmulateTyped<DType::kBF16>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ4_0:
+      return EmulateTyped<DType::kQ4_0>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ4_1:
+      return EmulateTyped<DType::kQ4_1>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ5_0:
+      return EmulateTyped<DType::kQ5_0>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ5_1:
+      return EmulateTyped<DType::kQ5_1>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ8_0:
+      return EmulateTyped<DType::kQ8_0>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ2_K:
+      return EmulateTyped<DType::kQ2_K>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ3_K:
+      return EmulateTyped<DType::kQ3_K>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ4_K:
+      return EmulateTyped<DType::kQ4_K>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ5_K:
+      return EmulateTyped<DType::kQ5_K>(wb, n, k, x, m, float_vec, y);
+    case DType::kQ6_K:
+      return EmulateTyped<DType::kQ6_K>(wb, n, k, x, m, float_vec, y);
+    default:
+      ADD_FAILURE() << "no emulation for " << NameOf(type);
+  }
+}
+
+}  // namespace emulation
+
+namespace {
+
+// ---- Scalar pieces ----
+
+TEST(CudaDequantHost, F16ToF32MatchesCpuForEveryValue) {
+  for (uint32_t h = 0; h <= 0xffff; ++h) {
+    const auto bits = static_cast<uint16_t>(h);
+    ASSERT_EQ(Bits(dq::F16ToF32(bits)), Bits(F16ToF32(bits))) << std::hex << h;
+    ASSERT_EQ(Bits(dq::Bf16ToF32(bits)), Bits(Bf16ToF32(bits))) << std::hex << h;
+    ASSERT_EQ(dq::F16RoundTrip(bits), F32ToF16(F16ToF32(bits))) << std::hex << h;
+  }
+}
+
+TEST(CudaDequantHost, F32ToF16MatchesCpu) {
+  auto expect = [](uint32_t bits) {
+    const float f = FromBits(bits);
+    ASSERT_EQ(dq::F32ToF16(f), F32ToF16(f)) << std::hex << bits;
+  };
+  // Every f16 value's f32, its neighbours, and the midpoints between f16 values with theirs:
+  // all the rounding boundaries, subnormals and overflow included.
+  for (uint32_t h = 0; h <= 0xffff; ++h) {
+    const uint32_t f = Bits(F16ToF32(static_cast<uint16_t>(h)));
+    for (int d = -2; d <= 2; ++d) expect(f + static_cast<uint32_t>(d));
+    const uint32_t next = Bits(F16ToF32(static_cast<uint16_t>(h + 1)));
+    if ((h & 0x7fff) < 0x7c00 && (next & 0x7fffffff) > (f & 0x7fffffff)) {
+      const uint32_t mid = Bits(
+          (F16ToF32(static_cast<uint16_t>(h)) + F16ToF32(static_cast<uint16_t>(h + 1))) / 2.0f);
+      for (int d = -1; d <= 1; ++d) expect(mid + static_cast<uint32_t>(d));
+    }
+  }
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2'000'000; ++i) expect(static_cast<uint32_t>(rng()));
+  for (uint32_t bits :
+       {0x00000001u, 0x007fffffu, 0x33000000u, 0x33000001u, 0x32ffffffu, 0x387fc000u, 0x387fe000u,
+        0x477fefffu, 0x477ff000u, 0x7f800000u, 0x7f800001u, 0x7fc00000u, 0xffffffffu}) {
+    expect(bits);
+    expect(bits | 0x80000000u);
+  }
+}
+
+TEST(CudaDequantHost, BitToolsFollowTheCudaDefinitions) {
+  // __byte_perm: byte n of the result is byte (s >> 4n) & 7 of y:x.
+  EXPECT_EQ(dq::BytePerm(0x33221100u, 0x77665544u, 0x3210u), 0x33221100u);
+  EXPECT_EQ(dq::BytePerm(0x33221100u, 0x77665544u, 0x7654u), 0x77665544u);
+  EXPECT_EQ(dq::BytePerm(0x33221100u, 0x77665544u, 0x0123u), 0x00112233u);
+  EXPECT_EQ(dq::BytePerm(0x33221100u, 0x77665544u, 0x4567u), 0x44556677u);
+  for (uint32_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(dq::BytePerm(0x0a0b0c0du, 0x4b000000u, 0x7540u | i),
+              0x4b000000u | ((0x0a0b0c0du >> (8 * i)) & 0xff));
+  }
+  // __funnelshift_r: the low word of hi:lo >> (sh & 31).
+  EXPECT_EQ(dq::FunnelShiftR(0x33221100u, 0x77665544u, 0), 0x33221100u);
+  EXPECT_EQ(dq::FunnelShiftR(0x33221100u, 0x77665544u, 16), 0x55443322u);
+  EXPECT_EQ(dq::FunnelShiftR(0x33221100u, 0x77665544u, 8), 0x44332211u);
+  EXPECT_EQ(dq::FunnelShiftR(0x33221100u, 0x77665544u, 32 + 8), 0x44332211u);
+  for (uint32_t b = 0; b < 16; ++b) {
+    uint32_t want = 0;
+    for (int i = 0; i < 4; ++i) want |= ((b >> i) & 1u) << (8 * i);
+    EXPECT_EQ(dq::SpreadBits4(b), want) << b;
+  }
+  const uint32_t words[3] = {0x03020100u, 0x07060504u, 0x0b0a0908u};
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(dq::ByteAt(words, i), static_cast<uint32_t>(i));
+}
+
+TEST(CudaDequantHost, ReadersReturnLittleEndianWordsFromAnyEvenAddress) {
+  AlignedBytes buf(64);
+  for (int i = 0; i < 64; ++i) buf.data()[i] = static_cast<uint8_t>(i * 7 + 3);
+  for (int start = 4; start < 40; start += 2) {
+    const uint8_t* p = buf.data() + start;
+    uint32_t padded[5], exact[5];
+    dq::PaddedReader::Words(p, padded);
+    dq::ExactReader::Words(p, exact);
+    for (int i = 0; i < 5; ++i) {
+      uint32_t want;
+      std::memcpy(&want, p + 4 * i, 4);
+      EXPECT_EQ(padded[i], want) << start << " " << i;
+      EXPECT_EQ(exact[i], want) << start << " " << i;
+    }
+  }
+}
+
+// ---- The staging copy ----
+
+TEST(CudaDequantHost, SegmentPlanCopiesExactlyTheChunk) {
+  std::mt19937 rng(11);
+  AlignedBytes src(4096 + 64);
+  for (int i = 0; i < 4096 + 64; ++i) src.data()[i] = static_cast<uint8_t>(rng());
+  for (int trial = 0; trial < 20000; ++trial) {
+    const int s0 = 2 * static_cast<int>(rng() % 8);
+    const int nbytes = trial < 200 ? 2 * (trial % 100 + 1) : 2 * static_cast<int>(rng() % 1500 + 1);
+    const uint8_t* from = src.data() + 16 * static_cast<int>(rng() % 4) + s0;
+    const dq::SegmentPlan p = dq::PlanSegment(reinterpret_cast<uintptr_t>(from), nbytes);
+    ASSERT_EQ(p.s0, s0);
+    ASSERT_EQ(p.s1, s0 + nbytes);
+    ASSERT_LE(dq::HalfwordCount(p), kLanes) << s0 << " " << nbytes;
+    ASSERT_TRUE(p.lo % 16 == 0 || p.lo == p.s1);
+    ASSERT_TRUE(p.hi % 16 == 0 || p.hi == p.s1);
+    ASSERT_LE(p.s0, p.lo);
+    ASSERT_LE(p.lo, p.hi);
+    ASSERT_LE(p.hi, p.s1);
+    AlignedBytes stage(nbytes + 64, 0xa5);
+    std::vector<int> writes(nbytes + 32, 0);
+    for (int off = p.lo; off < p.hi; off += 16) {
+      for (int b = 0; b < 16; ++b) ++writes[off + b];
+    }
+    for (int j = 0; j < dq::HalfwordCount(p); ++j) {
+      const int off = dq::HalfwordPos(p, j);
+      ASSERT_EQ(off % 2, 0);
+      ++writes[off];
+      ++writes[off + 1];
+    }
+    for (int b = 0; b < nbytes + 32; ++b) {
+      ASSERT_EQ(writes[b], b >= p.s0 && b < p.s1 ? 1 : 0) << s0 << " " << nbytes << " " << b;
+    }
+    const uint8_t* got = StageChunk(from, nbytes, stage.data());
+    ASSERT_EQ(got, stage.data() + s0);
+    ASSERT_EQ(std::memcmp(got, from, nbytes), 0) << s0 << " " << nbytes;
+  }
+}
+
+// ---- Per type ----
+
+template <DType T>
+struct TypeTag {
+  static constexpr DType kType = T;
+};
+
+using QuantTypes =
+    ::testing::Types<TypeTag<DType::kQ4_0>, TypeTag<DType::kQ4_1>, TypeTag<DType::kQ5_0>,
+                     TypeTag<DType::kQ5_1>, TypeTag<DType::kQ8_0>, TypeTag<DType::kQ2_K>,
+                     TypeTag<DType::kQ3_K>, TypeTag<DType::kQ4_K>, TypeTag<DType::kQ5_K>,
+                     TypeTag<DType::kQ6_K>>;
+
+struct TypeNames {
+  template <class Tag>
+  static std::string GetName(int) {
+    return std::string(NameOf(Tag::kType));
+  }
+};
+
+template <class Tag>
+class CudaDequantHostTyped : public ::testing::Test {};
+TYPED_TEST_SUITE(CudaDequantHostTyped, QuantTypes, TypeNames);
+
+// Random weights whose blocks span magnitudes (all zero, f16-subnormal scales, large) and
+// offsets (all-positive and all-negative blocks for the formats with a min).
+std::vector<float> RandomWeights(int64_t count, int block, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const float kMagnitudes[] = {1.0f, 1.0f, 1.0f, 0.0f, 1e-7f, 1e-3f, 50.0f, 2e4f};
+  const float kShifts[] = {0.0f, 0.0f, 3.0f, -3.0f};
+  std::vector<float> w(count);
+  for (int64_t b = 0; b < count / block; ++b) {
+    const float mag = kMagnitudes[rng() % 8];
+    const float shift = kShifts[rng() % 4];
+    for (int j = 0; j < block; ++j) w[b * block + j] = mag * (normal(rng) + shift);
+  }
+  return w;
+}
+
+std::vector<uint8_t> Quantize(DType t, const std::vector<float>& w) {
+  const DTypeInfo& info = InfoOf(t);
+  const int64_t count = static_cast<int64_t>(w.size());
+  std::vector<uint8_t> bytes(count / info.block_size * info.block_bytes);
+  FindQuantTraits(t)->quantize(w.data(), bytes.data(), count);
+  return bytes;
+}
+
+// The f16 fields of a block.
+template <DType T>
+std::vector<size_t> ScaleOffsets() {
+  switch (T) {
+    case DType::kQ4_0:
+      return {offsetof(Q4_0Block, d)};
+    case DType::kQ4_1:
+      return {offsetof(Q4_1Block, d), offsetof(Q4_1Block, m)};
+    case DType::kQ5_0:
+      return {offsetof(Q5_0Block, d)};
+    case DType::kQ5_1:
+      return {offsetof(Q5_1Block, d), offsetof(Q5_1Block, m)};
+    case DType::kQ8_0:
+      return {offsetof(Q8_0Block, d)};
+    case DType::kQ2_K:
+      return {offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)};
+    case DType::kQ3_K:
+      return {offsetof(Q3_KBlock, d)};
+    case DType::kQ4_K:
+      return {offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)};
+    case DType::kQ5_K:
+      return {offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)};
+    case DType::kQ6_K:
+      return {offsetof(Q6_KBlock, d)};
+    default:
+      return {};
+  }
+}
+
+// Random bytes (every quant and sub-scale pattern, including ones no quantizer writes), with
+// f16 scales from a list of extremes: zeros, subnormals, the largest finite, and with
+// `special` infinities and NaNs.
+template <DType T>
+std::vector<uint8_t> RandomBlocks(int64_t count, bool special, std::mt19937& rng) {
+  using F = dq::Format<T>;
+  const uint16_t kExtremes[] = {0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x3c00, 0xbc00,
+                                0x7bff, 0xfbff, 0x2e66, 0x1400, 0x7c00, 0xfc00, 0x7e00, 0x7d01};
+  const int choices = special ? 16 : 12;
+  std::vector<uint8_t> bytes(count / F::kBlockElems * F::kBlockBytes);
+  for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
+  for (size_t blk = 0; blk < bytes.size(); blk += F::kBlockBytes) {
+    for (size_t off : ScaleOffsets<T>()) {
+      uint16_t h;
+      if (rng() % 2 == 0) {
+        h = kExtremes[rng() % choices];
+      } else {  // a random finite value
+        h = static_cast<uint16_t>(rng() & 0xffff);
+        if ((h & 0x7c00) == 0x7c00) h &= 0xbfff;
+      }
+      std::memcpy(&bytes[blk + off], &h, 2);
+    }
+  }
+  return bytes;
+}
+
+// Every weight of `rows` rows of k, decoded slice by slice in place (as DequantizeRowsF16 does)
+// and after the GEMV's staging copy from each even address mod 16, equals the CPU's.
+template <DType T>
+void ExpectSlicesMatchCpu(const std::vector<uint8_t>& bytes, int64_t rows, int64_t k) {
+  using F = dq::Format<T>;
+  using C = dq::Chunk<F>;
+  std::vector<float> ref(rows * k);
+  FindQuantTraits(T)->dequantize(bytes.data(), ref.data(), rows * k);
+  const int64_t blocks_per_row = k / F::kBlockElems;
+  const int64_t row_bytes = blocks_per_row * F::kBlockBytes;
+  ASSERT_EQ(static_cast<int64_t>(bytes.size()), rows * row_bytes);
+  int failures = 0;
+  auto check = [&](float got, int64_t row, int64_t col, const char* how) {
+    const float want = ref[row * k + col];
+    if (!SameFloat(got, want) && failures++ < 8) {
+      ADD_FAILURE() << NameOf(T) << " " << how << ": row " << row << " column " << col << ": "
+                    << got << " (0x" << std::hex << Bits(got) << "), the CPU's " << want << " (0x"
+                    << Bits(want) << ")";
+    }
+  };
+
+  for (int64_t row = 0; row < rows; ++row) {
+    for (int64_t b = 0; b < blocks_per_row; ++b) {
+      const uint8_t* blk = bytes.data() + row * row_bytes + b * F::kBlockBytes;
+      std::vector<int> seen(F::kBlockElems, 0);
+      for (int slot = 0; slot < F::kSlots; ++slot) {
+        const auto slice = F::template Load<dq::ExactReader>(blk, slot);
+        for (int piece = 0; piece < 4; ++piece) {
+          const dq::Piece p = F::Decode(slice, piece);
+          float q[8];
+          dq::Quants<F>(p, q);
+          const int col = F::PieceCol(slot, piece);
+          for (int e = 0; e < 8; ++e) {
+            ++seen[col + e];
+            check(dq::Weight<F>(p, q[e]), row, b * F::kBlockElems + col + e, "in place");
+          }
+        }
+      }
+      for (int e = 0; e < F::kBlockElems; ++e) ASSERT_EQ(seen[e], 1) << "block column " << e;
+    }
+  }
+
+  const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
+  for (int shift = 0; shift < 16; shift += 2) {
+    AlignedBytes src(bytes.size() + 16);
+    std::memcpy(src.data() + shift, bytes.data(), bytes.size());
+    for (int64_t row = 0; row < rows; ++row) {
+      for (int64_t c = 0; c < chunks; ++c) {
+        AlignedBytes stage(C::kSegStride, 0xa5);
+        const auto nbytes =
+            static_cast<int>(std::min<int64_t>(C::kBytes, row_bytes - c * C::kBytes));
+        const uint8_t* chunk =
+            StageChunk(src.data() + shift + row * row_bytes + c * C::kBytes, nbytes, stage.data());
+        // The padded reader's reach stays inside the buffer.
+        ASSERT_LE(chunk - stage.data() + nbytes + 4, C::kSegStride);
+        for (int lane = 0; lane < kLanes; ++lane) {
+          if (C::LaneBlock(lane) >= nbytes / F::kBlockBytes) continue;
+          const auto slice = F::template Load<dq::PaddedReader>(
+              chunk + C::LaneBlock(lane) * F::kBlockBytes, C::LaneSlot(lane));
+          for (int piece = 0; piece < 4; ++piece) {
+            const dq::Piece p = F::Decode(slice, piece);
+            float q[8];
+            dq::Quants<F>(p, q);
+            for (int e = 0; e < 8; ++e) {
+              check(dq::Weight<F>(p, q[e]), row,
+                    c * dq::kChunkCols + C::LanePieceCol(lane, piece) + e, "staged");
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Rows of k for the tests: an odd number of blocks (so that rows of 18-, 22- or 210-byte blocks
+// start at every even alignment) and a last, partial chunk.
+template <DType T>
+int64_t OddK() {
+  return dq::Format<T>::kBlockElems == 32 ? 32 * 37 : 256 * 5;
+}
+
+TYPED_TEST(CudaDequantHostTyped, DecodesQuantizerOutputExactly) {
+  constexpr DType T = TypeParam::kType;
+  std::mt19937 rng(1);
+  for (const int64_t rows : {1, 5}) {
+    for (const int64_t k : {static_cast<int64_t>(dq::Format<T>::kBlockElems), OddK<T>(),
+                            int64_t{4096} + 2 * dq::Format<T>::kBlockElems}) {
+      SCOPED_TRACE(testing::Message() << rows << " x " << k);
+      ExpectSlicesMatchCpu<T>(Quantize(T, RandomWeights(rows * k, 32, rng)), rows, k);
+    }
+  }
+}
+
+TYPED_TEST(CudaDequantHostTyped, DecodesRandomBlocksWithExtremeScalesExactly) {
+  constexpr DType T = TypeParam::kType;
+  std::mt19937 rng(2);
+  for (const bool special : {false, true}) {
+    const int64_t rows = 7;
+    const int64_t k = OddK<T>();
+    SCOPED_TRACE(special ? "with inf and nan" : "finite");
+    ExpectSlicesMatchCpu<T>(RandomBlocks<T>(rows * k, special, rng), rows, k);
+  }
+}
+
+TYPED_TEST(CudaDequantHostTyped, LanesTileTheChunkAndReadDistinctBanks) {
+  using F = dq::Format<TypeParam::kType>;
+  using C = dq::Chunk<F>;
+  std::vector<int> seen(dq::kChunkCols, 0);
+  std::vector<int> idx_seen(C::kXStride, 0);
+  for (int lane = 0; lane < kLanes; ++lane) {
+    for (int piece = 0; piece < 4; ++piece) {
+      const int col = C::LanePieceCol(lane, piece);
+      ASSERT_EQ(col % 8, 0);
+      ASSERT_EQ(C::XIdx(col) % 4, 0) << "float4 loads need 16-byte aligned pieces";
+      for (int e = 0; e < 8; ++e) {
+        ++seen[col + e];
+        ASSERT_EQ(C::XIdx(col + e), C::XIdx(col) + e);
+        ASSERT_LT(C::XIdx(col + e), C::kXStride);
+        ++idx_seen[C::XIdx(col + e)];
+      }
+    }
+  }
+  for (int c = 0; c < dq::kChunkCols; ++c) ASSERT_EQ(seen[c], 1) << c;
+  for (int i = 0; i < C::kXStride; ++i) ASSERT_LE(idx_seen[i], 1) << i;
+  // A quarter warp's 16-byte loads of x (the piece's first and second half) hit 8 distinct
+  // groups of 4 banks: no conflicts.
+  for (int piece = 0; piece < 4; ++piece) {
+    for (int half = 0; half < 2; ++half) {
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        std::vector<int> groups;
+        for (int lane = 8 * quarter; lane < 8 * quarter + 8; ++lane) {
+          groups.push_back((C::XIdx(C::LanePieceCol(lane, piece)) + 4 * half) / 4 % 8);
+        }
+        std::sort(groups.begin(), groups.end());
+        EXPECT_EQ(std::unique(groups.begin(), groups.end()), groups.end())
+            << "piece " << piece << " half " << half << " quarter " << quarter;
+      }
+    }
+  }
+}
+
+// ---- The GEMV's arithmetic ----
+
+// A double-precision y = w x of the CPU's dequantized weights, and sum |w||x| per output.
+void Reference(const std::vector<float>& w, int64_t n, int64_t k, const std::vector<float>& x,
+               int64_t m, std::vector<double>* y, std::vector<double>* scale) {
+  y->assign(m * n, 0.0);
+  scale->assign(m * n, 0.0);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t r = 0; r < n; ++r) {
+      double sum = 0.0, abs = 0.0;
+      for (int64_t j = 0; j < k; ++j) {
+        const double p = static_cast<double>(w[r * k + j]) * x[i * k + j];
+        sum += p;
+        abs += std::fabs(p);
+      }
+      (*y)[i * n + r] = sum;
+      (*scale)[i * n + r] = abs;
+    }
+  }
+}
+
+// Emulated y against the reference within kTolerance * sum |w||x|, and each row of x's outputs
+// the same bits as with that row alone.
+void ExpectEmulationMatchesReference(DType t, const std::vector<uint8_t>& bytes, int64_t n,
+                                     int64_t k, bool float_vec, std::mt19937& rng) {
+  constexpr double kTolerance = 2e-5;
+  std::vector<float> w(n * k);
+  FindQuantTraits(t)->dequantize(bytes.data(), w.data(), n * k);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t max_m = 8;
+  std::vector<float> x(max_m * k);
+  for (float& v : x) v = normal(rng);
+  std::vector<float> y8(max_m * n);
+  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), max_m, float_vec, y8.data());
+  std::vector<double> ref, scale;
+  Reference(w, n, k, x, max_m, &ref, &scale);
+  int failures = 0;
+  for (int64_t i = 0; i < max_m * n; ++i) {
+    const double err = std::fabs(y8[i] - ref[i]);
+    if (!(err <= kTolerance * scale[i] + 1e-30) && failures++ < 8) {
+      ADD_FAILURE() << NameOf(t) << " " << n << " x " << k << ": y[" << i / n << "][" << i % n
+                    << "] = " << y8[i] << ", reference " << ref[i] << " (sum |w x| " << scale[i]
+                    << ")";
+    }
+  }
+  for (int64_t i = 0; i < max_m; ++i) {
+    std::vector<float> y1(n);
+    emulation::EmulateGemv(bytes.data(), t, n, k, x.data() + i * k, 1, float_vec, y1.data());
+    for (int64_t r = 0; r < n; ++r) {
+      ASSERT_EQ(Bits(y1[r]), Bits(y8[i * n + r])) << NameOf(t) << " row " << r << " of x row " << i;
+    }
+  }
+  // m = 3: the first three rows again.
+  std::vector<float> y3(3 * n);
+  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), 3, float_vec, y3.data());
+  for (int64_t i = 0; i < 3 * n; ++i) ASSERT_EQ(Bits(y3[i]), Bits(y8[i]));
+}
+
+TYPED_TEST(CudaDequantHostTyped, EmulatedGemvMatchesDoubleReference) {
+  constexpr DType T = TypeParam::kType;
+  std::mt19937 rng(3);
+  const std::pair<int64_t, int64_t> shapes[] = {
+      {1, dq::Format<T>::kBlockElems}, {37, OddK<T>()}, {21, 4096}, {6, 3 * 4096 + 512}};
+  for (const auto& [n, k] : shapes) {
+    SCOPED_TRACE(testing::Message() << n << " x " << k);
+    std::vector<float> w = RandomWeights(n * k, 32, rng);
+    for (float& v : w) v *= 1e-2f;
+    ExpectEmulationMatchesReference(T, Quantize(T, w), n, k, false, rng);
+  }
+  // Blocks no quantizer writes, with finite scales.
+  const int64_t n = 19, k = OddK<T>();
+  ExpectEmulationMatchesReference(T, RandomBlocks<T>(n * k, false, rng), n, k, false, rng);
+}
+
+TEST(CudaDequantHost, EmulatedFloatGemvMatchesDoubleReference) {
+  std::mt19937 rng(4);
+  auto weights = [&](int64_t count) {
+    std::vector<float> w = RandomWeights(count, 1, rng);
+    for (float& v : w) v *= 1e-2f;  // within f16's range
+    return w;
+  };
+  const std::pair<int64_t, int64_t> shapes[] = {{5, 8}, {23, 1000}, {17, 4096}};
+  for (const DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+    for (const auto& [n, k] : shapes) {
+      SCOPED_TRACE(testing::Message() << NameOf(t) << " " << n << " x " << k);
+      const std::vector<uint8_t> bytes = Quantize(t, weights(n * k));
+      ExpectEmulationMatchesReference(t, bytes, n, k, true, rng);
+      ExpectEmulationMatchesReference(t, bytes, n, k, false, rng);
+    }
+    SCOPED_TRACE(testing::Message() << NameOf(t) << " 9 x 37");
+    ExpectEmulationMatchesReference(t, Quantize(t, weights(9 * 37)), 9, 37, false, rng);
+  }
+}
+
+}  // namespace
+
+}  // namespace wick::kernels::cuda

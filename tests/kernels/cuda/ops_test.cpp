@@ -1,0 +1,291 @@
+// The per-token CUDA ops against the CPU kernels on random data: RmsNorm, Rope (every mode
+// and scaling), SwiGlu and Add, the KV store and the f16 conversion (those two byte for
+// byte). Aligned and misaligned pointers (the vectorised and scalar paths) and in-place
+// calls. Skipped where no GPU is usable.
+#include "kernels/cuda/ops.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "core/half.h"
+#include "core/quant_blocks.h"
+#include "kernels/cpu/convert.h"
+#include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cuda/device_buffer.h"
+
+namespace wick::kernels::cuda {
+namespace {
+
+using test::DeviceBuffer;
+
+std::vector<float> RandomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+TEST(CudaOpsTest, ZeroSizedCallsLaunchNothing) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  EXPECT_EQ(RmsNorm(nullptr, nullptr, nullptr, 0, 64, 1e-6f, nullptr), cudaSuccess);
+  EXPECT_EQ(SwiGlu(nullptr, nullptr, nullptr, 0, nullptr), cudaSuccess);
+  EXPECT_EQ(Add(nullptr, nullptr, nullptr, 0, nullptr), cudaSuccess);
+  EXPECT_EQ(StoreRows(nullptr, 0, 64, nullptr, DType::kQ8_0, 68, nullptr), cudaSuccess);
+  EXPECT_EQ(ConvertF32ToF16(nullptr, nullptr, 0, nullptr), cudaSuccess);
+  EXPECT_EQ(Rope(nullptr, 0, 4, 64, 0, RopeConfig{.n_dims = 64}, nullptr), cudaSuccess);
+  ASSERT_CUDA_OK(cudaDeviceSynchronize());
+}
+
+TEST(CudaOpsTest, RmsNormMatchesCpu) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  for (int64_t n : {1, 7, 64, 1000, 2048, 2049, 4096, 5120}) {
+    for (int64_t rows : {1, 5}) {
+      for (bool with_weight : {false, true}) {
+        for (int64_t offset : {0, 1}) {  // 1: misaligned, the scalar path
+          for (bool in_place : {false, true}) {
+            SCOPED_TRACE(::testing::Message()
+                         << "n " << n << " rows " << rows << " weight " << with_weight << " offset "
+                         << offset << " in place " << in_place);
+            const std::vector<float> x = RandomFloats(static_cast<size_t>(rows * n + 1), 1, 3.0f);
+            const std::vector<float> w = RandomFloats(static_cast<size_t>(n + 1), 2);
+            std::vector<float> want(x.size());
+            for (int64_t r = 0; r < rows; ++r) {
+              kernels::RmsNorm(x.data() + offset + r * n, with_weight ? w.data() + offset : nullptr,
+                               want.data() + offset + r * n, n, 1e-5f);
+            }
+            DeviceBuffer dx(x), dw(w), dout(x.size() * sizeof(float));
+            float* out = in_place ? dx.get<float>() : dout.get<float>();
+            ASSERT_CUDA_OK(RmsNorm(dx.get<float>() + offset,
+                                   with_weight ? dw.get<float>() + offset : nullptr, out + offset,
+                                   rows, n, 1e-5f, nullptr));
+            const std::vector<float> got = (in_place ? dx : dout).Download<float>(x.size());
+            for (int64_t i = offset; i < offset + rows * n; ++i) {
+              // The f64 sums differ only in order: the scale agrees to an ulp.
+              ASSERT_NEAR(got[i], want[i], 4e-7 * std::abs(want[i]) + 1e-30) << "element " << i;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+struct RopeCase {
+  const char* name;
+  RopeConfig config;
+  int64_t head_dim;
+};
+
+std::vector<RopeCase> RopeCases(const float* freq_factors) {
+  std::vector<RopeCase> cases;
+  for (RopeType type : {RopeType::kNormal, RopeType::kNeox}) {
+    cases.push_back({"plain", {.n_dims = 128, .type = type}, 128});
+    cases.push_back({"partial", {.n_dims = 32, .freq_base = 1e6f, .type = type}, 80});
+    cases.push_back({"linear",
+                     {.n_dims = 64,
+                      .type = type,
+                      .scaling = RopeScaling::kLinear,
+                      .factor = 4.0f,
+                      .attn_factor = 0.75f},
+                     64});
+    cases.push_back({"yarn",
+                     {.n_dims = 128,
+                      .freq_base = 1e6f,
+                      .type = type,
+                      .scaling = RopeScaling::kYarn,
+                      .factor = 4.0f,
+                      .orig_ctx = 32768},
+                     128});
+    cases.push_back({"yarn mixed",
+                     {.n_dims = 64,
+                      .type = type,
+                      .scaling = RopeScaling::kYarn,
+                      .factor = 8.0f,
+                      .orig_ctx = 4096,
+                      .beta_fast = 16.0f,
+                      .beta_slow = 2.0f,
+                      .ext_factor = 0.5f,
+                      .attn_factor = 0.5f},
+                     96});
+    cases.push_back({"llama3",
+                     {.n_dims = 128,
+                      .freq_base = 500000.0f,
+                      .type = type,
+                      .scaling = RopeScaling::kLlama3,
+                      .factor = 8.0f,
+                      .orig_ctx = 8192},
+                     128});
+    cases.push_back(
+        {"freq_factors", {.n_dims = 64, .type = type, .freq_factors = freq_factors}, 64});
+    cases.push_back({"wide", {.n_dims = 512, .type = type}, 512});
+  }
+  return cases;
+}
+
+TEST(CudaOpsTest, RopeMatchesCpu) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  std::vector<float> factors(256);
+  for (size_t i = 0; i < factors.size(); ++i) factors[i] = 1.0f + 0.05f * static_cast<float>(i);
+  DeviceBuffer d_factors(factors);
+  for (const RopeCase& rc : RopeCases(factors.data())) {
+    for (int64_t n_tokens : {1, 7}) {
+      for (int64_t pos0 : {0, 1000, 100000}) {
+        SCOPED_TRACE(::testing::Message() << rc.name << " type " << static_cast<int>(rc.config.type)
+                                          << " tokens " << n_tokens << " pos0 " << pos0);
+        const int64_t n_heads = 6;
+        const int64_t token_floats = n_heads * rc.head_dim;
+        const std::vector<float> x = RandomFloats(static_cast<size_t>(n_tokens * token_floats), 5);
+        std::vector<float> want = x;
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          ApplyRope(want.data() + t * token_floats, n_heads, rc.head_dim, pos0 + t, rc.config);
+        }
+        RopeConfig device_config = rc.config;
+        if (device_config.freq_factors != nullptr) {
+          device_config.freq_factors = d_factors.get<float>();
+        }
+        DeviceBuffer dx(x);
+        ASSERT_CUDA_OK(
+            Rope(dx.get<float>(), n_tokens, n_heads, rc.head_dim, pos0, device_config, nullptr));
+        const std::vector<float> got = dx.Download<float>(x.size());
+        float max_abs = 0.0f;
+        for (float v : x) max_abs = std::max(max_abs, std::abs(v));
+        for (size_t i = 0; i < x.size(); ++i) {
+          // Same angles bit for bit; the device's cosf/sinf are within 2 ulps of glibc's.
+          ASSERT_NEAR(got[i], want[i], 2e-6 * max_abs) << "element " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaOpsTest, SwiGluAndAddMatchCpu) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  for (int64_t n : {1, 5, 4096, 10001}) {
+    for (int64_t offset : {0, 1}) {
+      for (int alias : {0, 1, 2}) {  // out separate, out = first input, out = second input
+        SCOPED_TRACE(::testing::Message()
+                     << "n " << n << " offset " << offset << " alias " << alias);
+        const std::vector<float> a = RandomFloats(static_cast<size_t>(n + 1), 8, 4.0f);
+        const std::vector<float> b = RandomFloats(static_cast<size_t>(n + 1), 9);
+        std::vector<float> want_swiglu(a.size()), want_add(a.size());
+        kernels::SwiGlu(a.data() + offset, b.data() + offset, want_swiglu.data() + offset, n);
+        kernels::Add(a.data() + offset, b.data() + offset, want_add.data() + offset, n);
+
+        for (bool swiglu : {true, false}) {
+          DeviceBuffer da(a), db(b), dout(a.size() * sizeof(float));
+          DeviceBuffer& result = alias == 1 ? da : alias == 2 ? db : dout;
+          float* out = result.get<float>() + offset;
+          if (swiglu) {
+            ASSERT_CUDA_OK(
+                SwiGlu(da.get<float>() + offset, db.get<float>() + offset, out, n, nullptr));
+          } else {
+            ASSERT_CUDA_OK(
+                cuda::Add(da.get<float>() + offset, db.get<float>() + offset, out, n, nullptr));
+          }
+          const std::vector<float> got = result.Download<float>(a.size());
+          const std::vector<float>& want = swiglu ? want_swiglu : want_add;
+          for (int64_t i = offset; i < offset + n; ++i) {
+            if (swiglu) {
+              ASSERT_NEAR(got[i], want[i], 1e-6 * std::abs(want[i]) + 1e-30) << "element " << i;
+            } else {
+              ASSERT_EQ(got[i], want[i]) << "element " << i;  // one IEEE addition
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Inputs with every kind of value an f16 conversion treats specially.
+std::vector<float> F16TestValues(size_t n, uint32_t seed) {
+  std::vector<float> v = RandomFloats(n, seed);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> exponent(-30, 20);
+  for (size_t i = 0; i < n; ++i) v[i] = std::ldexp(v[i], exponent(rng));
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(),
+                            65504.0f,
+                            65520.0f,
+                            1e-8f,
+                            0x1p-25f,
+                            0x1.8p-24f,
+                            std::numeric_limits<float>::denorm_min()};
+  for (size_t i = 0; i < std::size(specials) && i < n; ++i) v[i * 7 % n] = specials[i];
+  return v;
+}
+
+TEST(CudaOpsTest, ConvertF32ToF16MatchesHostBitForBit) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  for (int64_t n : {1, 3, 1024, 1027, 100000}) {
+    for (int64_t offset : {0, 1}) {
+      SCOPED_TRACE(::testing::Message() << "n " << n << " offset " << offset);
+      const std::vector<float> x = F16TestValues(static_cast<size_t>(n + 1), 13);
+      DeviceBuffer dx(x), dout((x.size() + 1) * sizeof(uint16_t));
+      ASSERT_CUDA_OK(
+          ConvertF32ToF16(dx.get<float>() + offset, dout.get<uint16_t>() + offset, n, nullptr));
+      const std::vector<uint16_t> got = dout.Download<uint16_t>(x.size());
+      for (int64_t i = offset; i < offset + n; ++i) {
+        ASSERT_EQ(got[i], F32ToF16(x[i])) << "element " << i << " = " << x[i];
+      }
+    }
+  }
+}
+
+// Rows of the KV cache as CpuBackend::StoreRows writes them, with `pad` bytes after each row
+// that must stay untouched.
+TEST(CudaOpsTest, StoreRowsMatchesCpuBytes) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  constexpr uint8_t kUntouched = 0xab;
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    for (int64_t n : {32, 128, 4096}) {
+      for (int64_t rows : {1, 3, 17}) {
+        SCOPED_TRACE(::testing::Message() << NameOf(type) << " n " << n << " rows " << rows);
+        const int64_t packed = type == DType::kF32   ? n * 4
+                               : type == DType::kF16 ? n * 2
+                                                     : n / 32 * int64_t{sizeof(Q8_0Block)};
+        const int64_t row_bytes = packed + (type == DType::kF32 ? 8 : 6);  // element-aligned
+        std::vector<float> src = RandomFloats(static_cast<size_t>(rows * n), 17);
+        // Rows of very different scales, and an all-zero block.
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t i = 0; i < n; ++i)
+            src[r * n + i] *= std::ldexp(1.0f, static_cast<int>(r) - 8);
+        }
+        std::fill(src.begin(), src.begin() + 32, 0.0f);
+        std::vector<uint8_t> want(static_cast<size_t>(rows * row_bytes), kUntouched);
+        for (int64_t r = 0; r < rows; ++r) {
+          uint8_t* dst = want.data() + r * row_bytes;
+          if (type == DType::kF16) {
+            F32ToF16Row(src.data() + r * n, reinterpret_cast<uint16_t*>(dst), n);
+          } else if (type == DType::kQ8_0) {
+            simd::QuantizeQ8_0(src.data() + r * n, dst, n);
+          } else {
+            std::memcpy(dst, src.data() + r * n, static_cast<size_t>(n) * sizeof(float));
+          }
+        }
+        DeviceBuffer dsrc(src);
+        DeviceBuffer ddst(std::vector<uint8_t>(want.size(), kUntouched));
+        ASSERT_CUDA_OK(StoreRows(dsrc.get<float>(), rows, n, ddst.get(), type, row_bytes, nullptr));
+        const std::vector<uint8_t> got = ddst.Download<uint8_t>(want.size());
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(got[i], want[i]) << "byte " << i << " (row " << i / row_bytes << ")";
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace wick::kernels::cuda

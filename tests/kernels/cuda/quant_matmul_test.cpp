@@ -1,0 +1,482 @@
+// The CUDA GEMV and f16 dequantisation (kernels/cuda/quant_matmul.h) against the CPU, for every
+// supported weight type: row counts that leave partial CTAs, rows that end in a partial chunk,
+// m = 1..8, a strided y, misaligned pointers. The device's y must equal the host replay of its
+// arithmetic (emulation::EmulateGemv, dequant_host_test.cu) bit for bit, and a double-precision
+// product of the CPU's dequantized weights within kTolerance * sum |w x|; each row's outputs
+// must not depend on the rows of x beside it; DequantizeRowsF16 must equal the CPU's
+// dequantisation rounded to f16. Skipped where no usable GPU is found.
+#include "kernels/cuda/quant_matmul.h"
+
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/half.h"
+#include "core/quant_blocks.h"
+#include "gemv_emulation.h"
+#include "kernels/cpu/quant_traits.h"
+#include "kernels/cuda/device_info.h"
+
+namespace wick::kernels::cuda {
+namespace {
+
+#define WICK_SKIP_WITHOUT_GPU()                             \
+  do {                                                      \
+    std::string why;                                        \
+    if (!wick::kernels::cuda::HaveUsableCudaDevice(&why)) { \
+      GTEST_SKIP() << "no usable CUDA GPU: " << why;        \
+    }                                                       \
+  } while (0)
+
+constexpr double kTolerance = 2e-5;  // of sum |w x|: f32 sums of up to a few thousand terms
+
+constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ4_0, DType::kQ4_1,
+                            DType::kQ5_0, DType::kQ5_1, DType::kQ8_0, DType::kQ2_K, DType::kQ3_K,
+                            DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+
+bool IsFloat(DType t) {
+  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16;
+}
+
+uint32_t Bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+// A row length with a partial last chunk of 1024 columns and, for 18-, 22-, 34-, 110- and
+// 210-byte blocks, rows at every even alignment.
+int64_t OddK(DType t) {
+  if (IsFloat(t)) return 1000;
+  return InfoOf(t).block_size == 32 ? 32 * 37 : 256 * 5;
+}
+
+// ---- Device memory ----
+
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(size_t bytes) { error_ = cudaMalloc(&ptr_, bytes == 0 ? 1 : bytes); }
+  ~DeviceBuffer() {
+    if (ptr_ != nullptr) cudaFree(ptr_);
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  cudaError_t error() const { return error_; }
+  uint8_t* bytes(size_t offset = 0) const { return static_cast<uint8_t*>(ptr_) + offset; }
+
+ private:
+  void* ptr_ = nullptr;
+  cudaError_t error_ = cudaSuccess;
+};
+
+class Stream {
+ public:
+  Stream() { error_ = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking); }
+  ~Stream() {
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  cudaError_t error() const { return error_; }
+  cudaStream_t get() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+  cudaError_t error_ = cudaSuccess;
+};
+
+// ---- Weights ----
+
+struct Weights {
+  DType type;
+  int64_t n;
+  int64_t k;
+  std::vector<uint8_t> bytes;  // GGUF layout
+  std::vector<float> dequant;  // the CPU's dequantisation
+};
+
+// The f16 fields of a quantised block.
+std::vector<size_t> HalfFields(DType t) {
+  switch (t) {
+    case DType::kQ4_0:
+      return {offsetof(Q4_0Block, d)};
+    case DType::kQ4_1:
+      return {offsetof(Q4_1Block, d), offsetof(Q4_1Block, m)};
+    case DType::kQ5_0:
+      return {offsetof(Q5_0Block, d)};
+    case DType::kQ5_1:
+      return {offsetof(Q5_1Block, d), offsetof(Q5_1Block, m)};
+    case DType::kQ8_0:
+      return {offsetof(Q8_0Block, d)};
+    case DType::kQ2_K:
+      return {offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)};
+    case DType::kQ3_K:
+      return {offsetof(Q3_KBlock, d)};
+    case DType::kQ4_K:
+      return {offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)};
+    case DType::kQ5_K:
+      return {offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)};
+    case DType::kQ6_K:
+      return {offsetof(Q6_KBlock, d)};
+    default:
+      return {};
+  }
+}
+
+// n x k weights of type t. Quantised types: by default the CPU quantizer's output for random
+// values of varied magnitude per block; with random_blocks, random bytes (every quant and
+// sub-scale pattern) under random f16 scales of about 2^-8..2^-4 (and fast to make, for the
+// large matrices).
+Weights MakeWeights(DType t, int64_t n, int64_t k, uint32_t seed, bool random_blocks = false) {
+  std::mt19937 rng(seed);
+  const DTypeInfo& info = InfoOf(t);
+  Weights w{t, n, k, std::vector<uint8_t>(n * k / info.block_size * info.block_bytes), {}};
+  if (random_blocks && !IsFloat(t)) {
+    std::uniform_real_distribution<float> scale(0.0039f, 0.0625f);
+    for (uint8_t& b : w.bytes) b = static_cast<uint8_t>(rng());
+    for (size_t blk = 0; blk < w.bytes.size(); blk += info.block_bytes) {
+      for (size_t off : HalfFields(t)) {
+        const uint16_t h = F32ToF16(rng() % 2 == 0 ? scale(rng) : -scale(rng));
+        std::memcpy(&w.bytes[blk + off], &h, sizeof h);
+      }
+    }
+  } else {
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const float kMagnitudes[] = {1.0f, 0.01f, 0.1f, 3.0f};
+    std::vector<float> values(n * k);
+    for (int64_t b = 0; b < n * k / 32; ++b) {
+      const float mag = kMagnitudes[rng() % 4];
+      for (int64_t j = 32 * b; j < 32 * b + 32; ++j) values[j] = mag * normal(rng);
+    }
+    for (int64_t j = n * k / 32 * 32; j < n * k; ++j) values[j] = normal(rng);
+    FindQuantTraits(t)->quantize(values.data(), w.bytes.data(), n * k);
+  }
+  w.dequant.resize(n * k);
+  FindQuantTraits(t)->dequantize(w.bytes.data(), w.dequant.data(), n * k);
+  return w;
+}
+
+std::vector<float> RandomX(int64_t m, int64_t k, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(m * k);
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+// ---- Running Gemv ----
+
+struct Layout {
+  size_t w_offset = 0;  // bytes after a 256-aligned allocation
+  size_t x_offset = 0;  // floats
+  int64_t y_stride = 0;
+};
+
+constexpr float kUnwritten = -12345.0f;
+
+// y = Gemv(w, x[0..m)) on the device, with the layout's offsets and stride; empty on failure.
+// Also checks that y's gaps between rows stay unwritten.
+std::vector<float> RunGemv(const Weights& w, const std::vector<float>& x, int64_t m,
+                           const Layout& layout, const Stream& stream, bool* float_vec) {
+  const int64_t ys = layout.y_stride == 0 ? w.n : layout.y_stride;
+  DeviceBuffer dw(w.bytes.size() + layout.w_offset);
+  DeviceBuffer dx((m * w.k + layout.x_offset) * sizeof(float));
+  DeviceBuffer dy(m * ys * sizeof(float));
+  EXPECT_EQ(dw.error(), cudaSuccess);
+  EXPECT_EQ(dx.error(), cudaSuccess);
+  EXPECT_EQ(dy.error(), cudaSuccess);
+  if (dw.error() != cudaSuccess || dx.error() != cudaSuccess || dy.error() != cudaSuccess) {
+    return {};
+  }
+  auto* wp = dw.bytes(layout.w_offset);
+  auto* xp = reinterpret_cast<float*>(dx.bytes()) + layout.x_offset;
+  auto* yp = reinterpret_cast<float*>(dy.bytes());
+  std::vector<float> y(m * ys, kUnwritten);
+  if (!w.bytes.empty()) {
+    EXPECT_EQ(cudaMemcpy(wp, w.bytes.data(), w.bytes.size(), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  if (m * w.k > 0) {
+    EXPECT_EQ(cudaMemcpy(xp, x.data(), m * w.k * sizeof(float), cudaMemcpyHostToDevice),
+              cudaSuccess);
+  }
+  EXPECT_EQ(cudaMemcpy(yp, y.data(), y.size() * sizeof(float), cudaMemcpyHostToDevice),
+            cudaSuccess);
+  GemvArgs args;
+  args.w = wp;
+  args.type = w.type;
+  args.n = w.n;
+  args.k = w.k;
+  args.x = xp;
+  args.m = m;
+  args.y = yp;
+  args.y_stride = layout.y_stride;
+  const cudaError_t launched = Gemv(args, stream.get());
+  EXPECT_EQ(launched, cudaSuccess) << cudaGetErrorString(launched);
+  const cudaError_t ran = cudaStreamSynchronize(stream.get());
+  EXPECT_EQ(ran, cudaSuccess) << cudaGetErrorString(ran);
+  EXPECT_EQ(cudaMemcpy(y.data(), yp, y.size() * sizeof(float), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  if (launched != cudaSuccess || ran != cudaSuccess) return {};
+  *float_vec = reinterpret_cast<uintptr_t>(wp) % 16 == 0 &&
+               reinterpret_cast<uintptr_t>(xp) % 16 == 0 && w.k % 8 == 0;
+  std::vector<float> packed(m * w.n);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t r = 0; r < ys; ++r) {
+      if (r < w.n) {
+        packed[i * w.n + r] = y[i * ys + r];
+      } else {
+        EXPECT_EQ(y[i * ys + r], kUnwritten) << "y[" << i << "][" << r << "] past n";
+      }
+    }
+  }
+  return packed;
+}
+
+// Runs Gemv and checks y against the double-precision product and the host replay.
+void ExpectGemvCorrect(const Weights& w, const std::vector<float>& x, int64_t m,
+                       const Layout& layout, const Stream& stream) {
+  SCOPED_TRACE(testing::Message() << NameOf(w.type) << " n " << w.n << " k " << w.k << " m " << m);
+  bool float_vec = false;
+  const std::vector<float> y = RunGemv(w, x, m, layout, stream, &float_vec);
+  ASSERT_EQ(static_cast<int64_t>(y.size()), m * w.n);
+
+  std::vector<float> replay(m * w.n);
+  emulation::EmulateGemv(w.bytes.data(), w.type, w.n, w.k, x.data(), m, float_vec, replay.data());
+  int failures = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t r = 0; r < w.n; ++r) {
+      double sum = 0.0, abs = 0.0;
+      for (int64_t j = 0; j < w.k; ++j) {
+        const double p = static_cast<double>(w.dequant[r * w.k + j]) * x[i * w.k + j];
+        sum += p;
+        abs += std::fabs(p);
+      }
+      const float got = y[i * w.n + r];
+      const bool near = std::fabs(got - sum) <= kTolerance * abs + 1e-30;
+      const bool same = Bits(got) == Bits(replay[i * w.n + r]);
+      if ((!near || !same) && failures++ < 10) {
+        ADD_FAILURE() << "y[" << i << "][" << r << "] = " << got << ": reference " << sum
+                      << " (sum |w x| " << abs << "), host replay " << replay[i * w.n + r];
+      }
+    }
+  }
+}
+
+TEST(CudaGemv, MatchesCpuForEveryTypeAndBatchSize) {
+  WICK_SKIP_WITHOUT_GPU();
+  Stream stream;
+  ASSERT_EQ(stream.error(), cudaSuccess);
+  for (const DType t : kTypes) {
+    for (const int64_t n : {67, 300}) {
+      const int64_t k = n == 67 ? OddK(t) : 4096;
+      const Weights w = MakeWeights(t, n, k, static_cast<uint32_t>(n) + static_cast<uint32_t>(t));
+      const std::vector<float> x = RandomX(kMaxGemvRows, k, 5);
+      for (int64_t m = 1; m <= kMaxGemvRows; ++m) ExpectGemvCorrect(w, x, m, {}, stream);
+    }
+  }
+}
+
+TEST(CudaGemv, LargeMatrices) {
+  WICK_SKIP_WITHOUT_GPU();
+  Stream stream;
+  ASSERT_EQ(stream.error(), cudaSuccess);
+  for (const DType t : kTypes) {
+    const Weights w = MakeWeights(t, 4096, 4096, 11, /*random_blocks=*/true);
+    const std::vector<float> x = RandomX(kMaxGemvRows, 4096, 12);
+    for (const int64_t m : {1, 8}) ExpectGemvCorrect(w, x, m, {}, stream);
+  }
+}
+
+TEST(CudaGemv, RowsAreTheSameAloneOrInABatch) {
+  WICK_SKIP_WITHOUT_GPU();
+  Stream stream;
+  ASSERT_EQ(stream.error(), cudaSuccess);
+  for (const DType t : kTypes) {
+    SCOPED_TRACE(NameOf(t));
+    const int64_t n = 300, k = OddK(t);
+    const Weights w = MakeWeights(t, n, k, 21, /*random_blocks=*/true);
+    const std::vector<float> x = RandomX(kMaxGemvRows, k, 22);
+    bool vec = false;
+    const std::vector<float> all = RunGemv(w, x, kMaxGemvRows, {}, stream, &vec);
+    ASSERT_EQ(static_cast<int64_t>(all.size()), kMaxGemvRows * n);
+    for (int64_t i = 0; i < kMaxGemvRows; ++i) {
+      const std::vector<float> row(x.begin() + i * k, x.begin() + (i + 1) * k);
+      const std::vector<float> alone = RunGemv(w, row, 1, {}, stream, &vec);
+      ASSERT_EQ(static_cast<int64_t>(alone.size()), n);
+      for (int64_t r = 0; r < n; ++r) {
+        ASSERT_EQ(Bits(alone[r]), Bits(all[i * n + r])) << "x row " << i << ", y column " << r;
+      }
+    }
+    const std::vector<float> five = RunGemv(w, x, 5, {}, stream, &vec);
+    ASSERT_EQ(static_cast<int64_t>(five.size()), 5 * n);
+    for (int64_t j = 0; j < 5 * n; ++j) ASSERT_EQ(Bits(five[j]), Bits(all[j])) << j;
+  }
+}
+
+TEST(CudaGemv, StridedOutputAndMisalignedInputs) {
+  WICK_SKIP_WITHOUT_GPU();
+  Stream stream;
+  ASSERT_EQ(stream.error(), cudaSuccess);
+  for (const DType t : kTypes) {
+    const int64_t n = 45, k = OddK(t);
+    const Weights w = MakeWeights(t, n, k, 31);
+    const std::vector<float> x = RandomX(kMaxGemvRows, k, 32);
+    const size_t w_shift = t == DType::kF32 ? 4 : 2;
+    ExpectGemvCorrect(w, x, 5, {.y_stride = n + 3}, stream);
+    ExpectGemvCorrect(w, x, 3, {.w_offset = w_shift, .x_offset = 1, .y_stride = n + 1}, stream);
+    ExpectGemvCorrect(w, x, 1, {.w_offset = 6 * w_shift, .x_offset = 3}, stream);
+    ExpectGemvCorrect(w, x, 8, {.w_offset = 16, .x_offset = 4}, stream);
+  }
+}
+
+TEST(CudaGemv, OddShapes) {
+  WICK_SKIP_WITHOUT_GPU();
+  Stream stream;
+  ASSERT_EQ(stream.error(), cudaSuccess);
+  // Float rows of any length (the scalar path), one-row and one-block matrices.
+  for (const DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+    for (const int64_t k : {1, 37, 100, 8}) {
+      const Weights w = MakeWeights(t, 5, k, 41);
+      ExpectGemvCorrect(w, RandomX(kMaxGemvRows, k, 42), 4, {}, stream);
+    }
+  }
+  for (const DType t : kTypes) {
+    const int64_t k = IsFloat(t) ? 8 : InfoOf(t).block_size;
+    ExpectGemvCorrect(MakeWeights(t, 1, k, 43), RandomX(kMaxGemvRows, k, 44), 2, {}, stream);
+    ExpectGemvCorrect(MakeWeights(t, 17, 3 * 1024, 45), RandomX(kMaxGemvRows, 3 * 1024, 46), 7, {},
+                      stream);
+  }
+}
+
+TEST(CudaGemv, RejectsBadArgumentsAndSkipsEmptyWork) {
+  WICK_SKIP_WITHOUT_GPU();
+  for (const DType t : kTypes) EXPECT_TRUE(SupportsWeightType(t)) << NameOf(t);
+  for (const DType t : {DType::kQ8_1, DType::kQ8_K, DType::kI8, DType::kIQ4_NL}) {
+    EXPECT_FALSE(SupportsWeightType(t)) << NameOf(t);
+  }
+  DeviceBuffer buf(1 << 16);
+  ASSERT_EQ(buf.error(), cudaSuccess);
+  GemvArgs ok;
+  ok.w = buf.bytes();
+  ok.type = DType::kQ4_0;
+  ok.n = 4;
+  ok.k = 64;
+  ok.x = reinterpret_cast<const float*>(buf.bytes(8192));
+  ok.m = 2;
+  ok.y = reinterpret_cast<float*>(buf.bytes(16384));
+  EXPECT_EQ(Gemv(ok, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+
+  GemvArgs bad = ok;
+  bad.m = kMaxGemvRows + 1;
+  EXPECT_EQ(Gemv(bad, nullptr), cudaErrorInvalidValue);
+  bad = ok;
+  bad.type = DType::kQ8_K;
+  EXPECT_EQ(Gemv(bad, nullptr), cudaErrorInvalidValue);
+  bad = ok;
+  bad.k = 48;  // not a whole number of blocks
+  EXPECT_EQ(Gemv(bad, nullptr), cudaErrorInvalidValue);
+  bad = ok;
+  bad.y_stride = 3;  // rows of y would overlap
+  EXPECT_EQ(Gemv(bad, nullptr), cudaErrorInvalidValue);
+  bad = ok;
+  bad.w = buf.bytes(1);  // a block's f16 scale cannot be read
+  EXPECT_EQ(Gemv(bad, nullptr), cudaErrorInvalidValue);
+  bad = ok;
+  bad.x = nullptr;
+  EXPECT_EQ(Gemv(bad, nullptr), cudaErrorInvalidValue);
+
+  GemvArgs empty;  // nothing to do: no launch, even with null pointers
+  empty.type = DType::kQ4_K;
+  empty.n = 0;
+  empty.m = 3;
+  EXPECT_EQ(Gemv(empty, nullptr), cudaSuccess);
+  empty.n = 5;
+  empty.m = 0;
+  EXPECT_EQ(Gemv(empty, nullptr), cudaSuccess);
+
+  EXPECT_EQ(DequantizeRowsF16(buf.bytes(), DType::kQ8_K, 0, 1, 256,
+                              reinterpret_cast<uint16_t*>(buf.bytes(8192)), nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(DequantizeRowsF16(buf.bytes(), DType::kQ4_0, 0, 1, 40,
+                              reinterpret_cast<uint16_t*>(buf.bytes(8192)), nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(DequantizeRowsF16(nullptr, DType::kQ4_0, 0, 0, 64, nullptr, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+TEST(CudaGemv, EmptyRowsGiveZeros) {
+  WICK_SKIP_WITHOUT_GPU();
+  Stream stream;
+  ASSERT_EQ(stream.error(), cudaSuccess);
+  for (const DType t : {DType::kF16, DType::kQ4_0, DType::kQ6_K}) {
+    Weights w{t, 20, 0, {}, {}};
+    bool vec = false;
+    const std::vector<float> y = RunGemv(w, {}, 3, {}, stream, &vec);
+    ASSERT_EQ(y.size(), 60u);
+    for (float v : y) EXPECT_EQ(v, 0.0f) << NameOf(t);
+  }
+}
+
+// ---- DequantizeRowsF16 ----
+
+// Rows [row0, row0 + rows) to f16 on the device, against the CPU's dequantisation rounded by
+// core/half.h, bit for bit (either a NaN where the CPU has one).
+void ExpectDequantMatches(const Weights& w, int64_t row0, int64_t rows, size_t out_offset,
+                          const Stream& stream) {
+  SCOPED_TRACE(testing::Message() << NameOf(w.type) << " rows " << row0 << ".." << row0 + rows
+                                  << " of " << w.n << " x " << w.k << ", out + " << out_offset);
+  DeviceBuffer dw(w.bytes.size());
+  DeviceBuffer dout(rows * w.k * sizeof(uint16_t) + out_offset);
+  ASSERT_EQ(dw.error(), cudaSuccess);
+  ASSERT_EQ(dout.error(), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(dw.bytes(), w.bytes.data(), w.bytes.size(), cudaMemcpyHostToDevice),
+            cudaSuccess);
+  auto* out = reinterpret_cast<uint16_t*>(dout.bytes(out_offset));
+  ASSERT_EQ(DequantizeRowsF16(dw.bytes(), w.type, row0, rows, w.k, out, stream.get()), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(stream.get()), cudaSuccess);
+  std::vector<uint16_t> got(rows * w.k);
+  ASSERT_EQ(cudaMemcpy(got.data(), out, got.size() * sizeof(uint16_t), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  int failures = 0;
+  for (int64_t j = 0; j < rows * w.k; ++j) {
+    const uint16_t want = F32ToF16(w.dequant[row0 * w.k + j]);
+    const bool both_nan = (got[j] & 0x7fff) > 0x7c00 && (want & 0x7fff) > 0x7c00;
+    if (got[j] != want && !both_nan && failures++ < 10) {
+      ADD_FAILURE() << "element " << j / w.k << ", " << j % w.k << ": 0x" << std::hex << got[j]
+                    << ", the CPU's 0x" << want;
+    }
+  }
+}
+
+TEST(CudaDequantizeRowsF16, MatchesCpuRoundedToF16) {
+  WICK_SKIP_WITHOUT_GPU();
+  Stream stream;
+  ASSERT_EQ(stream.error(), cudaSuccess);
+  for (const DType t : kTypes) {
+    const Weights w = MakeWeights(t, 67, OddK(t), 51);
+    ExpectDequantMatches(w, 5, 60, 0, stream);
+    ExpectDequantMatches(w, 0, 67, 2, stream);  // misaligned output: 2-byte stores
+    ExpectDequantMatches(w, 66, 1, 0, stream);
+    const Weights blocks = MakeWeights(t, 9, OddK(t), 52, /*random_blocks=*/true);
+    ExpectDequantMatches(blocks, 3, 6, 0, stream);
+  }
+  for (const DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+    const Weights w = MakeWeights(t, 7, 37, 53);
+    ExpectDequantMatches(w, 1, 5, 0, stream);
+    ExpectDequantMatches(w, 2, 3, 6, stream);
+  }
+}
+
+}  // namespace
+}  // namespace wick::kernels::cuda

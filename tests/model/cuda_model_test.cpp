@@ -1,0 +1,293 @@
+// Whole models on the CUDA backend against the CPU backend: a synthetic `tiny` model of every
+// weight type, full and partial offload, every KV cache type, batched decode, recorded decode
+// steps, and the shared real models against ../shared/golden. Skipped, with the reason,
+// where no usable GPU is found.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "io/gguf_file.h"
+#include "model/cuda_backend.h"
+#include "model/device.h"
+#include "model/llama.h"
+#include "model/synthetic.h"
+#include "test_support.h"
+
+namespace wick::model {
+namespace {
+
+bool SkipWithoutGpu(std::string* why) {
+  const GpuProbe probe = ProbeGpus();
+  for (const GpuDevice& d : probe.devices) {
+    if (d.usable) return false;
+  }
+  *why = probe.why_none.empty() ? "no usable CUDA device" : probe.why_none;
+  return true;
+}
+
+#define SKIP_WITHOUT_GPU()                                                     \
+  do {                                                                         \
+    std::string why_;                                                          \
+    if (SkipWithoutGpu(&why_)) GTEST_SKIP() << "no usable CUDA GPU: " << why_; \
+  } while (0)
+
+// The golden README's tolerances: 0.10 on logits, 0.25 for weights of 5 bits or fewer.
+float ToleranceFor(DType type) {
+  switch (type) {
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ4_K:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ5_K:
+      return 0.25f;
+    default:
+      return 0.10f;
+  }
+}
+
+// Logit rows of the CPU and the GPU agree: every logit within `tol`, and the same argmax
+// wherever the CPU's top two are more than 0.1 apart.
+void ExpectClose(const std::vector<float>& cpu, const std::vector<float>& gpu, int64_t n_vocab,
+                 float tol, const std::string& what) {
+  ASSERT_EQ(cpu.size(), gpu.size());
+  for (size_t row = 0; row * n_vocab < cpu.size(); ++row) {
+    const float* c = cpu.data() + row * n_vocab;
+    const float* g = gpu.data() + row * n_vocab;
+    float worst = 0;
+    for (int64_t i = 0; i < n_vocab; ++i) worst = std::max(worst, std::fabs(c[i] - g[i]));
+    EXPECT_LE(worst, tol) << what << ", row " << row;
+    std::vector<float> sorted(c, c + n_vocab);
+    std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+    if (sorted[0] - sorted[1] > 0.1f) {
+      EXPECT_EQ(std::max_element(c, c + n_vocab) - c, std::max_element(g, g + n_vocab) - g)
+          << what << ", row " << row;
+    }
+  }
+}
+
+class CudaModelTest : public ::testing::Test {
+ protected:
+  // A `tiny` synthetic model of `type`, loaded twice: once for the CPU, once offloaded.
+  struct Pair {
+    std::unique_ptr<GgufFile> file;
+    std::unique_ptr<LlamaModel> cpu_model, gpu_model;
+  };
+
+  Pair Build(DType type, int64_t gpu_layers = -1) {
+    SynthOptions options;
+    options.preset = *FindSynthPreset("tiny");
+    options.type = type;
+    Pair p;
+    Result<GgufWriter> writer = BuildSyntheticModel(options);
+    EXPECT_TRUE(writer.ok()) << writer.error().message();
+    if (!writer.ok()) return p;
+    const std::string path = dir_.File(std::string(NameOf(type)) + ".gguf").string();
+    EXPECT_TRUE(writer->WriteFile(path).ok());
+    Load(path, gpu_layers, p);
+    return p;
+  }
+
+  void Load(const std::string& path, int64_t gpu_layers, Pair& p) {
+    Result<GgufFile> file = GgufFile::Open(path);
+    ASSERT_TRUE(file.ok()) << file.error().message();
+    p.file = std::make_unique<GgufFile>(std::move(*file));
+    p.cpu_model = std::make_unique<LlamaModel>(*LlamaModel::Load(*p.file));
+    p.gpu_model = std::make_unique<LlamaModel>(*LlamaModel::Load(*p.file));
+    if (!gpu_) {
+      Result<std::unique_ptr<CudaBackend>> be = CudaBackend::Create(0);
+      ASSERT_TRUE(be.ok()) << be.error().message();
+      gpu_ = std::move(*be);
+    }
+    const int64_t layers = gpu_layers < 0 ? p.gpu_model->hparams().n_layer : gpu_layers;
+    Status st = p.gpu_model->Offload(*gpu_, layers);
+    ASSERT_TRUE(st.ok()) << st.error().message();
+  }
+
+  std::vector<int32_t> Tokens(size_t n, int64_t n_vocab, uint32_t seed) const {
+    std::mt19937 rng(seed);
+    std::vector<int32_t> t(n);
+    for (int32_t& id : t) id = 1 + static_cast<int32_t>(rng() % (n_vocab - 1));
+    return t;
+  }
+
+  // Prompt logits (every position), then `steps` greedy decode steps on both backends, each
+  // step fed the CPU's token so that both stay on the same sequence.
+  void Compare(Pair& p, DType kv_type, size_t prompt_len, int steps, float tol,
+               const std::string& what) {
+    const int64_t n_vocab = p.cpu_model->hparams().n_vocab;
+    const std::vector<int32_t> prompt = Tokens(prompt_len, n_vocab, 7);
+    Result<KvCache> cpu_cache = p.cpu_model->NewCache(256, kv_type);
+    Result<KvCache> gpu_cache = p.gpu_model->NewCache(256, kv_type);
+    ASSERT_TRUE(cpu_cache.ok() && gpu_cache.ok());
+    std::vector<float> cpu_logits(prompt_len * n_vocab), gpu_logits(prompt_len * n_vocab);
+    ASSERT_TRUE(p.cpu_model->Forward(prompt, *cpu_cache, cpu_, cpu_logits.data()).ok());
+    Status st = p.gpu_model->Forward(prompt, *gpu_cache, cpu_, gpu_logits.data());
+    ASSERT_TRUE(st.ok()) << st.error().message();
+    ExpectClose(cpu_logits, gpu_logits, n_vocab, tol, what + " prompt");
+    std::vector<float> c(n_vocab), g(n_vocab);
+    std::copy_n(cpu_logits.end() - n_vocab, n_vocab, c.begin());
+    for (int i = 0; i < steps; ++i) {
+      const auto next = static_cast<int32_t>(std::max_element(c.begin(), c.end()) - c.begin());
+      ASSERT_TRUE(p.cpu_model->Forward({&next, 1}, *cpu_cache, cpu_, c.data(), true).ok());
+      st = p.gpu_model->Forward({&next, 1}, *gpu_cache, cpu_, g.data(), true);
+      ASSERT_TRUE(st.ok()) << st.error().message();
+      ExpectClose(c, g, n_vocab, tol, what + " step " + std::to_string(i));
+    }
+  }
+
+  testing::TempDir dir_;
+  CpuBackend cpu_{2};
+  std::unique_ptr<CudaBackend> gpu_;
+};
+
+TEST_F(CudaModelTest, EveryWeightTypeMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ4_0, DType::kQ4_1,
+                     DType::kQ5_0, DType::kQ5_1, DType::kQ8_0, DType::kQ2_K, DType::kQ3_K,
+                     DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    Pair p = Build(type);
+    ASSERT_TRUE(p.gpu_model);
+    // 40 prompt tokens take the GEMM (tensor cores), decode steps the GEMV.
+    Compare(p, DType::kF16, 40, 6, ToleranceFor(type), std::string(NameOf(type)));
+  }
+}
+
+TEST_F(CudaModelTest, EveryKvCacheType) {
+  SKIP_WITHOUT_GPU();
+  Pair p = Build(DType::kQ8_0);
+  ASSERT_TRUE(p.gpu_model);
+  for (DType kv : {DType::kF16, DType::kF32, DType::kQ8_0}) {
+    Compare(p, kv, 24, 4, 0.10f, "kv " + std::string(NameOf(kv)));
+  }
+}
+
+TEST_F(CudaModelTest, PartialOffloadMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Pair p = Build(DType::kQ4_K, /*gpu_layers=*/2);
+  ASSERT_TRUE(p.gpu_model);
+  EXPECT_EQ(p.gpu_model->gpu_layers(), 2);
+  EXPECT_FALSE(p.gpu_model->output_on_gpu());
+  Compare(p, DType::kF16, 20, 4, 0.25f, "2 of 4 layers");
+}
+
+TEST_F(CudaModelTest, DecodeStepsAreRecordedAndReplayed) {
+  SKIP_WITHOUT_GPU();
+  Pair p = Build(DType::kQ4_0);
+  ASSERT_TRUE(p.gpu_model);
+  const int64_t before = gpu_->graph_launches();
+  Compare(p, DType::kF16, 8, 12, 0.25f, "graphs");
+  // The first one-token step runs eagerly, the rest replay a graph.
+  EXPECT_GE(gpu_->graph_launches() - before, 10);
+}
+
+TEST_F(CudaModelTest, BatchedDecodeMatchesSequencesAlone) {
+  SKIP_WITHOUT_GPU();
+  Pair p = Build(DType::kQ4_0);
+  ASSERT_TRUE(p.gpu_model);
+  const int64_t n_vocab = p.gpu_model->hparams().n_vocab;
+  constexpr int kSeqs = 12;  // more than one GEMV call's rows
+  std::vector<KvCache> caches;
+  std::vector<std::vector<float>> alone(kSeqs);
+  for (int s = 0; s < kSeqs; ++s) {
+    // Alone: a prompt, then one decode step.
+    KvCache cache = *p.gpu_model->NewCache(128);
+    const std::vector<int32_t> prompt = Tokens(5 + s, n_vocab, 100 + s);
+    std::vector<float> logits(n_vocab);
+    const BatchSequence ps{.tokens = prompt, .cache = &cache, .logits = true, .prompt = true};
+    ASSERT_TRUE(p.gpu_model->ForwardBatch({&ps, 1}, cpu_, logits.data()).ok());
+    const int32_t next = 3 + s;
+    const BatchSequence ds{.tokens = {&next, 1}, .cache = &cache, .logits = true};
+    ASSERT_TRUE(p.gpu_model->ForwardBatch({&ds, 1}, cpu_, logits.data()).ok());
+    alone[s] = logits;
+    // Again, for the batched run: the prompt only.
+    KvCache again = *p.gpu_model->NewCache(128);
+    const BatchSequence ps2{.tokens = prompt, .cache = &again, .logits = true, .prompt = true};
+    ASSERT_TRUE(p.gpu_model->ForwardBatch({&ps2, 1}, cpu_, logits.data()).ok());
+    caches.push_back(std::move(again));
+  }
+  std::vector<int32_t> next(kSeqs);
+  std::vector<BatchSequence> batch;
+  for (int s = 0; s < kSeqs; ++s) {
+    next[s] = 3 + s;
+    batch.push_back({.tokens = {&next[s], 1}, .cache = &caches[s], .logits = true});
+  }
+  std::vector<float> logits(kSeqs * n_vocab);
+  Status st = p.gpu_model->ForwardBatch(batch, cpu_, logits.data());
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  for (int s = 0; s < kSeqs; ++s) {
+    // The GEMV computes each row alone, so batching changes nothing.
+    EXPECT_TRUE(std::equal(alone[s].begin(), alone[s].end(), logits.begin() + s * n_vocab))
+        << "sequence " << s;
+  }
+}
+
+TEST_F(CudaModelTest, CacheInTheWrongMemoryIsAnError) {
+  SKIP_WITHOUT_GPU();
+  Pair p = Build(DType::kQ8_0);
+  ASSERT_TRUE(p.gpu_model);
+  Result<KvCache> host = KvCache::Create(p.gpu_model->hparams(), 64);
+  ASSERT_TRUE(host.ok());
+  const int32_t t = 5;
+  std::vector<float> logits(p.gpu_model->hparams().n_vocab);
+  Status st = p.gpu_model->Forward({&t, 1}, *host, cpu_, logits.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("NewCache"), std::string::npos) << st.error().message();
+}
+
+// The shared real models: prompt logits on the GPU within the golden README's tolerances of
+// llama.cpp's, as the CPU's are.
+TEST_F(CudaModelTest, SharedModelsMatchTheGoldenLogits) {
+  SKIP_WITHOUT_GPU();
+  const auto shared = testing::SharedDir();
+  if (!shared) GTEST_SKIP() << "../shared not found (set WICK_SHARED)";
+  int cases = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(*shared / "golden")) {
+    if (!entry.is_directory()) continue;
+    const std::string name = entry.path().filename().string();
+    std::filesystem::path model_path = *shared / "models" / (name + ".gguf");
+    if (!std::filesystem::exists(model_path)) {
+      model_path = *shared / "models/synthetic" / (name + ".gguf");
+    }
+    if (!std::filesystem::exists(model_path)) continue;
+    Pair p;
+    Load(model_path.string(), -1, p);
+    ASSERT_TRUE(p.gpu_model);
+    bool low_bit = false;
+    for (const char* tag : {"q2_", "q3_", "q4_", "q5_"}) {
+      low_bit = low_bit || name.find(tag) != std::string::npos;
+    }
+    const float tol = low_bit ? 0.25f : 0.10f;
+    for (const auto& c : std::filesystem::directory_iterator(entry.path())) {
+      if (c.path().extension() != ".json") continue;
+      std::ifstream in(c.path(), std::ios::binary);
+      const nlohmann::json ref = nlohmann::json::parse(in, nullptr, false);
+      if (ref.is_discarded()) continue;  // raw token bytes in greedy_text; the CPU test has it
+      const auto tokens = ref["prompt_tokens"].get<std::vector<int32_t>>();
+      const int64_t n_vocab = p.gpu_model->hparams().n_vocab;
+      Result<KvCache> cache = p.gpu_model->NewCache(128);
+      ASSERT_TRUE(cache.ok());
+      std::vector<float> logits(tokens.size() * n_vocab);
+      Status st = p.gpu_model->Forward(tokens, *cache, cpu_, logits.data());
+      ASSERT_TRUE(st.ok()) << name << ": " << st.error().message();
+      for (const auto& position : ref["positions"]) {
+        const auto pos = position["pos"].get<int64_t>();
+        for (const auto& pair : position["top"]) {
+          EXPECT_NEAR(logits[pos * n_vocab + pair[0].get<int32_t>()], pair[1].get<float>(), tol)
+              << name << "/" << c.path().filename().string() << " position " << pos;
+        }
+      }
+      ++cases;
+    }
+  }
+  EXPECT_GT(cases, 0);
+}
+
+}  // namespace
+}  // namespace wick::model
