@@ -14,6 +14,25 @@
 
 namespace wick::testing {
 
+namespace {
+
+// Every wick a test starts runs on the CPU unless the test asks for a device: the suite's
+// expectations (exact logits, "backend": "CPU") hold on machines with a GPU too. The CUDA
+// tests pass --device themselves.
+const bool kCpuUnlessAsked = [] { return ::setenv("WICK_DEVICE", "cpu", 0) == 0; }();
+
+// Read once, before any fork: a child only reads it.
+const std::string kWickBinary = [] {
+  const char* env = std::getenv("WICK_TEST_BINARY");
+  return std::string(env != nullptr && *env != '\0' ? env : WICK_BINARY);
+}();
+
+}  // namespace
+
+const std::string& WickBinary() {
+  return kWickBinary;
+}
+
 std::optional<std::filesystem::path> SharedDir() {
   std::filesystem::path dir;
   if (const char* env = std::getenv("WICK_SHARED"); env != nullptr && *env != '\0') {
@@ -105,7 +124,7 @@ CommandResult Spawn(const std::vector<std::string>& args, const std::string& inp
     close(out_pipe[1]);
     close(err_pipe[1]);
     std::vector<char*> argv;
-    std::string binary = WICK_BINARY;
+    std::string binary = WickBinary();
     argv.push_back(binary.data());
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());

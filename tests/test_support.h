@@ -54,6 +54,10 @@ struct CommandResult {
 };
 
 // Runs the wick binary built with the tests, with a timeout, capturing its output.
+// The wick executable the tests run: the build's own, or $WICK_TEST_BINARY (a test binary
+// copied to another machine, as scripts/gpu-check's bundle does).
+const std::string& WickBinary();
+
 CommandResult RunWick(const std::vector<std::string>& args, int timeout_seconds = 60);
 // The same with `input` (at most a pipe's buffer, 64 KiB) on its standard input.
 CommandResult RunWickWithInput(const std::vector<std::string>& args, const std::string& input,

@@ -3,6 +3,7 @@
 // effective weight bandwidth of generation.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,6 +12,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "cli/device_setup.h"
 #include "cli/loaded_model.h"
 #include "engine/bench_run.h"
 
@@ -24,8 +26,18 @@ struct BenchOptions {
   int64_t n_gen = 128;
   int repetitions = 5;
   int threads = 0;
-  std::string device = "cpu";
+  DeviceOptions device;
   bool json = false;
+  // Batched decode (llama-batched-bench): sequence counts, and each one's prompt and
+  // generated tokens.
+  std::vector<int> parallel;
+  int64_t parallel_prompt = 128;
+  int64_t parallel_gen = 128;
+};
+
+struct BatchedResult {
+  int n_seq = 0;
+  double decode_ts = 0;  // generated tokens of all sequences per second
 };
 
 struct TestResult {
@@ -93,10 +105,6 @@ void Summarize(TestResult& r) {
 }
 
 int RunBench(const BenchOptions& opts) {
-  if (opts.device != "cpu" && opts.device != "auto") {
-    return ReportError(
-        fmt::format("device {} is not available in this build (cpu only)", Quote(opts.device)));
-  }
   if (opts.n_prompt < 0 || opts.n_gen < 0 || opts.repetitions < 1) {
     return ReportError("-p and -n must be >= 0 and -r >= 1");
   }
@@ -105,9 +113,20 @@ int RunBench(const BenchOptions& opts) {
   LoadedModel& m = **loaded;
   const ModelFacts facts = Describe(m);
   const int64_t n_ctx = std::max<int64_t>({opts.n_prompt, opts.n_gen, 1});
-  Result<model::KvCache> cache = model::KvCache::Create(m.model.hparams(), n_ctx);
+  const int max_parallel =
+      opts.parallel.empty() ? 0 : *std::max_element(opts.parallel.begin(), opts.parallel.end());
+  const int64_t parallel_ctx = opts.parallel_prompt + opts.parallel_gen;
+  // Room for the pp/tg cache and, at once, the largest batched run's caches.
+  Result<DeviceSetup> devices = SetUpDevice(
+      opts.device, m.model,
+      {.threads = opts.threads,
+       .n_ctx = n_ctx + (max_parallel > 0 ? parallel_ctx * max_parallel : 0),
+       .max_batch_tokens = std::max<int64_t>({opts.n_prompt, opts.parallel_prompt, max_parallel})});
+  if (!devices.ok()) return ReportError(devices.error().message());
+  LogDevice(*devices);
+  Result<model::KvCache> cache = m.model.NewCache(n_ctx);
   if (!cache.ok()) return ReportError(cache.error().message());
-  model::CpuBackend backend(opts.threads);
+  model::CpuBackend& backend = *devices->cpu;
   std::vector<float> logits(static_cast<size_t>(m.model.hparams().n_vocab));
   std::mt19937 rng(42);
 
@@ -136,6 +155,26 @@ int RunBench(const BenchOptions& opts) {
     }
     Summarize(r);
   }
+  std::vector<BatchedResult> batched;
+  for (int n_seq : opts.parallel) {
+    std::vector<model::KvCache> caches;
+    for (int i = 0; i < n_seq; ++i) {
+      Result<model::KvCache> c = m.model.NewCache(std::max<int64_t>(parallel_ctx, 1));
+      if (!c.ok()) return ReportError(c.error().message());
+      caches.push_back(std::move(*c));
+    }
+    std::vector<float> batch_logits;
+    // The warm-up sizes the buffers (and records the step on a GPU).
+    Result<double> ns = engine::TimeBatchedDecode(m.model, backend, caches, batch_logits, rng,
+                                                  opts.parallel_prompt, 3);
+    if (ns.ok()) {
+      ns = engine::TimeBatchedDecode(m.model, backend, caches, batch_logits, rng,
+                                     opts.parallel_prompt, opts.parallel_gen);
+    }
+    if (!ns.ok()) return ReportError(ns.error().message());
+    batched.push_back(
+        {.n_seq = n_seq, .decode_ts = 1e9 * static_cast<double>(n_seq * opts.parallel_gen) / *ns});
+  }
 
   const int threads = backend.pool().size();
   if (opts.json) {
@@ -147,7 +186,9 @@ int RunBench(const BenchOptions& opts) {
                           {"model_type", facts.type},
                           {"model_size", facts.size},
                           {"model_n_params", facts.params},
-                          {"backend", "CPU"},
+                          {"backend", devices->backend_label},
+                          {"n_gpu_layers", m.model.gpu_layers()},
+                          {"vram_bytes", devices->vram_bytes()},
                           {"n_threads", threads},
                           {"type_k", "f16"},
                           {"type_v", "f16"},
@@ -164,6 +205,14 @@ int RunBench(const BenchOptions& opts) {
       }
       out.push_back(j);
     }
+    for (const BatchedResult& b : batched) {
+      out.push_back({{"model_filename", opts.model},
+                     {"backend", devices->backend_label},
+                     {"n_parallel", b.n_seq},
+                     {"n_prompt", opts.parallel_prompt},
+                     {"n_gen", opts.parallel_gen},
+                     {"avg_ts", b.decode_ts}});
+    }
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -175,8 +224,25 @@ int RunBench(const BenchOptions& opts) {
               std::string(14, '-').c_str(), std::string(19, '-').c_str());
   for (const TestResult& r : results) {
     std::printf("| %-30s | %10s | %10s | %-10s | %7d | %15s | %20s |\n", facts.type.c_str(),
-                HumanSize(facts.size).c_str(), HumanParams(facts.params).c_str(), "CPU", threads,
-                r.name.c_str(), fmt::format("{:.2f} ± {:.2f}", r.avg_ts, r.stddev_ts).c_str());
+                HumanSize(facts.size).c_str(), HumanParams(facts.params).c_str(),
+                devices->backend_label.c_str(), threads, r.name.c_str(),
+                fmt::format("{:.2f} ± {:.2f}", r.avg_ts, r.stddev_ts).c_str());
+  }
+  if (!batched.empty()) {
+    std::printf("\n| %9s | %6s | %9s | %22s | %12s |\n", "sequences", "prompt", "generated",
+                "decode t/s (all seqs)", "per sequence");
+    std::printf("| --------: | -----: | --------: | ---------------------: | -----------: |\n");
+    for (const BatchedResult& b : batched) {
+      std::printf("| %9d | %6lld | %9lld | %22.1f | %12.1f |\n", b.n_seq,
+                  static_cast<long long>(opts.parallel_prompt),
+                  static_cast<long long>(opts.parallel_gen), b.decode_ts, b.decode_ts / b.n_seq);
+    }
+  }
+  if (devices->gpu) {
+    std::printf("\n%s: %lld/%lld layers on the GPU, %s of GPU memory in use\n",
+                devices->gpu->name().c_str(), static_cast<long long>(m.model.gpu_layers()),
+                static_cast<long long>(m.model.hparams().n_layer),
+                HumanSize(devices->vram_bytes()).c_str());
   }
   for (const TestResult& r : results) {
     if (r.n_gen == 0 || r.n_prompt != 0) continue;
@@ -199,8 +265,18 @@ void RegisterBench(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("-n,--n-gen", opts->n_gen, "Generated tokens per tg test (0: skip)");
   cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test");
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
-  cmd->add_option("--device", opts->device, "Device: cpu (default) or auto");
+  AddDeviceOptions(*cmd, opts->device);
   cmd->add_flag("--json", opts->json, "Print JSON with llama-bench's field names");
+  cmd->add_option("--parallel", opts->parallel,
+                  "Batched decode with these numbers of sequences at once (e.g. 1,16,64)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--parallel-prompt", opts->parallel_prompt,
+                  "Prompt tokens of each batched sequence (default 128)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--parallel-gen", opts->parallel_gen,
+                  "Tokens each batched sequence generates, timed (default 128)")
+      ->check(CLI::PositiveNumber);
   cmd->callback([opts, &runner] { runner = [opts] { return RunBench(*opts); }; });
 }
 

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/device_setup.h"
 #include "cli/loaded_model.h"
 #include "cli/routing.h"
 #include "engine/generator.h"
@@ -37,6 +38,7 @@ struct ChatOptions {
   sampling::SamplingParams sampling;
   std::string config;          // route through the providers of this file
   std::string route = "auto";  // with --config: auto, a provider, provider/model
+  DeviceOptions device;
 };
 
 std::atomic<bool> g_interrupted{false};
@@ -273,10 +275,13 @@ int RunChat(const ChatOptions& opts) {
   if (!chat_template.ok()) return ReportError(chat_template.error().message());
   const model::HParams& hp = m.model.hparams();
   const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, DType::kF16);
-  Result<model::KvCache> cache = model::KvCache::Create(hp, n_ctx);
+  Result<DeviceSetup> devices =
+      SetUpDevice(opts.device, m.model, {.threads = opts.threads, .n_ctx = n_ctx});
+  if (!devices.ok()) return ReportError(devices.error().message());
+  LogDevice(*devices);
+  Result<model::KvCache> cache = m.model.NewCache(n_ctx);
   if (!cache.ok()) return ReportError(cache.error().message());
-  model::CpuBackend backend(opts.threads);
-  engine::Generator generator(m.model, *m.tokenizer, backend, *cache);
+  engine::Generator generator(m.model, *m.tokenizer, *devices->cpu, *cache);
   return Converse(LocalAnswerer(*chat_template, generator, opts), opts,
                   fmt::format("{}, context {}", opts.model, n_ctx));
 }
@@ -298,6 +303,7 @@ void RegisterChat(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("-c,--ctx-size", opts->ctx_size,
                   "Context size (default: the model's, capped to fit memory)");
   cmd->add_option("-n,--n-predict", opts->n_predict, "Most tokens per answer (-1: no limit)");
+  AddDeviceOptions(*cmd, opts->device);
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
   AddSamplingOptions(*cmd, opts->sampling);
   cmd->add_flag("--timings", opts->timings, "A timing line per answer on stderr");

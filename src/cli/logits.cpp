@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/device_setup.h"
 #include "cli/loaded_model.h"
 #include "sampling/top_logits.h"
 
@@ -20,6 +21,7 @@ struct LogitsOptions {
   int top = 10;
   int greedy = 0;
   int threads = 0;
+  DeviceOptions device;
 };
 
 nlohmann::json TopK(const float* logits, int64_t n_vocab, int k) {
@@ -42,9 +44,12 @@ int RunLogits(const LogitsOptions& opts) {
   if (tokens.empty()) return ReportError("the prompt is empty");
   const int64_t n_vocab = m.model.hparams().n_vocab;
   const int64_t n_ctx = static_cast<int64_t>(tokens.size()) + std::max(opts.greedy, 0);
-  Result<model::KvCache> cache = model::KvCache::Create(m.model.hparams(), n_ctx);
+  Result<DeviceSetup> devices = SetUpDevice(
+      opts.device, m.model, {.threads = opts.threads, .n_ctx = n_ctx, .max_batch_tokens = n_ctx});
+  if (!devices.ok()) return ReportError(devices.error().message());
+  Result<model::KvCache> cache = m.model.NewCache(n_ctx);
   if (!cache.ok()) return ReportError(cache.error().message());
-  model::CpuBackend backend(opts.threads);
+  model::CpuBackend& backend = *devices->cpu;
 
   std::vector<float> logits(tokens.size() * static_cast<size_t>(n_vocab));
   Status st = m.model.Forward(tokens, *cache, backend, logits.data());
@@ -92,6 +97,7 @@ void RegisterLogits(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--greedy", opts->greedy, "Greedy tokens to generate after the prompt")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
+  AddDeviceOptions(*cmd, opts->device);
   cmd->callback([opts, prompt, file, &runner] {
     if (prompt->count() == 0 && file->count() == 0) throw CLI::RequiredError("-p or -f");
     runner = [opts] { return RunLogits(*opts); };

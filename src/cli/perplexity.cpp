@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/device_setup.h"
 #include "cli/loaded_model.h"
 
 namespace wick::cli {
@@ -19,6 +20,7 @@ struct PerplexityOptions {
   std::string file;
   int64_t ctx = 512;
   int threads = 0;
+  DeviceOptions device;
 };
 
 int RunPerplexity(const PerplexityOptions& opts) {
@@ -36,9 +38,12 @@ int RunPerplexity(const PerplexityOptions& opts) {
         fmt::format("{}: {} tokens, fewer than one window of {}", opts.file, tokens.size(), ctx));
   }
   const int64_t n_vocab = m.model.hparams().n_vocab;
-  Result<model::KvCache> cache = model::KvCache::Create(m.model.hparams(), ctx);
+  Result<DeviceSetup> devices = SetUpDevice(
+      opts.device, m.model, {.threads = opts.threads, .n_ctx = ctx, .max_batch_tokens = ctx});
+  if (!devices.ok()) return ReportError(devices.error().message());
+  Result<model::KvCache> cache = m.model.NewCache(ctx);
   if (!cache.ok()) return ReportError(cache.error().message());
-  model::CpuBackend backend(opts.threads);
+  model::CpuBackend& backend = *devices->cpu;
   std::vector<float> logits(static_cast<size_t>(ctx * n_vocab));
   const int32_t bos = m.tokenizer->vocab().bos;
   const bool tty = isatty(fileno(stderr)) != 0;
@@ -83,6 +88,7 @@ void RegisterPerplexity(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("-c,--ctx-size", opts->ctx, "Window size in tokens")
       ->check(CLI::Range(4, 1 << 20));
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
+  AddDeviceOptions(*cmd, opts->device);
   cmd->callback([opts, &runner] { runner = [opts] { return RunPerplexity(*opts); }; });
 }
 

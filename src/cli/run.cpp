@@ -1,5 +1,7 @@
 // `wick run -m MODEL -p PROMPT`: generate text, streamed to stdout as it is made, with a
 // timing line on stderr.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -8,6 +10,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/device_setup.h"
 #include "cli/loaded_model.h"
 #include "cli/routing.h"
 #include "engine/batch_engine.h"
@@ -34,6 +37,7 @@ struct RunOptions {
   std::string route = "auto";  // the request's `model`: auto, a provider, provider/model
   std::string grammar_file;    // GBNF
   std::string json_schema;     // a schema, or @FILE
+  DeviceOptions device;
 };
 
 // --grammar-file or --json-schema as a grammar for this model's vocabulary; null when neither.
@@ -130,9 +134,12 @@ int RunRun(const RunOptions& opts) {
   Result<DType> cache_type = DTypeFromName(opts.cache_type);
   if (!cache_type.ok()) return ReportError(cache_type.error().message());
   const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, *cache_type);
-  Result<model::KvCache> cache = model::KvCache::Create(hp, n_ctx, *cache_type);
+  Result<DeviceSetup> devices = SetUpDevice(
+      opts.device, m.model, {.threads = opts.threads, .n_ctx = n_ctx, .kv_type = *cache_type});
+  if (!devices.ok()) return ReportError(devices.error().message());
+  Result<model::KvCache> cache = m.model.NewCache(n_ctx, *cache_type);
   if (!cache.ok()) return ReportError(cache.error().message());
-  model::CpuBackend backend(opts.threads);
+  model::CpuBackend& backend = *devices->cpu;
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
@@ -152,12 +159,17 @@ int RunRun(const RunOptions& opts) {
   };
   // Reported once the prompt is known to fit, so that bad input stays a one-line error.
   auto report_setup = [&] {
+    LogDevice(*devices);
     std::fprintf(stderr,
                  "wick: %s, %s, %lld layers; context %lld, KV cache %.1f MiB (%s); %d "
-                 "threads\n",
+                 "threads%s\n",
                  opts.model.c_str(), hp.arch->name, static_cast<long long>(hp.n_layer),
                  static_cast<long long>(n_ctx), static_cast<double>(cache->bytes()) / (1 << 20),
-                 std::string(NameOf(*cache_type)).c_str(), backend.pool().size());
+                 std::string(NameOf(*cache_type)).c_str(), backend.pool().size(),
+                 devices->gpu ? fmt::format("; {} memory in use {:.1f} MiB", devices->gpu->name(),
+                                            static_cast<double>(devices->vram_bytes()) / (1 << 20))
+                                    .c_str()
+                              : "");
   };
   Result<engine::GenerateStats> stats = generator.Generate(params, sink, report_setup);
   if (wrote) std::fputc('\n', stdout);
@@ -194,6 +206,7 @@ void RegisterRun(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--cache-type", opts->cache_type, "KV cache type: f16 (default), f32, q8_0")
       ->check(CLI::IsMember({"f16", "f32", "q8_0"}, CLI::ignore_case));
   AddSamplingOptions(*cmd, opts->sampling);
+  AddDeviceOptions(*cmd, opts->device);
   cmd->add_option("--stop", opts->stop, "Stop before this text (repeatable)");
   auto* grammar = cmd->add_option("--grammar-file", opts->grammar_file,
                                   "Constrain the output to this GBNF grammar (llama.cpp's format)");

@@ -38,6 +38,7 @@ struct ServeOptions {
   std::string api_key;
   int queue_size = 64;
   int threads = 0;
+  DeviceOptions device;
   std::string cache_type = "f16";
   std::string chat_template;
   std::string config;           // providers, router, ledger (TOML); empty: only -m
@@ -177,7 +178,8 @@ int RunServe(ServeOptions opts) {
                                     .queue_size = opts.queue_size,
                                     .threads = opts.threads,
                                     .cache_type = *cache_type,
-                                    .memory_budget = 0};
+                                    .memory_budget = 0,
+                                    .device = opts.device};
   if (!opts.models.empty()) {
     engine_options.memory_budget =
         static_cast<uint64_t>(static_cast<double>(PhysicalMemory()) * kDefaultBudgetShare);
@@ -335,6 +337,7 @@ void RegisterServe(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--queue-size", opts->queue_size, "Requests waiting for a free slot before 503s")
       ->capture_default_str();
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
+  AddDeviceOptions(*cmd, opts->device);
   cmd->add_option("--cache-type", opts->cache_type, "KV cache type: f16, f32, q8_0")
       ->capture_default_str();
   cmd->add_option("--chat-template", opts->chat_template, "Jinja chat template file");

@@ -155,14 +155,20 @@ Result<std::unique_ptr<ServeModel>> ServeModel::Load(const ServeModelSpec& spec,
   m->chat_template_ = std::move(tmpl);
   const model::HParams& hp = m->model_->model.hparams();
   m->shape_ = ShapeFor(spec, hp, options);
-  m->backend_ = std::make_unique<model::CpuBackend>(options.threads);
-  WICK_ASSIGN_OR_RETURN(
-      m->engine_, engine::BatchEngine::Create(m->model_->model, *m->model_->tokenizer, *m->backend_,
-                                              {.n_parallel = spec.parallel,
-                                               .n_ctx = m->shape_.n_ctx,
-                                               .kv_type = options.cache_type,
-                                               .n_batch = options.batch_size,
-                                               .queue_size = options.queue_size}));
+  WICK_ASSIGN_OR_RETURN(m->devices_, SetUpDevice(options.device, m->model_->model,
+                                                 {.threads = options.threads,
+                                                  .n_ctx = m->shape_.n_ctx,
+                                                  .kv_type = options.cache_type,
+                                                  .n_seq = spec.parallel,
+                                                  .max_batch_tokens = options.batch_size}));
+  LogDevice(m->devices_);
+  WICK_ASSIGN_OR_RETURN(m->engine_, engine::BatchEngine::Create(
+                                        m->model_->model, *m->model_->tokenizer, *m->devices_.cpu,
+                                        {.n_parallel = spec.parallel,
+                                         .n_ctx = m->shape_.n_ctx,
+                                         .kv_type = options.cache_type,
+                                         .n_batch = options.batch_size,
+                                         .queue_size = options.queue_size}));
   // The trie constrained decoding (response_format, forced tool calls) walks, made once here.
   const Tokenizer* tokenizer = m->model_->tokenizer.get();
   m->served_ = {.id = spec.id,
@@ -187,7 +193,7 @@ std::string ServeModel::Summary() const {
   return fmt::format("{} slots x {} positions, KV cache {} {:.1f} MiB, {} threads",
                      shape_.n_parallel, shape_.n_ctx, NameOf(shape_.kv_type),
                      static_cast<double>(engine_->Stats().kv_bytes) / (1024.0 * 1024.0),
-                     backend_->pool().size());
+                     devices_.cpu->pool().size());
 }
 
 int64_t ContextFor(const ServeModelSpec& spec, const model::HParams& hp,

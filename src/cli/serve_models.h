@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/device_setup.h"
 #include "cli/loaded_model.h"
 #include "core/error.h"
 #include "engine/batch_engine.h"
@@ -31,6 +32,7 @@ struct ServeEngineOptions {
   int threads = 0;  // 0: physical cores
   DType cache_type = DType::kF16;
   uint64_t memory_budget = 0;  // --max-memory; 0: none (the default context is not capped by it)
+  DeviceOptions device;
 };
 
 // A model ready to serve; destroying it stops its engine and unmaps its file.
@@ -54,7 +56,7 @@ class ServeModel : public server::PooledModel {
   // goes first, the mapped file last.
   std::unique_ptr<LoadedModel> model_;
   std::optional<ChatTemplate> chat_template_;
-  std::unique_ptr<model::CpuBackend> backend_;
+  DeviceSetup devices_;
   std::unique_ptr<engine::BatchEngine> engine_;
   server::ServedModel served_;
   server::EngineShape shape_;

@@ -1,5 +1,6 @@
 #include "engine/bench_run.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace wick::engine {
@@ -19,6 +20,33 @@ Result<double> TimeForwardRun(model::LlamaModel& model, model::Backend& backend,
   for (int64_t i = 0; i < n_gen; ++i) {
     const int32_t t = token(rng);
     WICK_RETURN_IF_ERROR(model.Forward({&t, 1}, cache, backend, logits.data(), true));
+  }
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+}
+
+Result<double> TimeBatchedDecode(model::LlamaModel& model, model::Backend& backend,
+                                 std::span<model::KvCache> caches, std::vector<float>& logits,
+                                 std::mt19937& rng, int64_t n_prompt, int64_t n_gen) {
+  const int64_t n_vocab = model.hparams().n_vocab;
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(n_vocab - 1));
+  logits.resize(caches.size() * static_cast<size_t>(n_vocab));
+  std::vector<int32_t> tokens(static_cast<size_t>(std::max<int64_t>(n_prompt, 1)));
+  for (model::KvCache& cache : caches) {
+    cache.Clear();
+    if (n_prompt == 0) continue;
+    for (int32_t& t : tokens) t = token(rng);
+    const model::BatchSequence s{.tokens = tokens, .cache = &cache, .logits = true, .prompt = true};
+    WICK_RETURN_IF_ERROR(model.ForwardBatch({&s, 1}, backend, logits.data()));
+  }
+  std::vector<int32_t> next(caches.size());
+  std::vector<model::BatchSequence> batch(caches.size());
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < n_gen; ++i) {
+    for (size_t j = 0; j < caches.size(); ++j) {
+      next[j] = token(rng);
+      batch[j] = {.tokens = {&next[j], 1}, .cache = &caches[j], .logits = true};
+    }
+    WICK_RETURN_IF_ERROR(model.ForwardBatch(batch, backend, logits.data()));
   }
   return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "core/error.h"
@@ -18,5 +19,13 @@ namespace wick::engine {
 Result<double> TimeForwardRun(model::LlamaModel& model, model::Backend& backend,
                               model::KvCache& cache, std::vector<float>& logits, std::mt19937& rng,
                               int64_t n_prompt, int64_t n_gen);
+
+// Continuous batching's steady state, as llama-batched-bench measures it: each cache gets a
+// prompt of n_prompt random tokens (not timed), then n_gen steps each decode one token of
+// every sequence in one ForwardBatch. Returns the nanoseconds of the decode steps. `logits`
+// holds caches.size() * n_vocab.
+Result<double> TimeBatchedDecode(model::LlamaModel& model, model::Backend& backend,
+                                 std::span<model::KvCache> caches, std::vector<float>& logits,
+                                 std::mt19937& rng, int64_t n_prompt, int64_t n_gen);
 
 }  // namespace wick::engine

@@ -22,7 +22,7 @@ ServeProcess::ServeProcess(const std::vector<std::string>& args, int timeout_sec
     const int null = open("/dev/null", O_RDWR);
     dup2(null, 0);
     dup2(null, 1);
-    std::vector<std::string> all = {WICK_BINARY, "serve"};
+    std::vector<std::string> all = {WickBinary(), "serve"};
     all.insert(all.end(), args.begin(), args.end());
     all.insert(all.end(), {"--port", "0"});
     std::vector<char*> argv;
