@@ -143,8 +143,8 @@ __device__ __forceinline__ void LoadChunk(const Args& a, const uint8_t* row, int
     const auto* qs = reinterpret_cast<const uint16_t*>(block + 2 + d0 % 32);
     for (int i = 0; i < 4; ++i) {
       const uint16_t pair = __ldg(qs + i);
-      vals[2 * i] = m::Mul(static_cast<float>(static_cast<int8_t>(pair & 0xff)), d);
-      vals[2 * i + 1] = m::Mul(static_cast<float>(static_cast<int8_t>(pair >> 8)), d);
+      vals[2 * i] = m::FMul(static_cast<float>(static_cast<int8_t>(pair & 0xff)), d);
+      vals[2 * i + 1] = m::FMul(static_cast<float>(static_cast<int8_t>(pair >> 8)), d);
     }
   }
 }
@@ -245,8 +245,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args a) {
       } else if (a.kv == KvKind::kQ8_0) {
         // Lanes hold one 32-element block; head_dim is a multiple of 32.
         const m::Q8Scales s = m::Q8_0ScalesFor(WarpMax(fabsf(x)));
-        x = m::Mul(static_cast<float>(m::Q8_0Quantize(x, s.id)),
-                   m::F16BitsToF32(m::F32ToF16Bits(s.d)));
+        x = m::FMul(static_cast<float>(m::Q8_0Quantize(x, s.id)), m::F16ToF32(m::F32ToF16(s.d)));
       }
       q_row[d] = x;
     }
@@ -275,7 +274,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args a) {
     }
     const int64_t pos = j0 + lane;
 #pragma unroll
-    for (int r = 0; r < RW; ++r) s[r] = pos < row_hi[r] ? m::Mul(s[r], a.scale) : kNegInf;
+    for (int r = 0; r < RW; ++r) s[r] = pos < row_hi[r] ? m::FMul(s[r], a.scale) : kNegInf;
   };
 
   float row_max[RW];
@@ -353,7 +352,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args a) {
       float p;
       if (exact) {
         const float shift = row_max[r] == kNegInf ? 0.0f : row_max[r];
-        p = m::Mul(expf(s[r] - shift), inv_sum[r]);
+        p = m::FMul(expf(s[r] - shift), inv_sum[r]);
         if (a.kv == KvKind::kF16) p = RoundF16(p);
       } else {
         const float new_max = fmaxf(row_max[r], WarpMax(s[r]));

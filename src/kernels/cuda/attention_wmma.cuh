@@ -142,7 +142,7 @@ __global__ void __launch_bounds__(kThreads) AttentionWmmaKernel(const Args a) {
   // Score i (0..31) of this lane's half of its row, scaled and masked.
   auto score = [&](int64_t j0, int i) {
     const int k = 2 * i + parity;
-    return j0 + k < my_hi ? m::Mul(my_scores[k], a.scale) : kNegInf;
+    return j0 + k < my_hi ? m::FMul(my_scores[k], a.scale) : kNegInf;
   };
 
   // Pass 1: the row's max and sum of exp(s - max).
@@ -177,7 +177,7 @@ __global__ void __launch_bounds__(kThreads) AttentionWmmaKernel(const Args a) {
     __syncthreads();
     tile_scores();
     for (int i = 0; i < kWmmaTile / 2; ++i) {
-      const float p = m::Mul(expf(score(j0, i) - shift), inv_sum);
+      const float p = m::FMul(expf(score(j0, i) - shift), inv_sum);
       p_s[my_row * kProbLd + 2 * i + parity] = __float2half_rn(p);
     }
     __syncwarp();

@@ -31,16 +31,16 @@ struct Chunk {
   static constexpr int kSegStride = (kBytes + 15 + 4 + 15) / 16 * 16;
   static constexpr int kXStride = kChunkCols + 4 * (kChunkCols / F::kSkewPeriod);
 
-  WICK_DQ_HD static int XIdx(int col) { return col + 4 * (col / F::kSkewPeriod); }
-  WICK_DQ_HD static int LaneBlock(int lane) { return lane / F::kSlots; }
-  WICK_DQ_HD static int LaneSlot(int lane) { return lane % F::kSlots; }
-  WICK_DQ_HD static int LanePieceCol(int lane, int k) {
+  WICK_HD static int XIdx(int col) { return col + 4 * (col / F::kSkewPeriod); }
+  WICK_HD static int LaneBlock(int lane) { return lane / F::kSlots; }
+  WICK_HD static int LaneSlot(int lane) { return lane % F::kSlots; }
+  WICK_HD static int LanePieceCol(int lane, int k) {
     return LaneBlock(lane) * F::kBlockElems + F::PieceCol(LaneSlot(lane), k);
   }
 };
 
 // 8 consecutive floats from 16-byte aligned memory (two 16-byte loads on the device).
-WICK_DQ_HD void Load8(const float* p, float (&v)[8]) {
+WICK_HD void Load8(const float* p, float (&v)[8]) {
 #ifdef __CUDA_ARCH__
   const float4 a = *reinterpret_cast<const float4*>(p);
   const float4 b = *reinterpret_cast<const float4*>(p + 4);
@@ -58,8 +58,8 @@ WICK_DQ_HD void Load8(const float* p, float (&v)[8]) {
 // is a single rounding in a fixed order, the same whatever M and R are, so a row's result does
 // not depend on the other rows.
 template <class F, int M, int R>
-WICK_DQ_HD void AccumulateChunk(const uint8_t* const (&rows)[R], const float* xs, int lane,
-                                float (&acc)[R][M]) {
+WICK_HD void AccumulateChunk(const uint8_t* const (&rows)[R], const float* xs, int lane,
+                             float (&acc)[R][M]) {
   using C = Chunk<F>;
   const int block = C::LaneBlock(lane);
   const int slot = C::LaneSlot(lane);
@@ -116,7 +116,7 @@ struct SegmentPlan {
 };
 
 // src: the chunk's address (even), nbytes: its size (even).
-WICK_DQ_HD SegmentPlan PlanSegment(uintptr_t src, int nbytes) {
+WICK_HD SegmentPlan PlanSegment(uintptr_t src, int nbytes) {
   SegmentPlan p;
   p.s0 = static_cast<int>(src & 15);
   p.s1 = p.s0 + nbytes;
@@ -126,12 +126,12 @@ WICK_DQ_HD SegmentPlan PlanSegment(uintptr_t src, int nbytes) {
   return p;
 }
 
-WICK_DQ_HD int HalfwordCount(const SegmentPlan& p) {
+WICK_HD int HalfwordCount(const SegmentPlan& p) {
   return (p.lo - p.s0) / 2 + (p.s1 - p.hi) / 2;
 }
 
 // The buffer offset of 2-byte copy j < HalfwordCount(p).
-WICK_DQ_HD int HalfwordPos(const SegmentPlan& p, int j) {
+WICK_HD int HalfwordPos(const SegmentPlan& p, int j) {
   const int head = (p.lo - p.s0) / 2;
   return j < head ? p.s0 + 2 * j : p.hi + 2 * (j - head);
 }

@@ -74,23 +74,23 @@ __global__ void RmsNormKernel(const float* x, const float* weight, float* out, i
       auto* o4 = reinterpret_cast<float4*>(outr);
       for (int64_t i = threadIdx.x; i < n / 4; i += kBlock) {
         float4 v = x4[i];
-        v.x = m::Mul(v.x, scale);
-        v.y = m::Mul(v.y, scale);
-        v.z = m::Mul(v.z, scale);
-        v.w = m::Mul(v.w, scale);
+        v.x = m::FMul(v.x, scale);
+        v.y = m::FMul(v.y, scale);
+        v.z = m::FMul(v.z, scale);
+        v.w = m::FMul(v.w, scale);
         if (weight != nullptr) {
           const float4 w = w4[i];
-          v.x = m::Mul(v.x, w.x);
-          v.y = m::Mul(v.y, w.y);
-          v.z = m::Mul(v.z, w.z);
-          v.w = m::Mul(v.w, w.w);
+          v.x = m::FMul(v.x, w.x);
+          v.y = m::FMul(v.y, w.y);
+          v.z = m::FMul(v.z, w.z);
+          v.w = m::FMul(v.w, w.w);
         }
         o4[i] = v;
       }
     } else {
       for (int64_t i = threadIdx.x; i < n; i += kBlock) {
-        float v = m::Mul(xr[i], scale);
-        if (weight != nullptr) v = m::Mul(v, weight[i]);
+        float v = m::FMul(xr[i], scale);
+        if (weight != nullptr) v = m::FMul(v, weight[i]);
         outr[i] = v;
       }
     }
@@ -134,7 +134,7 @@ __global__ void RopeKernel(float* x, int64_t n_tokens, int64_t n_heads, int64_t 
 __global__ void SwiGluKernel(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
-    out[i] = m::Mul(m::Silu(gate[i]), up[i]);
+    out[i] = m::FMul(m::Silu(gate[i]), up[i]);
   }
 }
 
@@ -143,8 +143,8 @@ __global__ void SwiGluKernel4(const float4* gate, const float4* up, float4* out,
        i += int64_t{gridDim.x} * blockDim.x) {
     const float4 g = gate[i];
     const float4 u = up[i];
-    out[i] = make_float4(m::Mul(m::Silu(g.x), u.x), m::Mul(m::Silu(g.y), u.y),
-                         m::Mul(m::Silu(g.z), u.z), m::Mul(m::Silu(g.w), u.w));
+    out[i] = make_float4(m::FMul(m::Silu(g.x), u.x), m::FMul(m::Silu(g.y), u.y),
+                         m::FMul(m::Silu(g.z), u.z), m::FMul(m::Silu(g.w), u.w));
   }
 }
 
@@ -183,7 +183,7 @@ __global__ void StoreRowsF16Kernel(const float* src, int64_t rows, int64_t n, ui
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
        i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t r = i / n;
-    reinterpret_cast<uint16_t*>(dst + r * row_bytes)[i - r * n] = m::F32ToF16Bits(src[i]);
+    reinterpret_cast<uint16_t*>(dst + r * row_bytes)[i - r * n] = m::F32ToF16(src[i]);
   }
 }
 
@@ -205,7 +205,7 @@ __global__ void StoreRowsQ8_0Kernel(const float* src, int64_t rows, int64_t n, u
     }
     const m::Q8Scales s = m::Q8_0ScalesFor(amax);
     uint8_t* block = dst + r * row_bytes + k * static_cast<int64_t>(sizeof(Q8_0Block));
-    if (lane == 0) *reinterpret_cast<uint16_t*>(block) = m::F32ToF16Bits(s.d);
+    if (lane == 0) *reinterpret_cast<uint16_t*>(block) = m::F32ToF16(s.d);
     reinterpret_cast<int8_t*>(block + 2)[lane] = m::Q8_0Quantize(x, s.id);
   }
 }
@@ -213,7 +213,7 @@ __global__ void StoreRowsQ8_0Kernel(const float* src, int64_t rows, int64_t n, u
 __global__ void ConvertF32ToF16Kernel(const float* src, uint16_t* dst, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
-    dst[i] = m::F32ToF16Bits(src[i]);
+    dst[i] = m::F32ToF16(src[i]);
   }
 }
 
@@ -221,8 +221,8 @@ __global__ void ConvertF32ToF16Kernel4(const float4* src, uint2* dst, int64_t n4
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n4;
        i += int64_t{gridDim.x} * blockDim.x) {
     const float4 v = src[i];
-    const uint32_t lo = m::F32ToF16Bits(v.x) | (uint32_t{m::F32ToF16Bits(v.y)} << 16);
-    const uint32_t hi = m::F32ToF16Bits(v.z) | (uint32_t{m::F32ToF16Bits(v.w)} << 16);
+    const uint32_t lo = m::F32ToF16(v.x) | (uint32_t{m::F32ToF16(v.y)} << 16);
+    const uint32_t hi = m::F32ToF16(v.z) | (uint32_t{m::F32ToF16(v.w)} << 16);
     dst[i] = make_uint2(lo, hi);
   }
 }

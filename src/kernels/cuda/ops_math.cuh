@@ -1,128 +1,22 @@
-// Arithmetic the CUDA kernels share with the host: f16 rounding, the q8_0 activation
-// quantizer, silu, and the RoPE angles. Every function here is __host__ __device__ so that
+// Arithmetic the CUDA kernels share with the host: the q8_0 activation quantizer, silu, and
+// the RoPE angles. Every function here is __host__ __device__ so that
 // tests/kernels/cuda/ops_host_test.cu can check it on the CPU against kernels/cpu bit for bit.
-//
-// The CPU kernels are compiled as ISO C++ without FMA contraction, while nvcc contracts
-// a * b + c into one fused operation by default. Where the result must round exactly as the
-// CPU rounds it, the operations go through Mul/Add/Sub/Div below, which are never contracted
-// on the device (the __f*_rn intrinsics) and are plain operators on the host.
+// Where a result must round exactly as the CPU rounds it, the operations go through
+// float_bits.cuh's uncontracted FMul/FAdd/FSub/FDiv.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <numbers>
 
 #include "kernels/cpu/ops.h"
-
-#define WICK_HD __host__ __device__ __forceinline__
+#include "kernels/cuda/float_bits.cuh"
 
 namespace wick::kernels::cuda::math {
 
-// ---- Uncontracted f32 arithmetic ----
-
-WICK_HD float Mul(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-WICK_HD float Add(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-WICK_HD float Sub(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
-WICK_HD float Div(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fdiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
-
-WICK_HD uint32_t FloatBits(float f) {
-#ifdef __CUDA_ARCH__
-  return __float_as_uint(f);
-#else
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-#endif
-}
-
-WICK_HD float BitsFloat(uint32_t u) {
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(u);
-#else
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-#endif
-}
-
-// ---- IEEE binary16 ----
-
-// core/half.h's F32ToF16 in integer arithmetic only: round to nearest even, overflow to
-// infinity, NaN keeps its sign and top payload bits with the quiet bit set. (The hardware
-// conversion agrees except for NaN payloads; this one matches the CPU's bytes everywhere.)
-WICK_HD uint16_t F32ToF16Bits(float f) {
-  const uint32_t x = FloatBits(f);
-  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000);
-  const uint32_t abs = x & 0x7fffffff;
-  if (abs > 0x7f800000) {
-    return static_cast<uint16_t>(sign | 0x7e00 | ((abs >> 13) & 0x3ff));
-  }
-  if (abs >= 0x477ff000) return static_cast<uint16_t>(sign | 0x7c00);  // rounds to >= 65520
-  if (abs < 0x38800000) {
-    // f16 subnormal or zero: the result counts steps of 2^-24. Below 2^-25 everything rounds
-    // to zero (2^-25 itself is a tie that goes to the even zero).
-    const uint32_t exp = abs >> 23;
-    if (exp < 102) return sign;
-    const uint32_t mant = (abs & 0x7fffff) | 0x800000;  // value = mant * 2^(exp - 150)
-    const uint32_t shift = 126 - exp;                   // 14..24
-    uint32_t m = mant >> shift;
-    const uint32_t rest = mant & ((1u << shift) - 1);
-    const uint32_t half = 1u << (shift - 1);
-    if (rest > half || (rest == half && (m & 1))) ++m;  // may become the smallest normal
-    return static_cast<uint16_t>(sign | m);
-  }
-  const uint32_t mant = abs & 0x7fffff;
-  const uint32_t exp = (abs >> 23) - 112;
-  uint32_t h = (exp << 10) | (mant >> 13);
-  const uint32_t rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) ++h;  // may carry into the exponent
-  return static_cast<uint16_t>(sign | h);
-}
-
-// Exact; every f16 value is an f32 value.
-WICK_HD float F16BitsToF32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  const uint32_t exp = (h >> 10) & 0x1f;
-  const uint32_t mant = h & 0x3ff;
-  if (exp == 0x1f) return BitsFloat(sign | 0x7f800000 | (mant << 13));
-  if (exp != 0) return BitsFloat(sign | ((exp + 112) << 23) | (mant << 13));
-  if (mant == 0) return BitsFloat(sign);
-  // Subnormal: normalise the mantissa into an f32 exponent.
-  uint32_t m = mant;
-  uint32_t e = 113;
-  while ((m & 0x400) == 0) {
-    m <<= 1;
-    --e;
-  }
-  return BitsFloat(sign | (e << 23) | ((m & 0x3ff) << 13));
-}
+using namespace fp;  // NOLINT(google-build-using-namespace): math::FMul and the rest
 
 // ---- q8_0 activations ----
 
@@ -135,7 +29,7 @@ struct Q8Scales {
 };
 
 WICK_HD Q8Scales Q8_0ScalesFor(float amax) {
-  return {Div(amax, 127.0f), amax != 0.0f ? Div(127.0f, amax) : 0.0f};
+  return {FDiv(amax, 127.0f), amax != 0.0f ? FDiv(127.0f, amax) : 0.0f};
 }
 
 WICK_HD float RoundHalfEven(float x) {
@@ -149,7 +43,7 @@ WICK_HD float RoundHalfEven(float x) {
 // One quant. |x * id| <= 127 up to an ulp for finite blocks; the clamp only pins down what
 // non-finite products become (saturated, NaN to 0) instead of leaving it to the conversion.
 WICK_HD int8_t Q8_0Quantize(float x, float id) {
-  const float r = RoundHalfEven(Mul(x, id));
+  const float r = RoundHalfEven(FMul(x, id));
   if (!(r == r)) return 0;
   if (r >= 127.0f) return 127;
   if (r <= -128.0f) return -128;
@@ -162,7 +56,7 @@ WICK_HD uint16_t Q8_0QuantizeBlock(const float* x, int8_t* qs) {
   for (int j = 0; j < 32; ++j) amax = fmaxf(amax, fabsf(x[j]));
   const Q8Scales s = Q8_0ScalesFor(amax);
   for (int j = 0; j < 32; ++j) qs[j] = Q8_0Quantize(x[j], s.id);
-  return F32ToF16Bits(s.d);
+  return F32ToF16(s.d);
 }
 
 // ---- Activations ----
@@ -170,8 +64,8 @@ WICK_HD uint16_t Q8_0QuantizeBlock(const float* x, int8_t* qs) {
 // x * sigmoid(x) with the CPU's overflow-free sigmoid: e = exp(-|x|) in (0, 1].
 WICK_HD float Silu(float x) {
   const float e = expf(-fabsf(x));
-  const float positive = Div(1.0f, Add(1.0f, e));
-  return Mul(x, x < 0.0f ? Mul(e, positive) : positive);
+  const float positive = FDiv(1.0f, FAdd(1.0f, e));
+  return FMul(x, x < 0.0f ? FMul(e, positive) : positive);
 }
 
 // ---- RoPE ----
@@ -245,15 +139,15 @@ WICK_HD float Llama3Factor(const RopeAngleParams& p, int pair) {
 
 // ggml's rope_yarn_ramp for the pair starting at dimension i0.
 WICK_HD float YarnRamp(float low, float high, int i0) {
-  const float y = Div(Sub(static_cast<float>(i0 / 2), low), fmaxf(0.001f, Sub(high, low)));
-  return Sub(1.0f, fminf(1.0f, fmaxf(0.0f, y)));
+  const float y = FDiv(FSub(static_cast<float>(i0 / 2), low), fmaxf(0.001f, FSub(high, low)));
+  return FSub(1.0f, fminf(1.0f, fmaxf(0.0f, y)));
 }
 
 // The unscaled angle of pair `pair` at `position`: theta advanced by repeated multiplication
 // from the position, as the CPU (and ggml) does, so the angles agree to the last bit.
 WICK_HD float RopeThetaExtrap(const RopeAngleParams& p, int64_t position, int pair) {
   float theta = static_cast<float>(position);
-  for (int i = 0; i < pair; ++i) theta = Mul(theta, p.theta_scale);
+  for (int i = 0; i < pair; ++i) theta = FMul(theta, p.theta_scale);
   return theta;
 }
 
@@ -261,17 +155,17 @@ WICK_HD float RopeThetaExtrap(const RopeAngleParams& p, int64_t position, int pa
 // `freq_factor` is the pair's divisor (freq_factors[pair], the Llama 3 one, or 1).
 WICK_HD void RopeCosSin(const RopeAngleParams& p, int64_t position, int pair, float freq_factor,
                         float* cos_theta, float* sin_theta) {
-  const float theta_extrap = Div(RopeThetaExtrap(p, position, pair), freq_factor);
-  const float theta_interp = Mul(p.freq_scale, theta_extrap);
+  const float theta_extrap = FDiv(RopeThetaExtrap(p, position, pair), freq_factor);
+  const float theta_interp = FMul(p.freq_scale, theta_extrap);
   float theta = theta_interp;
   float mscale = p.mscale;
   if (p.ext_factor != 0.0f) {
-    const float ramp_mix = Mul(YarnRamp(p.corr_low, p.corr_high, 2 * pair), p.ext_factor);
-    theta = Add(Mul(theta_interp, Sub(1.0f, ramp_mix)), Mul(theta_extrap, ramp_mix));
-    mscale = Mul(mscale, p.yarn_mscale);
+    const float ramp_mix = FMul(YarnRamp(p.corr_low, p.corr_high, 2 * pair), p.ext_factor);
+    theta = FAdd(FMul(theta_interp, FSub(1.0f, ramp_mix)), FMul(theta_extrap, ramp_mix));
+    mscale = FMul(mscale, p.yarn_mscale);
   }
-  *cos_theta = Mul(cosf(theta), mscale);
-  *sin_theta = Mul(sinf(theta), mscale);
+  *cos_theta = FMul(cosf(theta), mscale);
+  *sin_theta = FMul(sinf(theta), mscale);
 }
 
 // The divisor of pair `pair` when no freq_factors table is given.
@@ -283,8 +177,8 @@ WICK_HD float RopeDefaultFactor(const RopeAngleParams& p, int pair) {
 WICK_HD void RopeRotate(float c, float s, float* x0, float* x1) {
   const float a = *x0;
   const float b = *x1;
-  *x0 = Sub(Mul(a, c), Mul(b, s));
-  *x1 = Add(Mul(a, s), Mul(b, c));
+  *x0 = FSub(FMul(a, c), FMul(b, s));
+  *x1 = FAdd(FMul(a, s), FMul(b, c));
 }
 
 }  // namespace wick::kernels::cuda::math

@@ -22,6 +22,7 @@
 #include "gemv_emulation.h"
 #include "kernels/cpu/quant_traits.h"
 #include "kernels/cuda/gemv_chunk.cuh"
+#include "quant_test_util.h"
 
 namespace wick::kernels::cuda {
 
@@ -30,17 +31,8 @@ namespace {
 constexpr int kLanes = dq::kWarpLanes;
 constexpr int kRowsPerWarp = 4;  // as in quant_matmul.cu
 
-uint32_t Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-float FromBits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
+using test::Bits;
+using test::HalfFields;
 
 // Equal bits, or both NaN (a NaN's sign and payload are not part of the contract).
 bool SameFloat(float a, float b) {
@@ -252,42 +244,6 @@ namespace {
 
 // ---- Scalar pieces ----
 
-TEST(CudaDequantHost, F16ToF32MatchesCpuForEveryValue) {
-  for (uint32_t h = 0; h <= 0xffff; ++h) {
-    const auto bits = static_cast<uint16_t>(h);
-    ASSERT_EQ(Bits(dq::F16ToF32(bits)), Bits(F16ToF32(bits))) << std::hex << h;
-    ASSERT_EQ(Bits(dq::Bf16ToF32(bits)), Bits(Bf16ToF32(bits))) << std::hex << h;
-    ASSERT_EQ(dq::F16RoundTrip(bits), F32ToF16(F16ToF32(bits))) << std::hex << h;
-  }
-}
-
-TEST(CudaDequantHost, F32ToF16MatchesCpu) {
-  auto expect = [](uint32_t bits) {
-    const float f = FromBits(bits);
-    ASSERT_EQ(dq::F32ToF16(f), F32ToF16(f)) << std::hex << bits;
-  };
-  // Every f16 value's f32, its neighbours, and the midpoints between f16 values with theirs:
-  // all the rounding boundaries, subnormals and overflow included.
-  for (uint32_t h = 0; h <= 0xffff; ++h) {
-    const uint32_t f = Bits(F16ToF32(static_cast<uint16_t>(h)));
-    for (int d = -2; d <= 2; ++d) expect(f + static_cast<uint32_t>(d));
-    const uint32_t next = Bits(F16ToF32(static_cast<uint16_t>(h + 1)));
-    if ((h & 0x7fff) < 0x7c00 && (next & 0x7fffffff) > (f & 0x7fffffff)) {
-      const uint32_t mid = Bits(
-          (F16ToF32(static_cast<uint16_t>(h)) + F16ToF32(static_cast<uint16_t>(h + 1))) / 2.0f);
-      for (int d = -1; d <= 1; ++d) expect(mid + static_cast<uint32_t>(d));
-    }
-  }
-  std::mt19937 rng(7);
-  for (int i = 0; i < 2'000'000; ++i) expect(static_cast<uint32_t>(rng()));
-  for (uint32_t bits :
-       {0x00000001u, 0x007fffffu, 0x33000000u, 0x33000001u, 0x32ffffffu, 0x387fc000u, 0x387fe000u,
-        0x477fefffu, 0x477ff000u, 0x7f800000u, 0x7f800001u, 0x7fc00000u, 0xffffffffu}) {
-    expect(bits);
-    expect(bits | 0x80000000u);
-  }
-}
-
 TEST(CudaDequantHost, BitToolsFollowTheCudaDefinitions) {
   // __byte_perm: byte n of the result is byte (s >> 4n) & 7 of y:x.
   EXPECT_EQ(dq::BytePerm(0x33221100u, 0x77665544u, 0x3210u), 0x33221100u);
@@ -415,35 +371,6 @@ std::vector<uint8_t> Quantize(DType t, const std::vector<float>& w) {
   return bytes;
 }
 
-// The f16 fields of a block.
-template <DType T>
-std::vector<size_t> ScaleOffsets() {
-  switch (T) {
-    case DType::kQ4_0:
-      return {offsetof(Q4_0Block, d)};
-    case DType::kQ4_1:
-      return {offsetof(Q4_1Block, d), offsetof(Q4_1Block, m)};
-    case DType::kQ5_0:
-      return {offsetof(Q5_0Block, d)};
-    case DType::kQ5_1:
-      return {offsetof(Q5_1Block, d), offsetof(Q5_1Block, m)};
-    case DType::kQ8_0:
-      return {offsetof(Q8_0Block, d)};
-    case DType::kQ2_K:
-      return {offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)};
-    case DType::kQ3_K:
-      return {offsetof(Q3_KBlock, d)};
-    case DType::kQ4_K:
-      return {offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)};
-    case DType::kQ5_K:
-      return {offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)};
-    case DType::kQ6_K:
-      return {offsetof(Q6_KBlock, d)};
-    default:
-      return {};
-  }
-}
-
 // Random bytes (every quant and sub-scale pattern, including ones no quantizer writes), with
 // f16 scales from a list of extremes: zeros, subnormals, the largest finite, and with
 // `special` infinities and NaNs.
@@ -456,7 +383,7 @@ std::vector<uint8_t> RandomBlocks(int64_t count, bool special, std::mt19937& rng
   std::vector<uint8_t> bytes(count / F::kBlockElems * F::kBlockBytes);
   for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
   for (size_t blk = 0; blk < bytes.size(); blk += F::kBlockBytes) {
-    for (size_t off : ScaleOffsets<T>()) {
+    for (size_t off : HalfFields(T)) {
       uint16_t h;
       if (rng() % 2 == 0) {
         h = kExtremes[rng() % choices];

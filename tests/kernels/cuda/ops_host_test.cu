@@ -1,5 +1,6 @@
-// The arithmetic the CUDA kernels share with the host (kernels/cuda/ops_math.cuh), run on the
-// CPU against the CPU kernels: f16 rounding and the q8_0 quantizer byte for byte, RoPE angles
+// The arithmetic the CUDA kernels share with the host (kernels/cuda/ops_math.cuh and
+// float_bits.cuh), run on the CPU against the CPU kernels: the f16 and bf16 conversions and
+// the q8_0 quantizer byte for byte, RoPE angles
 // and rotations bit for bit (on the host both sides call the same libm), silu within the
 // CPU's own error. No GPU is needed: this is what checks the device code's math everywhere.
 #include <gtest/gtest.h>
@@ -17,39 +18,34 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/quant_ref.h"
 #include "kernels/cuda/ops_math.cuh"
+#include "quant_test_util.h"
+#include "rope_cases.h"
 
 namespace wick::kernels::cuda {
 namespace {
 
 namespace m = math;
 
-float FromBits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-uint32_t ToBits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
+using test::Bits;
+using test::FromBits;
+using test::RopeCase;
+using test::RopeCases;
 
 // ---- f16 ----
 
 void ExpectF16Matches(uint32_t bits) {
   const float f = FromBits(bits);
-  ASSERT_EQ(m::F32ToF16Bits(f), F32ToF16(f)) << std::hex << "f32 bits 0x" << bits;
+  ASSERT_EQ(fp::F32ToF16(f), F32ToF16(f)) << std::hex << "f32 bits 0x" << bits;
 }
 
-TEST(OpsMathTest, F16RoundingMatchesHostOnAStrideOfAllFloats) {
+TEST(FloatBitsTest, F16RoundingMatchesHostOnAStrideOfAllFloats) {
   // A prime stride visits every exponent and many mantissa patterns of both signs.
   for (uint64_t bits = 0; bits <= 0xffffffffu; bits += 4099) {
     ExpectF16Matches(static_cast<uint32_t>(bits));
   }
 }
 
-TEST(OpsMathTest, F16RoundingMatchesHostAtEveryRoundingBoundary) {
+TEST(FloatBitsTest, F16RoundingMatchesHostAtEveryRoundingBoundary) {
   // For every f16 value: itself, and the f32 values at and next to the midpoint to its
   // successor (the ties and near-ties of round to nearest even), normal and subnormal.
   for (uint32_t h = 0; h < 0x7c00; ++h) {
@@ -57,13 +53,13 @@ TEST(OpsMathTest, F16RoundingMatchesHostAtEveryRoundingBoundary) {
     const float hi = h + 1 < 0x7c00 ? F16ToF32(static_cast<uint16_t>(h + 1)) : 65536.0f;
     const float mid = (lo + hi) / 2;  // exact in f32
     for (const float v : {lo, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, hi)}) {
-      ExpectF16Matches(ToBits(v));
-      ExpectF16Matches(ToBits(-v));
+      ExpectF16Matches(Bits(v));
+      ExpectF16Matches(Bits(-v));
     }
   }
 }
 
-TEST(OpsMathTest, F16RoundingMatchesHostOnSpecialValues) {
+TEST(FloatBitsTest, F16RoundingMatchesHostOnSpecialValues) {
   const float inf = std::numeric_limits<float>::infinity();
   const std::vector<float> values = {0.0f,
                                      -0.0f,
@@ -87,8 +83,8 @@ TEST(OpsMathTest, F16RoundingMatchesHostOnSpecialValues) {
                                      0x1.ffep-15f,
                                      0x1.fffp-15f};
   for (float v : values) {
-    ExpectF16Matches(ToBits(v));
-    ExpectF16Matches(ToBits(-v));
+    ExpectF16Matches(Bits(v));
+    ExpectF16Matches(Bits(-v));
   }
   // NaNs: quiet and signalling, with payloads in the bits f16 keeps and in those it drops.
   for (uint32_t nan : {0x7fc00000u, 0x7f800001u, 0x7fa00000u, 0x7fffffffu, 0x7f802000u, 0xffc00000u,
@@ -97,11 +93,39 @@ TEST(OpsMathTest, F16RoundingMatchesHostOnSpecialValues) {
   }
 }
 
-TEST(OpsMathTest, F16DecodingMatchesHostForEveryValue) {
+TEST(FloatBitsTest, F16ToF32MatchesCpuForEveryValue) {
   for (uint32_t h = 0; h <= 0xffff; ++h) {
-    const float want = F16ToF32(static_cast<uint16_t>(h));
-    const float got = m::F16BitsToF32(static_cast<uint16_t>(h));
-    ASSERT_EQ(ToBits(got), ToBits(want)) << std::hex << "f16 0x" << h;
+    const auto bits = static_cast<uint16_t>(h);
+    ASSERT_EQ(Bits(fp::F16ToF32(bits)), Bits(F16ToF32(bits))) << std::hex << h;
+    ASSERT_EQ(Bits(fp::Bf16ToF32(bits)), Bits(Bf16ToF32(bits))) << std::hex << h;
+    ASSERT_EQ(fp::F16RoundTrip(bits), F32ToF16(F16ToF32(bits))) << std::hex << h;
+  }
+}
+
+TEST(FloatBitsTest, F32ToF16MatchesCpu) {
+  auto expect = [](uint32_t bits) {
+    const float f = FromBits(bits);
+    ASSERT_EQ(fp::F32ToF16(f), F32ToF16(f)) << std::hex << bits;
+  };
+  // Every f16 value's f32, its neighbours, and the midpoints between f16 values with theirs:
+  // all the rounding boundaries, subnormals and overflow included.
+  for (uint32_t h = 0; h <= 0xffff; ++h) {
+    const uint32_t f = Bits(F16ToF32(static_cast<uint16_t>(h)));
+    for (int d = -2; d <= 2; ++d) expect(f + static_cast<uint32_t>(d));
+    const uint32_t next = Bits(F16ToF32(static_cast<uint16_t>(h + 1)));
+    if ((h & 0x7fff) < 0x7c00 && (next & 0x7fffffff) > (f & 0x7fffffff)) {
+      const uint32_t mid = Bits(
+          (F16ToF32(static_cast<uint16_t>(h)) + F16ToF32(static_cast<uint16_t>(h + 1))) / 2.0f);
+      for (int d = -1; d <= 1; ++d) expect(mid + static_cast<uint32_t>(d));
+    }
+  }
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2'000'000; ++i) expect(static_cast<uint32_t>(rng()));
+  for (uint32_t bits :
+       {0x00000001u, 0x007fffffu, 0x33000000u, 0x33000001u, 0x32ffffffu, 0x387fc000u, 0x387fe000u,
+        0x477fefffu, 0x477ff000u, 0x7f800000u, 0x7f800001u, 0x7fc00000u, 0xffffffffu}) {
+    expect(bits);
+    expect(bits | 0x80000000u);
   }
 }
 
@@ -179,7 +203,7 @@ TEST(OpsMathTest, SiluMatchesCpuSwiGlu) {
   gate[5] = 1e30f;
   kernels::SwiGlu(gate.data(), up.data(), want.data(), static_cast<int64_t>(gate.size()));
   for (size_t i = 0; i < gate.size(); ++i) {
-    const float got = m::Mul(m::Silu(gate[i]), up[i]);
+    const float got = m::FMul(m::Silu(gate[i]), up[i]);
     // Both sides within a few ulps of the exact value (the CPU's exp is Highway's).
     ASSERT_NEAR(got, want[i], 8e-7 * std::abs(want[i]) + 1e-37) << "gate " << gate[i];
   }
@@ -208,62 +232,6 @@ void DeviceStyleRope(float* x, int64_t n_heads, int64_t head_dim, int64_t positi
   }
 }
 
-struct RopeCase {
-  const char* name;
-  RopeConfig config;
-  int64_t head_dim;
-};
-
-std::vector<RopeCase> RopeCases(const float* freq_factors) {
-  std::vector<RopeCase> cases;
-  for (RopeType type : {RopeType::kNormal, RopeType::kNeox}) {
-    cases.push_back({"plain", {.n_dims = 128, .type = type}, 128});
-    cases.push_back({"partial", {.n_dims = 32, .freq_base = 1e6f, .type = type}, 80});
-    cases.push_back({"attn_factor", {.n_dims = 64, .type = type, .attn_factor = 0.75f}, 64});
-    cases.push_back({"linear",
-                     {.n_dims = 128, .type = type, .scaling = RopeScaling::kLinear, .factor = 4},
-                     128});
-    cases.push_back({"yarn",
-                     {.n_dims = 128,
-                      .freq_base = 1e6f,
-                      .type = type,
-                      .scaling = RopeScaling::kYarn,
-                      .factor = 4.0f,
-                      .orig_ctx = 32768},
-                     128});
-    cases.push_back({"yarn mixed",
-                     {.n_dims = 64,
-                      .type = type,
-                      .scaling = RopeScaling::kYarn,
-                      .factor = 8.0f,
-                      .orig_ctx = 4096,
-                      .beta_fast = 16.0f,
-                      .beta_slow = 2.0f,
-                      .ext_factor = 0.5f,
-                      .attn_factor = 0.5f},
-                     96});
-    cases.push_back({"llama3",
-                     {.n_dims = 128,
-                      .freq_base = 500000.0f,
-                      .type = type,
-                      .scaling = RopeScaling::kLlama3,
-                      .factor = 8.0f,
-                      .orig_ctx = 8192},
-                     128});
-    cases.push_back(
-        {"freq_factors", {.n_dims = 64, .type = type, .freq_factors = freq_factors}, 64});
-    cases.push_back({"yarn with freq_factors",
-                     {.n_dims = 64,
-                      .type = type,
-                      .scaling = RopeScaling::kYarn,
-                      .factor = 2.0f,
-                      .orig_ctx = 2048,
-                      .freq_factors = freq_factors},
-                     64});
-  }
-  return cases;
-}
-
 TEST(OpsMathTest, RopeAnglesMatchCpuTableBitForBit) {
   std::vector<float> factors(128);
   for (size_t i = 0; i < factors.size(); ++i) factors[i] = 1.0f + 0.37f * static_cast<float>(i);
@@ -280,8 +248,8 @@ TEST(OpsMathTest, RopeAnglesMatchCpuTableBitForBit) {
         float cs;
         float sn;
         m::RopeCosSin(p, position, i, factor, &cs, &sn);
-        ASSERT_EQ(ToBits(cs), ToBits(table[2 * i])) << "cos of pair " << i;
-        ASSERT_EQ(ToBits(sn), ToBits(table[2 * i + 1])) << "sin of pair " << i;
+        ASSERT_EQ(Bits(cs), Bits(table[2 * i])) << "cos of pair " << i;
+        ASSERT_EQ(Bits(sn), Bits(table[2 * i + 1])) << "sin of pair " << i;
       }
     }
   }
@@ -303,7 +271,7 @@ TEST(OpsMathTest, RopeRotationMatchesCpuBitForBit) {
       ApplyRope(want.data(), n_heads, rc.head_dim, position, rc.config);
       DeviceStyleRope(got.data(), n_heads, rc.head_dim, position, rc.config);
       for (size_t i = 0; i < x.size(); ++i) {
-        ASSERT_EQ(ToBits(got[i]), ToBits(want[i])) << "element " << i;
+        ASSERT_EQ(Bits(got[i]), Bits(want[i])) << "element " << i;
       }
       // Dimensions past n_dims pass through.
       for (int64_t h = 0; h < n_heads; ++h) {
@@ -328,7 +296,7 @@ TEST(OpsMathTest, Llama3FactorsMatchCpu) {
     Llama3FreqFactors(c, want.data());
     const m::RopeAngleParams p = m::PrepareRope(c);
     for (int i = 0; i < 64; ++i) {
-      ASSERT_EQ(ToBits(m::Llama3Factor(p, i)), ToBits(want[i])) << "pair " << i;
+      ASSERT_EQ(Bits(m::Llama3Factor(p, i)), Bits(want[i])) << "pair " << i;
     }
   }
 }

@@ -20,11 +20,14 @@
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/device_buffer.h"
+#include "rope_cases.h"
 
 namespace wick::kernels::cuda {
 namespace {
 
 using test::DeviceBuffer;
+using test::RopeCase;
+using test::RopeCases;
 
 std::vector<float> RandomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
@@ -77,58 +80,6 @@ TEST(CudaOpsTest, RmsNormMatchesCpu) {
       }
     }
   }
-}
-
-struct RopeCase {
-  const char* name;
-  RopeConfig config;
-  int64_t head_dim;
-};
-
-std::vector<RopeCase> RopeCases(const float* freq_factors) {
-  std::vector<RopeCase> cases;
-  for (RopeType type : {RopeType::kNormal, RopeType::kNeox}) {
-    cases.push_back({"plain", {.n_dims = 128, .type = type}, 128});
-    cases.push_back({"partial", {.n_dims = 32, .freq_base = 1e6f, .type = type}, 80});
-    cases.push_back({"linear",
-                     {.n_dims = 64,
-                      .type = type,
-                      .scaling = RopeScaling::kLinear,
-                      .factor = 4.0f,
-                      .attn_factor = 0.75f},
-                     64});
-    cases.push_back({"yarn",
-                     {.n_dims = 128,
-                      .freq_base = 1e6f,
-                      .type = type,
-                      .scaling = RopeScaling::kYarn,
-                      .factor = 4.0f,
-                      .orig_ctx = 32768},
-                     128});
-    cases.push_back({"yarn mixed",
-                     {.n_dims = 64,
-                      .type = type,
-                      .scaling = RopeScaling::kYarn,
-                      .factor = 8.0f,
-                      .orig_ctx = 4096,
-                      .beta_fast = 16.0f,
-                      .beta_slow = 2.0f,
-                      .ext_factor = 0.5f,
-                      .attn_factor = 0.5f},
-                     96});
-    cases.push_back({"llama3",
-                     {.n_dims = 128,
-                      .freq_base = 500000.0f,
-                      .type = type,
-                      .scaling = RopeScaling::kLlama3,
-                      .factor = 8.0f,
-                      .orig_ctx = 8192},
-                     128});
-    cases.push_back(
-        {"freq_factors", {.n_dims = 64, .type = type, .freq_factors = freq_factors}, 64});
-    cases.push_back({"wide", {.n_dims = 512, .type = type}, 512});
-  }
-  return cases;
 }
 
 TEST(CudaOpsTest, RopeMatchesCpu) {

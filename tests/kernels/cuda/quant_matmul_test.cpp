@@ -24,9 +24,13 @@
 #include "gemv_emulation.h"
 #include "kernels/cpu/quant_traits.h"
 #include "kernels/cuda/device_info.h"
+#include "quant_test_util.h"
 
 namespace wick::kernels::cuda {
 namespace {
+
+using test::Bits;
+using test::HalfFields;
 
 #define WICK_SKIP_WITHOUT_GPU()                             \
   do {                                                      \
@@ -44,12 +48,6 @@ constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ4
 
 bool IsFloat(DType t) {
   return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16;
-}
-
-uint32_t Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
 }
 
 // A row length with a partial last chunk of 1024 columns and, for 18-, 22-, 34-, 110- and
@@ -104,34 +102,6 @@ struct Weights {
   std::vector<uint8_t> bytes;  // GGUF layout
   std::vector<float> dequant;  // the CPU's dequantisation
 };
-
-// The f16 fields of a quantised block.
-std::vector<size_t> HalfFields(DType t) {
-  switch (t) {
-    case DType::kQ4_0:
-      return {offsetof(Q4_0Block, d)};
-    case DType::kQ4_1:
-      return {offsetof(Q4_1Block, d), offsetof(Q4_1Block, m)};
-    case DType::kQ5_0:
-      return {offsetof(Q5_0Block, d)};
-    case DType::kQ5_1:
-      return {offsetof(Q5_1Block, d), offsetof(Q5_1Block, m)};
-    case DType::kQ8_0:
-      return {offsetof(Q8_0Block, d)};
-    case DType::kQ2_K:
-      return {offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)};
-    case DType::kQ3_K:
-      return {offsetof(Q3_KBlock, d)};
-    case DType::kQ4_K:
-      return {offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)};
-    case DType::kQ5_K:
-      return {offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)};
-    case DType::kQ6_K:
-      return {offsetof(Q6_KBlock, d)};
-    default:
-      return {};
-  }
-}
 
 // n x k weights of type t. Quantised types: by default the CPU quantizer's output for random
 // values of varied magnitude per block; with random_blocks, random bytes (every quant and
