@@ -32,10 +32,11 @@ if(NOT CMAKE_CUDA_COMPILER)
   return()
 endif()
 
-# Ampere, Ada's predecessor GA10x, Ada and Hopper. Builds that only need to compile the code
-# (CI) may pass -DCMAKE_CUDA_ARCHITECTURES=90.
+# Machine code for Ampere (A100, GA10x), Ada and Hopper, and PTX for Hopper that newer GPUs
+# compile at load. Builds that only need to compile the code (CI) or run on one GPU may pass
+# -DCMAKE_CUDA_ARCHITECTURES=90-real.
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
-  set(CMAKE_CUDA_ARCHITECTURES 80 86 89 90)
+  set(CMAKE_CUDA_ARCHITECTURES 80-real 86-real 89-real 90)
 endif()
 if(CCACHE_PROGRAM)
   set(CMAKE_CUDA_COMPILER_LAUNCHER "${CCACHE_PROGRAM}")
