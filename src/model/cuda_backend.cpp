@@ -138,6 +138,15 @@ uint64_t CudaBackend::bytes_in_use() const {
   return memory_->in_use();
 }
 
+void CudaBackend::UseDevice() {
+  // The calling thread's current device: a server's engine thread is not the one that made
+  // the backend, and a stream only takes work from threads on its device.
+  int current = -1;
+  if (cudaGetDevice(&current) != cudaSuccess || current != device_) {
+    Check(cudaSetDevice(device_), "selecting the device");
+  }
+}
+
 void CudaBackend::Check(cudaError_t err, const char* what) {
   if (err != cudaSuccess && status_.ok()) status_ = FromCuda(err, what);
 }
@@ -149,6 +158,7 @@ Status CudaBackend::TakeStatus() {
 }
 
 Result<DeviceBuffer> CudaBackend::Allocate(size_t bytes) {
+  UseDevice();
   if (capturing_) {
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("{}: allocation while a step is being recorded", name()));
@@ -174,6 +184,7 @@ Status CudaBackend::Reserve(DeviceBuffer& buf, size_t bytes, const char* what) {
 }
 
 Result<TensorRef> CudaBackend::Upload(const TensorRef& tensor) {
+  UseDevice();
   if (!kernels::cuda::SupportsWeightType(tensor.type)) {
     return Error(ErrorCode::kUnsupported,
                  fmt::format("{}: no CUDA kernels for {} tensors", name(), NameOf(tensor.type)));
@@ -236,6 +247,7 @@ Status CudaBackend::Synchronize() {
 
 Status CudaBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return OkStatus();
+  UseDevice();
   WICK_ASSIGN_OR_RETURN(uint8_t * staged, Stage(bytes));
   std::memcpy(staged, src, bytes);
   WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, staged, bytes, cudaMemcpyHostToDevice, stream_),
@@ -245,6 +257,7 @@ Status CudaBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
 
 Status CudaBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return OkStatus();
+  UseDevice();
   WICK_ASSIGN_OR_RETURN(uint8_t * staged, Stage(bytes));
   WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staged, src, bytes, cudaMemcpyDeviceToHost, stream_),
                             "copy to host");
@@ -266,6 +279,7 @@ void CudaBackend::AbortCapture() {
 }
 
 void CudaBackend::BeginStep(int64_t shape) {
+  UseDevice();
   // A step that failed half-way never reached EndStep: drop what it recorded.
   AbortCapture();
   step_shape_ = shape;
@@ -382,6 +396,7 @@ Status CudaBackend::Gemm(const TensorRef& w, const float* x, int64_t m, float* y
 
 Status CudaBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
                            kernels::MatmulPath path) {
+  UseDevice();
   WICK_RETURN_IF_ERROR(TakeStatus());
   if (m <= 0 || w.rows <= 0) return OkStatus();
   // A forced path is kept whatever m is, so a row's result does not depend on how many rows

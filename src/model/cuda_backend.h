@@ -70,6 +70,7 @@ class CudaBackend : public Backend {
 
   explicit CudaBackend(int device);
   Status Init();
+  void UseDevice();
   // Records the first failure of a void op; reported by the next Status-returning call.
   void Check(cudaError_t err, const char* what);
   Status TakeStatus();
