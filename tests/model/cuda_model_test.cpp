@@ -242,7 +242,7 @@ TEST_F(CudaModelTest, CacheInTheWrongMemoryIsAnError) {
 }
 
 // The shared real models: prompt logits on the GPU within the golden README's tolerances of
-// llama.cpp's, as the CPU's are.
+// llama.cpp's (as the CPU's are) and of the CPU backend's.
 TEST_F(CudaModelTest, SharedModelsMatchTheGoldenLogits) {
   SKIP_WITHOUT_GPU();
   const auto shared = testing::SharedDir();
@@ -276,6 +276,12 @@ TEST_F(CudaModelTest, SharedModelsMatchTheGoldenLogits) {
       std::vector<float> logits(tokens.size() * n_vocab);
       Status st = p.gpu_model->Forward(tokens, *cache, cpu_, logits.data());
       ASSERT_TRUE(st.ok()) << name << ": " << st.error().message();
+      // Against the CPU backend on the same file, every logit of every position.
+      Result<KvCache> cpu_cache = p.cpu_model->NewCache(128);
+      ASSERT_TRUE(cpu_cache.ok());
+      std::vector<float> cpu_logits(logits.size());
+      ASSERT_TRUE(p.cpu_model->Forward(tokens, *cpu_cache, cpu_, cpu_logits.data()).ok());
+      ExpectClose(cpu_logits, logits, n_vocab, tol, name + "/" + c.path().filename().string());
       for (const auto& position : ref["positions"]) {
         const auto pos = position["pos"].get<int64_t>();
         for (const auto& pair : position["top"]) {
