@@ -258,8 +258,8 @@ int Converse(Answerer answer, const ChatOptions& opts, const std::string& banner
 }
 
 int RunRoutedChat(const ChatOptions& opts) {
-  Result<std::unique_ptr<CommandRouting>> routing =
-      RouteForCommand(opts.config, opts.model, opts.ctx_size, opts.threads, opts.chat_template);
+  Result<std::unique_ptr<CommandRouting>> routing = RouteForCommand(
+      opts.config, opts.model, opts.ctx_size, opts.threads, opts.chat_template, opts.device);
   if (!routing.ok()) return ReportError(routing.error().message());
   return Converse(RoutedAnswerer(*(*routing)->routing.router, opts), opts,
                   (*routing)->routing.summary);

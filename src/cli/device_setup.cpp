@@ -10,12 +10,16 @@
 
 namespace wick::cli {
 
-void AddDeviceOptions(CLI::App& cmd, DeviceOptions& opts) {
-  // WICK_DEVICE sets the default, for scripts and for test suites that must run on the CPU
-  // whatever the machine has.
+DeviceOptions DeviceOptionsFromEnv() {
+  DeviceOptions opts;
   if (const char* env = std::getenv("WICK_DEVICE"); env != nullptr && *env != '\0') {
     opts.device = env;
   }
+  return opts;
+}
+
+void AddDeviceOptions(CLI::App& cmd, DeviceOptions& opts) {
+  opts.device = DeviceOptionsFromEnv().device;
   cmd.add_option("--device", opts.device,
                  "auto (default, or $WICK_DEVICE): a usable GPU, else the CPU; cpu, cuda or "
                  "cuda:N");

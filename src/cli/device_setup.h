@@ -18,6 +18,10 @@ struct DeviceOptions {
   int64_t gpu_layers = -1;  // -1: all that fit
 };
 
+// The defaults: `auto`, or $WICK_DEVICE where it is set (for scripts, and for test suites that
+// must run on the CPU whatever the machine has).
+DeviceOptions DeviceOptionsFromEnv();
+
 void AddDeviceOptions(CLI::App& cmd, DeviceOptions& opts);
 
 // The backends a command runs on: the CPU always (the embedding lookup and any layer left

@@ -23,16 +23,21 @@ Result<std::unique_ptr<provider::Provider>> Remote(const provider::RemoteConfig&
 Result<std::unique_ptr<LocalEngine>> LoadLocalEngine(const std::string& path, int64_t n_ctx,
                                                      int parallel, int threads,
                                                      const std::string& chat_template_file,
-                                                     const ResolveOptions& resolve) {
+                                                     const ResolveOptions& resolve,
+                                                     const DeviceOptions& device) {
   auto e = std::make_unique<LocalEngine>();
   WICK_ASSIGN_OR_RETURN(e->model, LoadedModel::Load(path, resolve));
   WICK_ASSIGN_OR_RETURN(ChatTemplate tmpl, LoadChatTemplate(*e->model, path, chat_template_file));
   e->chat_template = std::move(tmpl);
   const model::HParams& hp = e->model->model.hparams();
   if (n_ctx <= 0) n_ctx = DefaultContextSize(hp, DType::kF16, parallel);
-  e->backend = std::make_unique<model::CpuBackend>(threads);
   WICK_ASSIGN_OR_RETURN(
-      e->engine, engine::BatchEngine::Create(e->model->model, *e->model->tokenizer, *e->backend,
+      e->devices,
+      SetUpDevice(
+          device, e->model->model,
+          {.threads = threads, .n_ctx = n_ctx, .n_seq = parallel, .max_batch_tokens = 512}));
+  WICK_ASSIGN_OR_RETURN(
+      e->engine, engine::BatchEngine::Create(e->model->model, *e->model->tokenizer, *e->devices.cpu,
                                              {.n_parallel = parallel,
                                               .n_ctx = n_ctx,
                                               .kv_type = DType::kF16,
@@ -88,7 +93,8 @@ std::string RouteErrorMessage(const provider::RouteError& error) {
 Result<std::unique_ptr<CommandRouting>> RouteForCommand(const std::string& config_path,
                                                         const std::string& model_flag,
                                                         int64_t ctx_size, int threads,
-                                                        const std::string& chat_template_file) {
+                                                        const std::string& chat_template_file,
+                                                        const DeviceOptions& device) {
   auto r = std::make_unique<CommandRouting>();
   WICK_ASSIGN_OR_RETURN(r->config, provider::LoadConfig(config_path));
   const std::string model_path = !model_flag.empty()       ? model_flag
@@ -99,7 +105,7 @@ Result<std::unique_ptr<CommandRouting>> RouteForCommand(const std::string& confi
         r->local,
         LoadLocalEngine(model_path, ctx_size > 0 ? ctx_size : r->config.local.context_size,
                         /*parallel=*/1, threads, chat_template_file,
-                        ResolveOptionsFrom(r->config.hub)));
+                        ResolveOptionsFrom(r->config.hub), device));
   }
   WICK_ASSIGN_OR_RETURN(r->routing,
                         BuildRouting(r->config, r->local ? &r->local->local : nullptr, r->clock));

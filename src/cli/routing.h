@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/device_setup.h"
 #include "cli/loaded_model.h"
 #include "cli/model_resolver.h"
 #include "core/error.h"
@@ -23,17 +24,17 @@ namespace wick::cli {
 struct LocalEngine {
   std::unique_ptr<LoadedModel> model;
   std::optional<ChatTemplate> chat_template;
-  std::unique_ptr<model::CpuBackend> backend;
+  DeviceSetup devices;
   std::unique_ptr<engine::BatchEngine> engine;
   provider::LocalModel local;  // points into the above
 };
 
 // Loads `path` (or a hub reference, pulled as `resolve` says) with `parallel` slots of `n_ctx`
-// positions (0: the model's, capped to fit).
-Result<std::unique_ptr<LocalEngine>> LoadLocalEngine(const std::string& path, int64_t n_ctx,
-                                                     int parallel, int threads,
-                                                     const std::string& chat_template_file = "",
-                                                     const ResolveOptions& resolve = {});
+// positions (0: the model's, capped to fit), on the device `device` chooses.
+Result<std::unique_ptr<LocalEngine>> LoadLocalEngine(
+    const std::string& path, int64_t n_ctx, int parallel, int threads,
+    const std::string& chat_template_file = "", const ResolveOptions& resolve = {},
+    const DeviceOptions& device = DeviceOptionsFromEnv());
 
 struct Routing {
   std::unique_ptr<provider::Ledger> ledger;
@@ -58,9 +59,8 @@ struct CommandRouting {
 // A routed request's failure as one line: "message (HTTP status, code)".
 std::string RouteErrorMessage(const provider::RouteError& error);
 
-Result<std::unique_ptr<CommandRouting>> RouteForCommand(const std::string& config_path,
-                                                        const std::string& model_flag,
-                                                        int64_t ctx_size, int threads,
-                                                        const std::string& chat_template_file);
+Result<std::unique_ptr<CommandRouting>> RouteForCommand(
+    const std::string& config_path, const std::string& model_flag, int64_t ctx_size, int threads,
+    const std::string& chat_template_file, const DeviceOptions& device = DeviceOptionsFromEnv());
 
 }  // namespace wick::cli

@@ -72,7 +72,7 @@ Result<std::shared_ptr<text::CompiledGrammar>> OutputGrammar(const RunOptions& o
 // local model of -m or [local] (one sequence) or to a remote provider.
 int RunRouted(const RunOptions& opts, const std::string& prompt) {
   Result<std::unique_ptr<CommandRouting>> routing =
-      RouteForCommand(opts.config, opts.model, opts.ctx_size, opts.threads, "");
+      RouteForCommand(opts.config, opts.model, opts.ctx_size, opts.threads, "", opts.device);
   if (!routing.ok()) return ReportError(routing.error().message());
 
   api::CompletionRequest request;
