@@ -2,7 +2,11 @@
 // f16 bits (uint16_t); decode them with F16ToF32 from core/half.h.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
 
 namespace wick {
 
@@ -96,5 +100,34 @@ static_assert(sizeof(Q4_KBlock) == 144);
 static_assert(sizeof(Q5_KBlock) == 176);
 static_assert(sizeof(Q6_KBlock) == 210);
 static_assert(sizeof(Q8_KBlock) == 292);
+
+// Byte offsets of the f16 scale fields (d, and m or dmin) in one block of `type`: where a
+// block's scales sit, for code that writes or checks them; none for other types.
+inline std::vector<size_t> ScaleFieldOffsets(DType type) {
+  switch (type) {
+    case DType::kQ4_0:
+      return {offsetof(Q4_0Block, d)};
+    case DType::kQ4_1:
+      return {offsetof(Q4_1Block, d), offsetof(Q4_1Block, m)};
+    case DType::kQ5_0:
+      return {offsetof(Q5_0Block, d)};
+    case DType::kQ5_1:
+      return {offsetof(Q5_1Block, d), offsetof(Q5_1Block, m)};
+    case DType::kQ8_0:
+      return {offsetof(Q8_0Block, d)};
+    case DType::kQ2_K:
+      return {offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)};
+    case DType::kQ3_K:
+      return {offsetof(Q3_KBlock, d)};
+    case DType::kQ4_K:
+      return {offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)};
+    case DType::kQ5_K:
+      return {offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)};
+    case DType::kQ6_K:
+      return {offsetof(Q6_KBlock, d)};
+    default:
+      return {};
+  }
+}
 
 }  // namespace wick

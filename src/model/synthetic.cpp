@@ -54,34 +54,6 @@ bool IsKQuant(DType t) {
          t == DType::kQ6_K;
 }
 
-// Byte offsets of the f16 scale fields in one block of `type`.
-std::vector<size_t> ScaleOffsets(DType type) {
-  switch (type) {
-    case DType::kQ4_0:
-      return {offsetof(Q4_0Block, d)};
-    case DType::kQ4_1:
-      return {offsetof(Q4_1Block, d), offsetof(Q4_1Block, m)};
-    case DType::kQ5_0:
-      return {offsetof(Q5_0Block, d)};
-    case DType::kQ5_1:
-      return {offsetof(Q5_1Block, d), offsetof(Q5_1Block, m)};
-    case DType::kQ8_0:
-      return {offsetof(Q8_0Block, d)};
-    case DType::kQ2_K:
-      return {offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)};
-    case DType::kQ3_K:
-      return {offsetof(Q3_KBlock, d)};
-    case DType::kQ4_K:
-      return {offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)};
-    case DType::kQ5_K:
-      return {offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)};
-    case DType::kQ6_K:
-      return {offsetof(Q6_KBlock, d)};
-    default:
-      return {};
-  }
-}
-
 // Random weights of `type` into `out`: random block bytes with the scales fixed, or, for the
 // float types, values uniform in +-8 * kBlockScale (the range of a 4-bit block).
 void FillRandom(DType type, uint64_t seed, std::span<uint8_t> out) {
@@ -110,7 +82,7 @@ void FillRandom(DType type, uint64_t seed, std::span<uint8_t> out) {
   for (; i < out.size(); ++i) out[i] = static_cast<uint8_t>(rng.Next());
   const uint16_t scale = F32ToF16(kBlockScale);
   const size_t block = InfoOf(type).block_bytes;
-  const std::vector<size_t> offsets = ScaleOffsets(type);
+  const std::vector<size_t> offsets = ScaleFieldOffsets(type);
   for (size_t b = 0; b + block <= out.size(); b += block) {
     for (size_t off : offsets) std::memcpy(&out[b + off], &scale, 2);
   }

@@ -32,7 +32,6 @@ constexpr int kLanes = dq::kWarpLanes;
 constexpr int kRowsPerWarp = 4;  // as in quant_matmul.cu
 
 using test::Bits;
-using test::HalfFields;
 
 // Equal bits, or both NaN (a NaN's sign and payload are not part of the contract).
 bool SameFloat(float a, float b) {
@@ -383,7 +382,7 @@ std::vector<uint8_t> RandomBlocks(int64_t count, bool special, std::mt19937& rng
   std::vector<uint8_t> bytes(count / F::kBlockElems * F::kBlockBytes);
   for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
   for (size_t blk = 0; blk < bytes.size(); blk += F::kBlockBytes) {
-    for (size_t off : HalfFields(T)) {
+    for (size_t off : ScaleFieldOffsets(T)) {
       uint16_t h;
       if (rng() % 2 == 0) {
         h = kExtremes[rng() % choices];

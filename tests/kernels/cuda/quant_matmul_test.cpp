@@ -30,7 +30,6 @@ namespace wick::kernels::cuda {
 namespace {
 
 using test::Bits;
-using test::HalfFields;
 
 #define WICK_SKIP_WITHOUT_GPU()                             \
   do {                                                      \
@@ -115,7 +114,7 @@ Weights MakeWeights(DType t, int64_t n, int64_t k, uint32_t seed, bool random_bl
     std::uniform_real_distribution<float> scale(0.0039f, 0.0625f);
     for (uint8_t& b : w.bytes) b = static_cast<uint8_t>(rng());
     for (size_t blk = 0; blk < w.bytes.size(); blk += info.block_bytes) {
-      for (size_t off : HalfFields(t)) {
+      for (size_t off : ScaleFieldOffsets(t)) {
         const uint16_t h = F32ToF16(rng() % 2 == 0 ? scale(rng) : -scale(rng));
         std::memcpy(&w.bytes[blk + off], &h, sizeof h);
       }
