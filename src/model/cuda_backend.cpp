@@ -28,11 +28,6 @@ constexpr size_t kBlasWorkspace = 32u << 20;
 // Weight rows dequantised to f16 at a time for a cuBLAS GEMM: bounds that scratch buffer.
 constexpr int64_t kGemmScratchElements = int64_t{32} << 20;
 
-uint64_t TensorBytes(const TensorRef& t) {
-  Result<uint64_t> row = BytesFor(t.type, static_cast<uint64_t>(t.row_len));
-  return row.ok() ? *row * static_cast<uint64_t>(std::max<int64_t>(t.rows, 1)) : 0;
-}
-
 std::string MemoryInfo() {
   size_t free_b = 0, total_b = 0;
   if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
@@ -189,7 +184,7 @@ Result<TensorRef> CudaBackend::Upload(const TensorRef& tensor) {
     return Error(ErrorCode::kUnsupported,
                  fmt::format("{}: no CUDA kernels for {} tensors", name(), NameOf(tensor.type)));
   }
-  const uint64_t bytes = TensorBytes(tensor);
+  const uint64_t bytes = tensor.bytes();
   WICK_ASSIGN_OR_RETURN(DeviceBuffer buf, Allocate(bytes));
   // Through the pinned buffers in turn: the copy of one chunk overlaps filling the next,
   // which is where the time goes (page faults of the mapped file).

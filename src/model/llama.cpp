@@ -16,29 +16,19 @@ Result<LlamaModel> LlamaModel::Load(const GgufFile& file) {
   return m;
 }
 
-namespace {
-
-uint64_t TensorBytes(const TensorRef& t) {
-  if (!t) return 0;
-  Result<uint64_t> row = BytesFor(t.type, static_cast<uint64_t>(t.row_len));
-  return row.ok() ? *row * static_cast<uint64_t>(std::max<int64_t>(t.rows, 1)) : 0;
-}
-
-}  // namespace
-
 uint64_t LlamaModel::LayerWeightBytes(int64_t layer) const {
   const LayerWeights& L = w_.layers[static_cast<size_t>(layer)];
   uint64_t total = 0;
   for (const TensorRef* t :
        {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm,
         &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
-    total += TensorBytes(*t);
+    total += t->bytes();
   }
   return total;
 }
 
 uint64_t LlamaModel::OutputWeightBytes() const {
-  return TensorBytes(w_.output_norm) + TensorBytes(w_.output) + TensorBytes(w_.rope_freqs);
+  return w_.output_norm.bytes() + w_.output.bytes() + w_.rope_freqs.bytes();
 }
 
 Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {

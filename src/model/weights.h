@@ -21,6 +21,12 @@ struct TensorRef {
   explicit operator bool() const { return data != nullptr; }
   // The tensor as f32 (norms, biases): only valid for F32 tensors, which is checked at load.
   const float* f32() const { return static_cast<const float*>(data); }
+  // Bytes of all its rows (0 for an absent tensor); shapes were checked when it was bound.
+  uint64_t bytes() const {
+    if (data == nullptr) return 0;
+    Result<uint64_t> row = BytesFor(type, static_cast<uint64_t>(row_len));
+    return row.ok() ? *row * static_cast<uint64_t>(rows > 1 ? rows : 1) : 0;
+  }
 };
 
 struct LayerWeights {

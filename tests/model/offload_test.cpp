@@ -42,9 +42,7 @@ class StandInDevice : public CpuBackend {
     return CpuBackend::CopyToHost(dst, src, bytes);
   }
   Result<TensorRef> Upload(const TensorRef& t) override {
-    Result<uint64_t> row = BytesFor(t.type, static_cast<uint64_t>(t.row_len));
-    if (!row.ok()) return std::move(row).error();
-    const size_t bytes = *row * static_cast<size_t>(std::max<int64_t>(t.rows, 1));
+    const size_t bytes = t.bytes();
     WICK_ASSIGN_OR_RETURN(DeviceBuffer buf, Allocate(bytes));
     std::memcpy(buf.data(), t.data, bytes);
     TensorRef placed = t;
