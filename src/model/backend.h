@@ -114,7 +114,9 @@ class Backend {
   // RoPE in place on n_tokens rows of [n_heads][head_dim], token t at position pos0 + t.
   virtual void Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
                     const kernels::RopeConfig& config) = 0;
-  virtual void SwiGlu(const float* gate, const float* up, float* out, int64_t n) = 0;
+  // out = silu(gate) * up over rows x cols (rows of the FFN's hidden width).
+  virtual void SwiGlu(const float* gate, const float* up, float* out, int64_t rows,
+                      int64_t cols) = 0;
   virtual void Add(const float* a, const float* b, float* out, int64_t n) = 0;
   virtual Status Attention(const kernels::AttentionParams& params) = 0;
   // Independent attention calls in one pass, each row computed as if alone.
@@ -147,7 +149,7 @@ class CpuBackend : public Backend {
                float eps) override;
   void Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
             const kernels::RopeConfig& config) override;
-  void SwiGlu(const float* gate, const float* up, float* out, int64_t n) override;
+  void SwiGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
   void Add(const float* a, const float* b, float* out, int64_t n) override;
   Status Attention(const kernels::AttentionParams& params) override;
   Status AttentionBatch(std::span<const kernels::AttentionParams> batch) override;

@@ -82,10 +82,14 @@ void CpuBackend::Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_
   });
 }
 
-void CpuBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
-  pool_.ParallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
-    kernels::SwiGlu(gate + begin, up + begin, out + begin, end - begin);
-  });
+void CpuBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t rows,
+                        int64_t cols) {
+  pool_.ParallelFor(rows, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(cols, 1)),
+                    [&](int64_t begin, int64_t end) {
+                      for (int64_t r = begin; r < end; ++r) {
+                        kernels::SwiGlu(gate + r * cols, up + r * cols, out + r * cols, cols);
+                      }
+                    });
 }
 
 void CpuBackend::Add(const float* a, const float* b, float* out, int64_t n) {

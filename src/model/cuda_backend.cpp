@@ -419,8 +419,9 @@ void CudaBackend::Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head
   Check(kernels::cuda::Rope(x, n_tokens, n_heads, head_dim, pos0, config, stream_), "rope");
 }
 
-void CudaBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
-  Check(kernels::cuda::SwiGlu(gate, up, out, n, stream_), "swiglu");
+void CudaBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t rows,
+                         int64_t cols) {
+  Check(kernels::cuda::SwiGlu(gate, up, out, rows * cols, stream_), "swiglu");
 }
 
 void CudaBackend::Add(const float* a, const float* b, float* out, int64_t n) {

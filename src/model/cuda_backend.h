@@ -46,7 +46,7 @@ class CudaBackend : public Backend {
                float eps) override;
   void Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
             const kernels::RopeConfig& config) override;
-  void SwiGlu(const float* gate, const float* up, float* out, int64_t n) override;
+  void SwiGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
   void Add(const float* a, const float* b, float* out, int64_t n) override;
   Status Attention(const kernels::AttentionParams& params) override;
   Status AttentionBatch(std::span<const kernels::AttentionParams> batch) override;

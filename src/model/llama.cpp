@@ -358,7 +358,7 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, bo
   be.RmsNorm(x, L.ffn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_gate, h, a.gate, segs));
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_up, h, a.up, segs));
-  be.SwiGlu(a.gate, a.up, a.gate, n * hp_.n_ff);
+  be.SwiGlu(a.gate, a.up, a.gate, n, hp_.n_ff);
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_down, a.gate, h, segs));
   be.Add(x, h, x, n * hp_.n_embd);
   return OkStatus();

@@ -18,7 +18,8 @@
 #include <limits>
 
 #include "kernels/cpu/ops.h"
-#include "kernels/cpu/reduce-inl.h"  // per target: after highway.h
+#include "kernels/cpu/reduce-inl.h"   // per target: after highway.h
+#include "kernels/cpu/ref_exp-inl.h"  // per target: after highway.h
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
@@ -76,11 +77,6 @@ struct SiluOp {
 struct GeluOp {
   VF operator()(DF df, VF x, VF) const { return GeluTanh(df, x); }
 };
-struct SwiGluOp {
-  VF operator()(DF df, VF gate, VF up) const {
-    return hn::Mul(hn::Mul(gate, Sigmoid(df, gate)), up);
-  }
-};
 struct GeGluOp {
   VF operator()(DF df, VF gate, VF up) const { return hn::Mul(GeluTanh(df, gate), up); }
 };
@@ -117,8 +113,18 @@ void SiluImpl(const float* x, float* out, int64_t n) {
 void GeluImpl(const float* x, float* out, int64_t n) {
   Map(x, nullptr, out, n, GeluOp());
 }
+// One row, computed as llama.cpp's CPU backend computes it: its vector loop (16 lanes) for
+// the whole 16-element groups and its scalar formula for the rest.
 void SwiGluImpl(const float* gate, const float* up, float* out, int64_t n) {
-  Map(gate, up, out, n, SwiGluOp());
+  const DF df;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t vector_part = n & ~int64_t{15};
+  int64_t i = 0;
+  for (; i < vector_part; i += lanes) {
+    const VF g = hn::LoadU(df, gate + i);
+    hn::StoreU(hn::Mul(RefSilu(df, g), hn::LoadU(df, up + i)), df, out + i);
+  }
+  for (; i < n; ++i) out[i] = RefSiluScalar(gate[i]) * up[i];
 }
 void GeGluImpl(const float* gate, const float* up, float* out, int64_t n) {
   Map(gate, up, out, n, GeGluOp());

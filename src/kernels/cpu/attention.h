@@ -19,8 +19,9 @@
 //
 //   out[t][h] = sum_j softmax_j(scale * q[t][h] . k[j][g]) * v[j][g]
 //
-// The kernel walks the cache in tiles with an online softmax (flash-attention style), so its
-// memory does not grow with the context, and never builds the n_tokens x n_kv score matrix.
+// The arithmetic is llama.cpp's attention without flash attention (see ref_order.h): a row's
+// scores, its exact softmax and its weighted V, in that implementation's summation orders
+// (which differ between a step of several tokens and a step of one).
 #pragma once
 
 #include <cstdint>
@@ -57,9 +58,8 @@ struct AttentionParams {
 Status Attention(const AttentionParams& params, ThreadPool& pool);
 
 // Several independent calls (the sequences of a server's batch, each over its own cache) in
-// one pass over the pool. The cache range is never split between tasks, so each query row is
-// computed the same way whatever else is in the batch (Attention splits it for decode, which
-// rounds differently); an error in any item leaves every `out` untouched.
+// one pass over the pool. Each query row is computed the same way whatever else is in the
+// batch; an error in any item leaves every `out` untouched.
 Status AttentionBatch(std::span<const AttentionParams> batch, ThreadPool& pool);
 
 }  // namespace wick::kernels

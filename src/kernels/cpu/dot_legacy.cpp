@@ -10,8 +10,10 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #if HWY_ARCH_X86
 #include <immintrin.h>
@@ -21,12 +23,16 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
 #include "kernels/cpu/wasm_relaxed.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace {
 namespace hn = hwy::HWY_NAMESPACE;
+#ifdef WICK_REF_ORDER_X86
+using namespace ref_x86;  // NOLINT(google-build-using-namespace): this file's own helpers
+#endif
 
 constexpr size_t kBlock = 32;  // every format in this file
 constexpr size_t kHalf = kBlock / 2;
@@ -374,44 +380,20 @@ bool HasAvxVnni() {
 // each: as fast as 512-bit ones on Zen 4, and no cross-block shuffles. The nibbles are
 // unsigned (0..15); sum((q - 8) * a) = sum(q * a) - sum(8 * a), the second a vpdpbusd too.
 // Highway 1.0.3 has no VNNI op, hence the intrinsics.
-// An f16 scale in all eight lanes.
-__attribute__((target("avxvnni"))) inline __m256 BroadcastF16(const uint16_t* h) {
-  return _mm256_cvtph_ps(_mm_set1_epi16(static_cast<int16_t>(*h)));
+
+// The whole-block sums of four rows' lane sums, as four int32 lanes (exact).
+__attribute__((target("avxvnni"))) inline __m128i BlockTotals4(const __m256i* dot) {
+  const __m256i h =
+      _mm256_hadd_epi32(_mm256_hadd_epi32(dot[0], dot[1]), _mm256_hadd_epi32(dot[2], dot[3]));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-__attribute__((target("avxvnni"))) float DotQ4Q8Vnni(const Q4_0Block* w, const Q8_0Block* a,
-                                                     int64_t nb) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i eights = _mm256_set1_epi8(8);
-  // The 16 bytes in both halves, the upper half shifted down a nibble: elements 0..31.
-  const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
-  __m256 acc0 = _mm256_setzero_ps();
-  __m256 acc1 = _mm256_setzero_ps();
-  auto block = [&](int64_t b, __m256 acc) {
-    const __m256i q =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
-    const __m256i x = _mm256_and_si256(_mm256_srlv_epi64(q, nibble_shift), low4);
-    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
-    const __m256i offset = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av);
-    const __m256i dot = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), x, av);
-    const __m256 d = _mm256_mul_ps(BroadcastF16(&w[b].d), BroadcastF16(&a[b].d));
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(dot, offset)), d, acc);
-  };
-  __m256 acc2 = _mm256_setzero_ps();
-  __m256 acc3 = _mm256_setzero_ps();
-  int64_t b = 0;
-  for (; b + 4 <= nb; b += 4) {
-    acc0 = block(b, acc0);
-    acc1 = block(b + 1, acc1);
-    acc2 = block(b + 2, acc2);
-    acc3 = block(b + 3, acc3);
-  }
-  for (; b < nb; ++b) acc0 = block(b, acc0);
-  const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-  __m128 r = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
+// d_w * d_a of block b of four rows.
+__attribute__((target("avxvnni"))) inline __m128 Scales4(const Q4_0Block* const* rows, int64_t b,
+                                                         float d_a) {
+  return _mm_mul_ps(_mm_setr_ps(F16ToF32ByTable(rows[0][b].d), F16ToF32ByTable(rows[1][b].d),
+                                F16ToF32ByTable(rows[2][b].d), F16ToF32ByTable(rows[3][b].d)),
+                    _mm_set1_ps(d_a));
 }
 
 // Four weight rows against one activation row: the activation's loads, its nibble offset
@@ -423,17 +405,15 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX4(const uint8_t* w, uint64_t
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i eights = _mm256_set1_epi8(8);
   const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
-  __m256 acc[kRows];
+  __m128 acc = _mm_setzero_ps();
   const Q4_0Block* rows[kRows];
-  for (int r = 0; r < kRows; ++r) {
-    acc[r] = _mm256_setzero_ps();
-    rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
-  }
+  for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
   for (int64_t b = 0; b < nb; ++b) {
     const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
     const __m256i neg_offset = _mm256_sub_epi32(
         _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av));
-    const __m256 d_a = BroadcastF16(&a[b].d);
+    const float d_a = F16ToF32ByTable(a[b].d);
+    __m256i dot[kRows];
     for (int r = 0; r < kRows; ++r) {
       // Four interleaved rows defeat the hardware prefetcher: fetch the bytes at this offset
       // of the rows four calls ahead (a matmul walks rows in order). Measured on llama-1b
@@ -443,17 +423,11 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX4(const uint8_t* w, uint64_t
       const __m256i q = _mm256_broadcastsi128_si256(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r][b].qs)));
       const __m256i x = _mm256_and_si256(_mm256_srlv_epi64(q, nibble_shift), low4);
-      const __m256i dot = _mm256_dpbusd_avx_epi32(neg_offset, x, av);
-      const __m256 d = _mm256_mul_ps(BroadcastF16(&rows[r][b].d), d_a);
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), d, acc[r]);
+      dot[r] = _mm256_dpbusd_avx_epi32(neg_offset, x, av);
     }
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot)), Scales4(rows, b, d_a), acc);
   }
-  for (int r = 0; r < kRows; ++r) {
-    __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[r]), _mm256_extractf128_ps(acc[r], 1));
-    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-    v = _mm_add_ss(v, _mm_movehdup_ps(v));
-    out[r] = _mm_cvtss_f32(v);
-  }
+  _mm_storeu_ps(out, acc);
 }
 
 // DotQ4Q8VnniX4 for two activation rows: each weight block is loaded and unpacked once for
@@ -466,13 +440,10 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX4A2(const uint8_t* w, uint64
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i eights = _mm256_set1_epi8(8);
   const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
-  __m256 acc0[kRows], acc1[kRows];
+  __m128 acc0 = _mm_setzero_ps();
+  __m128 acc1 = _mm_setzero_ps();
   const Q4_0Block* rows[kRows];
-  for (int r = 0; r < kRows; ++r) {
-    acc0[r] = _mm256_setzero_ps();
-    acc1[r] = _mm256_setzero_ps();
-    rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
-  }
+  for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
   for (int64_t b = 0; b < nb; ++b) {
     const __m256i av0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a0[b].qs));
     const __m256i av1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a1[b].qs));
@@ -480,30 +451,22 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX4A2(const uint8_t* w, uint64
         _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av0));
     const __m256i neg1 = _mm256_sub_epi32(
         _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av1));
-    const __m256 d_a0 = BroadcastF16(&a0[b].d);
-    const __m256 d_a1 = BroadcastF16(&a1[b].d);
+    __m256i dot0[kRows], dot1[kRows];
     for (int r = 0; r < kRows; ++r) {
       _mm_prefetch(reinterpret_cast<const char*>(&rows[r][b]) + 4 * kRows * row_bytes, _MM_HINT_T0);
       const __m256i q = _mm256_broadcastsi128_si256(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r][b].qs)));
       const __m256i x = _mm256_and_si256(_mm256_srlv_epi64(q, nibble_shift), low4);
-      const __m256 d_w = BroadcastF16(&rows[r][b].d);
-      const __m256i dot0 = _mm256_dpbusd_avx_epi32(neg0, x, av0);
-      acc0[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot0), _mm256_mul_ps(d_w, d_a0), acc0[r]);
-      const __m256i dot1 = _mm256_dpbusd_avx_epi32(neg1, x, av1);
-      acc1[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot1), _mm256_mul_ps(d_w, d_a1), acc1[r]);
+      dot0[r] = _mm256_dpbusd_avx_epi32(neg0, x, av0);
+      dot1[r] = _mm256_dpbusd_avx_epi32(neg1, x, av1);
     }
+    acc0 = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot0)),
+                        Scales4(rows, b, F16ToF32ByTable(a0[b].d)), acc0);
+    acc1 = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot1)),
+                        Scales4(rows, b, F16ToF32ByTable(a1[b].d)), acc1);
   }
-  auto reduce = [](__m256 v8) {
-    __m128 v = _mm_add_ps(_mm256_castps256_ps128(v8), _mm256_extractf128_ps(v8, 1));
-    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-    v = _mm_add_ss(v, _mm_movehdup_ps(v));
-    return _mm_cvtss_f32(v);
-  };
-  for (int r = 0; r < kRows; ++r) {
-    out0[r] = reduce(acc0[r]);
-    out1[r] = reduce(acc1[r]);
-  }
+  _mm_storeu_ps(out0, acc0);
+  _mm_storeu_ps(out1, acc1);
 }
 #endif
 
@@ -512,10 +475,16 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX4A2(const uint8_t* w, uint64
 float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q4_0Block*>(vw);
   const auto* a = static_cast<const Q8_0Block*>(va);
-#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-  if (HasAvxVnni()) return DotQ4Q8Vnni(w, a, n / static_cast<int64_t>(kBlock));
-#endif
-#if HWY_TARGET == HWY_WASM
+#ifdef WICK_REF_ORDER_X86
+  // Whole blocks, accumulated in order: llama.cpp's repacked Q4_0 kernels.
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / static_cast<int64_t>(kBlock); ++b) {
+    const __m256i wq = _mm256_sub_epi8(NibbleBytes(w[b].qs), _mm256_set1_epi8(8));
+    const int32_t total = SumInt8Lanes(GroupSumsSigned(wq, LoadBlock(a[b].qs)));
+    acc = std::fma(static_cast<float>(total), F16Scale(w[b].d) * F16Scale(a[b].d), acc);
+  }
+  return acc;
+#elif HWY_TARGET == HWY_WASM
   float out;
   DotQ4_0Q8_0RowsWasm(w, 0, 1, a, n, &out);
   return out;
@@ -526,6 +495,21 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
         a[b].qs, [&](auto d, size_t k) { return hn::Sub(Nibbles(d, qs, k), hn::Set(d, 8)); });
     return ScaleAdd(sumi, w[b].d, a[b].d, acc);
   });
+#endif
+}
+
+// Q4_0 rows that llama.cpp does not repack (a row count not a multiple of 8): the lane order
+// of the other block formats.
+float DotQ4_0Q8_0LanesImpl(const void* vw, const void* va, int64_t n) {
+#ifdef WICK_REF_ORDER_X86
+  const auto* w = static_cast<const Q4_0Block*>(vw);
+  const auto* a = static_cast<const Q8_0Block*>(va);
+  return SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
+    const __m256i wq = _mm256_sub_epi8(NibbleBytes(w[b].qs), _mm256_set1_epi8(8));
+    return ScaleLanes(GroupSumsSigned(wq, LoadBlock(a[b].qs)), w[b].d, a[b].d, acc);
+  });
+#else
+  return DotQ4_0Q8_0Impl(vw, va, n);
 #endif
 }
 
@@ -602,6 +586,15 @@ void DequantizeQ8_0Impl(const void* src, float* dst, int64_t n) {
 float DotQ4_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q4_1Block*>(vw);
   const auto* a = static_cast<const Q8_1Block*>(va);
+#ifdef WICK_REF_ORDER_X86
+  float mins = 0.0f;
+  const float lanes = SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
+    mins = MinTerms(mins, w[b].m, a[b].s);
+    return ScaleLanes(GroupSumsUnsigned(NibbleBytes(w[b].qs), LoadBlock(a[b].qs)), w[b].d, a[b].d,
+                      acc);
+  });
+  return lanes + mins;
+#endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float& mins) {
     const uint8_t* qs = w[b].qs;
     const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) { return Nibbles(d, qs, k); });
@@ -613,6 +606,15 @@ float DotQ4_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
 float DotQ5_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q5_0Block*>(vw);
   const auto* a = static_cast<const Q8_0Block*>(va);
+#ifdef WICK_REF_ORDER_X86
+  return SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
+    // q - 16 where the fifth bit is clear: the nibble with the top four bits of the byte set.
+    const __m256i wq = _mm256_or_si256(
+        NibbleBytes(w[b].qs),
+        _mm256_andnot_si256(FifthBitBytes(w[b].qh), _mm256_set1_epi8(static_cast<char>(0xf0))));
+    return ScaleLanes(GroupSumsSigned(wq, LoadBlock(a[b].qs)), w[b].d, a[b].d, acc);
+  });
+#endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const Q5_0Block& wb = w[b];
     const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) {
@@ -627,6 +629,16 @@ float DotQ5_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
 float DotQ5_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q5_1Block*>(vw);
   const auto* a = static_cast<const Q8_1Block*>(va);
+#ifdef WICK_REF_ORDER_X86
+  float mins = 0.0f;
+  const float lanes = SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
+    mins = MinTerms(mins, w[b].m, a[b].s);
+    const __m256i wq = _mm256_or_si256(
+        NibbleBytes(w[b].qs), _mm256_and_si256(FifthBitBytes(w[b].qh), _mm256_set1_epi8(0x10)));
+    return ScaleLanes(GroupSumsUnsigned(wq, LoadBlock(a[b].qs)), w[b].d, a[b].d, acc);
+  });
+  return lanes + mins;
+#endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float& mins) {
     const Q5_1Block& wb = w[b];
     const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) {
@@ -641,6 +653,11 @@ float DotQ5_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
 float DotQ8_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q8_0Block*>(vw);
   const auto* a = static_cast<const Q8_0Block*>(va);
+#ifdef WICK_REF_ORDER_X86
+  return SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
+    return ScaleLanes(GroupSumsSigned(LoadBlock(w[b].qs), LoadBlock(a[b].qs)), w[b].d, a[b].d, acc);
+  });
+#endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const int8_t* qs = w[b].qs;
 #if HWY_TARGET == HWY_WASM
@@ -710,6 +727,7 @@ HWY_AFTER_NAMESPACE();
 namespace wick::kernels::simd {
 
 HWY_EXPORT(DotQ4_0Q8_0Impl);
+HWY_EXPORT(DotQ4_0Q8_0LanesImpl);
 HWY_EXPORT(DotQ4_0Q8_0X4Impl);
 HWY_EXPORT(DotQ4_0Q8_0X4A2Impl);
 HWY_EXPORT(DequantizeQ4_0Impl);
@@ -736,6 +754,9 @@ void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, 
 void DotQ4_0Q8_0X4A2(const void* w, uint64_t row_bytes, const void* a0, const void* a1, int64_t n,
                      float* out0, float* out1) {
   HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0X4A2Impl)(w, row_bytes, a0, a1, n, out0, out1);
+}
+float DotQ4_0Q8_0Lanes(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0LanesImpl)(w, a, n);
 }
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ4_1Q8_1Impl)(w, a, n);

@@ -13,6 +13,9 @@ float DotF16(const void* w, const void* a, int64_t n);   // f16 . f16
 float DotBF16(const void* w, const void* a, int64_t n);  // bf16 . bf16
 
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
+// Q4_0 in the lane order of the other block formats, for tensors whose row count is not a
+// multiple of 8 (which llama.cpp does not repack; see ref_order.h).
+float DotQ4_0Q8_0Lanes(const void* w, const void* a, int64_t n);
 // Four weight rows, `row_bytes` apart, against one activation row: out[0..3].
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
 // DotQ4_0Q8_0X4 against two activation rows at once, bit-identical to two calls.

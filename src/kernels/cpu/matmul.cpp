@@ -107,7 +107,7 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   }
   if (p.n == 0 || p.m == 0) return OkStatus();
   if (p.w == nullptr || p.x == nullptr || p.y == nullptr) return Invalid("null pointer");
-  const VecDotKernel* kernel = FindVecDot(p.w_type);
+  const VecDotKernel* kernel = FindVecDot(p.w_type, p.n);
   if (kernel == nullptr) {
     return Error(ErrorCode::kUnsupported,
                  fmt::format("matmul: no kernel for {} weights", NameOf(p.w_type)));
@@ -117,7 +117,11 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   if (!w_row_bytes.ok()) return Invalid(w_row_bytes.error().message());
   if (!a_row_bytes.ok()) return Invalid(a_row_bytes.error().message());
 
-  const bool gemm = p.path == MatmulPath::kAuto ? p.m >= kGemmMinRows : p.path == MatmulPath::kGemm;
+  // Quantized weights always take the dot products: their sums are llama.cpp's (see
+  // ref_order.h), which a dequantized f32 GEMM would not keep.
+  const bool gemm =
+      !InfoOf(p.w_type).quantized &&
+      (p.path == MatmulPath::kAuto ? p.m >= kGemmMinRows : p.path == MatmulPath::kGemm);
   if (gemm) {
     return GemmPath(p, *kernel, *w_row_bytes, *a_row_bytes, pool, scratch);
   }

@@ -1,7 +1,7 @@
-// RMS and layer norm over one row. The statistics are summed in f64: a norm reads its row
-// once and is a tiny share of a layer's time, and f64 makes the result independent of the
-// vector width, of the row length and of overflow for values up to ~1e150. The scaling
-// pass is f32, rounded as ggml rounds it (normalise, then weight, then bias).
+// RMS and layer norm over one row. RMS norm rounds as ggml's rms_norm does (each square
+// rounded to f32, summed in f64, then an f32 mean and scale), so a model's activations match
+// the reference outputs bit for bit; layer norm sums in f64 with two passes. The scaling pass
+// is f32, rounded as ggml rounds it (normalise, then weight, then bias).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/norm.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -72,9 +72,37 @@ void Normalise(const float* x, float shift, float scale, const float* weight, co
   }
 }
 
+// Each square is rounded to f32 before its f64 sum, and the mean and the scale are f32, as in
+// ggml's rms_norm: the reference outputs come from it, and a scale one ulp off flips the Q8
+// rounding of some activations downstream.
+double SumF32Squares(const float* x, int64_t n) {
+  double sum = 0;
+  int64_t i = 0;
+#if HWY_HAVE_FLOAT64
+  using DD = hn::ScalableTag<double>;
+  using DH = hn::Rebind<float, DD>;
+  const DD dd;
+  const DH dh;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(dd));
+  auto acc = hn::Zero(dd);
+  for (; i + lanes <= n; i += lanes) {
+    const auto v = hn::LoadU(dh, x + i);
+    acc = hn::Add(acc, hn::PromoteTo(dd, hn::Mul(v, v)));
+  }
+  sum = hn::GetLane(hn::SumOfLanes(dd, acc));
+#endif
+  for (; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  return sum;
+}
+
 void RmsNormImpl(const float* x, const float* weight, float* out, int64_t n, float eps) {
-  double mean_square = SumSquaredDeviations(x, n, 0.0) / static_cast<double>(n);
-  auto scale = static_cast<float>(1.0 / std::sqrt(mean_square + static_cast<double>(eps)));
+  const auto mean_square = static_cast<float>(SumF32Squares(x, n) / static_cast<double>(n));
+  float scale = 1.0f / std::sqrt(mean_square + eps);
+  if (!std::isfinite(mean_square)) {
+    // Values past ~1e19 overflow an f32 square (where the reference gives zeros); f64 copes.
+    const double exact = SumSquaredDeviations(x, n, 0.0) / static_cast<double>(n);
+    scale = static_cast<float>(1.0 / std::sqrt(exact + static_cast<double>(eps)));
+  }
   Normalise(x, 0.0f, scale, weight, nullptr, out, n);
 }
 

@@ -40,7 +40,9 @@ void Gelu(const float* x, float* out, int64_t n);
 // style encoders).
 void GeluErf(const float* x, float* out, int64_t n);
 
-// out = silu(gate) * up: the gated FFN of Llama, Qwen, Mistral.
+// out = silu(gate) * up over one row of n: the gated FFN of Llama, Qwen, Mistral. Where an
+// element sits in its row decides, as in llama.cpp, whether the vector exp or libm's computes
+// it (see ref_exp-inl.h), so callers pass whole rows.
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
 
 // out = gelu(gate) * up (tanh approximation): the gated FFN of Gemma.

@@ -1,6 +1,6 @@
 // Rotary position embedding with ggml_rope_ext's semantics: the same f32 operations in the
-// same order as ggml's CPU backend, so wick rotates exactly as llama.cpp does (up to FMA
-// contraction in whichever build of ggml one compares against).
+// same order as ggml's CPU backend, fused where GCC fuses them when it builds ggml, so wick
+// rotates exactly as llama.cpp does.
 //
 // Scalar on purpose: the angles (one cosf and sinf per pair, shared by every head) dominate,
 // and a token's heads are a few KB that sit in L1.
@@ -126,8 +126,10 @@ void RotatePair(float* x, int64_t n_heads, int64_t head_dim, const RopeConfig& c
     float* head = x + h * head_dim;
     const float x0 = head[first];
     const float x1 = head[first + offset];
-    head[first] = x0 * c - x1 * s;
-    head[first + offset] = x0 * s + x1 * c;
+    // Fused as GCC contracts ggml's `x0*cos - x1*sin` and `x0*sin + x1*cos` (its default for
+    // GNU dialects), so the rotation rounds as the reference's does.
+    head[first] = std::fma(x0, c, -(x1 * s));
+    head[first + offset] = std::fma(x0, s, x1 * c);
   }
 }
 

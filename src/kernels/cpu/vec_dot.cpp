@@ -36,7 +36,14 @@ constexpr std::array kKernels = {
     Entry{DType::kQ6_K, {DType::kQ8_K, simd::QuantizeQ8_K, simd::DotQ6_KQ8_K}},
 };
 
+constexpr VecDotKernel kQ4_0Lanes{DType::kQ8_0, simd::QuantizeQ8_0, simd::DotQ4_0Q8_0Lanes};
+
 }  // namespace
+
+const VecDotKernel* FindVecDot(DType weight_type, int64_t rows) {
+  if (weight_type == DType::kQ4_0 && rows % 8 != 0) return &kQ4_0Lanes;
+  return FindVecDot(weight_type);
+}
 
 const VecDotKernel* FindVecDot(DType weight_type) {
   // Every matmul comes through here first: the place to honour WICK_SIMD.

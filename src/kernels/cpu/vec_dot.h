@@ -31,5 +31,8 @@ struct VecDotKernel {
 
 // nullptr when the weight type has no dot product (activation-only or unsupported types).
 const VecDotKernel* FindVecDot(DType weight_type);
+// The kernel for a weight tensor of `rows` rows: for Q4_0 the summation order depends on
+// whether llama.cpp would repack the tensor (rows a multiple of 8; see ref_order.h).
+const VecDotKernel* FindVecDot(DType weight_type, int64_t rows);
 
 }  // namespace wick::kernels

@@ -61,11 +61,28 @@ WICK_HD uint16_t Q8_0QuantizeBlock(const float* x, int8_t* qs) {
 
 // ---- Activations ----
 
-// x * sigmoid(x) with the CPU's overflow-free sigmoid: e = exp(-|x|) in (0, 1].
+// e^x as the CPU's ref_exp-inl.h computes it (llama.cpp's vector exp): range reduction by
+// ln 2, a degree-5 polynomial, then 2^n in two exact-then-rounding steps.
+WICK_HD float RefExp(float x) {
+  const float round_shift = 0x1.8p23f;
+  const float z = fmaf(x, 0x1.715476p+0f, round_shift);
+  const float n = FSub(z, round_shift);
+  const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+  const float u = FMul(b, b);
+  const float j = fmaf(
+      fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+      fmaf(0x1.ffffecp-1f, b, 1.0f));
+  if (fabsf(n) > 192.0f) return n > 0.0f ? INFINITY : 0.0f;
+  if (!(n == n)) return n;
+  const int ni = static_cast<int>(n);
+  const int n1 = ni >> 1;
+  const int n2 = ni - n1;
+  return FMul(FMul(j, ldexpf(1.0f, n1)), ldexpf(1.0f, n2));
+}
+
+// x / (1 + e^-x), as the CPU's SwiGLU computes whole 16-element groups.
 WICK_HD float Silu(float x) {
-  const float e = expf(-fabsf(x));
-  const float positive = FDiv(1.0f, FAdd(1.0f, e));
-  return FMul(x, x < 0.0f ? FMul(e, positive) : positive);
+  return FDiv(x, FAdd(1.0f, RefExp(FSub(0.0f, x))));
 }
 
 // ---- RoPE ----
@@ -173,12 +190,12 @@ WICK_HD float RopeDefaultFactor(const RopeAngleParams& p, int pair) {
   return p.llama3 ? Llama3Factor(p, pair) : 1.0f;
 }
 
-// Rotates one pair: (x0, x1) -> (x0 c - x1 s, x0 s + x1 c), rounded as the CPU rounds it.
+// Rotates one pair: (x0, x1) -> (x0 c - x1 s, x0 s + x1 c), fused as the CPU fuses it.
 WICK_HD void RopeRotate(float c, float s, float* x0, float* x1) {
   const float a = *x0;
   const float b = *x1;
-  *x0 = FSub(FMul(a, c), FMul(b, s));
-  *x1 = FAdd(FMul(a, s), FMul(b, c));
+  *x0 = fmaf(a, c, -FMul(b, s));
+  *x1 = fmaf(a, s, FMul(b, c));
 }
 
 }  // namespace wick::kernels::cuda::math

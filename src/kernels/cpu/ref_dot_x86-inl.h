@@ -1,0 +1,118 @@
+// Block dot products in the summation order of llama.cpp's x86 kernels (see ref_order.h), for
+// Highway's x86 targets from AVX2 up: the files that include it define their dot products
+// with these where WICK_REF_ORDER_X86 is set. Include it after <hwy/highway.h> in a file that
+// Highway's foreach_target.h re-includes.
+#if defined(WICK_KERNELS_CPU_REF_DOT_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef WICK_KERNELS_CPU_REF_DOT_X86_INL_H_
+#undef WICK_KERNELS_CPU_REF_DOT_X86_INL_H_
+#else
+#define WICK_KERNELS_CPU_REF_DOT_X86_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/f16_table.h"
+
+#if HWY_ARCH_X86
+#include <immintrin.h>
+#endif
+
+// Set for the targets that have it; this header is compiled once per target.
+#undef WICK_REF_ORDER_X86
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace ref_x86 {
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+// x86 with AVX2 and later: the sums of llama.cpp's x86 kernels (see ref_order.h), so that
+// wick's logits match the reference outputs bit for bit. A block's 32 products are summed
+// exactly in eight lanes of four consecutive elements, each lane scaled by d_w * d_a into its
+// own f32 accumulator with one fused multiply-add, and the row's eight lanes are added at the
+// end as hsum_float_8 adds them. Q4_0 rows (which llama.cpp repacks) sum each block whole and
+// accumulate block by block instead; see DotQ4_0Q8_0Impl.
+#define WICK_REF_ORDER_X86 1
+
+// Elements 0..31 of a nibble block (element j in the low nibble of qs[j], j + 16 in the high).
+HWY_INLINE __m256i NibbleBytes(const uint8_t* qs) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes),
+                          _mm256_set1_epi8(0x0f));
+}
+
+// 0xff in byte j where bit j of the little-endian qh is set, else 0.
+HWY_INLINE __m256i FifthBitBytes(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof(bits));
+  // Byte j takes byte j / 8 of qh, then keeps only its bit j % 8.
+  const __m256i spread =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(bits)),
+                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+// Lane i = sum of w[4i + k] * a[4i + k], k < 4: signed weights (sign moved onto a, so the
+// unsigned-by-signed multiply applies; Q8 activations are never -128).
+HWY_INLINE __m256i GroupSumsSigned(__m256i w, __m256i a) {
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+// The same for unsigned weights (Q4_1, Q5_1: 0..31).
+HWY_INLINE __m256i GroupSumsUnsigned(__m256i w, __m256i a) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
+}
+
+HWY_INLINE __m256i LoadBlock(const int8_t* qs) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
+}
+
+HWY_INLINE float F16Scale(uint16_t h) {
+  return F16ToF32ByTable(h);
+}
+
+// acc + lanes * (d_w * d_a).
+HWY_INLINE __m256 ScaleLanes(__m256i lanes, uint16_t d_w, uint16_t d_a, __m256 acc) {
+  return _mm256_fmadd_ps(_mm256_set1_ps(F16Scale(d_w) * F16Scale(d_a)), _mm256_cvtepi32_ps(lanes),
+                         acc);
+}
+
+// hsum_float_8's order: halves, then pairs.
+HWY_INLINE float SumLanes8(__m256 v) {
+  __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_add_ss(r, _mm_movehdup_ps(r));
+  return _mm_cvtss_f32(r);
+}
+
+HWY_INLINE int32_t SumInt8Lanes(__m256i v) {
+  __m128i r = _mm_add_epi32(_mm256_extracti128_si256(v, 1), _mm256_castsi256_si128(v));
+  r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0x4e));
+  r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 0xb1));
+  return _mm_cvtsi128_si32(r);
+}
+
+// m_w * s_a summed block by block, each step one fused multiply-add as the reference's
+// compiler contracts `summs += m * s`.
+HWY_INLINE float MinTerms(float acc, uint16_t m_w, uint16_t s_a) {
+  return std::fma(F16Scale(m_w), F16Scale(s_a), acc);
+}
+
+template <class BlockLanes>
+HWY_INLINE float SumBlockLanes(int64_t nb, const BlockLanes& lanes_of) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) acc = lanes_of(b, acc);
+  return SumLanes8(acc);
+}
+#endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+
+}  // namespace ref_x86
+}  // namespace wick::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // WICK_KERNELS_CPU_REF_DOT_X86_INL_H_
