@@ -2,11 +2,12 @@
 // Q8_K activation quantizer. Highway compiles this file once per SIMD target (see simd.h);
 // HWY_DYNAMIC_DISPATCH picks the best one the CPU supports at run time.
 //
-// Every dot product follows the scalar reference (quant_k.cpp): per super-block, the quants
-// are unpacked to unsigned bytes, multiplied with the int8 activations and summed exactly in
-// int32 under the integer sub-block scales; the mins (and the offsets of the symmetric
-// formats) come from the activations' 16-element sums; only the per-block float products and
-// the running sum round, in the reference's order.
+// Per super-block, the quants are unpacked to unsigned bytes, multiplied with the int8
+// activations and summed exactly in int32 lanes under the integer sub-block scales (the
+// offsets of the symmetric formats in the lanes of their elements, the mins from the
+// activations' 16-element sums); only the per-block float products and the running sums
+// round. On x86 from AVX2 up the lanes, and how the mins join, are those of llama.cpp's
+// kernels (ref_order.h), so the sums round as the reference outputs' do.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/dot_k.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -21,6 +22,7 @@
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/quant_ref.h"
+#include "kernels/cpu/ref_order.h"
 #include "kernels/cpu/wasm_relaxed.h"
 
 // The quantizer must reproduce the reference's roundings exactly; a contracted a * b + c
@@ -346,19 +348,23 @@ void BlockQ2_K(const Q2_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc& min_acc) {
 void BlockQ3_K(const Q3_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
   const hn::Full128<int8_t> d8t;
   const auto scales = hn::Sub(ToVector(UnpackQ3_KScales(w.scales)), hn::Set(d8t, 32));
+  const V8 four = hn::Set(D8(), 4);
   for (size_t l = 0; l < 32; l += kV) {
     const V8 hmask = Load8(w.hmask + l);
     for (size_t h = 0; h < 2; ++h) {
       const V8 qs = Load8(w.qs + 32 * h + l);
       for (int k = 0; k < 4; ++k) {
         const size_t e = 128 * h + 32 * k + l;
-        // Quants stored as 0..7 (high bit set means no offset); the -4 goes through bsums.
+        // Quants stored as 0..7 (high bit set means no offset). The -4 goes into the same
+        // lanes as its element's product, as in llama.cpp's kernel (ref_order.h).
         const V8 q = hn::Or(Crumb(qs, 2 * k), BitTo(hmask, static_cast<int>(4 * h) + k, 2));
-        acc.Add(MulPairs(q, LoadAct(a, e)), PairScales(scales, e));
+        const auto act = LoadAct(a, e);
+        const V16 sc = PairScales(scales, e);
+        acc.Add(MulPairs(q, act), sc);
+        acc.Add(MulPairs(four, act), hn::Neg(sc));
       }
     }
   }
-  AddBsumTerms(D16(), scales, -4, a.bsums, acc);
 }
 
 // Q4_K and Q5_K: 4 (or 5) bit quants under eight 6-bit scales and mins.
@@ -400,12 +406,13 @@ void BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
   const hn::Full128<int8_t> d8t;
   const auto scales = hn::LoadU(d8t, w.scales);
   const auto low4 = hn::Set(D8(), 0x0F);
+  const V8 thirty_two = hn::Set(D8(), 32);
   for (size_t h = 0; h < 2; ++h) {
     for (size_t l = 0; l < 32; l += kV) {
       const V8 ql0 = Load8(w.ql + 64 * h + l);
       const V8 ql1 = Load8(w.ql + 64 * h + 32 + l);
       const V8 qh = Load8(w.qh + 32 * h + l);
-      // Quants stored + 32 (0..63); the -32 goes through bsums.
+      // Quants stored + 32 (0..63).
       const V8 q[4] = {
           hn::Or(hn::And(ql0, low4), hn::ShiftLeft<4>(Crumb(qh, 0))),
           hn::Or(hn::And(ql1, low4), hn::ShiftLeft<4>(Crumb(qh, 2))),
@@ -414,11 +421,15 @@ void BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
       };
       for (size_t k = 0; k < 4; ++k) {
         const size_t e = 128 * h + 32 * k + l;
-        acc.Add(MulPairs(q[k], LoadAct(a, e)), PairScales(scales, e));
+        // The -32 in the lanes of its elements, as llama.cpp's kernel of the reference
+        // outputs (February 2025) applies it; see BlockQ3_K.
+        const auto act = LoadAct(a, e);
+        const V16 sc = PairScales(scales, e);
+        acc.Add(MulPairs(q[k], act), sc);
+        acc.Add(MulPairs(thirty_two, act), hn::Neg(sc));
       }
     }
   }
-  AddBsumTerms(D16(), scales, -32, a.bsums, acc);
 }
 
 // A block's f16 scale. WebAssembly has no f16 instruction, and the table beats the branches.
@@ -439,42 +450,83 @@ float DminOf(const Block& b) {
   }
 }
 
+// How a format's min term (dmin * the mins' integer sums) joins the row's sum in llama.cpp's
+// x86 kernels (ref_order.h): in the main accumulator before the block's scaled sums (Q2_K),
+// in a four-lane accumulator of its own (Q4_K), in a scalar (Q5_K), or not at all (the
+// symmetric formats, whose offsets are in the integer sums).
+enum class MinTerm { kNone, kSameLanes, kFourLanes, kScalar };
+
+// The eight lanes of an accumulator, added as hsum_float_8 adds them; other widths (targets
+// below AVX2, which do not follow the reference's order) add theirs as Highway does.
+template <class DF>
+HWY_INLINE float SumLanes(DF df, hn::Vec<DF> v) {
+  if constexpr (hn::MaxLanes(DF()) == 8) {
+    alignas(32) float lanes[8];
+    hn::Store(v, df, lanes);
+    return SumTree8(lanes);
+  } else {
+    return hn::GetLane(hn::SumOfLanes(df, v));
+  }
+}
+
 // A row: each block's exact integer sums (`kSums` fills the scaled-quant sum and, for the
-// formats with mins, the min sum) are scaled by a.d * d and a.d * dmin in float vectors and
-// summed across lanes once per row, not once per block: decode spent a tenth of its time
-// in those horizontal sums.
-template <class Block, void (*kSums)(const Block&, const Q8_KBlock&, Acc&, Acc&)>
+// formats with mins, the min sum) are scaled by a.d * d (and -a.d * dmin) with one fused
+// multiply-add per lane, and the lanes are added once per row, not once per block: decode
+// spent a tenth of its time in those horizontal sums.
+template <class Block, void (*kSums)(const Block&, const Q8_KBlock&, Acc&, Acc&), MinTerm kMin>
 float DotRow(const void* w, const void* a, int64_t n) {
   const auto* wb = static_cast<const Block*>(w);
   const auto* ab = static_cast<const Q8_KBlock*>(a);
   const hn::Rebind<float, D32> df;
+  constexpr size_t kLanes = hn::MaxLanes(D32());
   auto sum = hn::Zero(df);
-  auto mins = hn::Zero(df);
+  float mins4[4] = {};
+  float mins = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     Acc acc, min_acc;
     kSums(wb[b], ab[b], acc, min_acc);
-    const auto d = hn::Set(df, ab[b].d * ScaleOf(wb[b].d));
-    const auto dmin = hn::Set(df, ab[b].d * DminOf(wb[b]));
-    sum = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc.sum0, acc.sum1)), d, sum);
-    mins = hn::MulAdd(hn::ConvertTo(df, hn::Add(min_acc.sum0, min_acc.sum1)), dmin, mins);
+    const float d = ab[b].d * ScaleOf(wb[b].d);
+    const float dmin = -ab[b].d * DminOf(wb[b]);
+    const V32 min_lanes = hn::Add(min_acc.sum0, min_acc.sum1);
+    if constexpr (kMin == MinTerm::kSameLanes) {
+      sum = hn::MulAdd(hn::ConvertTo(df, min_lanes), hn::Set(df, dmin), sum);
+    } else if constexpr (kMin == MinTerm::kFourLanes) {
+      // Lane l of the reference's four: this accumulator's lanes 2l and 2l + 1.
+      alignas(32) int32_t m[kLanes];
+      hn::Store(min_lanes, D32(), m);
+      for (size_t l = 0; l < 4; ++l) {
+        int32_t pair = 0;
+        for (size_t k = 2 * l * kLanes / 8; k < (2 * l + 2) * kLanes / 8; ++k) pair += m[k];
+        mins4[l] = std::fma(dmin, static_cast<float>(pair), mins4[l]);
+      }
+    } else if constexpr (kMin == MinTerm::kScalar) {
+      const auto total = static_cast<float>(hn::GetLane(hn::SumOfLanes(D32(), min_lanes)));
+      mins = std::fma(dmin, total, mins);
+    }
+    sum = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc.sum0, acc.sum1)), hn::Set(df, d), sum);
   }
-  return hn::GetLane(hn::SumOfLanes(df, sum)) - hn::GetLane(hn::SumOfLanes(df, mins));
+  const float lanes = SumLanes(df, sum);
+  if constexpr (kMin == MinTerm::kFourLanes) {
+    return lanes + ((mins4[0] + mins4[2]) + (mins4[1] + mins4[3]));
+  } else {
+    return lanes + mins;
+  }
 }
 
 float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q2_KBlock, BlockQ2_K>(w, a, n);
+  return DotRow<Q2_KBlock, BlockQ2_K, MinTerm::kSameLanes>(w, a, n);
 }
 float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q3_KBlock, BlockQ3_K>(w, a, n);
+  return DotRow<Q3_KBlock, BlockQ3_K, MinTerm::kNone>(w, a, n);
 }
 float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q4_KBlock, BlockQ4_K>(w, a, n);
+  return DotRow<Q4_KBlock, BlockQ4_K, MinTerm::kFourLanes>(w, a, n);
 }
 float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q5_KBlock, BlockQ5_K>(w, a, n);
+  return DotRow<Q5_KBlock, BlockQ5_K, MinTerm::kScalar>(w, a, n);
 }
 float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q6_KBlock, BlockQ6_K>(w, a, n);
+  return DotRow<Q6_KBlock, BlockQ6_K, MinTerm::kNone>(w, a, n);
 }
 
 // y = (d * scale) * q - (dmin * min), the reference's products in its order.
