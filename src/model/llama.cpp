@@ -249,11 +249,13 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
                      fmt::format("forward: batch sequence {} shares a cache with another", i));
       }
     }
-    segs_.push_back({.row0 = n,
-                     .n = len,
-                     .cache = s.cache,
-                     .pos0 = s.cache->n_past(),
-                     .path = s.prompt ? kernels::MatmulPath::kGemm : kernels::MatmulPath::kDot});
+    segs_.push_back(
+        {.row0 = n,
+         .n = len,
+         .cache = s.cache,
+         .pos0 = s.cache->n_past(),
+         // A one-token prompt computes as a decode step, as it would alone.
+         .path = s.prompt && len > 1 ? kernels::MatmulPath::kGemm : kernels::MatmulPath::kDot});
     batch_tokens_.insert(batch_tokens_.end(), s.tokens.begin(), s.tokens.end());
     n += len;
     if (s.logits) ++n_logits;

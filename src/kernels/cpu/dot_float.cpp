@@ -1,100 +1,160 @@
-// Dot products of unquantized rows: f32 . f32, f16 . f16 and bf16 . bf16, all accumulated in
-// f32. Highway compiles this file once per SIMD target (see simd.h); HWY_DYNAMIC_DISPATCH
-// picks the best one at run time.
+// Dot products of unquantized rows: f32 . f32, f16 . f16 and bf16 . bf16, accumulated in f32
+// in the orders of llama.cpp's x86 (AVX-512) kernels, whose outputs are the reference (see
+// ref_order.h): the "dot" kernels as its per-row dot products (one token), the "gemm" kernels
+// as its GEMM (several tokens). Each sums lane by lane whatever this CPU's vector width.
+// Highway compiles this file once per SIMD target (see simd.h); HWY_DYNAMIC_DISPATCH picks the
+// best one at run time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/dot_float.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "core/half.h"
 #include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/ref_order.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Four independent accumulators hide the multiply-add latency. `step(i, sum)` adds the
-// products of the `width` elements from i on to sum; `tail(i)` returns the product of element
-// i, for the few elements after the last whole vector should a row length not be a multiple
-// of the vector.
-template <class DF, class StepFn, class TailFn>
-HWY_INLINE float SumProducts(DF df, int64_t n, int64_t width, const StepFn& step,
-                             const TailFn& tail) {
-  auto sum0 = hn::Zero(df);
-  auto sum1 = hn::Zero(df);
-  auto sum2 = hn::Zero(df);
-  auto sum3 = hn::Zero(df);
-  int64_t i = 0;
-  for (; i + 4 * width <= n; i += 4 * width) {
-    step(i, sum0);
-    step(i + width, sum1);
-    step(i + 2 * width, sum2);
-    step(i + 3 * width, sum3);
+// Vectors of at most 32 bytes: GGUF aligns tensor data to 32 bytes, so 64-byte loads would
+// straddle cache lines on every other row, which costs a quarter of the bandwidth of a
+// memory-bound loop; 32-byte loads are plenty to keep up with memory.
+using DF = hn::CappedTag<float, 8>;
+using VF = hn::Vec<DF>;
+
+HWY_INLINE VF LoadF(const float* p) {
+  return hn::LoadU(DF(), p);
+}
+// Without F16C the conversion is emulated, exactly for finite values.
+HWY_INLINE VF LoadF(const hwy::float16_t* p) {
+  return hn::PromoteTo(DF(), hn::LoadU(hn::Rebind<hwy::float16_t, DF>(), p));
+}
+HWY_INLINE VF LoadF(const hwy::bfloat16_t* p) {
+  return hn::PromoteTo(DF(), hn::LoadU(hn::Rebind<hwy::bfloat16_t, DF>(), p));
+}
+HWY_INLINE float ToF32(float v) {
+  return v;
+}
+HWY_INLINE float ToF32(hwy::float16_t v) {
+  uint16_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  return wick::F16ToF32(bits);
+}
+HWY_INLINE float ToF32(hwy::bfloat16_t v) {
+  return hwy::F32FromBF16(v);
+}
+
+// slots[s] = fma(w[i], a[i], slots[s]) for i < n (a multiple of kSlots), s = i % kSlots.
+template <int kSlots, class T>
+HWY_INLINE void SlotSums(const T* w, const T* a, int64_t n, float* slots) {
+  // Fixed-width targets only (x86, WebAssembly): the lane count is known here.
+  constexpr size_t lanes = hn::MaxLanes(DF());
+  constexpr size_t vectors = kSlots / lanes;
+  VF acc[vectors];
+  for (size_t v = 0; v < vectors; ++v) acc[v] = hn::Zero(DF());
+  for (int64_t i0 = 0; i0 < n; i0 += kSlots) {
+    for (size_t v = 0; v < vectors; ++v) {
+      acc[v] = hn::MulAdd(LoadF(w + i0 + v * lanes), LoadF(a + i0 + v * lanes), acc[v]);
+    }
   }
-  for (; i + width <= n; i += width) step(i, sum0);
-  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(sum0, sum1), hn::Add(sum2, sum3))));
-  for (; i < n; ++i) sum += tail(i);
-  return sum;
+  for (size_t v = 0; v < vectors; ++v) hn::StoreU(acc[v], DF(), slots + v * lanes);
+}
+
+// ggml_vec_dot_f16/f32: four 16-lane accumulators over whole steps of 64, folded and summed
+// as a tree, then the rest one term at a time (f16: each exact product added in f64; f32:
+// fused into the f32 sum, as GCC contracts it).
+template <class T>
+HWY_INLINE float DotSteps64(const T* w, const T* a, int64_t n) {
+  const int64_t vector_part = VectorPart64(n);
+  alignas(32) float slots[64];
+  SlotSums<64>(w, a, vector_part, slots);
+  float lanes[16];
+  FoldSlots64(slots, lanes);
+  const float folded = SumTree16(lanes);
+  if constexpr (std::is_same_v<T, float>) {
+    float sum = folded;
+    for (int64_t i = vector_part; i < n; ++i) sum += w[i] * a[i];
+    return sum;
+  } else {
+    double sum = folded;
+    for (int64_t i = vector_part; i < n; ++i) {
+      sum += static_cast<double>(ToF32(w[i]) * ToF32(a[i]));
+    }
+    return static_cast<float>(sum);
+  }
+}
+
+// llamafile's GEMM (tinyBLAS) for f32 and f16: one 16-lane fused sum over the row (n a
+// multiple of 16), then the tree.
+template <class T>
+HWY_INLINE float DotLanes16(const T* w, const T* a, int64_t n) {
+  alignas(32) float slots[16];
+  SlotSums<16>(w, a, n, slots);
+  return SumTree16(slots);
+}
+
+// AVX-512 BF16's pair dot (vdpbf16ps): lane j of a 32-element chunk adds the product of
+// element 2j + 1, then that of element 2j, each rounded (the products are exact in f32).
+// `chunks` runs over the chunks that feed one accumulator, `stride` elements apart.
+HWY_INLINE void PairChunks(const hwy::bfloat16_t* w, const hwy::bfloat16_t* a, int64_t chunks,
+                           int64_t stride, float* lanes16) {
+  for (int j = 0; j < 16; ++j) lanes16[j] = 0.0f;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const hwy::bfloat16_t* wc = w + c * stride;
+    const hwy::bfloat16_t* ac = a + c * stride;
+    for (int j = 0; j < 16; ++j) {
+      lanes16[j] = std::fma(ToF32(wc[2 * j + 1]), ToF32(ac[2 * j + 1]), lanes16[j]);
+      lanes16[j] = std::fma(ToF32(wc[2 * j]), ToF32(ac[2 * j]), lanes16[j]);
+    }
+  }
 }
 
 }  // namespace
 
-// Vectors of at most 32 bytes, here and in the widening loads below: GGUF aligns tensor data
-// to 32 bytes, so 64-byte loads would straddle cache lines on every other row, which costs a
-// quarter of the bandwidth of a memory-bound loop; 32-byte loads are plenty to keep up with
-// memory.
-float DotF32Impl(const void* vw, const void* va, int64_t n) {
-  const auto* w = static_cast<const float*>(vw);
-  const auto* a = static_cast<const float*>(va);
-  const hn::CappedTag<float, 8> df;
-  return SumProducts(
-      df, n, static_cast<int64_t>(hn::Lanes(df)),
-      [&](int64_t i, auto& sum) {
-        sum = hn::MulAdd(hn::LoadU(df, w + i), hn::LoadU(df, a + i), sum);
-      },
-      [&](int64_t i) { return w[i] * a[i]; });
+float DotF32Impl(const void* w, const void* a, int64_t n) {
+  return DotSteps64(static_cast<const float*>(w), static_cast<const float*>(a), n);
+}
+float DotF16Impl(const void* w, const void* a, int64_t n) {
+  return DotSteps64(static_cast<const hwy::float16_t*>(w), static_cast<const hwy::float16_t*>(a),
+                    n);
+}
+float DotF32GemmImpl(const void* w, const void* a, int64_t n) {
+  return DotLanes16(static_cast<const float*>(w), static_cast<const float*>(a), n);
+}
+float DotF16GemmImpl(const void* w, const void* a, int64_t n) {
+  return DotLanes16(static_cast<const hwy::float16_t*>(w), static_cast<const hwy::float16_t*>(a),
+                    n);
 }
 
-float DotF16Impl(const void* vw, const void* va, int64_t n) {
-  const auto* w = static_cast<const uint16_t*>(vw);
-  const auto* a = static_cast<const uint16_t*>(va);
-  const auto* wh = static_cast<const hwy::float16_t*>(vw);
-  const auto* ah = static_cast<const hwy::float16_t*>(va);
-  const hn::ScalableTag<float> df;
-  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
-  // Without F16C the conversion is emulated, exactly for finite values; infinities and NaNs
-  // in a row would come out as large finite numbers, which real weights and activations never
-  // hold.
-  return SumProducts(
-      df, n, static_cast<int64_t>(hn::Lanes(df)),
-      [&](int64_t i, auto& sum) {
-        sum = hn::MulAdd(hn::PromoteTo(df, hn::LoadU(dh, wh + i)),
-                         hn::PromoteTo(df, hn::LoadU(dh, ah + i)), sum);
-      },
-      [&](int64_t i) { return F16ToF32(w[i]) * F16ToF32(a[i]); });
-}
-
+// ggml_vec_dot_bf16: two pair-dot accumulators over the halves of 64-element steps, each
+// summed as a tree into f64, then the rest one exact product at a time.
 float DotBF16Impl(const void* vw, const void* va, int64_t n) {
-  const auto* w = static_cast<const uint16_t*>(vw);
-  const auto* a = static_cast<const uint16_t*>(va);
-  const auto* wb = static_cast<const hwy::bfloat16_t*>(vw);
-  const auto* ab = static_cast<const hwy::bfloat16_t*>(va);
-  const hn::ScalableTag<float> df;
-  const hn::Rebind<hwy::bfloat16_t, decltype(df)> dbf;
-  // bf16 is the top half of an f32, so widening is a zero-extension and a shift, and the
-  // product of two 8-bit significands is exact in f32. (ReorderWidenMulAccumulate would do
-  // the same work on 64-byte loads, which straddle cache lines at GGUF's alignment.)
-  return SumProducts(
-      df, n, static_cast<int64_t>(hn::Lanes(df)),
-      [&](int64_t i, auto& sum) {
-        sum = hn::MulAdd(hn::PromoteTo(df, hn::LoadU(dbf, wb + i)),
-                         hn::PromoteTo(df, hn::LoadU(dbf, ab + i)), sum);
-      },
-      [&](int64_t i) { return Bf16ToF32(w[i]) * Bf16ToF32(a[i]); });
+  const auto* w = static_cast<const hwy::bfloat16_t*>(vw);
+  const auto* a = static_cast<const hwy::bfloat16_t*>(va);
+  const int64_t steps = n / 64;
+  float lanes[16];
+  PairChunks(w, a, steps, 64, lanes);
+  double sum = SumTree16(lanes);
+  PairChunks(w + 32, a + 32, steps, 64, lanes);
+  sum += SumTree16(lanes);
+  for (int64_t i = steps * 64; i < n; ++i) sum += static_cast<double>(ToF32(w[i]) * ToF32(a[i]));
+  return static_cast<float>(sum);
+}
+
+// llamafile's GEMM for bf16: one pair-dot accumulator over the row (n a multiple of 32).
+float DotBF16GemmImpl(const void* vw, const void* va, int64_t n) {
+  float lanes[16];
+  PairChunks(static_cast<const hwy::bfloat16_t*>(vw), static_cast<const hwy::bfloat16_t*>(va),
+             n / 32, 32, lanes);
+  return SumTree16(lanes);
 }
 
 }  // namespace wick::kernels::HWY_NAMESPACE
@@ -106,6 +166,9 @@ namespace wick::kernels::simd {
 HWY_EXPORT(DotF32Impl);
 HWY_EXPORT(DotF16Impl);
 HWY_EXPORT(DotBF16Impl);
+HWY_EXPORT(DotF32GemmImpl);
+HWY_EXPORT(DotF16GemmImpl);
+HWY_EXPORT(DotBF16GemmImpl);
 
 float DotF32(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotF32Impl)(w, a, n);
@@ -115,6 +178,15 @@ float DotF16(const void* w, const void* a, int64_t n) {
 }
 float DotBF16(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotBF16Impl)(w, a, n);
+}
+float DotF32Gemm(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotF32GemmImpl)(w, a, n);
+}
+float DotF16Gemm(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotF16GemmImpl)(w, a, n);
+}
+float DotBF16Gemm(const void* w, const void* a, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotBF16GemmImpl)(w, a, n);
 }
 
 }  // namespace wick::kernels::simd

@@ -359,9 +359,7 @@ void BlockQ3_K(const Q3_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
         // lanes as its element's product, as in llama.cpp's kernel (ref_order.h).
         const V8 q = hn::Or(Crumb(qs, 2 * k), BitTo(hmask, static_cast<int>(4 * h) + k, 2));
         const auto act = LoadAct(a, e);
-        const V16 sc = PairScales(scales, e);
-        acc.Add(MulPairs(q, act), sc);
-        acc.Add(MulPairs(four, act), hn::Neg(sc));
+        acc.Add(hn::Sub(MulPairs(q, act), MulPairs(four, act)), PairScales(scales, e));
       }
     }
   }
@@ -423,10 +421,9 @@ void BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
         const size_t e = 128 * h + 32 * k + l;
         // The -32 in the lanes of its elements, as llama.cpp's kernel of the reference
         // outputs (February 2025) applies it; see BlockQ3_K.
+        // Pair sums of (q - 32) * a fit in int16 (at most 63 * 127 * 2).
         const auto act = LoadAct(a, e);
-        const V16 sc = PairScales(scales, e);
-        acc.Add(MulPairs(q[k], act), sc);
-        acc.Add(MulPairs(thirty_two, act), hn::Neg(sc));
+        acc.Add(hn::Sub(MulPairs(q[k], act), MulPairs(thirty_two, act)), PairScales(scales, e));
       }
     }
   }
@@ -482,6 +479,9 @@ float DotRow(const void* w, const void* a, int64_t n) {
   auto sum = hn::Zero(df);
   float mins4[4] = {};
   float mins = 0.0f;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  __m128 mins4v = _mm_setzero_ps();
+#endif
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     Acc acc, min_acc;
     kSums(wb[b], ab[b], acc, min_acc);
@@ -492,6 +492,15 @@ float DotRow(const void* w, const void* a, int64_t n) {
       sum = hn::MulAdd(hn::ConvertTo(df, min_lanes), hn::Set(df, dmin), sum);
     } else if constexpr (kMin == MinTerm::kFourLanes) {
       // Lane l of the reference's four: this accumulator's lanes 2l and 2l + 1.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+      if constexpr (kLanes == 8) {
+        const __m256i pairs = _mm256_hadd_epi32(min_lanes.raw, min_lanes.raw);
+        const __m128i four = _mm256_castsi256_si128(_mm256_permute4x64_epi64(pairs, 0x08));
+        mins4v = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(four), mins4v);
+        sum = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc.sum0, acc.sum1)), hn::Set(df, d), sum);
+        continue;
+      }
+#endif
       alignas(32) int32_t m[kLanes];
       hn::Store(min_lanes, D32(), m);
       for (size_t l = 0; l < 4; ++l) {
@@ -506,6 +515,9 @@ float DotRow(const void* w, const void* a, int64_t n) {
     sum = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc.sum0, acc.sum1)), hn::Set(df, d), sum);
   }
   const float lanes = SumLanes(df, sum);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  if constexpr (kMin == MinTerm::kFourLanes && kLanes == 8) _mm_storeu_ps(mins4, mins4v);
+#endif
   if constexpr (kMin == MinTerm::kFourLanes) {
     return lanes + ((mins4[0] + mins4[2]) + (mins4[1] + mins4[3]));
   } else {

@@ -11,6 +11,11 @@ namespace wick::kernels::simd {
 float DotF32(const void* w, const void* a, int64_t n);
 float DotF16(const void* w, const void* a, int64_t n);   // f16 . f16
 float DotBF16(const void* w, const void* a, int64_t n);  // bf16 . bf16
+// The same products in the order of llama.cpp's GEMM (steps of several tokens), for rows whose
+// length is a multiple of 16 (f32, f16) or 32 (bf16); see ref_order.h.
+float DotF32Gemm(const void* w, const void* a, int64_t n);
+float DotF16Gemm(const void* w, const void* a, int64_t n);
+float DotBF16Gemm(const void* w, const void* a, int64_t n);
 
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
 // Q4_0 in the lane order of the other block formats, for tensors whose row count is not a

@@ -19,9 +19,13 @@ struct Entry {
 // to the best target at run time. Activations for f16/bf16 weights are converted with the
 // exact scalar encoders: k values per token, negligible next to the n x k weights.
 constexpr std::array kKernels = {
-    Entry{DType::kF32, {DType::kF32, ref::QuantizeF32, simd::DotF32}},
-    Entry{DType::kF16, {DType::kF16, ref::QuantizeF16, simd::DotF16}},
-    Entry{DType::kBF16, {DType::kBF16, ref::QuantizeBF16, simd::DotBF16}},
+    Entry{DType::kF32,
+          {DType::kF32, ref::QuantizeF32, simd::DotF32, nullptr, nullptr, simd::DotF32Gemm, 16}},
+    Entry{DType::kF16,
+          {DType::kF16, ref::QuantizeF16, simd::DotF16, nullptr, nullptr, simd::DotF16Gemm, 16}},
+    Entry{
+        DType::kBF16,
+        {DType::kBF16, ref::QuantizeBF16, simd::DotBF16, nullptr, nullptr, simd::DotBF16Gemm, 32}},
     Entry{DType::kQ4_0,
           {DType::kQ8_0, simd::QuantizeQ8_0, simd::DotQ4_0Q8_0, simd::DotQ4_0Q8_0X4,
            simd::DotQ4_0Q8_0X4A2}},

@@ -27,6 +27,10 @@ struct VecDotKernel {
   // Optional: several rows at once, sharing the activation's work (null: `dot` row by row).
   VecDotRowsFn dot_rows = nullptr;
   VecDotRows2Fn dot_rows_x2 = nullptr;  // optional, only with dot_rows
+  // Optional: the dot in the order of llama.cpp's GEMM, which it uses for steps of several
+  // tokens on rows whose length is a multiple of gemm_multiple (see ref_order.h).
+  VecDotFn dot_gemm = nullptr;
+  int64_t gemm_multiple = 0;
 };
 
 // nullptr when the weight type has no dot product (activation-only or unsupported types).
