@@ -37,12 +37,6 @@ HWY_INLINE VF LoadF(const float* p) {
 HWY_INLINE VF LoadF(const hwy::float16_t* p) {
   return hn::PromoteTo(DF(), hn::LoadU(hn::Rebind<hwy::float16_t, DF>(), p));
 }
-HWY_INLINE VF LoadF(const hwy::bfloat16_t* p) {
-  return hn::PromoteTo(DF(), hn::LoadU(hn::Rebind<hwy::bfloat16_t, DF>(), p));
-}
-HWY_INLINE float ToF32(float v) {
-  return v;
-}
 HWY_INLINE float ToF32(hwy::float16_t v) {
   uint16_t bits;
   std::memcpy(&bits, &v, sizeof(bits));
@@ -68,9 +62,28 @@ HWY_INLINE void SlotSums(const T* w, const T* a, int64_t n, float* slots) {
   for (size_t v = 0; v < vectors; ++v) hn::StoreU(acc[v], DF(), slots + v * lanes);
 }
 
+// The terms of an f32 dot product after its last 64-element step, added to `sum` as GCC builds
+// ggml's `sumf += x[i]*y[i]` loop for AVX-512: the products of whole groups of 8 rounded, then
+// added in order, and the last n % 8 terms fused into the sum. Spelled out, so that this
+// file's own compiler, whatever it vectorizes, cannot change it.
+HWY_INLINE float SumTailF32(const float* w, const float* a, int64_t begin, int64_t end, float sum) {
+  const hn::CappedTag<float, 8> d8;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d8));
+  const int64_t grouped = begin + (end - begin) / 8 * 8;
+  alignas(32) float products[8];
+  for (int64_t i0 = begin; i0 < grouped; i0 += 8) {
+    for (int64_t v = 0; v < 8; v += lanes) {
+      hn::Store(hn::Mul(hn::LoadU(d8, w + i0 + v), hn::LoadU(d8, a + i0 + v)), d8, products + v);
+    }
+    for (float p : products) sum += p;
+  }
+  for (int64_t i = grouped; i < end; ++i) sum = std::fma(w[i], a[i], sum);
+  return sum;
+}
+
 // ggml_vec_dot_f16/f32: four 16-lane accumulators over whole steps of 64, folded and summed
 // as a tree, then the rest one term at a time (f16: each exact product added in f64; f32:
-// fused into the f32 sum, as GCC contracts it).
+// SumTailF32).
 template <class T>
 HWY_INLINE float DotSteps64(const T* w, const T* a, int64_t n) {
   const int64_t vector_part = VectorPart64(n);
@@ -80,9 +93,7 @@ HWY_INLINE float DotSteps64(const T* w, const T* a, int64_t n) {
   FoldSlots64(slots, lanes);
   const float folded = SumTree16(lanes);
   if constexpr (std::is_same_v<T, float>) {
-    float sum = folded;
-    for (int64_t i = vector_part; i < n; ++i) sum += w[i] * a[i];
-    return sum;
+    return SumTailF32(w, a, vector_part, n, folded);
   } else {
     double sum = folded;
     for (int64_t i = vector_part; i < n; ++i) {
