@@ -183,6 +183,27 @@ void DequantizeQ4_KImpl(const void* src, float* dst, int64_t n) {
   ref::DequantizeQ4_K(src, dst, n);
 }
 
+// Row by row: the same results as the one-row dots.
+template <float (*kOne)(const void*, const void*, int64_t)>
+void RowByRow(const void* w, const void* a, uint64_t a_stride, int count, int64_t n, float* out) {
+  for (int t = 0; t < count; ++t)
+    out[t] = kOne(w, static_cast<const uint8_t*>(a) + t * a_stride, n);
+}
+void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ2_KImpl>(w, a, s, c, n, o);
+}
+void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ3_KImpl>(w, a, s, c, n, o);
+}
+void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ4_KImpl>(w, a, s, c, n, o);
+}
+void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ5_KImpl>(w, a, s, c, n, o);
+}
+void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ6_KImpl>(w, a, s, c, n, o);
+}
 #else
 
 // Vectors of at most 32 bytes, so that one never spans two 32-element slices of a block: the
@@ -328,7 +349,10 @@ HWY_INLINE V8 BitTo(V8 v, int bit, int to) {
   return hn::And(hn::BitCast(D8(), moved), hn::Set(D8(), static_cast<uint8_t>(1 << to)));
 }
 
-void BlockQ2_K(const Q2_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc& min_acc) {
+// The block functions below take kActs activation rows (a prompt's tokens share each
+// unpacked weight vector): a[t], acc[t] and min_acc[t] for t < kActs.
+template <int kActs>
+void BlockQ2_K(const Q2_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc* min_acc) {
   const hn::Full128<int8_t> d8t;
   const auto raw = hn::LoadU(d8t, reinterpret_cast<const int8_t*>(w.scales));
   const auto scales = hn::And(raw, hn::Set(d8t, 0x0F));
@@ -338,14 +362,17 @@ void BlockQ2_K(const Q2_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc& min_acc) {
       const V8 qs = Load8(w.qs + 32 * h + l);
       for (int k = 0; k < 4; ++k) {
         const size_t e = 128 * h + 32 * k + l;
-        acc.Add(MulPairs(Crumb(qs, 2 * k), LoadAct(a, e)), PairScales(scales, e));
+        const V8 q = Crumb(qs, 2 * k);
+        const V16 sc = PairScales(scales, e);
+        for (int t = 0; t < kActs; ++t) acc[t].Add(MulPairs(q, LoadAct(*a[t], e)), sc);
       }
     }
   }
-  AddBsumTerms(D16(), mins, 1, a.bsums, min_acc);
+  for (int t = 0; t < kActs; ++t) AddBsumTerms(D16(), mins, 1, a[t]->bsums, min_acc[t]);
 }
 
-void BlockQ3_K(const Q3_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
+template <int kActs>
+void BlockQ3_K(const Q3_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc*) {
   const hn::Full128<int8_t> d8t;
   const auto scales = hn::Sub(ToVector(UnpackQ3_KScales(w.scales)), hn::Set(d8t, 32));
   const V8 four = hn::Set(D8(), 4);
@@ -358,16 +385,20 @@ void BlockQ3_K(const Q3_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
         // Quants stored as 0..7 (high bit set means no offset). The -4 goes into the same
         // lanes as its element's product, as in llama.cpp's kernel (ref_order.h).
         const V8 q = hn::Or(Crumb(qs, 2 * k), BitTo(hmask, static_cast<int>(4 * h) + k, 2));
-        const auto act = LoadAct(a, e);
-        acc.Add(hn::Sub(MulPairs(q, act), MulPairs(four, act)), PairScales(scales, e));
+        const V16 sc = PairScales(scales, e);
+        for (int t = 0; t < kActs; ++t) {
+          const auto act = LoadAct(*a[t], e);
+          acc[t].Add(hn::Sub(MulPairs(q, act), MulPairs(four, act)), sc);
+        }
       }
     }
   }
 }
 
 // Q4_K and Q5_K: 4 (or 5) bit quants under eight 6-bit scales and mins.
-template <bool kFifthBit, class Block>
-HWY_INLINE void BlockScaleMin6Sums(const Block& w, const Q8_KBlock& a, Acc& acc, Acc& min_acc) {
+template <bool kFifthBit, int kActs, class Block>
+HWY_INLINE void BlockScaleMin6Sums(const Block& w, const Q8_KBlock* const* a, Acc* acc,
+                                   Acc* min_acc) {
   const Bytes16 scale_min = UnpackScaleMin6(w.scales);
   // Sub-block j's scale is byte j of scale_min.lo.
   const auto scale = [&](size_t j) {
@@ -385,22 +416,29 @@ HWY_INLINE void BlockScaleMin6Sums(const Block& w, const Q8_KBlock& a, Acc& acc,
         hi = hn::Or(hi, BitTo(qh, static_cast<int>(2 * h + 1), 4));
       }
       const size_t e = 64 * h + l;
-      acc.Add(MulPairs(lo, LoadAct(a, e)), scale(2 * h));
-      acc.Add(MulPairs(hi, LoadAct(a, e + 32)), scale(2 * h + 1));
+      const V16 scale_lo = scale(2 * h);
+      const V16 scale_hi = scale(2 * h + 1);
+      for (int t = 0; t < kActs; ++t) {
+        acc[t].Add(MulPairs(lo, LoadAct(*a[t], e)), scale_lo);
+        acc[t].Add(MulPairs(hi, LoadAct(*a[t], e + 32)), scale_hi);
+      }
     }
   }
   // Each min covers two of the activations' 16-element sums.
-  AddMinTerms(D16(), scale_min.hi, a.bsums, min_acc);
+  for (int t = 0; t < kActs; ++t) AddMinTerms(D16(), scale_min.hi, a[t]->bsums, min_acc[t]);
 }
 
-void BlockQ4_K(const Q4_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc& min_acc) {
-  BlockScaleMin6Sums<false>(w, a, acc, min_acc);
+template <int kActs>
+void BlockQ4_K(const Q4_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc* min_acc) {
+  BlockScaleMin6Sums<false, kActs>(w, a, acc, min_acc);
 }
-void BlockQ5_K(const Q5_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc& min_acc) {
-  BlockScaleMin6Sums<true>(w, a, acc, min_acc);
+template <int kActs>
+void BlockQ5_K(const Q5_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc* min_acc) {
+  BlockScaleMin6Sums<true, kActs>(w, a, acc, min_acc);
 }
 
-void BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
+template <int kActs>
+void BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc*) {
   const hn::Full128<int8_t> d8t;
   const auto scales = hn::LoadU(d8t, w.scales);
   const auto low4 = hn::Set(D8(), 0x0F);
@@ -422,8 +460,11 @@ void BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock& a, Acc& acc, Acc&) {
         // The -32 in the lanes of its elements, as llama.cpp's kernel of the reference
         // outputs (February 2025) applies it; see BlockQ3_K.
         // Pair sums of (q - 32) * a fit in int16 (at most 63 * 127 * 2).
-        const auto act = LoadAct(a, e);
-        acc.Add(hn::Sub(MulPairs(q[k], act), MulPairs(thirty_two, act)), PairScales(scales, e));
+        const V16 sc = PairScales(scales, e);
+        for (int t = 0; t < kActs; ++t) {
+          const auto act = LoadAct(*a[t], e);
+          acc[t].Add(hn::Sub(MulPairs(q[k], act), MulPairs(thirty_two, act)), sc);
+        }
       }
     }
   }
@@ -470,75 +511,163 @@ HWY_INLINE float SumLanes(DF df, hn::Vec<DF> v) {
 // formats with mins, the min sum) are scaled by a.d * d (and -a.d * dmin) with one fused
 // multiply-add per lane, and the lanes are added once per row, not once per block: decode
 // spent a tenth of its time in those horizontal sums.
-template <class Block, void (*kSums)(const Block&, const Q8_KBlock&, Acc&, Acc&), MinTerm kMin>
-float DotRow(const void* w, const void* a, int64_t n) {
+// One activation row's running sums in DotRows.
+struct RowSums {
+  hn::Vec<hn::Rebind<float, D32> > sum;
+  float mins4[4];
+  float mins;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  __m128 mins4v;
+#endif
+};
+
+// One weight row against kActs activation rows `a_stride` bytes apart, into out[0..kActs).
+template <class Block, void (*kSums)(const Block&, const Q8_KBlock* const*, Acc*, Acc*),
+          MinTerm kMin, int kActs>
+void DotRows(const void* w, const void* a, uint64_t a_stride, int64_t n, float* out) {
   const auto* wb = static_cast<const Block*>(w);
-  const auto* ab = static_cast<const Q8_KBlock*>(a);
   const hn::Rebind<float, D32> df;
   constexpr size_t kLanes = hn::MaxLanes(D32());
-  auto sum = hn::Zero(df);
-  float mins4[4] = {};
-  float mins = 0.0f;
+  const Q8_KBlock* rows[kActs];
+  RowSums r[kActs];
+  for (int t = 0; t < kActs; ++t) {
+    rows[t] = reinterpret_cast<const Q8_KBlock*>(static_cast<const uint8_t*>(a) + t * a_stride);
+    r[t].sum = hn::Zero(df);
+    for (float& m : r[t].mins4) m = 0.0f;
+    r[t].mins = 0.0f;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  __m128 mins4v = _mm_setzero_ps();
+    r[t].mins4v = _mm_setzero_ps();
 #endif
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    Acc acc, min_acc;
-    kSums(wb[b], ab[b], acc, min_acc);
-    const float d = ab[b].d * ScaleOf(wb[b].d);
-    const float dmin = -ab[b].d * DminOf(wb[b]);
-    const V32 min_lanes = hn::Add(min_acc.sum0, min_acc.sum1);
-    if constexpr (kMin == MinTerm::kSameLanes) {
-      sum = hn::MulAdd(hn::ConvertTo(df, min_lanes), hn::Set(df, dmin), sum);
-    } else if constexpr (kMin == MinTerm::kFourLanes) {
-      // Lane l of the reference's four: this accumulator's lanes 2l and 2l + 1.
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-      if constexpr (kLanes == 8) {
-        const __m256i pairs = _mm256_hadd_epi32(min_lanes.raw, min_lanes.raw);
-        const __m128i four = _mm256_castsi256_si128(_mm256_permute4x64_epi64(pairs, 0x08));
-        mins4v = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(four), mins4v);
-        sum = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc.sum0, acc.sum1)), hn::Set(df, d), sum);
-        continue;
-      }
-#endif
-      alignas(32) int32_t m[kLanes];
-      hn::Store(min_lanes, D32(), m);
-      for (size_t l = 0; l < 4; ++l) {
-        int32_t pair = 0;
-        for (size_t k = 2 * l * kLanes / 8; k < (2 * l + 2) * kLanes / 8; ++k) pair += m[k];
-        mins4[l] = std::fma(dmin, static_cast<float>(pair), mins4[l]);
-      }
-    } else if constexpr (kMin == MinTerm::kScalar) {
-      const auto total = static_cast<float>(hn::GetLane(hn::SumOfLanes(D32(), min_lanes)));
-      mins = std::fma(dmin, total, mins);
-    }
-    sum = hn::MulAdd(hn::ConvertTo(df, hn::Add(acc.sum0, acc.sum1)), hn::Set(df, d), sum);
   }
-  const float lanes = SumLanes(df, sum);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    Acc acc[kActs], min_acc[kActs];
+    const Q8_KBlock* ab[kActs];
+    for (int t = 0; t < kActs; ++t) ab[t] = &rows[t][b];
+    kSums(wb[b], ab, acc, min_acc);
+    for (int t = 0; t < kActs; ++t) {
+      RowSums& rs = r[t];
+      const float d = ab[t]->d * ScaleOf(wb[b].d);
+      const float dmin = -ab[t]->d * DminOf(wb[b]);
+      const V32 min_lanes = hn::Add(min_acc[t].sum0, min_acc[t].sum1);
+      if constexpr (kMin == MinTerm::kSameLanes) {
+        rs.sum = hn::MulAdd(hn::ConvertTo(df, min_lanes), hn::Set(df, dmin), rs.sum);
+      } else if constexpr (kMin == MinTerm::kFourLanes) {
+        // Lane l of the reference's four: this accumulator's lanes 2l and 2l + 1.
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  if constexpr (kMin == MinTerm::kFourLanes && kLanes == 8) _mm_storeu_ps(mins4, mins4v);
+        if constexpr (kLanes == 8) {
+          const __m256i pairs = _mm256_hadd_epi32(min_lanes.raw, min_lanes.raw);
+          const __m128i four = _mm256_castsi256_si128(_mm256_permute4x64_epi64(pairs, 0x08));
+          rs.mins4v = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(four), rs.mins4v);
+        }
 #endif
-  if constexpr (kMin == MinTerm::kFourLanes) {
-    return lanes + ((mins4[0] + mins4[2]) + (mins4[1] + mins4[3]));
-  } else {
-    return lanes + mins;
+        if constexpr (kLanes != 8 || !(HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2)) {
+          alignas(32) int32_t m[kLanes];
+          hn::Store(min_lanes, D32(), m);
+          for (size_t l = 0; l < 4; ++l) {
+            int32_t pair = 0;
+            for (size_t k = 2 * l * kLanes / 8; k < (2 * l + 2) * kLanes / 8; ++k) pair += m[k];
+            rs.mins4[l] = std::fma(dmin, static_cast<float>(pair), rs.mins4[l]);
+          }
+        }
+      } else if constexpr (kMin == MinTerm::kScalar) {
+        const auto total = static_cast<float>(hn::GetLane(hn::SumOfLanes(D32(), min_lanes)));
+        rs.mins = std::fma(dmin, total, rs.mins);
+      }
+      rs.sum =
+          hn::MulAdd(hn::ConvertTo(df, hn::Add(acc[t].sum0, acc[t].sum1)), hn::Set(df, d), rs.sum);
+    }
+  }
+  for (int t = 0; t < kActs; ++t) {
+    RowSums& rs = r[t];
+    const float lanes = SumLanes(df, rs.sum);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    if constexpr (kMin == MinTerm::kFourLanes && kLanes == 8) _mm_storeu_ps(rs.mins4, rs.mins4v);
+#endif
+    if constexpr (kMin == MinTerm::kFourLanes) {
+      out[t] = lanes + ((rs.mins4[0] + rs.mins4[2]) + (rs.mins4[1] + rs.mins4[3]));
+    } else {
+      out[t] = lanes + rs.mins;
+    }
   }
 }
 
+template <class Block, void (*kSums1)(const Block&, const Q8_KBlock* const*, Acc*, Acc*),
+          MinTerm kMin>
+float DotRow(const void* w, const void* a, int64_t n) {
+  float out;
+  DotRows<Block, kSums1, kMin, 1>(w, a, 0, n, &out);
+  return out;
+}
+
+// `count` (1 to 4) activation rows.
+template <class Block, template <int> class Sums, MinTerm kMin>
+void DotTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n, float* out) {
+  switch (count) {
+    case 1:
+      DotRows<Block, Sums<1>::kFn, kMin, 1>(w, a, a_stride, n, out);
+      break;
+    case 2:
+      DotRows<Block, Sums<2>::kFn, kMin, 2>(w, a, a_stride, n, out);
+      break;
+    case 3:
+      DotRows<Block, Sums<3>::kFn, kMin, 3>(w, a, a_stride, n, out);
+      break;
+    default:
+      DotRows<Block, Sums<4>::kFn, kMin, 4>(w, a, a_stride, n, out);
+      break;
+  }
+}
+
+template <int kActs>
+struct SumsQ2_K {
+  static constexpr auto kFn = BlockQ2_K<kActs>;
+};
+template <int kActs>
+struct SumsQ3_K {
+  static constexpr auto kFn = BlockQ3_K<kActs>;
+};
+template <int kActs>
+struct SumsQ4_K {
+  static constexpr auto kFn = BlockQ4_K<kActs>;
+};
+template <int kActs>
+struct SumsQ5_K {
+  static constexpr auto kFn = BlockQ5_K<kActs>;
+};
+template <int kActs>
+struct SumsQ6_K {
+  static constexpr auto kFn = BlockQ6_K<kActs>;
+};
+
 float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q2_KBlock, BlockQ2_K, MinTerm::kSameLanes>(w, a, n);
+  return DotRow<Q2_KBlock, BlockQ2_K<1>, MinTerm::kSameLanes>(w, a, n);
 }
 float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q3_KBlock, BlockQ3_K, MinTerm::kNone>(w, a, n);
+  return DotRow<Q3_KBlock, BlockQ3_K<1>, MinTerm::kNone>(w, a, n);
 }
 float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q4_KBlock, BlockQ4_K, MinTerm::kFourLanes>(w, a, n);
+  return DotRow<Q4_KBlock, BlockQ4_K<1>, MinTerm::kFourLanes>(w, a, n);
 }
 float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q5_KBlock, BlockQ5_K, MinTerm::kScalar>(w, a, n);
+  return DotRow<Q5_KBlock, BlockQ5_K<1>, MinTerm::kScalar>(w, a, n);
 }
 float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q6_KBlock, BlockQ6_K, MinTerm::kNone>(w, a, n);
+  return DotRow<Q6_KBlock, BlockQ6_K<1>, MinTerm::kNone>(w, a, n);
+}
+void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotTokens<Q2_KBlock, SumsQ2_K, MinTerm::kSameLanes>(w, a, s, c, n, o);
+}
+void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotTokens<Q3_KBlock, SumsQ3_K, MinTerm::kNone>(w, a, s, c, n, o);
+}
+void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotTokens<Q4_KBlock, SumsQ4_K, MinTerm::kFourLanes>(w, a, s, c, n, o);
+}
+void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotTokens<Q5_KBlock, SumsQ5_K, MinTerm::kScalar>(w, a, s, c, n, o);
+}
+void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotTokens<Q6_KBlock, SumsQ6_K, MinTerm::kNone>(w, a, s, c, n, o);
 }
 
 // y = (d * scale) * q - (dmin * min), the reference's products in its order.
@@ -589,6 +718,21 @@ float DotQ5_KQ8_KImpl(const void* w, const void* a, int64_t n) {
 float DotQ6_KQ8_KImpl(const void* w, const void* a, int64_t n) {
   return DotQ6_KImpl(w, a, n);
 }
+void DotKTokensQ2Impl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotQ2_KTokensImpl(w, a, s, c, n, o);
+}
+void DotKTokensQ3Impl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotQ3_KTokensImpl(w, a, s, c, n, o);
+}
+void DotKTokensQ4Impl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotQ4_KTokensImpl(w, a, s, c, n, o);
+}
+void DotKTokensQ5Impl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotQ5_KTokensImpl(w, a, s, c, n, o);
+}
+void DotKTokensQ6Impl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotQ6_KTokensImpl(w, a, s, c, n, o);
+}
 void QuantizeQ8_KRowImpl(const float* src, void* dst, int64_t n) {
   QuantizeQ8_KImpl(src, dst, n);
 }
@@ -607,6 +751,11 @@ HWY_EXPORT(DotQ3_KQ8_KImpl);
 HWY_EXPORT(DotQ4_KQ8_KImpl);
 HWY_EXPORT(DotQ5_KQ8_KImpl);
 HWY_EXPORT(DotQ6_KQ8_KImpl);
+HWY_EXPORT(DotKTokensQ2Impl);
+HWY_EXPORT(DotKTokensQ3Impl);
+HWY_EXPORT(DotKTokensQ4Impl);
+HWY_EXPORT(DotKTokensQ5Impl);
+HWY_EXPORT(DotKTokensQ6Impl);
 HWY_EXPORT(QuantizeQ8_KRowImpl);
 HWY_EXPORT(DequantizeQ4_KRowImpl);
 
@@ -626,6 +775,21 @@ float DotQ5_KQ8_K(const void* w, const void* a, int64_t n) {
 }
 float DotQ6_KQ8_K(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ6_KQ8_KImpl)(w, a, n);
+}
+void DotQ2_KQ8_KTokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotKTokensQ2Impl)(w, a, s, c, n, o);
+}
+void DotQ3_KQ8_KTokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotKTokensQ3Impl)(w, a, s, c, n, o);
+}
+void DotQ4_KQ8_KTokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotKTokensQ4Impl)(w, a, s, c, n, o);
+}
+void DotQ5_KQ8_KTokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotKTokensQ5Impl)(w, a, s, c, n, o);
+}
+void DotQ6_KQ8_KTokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotKTokensQ6Impl)(w, a, s, c, n, o);
 }
 void QuantizeQ8_K(const float* src, void* dst, int64_t n) {
   HWY_DYNAMIC_DISPATCH(QuantizeQ8_KRowImpl)(src, dst, n);

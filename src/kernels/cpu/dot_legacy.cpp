@@ -388,32 +388,25 @@ __attribute__((target("avxvnni"))) inline __m128i BlockTotals4(const __m256i* do
   return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-// d_w * d_a of block b of four rows.
-__attribute__((target("avxvnni"))) inline __m128 Scales4(const Q4_0Block* const* rows, int64_t b,
-                                                         float d_a) {
-  return _mm_mul_ps(_mm_setr_ps(F16ToF32ByTable(rows[0][b].d), F16ToF32ByTable(rows[1][b].d),
-                                F16ToF32ByTable(rows[2][b].d), F16ToF32ByTable(rows[3][b].d)),
-                    _mm_set1_ps(d_a));
-}
-
-// Four weight rows against one activation row: the activation's loads, its nibble offset
-// (folded into the accumulator start as -8 * sum(a)) and its scale are shared, so a row-block
-// costs about ten instructions and decode streams the weights at memory speed.
-__attribute__((target("avxvnni"))) void DotQ4Q8VnniX4(const uint8_t* w, uint64_t row_bytes,
-                                                      const Q8_0Block* a, int64_t nb, float* out) {
+// Four weight rows against kActs activation rows: the activations' loads, their nibble offset
+// (folded into the accumulator start as -8 * sum(a)) and the rows' scales are shared, so a
+// row-block costs about ten instructions and decode streams the weights at memory speed. Each
+// (row, activation) pair sums as DotQ4_0Q8_0Impl does: whole blocks, in order.
+template <int kActs>
+__attribute__((target("avxvnni"))) void DotQ4Q8VnniRows(const uint8_t* w, uint64_t row_bytes,
+                                                        const Q8_0Block* const* a, int64_t nb,
+                                                        float* const* out) {
   constexpr int kRows = 4;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i eights = _mm256_set1_epi8(8);
+  // The 16 bytes in both halves, the upper half shifted down a nibble: elements 0..31.
   const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
-  __m128 acc = _mm_setzero_ps();
+  __m128 acc[kActs];
+  for (int t = 0; t < kActs; ++t) acc[t] = _mm_setzero_ps();
   const Q4_0Block* rows[kRows];
   for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
   for (int64_t b = 0; b < nb; ++b) {
-    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
-    const __m256i neg_offset = _mm256_sub_epi32(
-        _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av));
-    const float d_a = F16ToF32ByTable(a[b].d);
-    __m256i dot[kRows];
+    __m256i x[kRows];
     for (int r = 0; r < kRows; ++r) {
       // Four interleaved rows defeat the hardware prefetcher: fetch the bytes at this offset
       // of the rows four calls ahead (a matmul walks rows in order). Measured on llama-1b
@@ -422,51 +415,81 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX4(const uint8_t* w, uint64_t
       _mm_prefetch(reinterpret_cast<const char*>(&rows[r][b]) + 4 * kRows * row_bytes, _MM_HINT_T0);
       const __m256i q = _mm256_broadcastsi128_si256(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r][b].qs)));
-      const __m256i x = _mm256_and_si256(_mm256_srlv_epi64(q, nibble_shift), low4);
-      dot[r] = _mm256_dpbusd_avx_epi32(neg_offset, x, av);
+      x[r] = _mm256_and_si256(_mm256_srlv_epi64(q, nibble_shift), low4);
     }
-    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot)), Scales4(rows, b, d_a), acc);
+    const __m128 d_w = _mm_cvtph_ps(_mm_setr_epi16(
+        static_cast<int16_t>(rows[0][b].d), static_cast<int16_t>(rows[1][b].d),
+        static_cast<int16_t>(rows[2][b].d), static_cast<int16_t>(rows[3][b].d), 0, 0, 0, 0));
+    for (int t = 0; t < kActs; ++t) {
+      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
+      const __m256i neg_offset = _mm256_sub_epi32(
+          _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av));
+      __m256i dot[kRows];
+      for (int r = 0; r < kRows; ++r) dot[r] = _mm256_dpbusd_avx_epi32(neg_offset, x[r], av);
+      const __m128 scale = _mm_mul_ps(d_w, _mm_set1_ps(F16ToF32ByTable(a[t][b].d)));
+      acc[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot)), scale, acc[t]);
+    }
   }
-  _mm_storeu_ps(out, acc);
+  for (int t = 0; t < kActs; ++t) _mm_storeu_ps(out[t], acc[t]);
 }
 
-// DotQ4Q8VnniX4 for two activation rows: each weight block is loaded and unpacked once for
-// both (a batched decode step). Every (row, activation) pair accumulates exactly as in
-// DotQ4Q8VnniX4, so the results are bit-identical to two calls of it.
+__attribute__((target("avxvnni"))) void DotQ4Q8VnniX4(const uint8_t* w, uint64_t row_bytes,
+                                                      const Q8_0Block* a, int64_t nb, float* out) {
+  DotQ4Q8VnniRows<1>(w, row_bytes, &a, nb, &out);
+}
+
+// DotQ4Q8VnniX4 for two activation rows (a batched decode step, a prompt's tokens): each
+// weight block is loaded and unpacked once for both, and every result is bit-identical to
+// DotQ4Q8VnniX4's.
 __attribute__((target("avxvnni"))) void DotQ4Q8VnniX4A2(const uint8_t* w, uint64_t row_bytes,
                                                         const Q8_0Block* a0, const Q8_0Block* a1,
                                                         int64_t nb, float* out0, float* out1) {
-  constexpr int kRows = 4;
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i eights = _mm256_set1_epi8(8);
-  const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
-  __m128 acc0 = _mm_setzero_ps();
-  __m128 acc1 = _mm_setzero_ps();
-  const Q4_0Block* rows[kRows];
-  for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i av0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a0[b].qs));
-    const __m256i av1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a1[b].qs));
-    const __m256i neg0 = _mm256_sub_epi32(
-        _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av0));
-    const __m256i neg1 = _mm256_sub_epi32(
-        _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av1));
-    __m256i dot0[kRows], dot1[kRows];
-    for (int r = 0; r < kRows; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(&rows[r][b]) + 4 * kRows * row_bytes, _MM_HINT_T0);
-      const __m256i q = _mm256_broadcastsi128_si256(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r][b].qs)));
-      const __m256i x = _mm256_and_si256(_mm256_srlv_epi64(q, nibble_shift), low4);
-      dot0[r] = _mm256_dpbusd_avx_epi32(neg0, x, av0);
-      dot1[r] = _mm256_dpbusd_avx_epi32(neg1, x, av1);
-    }
-    acc0 = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot0)),
-                        Scales4(rows, b, F16ToF32ByTable(a0[b].d)), acc0);
-    acc1 = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot1)),
-                        Scales4(rows, b, F16ToF32ByTable(a1[b].d)), acc1);
+  const Q8_0Block* a[2] = {a0, a1};
+  float* out[2] = {out0, out1};
+  DotQ4Q8VnniRows<2>(w, row_bytes, a, nb, out);
+}
+#endif
+
+#ifdef WICK_REF_ORDER_X86
+// Each format's 32 quants of a block as bytes, for ref_dot_x86-inl.h's row kernels.
+struct UnpackQ4_0 {
+  __m256i operator()(const Q4_0Block& b) const {
+    return _mm256_sub_epi8(NibbleBytes(b.qs), _mm256_set1_epi8(8));
   }
-  _mm_storeu_ps(out0, acc0);
-  _mm_storeu_ps(out1, acc1);
+};
+struct UnpackQ4_1 {
+  __m256i operator()(const Q4_1Block& b) const { return NibbleBytes(b.qs); }
+};
+// q - 16 where the fifth bit is clear: the nibble with the top four bits of the byte set.
+struct UnpackQ5_0 {
+  __m256i operator()(const Q5_0Block& b) const {
+    return _mm256_or_si256(NibbleBytes(b.qs),
+                           _mm256_andnot_si256(FifthBitBytes(b.qh), _mm256_set1_epi8(-16)));
+  }
+};
+struct UnpackQ5_1 {
+  __m256i operator()(const Q5_1Block& b) const {
+    return _mm256_or_si256(NibbleBytes(b.qs),
+                           _mm256_and_si256(FifthBitBytes(b.qh), _mm256_set1_epi8(0x10)));
+  }
+};
+struct UnpackQ8_0 {
+  __m256i operator()(const Q8_0Block& b) const { return LoadBlock(b.qs); }
+};
+
+// One weight row against `count` activation rows in each format's reference order.
+template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
+void LanesTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                 float* out) {
+  DotLanesTokens<WBlock, ABlock, kUnsigned, kMins>(static_cast<const WBlock*>(w),
+                                                   static_cast<const uint8_t*>(a), a_stride, count,
+                                                   n / static_cast<int64_t>(kBlock), out, Unpack());
+}
+template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
+float LanesOne(const void* w, const void* a, int64_t n) {
+  float out;
+  LanesTokens<WBlock, ABlock, kUnsigned, kMins, Unpack>(w, a, 0, 1, n, &out);
+  return out;
 }
 #endif
 
@@ -477,13 +500,10 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   const auto* a = static_cast<const Q8_0Block*>(va);
 #ifdef WICK_REF_ORDER_X86
   // Whole blocks, accumulated in order: llama.cpp's repacked Q4_0 kernels.
-  float acc = 0.0f;
-  for (int64_t b = 0; b < n / static_cast<int64_t>(kBlock); ++b) {
-    const __m256i wq = _mm256_sub_epi8(NibbleBytes(w[b].qs), _mm256_set1_epi8(8));
-    const int32_t total = SumInt8Lanes(GroupSumsSigned(wq, LoadBlock(a[b].qs)));
-    acc = std::fma(static_cast<float>(total), F16Scale(w[b].d) * F16Scale(a[b].d), acc);
-  }
-  return acc;
+  float out;
+  DotBlocksTokens<Q4_0Block, Q8_0Block>(w, reinterpret_cast<const uint8_t*>(a), 0, 1,
+                                        n / static_cast<int64_t>(kBlock), &out, UnpackQ4_0());
+  return out;
 #elif HWY_TARGET == HWY_WASM
   float out;
   DotQ4_0Q8_0RowsWasm(w, 0, 1, a, n, &out);
@@ -502,12 +522,7 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
 // of the other block formats.
 float DotQ4_0Q8_0LanesImpl(const void* vw, const void* va, int64_t n) {
 #ifdef WICK_REF_ORDER_X86
-  const auto* w = static_cast<const Q4_0Block*>(vw);
-  const auto* a = static_cast<const Q8_0Block*>(va);
-  return SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
-    const __m256i wq = _mm256_sub_epi8(NibbleBytes(w[b].qs), _mm256_set1_epi8(8));
-    return ScaleLanes(GroupSumsSigned(wq, LoadBlock(a[b].qs)), w[b].d, a[b].d, acc);
-  });
+  return LanesOne<Q4_0Block, Q8_0Block, false, false, UnpackQ4_0>(vw, va, n);
 #else
   return DotQ4_0Q8_0Impl(vw, va, n);
 #endif
@@ -587,13 +602,7 @@ float DotQ4_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q4_1Block*>(vw);
   const auto* a = static_cast<const Q8_1Block*>(va);
 #ifdef WICK_REF_ORDER_X86
-  float mins = 0.0f;
-  const float lanes = SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
-    mins = MinTerms(mins, w[b].m, a[b].s);
-    return ScaleLanes(GroupSumsUnsigned(NibbleBytes(w[b].qs), LoadBlock(a[b].qs)), w[b].d, a[b].d,
-                      acc);
-  });
-  return lanes + mins;
+  return LanesOne<Q4_1Block, Q8_1Block, true, true, UnpackQ4_1>(vw, va, n);
 #endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float& mins) {
     const uint8_t* qs = w[b].qs;
@@ -607,13 +616,7 @@ float DotQ5_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q5_0Block*>(vw);
   const auto* a = static_cast<const Q8_0Block*>(va);
 #ifdef WICK_REF_ORDER_X86
-  return SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
-    // q - 16 where the fifth bit is clear: the nibble with the top four bits of the byte set.
-    const __m256i wq = _mm256_or_si256(
-        NibbleBytes(w[b].qs),
-        _mm256_andnot_si256(FifthBitBytes(w[b].qh), _mm256_set1_epi8(static_cast<char>(0xf0))));
-    return ScaleLanes(GroupSumsSigned(wq, LoadBlock(a[b].qs)), w[b].d, a[b].d, acc);
-  });
+  return LanesOne<Q5_0Block, Q8_0Block, false, false, UnpackQ5_0>(vw, va, n);
 #endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const Q5_0Block& wb = w[b];
@@ -630,14 +633,7 @@ float DotQ5_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q5_1Block*>(vw);
   const auto* a = static_cast<const Q8_1Block*>(va);
 #ifdef WICK_REF_ORDER_X86
-  float mins = 0.0f;
-  const float lanes = SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
-    mins = MinTerms(mins, w[b].m, a[b].s);
-    const __m256i wq = _mm256_or_si256(
-        NibbleBytes(w[b].qs), _mm256_and_si256(FifthBitBytes(w[b].qh), _mm256_set1_epi8(0x10)));
-    return ScaleLanes(GroupSumsUnsigned(wq, LoadBlock(a[b].qs)), w[b].d, a[b].d, acc);
-  });
-  return lanes + mins;
+  return LanesOne<Q5_1Block, Q8_1Block, true, true, UnpackQ5_1>(vw, va, n);
 #endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float& mins) {
     const Q5_1Block& wb = w[b];
@@ -654,9 +650,7 @@ float DotQ8_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const Q8_0Block*>(vw);
   const auto* a = static_cast<const Q8_0Block*>(va);
 #ifdef WICK_REF_ORDER_X86
-  return SumBlockLanes(n / static_cast<int64_t>(kBlock), [&](int64_t b, __m256 acc) {
-    return ScaleLanes(GroupSumsSigned(LoadBlock(w[b].qs), LoadBlock(a[b].qs)), w[b].d, a[b].d, acc);
-  });
+  return LanesOne<Q8_0Block, Q8_0Block, false, false, UnpackQ8_0>(vw, va, n);
 #endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const int8_t* qs = w[b].qs;
@@ -672,6 +666,64 @@ float DotQ8_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
     return ScaleAdd(sumi, w[b].d, a[b].d, acc);
   });
 }
+
+// One weight row against `count` activation rows `a_stride` bytes apart (a prompt's tokens),
+// each result bit-identical to the one-row function's.
+#ifdef WICK_REF_ORDER_X86
+void DotQ4_0Q8_0TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                           float* out) {
+  DotBlocksTokens<Q4_0Block, Q8_0Block>(static_cast<const Q4_0Block*>(w),
+                                        static_cast<const uint8_t*>(a), a_stride, count,
+                                        n / static_cast<int64_t>(kBlock), out, UnpackQ4_0());
+}
+void DotQ4_0Q8_0LanesTokensImpl(const void* w, const void* a, uint64_t a_stride, int count,
+                                int64_t n, float* out) {
+  LanesTokens<Q4_0Block, Q8_0Block, false, false, UnpackQ4_0>(w, a, a_stride, count, n, out);
+}
+void DotQ4_1Q8_1TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                           float* out) {
+  LanesTokens<Q4_1Block, Q8_1Block, true, true, UnpackQ4_1>(w, a, a_stride, count, n, out);
+}
+void DotQ5_0Q8_0TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                           float* out) {
+  LanesTokens<Q5_0Block, Q8_0Block, false, false, UnpackQ5_0>(w, a, a_stride, count, n, out);
+}
+void DotQ5_1Q8_1TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                           float* out) {
+  LanesTokens<Q5_1Block, Q8_1Block, true, true, UnpackQ5_1>(w, a, a_stride, count, n, out);
+}
+void DotQ8_0Q8_0TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                           float* out) {
+  LanesTokens<Q8_0Block, Q8_0Block, false, false, UnpackQ8_0>(w, a, a_stride, count, n, out);
+}
+#else
+namespace {
+template <float (*kOne)(const void*, const void*, int64_t)>
+void RowByRow(const void* w, const void* a, uint64_t a_stride, int count, int64_t n, float* out) {
+  for (int t = 0; t < count; ++t)
+    out[t] = kOne(w, static_cast<const uint8_t*>(a) + t * a_stride, n);
+}
+}  // namespace
+void DotQ4_0Q8_0TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ4_0Q8_0Impl>(w, a, s, c, n, o);
+}
+void DotQ4_0Q8_0LanesTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n,
+                                float* o) {
+  RowByRow<DotQ4_0Q8_0LanesImpl>(w, a, s, c, n, o);
+}
+void DotQ4_1Q8_1TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ4_1Q8_1Impl>(w, a, s, c, n, o);
+}
+void DotQ5_0Q8_0TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ5_0Q8_0Impl>(w, a, s, c, n, o);
+}
+void DotQ5_1Q8_1TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ5_1Q8_1Impl>(w, a, s, c, n, o);
+}
+void DotQ8_0Q8_0TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  RowByRow<DotQ8_0Q8_0Impl>(w, a, s, c, n, o);
+}
+#endif
 
 namespace {
 
@@ -736,6 +788,12 @@ HWY_EXPORT(DotQ4_1Q8_1Impl);
 HWY_EXPORT(DotQ5_0Q8_0Impl);
 HWY_EXPORT(DotQ5_1Q8_1Impl);
 HWY_EXPORT(DotQ8_0Q8_0Impl);
+HWY_EXPORT(DotQ4_0Q8_0TokensImpl);
+HWY_EXPORT(DotQ4_0Q8_0LanesTokensImpl);
+HWY_EXPORT(DotQ4_1Q8_1TokensImpl);
+HWY_EXPORT(DotQ5_0Q8_0TokensImpl);
+HWY_EXPORT(DotQ5_1Q8_1TokensImpl);
+HWY_EXPORT(DotQ8_0Q8_0TokensImpl);
 HWY_EXPORT(QuantizeQ8_0Impl);
 HWY_EXPORT(QuantizeQ8_1Impl);
 
@@ -766,6 +824,24 @@ float DotQ5_0Q8_0(const void* w, const void* a, int64_t n) {
 }
 float DotQ5_1Q8_1(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ5_1Q8_1Impl)(w, a, n);
+}
+void DotQ4_0Q8_0Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0TokensImpl)(w, a, s, c, n, o);
+}
+void DotQ4_0Q8_0LanesTokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0LanesTokensImpl)(w, a, s, c, n, o);
+}
+void DotQ4_1Q8_1Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotQ4_1Q8_1TokensImpl)(w, a, s, c, n, o);
+}
+void DotQ5_0Q8_0Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotQ5_0Q8_0TokensImpl)(w, a, s, c, n, o);
+}
+void DotQ5_1Q8_1Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotQ5_1Q8_1TokensImpl)(w, a, s, c, n, o);
+}
+void DotQ8_0Q8_0Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  HWY_DYNAMIC_DISPATCH(DotQ8_0Q8_0TokensImpl)(w, a, s, c, n, o);
 }
 float DotQ8_0Q8_0(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ8_0Q8_0Impl)(w, a, n);

@@ -21,6 +21,31 @@ float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
 // Q4_0 in the lane order of the other block formats, for tensors whose row count is not a
 // multiple of 8 (which llama.cpp does not repack; see ref_order.h).
 float DotQ4_0Q8_0Lanes(const void* w, const void* a, int64_t n);
+// One weight row against `count` (at most kDotTokens, vec_dot.h) activation rows `a_stride`
+// bytes apart, each result bit-identical to the one-row dot's: a prompt's tokens share each
+// unpacked weight block.
+void DotQ4_0Q8_0Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
+void DotQ4_0Q8_0LanesTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                            float* out);
+void DotQ4_1Q8_1Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
+void DotQ5_0Q8_0Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
+void DotQ5_1Q8_1Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
+void DotQ8_0Q8_0Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
+void DotQ2_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
+void DotQ3_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
+void DotQ4_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
+void DotQ5_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
+void DotQ6_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out);
 // Four weight rows, `row_bytes` apart, against one activation row: out[0..3].
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
 // DotQ4_0Q8_0X4 against two activation rows at once, bit-identical to two calls.

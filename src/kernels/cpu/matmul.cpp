@@ -64,10 +64,21 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   const VecDotFn dot = gemm_order ? kernel->dot_gemm : kernel->dot;
   const VecDotRowsFn dot_rows = gemm_order ? nullptr : kernel->dot_rows;
   const VecDotRows2Fn dot_rows_x2 = gemm_order ? nullptr : kernel->dot_rows_x2;
+  const VecDotTokensFn dot_tokens = gemm_order ? nullptr : kernel->dot_tokens;
   pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {
     for (int64_t r0 = begin; r0 < end; r0 += kRowTile) {
       const int64_t r1 = std::min(end, r0 + kRowTile);
       int64_t i = 0;
+      // A prompt's tokens in fours where the kernel can: each weight block unpacked once.
+      for (; dot_tokens != nullptr && i + 1 < p.m; i += kDotTokens) {
+        const int count = static_cast<int>(std::min<int64_t>(kDotTokens, p.m - i));
+        const uint8_t* a = act + static_cast<uint64_t>(i) * a_bytes;
+        float out[kDotTokens];
+        for (int64_t r = r0; r < r1; ++r) {
+          dot_tokens(w + static_cast<uint64_t>(r) * w_bytes, a, a_bytes, count, p.k, out);
+          for (int t = 0; t < count; ++t) p.y[(i + t) * p.n + r] = out[t];
+        }
+      }
       // Activation rows in pairs where the kernel can: the same results, half the weight work.
       for (; dot_rows_x2 != nullptr && i + 1 < p.m; i += 2) {
         const uint8_t* a0 = act + static_cast<uint64_t>(i) * a_bytes;

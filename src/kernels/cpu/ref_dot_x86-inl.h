@@ -24,10 +24,6 @@
 // Set for the targets that have it; this header is compiled once per target.
 #undef WICK_REF_ORDER_X86
 
-HWY_BEFORE_NAMESPACE();
-namespace wick::kernels::HWY_NAMESPACE {
-namespace ref_x86 {
-
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 // x86 with AVX2 and later: the sums of llama.cpp's x86 kernels (see ref_order.h), so that
 // wick's logits match the reference outputs bit for bit. A block's 32 products are summed
@@ -36,6 +32,10 @@ namespace ref_x86 {
 // end as hsum_float_8 adds them. Q4_0 rows (which llama.cpp repacks) sum each block whole and
 // accumulate block by block instead; see DotQ4_0Q8_0Impl.
 #define WICK_REF_ORDER_X86 1
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace ref_x86 {
 
 // Elements 0..31 of a nibble block (element j in the low nibble of qs[j], j + 16 in the high).
 HWY_INLINE __m256i NibbleBytes(const uint8_t* qs) {
@@ -103,16 +103,68 @@ HWY_INLINE float MinTerms(float acc, uint16_t m_w, uint16_t s_a) {
   return std::fma(F16Scale(m_w), F16Scale(s_a), acc);
 }
 
+// Up to this many activation rows share each unpacked weight block (a prompt's tokens).
+constexpr int kMaxTokens = 4;
+
+// A weight row of 32-element blocks against `count` (at most kMaxTokens) activation rows
+// `a_stride` bytes apart, into out[0..count): each weight block is unpacked once. `unpack`
+// gives the block's 32 quants as bytes (signed, or unsigned for kUnsigned); kMins adds the
+// affine formats' m_w * s_a terms.
+template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
+HWY_INLINE void DotLanesTokens(const WBlock* w, const uint8_t* a, uint64_t a_stride, int count,
+                               int64_t nb, float* out, const Unpack& unpack) {
+  __m256 acc[kMaxTokens];
+  float mins[kMaxTokens];
+  for (int t = 0; t < kMaxTokens; ++t) {
+    acc[t] = _mm256_setzero_ps();
+    mins[t] = 0.0f;
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i wq = unpack(w[b]);
+    const __m256i w_mag = kUnsigned ? wq : _mm256_sign_epi8(wq, wq);
+    const float d_w = F16Scale(w[b].d);
+    for (int t = 0; t < count; ++t) {
+      const ABlock& ab = reinterpret_cast<const ABlock*>(a + t * a_stride)[b];
+      const __m256i av = LoadBlock(ab.qs);
+      const __m256i pairs = _mm256_maddubs_epi16(w_mag, kUnsigned ? av : _mm256_sign_epi8(av, wq));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d_w * F16Scale(ab.d)),
+                               _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones)), acc[t]);
+      if constexpr (kMins) mins[t] = MinTerms(mins[t], w[b].m, ab.s);
+    }
+  }
+  for (int t = 0; t < count; ++t) out[t] = kMins ? SumLanes8(acc[t]) + mins[t] : SumLanes8(acc[t]);
+}
+
+// Q4_0's whole-block order (the rows llama.cpp repacks) for `count` activation rows.
+template <class WBlock, class ABlock, class Unpack>
+HWY_INLINE void DotBlocksTokens(const WBlock* w, const uint8_t* a, uint64_t a_stride, int count,
+                                int64_t nb, float* out, const Unpack& unpack) {
+  float acc[kMaxTokens] = {};
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i wq = unpack(w[b]);
+    const __m256i w_mag = _mm256_sign_epi8(wq, wq);
+    const float d_w = F16Scale(w[b].d);
+    for (int t = 0; t < count; ++t) {
+      const ABlock& ab = reinterpret_cast<const ABlock*>(a + t * a_stride)[b];
+      const __m256i pairs = _mm256_maddubs_epi16(w_mag, _mm256_sign_epi8(LoadBlock(ab.qs), wq));
+      const int32_t total = SumInt8Lanes(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+      acc[t] = std::fma(static_cast<float>(total), d_w * F16Scale(ab.d), acc[t]);
+    }
+  }
+  for (int t = 0; t < count; ++t) out[t] = acc[t];
+}
+
 template <class BlockLanes>
 HWY_INLINE float SumBlockLanes(int64_t nb, const BlockLanes& lanes_of) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) acc = lanes_of(b, acc);
   return SumLanes8(acc);
 }
-#endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-
 }  // namespace ref_x86
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
+
+#endif  // HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 
 #endif  // WICK_KERNELS_CPU_REF_DOT_X86_INL_H_

@@ -18,6 +18,11 @@ using VecDotRowsFn = void (*)(const void* w, uint64_t row_bytes, const void* a, 
 // batched decode step loads and unpacks the weights once for both).
 using VecDotRows2Fn = void (*)(const void* w, uint64_t row_bytes, const void* a0, const void* a1,
                                int64_t n, float* out0, float* out1);
+// One weight row against `count` (at most kDotTokens) activation rows `a_stride` bytes apart,
+// each result bit-identical to a VecDotFn call (a prompt's tokens share each unpacked block).
+inline constexpr int kDotTokens = 4;
+using VecDotTokensFn = void (*)(const void* w, const void* a, uint64_t a_stride, int count,
+                                int64_t n, float* out);
 using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
 
 struct VecDotKernel {
@@ -31,6 +36,7 @@ struct VecDotKernel {
   // tokens on rows whose length is a multiple of gemm_multiple (see ref_order.h).
   VecDotFn dot_gemm = nullptr;
   int64_t gemm_multiple = 0;
+  VecDotTokensFn dot_tokens = nullptr;  // optional
 };
 
 // nullptr when the weight type has no dot product (activation-only or unsupported types).
