@@ -190,23 +190,6 @@ TEST_P(DotKTest, MatchesReferenceOnRandomBlockBytes) {
   }
 }
 
-// The GEMM path's SIMD dequantizer gives the reference's values (its products, in its order;
-// FMA contraction could move a value by an ulp, hence the tiny tolerance).
-TEST_P(DotKTest, DequantizeQ4_KMatchesReference) {
-  std::mt19937 rng(4);
-  const KFormat& q4_k = kFormats[2];
-  ASSERT_EQ(std::string(q4_k.name), "Q4_K");
-  for (int64_t n : kLengths) {
-    const auto w = RandomBlocks(q4_k, n, rng);
-    std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
-    ref::DequantizeQ4_K(w.data(), want.data(), n);
-    simd::DequantizeQ4_K(w.data(), got.data(), n);
-    for (int64_t i = 0; i < n; ++i) {
-      ASSERT_NEAR(got[i], want[i], 1e-6f * (1.0f + std::fabs(want[i]))) << "n=" << n << " " << i;
-    }
-  }
-}
-
 TEST_P(DotKTest, ZeroBlocks) {
   std::mt19937 rng(3);
   for (const KFormat& f : kFormats) {

@@ -339,29 +339,6 @@ TEST_P(DotLegacyTest, Q4_0FourRowsMatchOneRow) {
   }
 }
 
-// The GEMM path's SIMD dequantizers give exactly the reference's values.
-TEST_P(DotLegacyTest, DequantizeMatchesReference) {
-  std::mt19937 rng(6);
-  std::uniform_int_distribution<int> byte(0, 255);
-  for (int64_t n : kLengths) {
-    const int64_t nb = n / kBlock;
-    std::vector<Q4_0Block> q4(static_cast<size_t>(nb));
-    std::vector<Q8_0Block> q8(static_cast<size_t>(nb));
-    for (int64_t b = 0; b < nb; ++b) {
-      q4[b].d = q8[b].d = F32ToF16(0.01f * static_cast<float>(b % 7 - 3));
-      for (uint8_t& v : q4[b].qs) v = static_cast<uint8_t>(byte(rng));
-      for (int8_t& v : q8[b].qs) v = static_cast<int8_t>(byte(rng) - 128);
-    }
-    std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
-    ref::DequantizeQ4_0(q4.data(), want.data(), n);
-    simd::DequantizeQ4_0(q4.data(), got.data(), n);
-    EXPECT_EQ(got, want) << "Q4_0 n=" << n;
-    ref::DequantizeQ8_0(q8.data(), want.data(), n);
-    simd::DequantizeQ8_0(q8.data(), got.data(), n);
-    EXPECT_EQ(got, want) << "Q8_0 n=" << n;
-  }
-}
-
 TEST(Q8ActivationTest, RoundsTiesToEvenAndScalesBy127OverAmax) {
   // amax 127 makes the scale exactly 1, so every value below is its own scaled value.
   std::vector<float> x(kBlock, 0.0f);

@@ -128,6 +128,79 @@ HWY_INLINE void PairChunks(const hwy::bfloat16_t* w, const hwy::bfloat16_t* a, i
   }
 }
 
+// ---- llamafile's GEMM order, a tile at a time ----
+// A tile of weight rows x activation rows keeps every (row, token) pair's 16-lane accumulator
+// in registers, so each loaded weight vector meets several tokens and each activation vector
+// several rows: the prefill of an f16 model is compute-bound, not load-bound. Every pair sums
+// exactly as DotLanes16 / DotBF16GemmImpl sum it.
+using D16 = hn::CappedTag<float, 16>;
+using V16 = hn::Vec<D16>;
+constexpr size_t kLanes16 = hn::MaxLanes(D16());
+constexpr size_t kVecs16 = 16 / kLanes16;  // vectors per 16-lane accumulator
+// Rows x tokens per tile: 16 (AVX-512) or 6 (AVX2: two vectors per accumulator) pairs, what the
+// register file holds beside the loads.
+constexpr int kTileRows = kLanes16 == 16 ? 4 : 2;
+constexpr int kTileTokens = kLanes16 == 16 ? 4 : 3;
+
+HWY_INLINE V16 Load16(const float* p) {
+  return hn::LoadU(D16(), p);
+}
+HWY_INLINE V16 Load16(const hwy::float16_t* p) {
+  return hn::PromoteTo(D16(), hn::LoadU(hn::Rebind<hwy::float16_t, D16>(), p));
+}
+
+template <class T, int kRows, int kTokens>
+HWY_INLINE void TileLanes16(const uint8_t* w, uint64_t w_stride, const uint8_t* a,
+                            uint64_t a_stride, int64_t k, float* y, int64_t y_stride) {
+  V16 acc[kRows][kTokens][kVecs16];
+  for (auto& row : acc) {
+    for (auto& pair : row) {
+      for (V16& v : pair) v = hn::Zero(D16());
+    }
+  }
+  for (int64_t i0 = 0; i0 < k; i0 += 16) {
+    for (size_t v = 0; v < kVecs16; ++v) {
+      const int64_t i = i0 + static_cast<int64_t>(v * kLanes16);
+      V16 wv[kRows];
+      for (int r = 0; r < kRows; ++r)
+        wv[r] = Load16(reinterpret_cast<const T*>(w + r * w_stride) + i);
+      for (int t = 0; t < kTokens; ++t) {
+        const V16 av = Load16(reinterpret_cast<const T*>(a + t * a_stride) + i);
+        for (int r = 0; r < kRows; ++r) acc[r][t][v] = hn::MulAdd(wv[r], av, acc[r][t][v]);
+      }
+    }
+  }
+  alignas(64) float lanes[16];
+  for (int r = 0; r < kRows; ++r) {
+    for (int t = 0; t < kTokens; ++t) {
+      for (size_t v = 0; v < kVecs16; ++v) hn::Store(acc[r][t][v], D16(), lanes + v * kLanes16);
+      y[t * y_stride + r] = SumTree16(lanes);
+    }
+  }
+}
+
+// rows x tokens pairs in register tiles; the ragged edges take the one-pair kernel, which sums
+// identically.
+template <class T, float (*kOne)(const void*, const void*, int64_t)>
+void GemmTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+              int tokens, int64_t k, float* y, int64_t y_stride) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
+  const int full_rows = rows / kTileRows * kTileRows;
+  const int full_tokens = tokens / kTileTokens * kTileTokens;
+  for (int r = 0; r < full_rows; r += kTileRows) {
+    for (int t = 0; t < full_tokens; t += kTileTokens) {
+      TileLanes16<T, kTileRows, kTileTokens>(wb + r * w_stride, w_stride, ab + t * a_stride,
+                                             a_stride, k, y + t * y_stride + r, y_stride);
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    for (int t = r < full_rows ? full_tokens : 0; t < tokens; ++t) {
+      y[t * y_stride + r] = kOne(wb + r * w_stride, ab + t * a_stride, k);
+    }
+  }
+}
+
 }  // namespace
 
 float DotF32Impl(const void* w, const void* a, int64_t n) {
@@ -168,6 +241,15 @@ float DotBF16GemmImpl(const void* vw, const void* va, int64_t n) {
   return SumTree16(lanes);
 }
 
+void GemmTileF32Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                     int tokens, int64_t k, float* y, int64_t y_stride) {
+  GemmTile<float, DotF32GemmImpl>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void GemmTileF16Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                     int tokens, int64_t k, float* y, int64_t y_stride) {
+  GemmTile<hwy::float16_t, DotF16GemmImpl>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -180,6 +262,17 @@ HWY_EXPORT(DotBF16Impl);
 HWY_EXPORT(DotF32GemmImpl);
 HWY_EXPORT(DotF16GemmImpl);
 HWY_EXPORT(DotBF16GemmImpl);
+HWY_EXPORT(GemmTileF32Impl);
+HWY_EXPORT(GemmTileF16Impl);
+
+void GemmTileF32(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                 int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(GemmTileF32Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void GemmTileF16(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                 int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(GemmTileF16Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
 
 float DotF32(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotF32Impl)(w, a, n);

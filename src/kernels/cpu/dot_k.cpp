@@ -179,9 +179,6 @@ float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
 float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
   return ref::DotQ6_KQ8_K(w, a, n);
 }
-void DequantizeQ4_KImpl(const void* src, float* dst, int64_t n) {
-  ref::DequantizeQ4_K(src, dst, n);
-}
 
 // Row by row: the same results as the one-row dots.
 template <float (*kOne)(const void*, const void*, int64_t)>
@@ -470,13 +467,9 @@ void BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc*) {
   }
 }
 
-// A block's f16 scale. WebAssembly has no f16 instruction, and the table beats the branches.
+// A block's f16 scale: the table beats the scalar conversion's branches.
 HWY_INLINE float ScaleOf(uint16_t h) {
-#if HWY_TARGET == HWY_WASM
   return F16ToF32ByTable(h);
-#else
-  return F16ToF32(h);
-#endif
 }
 
 template <class Block>
@@ -544,10 +537,12 @@ void DotRows(const void* w, const void* a, uint64_t a_stride, int64_t n, float* 
     const Q8_KBlock* ab[kActs];
     for (int t = 0; t < kActs; ++t) ab[t] = &rows[t][b];
     kSums(wb[b], ab, acc, min_acc);
+    const float d_w = ScaleOf(wb[b].d);
+    const float dmin_w = DminOf(wb[b]);
     for (int t = 0; t < kActs; ++t) {
       RowSums& rs = r[t];
-      const float d = ab[t]->d * ScaleOf(wb[b].d);
-      const float dmin = -ab[t]->d * DminOf(wb[b]);
+      const float d = ab[t]->d * d_w;
+      const float dmin = -ab[t]->d * dmin_w;
       const V32 min_lanes = hn::Add(min_acc[t].sum0, min_acc[t].sum1);
       if constexpr (kMin == MinTerm::kSameLanes) {
         rs.sum = hn::MulAdd(hn::ConvertTo(df, min_lanes), hn::Set(df, dmin), rs.sum);
@@ -670,34 +665,6 @@ void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t 
   DotTokens<Q6_KBlock, SumsQ6_K, MinTerm::kNone>(w, a, s, c, n, o);
 }
 
-// y = (d * scale) * q - (dmin * min), the reference's products in its order.
-void DequantizeQ4_KImpl(const void* src, float* dst, int64_t n) {
-  const hn::CappedTag<float, 16> df;
-  const hn::RebindToSigned<decltype(df)> di;
-  const hn::Rebind<uint8_t, decltype(df)> du8;
-  const size_t lanes = hn::Lanes(df);
-  const auto* blocks = static_cast<const Q4_KBlock*>(src);
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const Q4_KBlock& w = blocks[b];
-    const Bytes16 scale_min = UnpackScaleMin6(w.scales);
-    const float d = F16ToF32(w.d);
-    const float dmin = F16ToF32(w.dmin);
-    float* y = dst + b * kQK_K;
-    for (size_t j = 0; j < 8; ++j) {  // 32-element sub-blocks
-      const auto dl = hn::Set(df, d * static_cast<float>((scale_min.lo >> (8 * j)) & 0xFF));
-      const auto ml = hn::Set(df, dmin * static_cast<float>((scale_min.hi >> (8 * j)) & 0xFF));
-      // Sub-block 2h takes the low nibbles of qs[32h ..], sub-block 2h + 1 the high ones.
-      const uint8_t* qs = w.qs + 32 * (j / 2);
-      for (size_t l = 0; l < 32; l += lanes) {
-        const auto bytes = hn::LoadU(du8, qs + l);
-        const auto q = j % 2 == 0 ? hn::And(bytes, hn::Set(du8, 0x0F)) : hn::ShiftRight<4>(bytes);
-        const auto f = hn::ConvertTo(df, hn::PromoteTo(di, q));
-        hn::StoreU(hn::Sub(hn::Mul(dl, f), ml), df, y + 32 * j + l);
-      }
-    }
-  }
-}
-
 #endif  // HWY_TARGET == HWY_SCALAR
 
 }  // namespace
@@ -736,9 +703,6 @@ void DotKTokensQ6Impl(const void* w, const void* a, uint64_t s, int c, int64_t n
 void QuantizeQ8_KRowImpl(const float* src, void* dst, int64_t n) {
   QuantizeQ8_KImpl(src, dst, n);
 }
-void DequantizeQ4_KRowImpl(const void* src, float* dst, int64_t n) {
-  DequantizeQ4_KImpl(src, dst, n);
-}
 
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -757,7 +721,6 @@ HWY_EXPORT(DotKTokensQ4Impl);
 HWY_EXPORT(DotKTokensQ5Impl);
 HWY_EXPORT(DotKTokensQ6Impl);
 HWY_EXPORT(QuantizeQ8_KRowImpl);
-HWY_EXPORT(DequantizeQ4_KRowImpl);
 
 namespace simd {
 
@@ -793,9 +756,6 @@ void DotQ6_KQ8_KTokens(const void* w, const void* a, uint64_t s, int c, int64_t 
 }
 void QuantizeQ8_K(const float* src, void* dst, int64_t n) {
   HWY_DYNAMIC_DISPATCH(QuantizeQ8_KRowImpl)(src, dst, n);
-}
-void DequantizeQ4_K(const void* src, float* dst, int64_t n) {
-  HWY_DYNAMIC_DISPATCH(DequantizeQ4_KRowImpl)(src, dst, n);
 }
 
 }  // namespace simd

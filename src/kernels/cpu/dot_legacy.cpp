@@ -23,6 +23,7 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/q4_0_vnni-inl.h"    // per target: after highway.h
 #include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
 #include "kernels/cpu/wasm_relaxed.h"
 
@@ -366,88 +367,8 @@ HWY_INLINE float MinTerm(uint16_t m_w, uint16_t s_a) {
   return hn::GetLane(hn::Mul(BroadcastScale(d1, m_w), BroadcastScale(d1, s_a)));
 }
 
-#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-// Highway's AVX3_DL target also enables AVX-VNNI, so the compiler emits the VEX form of
-// vpdpbusd, which Ice Lake (AVX512-VNNI only) lacks: such CPUs take the generic path.
-bool HasAvxVnni() {
-  static const bool has = __builtin_cpu_supports("avxvnni");
-  return has;
-}
-
-// AVX3_DL CPUs with AVX-VNNI (Zen 4, Sapphire Rapids): one vpdpbusd
-// multiplies a block's 32 unsigned nibbles by its 32 signed activations and sums them in
-// fours, where the generic path widens both to int16 first. 256-bit vectors, one block
-// each: as fast as 512-bit ones on Zen 4, and no cross-block shuffles. The nibbles are
-// unsigned (0..15); sum((q - 8) * a) = sum(q * a) - sum(8 * a), the second a vpdpbusd too.
-// Highway 1.0.3 has no VNNI op, hence the intrinsics.
-
-// The whole-block sums of four rows' lane sums, as four int32 lanes (exact).
-__attribute__((target("avxvnni"))) inline __m128i BlockTotals4(const __m256i* dot) {
-  const __m256i h =
-      _mm256_hadd_epi32(_mm256_hadd_epi32(dot[0], dot[1]), _mm256_hadd_epi32(dot[2], dot[3]));
-  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
-
-// Four weight rows against kActs activation rows: the activations' loads, their nibble offset
-// (folded into the accumulator start as -8 * sum(a)) and the rows' scales are shared, so a
-// row-block costs about ten instructions and decode streams the weights at memory speed. Each
-// (row, activation) pair sums as DotQ4_0Q8_0Impl does: whole blocks, in order.
-template <int kActs>
-__attribute__((target("avxvnni"))) void DotQ4Q8VnniRows(const uint8_t* w, uint64_t row_bytes,
-                                                        const Q8_0Block* const* a, int64_t nb,
-                                                        float* const* out) {
-  constexpr int kRows = 4;
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i eights = _mm256_set1_epi8(8);
-  // The 16 bytes in both halves, the upper half shifted down a nibble: elements 0..31.
-  const __m256i nibble_shift = _mm256_setr_epi64x(0, 0, 4, 4);
-  __m128 acc[kActs];
-  for (int t = 0; t < kActs; ++t) acc[t] = _mm_setzero_ps();
-  const Q4_0Block* rows[kRows];
-  for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i x[kRows];
-    for (int r = 0; r < kRows; ++r) {
-      // Four interleaved rows defeat the hardware prefetcher: fetch the bytes at this offset
-      // of the rows four calls ahead (a matmul walks rows in order). Measured on llama-1b
-      // Q4_0 decode: one call ahead 67 t/s, two 71, four 73. Prefetches never fault, so
-      // running past the tensor's end is harmless.
-      _mm_prefetch(reinterpret_cast<const char*>(&rows[r][b]) + 4 * kRows * row_bytes, _MM_HINT_T0);
-      const __m256i q = _mm256_broadcastsi128_si256(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r][b].qs)));
-      x[r] = _mm256_and_si256(_mm256_srlv_epi64(q, nibble_shift), low4);
-    }
-    const __m128 d_w = _mm_cvtph_ps(_mm_setr_epi16(
-        static_cast<int16_t>(rows[0][b].d), static_cast<int16_t>(rows[1][b].d),
-        static_cast<int16_t>(rows[2][b].d), static_cast<int16_t>(rows[3][b].d), 0, 0, 0, 0));
-    for (int t = 0; t < kActs; ++t) {
-      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
-      const __m256i neg_offset = _mm256_sub_epi32(
-          _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av));
-      __m256i dot[kRows];
-      for (int r = 0; r < kRows; ++r) dot[r] = _mm256_dpbusd_avx_epi32(neg_offset, x[r], av);
-      const __m128 scale = _mm_mul_ps(d_w, _mm_set1_ps(F16ToF32ByTable(a[t][b].d)));
-      acc[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot)), scale, acc[t]);
-    }
-  }
-  for (int t = 0; t < kActs; ++t) _mm_storeu_ps(out[t], acc[t]);
-}
-
-__attribute__((target("avxvnni"))) void DotQ4Q8VnniX4(const uint8_t* w, uint64_t row_bytes,
-                                                      const Q8_0Block* a, int64_t nb, float* out) {
-  DotQ4Q8VnniRows<1>(w, row_bytes, &a, nb, &out);
-}
-
-// DotQ4Q8VnniX4 for two activation rows (a batched decode step, a prompt's tokens): each
-// weight block is loaded and unpacked once for both, and every result is bit-identical to
-// DotQ4Q8VnniX4's.
-__attribute__((target("avxvnni"))) void DotQ4Q8VnniX4A2(const uint8_t* w, uint64_t row_bytes,
-                                                        const Q8_0Block* a0, const Q8_0Block* a1,
-                                                        int64_t nb, float* out0, float* out1) {
-  const Q8_0Block* a[2] = {a0, a1};
-  float* out[2] = {out0, out1};
-  DotQ4Q8VnniRows<2>(w, row_bytes, a, nb, out);
-}
+#ifdef WICK_Q4_0_VNNI
+using namespace q4_0_vnni;  // NOLINT(google-build-using-namespace): this file's own kernels
 #endif
 
 #ifdef WICK_REF_ORDER_X86
@@ -545,54 +466,18 @@ void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64
 #endif
 }
 
-void DotQ4_0Q8_0X4A2Impl(const void* vw, uint64_t row_bytes, const void* va0, const void* va1,
-                         int64_t n, float* out0, float* out1) {
+void DotQ4_0Q8_0X4TokensImpl(const void* vw, uint64_t row_bytes, const void* va, uint64_t a_stride,
+                             int count, int64_t n, float* out) {
 #if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
   if (HasAvxVnni()) {
-    DotQ4Q8VnniX4A2(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va0),
-                    static_cast<const Q8_0Block*>(va1), n / static_cast<int64_t>(kBlock), out0,
-                    out1);
+    DotQ4Q8VnniX4Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
+                        a_stride, count, n / static_cast<int64_t>(kBlock), out);
     return;
   }
 #endif
-  DotQ4_0Q8_0X4Impl(vw, row_bytes, va0, n, out0);
-  DotQ4_0Q8_0X4Impl(vw, row_bytes, va1, n, out1);
-}
-
-// (q - 8) * d and q * d, as the reference dequantizers compute them.
-void DequantizeQ4_0Impl(const void* src, float* dst, int64_t n) {
-  const hn::CappedTag<float, kHalf> df;
-  const hn::RebindToSigned<decltype(df)> di;
-  const hn::Rebind<uint8_t, decltype(df)> du8;
-  const size_t lanes = hn::Lanes(df);
-  const auto* blocks = static_cast<const Q4_0Block*>(src);
-  for (int64_t b = 0; b < n / static_cast<int64_t>(kBlock); ++b) {
-    const auto d = hn::Set(df, F16ToF32(blocks[b].d));
-    float* y = dst + b * static_cast<int64_t>(kBlock);
-    for (size_t l = 0; l < kHalf; l += lanes) {
-      const auto bytes = hn::LoadU(du8, blocks[b].qs + l);
-      const auto eight = hn::Set(di, 8);
-      const auto lo = hn::Sub(hn::PromoteTo(di, hn::And(bytes, hn::Set(du8, 0x0F))), eight);
-      const auto hi = hn::Sub(hn::PromoteTo(di, hn::ShiftRight<4>(bytes)), eight);
-      hn::StoreU(hn::Mul(hn::ConvertTo(df, lo), d), df, y + l);
-      hn::StoreU(hn::Mul(hn::ConvertTo(df, hi), d), df, y + kHalf + l);
-    }
-  }
-}
-
-void DequantizeQ8_0Impl(const void* src, float* dst, int64_t n) {
-  const hn::CappedTag<float, kBlock> df;
-  const hn::RebindToSigned<decltype(df)> di;
-  const hn::Rebind<int8_t, decltype(df)> di8;
-  const size_t lanes = hn::Lanes(df);
-  const auto* blocks = static_cast<const Q8_0Block*>(src);
-  for (int64_t b = 0; b < n / static_cast<int64_t>(kBlock); ++b) {
-    const auto d = hn::Set(df, F16ToF32(blocks[b].d));
-    float* y = dst + b * static_cast<int64_t>(kBlock);
-    for (size_t l = 0; l < kBlock; l += lanes) {
-      const auto q = hn::PromoteTo(di, hn::LoadU(di8, blocks[b].qs + l));
-      hn::StoreU(hn::Mul(hn::ConvertTo(df, q), d), df, y + l);
-    }
+  for (int t = 0; t < count; ++t) {
+    DotQ4_0Q8_0X4Impl(vw, row_bytes, static_cast<const uint8_t*>(va) + t * a_stride, n,
+                      out + 4 * t);
   }
 }
 
@@ -781,9 +666,7 @@ namespace wick::kernels::simd {
 HWY_EXPORT(DotQ4_0Q8_0Impl);
 HWY_EXPORT(DotQ4_0Q8_0LanesImpl);
 HWY_EXPORT(DotQ4_0Q8_0X4Impl);
-HWY_EXPORT(DotQ4_0Q8_0X4A2Impl);
-HWY_EXPORT(DequantizeQ4_0Impl);
-HWY_EXPORT(DequantizeQ8_0Impl);
+HWY_EXPORT(DotQ4_0Q8_0X4TokensImpl);
 HWY_EXPORT(DotQ4_1Q8_1Impl);
 HWY_EXPORT(DotQ5_0Q8_0Impl);
 HWY_EXPORT(DotQ5_1Q8_1Impl);
@@ -800,18 +683,12 @@ HWY_EXPORT(QuantizeQ8_1Impl);
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0Impl)(w, a, n);
 }
-void DequantizeQ4_0(const void* src, float* dst, int64_t n) {
-  HWY_DYNAMIC_DISPATCH(DequantizeQ4_0Impl)(src, dst, n);
-}
-void DequantizeQ8_0(const void* src, float* dst, int64_t n) {
-  HWY_DYNAMIC_DISPATCH(DequantizeQ8_0Impl)(src, dst, n);
-}
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0X4Impl)(w, row_bytes, a, n, out);
 }
-void DotQ4_0Q8_0X4A2(const void* w, uint64_t row_bytes, const void* a0, const void* a1, int64_t n,
-                     float* out0, float* out1) {
-  HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0X4A2Impl)(w, row_bytes, a0, a1, n, out0, out1);
+void DotQ4_0Q8_0X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
+                         int count, int64_t n, float* out) {
+  HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0X4TokensImpl)(w, row_bytes, a, a_stride, count, n, out);
 }
 float DotQ4_0Q8_0Lanes(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0LanesImpl)(w, a, n);

@@ -16,6 +16,13 @@ float DotBF16(const void* w, const void* a, int64_t n);  // bf16 . bf16
 float DotF32Gemm(const void* w, const void* a, int64_t n);
 float DotF16Gemm(const void* w, const void* a, int64_t n);
 float DotBF16Gemm(const void* w, const void* a, int64_t n);
+// The GEMM order for `rows` weight rows (w_stride bytes apart) x `tokens` activation rows
+// (a_stride bytes apart) into y[t * y_stride + r], in register tiles. Each result is
+// bit-identical to the one-row Gemm dot's.
+void GemmTileF32(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                 int tokens, int64_t k, float* y, int64_t y_stride);
+void GemmTileF16(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                 int tokens, int64_t k, float* y, int64_t y_stride);
 
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
 // Q4_0 in the lane order of the other block formats, for tensors whose row count is not a
@@ -48,9 +55,10 @@ void DotQ6_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int coun
                        float* out);
 // Four weight rows, `row_bytes` apart, against one activation row: out[0..3].
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
-// DotQ4_0Q8_0X4 against two activation rows at once, bit-identical to two calls.
-void DotQ4_0Q8_0X4A2(const void* w, uint64_t row_bytes, const void* a0, const void* a1, int64_t n,
-                     float* out0, float* out1);
+// DotQ4_0Q8_0X4 against `count` (1 to 4) activation rows `a_stride` bytes apart, each result
+// bit-identical to a DotQ4_0Q8_0X4 call; out[4 * t + r].
+void DotQ4_0Q8_0X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
+                         int count, int64_t n, float* out);
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n);
 float DotQ5_0Q8_0(const void* w, const void* a, int64_t n);
 float DotQ5_1Q8_1(const void* w, const void* a, int64_t n);
@@ -64,10 +72,5 @@ float DotQ4_KQ8_K(const void* w, const void* a, int64_t n);
 float DotQ5_KQ8_K(const void* w, const void* a, int64_t n);
 float DotQ6_KQ8_K(const void* w, const void* a, int64_t n);
 void QuantizeQ8_K(const float* src, void* dst, int64_t n);
-
-// Weight rows to f32 for the GEMM path, equal to the reference dequantizers' results.
-void DequantizeQ4_0(const void* src, float* dst, int64_t n);
-void DequantizeQ8_0(const void* src, float* dst, int64_t n);
-void DequantizeQ4_K(const void* src, float* dst, int64_t n);
 
 }  // namespace wick::kernels::simd

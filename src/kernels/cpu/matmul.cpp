@@ -63,12 +63,18 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   const uint64_t a_bytes = *a_row_bytes;
   const VecDotFn dot = gemm_order ? kernel->dot_gemm : kernel->dot;
   const VecDotRowsFn dot_rows = gemm_order ? nullptr : kernel->dot_rows;
-  const VecDotRows2Fn dot_rows_x2 = gemm_order ? nullptr : kernel->dot_rows_x2;
+  const VecDotRowsTokensFn dot_rows_tokens = gemm_order ? nullptr : kernel->dot_rows_tokens;
   const VecDotTokensFn dot_tokens = gemm_order ? nullptr : kernel->dot_tokens;
+  const GemmTileFn gemm_tile = gemm_order ? kernel->gemm_tile : nullptr;
   pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {
     for (int64_t r0 = begin; r0 < end; r0 += kRowTile) {
       const int64_t r1 = std::min(end, r0 + kRowTile);
       int64_t i = 0;
+      if (gemm_tile != nullptr) {
+        gemm_tile(w + static_cast<uint64_t>(r0) * w_bytes, w_bytes, static_cast<int>(r1 - r0), act,
+                  a_bytes, static_cast<int>(p.m), p.k, p.y + r0, p.n);
+        continue;
+      }
       // A prompt's tokens in fours where the kernel can: each weight block unpacked once.
       for (; dot_tokens != nullptr && i + 1 < p.m; i += kDotTokens) {
         const int count = static_cast<int>(std::min<int64_t>(kDotTokens, p.m - i));
@@ -79,19 +85,25 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
           for (int t = 0; t < count; ++t) p.y[(i + t) * p.n + r] = out[t];
         }
       }
-      // Activation rows in pairs where the kernel can: the same results, half the weight work.
-      for (; dot_rows_x2 != nullptr && i + 1 < p.m; i += 2) {
-        const uint8_t* a0 = act + static_cast<uint64_t>(i) * a_bytes;
-        const uint8_t* a1 = a0 + a_bytes;
-        float* y0 = p.y + i * p.n;
-        float* y1 = y0 + p.n;
+      // Several activation rows at once where the kernel can: the same results, a fraction of
+      // the weight work.
+      for (; dot_rows_tokens != nullptr && i + 1 < p.m; i += kDotTokens) {
+        const int count = static_cast<int>(std::min<int64_t>(kDotTokens, p.m - i));
+        const uint8_t* a = act + static_cast<uint64_t>(i) * a_bytes;
         int64_t r = r0;
+        float out[kDotRows * kDotTokens];
         for (; r + kDotRows <= r1; r += kDotRows) {
-          dot_rows_x2(w + static_cast<uint64_t>(r) * w_bytes, w_bytes, a0, a1, p.k, y0 + r, y1 + r);
+          dot_rows_tokens(w + static_cast<uint64_t>(r) * w_bytes, w_bytes, a, a_bytes, count, p.k,
+                          out);
+          for (int t = 0; t < count; ++t) {
+            std::copy(out + kDotRows * t, out + kDotRows * (t + 1), p.y + (i + t) * p.n + r);
+          }
         }
         for (; r < r1; ++r) {
-          y0[r] = dot(w + static_cast<uint64_t>(r) * w_bytes, a0, p.k);
-          y1[r] = dot(w + static_cast<uint64_t>(r) * w_bytes, a1, p.k);
+          for (int t = 0; t < count; ++t) {
+            p.y[(i + t) * p.n + r] = dot(w + static_cast<uint64_t>(r) * w_bytes,
+                                         a + static_cast<uint64_t>(t) * a_bytes, p.k);
+          }
         }
       }
       for (; i < p.m; ++i) {

@@ -20,15 +20,17 @@ struct Entry {
 // exact scalar encoders: k values per token, negligible next to the n x k weights.
 constexpr std::array kKernels = {
     Entry{DType::kF32,
-          {DType::kF32, ref::QuantizeF32, simd::DotF32, nullptr, nullptr, simd::DotF32Gemm, 16}},
+          {DType::kF32, ref::QuantizeF32, simd::DotF32, nullptr, nullptr, simd::DotF32Gemm, 16,
+           nullptr, simd::GemmTileF32}},
     Entry{DType::kF16,
-          {DType::kF16, ref::QuantizeF16, simd::DotF16, nullptr, nullptr, simd::DotF16Gemm, 16}},
+          {DType::kF16, ref::QuantizeF16, simd::DotF16, nullptr, nullptr, simd::DotF16Gemm, 16,
+           nullptr, simd::GemmTileF16}},
     Entry{
         DType::kBF16,
         {DType::kBF16, ref::QuantizeBF16, simd::DotBF16, nullptr, nullptr, simd::DotBF16Gemm, 32}},
     Entry{DType::kQ4_0,
           {DType::kQ8_0, simd::QuantizeQ8_0, simd::DotQ4_0Q8_0, simd::DotQ4_0Q8_0X4,
-           simd::DotQ4_0Q8_0X4A2}},
+           simd::DotQ4_0Q8_0X4Tokens}},
     Entry{DType::kQ4_1,
           {DType::kQ8_1, simd::QuantizeQ8_1, simd::DotQ4_1Q8_1, nullptr, nullptr, nullptr, 0,
            simd::DotQ4_1Q8_1Tokens}},

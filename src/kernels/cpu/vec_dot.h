@@ -14,15 +14,20 @@ using VecDotFn = float (*)(const void* w, const void* a, int64_t n);
 inline constexpr int kDotRows = 4;
 using VecDotRowsFn = void (*)(const void* w, uint64_t row_bytes, const void* a, int64_t n,
                               float* out);
-// The same for two activation rows, each result bit-identical to a VecDotRowsFn call (a
-// batched decode step loads and unpacks the weights once for both).
-using VecDotRows2Fn = void (*)(const void* w, uint64_t row_bytes, const void* a0, const void* a1,
-                               int64_t n, float* out0, float* out1);
+// The same for `count` (1 to kDotTokens) activation rows `a_stride` bytes apart into
+// out[kDotRows * t + r], each result bit-identical to a VecDotRowsFn call (a batched decode step
+// or a prompt loads and unpacks the weights once for all).
+using VecDotRowsTokensFn = void (*)(const void* w, uint64_t row_bytes, const void* a,
+                                    uint64_t a_stride, int count, int64_t n, float* out);
 // One weight row against `count` (at most kDotTokens) activation rows `a_stride` bytes apart,
 // each result bit-identical to a VecDotFn call (a prompt's tokens share each unpacked block).
 inline constexpr int kDotTokens = 4;
 using VecDotTokensFn = void (*)(const void* w, const void* a, uint64_t a_stride, int count,
                                 int64_t n, float* out);
+// dot_gemm over `rows` weight rows x `tokens` activation rows at once, into
+// y[t * y_stride + r]: each result bit-identical to a dot_gemm call.
+using GemmTileFn = void (*)(const void* w, uint64_t w_stride, int rows, const void* a,
+                            uint64_t a_stride, int tokens, int64_t k, float* y, int64_t y_stride);
 using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
 
 struct VecDotKernel {
@@ -31,12 +36,13 @@ struct VecDotKernel {
   VecDotFn dot;
   // Optional: several rows at once, sharing the activation's work (null: `dot` row by row).
   VecDotRowsFn dot_rows = nullptr;
-  VecDotRows2Fn dot_rows_x2 = nullptr;  // optional, only with dot_rows
+  VecDotRowsTokensFn dot_rows_tokens = nullptr;  // optional, only with dot_rows
   // Optional: the dot in the order of llama.cpp's GEMM, which it uses for steps of several
   // tokens on rows whose length is a multiple of gemm_multiple (see ref_order.h).
   VecDotFn dot_gemm = nullptr;
   int64_t gemm_multiple = 0;
   VecDotTokensFn dot_tokens = nullptr;  // optional
+  GemmTileFn gemm_tile = nullptr;       // optional, only with dot_gemm
 };
 
 // nullptr when the weight type has no dot product (activation-only or unsupported types).
