@@ -467,6 +467,29 @@ void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64
 }
 
 void DotQ4_0Q8_0X4TokensImpl(const void* vw, uint64_t row_bytes, const void* va, uint64_t a_stride,
+                             int count, int64_t n, float* out);
+
+// Eight rows: out[8 * t + r].
+void DotQ4_0Q8_0X8TokensImpl(const void* vw, uint64_t row_bytes, const void* va, uint64_t a_stride,
+                             int count, int64_t n, float* out) {
+#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
+  if (HasAvxVnni()) {
+    DotQ4Q8VnniX8Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
+                        a_stride, count, n / static_cast<int64_t>(kBlock), out);
+    return;
+  }
+#endif
+  float half[4 * 4];
+  for (int h = 0; h < 2; ++h) {
+    DotQ4_0Q8_0X4TokensImpl(static_cast<const uint8_t*>(vw) + 4 * h * row_bytes, row_bytes, va,
+                            a_stride, count, n, half);
+    for (int t = 0; t < count; ++t) {
+      for (int r = 0; r < 4; ++r) out[8 * t + 4 * h + r] = half[4 * t + r];
+    }
+  }
+}
+
+void DotQ4_0Q8_0X4TokensImpl(const void* vw, uint64_t row_bytes, const void* va, uint64_t a_stride,
                              int count, int64_t n, float* out) {
 #if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
   if (HasAvxVnni()) {
@@ -667,6 +690,7 @@ HWY_EXPORT(DotQ4_0Q8_0Impl);
 HWY_EXPORT(DotQ4_0Q8_0LanesImpl);
 HWY_EXPORT(DotQ4_0Q8_0X4Impl);
 HWY_EXPORT(DotQ4_0Q8_0X4TokensImpl);
+HWY_EXPORT(DotQ4_0Q8_0X8TokensImpl);
 HWY_EXPORT(DotQ4_1Q8_1Impl);
 HWY_EXPORT(DotQ5_0Q8_0Impl);
 HWY_EXPORT(DotQ5_1Q8_1Impl);
@@ -685,6 +709,10 @@ float DotQ4_0Q8_0(const void* w, const void* a, int64_t n) {
 }
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0X4Impl)(w, row_bytes, a, n, out);
+}
+void DotQ4_0Q8_0X8Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
+                         int count, int64_t n, float* out) {
+  HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0X8TokensImpl)(w, row_bytes, a, a_stride, count, n, out);
 }
 void DotQ4_0Q8_0X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
                          int count, int64_t n, float* out) {

@@ -59,6 +59,9 @@ void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, 
 // bit-identical to a DotQ4_0Q8_0X4 call; out[4 * t + r].
 void DotQ4_0Q8_0X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
                          int count, int64_t n, float* out);
+// The same for eight rows: out[8 * t + r].
+void DotQ4_0Q8_0X8Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
+                         int count, int64_t n, float* out);
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n);
 float DotQ5_0Q8_0(const void* w, const void* a, int64_t n);
 float DotQ5_1Q8_1(const void* w, const void* a, int64_t n);

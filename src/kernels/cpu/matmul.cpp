@@ -64,6 +64,7 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   const VecDotFn dot = gemm_order ? kernel->dot_gemm : kernel->dot;
   const VecDotRowsFn dot_rows = gemm_order ? nullptr : kernel->dot_rows;
   const VecDotRowsTokensFn dot_rows_tokens = gemm_order ? nullptr : kernel->dot_rows_tokens;
+  const VecDotRowsTokensFn dot_rows8_tokens = gemm_order ? nullptr : kernel->dot_rows8_tokens;
   const VecDotTokensFn dot_tokens = gemm_order ? nullptr : kernel->dot_tokens;
   const GemmTileFn gemm_tile = gemm_order ? kernel->gemm_tile : nullptr;
   pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {
@@ -91,7 +92,15 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
         const int count = static_cast<int>(std::min<int64_t>(kDotTokens, p.m - i));
         const uint8_t* a = act + static_cast<uint64_t>(i) * a_bytes;
         int64_t r = r0;
-        float out[kDotRows * kDotTokens];
+        float out[2 * kDotRows * kDotTokens];
+        for (; dot_rows8_tokens != nullptr && r + 2 * kDotRows <= r1; r += 2 * kDotRows) {
+          dot_rows8_tokens(w + static_cast<uint64_t>(r) * w_bytes, w_bytes, a, a_bytes, count, p.k,
+                           out);
+          for (int t = 0; t < count; ++t) {
+            std::copy(out + 2 * kDotRows * t, out + 2 * kDotRows * (t + 1),
+                      p.y + (i + t) * p.n + r);
+          }
+        }
         for (; r + kDotRows <= r1; r += kDotRows) {
           dot_rows_tokens(w + static_cast<uint64_t>(r) * w_bytes, w_bytes, a, a_bytes, count, p.k,
                           out);

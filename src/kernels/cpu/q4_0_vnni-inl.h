@@ -12,6 +12,7 @@
 #include <hwy/highway.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "core/quant_blocks.h"
 #include "kernels/cpu/f16_table.h"
@@ -122,6 +123,71 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX4Tokens(const uint8_t* w, ui
       DotQ4Q8VnniRows<4>(w, row_bytes, acts, nb, outs);
       break;
   }
+}
+
+// Eight weight rows against `count` (1 to 4) activation rows `a_stride` bytes apart, into
+// out[8 * t + r], each result bit-identical to DotQ4Q8VnniX4's. The rows' blocks are transposed
+// so that int32 lane r of every vpdpbusd belongs to row r: a group of four activations,
+// broadcast, meets the same four elements of all eight rows, and a block's eight group sums
+// pile up in place, with no horizontal sums (llama.cpp repacks its Q4_0 weights for the same
+// reason; here the transposition happens in registers, once per block for all the tokens).
+__attribute__((target("avxvnni"))) void DotQ4Q8VnniX8Tokens(const uint8_t* w, uint64_t row_bytes,
+                                                            const uint8_t* a, uint64_t a_stride,
+                                                            int count, int64_t nb, float* out) {
+  constexpr int kRows = 8;
+  constexpr int kMaxActs = 4;
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i eights = _mm256_set1_epi8(8);
+  __m256 acc[kMaxActs];
+  for (int t = 0; t < kMaxActs; ++t) acc[t] = _mm256_setzero_ps();
+  const Q4_0Block* rows[kRows];
+  for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
+  const Q8_0Block* acts[kMaxActs];
+  for (int t = 0; t < count; ++t) acts[t] = reinterpret_cast<const Q8_0Block*>(a + t * a_stride);
+  for (int64_t b = 0; b < nb; ++b) {
+    // Rows r and r + 4 side by side, then a 4 x 4 transpose of 32-bit units per half: unit j of
+    // every row (its bytes 4j..4j+3) in lane order 0..7.
+    __m256i v[4];
+    for (int r = 0; r < 4; ++r) {
+      v[r] = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r + 4][b].qs)),
+                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[r][b].qs)));
+    }
+    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]);
+    const __m256i t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]);
+    const __m256i t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    const __m256i unit[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
+                             _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+    // Group g of a row (elements 4g..4g+3): the low nibbles of unit g, or for g >= 4 the high
+    // nibbles of unit g - 4.
+    __m256i group[8];
+    for (int j = 0; j < 4; ++j) {
+      group[j] = _mm256_and_si256(unit[j], low4);
+      group[j + 4] = _mm256_and_si256(_mm256_srli_epi16(unit[j], 4), low4);
+    }
+    uint16_t d_bits[kRows];
+    for (int r = 0; r < kRows; ++r) d_bits[r] = rows[r][b].d;
+    const __m256 d_w = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d_bits)));
+    for (int t = 0; t < count; ++t) {
+      const Q8_0Block& ab = acts[t][b];
+      // -8 * sum(a) in every lane: the nibbles' offset, for the whole block.
+      __m256i offset =
+          _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights,
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs)));
+      offset = _mm256_add_epi32(offset, _mm256_permute2x128_si256(offset, offset, 1));
+      offset = _mm256_add_epi32(offset, _mm256_shuffle_epi32(offset, 0x4e));
+      offset = _mm256_add_epi32(offset, _mm256_shuffle_epi32(offset, 0xb1));
+      __m256i total = _mm256_sub_epi32(_mm256_setzero_si256(), offset);
+      for (int g = 0; g < 8; ++g) {
+        int32_t four;
+        std::memcpy(&four, ab.qs + 4 * g, sizeof(four));
+        total = _mm256_dpbusd_avx_epi32(total, group[g], _mm256_set1_epi32(four));
+      }
+      const __m256 scale = _mm256_mul_ps(d_w, _mm256_set1_ps(F16ToF32ByTable(ab.d)));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), scale, acc[t]);
+    }
+  }
+  for (int t = 0; t < count; ++t) _mm256_storeu_ps(out + kRows * t, acc[t]);
 }
 
 }  // namespace q4_0_vnni

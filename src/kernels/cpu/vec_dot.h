@@ -37,6 +37,8 @@ struct VecDotKernel {
   // Optional: several rows at once, sharing the activation's work (null: `dot` row by row).
   VecDotRowsFn dot_rows = nullptr;
   VecDotRowsTokensFn dot_rows_tokens = nullptr;  // optional, only with dot_rows
+  // Optional, only with dot_rows_tokens: the same for 2 * kDotRows weight rows.
+  VecDotRowsTokensFn dot_rows8_tokens = nullptr;
   // Optional: the dot in the order of llama.cpp's GEMM, which it uses for steps of several
   // tokens on rows whose length is a multiple of gemm_multiple (see ref_order.h).
   VecDotFn dot_gemm = nullptr;
