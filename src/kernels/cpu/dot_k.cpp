@@ -434,6 +434,20 @@ HWY_INLINE void BlockScaleMin6Sums(const Block& w, const Q8_KBlock* const* a, Ac
     }
   }
   // Each min covers two of the activations' 16-element sums.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  if constexpr (kV == 32) {
+    // Straight into the reference's four lanes (lane l: mins 2l and 2l + 1), which DotRows
+    // reads from the low half: the sub-block sums by a pairwise add, then one multiply-add.
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scale_min.hi)));
+    for (int t = 0; t < kActs; ++t) {
+      const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->bsums));
+      const __m128i sub =
+          _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+      min_acc[t].sum0 = V32{_mm256_zextsi128_si256(_mm_madd_epi16(mins, sub))};
+    }
+    return;
+  }
+#endif
   for (int t = 0; t < kActs; ++t) AddMinTerms(D16(), scale_min.hi, a[t]->bsums, min_acc[t]);
 }
 
@@ -559,11 +573,11 @@ void DotRows(const void* w, const void* a, uint64_t a_stride, int64_t n, float* 
       if constexpr (kMin == MinTerm::kSameLanes) {
         rs.sum = hn::MulAdd(hn::ConvertTo(df, min_lanes), hn::Set(df, dmin), rs.sum);
       } else if constexpr (kMin == MinTerm::kFourLanes) {
-        // Lane l of the reference's four: this accumulator's lanes 2l and 2l + 1.
+        // Lane l of the reference's four: elsewhere this accumulator's lanes 2l and 2l + 1.
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
         if constexpr (kLanes == 8) {
-          const __m256i pairs = _mm256_hadd_epi32(min_lanes.raw, min_lanes.raw);
-          const __m128i four = _mm256_castsi256_si128(_mm256_permute4x64_epi64(pairs, 0x08));
+          // BlockScaleMin6Sums left the four lanes in the low half.
+          const __m128i four = _mm256_castsi256_si128(min_lanes.raw);
           rs.mins4v = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(four), rs.mins4v);
         }
 #endif
