@@ -57,29 +57,12 @@ HWY_INLINE __m256i FifthBitBytes(const uint8_t* qh) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
 }
 
-// Lane i = sum of w[4i + k] * a[4i + k], k < 4: signed weights (sign moved onto a, so the
-// unsigned-by-signed multiply applies; Q8 activations are never -128).
-HWY_INLINE __m256i GroupSumsSigned(__m256i w, __m256i a) {
-  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-}
-// The same for unsigned weights (Q4_1, Q5_1: 0..31).
-HWY_INLINE __m256i GroupSumsUnsigned(__m256i w, __m256i a) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
-}
-
 HWY_INLINE __m256i LoadBlock(const int8_t* qs) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
 }
 
 HWY_INLINE float F16Scale(uint16_t h) {
   return F16ToF32ByTable(h);
-}
-
-// acc + lanes * (d_w * d_a).
-HWY_INLINE __m256 ScaleLanes(__m256i lanes, uint16_t d_w, uint16_t d_a, __m256 acc) {
-  return _mm256_fmadd_ps(_mm256_set1_ps(F16Scale(d_w) * F16Scale(d_a)), _mm256_cvtepi32_ps(lanes),
-                         acc);
 }
 
 // hsum_float_8's order: halves, then pairs.
@@ -103,7 +86,8 @@ HWY_INLINE float MinTerms(float acc, uint16_t m_w, uint16_t s_a) {
   return std::fma(F16Scale(m_w), F16Scale(s_a), acc);
 }
 
-// Up to this many activation rows share each unpacked weight block (a prompt's tokens).
+// Up to this many activation rows share each unpacked weight block (a prompt's tokens): vec_dot.h's
+// kDotTokens.
 constexpr int kMaxTokens = 4;
 
 // A weight row of 32-element blocks against `count` (at most kMaxTokens) activation rows
@@ -155,12 +139,6 @@ HWY_INLINE void DotBlocksTokens(const WBlock* w, const uint8_t* a, uint64_t a_st
   for (int t = 0; t < count; ++t) out[t] = acc[t];
 }
 
-template <class BlockLanes>
-HWY_INLINE float SumBlockLanes(int64_t nb, const BlockLanes& lanes_of) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) acc = lanes_of(b, acc);
-  return SumLanes8(acc);
-}
 }  // namespace ref_x86
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
