@@ -180,26 +180,20 @@ float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
   return ref::DotQ6_KQ8_K(w, a, n);
 }
 
-// Row by row: the same results as the one-row dots.
-template <float (*kOne)(const void*, const void*, int64_t)>
-void RowByRow(const void* w, const void* a, uint64_t a_stride, int count, int64_t n, float* out) {
-  for (int t = 0; t < count; ++t)
-    out[t] = kOne(w, static_cast<const uint8_t*>(a) + t * a_stride, n);
-}
 void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ2_KImpl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ2_KImpl>(w, a, s, c, n, o);
 }
 void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ3_KImpl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ3_KImpl>(w, a, s, c, n, o);
 }
 void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ4_KImpl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ4_KImpl>(w, a, s, c, n, o);
 }
 void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ5_KImpl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ5_KImpl>(w, a, s, c, n, o);
 }
 void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ6_KImpl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ6_KImpl>(w, a, s, c, n, o);
 }
 #else
 

@@ -605,31 +605,24 @@ void DotQ8_0Q8_0TokensImpl(const void* w, const void* a, uint64_t a_stride, int 
   LanesTokens<Q8_0Block, Q8_0Block, false, false, UnpackQ8_0>(w, a, a_stride, count, n, out);
 }
 #else
-namespace {
-template <float (*kOne)(const void*, const void*, int64_t)>
-void RowByRow(const void* w, const void* a, uint64_t a_stride, int count, int64_t n, float* out) {
-  for (int t = 0; t < count; ++t)
-    out[t] = kOne(w, static_cast<const uint8_t*>(a) + t * a_stride, n);
-}
-}  // namespace
 void DotQ4_0Q8_0TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ4_0Q8_0Impl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ4_0Q8_0Impl>(w, a, s, c, n, o);
 }
 void DotQ4_0Q8_0LanesTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n,
                                 float* o) {
-  RowByRow<DotQ4_0Q8_0LanesImpl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ4_0Q8_0LanesImpl>(w, a, s, c, n, o);
 }
 void DotQ4_1Q8_1TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ4_1Q8_1Impl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ4_1Q8_1Impl>(w, a, s, c, n, o);
 }
 void DotQ5_0Q8_0TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ5_0Q8_0Impl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ5_0Q8_0Impl>(w, a, s, c, n, o);
 }
 void DotQ5_1Q8_1TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ5_1Q8_1Impl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ5_1Q8_1Impl>(w, a, s, c, n, o);
 }
 void DotQ8_0Q8_0TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  RowByRow<DotQ8_0Q8_0Impl>(w, a, s, c, n, o);
+  simd::DotTokensRowByRow<DotQ8_0Q8_0Impl>(w, a, s, c, n, o);
 }
 #endif
 

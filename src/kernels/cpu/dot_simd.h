@@ -8,6 +8,15 @@
 
 namespace wick::kernels::simd {
 
+// A token kernel made of a one-row dot, row by row: for the targets without a shared-block one.
+// `count` activation rows `a_stride` bytes apart, into out[0..count).
+template <float (*kOne)(const void*, const void*, int64_t)>
+void DotTokensRowByRow(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
+                       float* out) {
+  for (int t = 0; t < count; ++t)
+    out[t] = kOne(w, static_cast<const uint8_t*>(a) + t * a_stride, n);
+}
+
 float DotF32(const void* w, const void* a, int64_t n);
 float DotF16(const void* w, const void* a, int64_t n);   // f16 . f16
 float DotBF16(const void* w, const void* a, int64_t n);  // bf16 . bf16
