@@ -18,6 +18,14 @@ bool Bind(void* library, const char* name, Fn& fn) {
 Result<std::unique_ptr<Cublas>> Cublas::Open(cudaStream_t stream, void* workspace,
                                              size_t workspace_bytes) {
   std::unique_ptr<Cublas> blas(new Cublas());
+#ifdef WICK_CUDA_EMU
+  // The CUDA emulator (tests/cuda_emu) links its own cuBLAS in.
+  blas->create_ = &cublasCreate_v2;
+  blas->destroy_ = &cublasDestroy_v2;
+  blas->set_stream_ = &cublasSetStream_v2;
+  blas->set_workspace_ = &cublasSetWorkspace_v2;
+  blas->gemm_ex_ = &cublasGemmEx;
+#else
   // The soname of this toolkit's major version first, then whatever libcublas.so is.
   for (const char* name : {"libcublas.so." WICK_CUBLAS_SOVERSION, "libcublas.so"}) {
     blas->library_ = dlopen(name, RTLD_NOW | RTLD_LOCAL);
@@ -35,6 +43,7 @@ Result<std::unique_ptr<Cublas>> Cublas::Open(cudaStream_t stream, void* workspac
       !Bind(lib, "cublasGemmEx", blas->gemm_ex_)) {
     return Error(ErrorCode::kUnavailable, "libcublas lacks the functions wick calls");
   }
+#endif
   if (blas->create_(&blas->handle_) != CUBLAS_STATUS_SUCCESS) {
     blas->handle_ = nullptr;
     return Error(ErrorCode::kUnavailable, "cublasCreate failed");

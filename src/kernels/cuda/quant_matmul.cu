@@ -64,6 +64,7 @@ __host__ __device__ __forceinline__ int64_t MinI64(int64_t a, int64_t b) {
 
 // ---- Primitives ----
 
+#ifndef WICK_CUDA_EMU
 __device__ __forceinline__ void CpAsync16(void* smem, const void* gmem) {
   const auto s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
@@ -87,6 +88,25 @@ __device__ __forceinline__ uint4 LoadStreaming16(const void* p) {
       : "l"(p));
   return v;
 }
+#else
+// The CUDA emulator (tests/cuda_emu) has no PTX: the copy completes at once, which is one of
+// the orders the hardware may choose, and the checks are those the hardware makes.
+__device__ __forceinline__ void CpAsync16(void* smem, const void* gmem) {
+  if (reinterpret_cast<uintptr_t>(smem) % 16 != 0 || reinterpret_cast<uintptr_t>(gmem) % 16 != 0) {
+    wick_emu::DeviceFault("cp.async.cg of 16 bytes at an address not 16-byte aligned");
+  }
+  std::memcpy(smem, gmem, 16);
+}
+__device__ __forceinline__ void CpAsyncCommit() {}
+template <int kPending>
+__device__ __forceinline__ void CpAsyncWait() {}
+__device__ __forceinline__ uint4 LoadStreaming16(const void* p) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 != 0) {
+    wick_emu::DeviceFault("ld.global.nc.v4.u32 at an address not 16-byte aligned");
+  }
+  return *static_cast<const uint4*>(p);
+}
+#endif
 
 // acc summed over the warp's lanes, in the same order on every lane.
 __device__ __forceinline__ float WarpSum(float v) {
