@@ -54,8 +54,37 @@ bool IsKQuant(DType t) {
          t == DType::kQ6_K;
 }
 
-// Random weights of `type` into `out`: random block bytes with the scales fixed, or, for the
-// float types, values uniform in +-8 * kBlockScale (the range of a 4-bit block).
+// The largest |value| a block of `type` decodes to, in units of its f16 scale, over every quant
+// and sub-scale byte pattern (the mins of Q4_1/Q5_1/Q2_K/Q4_K are smaller).
+float MaxQuantMultiplier(DType type) {
+  switch (type) {
+    case DType::kQ4_1:
+      return 15;
+    case DType::kQ5_0:
+      return 16;
+    case DType::kQ5_1:
+      return 31;
+    case DType::kQ8_0:
+      return 128;
+    case DType::kQ2_K:
+      return 3 * 15;
+    case DType::kQ3_K:
+      return 4 * 32;
+    case DType::kQ4_K:
+      return 15 * 63;
+    case DType::kQ5_K:
+      return 31 * 63;
+    case DType::kQ6_K:
+      return 32 * 128;
+    default:
+      return 8;  // Q4_0: -8..7
+  }
+}
+
+// Random weights of `type` into `out`: random block bytes with the scales fixed so that every
+// type spans about the range of a 4-bit block, +-8 * kBlockScale, as the float types do
+// uniformly. (With one scale for all, an 8-bit or k-quant model's weights were up to 500 times
+// larger than a Q4_0 one's, and its activations grew until attention was a hair-trigger.)
 void FillRandom(DType type, uint64_t seed, std::span<uint8_t> out) {
   Rng rng{seed};
   const float range = 8 * kBlockScale;
@@ -80,7 +109,7 @@ void FillRandom(DType type, uint64_t seed, std::span<uint8_t> out) {
     std::memcpy(&out[i], &r, 8);
   }
   for (; i < out.size(); ++i) out[i] = static_cast<uint8_t>(rng.Next());
-  const uint16_t scale = F32ToF16(kBlockScale);
+  const uint16_t scale = F32ToF16(kBlockScale * 8 / MaxQuantMultiplier(type));
   const size_t block = InfoOf(type).block_bytes;
   const std::vector<size_t> offsets = ScaleFieldOffsets(type);
   for (size_t b = 0; b + block <= out.size(); b += block) {
