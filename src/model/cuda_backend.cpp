@@ -50,6 +50,7 @@ class CudaBackend::Memory : public DeviceMemory {
     if (current != device_) (void)cudaSetDevice(device_);
     (void)cudaFree(data);
     if (current != device_) (void)cudaSetDevice(current);
+    (void)cudaGetLastError();  // a failed free must not be blamed on the next launch
     in_use_ -= std::min(in_use_, sizes_[data]);
     sizes_.erase(data);
   }
@@ -171,6 +172,10 @@ Result<DeviceBuffer> CudaBackend::Allocate(size_t bytes) {
 
 Status CudaBackend::Reserve(DeviceBuffer& buf, size_t bytes, const char* what) {
   if (buf.bytes() >= bytes) return OkStatus();
+  if (capturing_) {  // cudaFree would break the recording: refuse before letting go of buf
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{}: {} must grow while a step is being recorded", name(), what));
+  }
   buf = DeviceBuffer();
   Result<DeviceBuffer> grown = Allocate(bytes);
   if (!grown.ok()) return std::move(grown).error().With(what);
@@ -209,23 +214,24 @@ Result<TensorRef> CudaBackend::Upload(const TensorRef& tensor) {
 
 Result<uint8_t*> CudaBackend::Stage(size_t bytes) {
   bytes = (bytes + 255) & ~size_t{255};
-  if (staging_used_ + bytes > staging_bytes_) {
+  const size_t need = staging_used_ + bytes;
+  if (need > staging_bytes_) {
     if (capturing_) {
       return Error(
           ErrorCode::kInvalidArgument,
           fmt::format("{}: step copies outgrew the staging memory while recorded", name()));
     }
     WICK_RETURN_IF_ERROR(Synchronize());
-    if (bytes > staging_bytes_) {
-      (void)cudaFreeHost(staging_);
-      staging_ = nullptr;
-      staging_bytes_ = 0;
-      const size_t grown = std::max(bytes, 2 * kMinStaging);
-      WICK_CUDA_RETURN_IF_ERROR(
-          cudaHostAlloc(reinterpret_cast<void**>(&staging_), grown, cudaHostAllocDefault),
-          "allocating pinned staging memory");
-      staging_bytes_ = grown;
-    }
+    // A recorded step cannot wait half-way, so the buffer grows to hold every copy of the
+    // step so far at once: the eager first step of a shape sizes it for the recorded ones.
+    const size_t grown = std::max({need, 2 * kMinStaging, 2 * staging_bytes_});
+    (void)cudaFreeHost(staging_);
+    staging_ = nullptr;
+    staging_bytes_ = 0;
+    WICK_CUDA_RETURN_IF_ERROR(
+        cudaHostAlloc(reinterpret_cast<void**>(&staging_), grown, cudaHostAllocDefault),
+        "allocating pinned staging memory");
+    staging_bytes_ = grown;
   }
   uint8_t* p = staging_ + staging_used_;
   staging_used_ += bytes;
@@ -281,7 +287,15 @@ void CudaBackend::BeginStep(int64_t shape) {
   if (shape < 0 || !graphs_enabled_) return;
   // The first step of a shape runs eagerly, growing every buffer it needs; recording starts
   // with the second, when nothing allocates any more.
-  if (seen_shapes_.insert(shape).second) return;
+  if (seen_shapes_.insert(shape).second || eager_shapes_.count(shape) != 0) return;
+  // Copies queued outside a step would share the staging memory with the recorded ones.
+  if (staging_used_ != 0) {
+    Status synced = Synchronize();
+    if (!synced.ok()) {
+      if (status_.ok()) status_ = std::move(synced);
+      return;
+    }
+  }
   const cudaError_t err = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
@@ -291,6 +305,22 @@ void CudaBackend::BeginStep(int64_t shape) {
     return;
   }
   capturing_ = true;
+}
+
+void CudaBackend::NoGraphsFor(int64_t shape) {
+  // A shape whose recording failed runs eagerly from now on, rather than failing every step.
+  if (eager_shapes_.insert(shape).second) {
+    std::fprintf(stderr,
+                 "wick: %s: a step of shape %lld could not run as a CUDA graph; "
+                 "running its kernels directly\n",
+                 name().c_str(), static_cast<long long>(shape));
+  }
+  auto it = graphs_.find(shape);
+  if (it != graphs_.end()) {
+    if (it->second != nullptr) (void)cudaGraphExecDestroy(it->second);
+    graphs_.erase(it);
+  }
+  (void)cudaGetLastError();
 }
 
 Status CudaBackend::EndStep() {
@@ -303,6 +333,7 @@ Status CudaBackend::EndStep() {
       pending_.clear();
       staging_used_ = 0;
       Check(end, "recording a step");
+      NoGraphsFor(step_shape_);
       return TakeStatus();
     }
     cudaGraphExec_t& exec = graphs_[step_shape_];
@@ -323,6 +354,7 @@ Status CudaBackend::EndStep() {
       pending_.clear();
       staging_used_ = 0;
       Check(err, "launching a recorded step");
+      NoGraphsFor(step_shape_);
       return TakeStatus();
     }
     ++graph_launches_;
@@ -364,8 +396,9 @@ Status CudaBackend::Gemm(const TensorRef& w, const float* x, int64_t m, float* y
   auto* x16 = static_cast<uint16_t*>(gemm_activations_.data());
   WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::ConvertF32ToF16(x, x16, m * k, stream_),
                             "f16 activations");
-  const int64_t slab =
-      w.type == DType::kF16 ? n : std::clamp<int64_t>(kGemmScratchElements / k, 64, n);
+  const int64_t slab = w.type == DType::kF16
+                           ? n
+                           : std::min<int64_t>(n, std::max<int64_t>(64, kGemmScratchElements / k));
   if (w.type != DType::kF16) {
     WICK_RETURN_IF_ERROR(
         Reserve(gemm_weights_, static_cast<size_t>(slab * k) * 2, "GEMM weight slab"));

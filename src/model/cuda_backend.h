@@ -80,6 +80,7 @@ class CudaBackend : public Backend {
   Result<uint8_t*> Stage(size_t bytes);
   Status Synchronize();
   void AbortCapture();
+  void NoGraphsFor(int64_t shape);
   Status GemvRows(const TensorRef& w, const float* x, int64_t m, float* y);
   Status Gemm(const TensorRef& w, const float* x, int64_t m, float* y);
 
@@ -105,6 +106,7 @@ class CudaBackend : public Backend {
   bool capturing_ = false;
   int64_t step_shape_ = -1;
   std::set<int64_t> seen_shapes_;
+  std::set<int64_t> eager_shapes_;  // shapes whose recording failed
   std::map<int64_t, cudaGraphExec_t> graphs_;
   int64_t graph_launches_ = 0;
 };

@@ -284,6 +284,11 @@ cudaError_t StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DTyp
                       int64_t row_bytes, cudaStream_t stream) {
   if (rows <= 0 || n <= 0) return cudaSuccess;
   auto* out = static_cast<uint8_t*>(dst);
+  // Elements (and a Q8_0 block's f16 scale) are stored whole: a misaligned store faults.
+  const int64_t align = type == DType::kF32 ? 4 : 2;
+  if (reinterpret_cast<uintptr_t>(dst) % align != 0 || row_bytes % align != 0) {
+    return cudaErrorInvalidValue;
+  }
   switch (type) {
     case DType::kF32:
       StoreRowsF32Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, out, row_bytes);

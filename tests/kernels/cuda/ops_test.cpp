@@ -238,5 +238,24 @@ TEST(CudaOpsTest, StoreRowsMatchesCpuBytes) {
   }
 }
 
+// Elements are stored whole, so a destination or row stride off their alignment is refused
+// (the GPU would fault) instead of launched.
+TEST(CudaOpsTest, StoreRowsRefusesMisalignedRows) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  DeviceBuffer src(std::vector<float>(64, 1.0f));
+  DeviceBuffer dst(std::vector<uint8_t>(1024, 0));
+  auto* base = dst.get<uint8_t>();
+  EXPECT_EQ(StoreRows(src.get<float>(), 2, 32, base + 2, DType::kF32, 256, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(StoreRows(src.get<float>(), 2, 32, base, DType::kF32, 130, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(StoreRows(src.get<float>(), 2, 32, base + 1, DType::kF16, 128, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(StoreRows(src.get<float>(), 2, 32, base, DType::kQ8_0, 35, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(StoreRows(src.get<float>(), 2, 32, base + 2, DType::kF16, 66, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
+
 }  // namespace
 }  // namespace wick::kernels::cuda
