@@ -301,14 +301,6 @@ Status LlamaModel::MatmulRows(Backend& be, const TensorRef& w, const float* x, f
   return OkStatus();
 }
 
-static void DbgDump(const char* name, int64_t l, const float* p, int64_t count) {
-  const char* dir = getenv("WICK_DUMP");
-  if (!dir) return;
-  std::string path = std::string(dir) + "/" + name + "-" + std::to_string(l) + ".f32";
-  FILE* f = fopen(path.c_str(), "wb");
-  fwrite(p, 4, count, f);
-  fclose(f);
-}
 // One transformer block: pre-norm attention with RoPE over each sequence's cache, then a
 // SwiGLU FFN, each added back to the residual stream x.
 Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, bool batched,
@@ -322,7 +314,6 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, bo
   float* h = a.h;
 
   be.RmsNorm(x, L.attn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
-  DbgDump("attn_norm", l, h, n * hp_.n_embd);
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.wq, h, a.q, segs));
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.wk, h, a.k, segs));
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.wv, h, a.v, segs));
@@ -337,7 +328,6 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, bo
     be.RmsNorm(a.q, L.q_norm.f32(), a.q, n * hp_.n_head, hp_.head_dim, hp_.rms_eps);
     be.RmsNorm(a.k, L.k_norm.f32(), a.k, n * hp_.n_head_kv, hp_.head_dim, hp_.rms_eps);
   }
-  DbgDump("Vcur", l, a.v, n * kv_dim);
   attn_batch_.clear();
   for (const Segment& s : segs) {
     KvCache& cache = *s.cache;
@@ -367,26 +357,15 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, bo
                            .out_token_stride = 0});
   }
   WICK_RETURN_IF_ERROR(batched ? be.AttentionBatch(attn_batch_) : be.Attention(attn_batch_[0]));
-  DbgDump("Qcur", l, a.q, n * q_dim);
-  DbgDump("Kcur", l, a.k, n * kv_dim);
-  DbgDump("kqv_out", l, a.attn, n * q_dim);
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.wo, a.attn, h, segs));
-  DbgDump("attn_out", l, h, n * hp_.n_embd);
   be.Add(x, h, x, n * hp_.n_embd);
-  DbgDump("ffn_inp", l, x, n * hp_.n_embd);
 
   be.RmsNorm(x, L.ffn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_gate, h, a.gate, segs));
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_up, h, a.up, segs));
   be.SwiGlu(a.gate, a.up, a.gate, n, hp_.n_ff);
-  DbgDump("ffn_norm", l, h, n * hp_.n_embd);
-  DbgDump("ffn_gate", l, a.gate, n * hp_.n_ff);
-  DbgDump("ffn_up", l, a.up, n * hp_.n_ff);
-  DbgDump("ffn_swiglu", l, a.gate, n * hp_.n_ff);
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_down, a.gate, h, segs));
-  DbgDump("ffn_out", l, h, n * hp_.n_embd);
   be.Add(x, h, x, n * hp_.n_embd);
-  DbgDump("l_out", l, x, n * hp_.n_embd);
   return OkStatus();
 }
 
