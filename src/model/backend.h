@@ -100,6 +100,9 @@ class Backend {
   // `shape` runs, only their arguments change. EndStep runs the step. No-ops on the CPU.
   virtual void BeginStep(int64_t shape) { (void)shape; }
   virtual Status EndStep() { return OkStatus(); }
+  // Drops a step that an error ended before EndStep (what it recorded, its pending copies), so
+  // that the backend is usable again at once; nothing when no step is open.
+  virtual void AbortStep() {}
 
   // ---- Ops ----
 

@@ -279,6 +279,11 @@ void CudaBackend::AbortCapture() {
   staging_used_ = 0;
 }
 
+void CudaBackend::AbortStep() {
+  UseDevice();
+  AbortCapture();
+}
+
 void CudaBackend::BeginStep(int64_t shape) {
   UseDevice();
   // A step that failed half-way never reached EndStep: drop what it recorded.

@@ -38,6 +38,7 @@ class CudaBackend : public Backend {
   uint64_t bytes_in_use() const override;
   void BeginStep(int64_t shape) override;
   Status EndStep() override;
+  void AbortStep() override;
 
   Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
                 kernels::MatmulPath path = kernels::MatmulPath::kAuto) override;

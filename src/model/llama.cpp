@@ -207,8 +207,29 @@ Status LlamaModel::Output(Stage from, Backend& cpu, const float* x, int64_t rows
   return cpu.Matmul(w_.output, act_.h, rows, logits, path);
 }
 
+namespace {
+
+// Closes the GPU step of a forward pass however it returns: after EndStep nothing is open, and
+// after an error the step is dropped, so that nothing stays recorded (a recording stream
+// refuses to free memory, and a caller frees buffers after an error).
+class StepScope {
+ public:
+  explicit StepScope(Backend* gpu) : gpu_(gpu) {}
+  ~StepScope() {
+    if (gpu_ != nullptr) gpu_->AbortStep();
+  }
+  StepScope(const StepScope&) = delete;
+  StepScope& operator=(const StepScope&) = delete;
+
+ private:
+  Backend* gpu_;
+};
+
+}  // namespace
+
 Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& be,
                            float* logits, bool last_only) {
+  const StepScope step(gpu_);
   const auto n = static_cast<int64_t>(tokens.size());
   if (n == 0) return Error(ErrorCode::kInvalidArgument, "forward: no tokens");
   if (cache.n_past() + n > cache.n_ctx()) {
@@ -228,6 +249,7 @@ Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Back
 }
 
 Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& be, float* logits) {
+  const StepScope step(gpu_);
   segs_.clear();
   batch_tokens_.clear();
   int64_t n = 0, n_logits = 0;

@@ -253,6 +253,56 @@ TEST_F(CudaModelTest, CacheInTheWrongMemoryIsAnError) {
   EXPECT_NE(st.error().message().find("NewCache"), std::string::npos) << st.error().message();
 }
 
+// A step's copies in and out may together outgrow the pinned staging memory (a big batch's
+// logits do): the eager first step of a shape grows it for all of them, so that the recorded
+// steps after it, which cannot wait half-way, fit.
+TEST_F(CudaModelTest, RecordedStepsWhoseCopiesOutgrowTheStagingMemory) {
+  SKIP_WITHOUT_GPU();
+  Result<std::unique_ptr<CudaBackend>> be = CudaBackend::Create(0);
+  ASSERT_TRUE(be.ok()) << be.error().message();
+  CudaBackend& gpu = **be;
+  constexpr int64_t kFloats = int64_t{768} << 10;  // 3 MiB each way, 6 MiB in all: over 4 MiB
+  Result<DeviceBuffer> in = gpu.Allocate(kFloats * 4);
+  Result<DeviceBuffer> out = gpu.Allocate(kFloats * 4);
+  ASSERT_TRUE(in.ok() && out.ok());
+  for (int step = 0; step < 3; ++step) {
+    std::vector<float> host(static_cast<size_t>(kFloats)), back(host.size(), -1.0f);
+    for (int64_t i = 0; i < kFloats; ++i) host[i] = static_cast<float>(step * 7 + i % 1000);
+    gpu.BeginStep(/*shape=*/1);
+    ASSERT_TRUE(gpu.CopyToDevice(in->data(), host.data(), kFloats * 4).ok());
+    gpu.Copy(static_cast<const float*>(in->data()), static_cast<float*>(out->data()), kFloats);
+    ASSERT_TRUE(gpu.CopyToHost(back.data(), out->data(), kFloats * 4).ok());
+    const Status st = gpu.EndStep();
+    ASSERT_TRUE(st.ok()) << "step " << step << ": " << st.error().message();
+    EXPECT_EQ(back, host) << "step " << step;
+  }
+  EXPECT_EQ(gpu.graph_launches(), 2);  // the second and third steps replayed a recording
+}
+
+// A recorded step that fails half-way (here: it allocates, which a recording cannot) is
+// dropped by AbortStep, after which the backend allocates and frees again.
+TEST_F(CudaModelTest, AbortStepDropsAFailedRecording) {
+  SKIP_WITHOUT_GPU();
+  Result<std::unique_ptr<CudaBackend>> be = CudaBackend::Create(0);
+  ASSERT_TRUE(be.ok()) << be.error().message();
+  CudaBackend& gpu = **be;
+  gpu.BeginStep(/*shape=*/3);  // the first step of a shape runs directly
+  ASSERT_TRUE(gpu.EndStep().ok());
+  gpu.BeginStep(3);  // recorded
+  Result<DeviceBuffer> refused = gpu.Allocate(1024);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("recorded"), std::string::npos);
+  gpu.AbortStep();
+  Result<DeviceBuffer> buf = gpu.Allocate(1024);
+  ASSERT_TRUE(buf.ok()) << buf.error().message();
+  std::vector<float> host(256, 2.5f), back(256, 0.0f);
+  ASSERT_TRUE(gpu.CopyToDevice(buf->data(), host.data(), 1024).ok());
+  ASSERT_TRUE(gpu.CopyToHost(back.data(), buf->data(), 1024).ok());
+  EXPECT_EQ(back, host);
+  *buf = DeviceBuffer();  // freed outside any recording
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
 // The shared real models: prompt logits on the GPU within the golden README's tolerances of
 // llama.cpp's (as the CPU's are) and of the CPU backend's.
 TEST_F(CudaModelTest, SharedModelsMatchTheGoldenLogits) {
