@@ -346,25 +346,26 @@ template <class T>
 T __ldg(const T* p) {
   return *p;
 }
+namespace wick_emu {
+template <class To, class From>
+To BitCast(From from) {
+  static_assert(sizeof(To) == sizeof(From));
+  To to;
+  std::memcpy(&to, &from, sizeof to);
+  return to;
+}
+}  // namespace wick_emu
 inline float __uint_as_float(unsigned u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+  return wick_emu::BitCast<float>(u);
 }
 inline unsigned __float_as_uint(float f) {
-  unsigned u;
-  std::memcpy(&u, &f, 4);
-  return u;
+  return wick_emu::BitCast<unsigned>(f);
 }
 inline float __int_as_float(int u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+  return wick_emu::BitCast<float>(u);
 }
 inline int __float_as_int(float f) {
-  int u;
-  std::memcpy(&u, &f, 4);
-  return u;
+  return wick_emu::BitCast<int>(f);
 }
 inline float __expf(float x) {
   return std::exp(x);
