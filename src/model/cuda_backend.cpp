@@ -280,6 +280,8 @@ void CudaBackend::AbortCapture() {
 }
 
 void CudaBackend::AbortStep() {
+  // Every forward pass ends here: only a step an error left recording costs anything.
+  if (!capturing_) return;
   UseDevice();
   AbortCapture();
 }

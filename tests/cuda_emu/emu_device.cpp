@@ -264,12 +264,10 @@ std::string RunBlock(const LaunchConfig& config, const std::function<void()>& bo
     StartFiber(f);
   }
   for (;;) {
-    bool ran = false;
     for (Fiber& f : run.fibers) {
       if (f.state != FiberState::kRunnable) continue;
       run.current = &f;
       SwitchTo(run.scheduler, f.context);
-      ran = true;
       if (!run.fault.empty()) break;
     }
     if (!run.fault.empty()) break;
@@ -277,7 +275,6 @@ std::string RunBlock(const LaunchConfig& config, const std::function<void()>& bo
     for (const Fiber& f : run.fibers) done = done && f.state == FiberState::kDone;
     if (done) break;
     if (!ReleaseBarriers(run)) break;
-    (void)ran;
   }
   std::string fault;
   if (!run.fault.empty()) {
@@ -293,9 +290,6 @@ std::string RunBlock(const LaunchConfig& config, const std::function<void()>& bo
 
 std::mutex attribute_mutex;
 std::map<const void*, size_t> max_dynamic_shared;
-
-// The kernel whose block is running, for the SIGSEGV report.
-thread_local const LaunchConfig* faulting_config = nullptr;
 
 void SegvHandler(int sig, siginfo_t* info, void*) {
   char buf[512];
