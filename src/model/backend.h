@@ -71,6 +71,17 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+// One sequence's rows of an attention layer (Backend::AttendSequences).
+struct SequenceAttention {
+  // Its queries (n_tokens rows at q, roped in place), output rows, cache and positions: the
+  // new rows are stored at cache row pos0, and kv_type and kv_row_stride are the cache's.
+  kernels::AttentionParams attention;
+  float* k = nullptr;        // its n_tokens new k rows, [n_head_kv][head_dim] each, roped
+  const float* v = nullptr;  // its new v rows
+  void* k_dst = nullptr;     // cache row pos0 of the layer's keys
+  void* v_dst = nullptr;     // and of its values
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -124,6 +135,12 @@ class Backend {
   virtual Status Attention(const kernels::AttentionParams& params) = 0;
   // Independent attention calls in one pass, each row computed as if alone.
   virtual Status AttentionBatch(std::span<const kernels::AttentionParams> batch) = 0;
+  // The per-sequence part of an attention layer for sequences side by side (a batch, or one
+  // sequence): for each, RoPE on its q and k rows at its positions, its k and v rows stored in
+  // its cache, then its attention. Each is computed as it would be alone. The default makes
+  // the calls above; a device may do each step for all sequences at once.
+  virtual Status AttendSequences(std::span<const SequenceAttention> seqs,
+                                 const kernels::RopeConfig& rope);
   // Copies f32 rows into a cache of `type` (F32, F16 or Q8_0), rows `row_bytes` apart.
   virtual void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                          int64_t row_bytes) = 0;

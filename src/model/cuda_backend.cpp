@@ -53,16 +53,21 @@ class CudaBackend::Memory : public DeviceMemory {
     (void)cudaGetLastError();  // a failed free must not be blamed on the next launch
     in_use_ -= std::min(in_use_, sizes_[data]);
     sizes_.erase(data);
+    ++generation_;
   }
   void Track(void* data, size_t bytes) {
     sizes_[data] = bytes;
     in_use_ += bytes;
+    ++generation_;
   }
   uint64_t in_use() const { return in_use_; }
+  // Changes with every allocation and free: a recorded step may point at freed memory.
+  uint64_t generation() const { return generation_; }
 
  private:
   int device_;
   uint64_t in_use_ = 0;
+  uint64_t generation_ = 0;
   std::map<void*, uint64_t> sizes_;
 };
 
@@ -116,7 +121,7 @@ CudaBackend::~CudaBackend() {
   (void)cudaSetDevice(device_);
   AbortCapture();
   if (stream_ != nullptr) (void)cudaStreamSynchronize(stream_);
-  for (auto& [shape, exec] : graphs_) (void)cudaGraphExecDestroy(exec);
+  for (auto& [shape, step] : graphs_) (void)cudaGraphExecDestroy(step.exec);
   blas_.reset();
   for (int i = 0; i < 2; ++i) {
     if (upload_done_[i] != nullptr) (void)cudaEventDestroy(upload_done_[i]);
@@ -232,6 +237,7 @@ Result<uint8_t*> CudaBackend::Stage(size_t bytes) {
         cudaHostAlloc(reinterpret_cast<void**>(&staging_), grown, cudaHostAllocDefault),
         "allocating pinned staging memory");
     staging_bytes_ = grown;
+    ++staging_epoch_;  // recorded copies read the old buffer
   }
   uint8_t* p = staging_ + staging_used_;
   staging_used_ += bytes;
@@ -251,6 +257,8 @@ Status CudaBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
   UseDevice();
   WICK_ASSIGN_OR_RETURN(uint8_t * staged, Stage(bytes));
   std::memcpy(staged, src, bytes);
+  // A replayed step's recording copies from this same staging address.
+  if (!Launches({10, Key(dst), bytes})) return OkStatus();
   WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, staged, bytes, cudaMemcpyHostToDevice, stream_),
                             "copy to device");
   return OkStatus();
@@ -260,15 +268,23 @@ Status CudaBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return OkStatus();
   UseDevice();
   WICK_ASSIGN_OR_RETURN(uint8_t * staged, Stage(bytes));
-  WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staged, src, bytes, cudaMemcpyDeviceToHost, stream_),
-                            "copy to host");
+  if (Launches({11, Key(src), bytes})) {
+    WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staged, src, bytes, cudaMemcpyDeviceToHost, stream_),
+                              "copy to host");
+  }
   pending_.push_back({dst, staged, bytes});
-  // Inside a recorded step the copy lands when EndStep has run the step.
-  if (capturing_) return OkStatus();
+  // Inside a recorded or replayed step the copy lands when EndStep has run the step.
+  if (capturing_ || replaying_) return OkStatus();
   return Synchronize();
 }
 
 void CudaBackend::AbortCapture() {
+  if (replaying_) {  // nothing was launched: only the host's share of the step goes
+    replaying_ = false;
+    pending_.clear();
+    staging_used_ = 0;
+    return;
+  }
   if (!capturing_) return;
   cudaGraph_t graph = nullptr;
   (void)cudaStreamEndCapture(stream_, &graph);
@@ -280,8 +296,8 @@ void CudaBackend::AbortCapture() {
 }
 
 void CudaBackend::AbortStep() {
-  // Every forward pass ends here: only a step an error left recording costs anything.
-  if (!capturing_) return;
+  // Every forward pass ends here: only a step an error left open costs anything.
+  if (!capturing_ && !replaying_) return;
   UseDevice();
   AbortCapture();
 }
@@ -291,6 +307,10 @@ void CudaBackend::BeginStep(int64_t shape) {
   // A step that failed half-way never reached EndStep: drop what it recorded.
   AbortCapture();
   step_shape_ = shape;
+  step_args_block_ = 0;
+  step_args_used_ = 0;
+  step_signature_ = kSignatureSeed;
+  step_replayable_ = true;
   if (shape < 0 || !graphs_enabled_) return;
   // The first step of a shape runs eagerly, growing every buffer it needs; recording starts
   // with the second, when nothing allocates any more.
@@ -302,6 +322,14 @@ void CudaBackend::BeginStep(int64_t shape) {
       if (status_.ok()) status_ = std::move(synced);
       return;
     }
+  }
+  // A recording that took every per-step value from device memory, made since the last
+  // allocation or free, is launched as it is: the ops of this step only fill the staging
+  // memory its copies read.
+  auto it = graphs_.find(shape);
+  if (it != graphs_.end() && it->second.replayable && it->second.generation == Generation()) {
+    replaying_ = true;
+    return;
   }
   const cudaError_t err = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
   if (err != cudaSuccess) {
@@ -324,26 +352,57 @@ void CudaBackend::NoGraphsFor(int64_t shape) {
   }
   auto it = graphs_.find(shape);
   if (it != graphs_.end()) {
-    if (it->second != nullptr) (void)cudaGraphExecDestroy(it->second);
+    if (it->second.exec != nullptr) (void)cudaGraphExecDestroy(it->second.exec);
     graphs_.erase(it);
   }
   (void)cudaGetLastError();
 }
 
+uint64_t CudaBackend::Generation() const {
+  return memory_->generation() + staging_epoch_;
+}
+
+bool CudaBackend::Launches(std::initializer_list<uint64_t> key, bool per_step_values) {
+  for (const uint64_t v : key) step_signature_ = (step_signature_ ^ v) * 0x100000001b3ull;
+  if (per_step_values) step_replayable_ = false;
+  return !replaying_;
+}
+
+Status CudaBackend::FailStep(cudaError_t err, const char* what) {
+  pending_.clear();
+  staging_used_ = 0;
+  Check(err, what);
+  NoGraphsFor(step_shape_);
+  return TakeStatus();
+}
+
 Status CudaBackend::EndStep() {
-  if (capturing_) {
+  if (replaying_) {
+    replaying_ = false;
+    RecordedStep& rec = graphs_[step_shape_];
+    if (!step_replayable_ || step_signature_ != rec.signature || Generation() != rec.generation) {
+      // Not the recorded ops: nothing ran. Recorded afresh next time.
+      rec.replayable = false;
+      pending_.clear();
+      staging_used_ = 0;
+      return Error(ErrorCode::kUnavailable,
+                   fmt::format("{}: a step of shape {} differed from its recording; it did not run",
+                               name(), step_shape_));
+    }
+    const cudaError_t err = cudaGraphLaunch(rec.exec, stream_);
+    if (err != cudaSuccess) return FailStep(err, "launching a recorded step");
+    ++graph_launches_;
+    ++replayed_steps_;
+  } else if (capturing_) {
     cudaGraph_t graph = nullptr;
     const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
     capturing_ = false;
     if (end != cudaSuccess || !status_.ok()) {
       if (graph != nullptr) (void)cudaGraphDestroy(graph);
-      pending_.clear();
-      staging_used_ = 0;
-      Check(end, "recording a step");
-      NoGraphsFor(step_shape_);
-      return TakeStatus();
+      return FailStep(end, "recording a step");
     }
-    cudaGraphExec_t& exec = graphs_[step_shape_];
+    RecordedStep& rec = graphs_[step_shape_];
+    cudaGraphExec_t& exec = rec.exec;
     if (exec != nullptr) {
       cudaGraphExecUpdateResultInfo info{};
       if (cudaGraphExecUpdate(exec, graph, &info) != cudaSuccess) {
@@ -357,13 +416,10 @@ Status CudaBackend::EndStep() {
     if (exec == nullptr) err = cudaGraphInstantiate(&exec, graph, 0);
     (void)cudaGraphDestroy(graph);
     if (err == cudaSuccess) err = cudaGraphLaunch(exec, stream_);
-    if (err != cudaSuccess) {
-      pending_.clear();
-      staging_used_ = 0;
-      Check(err, "launching a recorded step");
-      NoGraphsFor(step_shape_);
-      return TakeStatus();
-    }
+    if (err != cudaSuccess) return FailStep(err, "launching a recorded step");
+    rec.generation = Generation();
+    rec.replayable = step_replayable_;
+    rec.signature = step_signature_;
     ++graph_launches_;
   }
   step_shape_ = -1;
@@ -371,18 +427,9 @@ Status CudaBackend::EndStep() {
 }
 
 Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
-  for (int64_t i = 0; i < m; i += kernels::cuda::kMaxGemvRows) {
-    const int64_t rows = std::min(kernels::cuda::kMaxGemvRows, m - i);
-    const kernels::cuda::GemvArgs args{.w = w.data,
-                                       .type = w.type,
-                                       .n = w.rows,
-                                       .k = w.row_len,
-                                       .x = x + i * w.row_len,
-                                       .m = rows,
-                                       .y = y + i * w.rows,
-                                       .y_stride = w.rows};
-    WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::Gemv(args, stream_), "gemv");
-  }
+  const kernels::cuda::GemvArgs args{
+      .w = w.data, .type = w.type, .n = w.rows, .k = w.row_len, .x = x, .m = m, .y = y};
+  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::Gemv(args, stream_), "gemv");
   return OkStatus();
 }
 
@@ -434,11 +481,15 @@ Status CudaBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float*
   UseDevice();
   WICK_RETURN_IF_ERROR(TakeStatus());
   if (m <= 0 || w.rows <= 0) return OkStatus();
+  if (!Launches({1, Key(w.data), Key(x), Key(y), static_cast<uint64_t>(m),
+                 static_cast<uint64_t>(path)})) {
+    return OkStatus();
+  }
   // A forced path is kept whatever m is, so a row's result does not depend on how many rows
   // share the call: decode rows take the GEMV (each output computed alone), prompt rows the
   // tensor cores. Unforced calls of a few rows take the GEMV, which reads the weights once.
   const bool gemv = blas_ == nullptr || path == kernels::MatmulPath::kDot ||
-                    (path == kernels::MatmulPath::kAuto && m <= kernels::cuda::kMaxGemvRows);
+                    (path == kernels::MatmulPath::kAuto && m <= kernels::cuda::kGemvGroupRows);
   if (gemv) return GemvRows(w, x, m, y);
   return Gemm(w, x, m, y);
 }
@@ -451,38 +502,44 @@ Status CudaBackend::GetRows(const TensorRef& table, const int32_t*, int64_t, flo
 
 void CudaBackend::RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
                           float eps) {
+  if (!Launches({2, Key(x), Key(weight), Key(out), static_cast<uint64_t>(rows),
+                 static_cast<uint64_t>(n)})) {
+    return;
+  }
   Check(kernels::cuda::RmsNorm(x, weight, out, rows, n, eps, stream_), "rms_norm");
 }
 
 void CudaBackend::Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
                        const kernels::RopeConfig& config) {
+  if (!Launches({3, Key(x), static_cast<uint64_t>(n_tokens)}, /*per_step_values=*/true)) return;
   Check(kernels::cuda::Rope(x, n_tokens, n_heads, head_dim, pos0, config, stream_), "rope");
 }
 
 void CudaBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t rows,
                          int64_t cols) {
+  if (!Launches({4, Key(gate), Key(up), Key(out), static_cast<uint64_t>(rows * cols)})) return;
   Check(kernels::cuda::SwiGlu(gate, up, out, rows * cols, stream_), "swiglu");
 }
 
 void CudaBackend::Add(const float* a, const float* b, float* out, int64_t n) {
+  if (!Launches({5, Key(a), Key(b), Key(out), static_cast<uint64_t>(n)})) return;
   Check(kernels::cuda::Add(a, b, out, n, stream_), "add");
 }
 
 void CudaBackend::StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                             int64_t row_bytes) {
+  if (!Launches({6, Key(src), static_cast<uint64_t>(rows)}, /*per_step_values=*/true)) return;
   Check(kernels::cuda::StoreRows(src, rows, n, dst, type, row_bytes, stream_), "kv store");
 }
 
 void CudaBackend::Copy(const float* src, float* dst, int64_t n) {
-  if (n <= 0) return;
+  if (n <= 0 || !Launches({7, Key(src), Key(dst), static_cast<uint64_t>(n)})) return;
   Check(cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToDevice,
                         stream_),
         "copy");
 }
 
-Status CudaBackend::Attention(const kernels::AttentionParams& p) {
-  WICK_RETURN_IF_ERROR(TakeStatus());
-  if (p.n_tokens <= 0) return OkStatus();
+Status CudaBackend::CheckAttention(const kernels::AttentionParams& p) const {
   if (p.q == nullptr || p.k == nullptr || p.v == nullptr || p.out == nullptr || p.n_head <= 0 ||
       p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0 || p.head_dim <= 0 || p.pos0 < 0 ||
       p.pos0 + p.n_tokens > p.n_kv ||
@@ -492,6 +549,17 @@ Status CudaBackend::Attention(const kernels::AttentionParams& p) {
                              "{}, tokens {} at {}, {} cached, cache {})",
                              name(), p.n_head, p.n_head_kv, p.head_dim, p.n_tokens, p.pos0, p.n_kv,
                              NameOf(p.kv_type)));
+  }
+  return OkStatus();
+}
+
+Status CudaBackend::Attention(const kernels::AttentionParams& p) {
+  WICK_RETURN_IF_ERROR(TakeStatus());
+  if (p.n_tokens <= 0) return OkStatus();
+  WICK_RETURN_IF_ERROR(CheckAttention(p));
+  if (!Launches({8, Key(p.q), Key(p.out), static_cast<uint64_t>(p.n_tokens)},
+                /*per_step_values=*/true)) {
+    return OkStatus();
   }
   const size_t scratch = kernels::cuda::AttentionScratchFloats(p) * sizeof(float);
   WICK_RETURN_IF_ERROR(Reserve(attention_scratch_, scratch, "attention scratch"));
@@ -505,6 +573,112 @@ Status CudaBackend::AttentionBatch(std::span<const kernels::AttentionParams> bat
   // One stream: the calls run in turn, each over the whole device, so they can share the
   // scratch buffer; each row is computed as it would be alone.
   for (const kernels::AttentionParams& p : batch) WICK_RETURN_IF_ERROR(Attention(p));
+  return OkStatus();
+}
+
+Result<uint8_t*> CudaBackend::StepArgs(size_t bytes) {
+  bytes = (bytes + 15) & ~size_t{15};
+  constexpr size_t kBlock = 256u << 10;
+  while (step_args_block_ < step_args_.size()) {
+    DeviceBuffer& block = step_args_[step_args_block_];
+    if (step_args_used_ + bytes <= block.bytes()) {
+      uint8_t* p = static_cast<uint8_t*>(block.data()) + step_args_used_;
+      step_args_used_ += bytes;
+      return p;
+    }
+    ++step_args_block_;
+    step_args_used_ = 0;
+  }
+  // A new block (earlier ones stay: this step's kernels may still read them).
+  WICK_ASSIGN_OR_RETURN(DeviceBuffer block, Allocate(std::max(bytes, kBlock)));
+  step_args_.push_back(std::move(block));
+  step_args_used_ = bytes;
+  return static_cast<uint8_t*>(step_args_.back().data());
+}
+
+namespace {
+
+// Whether the sequences' new k and v rows are side by side, as their q rows must be, and each
+// cache destination is aligned for its stores.
+bool RowsSideBySide(std::span<const SequenceAttention> seqs) {
+  const kernels::AttentionParams& f = seqs[0].attention;
+  const int64_t kv_dim = int64_t{f.n_head_kv} * f.head_dim;
+  const uintptr_t align = f.kv_type == DType::kF32 ? 4 : 2;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const auto at = static_cast<int64_t>(i);
+    if (seqs[i].k != seqs[0].k + at * kv_dim || seqs[i].v != seqs[0].v + at * kv_dim ||
+        reinterpret_cast<uintptr_t>(seqs[i].k_dst) % align != 0 ||
+        reinterpret_cast<uintptr_t>(seqs[i].v_dst) % align != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+size_t Align16(size_t n) {
+  return (n + 15) & ~size_t{15};
+}
+
+}  // namespace
+
+Status CudaBackend::AttendSequences(std::span<const SequenceAttention> seqs,
+                                    const kernels::RopeConfig& rope) {
+  decode_batch_.clear();
+  for (const SequenceAttention& s : seqs) decode_batch_.push_back(s.attention);
+  // One sequence too: its positions and cache rows in device memory make its step replayable.
+  if (!kernels::cuda::CanBatchDecode(decode_batch_) || !RowsSideBySide(seqs)) {
+    return Backend::AttendSequences(seqs, rope);
+  }
+  UseDevice();
+  WICK_RETURN_IF_ERROR(TakeStatus());
+  for (const kernels::AttentionParams& p : decode_batch_) WICK_RETURN_IF_ERROR(CheckAttention(p));
+  const kernels::AttentionParams& f = decode_batch_[0];
+  const size_t n = seqs.size();
+  const int64_t kv_dim = int64_t{f.n_head_kv} * f.head_dim;
+
+  // The sequences' own arguments, in one copy: attention's, positions, cache rows for k, v.
+  const size_t pos_at = Align16(kernels::cuda::DecodeBatchArgBytes(n));
+  const size_t k_dst_at = Align16(pos_at + n * sizeof(int32_t));
+  const size_t v_dst_at = k_dst_at + n * sizeof(void*);
+  const size_t bytes = v_dst_at + n * sizeof(void*);
+  decode_args_.assign(bytes, 0);
+  kernels::cuda::PackDecodeBatch(decode_batch_, decode_args_.data());
+  for (size_t i = 0; i < n; ++i) {
+    const auto pos = static_cast<int32_t>(seqs[i].attention.pos0);
+    std::memcpy(&decode_args_[pos_at + i * sizeof(int32_t)], &pos, sizeof pos);
+    std::memcpy(&decode_args_[k_dst_at + i * sizeof(void*)], &seqs[i].k_dst, sizeof(void*));
+    std::memcpy(&decode_args_[v_dst_at + i * sizeof(void*)], &seqs[i].v_dst, sizeof(void*));
+  }
+  WICK_ASSIGN_OR_RETURN(uint8_t * args, StepArgs(bytes));
+  WICK_RETURN_IF_ERROR(CopyToDevice(args, decode_args_.data(), bytes));
+  // Everything that changes from step to step is in that copy.
+  if (!Launches({9, Key(f.q), Key(seqs[0].k), Key(seqs[0].v), Key(f.out), n})) {
+    ++batched_attention_layers_;
+    return OkStatus();
+  }
+  const auto* positions = reinterpret_cast<const int32_t*>(args + pos_at);
+  auto* const* k_dst = reinterpret_cast<uint8_t* const*>(args + k_dst_at);
+  auto* const* v_dst = reinterpret_cast<uint8_t* const*>(args + v_dst_at);
+  const auto rows = static_cast<int64_t>(n);
+
+  // As the default's calls, each for every sequence at once.
+  float* q = const_cast<float*>(f.q);  // the layer's own rows; attention only reads them
+  WICK_CUDA_RETURN_IF_ERROR(
+      kernels::cuda::RopeAt(q, rows, f.n_head, f.head_dim, positions, rope, stream_), "rope");
+  WICK_CUDA_RETURN_IF_ERROR(
+      kernels::cuda::RopeAt(seqs[0].k, rows, f.n_head_kv, f.head_dim, positions, rope, stream_),
+      "rope");
+  WICK_CUDA_RETURN_IF_ERROR(
+      kernels::cuda::StoreRowsAt(seqs[0].k, rows, kv_dim, k_dst, f.kv_type, stream_), "kv store");
+  WICK_CUDA_RETURN_IF_ERROR(
+      kernels::cuda::StoreRowsAt(seqs[0].v, rows, kv_dim, v_dst, f.kv_type, stream_), "kv store");
+  const size_t scratch = n * kernels::cuda::AttentionScratchFloats(f) * sizeof(float);
+  WICK_RETURN_IF_ERROR(Reserve(attention_scratch_, scratch, "attention scratch"));
+  WICK_CUDA_RETURN_IF_ERROR(
+      kernels::cuda::AttentionDecodeBatch(decode_batch_, args,
+                                          static_cast<float*>(attention_scratch_.data()), stream_),
+      "attention");
+  ++batched_attention_layers_;
   return OkStatus();
 }
 

@@ -4,14 +4,19 @@
 //
 // Everything is enqueued on the stream; the host waits only in CopyToHost and EndStep (once
 // per step, for the logits). A step given a shape by BeginStep runs eagerly the first time
-// (so every buffer it needs exists), is captured into a graph the second time, and from then
-// on each step is captured again and applied to that graph with cudaGraphExecUpdate (only
-// kernel arguments differ: positions, cache rows), which launches hundreds of kernels for the
-// cost of one. WICK_CUDA_GRAPHS=0 turns graphs off.
+// (so every buffer it needs exists) and is captured into a graph the second time. From then
+// on, where every value that changes between steps reached the kernels through device memory
+// (a decode step's positions and cache rows, which AttendSequences copies there), the graph is
+// launched as recorded and the step's ops only write the staging memory its copies read:
+// hundreds of kernels for the host cost of one launch. Any allocation or free since the
+// recording, or a step whose ops differ from it, records again; a step with per-step values
+// in kernel arguments is captured anew every time and applied with cudaGraphExecUpdate.
+// WICK_CUDA_GRAPHS=0 turns graphs off.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <set>
@@ -51,6 +56,9 @@ class CudaBackend : public Backend {
   void Add(const float* a, const float* b, float* out, int64_t n) override;
   Status Attention(const kernels::AttentionParams& params) override;
   Status AttentionBatch(std::span<const kernels::AttentionParams> batch) override;
+  // A batch of decode tokens (one per sequence) takes one launch per kernel for all of them.
+  Status AttendSequences(std::span<const SequenceAttention> seqs,
+                         const kernels::RopeConfig& rope) override;
   void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                  int64_t row_bytes) override;
   void Copy(const float* src, float* dst, int64_t n) override;
@@ -60,6 +68,10 @@ class CudaBackend : public Backend {
   bool has_cublas() const { return blas_ != nullptr; }
   // Steps launched from a recorded graph, for tests and `wick bench`.
   int64_t graph_launches() const { return graph_launches_; }
+  // Of those, steps launched without recording them again (see BeginStep).
+  int64_t replayed_steps() const { return replayed_steps_; }
+  // Layers whose sequences' attention ran as one batched launch (AttendSequences).
+  int64_t batched_attention_layers() const { return batched_attention_layers_; }
 
  private:
   class Memory;
@@ -81,8 +93,23 @@ class CudaBackend : public Backend {
   Result<uint8_t*> Stage(size_t bytes);
   Status Synchronize();
   void AbortCapture();
+  // Notes an op of the step (`key`: what its launches depend on, for the step's signature)
+  // and says whether to launch it: not while replaying a recording. per_step_values: its
+  // kernels take values that change every step (positions, cache rows), so that a recording
+  // of it cannot be replayed as it is.
+  bool Launches(std::initializer_list<uint64_t> key, bool per_step_values = false);
+  static uint64_t Key(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+  // Changes whenever memory that a recording may point at is allocated or freed.
+  uint64_t Generation() const;
   void NoGraphsFor(int64_t shape);
+  // Drops the step's pending copies after `err`, runs its shape eagerly from now on, and
+  // returns the error.
+  Status FailStep(cudaError_t err, const char* what);
   Status GemvRows(const TensorRef& w, const float* x, int64_t m, float* y);
+  Status CheckAttention(const kernels::AttentionParams& p) const;
+  // `bytes` of device memory for arguments that kernels of this step read (16-byte aligned),
+  // valid until the next BeginStep; grows only outside recordings.
+  Result<uint8_t*> StepArgs(size_t bytes);
   Status Gemm(const TensorRef& w, const float* x, int64_t m, float* y);
 
   int device_ = 0;
@@ -101,6 +128,11 @@ class CudaBackend : public Backend {
   std::vector<PendingCopy> pending_;
 
   DeviceBuffer attention_scratch_, gemm_weights_, gemm_activations_;
+  std::vector<DeviceBuffer> step_args_;  // blocks; this step uses [0, block) and `used` of it
+  size_t step_args_block_ = 0;
+  size_t step_args_used_ = 0;
+  std::vector<kernels::AttentionParams> decode_batch_;
+  std::vector<uint8_t> decode_args_;  // host copy of a batched decode's device arguments
 
   Status status_ = OkStatus();
   bool graphs_enabled_ = true;
@@ -108,8 +140,21 @@ class CudaBackend : public Backend {
   int64_t step_shape_ = -1;
   std::set<int64_t> seen_shapes_;
   std::set<int64_t> eager_shapes_;  // shapes whose recording failed
-  std::map<int64_t, cudaGraphExec_t> graphs_;
+  struct RecordedStep {
+    cudaGraphExec_t exec = nullptr;
+    uint64_t generation = 0;  // Generation() when recorded
+    bool replayable = false;  // every per-step value came from device memory
+    uint64_t signature = 0;   // of its ops, which a replayed step must repeat
+  };
+  static constexpr uint64_t kSignatureSeed = 0xcbf29ce484222325ull;
+  std::map<int64_t, RecordedStep> graphs_;
+  bool replaying_ = false;
+  bool step_replayable_ = true;
+  uint64_t step_signature_ = kSignatureSeed;
+  uint64_t staging_epoch_ = 0;
   int64_t graph_launches_ = 0;
+  int64_t replayed_steps_ = 0;
+  int64_t batched_attention_layers_ = 0;
 };
 
 }  // namespace wick::model

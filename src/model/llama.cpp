@@ -156,8 +156,8 @@ LlamaModel::Stage LlamaModel::GpuStage() {
 }
 
 Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n,
-                                                std::span<const Segment> segs, bool batched,
-                                                Backend& cpu, int64_t step_shape) {
+                                                std::span<const Segment> segs, Backend& cpu,
+                                                int64_t step_shape) {
   WICK_RETURN_IF_ERROR(act_.Reserve(hp_, n, nullptr));
   WICK_RETURN_IF_ERROR(cpu.GetRows(w_.token_embd, tokens, n, act_.x));
   Stage st = CpuStage(cpu);
@@ -171,7 +171,7 @@ Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n
           gst.be->CopyToDevice(gst.act->x, st.act->x, static_cast<size_t>(n * hp_.n_embd) * 4));
       st = gst;
     }
-    WICK_RETURN_IF_ERROR(Layer(l, n, segs, batched, st));
+    WICK_RETURN_IF_ERROR(Layer(l, n, segs, st));
   }
   return st;
 }
@@ -240,8 +240,9 @@ Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Back
   WICK_RETURN_IF_ERROR(CheckCache(cache));
   const Segment seg{.row0 = 0, .n = n, .cache = &cache, .pos0 = cache.n_past()};
   // A one-token step has the same kernels every time: the GPU may record and replay it.
-  const int64_t shape = n == 1 && last_only ? 1 : -1;
-  WICK_ASSIGN_OR_RETURN(Stage st, RunLayers(tokens.data(), n, {&seg, 1}, false, be, shape));
+  // (Shape 0: ForwardBatch's shapes, its numbers of sequences, differ in their ops.)
+  const int64_t shape = n == 1 && last_only ? 0 : -1;
+  WICK_ASSIGN_OR_RETURN(Stage st, RunLayers(tokens.data(), n, {&seg, 1}, be, shape));
   cache.Advance(n);
   const int64_t first = last_only ? n - 1 : 0;
   return Output(st, be, st.act->x + first * hp_.n_embd, n - first, logits,
@@ -290,8 +291,7 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
   // A step of one token per sequence, all with logits, is the same kernels for a given
   // number of sequences: the GPU may record it once and replay it.
   const int64_t shape = all_decode ? n : -1;
-  WICK_ASSIGN_OR_RETURN(Stage st,
-                        RunLayers(batch_tokens_.data(), n, segs_, /*batched=*/true, be, shape));
+  WICK_ASSIGN_OR_RETURN(Stage st, RunLayers(batch_tokens_.data(), n, segs_, be, shape));
   for (const Segment& s : segs_) s.cache->Advance(s.n);
   if (n_logits == 0) {
     // Nothing to bring back, but the step must still run (and finish) on the GPU.
@@ -325,8 +325,7 @@ Status LlamaModel::MatmulRows(Backend& be, const TensorRef& w, const float* x, f
 
 // One transformer block: pre-norm attention with RoPE over each sequence's cache, then a
 // SwiGLU FFN, each added back to the residual stream x.
-Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, bool batched,
-                         const Stage& st) {
+Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st) {
   Backend& be = *st.be;
   Activations& a = *st.act;
   const LayerWeights& L = (*st.layers)[static_cast<size_t>(l)];
@@ -350,35 +349,31 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, bo
     be.RmsNorm(a.q, L.q_norm.f32(), a.q, n * hp_.n_head, hp_.head_dim, hp_.rms_eps);
     be.RmsNorm(a.k, L.k_norm.f32(), a.k, n * hp_.n_head_kv, hp_.head_dim, hp_.rms_eps);
   }
-  attn_batch_.clear();
+  attn_seqs_.clear();
   for (const Segment& s : segs) {
     KvCache& cache = *s.cache;
-    float* q = a.q + s.row0 * q_dim;
-    float* k = a.k + s.row0 * kv_dim;
-    be.Rope(q, s.n, hp_.n_head, hp_.head_dim, s.pos0, *st.rope);
-    be.Rope(k, s.n, hp_.n_head_kv, hp_.head_dim, s.pos0, *st.rope);
-    be.StoreRows(k, s.n, kv_dim, cache.k(l) + s.pos0 * cache.row_bytes(), cache.type(),
-                 cache.row_bytes());
-    be.StoreRows(a.v + s.row0 * kv_dim, s.n, kv_dim, cache.v(l) + s.pos0 * cache.row_bytes(),
-                 cache.type(), cache.row_bytes());
-    attn_batch_.push_back({.q = q,
-                           .n_tokens = s.n,
-                           .pos0 = s.pos0,
-                           .n_head = static_cast<int>(hp_.n_head),
-                           .n_head_kv = static_cast<int>(hp_.n_head_kv),
-                           .head_dim = static_cast<int>(hp_.head_dim),
-                           .k = cache.k(l),
-                           .v = cache.v(l),
-                           .kv_type = cache.type(),
-                           .kv_row_stride = cache.row_bytes(),
-                           .kv_head_stride = 0,
-                           .n_kv = s.pos0 + s.n,
-                           .scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
-                           .out = a.attn + s.row0 * q_dim,
-                           .q_token_stride = 0,
-                           .out_token_stride = 0});
+    attn_seqs_.push_back({.attention = {.q = a.q + s.row0 * q_dim,
+                                        .n_tokens = s.n,
+                                        .pos0 = s.pos0,
+                                        .n_head = static_cast<int>(hp_.n_head),
+                                        .n_head_kv = static_cast<int>(hp_.n_head_kv),
+                                        .head_dim = static_cast<int>(hp_.head_dim),
+                                        .k = cache.k(l),
+                                        .v = cache.v(l),
+                                        .kv_type = cache.type(),
+                                        .kv_row_stride = cache.row_bytes(),
+                                        .kv_head_stride = 0,
+                                        .n_kv = s.pos0 + s.n,
+                                        .scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
+                                        .out = a.attn + s.row0 * q_dim,
+                                        .q_token_stride = 0,
+                                        .out_token_stride = 0},
+                          .k = a.k + s.row0 * kv_dim,
+                          .v = a.v + s.row0 * kv_dim,
+                          .k_dst = cache.k(l) + s.pos0 * cache.row_bytes(),
+                          .v_dst = cache.v(l) + s.pos0 * cache.row_bytes()});
   }
-  WICK_RETURN_IF_ERROR(batched ? be.AttentionBatch(attn_batch_) : be.Attention(attn_batch_[0]));
+  WICK_RETURN_IF_ERROR(be.AttendSequences(attn_seqs_, *st.rope));
   WICK_RETURN_IF_ERROR(MatmulRows(be, L.wo, a.attn, h, segs));
   be.Add(x, h, x, n * hp_.n_embd);
 

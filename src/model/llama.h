@@ -99,13 +99,13 @@ class LlamaModel {
   Stage GpuStage();
   // Embeddings, then every layer on its stage; returns the stage holding the final x.
   Result<Stage> RunLayers(const int32_t* tokens, int64_t n, std::span<const Segment> segs,
-                          bool batched, Backend& cpu, int64_t step_shape);
+                          Backend& cpu, int64_t step_shape);
   // The output norm and projection of `rows` rows of `x` (in `from`'s memory) into host
   // `logits`, on the output's stage, and the end of the step.
   Status Output(Stage from, Backend& cpu, const float* x, int64_t rows, float* logits,
                 kernels::MatmulPath path);
   Status CheckCache(const KvCache& cache) const;
-  Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, bool batched, const Stage& st);
+  Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st);
   // be.Matmul over the rows of every segment, one call per run of segments sharing a path.
   static Status MatmulRows(Backend& be, const TensorRef& w, const float* x, float* y,
                            std::span<const Segment> segs);
@@ -115,7 +115,7 @@ class LlamaModel {
   Activations act_;
   std::vector<Segment> segs_;
   std::vector<int32_t> batch_tokens_;
-  std::vector<kernels::AttentionParams> attn_batch_;
+  std::vector<SequenceAttention> attn_seqs_;
 
   // Offloaded part (gpu_ null: none).
   Backend* gpu_ = nullptr;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "io/gguf_file.h"
@@ -194,9 +195,13 @@ TEST_F(CudaModelTest, DecodeStepsAreRecordedAndReplayed) {
   Pair p = Build(DType::kQ4_0);
   ASSERT_TRUE(p.gpu_model);
   const int64_t before = gpu_->graph_launches();
+  const int64_t replays_before = gpu_->replayed_steps();
   Compare(p, DType::kF16, 8, 12, 0.25f, "graphs");
-  // The first one-token step runs eagerly, the rest replay a graph.
+  // The first one-token step runs eagerly, the rest replay a graph: the second records it,
+  // and the later ones launch it as recorded, their positions and cache rows reaching the
+  // kernels through device memory.
   EXPECT_GE(gpu_->graph_launches() - before, 10);
+  EXPECT_GE(gpu_->replayed_steps() - replays_before, 9);
 }
 
 TEST_F(CudaModelTest, BatchedDecodeMatchesSequencesAlone) {
@@ -204,39 +209,52 @@ TEST_F(CudaModelTest, BatchedDecodeMatchesSequencesAlone) {
   Pair p = Build(DType::kQ4_0);
   ASSERT_TRUE(p.gpu_model);
   const int64_t n_vocab = p.gpu_model->hparams().n_vocab;
-  constexpr int kSeqs = 12;  // more than one GEMV call's rows
+  constexpr int kSeqs = 12;  // more than one group of GEMV rows
+  // Two decode steps: the batched shape's first runs eagerly, its second from a recording.
+  constexpr int kSteps = 2;
+  auto token = [](int s, int step) { return static_cast<int32_t>(3 + s + 20 * step); };
   std::vector<KvCache> caches;
-  std::vector<std::vector<float>> alone(kSeqs);
+  std::vector<std::vector<std::vector<float>>> alone(kSteps,
+                                                     std::vector<std::vector<float>>(kSeqs));
   for (int s = 0; s < kSeqs; ++s) {
-    // Alone: a prompt, then one decode step.
+    // Alone: a prompt, then the decode steps.
     KvCache cache = *p.gpu_model->NewCache(128);
     const std::vector<int32_t> prompt = Tokens(5 + s, n_vocab, 100 + s);
     std::vector<float> logits(n_vocab);
     const BatchSequence ps{.tokens = prompt, .cache = &cache, .logits = true, .prompt = true};
     ASSERT_TRUE(p.gpu_model->ForwardBatch({&ps, 1}, cpu_, logits.data()).ok());
-    const int32_t next = 3 + s;
-    const BatchSequence ds{.tokens = {&next, 1}, .cache = &cache, .logits = true};
-    ASSERT_TRUE(p.gpu_model->ForwardBatch({&ds, 1}, cpu_, logits.data()).ok());
-    alone[s] = logits;
+    for (int step = 0; step < kSteps; ++step) {
+      const int32_t next = token(s, step);
+      const BatchSequence ds{.tokens = {&next, 1}, .cache = &cache, .logits = true};
+      ASSERT_TRUE(p.gpu_model->ForwardBatch({&ds, 1}, cpu_, logits.data()).ok());
+      alone[step][s] = logits;
+    }
     // Again, for the batched run: the prompt only.
     KvCache again = *p.gpu_model->NewCache(128);
     const BatchSequence ps2{.tokens = prompt, .cache = &again, .logits = true, .prompt = true};
     ASSERT_TRUE(p.gpu_model->ForwardBatch({&ps2, 1}, cpu_, logits.data()).ok());
     caches.push_back(std::move(again));
   }
-  std::vector<int32_t> next(kSeqs);
-  std::vector<BatchSequence> batch;
-  for (int s = 0; s < kSeqs; ++s) {
-    next[s] = 3 + s;
-    batch.push_back({.tokens = {&next[s], 1}, .cache = &caches[s], .logits = true});
-  }
-  std::vector<float> logits(kSeqs * n_vocab);
-  Status st = p.gpu_model->ForwardBatch(batch, cpu_, logits.data());
-  ASSERT_TRUE(st.ok()) << st.error().message();
-  for (int s = 0; s < kSeqs; ++s) {
-    // The GEMV computes each row alone, so batching changes nothing.
-    EXPECT_TRUE(std::equal(alone[s].begin(), alone[s].end(), logits.begin() + s * n_vocab))
-        << "sequence " << s;
+  for (int step = 0; step < kSteps; ++step) {
+    SCOPED_TRACE(::testing::Message() << "batched step " << step);
+    std::vector<int32_t> next(kSeqs);
+    std::vector<BatchSequence> batch;
+    for (int s = 0; s < kSeqs; ++s) {
+      next[s] = token(s, step);
+      batch.push_back({.tokens = {&next[s], 1}, .cache = &caches[s], .logits = true});
+    }
+    std::vector<float> logits(kSeqs * n_vocab);
+    const int64_t batched_before = gpu_->batched_attention_layers();
+    Status st = p.gpu_model->ForwardBatch(batch, cpu_, logits.data());
+    ASSERT_TRUE(st.ok()) << st.error().message();
+    // Every layer's attention took the batched kernels, which compute each sequence as alone.
+    EXPECT_EQ(gpu_->batched_attention_layers() - batched_before, p.gpu_model->hparams().n_layer);
+    for (int s = 0; s < kSeqs; ++s) {
+      // The GEMV computes each row alone, so batching changes nothing.
+      EXPECT_TRUE(
+          std::equal(alone[step][s].begin(), alone[step][s].end(), logits.begin() + s * n_vocab))
+          << "sequence " << s;
+    }
   }
 }
 
@@ -265,7 +283,11 @@ TEST_F(CudaModelTest, RecordedStepsWhoseCopiesOutgrowTheStagingMemory) {
   Result<DeviceBuffer> in = gpu.Allocate(kFloats * 4);
   Result<DeviceBuffer> out = gpu.Allocate(kFloats * 4);
   ASSERT_TRUE(in.ok() && out.ok());
-  for (int step = 0; step < 3; ++step) {
+  std::optional<DeviceBuffer> extra;
+  for (int step = 0; step < 4; ++step) {
+    // An allocation since the recording: the next step records again rather than replaying
+    // a graph that might point at freed memory.
+    if (step == 3) extra.emplace(*gpu.Allocate(256));
     std::vector<float> host(static_cast<size_t>(kFloats)), back(host.size(), -1.0f);
     for (int64_t i = 0; i < kFloats; ++i) host[i] = static_cast<float>(step * 7 + i % 1000);
     gpu.BeginStep(/*shape=*/1);
@@ -276,7 +298,9 @@ TEST_F(CudaModelTest, RecordedStepsWhoseCopiesOutgrowTheStagingMemory) {
     ASSERT_TRUE(st.ok()) << "step " << step << ": " << st.error().message();
     EXPECT_EQ(back, host) << "step " << step;
   }
-  EXPECT_EQ(gpu.graph_launches(), 2);  // the second and third steps replayed a recording
+  // The second step is recorded, the third replays that recording, the fourth records again.
+  EXPECT_EQ(gpu.graph_launches(), 3);
+  EXPECT_EQ(gpu.replayed_steps(), 1);
 }
 
 // A recorded step that fails half-way (here: it allocates, which a recording cannot) is

@@ -67,6 +67,16 @@ enum class Mode : int {
 
 enum class KvKind : int { kF32, kF16, kQ8_0 };
 
+// One sequence of a batched decode launch, in device memory: its cache and positions (its q,
+// out and scratch follow from its index).
+struct DecodeSeq {
+  const uint8_t* k;
+  const uint8_t* v;
+  int64_t pos0;
+  int64_t n_kv;
+  int64_t chunk;
+};
+
 struct Args {
   const float* q;
   int64_t q_token_stride;
@@ -88,7 +98,30 @@ struct Args {
   float* scratch;  // split modes, see SplitMax
   int64_t chunk;   // split modes: cache positions per split, a multiple of kTile
   Mode mode;
+  // Batched decode (n_tokens 1): sequence i's cache and positions; its q, out and scratch at
+  // i times the strides from the first's. Null: one call.
+  const DecodeSeq* seqs;
 };
+
+// The decode scratch of one query token: kSplits partials of every head.
+__host__ __device__ __forceinline__ int64_t TokenScratchFloats(int n_head, int head_dim) {
+  return int64_t{kSplits} * n_head * (head_dim + 2);
+}
+
+// A batched launch's arguments for sequence `seq`, as a call of its own would have them.
+__device__ __forceinline__ Args ForSequence(const Args& batch, int64_t seq) {
+  Args a = batch;
+  const DecodeSeq s = batch.seqs[seq];
+  a.k = s.k;
+  a.v = s.v;
+  a.pos0 = s.pos0;
+  a.n_kv = s.n_kv;
+  a.chunk = s.chunk;
+  a.q += seq * a.q_token_stride;
+  a.out += seq * a.out_token_stride;
+  a.scratch += seq * TokenScratchFloats(a.n_head, a.head_dim);
+  return a;
+}
 
 __device__ __forceinline__ float WarpMax(float x) {
   for (int offset = 16; offset > 0; offset /= 2) {
@@ -190,7 +223,9 @@ constexpr size_t SmemFloats(int d, int rw) {
 }
 
 template <int D, int RW>
-__global__ void __launch_bounds__(kThreads) AttentionKernel(const Args a) {
+__global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
+  // A batched decode launch stacks its sequences' splits along z.
+  const Args a = args.seqs == nullptr ? args : ForSequence(args, blockIdx.z / kSplits);
   constexpr int kRows = kWarps * RW;
   constexpr int kC = D / 32;       // accumulators per lane per row
   constexpr int kKStride = D + 4;  // keeps float4 rows aligned and lanes on distinct banks
@@ -203,7 +238,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args a) {
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int g = static_cast<int>(blockIdx.y);
-  const int split = static_cast<int>(blockIdx.z);
+  const int split = static_cast<int>(blockIdx.z % kSplits);
   const bool split_mode = a.mode != Mode::kWhole && a.mode != Mode::kWholeExact;
   const int64_t total_rows = a.n_tokens * a.group;
   // Later row tiles see more of the cache: start them first.
@@ -428,7 +463,8 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args a) {
 // One warp per query row: merges the kSplits partials (lane i reads split i's statistics).
 // `normalised` (f16): the partials already carry the row's softmax and are summed in split
 // order, as the CPU sums them.
-__global__ void __launch_bounds__(kThreads) CombineKernel(const Args a, bool normalised) {
+__global__ void __launch_bounds__(kThreads) CombineKernel(const Args args, bool normalised) {
+  const Args a = args.seqs == nullptr ? args : ForSequence(args, blockIdx.y);
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int64_t rows_all = a.n_tokens * a.n_head;
   const int64_t i = blockIdx.x * int64_t{kWarps} + threadIdx.x / 32;
@@ -520,18 +556,19 @@ void SetAttentionTensorCores(bool enabled) {
 
 size_t AttentionScratchFloats(const AttentionParams& params) {
   if (!IsDecode(params)) return 0;
-  return static_cast<size_t>(kSplits) * static_cast<size_t>(params.n_tokens) *
-         static_cast<size_t>(params.n_head) * static_cast<size_t>(params.head_dim + 2);
+  return static_cast<size_t>(params.n_tokens) *
+         static_cast<size_t>(TokenScratchFloats(params.n_head, params.head_dim));
 }
 
-cudaError_t Attention(const AttentionParams& params, float* scratch, cudaStream_t stream) {
-  const AttentionParams& p = params;
-  if (p.n_tokens <= 0) return cudaSuccess;
+namespace {
+
+// The kernels' arguments for one call (scratch: the decode scratch, null for none).
+cudaError_t MakeArgs(const AttentionParams& p, float* scratch, Args& a) {
   if (p.head_dim <= 0 || p.head_dim > kMaxHeadDim || p.n_head <= 0 || p.n_head_kv <= 0 ||
       p.n_head % p.n_head_kv != 0 || p.n_head_kv > 65535) {
     return cudaErrorInvalidValue;
   }
-  Args a{};
+  a = Args{};
   switch (p.kv_type) {
     case DType::kF32:
       a.kv = KvKind::kF32;
@@ -566,26 +603,26 @@ cudaError_t Attention(const AttentionParams& params, float* scratch, cudaStream_
   a.out = p.out;
   a.out_token_stride = p.out_token_stride != 0 ? p.out_token_stride : token_floats;
   a.scratch = scratch;
+  return cudaSuccess;
+}
+
+// Cache positions per split for a cache of n_kv: whole tiles.
+int64_t SplitChunk(int64_t n_kv) {
+  const int64_t per_split = (n_kv + kSplits - 1) / kSplits;
+  return std::max<int64_t>(kTile, (per_split + kTile - 1) / kTile * kTile);
+}
+
+// The split (decode) kernels for `seqs` sequences (1 for a call of its own, which may have
+// several query tokens).
+cudaError_t LaunchDecode(Args a, int64_t n_head_kv, int64_t seqs, cudaStream_t stream) {
   const bool f16 = a.kv == KvKind::kF16;
-  const int64_t rows = p.n_tokens * a.group;  // per kv head
-
-  if (!IsDecode(p) || scratch == nullptr) {
-    if (f16) {
-      const cudaError_t err = TryWmmaPrefill(a, stream);
-      if (err != cudaErrorNotSupported) return err;
-    }
-    a.mode = f16 ? Mode::kWholeExact : Mode::kWhole;
-    const int64_t row_tiles = (rows + kWarps * 4 - 1) / (kWarps * 4);
-    if (row_tiles > 0x7fffffff) return cudaErrorInvalidValue;
-    return Launch(a, 4, dim3(static_cast<unsigned>(row_tiles), p.n_head_kv, 1), stream);
-  }
-
-  // Decode: few rows per kv head, so a warp takes as few as fill the block.
+  const int64_t rows = a.n_tokens * a.group;  // per kv head
+  // Few rows per kv head, so a warp takes as few as fill the block.
   const int rows_per_warp = rows <= kWarps ? 1 : rows <= 2 * kWarps ? 2 : 4;
   const int64_t row_tiles = (rows + kWarps * rows_per_warp - 1) / (kWarps * rows_per_warp);
-  const int64_t per_split = (p.n_kv + kSplits - 1) / kSplits;
-  a.chunk = std::max<int64_t>(kTile, (per_split + kTile - 1) / kTile * kTile);
-  const dim3 grid(static_cast<unsigned>(row_tiles), p.n_head_kv, kSplits);
+  if (seqs * kSplits > 65535) return cudaErrorInvalidValue;
+  const dim3 grid(static_cast<unsigned>(row_tiles), static_cast<unsigned>(n_head_kv),
+                  static_cast<unsigned>(kSplits * seqs));
   if (f16) {
     a.mode = Mode::kSplitStats;
     cudaError_t err = Launch(a, rows_per_warp, grid, stream);
@@ -598,10 +635,85 @@ cudaError_t Attention(const AttentionParams& params, float* scratch, cudaStream_
     const cudaError_t err = Launch(a, rows_per_warp, grid, stream);
     if (err != cudaSuccess) return err;
   }
-  const int64_t rows_all = p.n_tokens * p.n_head;
-  CombineKernel<<<static_cast<unsigned>((rows_all + kWarps - 1) / kWarps), kThreads, 0, stream>>>(
-      a, f16);
+  const int64_t rows_all = a.n_tokens * a.n_head;
+  const dim3 combine(static_cast<unsigned>((rows_all + kWarps - 1) / kWarps),
+                     static_cast<unsigned>(seqs));
+  CombineKernel<<<combine, kThreads, 0, stream>>>(a, f16);
   return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t Attention(const AttentionParams& params, float* scratch, cudaStream_t stream) {
+  const AttentionParams& p = params;
+  if (p.n_tokens <= 0) return cudaSuccess;
+  Args a;
+  if (const cudaError_t err = MakeArgs(p, scratch, a); err != cudaSuccess) return err;
+  if (!IsDecode(p) || scratch == nullptr) {
+    if (a.kv == KvKind::kF16) {
+      const cudaError_t err = TryWmmaPrefill(a, stream);
+      if (err != cudaErrorNotSupported) return err;
+    }
+    a.mode = a.kv == KvKind::kF16 ? Mode::kWholeExact : Mode::kWhole;
+    const int64_t rows = p.n_tokens * a.group;  // per kv head
+    const int64_t row_tiles = (rows + kWarps * 4 - 1) / (kWarps * 4);
+    if (row_tiles > 0x7fffffff) return cudaErrorInvalidValue;
+    return Launch(a, 4, dim3(static_cast<unsigned>(row_tiles), p.n_head_kv, 1), stream);
+  }
+  a.chunk = SplitChunk(p.n_kv);
+  return LaunchDecode(a, p.n_head_kv, 1, stream);
+}
+
+bool CanBatchDecode(std::span<const AttentionParams> batch) {
+  if (batch.empty()) return false;
+  const AttentionParams& f = batch[0];
+  const int64_t token_floats = int64_t{f.n_head} * f.head_dim;
+  const int64_t q_stride = f.q_token_stride != 0 ? f.q_token_stride : token_floats;
+  const int64_t out_stride = f.out_token_stride != 0 ? f.out_token_stride : token_floats;
+  const auto vec = [](const AttentionParams& p) {
+    return reinterpret_cast<uintptr_t>(p.k) % 16 == 0 && reinterpret_cast<uintptr_t>(p.v) % 16 == 0;
+  };
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const AttentionParams& p = batch[i];
+    const auto at = static_cast<int64_t>(i);
+    if (p.n_tokens != 1 || p.pos0 + 1 != p.n_kv || p.n_head != f.n_head ||
+        p.n_head_kv != f.n_head_kv || p.head_dim != f.head_dim || p.kv_type != f.kv_type ||
+        p.kv_row_stride != f.kv_row_stride || p.kv_head_stride != f.kv_head_stride ||
+        p.scale != f.scale || p.q_token_stride != f.q_token_stride ||
+        p.out_token_stride != f.out_token_stride || vec(p) != vec(f) ||
+        p.q != f.q + at * q_stride || p.out != f.out + at * out_stride) {
+      return false;
+    }
+  }
+  return static_cast<int64_t>(batch.size()) * kSplits <= 65535;
+}
+
+size_t DecodeBatchArgBytes(size_t count) {
+  return count * sizeof(DecodeSeq);
+}
+
+void PackDecodeBatch(std::span<const AttentionParams> batch, void* host) {
+  auto* out = static_cast<DecodeSeq*>(host);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const AttentionParams& p = batch[i];
+    out[i] = DecodeSeq{.k = static_cast<const uint8_t*>(p.k),
+                       .v = static_cast<const uint8_t*>(p.v),
+                       .pos0 = p.pos0,
+                       .n_kv = p.n_kv,
+                       .chunk = SplitChunk(p.n_kv)};
+  }
+}
+
+cudaError_t AttentionDecodeBatch(std::span<const AttentionParams> batch, const void* device_args,
+                                 float* scratch, cudaStream_t stream) {
+  if (batch.empty()) return cudaSuccess;
+  if (device_args == nullptr || scratch == nullptr || !CanBatchDecode(batch)) {
+    return cudaErrorInvalidValue;
+  }
+  Args a;
+  if (const cudaError_t err = MakeArgs(batch[0], scratch, a); err != cudaSuccess) return err;
+  a.seqs = static_cast<const DecodeSeq*>(device_args);
+  return LaunchDecode(a, batch[0].n_head_kv, static_cast<int64_t>(batch.size()), stream);
 }
 
 }  // namespace wick::kernels::cuda

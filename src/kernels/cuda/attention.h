@@ -10,6 +10,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <span>
 
 #include "kernels/cpu/attention.h"
 
@@ -23,6 +24,22 @@ size_t AttentionScratchFloats(const AttentionParams& params);
 // Enqueues the attention; `scratch` holds AttentionScratchFloats(params) floats. Parameters
 // are not validated here (the backend checks them on the host before calling).
 cudaError_t Attention(const AttentionParams& params, float* scratch, cudaStream_t stream);
+
+// Decode attention for a batch of sequences in one launch per kernel, each sequence computed
+// exactly as Attention would compute it alone. The sequences have one query token each, at
+// the end of their own cache (pos0 + 1 == n_kv), and the same shape (heads, head size, cache
+// type and strides); their q and out rows are consecutive (sequence i's at batch[0]'s plus i
+// token strides). CanBatchDecode says whether a batch is such.
+//
+// The per-sequence arguments live in device memory: PackDecodeBatch writes them to host
+// memory (DecodeBatchArgBytes(batch.size()) bytes), the caller copies them to `device_args`
+// (16-byte aligned) in stream order before the launch, and `scratch` holds batch.size() times
+// AttentionScratchFloats(batch[0]) floats.
+bool CanBatchDecode(std::span<const AttentionParams> batch);
+size_t DecodeBatchArgBytes(size_t count);
+void PackDecodeBatch(std::span<const AttentionParams> batch, void* host);
+cudaError_t AttentionDecodeBatch(std::span<const AttentionParams> batch, const void* device_args,
+                                 float* scratch, cudaStream_t stream);
 
 // Whether prefill with an f16 cache may use the tensor-core kernel (the default, on devices
 // with enough shared memory) rather than the SIMT kernel that serves f32 and q8_0 caches.

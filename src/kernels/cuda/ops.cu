@@ -104,16 +104,18 @@ __global__ void RmsNormKernel(const float* x, const float* weight, float* out, i
 // One block per token (grid-stride): the first n_dims/2 threads compute the pairs' cos and
 // sin into shared memory (one angle per pair, shared by every head), then the block rotates
 // every (head, pair).
+// positions: token t's position (device memory), or null for pos0 + t.
 __global__ void RopeKernel(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
-                           int64_t pos0, m::RopeAngleParams p, const float* freq_factors,
-                           bool neox) {
+                           int64_t pos0, const int32_t* positions, m::RopeAngleParams p,
+                           const float* freq_factors, bool neox) {
   extern __shared__ float table[];  // [n_dims/2][2]
   const int half = p.n_dims / 2;
   const int64_t pairs = n_heads * half;
   for (int64_t t = blockIdx.x; t < n_tokens; t += gridDim.x) {
     for (int i = threadIdx.x; i < half; i += blockDim.x) {
       const float factor = freq_factors != nullptr ? freq_factors[i] : m::RopeDefaultFactor(p, i);
-      m::RopeCosSin(p, pos0 + t, i, factor, &table[2 * i], &table[2 * i + 1]);
+      const int64_t pos = positions != nullptr ? positions[t] : pos0 + t;
+      m::RopeCosSin(p, pos, i, factor, &table[2 * i], &table[2 * i + 1]);
     }
     __syncthreads();
     float* row = x + t * n_heads * head_dim;
@@ -166,31 +168,39 @@ __global__ void AddKernel4(const float4* a, const float4* b, float4* out, int64_
 
 // ---- Conversions and the KV store ----
 
-// Element i of `rows` rows of n, row r of the output at dst + r * row_bytes.
-__global__ void StoreRowsF32Kernel(const float* src, int64_t rows, int64_t n, uint8_t* dst,
-                                   int64_t row_bytes) {
+// Where row r of a KV store goes: row_dst[r] (device memory) when given, else dst + r *
+// row_bytes.
+struct RowDst {
+  uint8_t* dst;
+  int64_t row_bytes;
+  uint8_t* const* row_dst;
+  __device__ __forceinline__ uint8_t* operator()(int64_t r) const {
+    return row_dst != nullptr ? row_dst[r] : dst + r * row_bytes;
+  }
+};
+
+// Element i of `rows` rows of n.
+__global__ void StoreRowsF32Kernel(const float* src, int64_t rows, int64_t n, RowDst dst) {
   const int64_t total = rows * n;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
        i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t r = i / n;
-    reinterpret_cast<float*>(dst + r * row_bytes)[i - r * n] = src[i];
+    reinterpret_cast<float*>(dst(r))[i - r * n] = src[i];
   }
 }
 
-__global__ void StoreRowsF16Kernel(const float* src, int64_t rows, int64_t n, uint8_t* dst,
-                                   int64_t row_bytes) {
+__global__ void StoreRowsF16Kernel(const float* src, int64_t rows, int64_t n, RowDst dst) {
   const int64_t total = rows * n;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
        i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t r = i / n;
-    reinterpret_cast<uint16_t*>(dst + r * row_bytes)[i - r * n] = m::F32ToF16(src[i]);
+    reinterpret_cast<uint16_t*>(dst(r))[i - r * n] = m::F32ToF16(src[i]);
   }
 }
 
 // One warp per q8_0 block: lane j quantizes element j. Blocks are 34 bytes, so d is written
 // as one 16-bit store and the quants as bytes (the 32 lanes' stores coalesce).
-__global__ void StoreRowsQ8_0Kernel(const float* src, int64_t rows, int64_t n, uint8_t* dst,
-                                    int64_t row_bytes) {
+__global__ void StoreRowsQ8_0Kernel(const float* src, int64_t rows, int64_t n, RowDst dst) {
   const int64_t blocks_per_row = n / 32;
   const int64_t total = rows * blocks_per_row;
   const int lane = static_cast<int>(threadIdx.x % 32);
@@ -204,7 +214,7 @@ __global__ void StoreRowsQ8_0Kernel(const float* src, int64_t rows, int64_t n, u
       amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
     }
     const m::Q8Scales s = m::Q8_0ScalesFor(amax);
-    uint8_t* block = dst + r * row_bytes + k * static_cast<int64_t>(sizeof(Q8_0Block));
+    uint8_t* block = dst(r) + k * static_cast<int64_t>(sizeof(Q8_0Block));
     if (lane == 0) *reinterpret_cast<uint16_t*>(block) = m::F32ToF16(s.d);
     reinterpret_cast<int8_t*>(block + 2)[lane] = m::Q8_0Quantize(x, s.id);
   }
@@ -244,16 +254,51 @@ cudaError_t RmsNorm(const float* x, const float* weight, float* out, int64_t row
   return cudaGetLastError();
 }
 
-cudaError_t Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
-                 const RopeConfig& config, cudaStream_t stream) {
+namespace {
+
+cudaError_t LaunchRope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+                       const int32_t* positions, const RopeConfig& config, cudaStream_t stream) {
   if (n_tokens <= 0 || n_heads <= 0 || config.n_dims <= 0) return cudaSuccess;
   if (config.n_dims % 2 != 0 || config.n_dims > head_dim) return cudaErrorInvalidValue;
   const m::RopeAngleParams p = m::PrepareRope(config);
   const int grid = static_cast<int>(std::min<int64_t>(n_tokens, int64_t{1} << 30));
   const auto smem = static_cast<size_t>(config.n_dims) * sizeof(float);
-  RopeKernel<<<grid, kThreads, smem, stream>>>(x, n_tokens, n_heads, head_dim, pos0, p,
+  RopeKernel<<<grid, kThreads, smem, stream>>>(x, n_tokens, n_heads, head_dim, pos0, positions, p,
                                                config.freq_factors, config.type == RopeType::kNeox);
   return cudaGetLastError();
+}
+
+cudaError_t LaunchStoreRows(const float* src, int64_t rows, int64_t n, RowDst dst, DType type,
+                            cudaStream_t stream) {
+  switch (type) {
+    case DType::kF32:
+      StoreRowsF32Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, dst);
+      break;
+    case DType::kF16:
+      StoreRowsF16Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, dst);
+      break;
+    case DType::kQ8_0:
+      if (n % 32 != 0) return cudaErrorInvalidValue;
+      // One warp per 32-element block.
+      StoreRowsQ8_0Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, dst);
+      break;
+    default:
+      return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+                 const RopeConfig& config, cudaStream_t stream) {
+  return LaunchRope(x, n_tokens, n_heads, head_dim, pos0, nullptr, config, stream);
+}
+
+cudaError_t RopeAt(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                   const int32_t* positions, const RopeConfig& config, cudaStream_t stream) {
+  if (positions == nullptr) return cudaErrorInvalidValue;
+  return LaunchRope(x, n_tokens, n_heads, head_dim, 0, positions, config, stream);
 }
 
 cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {
@@ -289,22 +334,14 @@ cudaError_t StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DTyp
   if (reinterpret_cast<uintptr_t>(dst) % align != 0 || row_bytes % align != 0) {
     return cudaErrorInvalidValue;
   }
-  switch (type) {
-    case DType::kF32:
-      StoreRowsF32Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, out, row_bytes);
-      break;
-    case DType::kF16:
-      StoreRowsF16Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, out, row_bytes);
-      break;
-    case DType::kQ8_0:
-      if (n % 32 != 0) return cudaErrorInvalidValue;
-      // One warp per 32-element block.
-      StoreRowsQ8_0Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, out, row_bytes);
-      break;
-    default:
-      return cudaErrorInvalidValue;
-  }
-  return cudaGetLastError();
+  return LaunchStoreRows(src, rows, n, RowDst{out, row_bytes, nullptr}, type, stream);
+}
+
+cudaError_t StoreRowsAt(const float* src, int64_t rows, int64_t n, uint8_t* const* row_dst,
+                        DType type, cudaStream_t stream) {
+  if (rows <= 0 || n <= 0) return cudaSuccess;
+  if (row_dst == nullptr) return cudaErrorInvalidValue;
+  return LaunchStoreRows(src, rows, n, RowDst{nullptr, 0, row_dst}, type, stream);
 }
 
 cudaError_t ConvertF32ToF16(const float* src, uint16_t* dst, int64_t n, cudaStream_t stream) {

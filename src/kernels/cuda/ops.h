@@ -21,6 +21,9 @@ cudaError_t RmsNorm(const float* x, const float* weight, float* out, int64_t row
 // mode and scaling of RopeConfig; config.freq_factors, when set, is a device pointer.
 cudaError_t Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
                  const RopeConfig& config, cudaStream_t stream);
+// The same with token t at positions[t] (device memory): a batch of sequences' decode tokens.
+cudaError_t RopeAt(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                   const int32_t* positions, const RopeConfig& config, cudaStream_t stream);
 
 // out = silu(gate) * up; out may alias either input.
 cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
@@ -32,6 +35,10 @@ cudaError_t Add(const float* a, const float* b, float* out, int64_t n, cudaStrea
 // even) or Q8_0 (n a multiple of 32, rounded as the CPU's QuantizeQ8_0). For the KV cache.
 cudaError_t StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                       int64_t row_bytes, cudaStream_t stream);
+// The same with row r going to row_dst[r] (a device array of device pointers, each aligned as
+// StoreRows requires): each sequence's new row into its own cache.
+cudaError_t StoreRowsAt(const float* src, int64_t rows, int64_t n, uint8_t* const* row_dst,
+                        DType type, cudaStream_t stream);
 
 // n floats to IEEE binary16, round to nearest even (activations for the f16 GEMM).
 cudaError_t ConvertF32ToF16(const float* src, uint16_t* dst, int64_t n, cudaStream_t stream);

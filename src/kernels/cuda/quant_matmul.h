@@ -20,8 +20,10 @@ namespace wick::kernels::cuda {
 // Q3_K, Q4_K, Q5_K, Q6_K (everything the CPU matmul takes).
 bool SupportsWeightType(DType type);
 
-// Activation rows one Gemv call takes; callers split larger m into calls of at most this.
-inline constexpr int64_t kMaxGemvRows = 8;
+// Activation rows a GEMV kernel computes together (reusing each weight load for all of them).
+// A call of more rows runs groups of this many side by side, each CTA's weights read from
+// memory once for all groups; beyond a few groups the GEMM (tensor cores) is faster.
+inline constexpr int64_t kGemvGroupRows = 8;
 
 struct GemvArgs {
   const void* w = nullptr;  // [n][k] in `type`
@@ -29,14 +31,15 @@ struct GemvArgs {
   int64_t n = 0;             // weight rows = output columns
   int64_t k = 0;             // row length, a multiple of the type's block size
   const float* x = nullptr;  // [m][k], rows k floats apart
-  int64_t m = 0;             // 1..kMaxGemvRows
+  int64_t m = 0;             // activation rows
   float* y = nullptr;        // [m][n], rows `y_stride` floats apart
   int64_t y_stride = 0;      // 0: n
 };
 
 // The decode product. Each output y[i][r] is computed the same way whatever m is (its result
 // does not depend on the other rows of x), so a sequence's logits do not depend on what else
-// a server batches with it. Reads every weight byte once per call with 16-byte coalesced loads.
+// a server batches with it. Streams the weights with 16-byte coalesced loads, from memory once
+// per call (the groups of kGemvGroupRows rows meet in L2).
 cudaError_t Gemv(const GemvArgs& args, cudaStream_t stream);
 
 // Rows [row0, row0 + rows) of W, dequantised to IEEE f16 (`out`: [rows][k] raw binary16).

@@ -171,31 +171,27 @@ void EmulateFloat(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_
   }
 }
 
+// EmulateQuant<T, rows> for rows 1..8.
+template <DType T, int M = 1>
+void EmulateGroup(int rows, const uint8_t* w, int64_t n, int64_t k, const float* x, float* y) {
+  if constexpr (M <= 8) {
+    if (rows == M) return EmulateQuant<T, M>(w, n, k, x, y);
+    EmulateGroup<T, M + 1>(rows, w, n, k, x, y);
+  }
+}
+
 template <DType T>
 void EmulateTyped(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_t m, bool vec,
                   float* y) {
   if constexpr (T == DType::kF32 || T == DType::kF16 || T == DType::kBF16) {
     EmulateFloat<T>(w, n, k, x, m, vec, y);
   } else {
-    switch (m) {
-      case 1:
-        return EmulateQuant<T, 1>(w, n, k, x, y);
-      case 2:
-        return EmulateQuant<T, 2>(w, n, k, x, y);
-      case 3:
-        return EmulateQuant<T, 3>(w, n, k, x, y);
-      case 4:
-        return EmulateQuant<T, 4>(w, n, k, x, y);
-      case 5:
-        return EmulateQuant<T, 5>(w, n, k, x, y);
-      case 6:
-        return EmulateQuant<T, 6>(w, n, k, x, y);
-      case 7:
-        return EmulateQuant<T, 7>(w, n, k, x, y);
-      case 8:
-        return EmulateQuant<T, 8>(w, n, k, x, y);
-      default:
-        ADD_FAILURE() << "m = " << m;
+    // The device computes whole groups of 8 rows, then the rest, each row alone.
+    for (int64_t i0 = 0; i0 < m; i0 += 8) {
+      const int64_t rows = std::min<int64_t>(8, m - i0);
+      const float* xg = x + i0 * k;
+      float* yg = y + i0 * n;
+      EmulateGroup<T>(static_cast<int>(rows), w, n, k, xg, yg);
     }
   }
 }

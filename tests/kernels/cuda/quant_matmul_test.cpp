@@ -249,8 +249,11 @@ TEST(CudaGemv, MatchesCpuForEveryTypeAndBatchSize) {
     for (const int64_t n : {67, 300}) {
       const int64_t k = n == 67 ? OddK(t) : 4096;
       const Weights w = MakeWeights(t, n, k, static_cast<uint32_t>(n) + static_cast<uint32_t>(t));
-      const std::vector<float> x = RandomX(kMaxGemvRows, k, 5);
-      for (int64_t m = 1; m <= kMaxGemvRows; ++m) ExpectGemvCorrect(w, x, m, {}, stream);
+      // Every group size, and (on the small matrix) two whole groups and a partial one.
+      const int64_t rows = n == 67 ? 2 * kGemvGroupRows + 3 : kGemvGroupRows;
+      const std::vector<float> x = RandomX(rows, k, 5);
+      for (int64_t m = 1; m <= kGemvGroupRows; ++m) ExpectGemvCorrect(w, x, m, {}, stream);
+      if (rows > kGemvGroupRows) ExpectGemvCorrect(w, x, rows, {}, stream);
     }
   }
 }
@@ -261,7 +264,7 @@ TEST(CudaGemv, LargeMatrices) {
   ASSERT_EQ(stream.error(), cudaSuccess);
   for (const DType t : kTypes) {
     const Weights w = MakeWeights(t, 4096, 4096, 11, /*random_blocks=*/true);
-    const std::vector<float> x = RandomX(kMaxGemvRows, 4096, 12);
+    const std::vector<float> x = RandomX(kGemvGroupRows, 4096, 12);
     for (const int64_t m : {1, 8}) ExpectGemvCorrect(w, x, m, {}, stream);
   }
 }
@@ -274,11 +277,13 @@ TEST(CudaGemv, RowsAreTheSameAloneOrInABatch) {
     SCOPED_TRACE(NameOf(t));
     const int64_t n = 300, k = OddK(t);
     const Weights w = MakeWeights(t, n, k, 21, /*random_blocks=*/true);
-    const std::vector<float> x = RandomX(kMaxGemvRows, k, 22);
+    // Two whole groups of rows and a partial one, in one call.
+    constexpr int64_t kRows = 2 * kGemvGroupRows + 3;
+    const std::vector<float> x = RandomX(kRows, k, 22);
     bool vec = false;
-    const std::vector<float> all = RunGemv(w, x, kMaxGemvRows, {}, stream, &vec);
-    ASSERT_EQ(static_cast<int64_t>(all.size()), kMaxGemvRows * n);
-    for (int64_t i = 0; i < kMaxGemvRows; ++i) {
+    const std::vector<float> all = RunGemv(w, x, kRows, {}, stream, &vec);
+    ASSERT_EQ(static_cast<int64_t>(all.size()), kRows * n);
+    for (int64_t i = 0; i < kRows; ++i) {
       const std::vector<float> row(x.begin() + i * k, x.begin() + (i + 1) * k);
       const std::vector<float> alone = RunGemv(w, row, 1, {}, stream, &vec);
       ASSERT_EQ(static_cast<int64_t>(alone.size()), n);
@@ -299,7 +304,7 @@ TEST(CudaGemv, StridedOutputAndMisalignedInputs) {
   for (const DType t : kTypes) {
     const int64_t n = 45, k = OddK(t);
     const Weights w = MakeWeights(t, n, k, 31);
-    const std::vector<float> x = RandomX(kMaxGemvRows, k, 32);
+    const std::vector<float> x = RandomX(kGemvGroupRows, k, 32);
     const size_t w_shift = t == DType::kF32 ? 4 : 2;
     ExpectGemvCorrect(w, x, 5, {.y_stride = n + 3}, stream);
     ExpectGemvCorrect(w, x, 3, {.w_offset = w_shift, .x_offset = 1, .y_stride = n + 1}, stream);
@@ -316,14 +321,14 @@ TEST(CudaGemv, OddShapes) {
   for (const DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
     for (const int64_t k : {1, 37, 100, 8}) {
       const Weights w = MakeWeights(t, 5, k, 41);
-      ExpectGemvCorrect(w, RandomX(kMaxGemvRows, k, 42), 4, {}, stream);
+      ExpectGemvCorrect(w, RandomX(kGemvGroupRows, k, 42), 4, {}, stream);
     }
   }
   for (const DType t : kTypes) {
     const int64_t k = IsFloat(t) ? 8 : InfoOf(t).block_size;
-    ExpectGemvCorrect(MakeWeights(t, 1, k, 43), RandomX(kMaxGemvRows, k, 44), 2, {}, stream);
-    ExpectGemvCorrect(MakeWeights(t, 17, 3 * 1024, 45), RandomX(kMaxGemvRows, 3 * 1024, 46), 7, {},
-                      stream);
+    ExpectGemvCorrect(MakeWeights(t, 1, k, 43), RandomX(kGemvGroupRows, k, 44), 2, {}, stream);
+    ExpectGemvCorrect(MakeWeights(t, 17, 3 * 1024, 45), RandomX(kGemvGroupRows, 3 * 1024, 46), 7,
+                      {}, stream);
   }
 }
 
@@ -347,7 +352,7 @@ TEST(CudaGemv, RejectsBadArgumentsAndSkipsEmptyWork) {
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 
   GemvArgs bad = ok;
-  bad.m = kMaxGemvRows + 1;
+  bad.m = -1;
   EXPECT_EQ(Gemv(bad, nullptr), cudaErrorInvalidValue);
   bad = ok;
   bad.type = DType::kQ8_K;
