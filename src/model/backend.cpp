@@ -1,14 +1,18 @@
 #include "model/backend.h"
 
-#include <vector>
-
 namespace wick::model {
 
-Status Backend::AttendSequences(std::span<const SequenceAttention> seqs,
-                                const kernels::RopeConfig& rope) {
+std::span<const kernels::AttentionParams> Backend::GatherAttention(
+    std::span<const SequenceAttention> seqs) {
+  attention_params_.clear();
+  for (const SequenceAttention& s : seqs) attention_params_.push_back(s.attention);
+  return attention_params_;
+}
+
+Status Backend::AttendEach(std::span<const SequenceAttention> seqs,
+                           std::span<const kernels::AttentionParams> params,
+                           const kernels::RopeConfig& rope) {
   if (seqs.empty()) return OkStatus();
-  std::vector<kernels::AttentionParams> batch;
-  batch.reserve(seqs.size());
   for (const SequenceAttention& s : seqs) {
     const kernels::AttentionParams& p = s.attention;
     const int64_t kv_dim = int64_t{p.n_head_kv} * p.head_dim;
@@ -17,9 +21,13 @@ Status Backend::AttendSequences(std::span<const SequenceAttention> seqs,
     Rope(s.k, p.n_tokens, p.n_head_kv, p.head_dim, p.pos0, rope);
     StoreRows(s.k, p.n_tokens, kv_dim, s.k_dst, p.kv_type, p.kv_row_stride);
     StoreRows(s.v, p.n_tokens, kv_dim, s.v_dst, p.kv_type, p.kv_row_stride);
-    batch.push_back(p);
   }
-  return batch.size() == 1 ? Attention(batch[0]) : AttentionBatch(batch);
+  return params.size() == 1 ? Attention(params[0]) : AttentionBatch(params);
+}
+
+Status Backend::AttendSequences(std::span<const SequenceAttention> seqs,
+                                const kernels::RopeConfig& rope) {
+  return AttendEach(seqs, GatherAttention(seqs), rope);
 }
 
 }  // namespace wick::model

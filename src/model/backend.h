@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -146,6 +147,20 @@ class Backend {
                          int64_t row_bytes) = 0;
   // dst = src, n floats, both in this backend's memory.
   virtual void Copy(const float* src, float* dst, int64_t n) = 0;
+
+ protected:
+  // The sequences' attention parameters side by side, in a buffer kept for the next layer's
+  // call (no allocation per layer).
+  std::span<const kernels::AttentionParams> GatherAttention(
+      std::span<const SequenceAttention> seqs);
+  // AttendSequences' default, given GatherAttention(seqs): the calls above, sequence by
+  // sequence, then one attention pass.
+  Status AttendEach(std::span<const SequenceAttention> seqs,
+                    std::span<const kernels::AttentionParams> params,
+                    const kernels::RopeConfig& rope);
+
+ private:
+  std::vector<kernels::AttentionParams> attention_params_;
 };
 
 // The CPU backend: the SIMD kernels on one thread pool.

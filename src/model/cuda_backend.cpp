@@ -623,16 +623,15 @@ size_t Align16(size_t n) {
 
 Status CudaBackend::AttendSequences(std::span<const SequenceAttention> seqs,
                                     const kernels::RopeConfig& rope) {
-  decode_batch_.clear();
-  for (const SequenceAttention& s : seqs) decode_batch_.push_back(s.attention);
+  const std::span<const kernels::AttentionParams> batch = GatherAttention(seqs);
   // One sequence too: its positions and cache rows in device memory make its step replayable.
-  if (!kernels::cuda::CanBatchDecode(decode_batch_) || !RowsSideBySide(seqs)) {
-    return Backend::AttendSequences(seqs, rope);
+  if (!kernels::cuda::CanBatchDecode(batch) || !RowsSideBySide(seqs)) {
+    return AttendEach(seqs, batch, rope);
   }
   UseDevice();
   WICK_RETURN_IF_ERROR(TakeStatus());
-  for (const kernels::AttentionParams& p : decode_batch_) WICK_RETURN_IF_ERROR(CheckAttention(p));
-  const kernels::AttentionParams& f = decode_batch_[0];
+  for (const kernels::AttentionParams& p : batch) WICK_RETURN_IF_ERROR(CheckAttention(p));
+  const kernels::AttentionParams& f = batch[0];
   const size_t n = seqs.size();
   const int64_t kv_dim = int64_t{f.n_head_kv} * f.head_dim;
 
@@ -642,7 +641,7 @@ Status CudaBackend::AttendSequences(std::span<const SequenceAttention> seqs,
   const size_t v_dst_at = k_dst_at + n * sizeof(void*);
   const size_t bytes = v_dst_at + n * sizeof(void*);
   decode_args_.assign(bytes, 0);
-  kernels::cuda::PackDecodeBatch(decode_batch_, decode_args_.data());
+  kernels::cuda::PackDecodeBatch(batch, decode_args_.data());
   for (size_t i = 0; i < n; ++i) {
     const auto pos = static_cast<int32_t>(seqs[i].attention.pos0);
     std::memcpy(&decode_args_[pos_at + i * sizeof(int32_t)], &pos, sizeof pos);
@@ -675,7 +674,7 @@ Status CudaBackend::AttendSequences(std::span<const SequenceAttention> seqs,
   const size_t scratch = n * kernels::cuda::AttentionScratchFloats(f) * sizeof(float);
   WICK_RETURN_IF_ERROR(Reserve(attention_scratch_, scratch, "attention scratch"));
   WICK_CUDA_RETURN_IF_ERROR(
-      kernels::cuda::AttentionDecodeBatch(decode_batch_, args,
+      kernels::cuda::AttentionDecodeBatch(batch, args,
                                           static_cast<float*>(attention_scratch_.data()), stream_),
       "attention");
   ++batched_attention_layers_;

@@ -131,7 +131,6 @@ class CudaBackend : public Backend {
   std::vector<DeviceBuffer> step_args_;  // blocks; this step uses [0, block) and `used` of it
   size_t step_args_block_ = 0;
   size_t step_args_used_ = 0;
-  std::vector<kernels::AttentionParams> decode_batch_;
   std::vector<uint8_t> decode_args_;  // host copy of a batched decode's device arguments
 
   Status status_ = OkStatus();

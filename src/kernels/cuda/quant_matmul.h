@@ -22,7 +22,8 @@ bool SupportsWeightType(DType type);
 
 // Activation rows a GEMV kernel computes together (reusing each weight load for all of them).
 // A call of more rows runs groups of this many side by side, each CTA's weights read from
-// memory once for all groups; beyond a few groups the GEMM (tensor cores) is faster.
+// memory once for all groups (the decode path of a batch; calls free to choose a path take
+// the tensor-core GEMM beyond one group, see CudaBackend::Matmul).
 inline constexpr int64_t kGemvGroupRows = 8;
 
 struct GemvArgs {
