@@ -25,6 +25,27 @@ Status Backend::AttendEach(std::span<const SequenceAttention> seqs,
   return params.size() == 1 ? Attention(params[0]) : AttentionBatch(params);
 }
 
+Status Backend::MatmulMany(std::span<const MatmulTarget> targets, const float* x, int64_t m,
+                           kernels::MatmulPath path) {
+  for (const MatmulTarget& t : targets) WICK_RETURN_IF_ERROR(Matmul(*t.w, x, m, t.y, path));
+  return OkStatus();
+}
+
+Status Backend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, const float* x, int64_t m,
+                             float* out, float* up_scratch, kernels::MatmulPath path) {
+  WICK_RETURN_IF_ERROR(Matmul(gate, x, m, out, path));
+  WICK_RETURN_IF_ERROR(Matmul(up, x, m, up_scratch, path));
+  SwiGlu(out, up_scratch, out, m, gate.rows);
+  return OkStatus();
+}
+
+Status Backend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, float* residual,
+                          float* scratch, kernels::MatmulPath path) {
+  WICK_RETURN_IF_ERROR(Matmul(w, x, m, scratch, path));
+  Add(residual, scratch, residual, m * w.rows);
+  return OkStatus();
+}
+
 Status Backend::AttendSequences(std::span<const SequenceAttention> seqs,
                                 const kernels::RopeConfig& rope) {
   return AttendEach(seqs, GatherAttention(seqs), rope);

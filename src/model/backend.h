@@ -83,6 +83,12 @@ struct SequenceAttention {
   void* v_dst = nullptr;     // and of its values
 };
 
+// One product of Backend::MatmulMany: y = w x.
+struct MatmulTarget {
+  const TensorRef* w = nullptr;
+  float* y = nullptr;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -121,6 +127,18 @@ class Backend {
   // y[i][r] = sum_j w[r][j] * x[i][j] for m rows of x; `path` as kernels::MatmulParams.
   virtual Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
                         kernels::MatmulPath path = kernels::MatmulPath::kAuto) = 0;
+  // Products of one x with several weights (a layer's q, k and v), each as Matmul gives it. A
+  // device may run them as one pass; the default calls Matmul for each.
+  virtual Status MatmulMany(std::span<const MatmulTarget> targets, const float* x, int64_t m,
+                            kernels::MatmulPath path);
+  // out = silu(gate x) * (up x), as Matmul, Matmul and SwiGlu give it; out: m rows of
+  // gate.rows. up_scratch: as many floats, for up x where the device computes it apart.
+  virtual Status MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, const float* x, int64_t m,
+                              float* out, float* up_scratch, kernels::MatmulPath path);
+  // residual += w x (m rows of w.rows), as Matmul then Add give it. scratch: as many floats,
+  // for w x where the device computes it apart.
+  virtual Status MatmulAdd(const TensorRef& w, const float* x, int64_t m, float* residual,
+                           float* scratch, kernels::MatmulPath path);
   // Rows `ids` of an embedding table, as f32.
   virtual Status GetRows(const TensorRef& table, const int32_t* ids, int64_t n, float* out) = 0;
   // RMSNorm of `rows` rows of n, times weight.

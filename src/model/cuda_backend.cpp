@@ -433,6 +433,14 @@ Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, floa
   return OkStatus();
 }
 
+bool CudaBackend::UsesGemv(int64_t m, kernels::MatmulPath path) const {
+  // A forced path is kept whatever m is, so a row's result does not depend on how many rows
+  // share the call: decode rows take the GEMV (each output computed alone), prompt rows the
+  // tensor cores. Unforced calls of a few rows take the GEMV, which reads the weights once.
+  return blas_ == nullptr || path == kernels::MatmulPath::kDot ||
+         (path == kernels::MatmulPath::kAuto && m <= kernels::cuda::kGemvGroupRows);
+}
+
 Status CudaBackend::Gemm(const TensorRef& w, const float* x, int64_t m, float* y) {
   const int64_t n = w.rows, k = w.row_len;
   if (n > INT32_MAX || k > INT32_MAX || m > INT32_MAX) {
@@ -485,13 +493,98 @@ Status CudaBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float*
                  static_cast<uint64_t>(path)})) {
     return OkStatus();
   }
-  // A forced path is kept whatever m is, so a row's result does not depend on how many rows
-  // share the call: decode rows take the GEMV (each output computed alone), prompt rows the
-  // tensor cores. Unforced calls of a few rows take the GEMV, which reads the weights once.
-  const bool gemv = blas_ == nullptr || path == kernels::MatmulPath::kDot ||
-                    (path == kernels::MatmulPath::kAuto && m <= kernels::cuda::kGemvGroupRows);
-  if (gemv) return GemvRows(w, x, m, y);
+  if (UsesGemv(m, path)) return GemvRows(w, x, m, y);
   return Gemm(w, x, m, y);
+}
+
+namespace {
+
+// Whether weights can share one GemvMany launch: same type and row length.
+bool SameGemvShape(const TensorRef& a, const TensorRef& b) {
+  return a.type == b.type && a.row_len == b.row_len;
+}
+
+kernels::cuda::GemvPart PartOf(const TensorRef& w, float* y) {
+  return {.w = w.data, .n = w.rows, .y = y};
+}
+
+}  // namespace
+
+Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const float* x, int64_t m,
+                               kernels::MatmulPath path) {
+  if (!UsesGemv(m, path)) return Backend::MatmulMany(targets, x, m, path);
+  UseDevice();
+  WICK_RETURN_IF_ERROR(TakeStatus());
+  if (m <= 0) return OkStatus();
+  // Runs of targets whose weights share a type and row length, kMaxGemvParts at most, each
+  // one launch (a Q4_K_M layer's q and k together, its Q6_K v alone).
+  for (size_t i = 0; i < targets.size();) {
+    const TensorRef& first = *targets[i].w;
+    kernels::cuda::GemvManyArgs args;
+    args.n_parts = 0;
+    args.type = first.type;
+    args.k = first.row_len;
+    args.x = x;
+    args.m = m;
+    size_t j = i;
+    for (; j < targets.size() && args.n_parts < kernels::cuda::kMaxGemvParts &&
+           SameGemvShape(*targets[j].w, first);
+         ++j) {
+      args.parts[args.n_parts++] = PartOf(*targets[j].w, targets[j].y);
+    }
+    const auto w_key = [&](int p) { return p < args.n_parts ? Key(args.parts[p].w) : 0; };
+    const auto y_key = [&](int p) { return p < args.n_parts ? Key(args.parts[p].y) : 0; };
+    if (Launches({12, Key(x), static_cast<uint64_t>(m), w_key(0), y_key(0), w_key(1), y_key(1),
+                  w_key(2), y_key(2)})) {
+      WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv");
+    }
+    i = j;
+  }
+  return OkStatus();
+}
+
+Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, const float* x,
+                                 int64_t m, float* out, float* up_scratch,
+                                 kernels::MatmulPath path) {
+  if (!UsesGemv(m, path) || !SameGemvShape(gate, up) || gate.rows != up.rows) {
+    return Backend::MatmulSwiGlu(gate, up, x, m, out, up_scratch, path);
+  }
+  UseDevice();
+  WICK_RETURN_IF_ERROR(TakeStatus());
+  if (m <= 0 ||
+      !Launches({13, Key(gate.data), Key(up.data), Key(x), Key(out), static_cast<uint64_t>(m)})) {
+    return OkStatus();
+  }
+  kernels::cuda::GemvManyArgs args;
+  args.parts[0] = PartOf(gate, out);
+  args.parts[1] = PartOf(up, nullptr);
+  args.n_parts = 2;
+  args.type = gate.type;
+  args.k = gate.row_len;
+  args.x = x;
+  args.m = m;
+  args.output = kernels::cuda::GemvOutput::kSwiGlu;
+  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv with SwiGLU");
+  return OkStatus();
+}
+
+Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, float* residual,
+                              float* scratch, kernels::MatmulPath path) {
+  if (!UsesGemv(m, path)) return Backend::MatmulAdd(w, x, m, residual, scratch, path);
+  UseDevice();
+  WICK_RETURN_IF_ERROR(TakeStatus());
+  if (m <= 0 || !Launches({14, Key(w.data), Key(x), Key(residual), static_cast<uint64_t>(m)})) {
+    return OkStatus();
+  }
+  kernels::cuda::GemvManyArgs args;
+  args.parts[0] = PartOf(w, residual);
+  args.type = w.type;
+  args.k = w.row_len;
+  args.x = x;
+  args.m = m;
+  args.output = kernels::cuda::GemvOutput::kAccumulate;
+  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv into the residual");
+  return OkStatus();
 }
 
 Status CudaBackend::GetRows(const TensorRef& table, const int32_t*, int64_t, float*) {
@@ -633,7 +726,6 @@ Status CudaBackend::AttendSequences(std::span<const SequenceAttention> seqs,
   for (const kernels::AttentionParams& p : batch) WICK_RETURN_IF_ERROR(CheckAttention(p));
   const kernels::AttentionParams& f = batch[0];
   const size_t n = seqs.size();
-  const int64_t kv_dim = int64_t{f.n_head_kv} * f.head_dim;
 
   // The sequences' own arguments, in one copy: attention's, positions, cache rows for k, v.
   const size_t pos_at = Align16(kernels::cuda::DecodeBatchArgBytes(n));
@@ -660,17 +752,12 @@ Status CudaBackend::AttendSequences(std::span<const SequenceAttention> seqs,
   auto* const* v_dst = reinterpret_cast<uint8_t* const*>(args + v_dst_at);
   const auto rows = static_cast<int64_t>(n);
 
-  // As the default's calls, each for every sequence at once.
+  // As the default's calls, for every sequence at once: RoPE and the KV store in one launch.
   float* q = const_cast<float*>(f.q);  // the layer's own rows; attention only reads them
   WICK_CUDA_RETURN_IF_ERROR(
-      kernels::cuda::RopeAt(q, rows, f.n_head, f.head_dim, positions, rope, stream_), "rope");
-  WICK_CUDA_RETURN_IF_ERROR(
-      kernels::cuda::RopeAt(seqs[0].k, rows, f.n_head_kv, f.head_dim, positions, rope, stream_),
-      "rope");
-  WICK_CUDA_RETURN_IF_ERROR(
-      kernels::cuda::StoreRowsAt(seqs[0].k, rows, kv_dim, k_dst, f.kv_type, stream_), "kv store");
-  WICK_CUDA_RETURN_IF_ERROR(
-      kernels::cuda::StoreRowsAt(seqs[0].v, rows, kv_dim, v_dst, f.kv_type, stream_), "kv store");
+      kernels::cuda::RopeStoreAt(q, seqs[0].k, seqs[0].v, rows, f.n_head, f.n_head_kv, f.head_dim,
+                                 positions, rope, k_dst, v_dst, f.kv_type, stream_),
+      "rope and kv store");
   const size_t scratch = n * kernels::cuda::AttentionScratchFloats(f) * sizeof(float);
   WICK_RETURN_IF_ERROR(Reserve(attention_scratch_, scratch, "attention scratch"));
   WICK_CUDA_RETURN_IF_ERROR(

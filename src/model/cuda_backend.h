@@ -47,6 +47,14 @@ class CudaBackend : public Backend {
 
   Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
                 kernels::MatmulPath path = kernels::MatmulPath::kAuto) override;
+  // On the GEMV path, one launch: the products of weights of one type side by side, the
+  // SwiGLU and the residual add in the GEMV's output.
+  Status MatmulMany(std::span<const MatmulTarget> targets, const float* x, int64_t m,
+                    kernels::MatmulPath path) override;
+  Status MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, const float* x, int64_t m,
+                      float* out, float* up_scratch, kernels::MatmulPath path) override;
+  Status MatmulAdd(const TensorRef& w, const float* x, int64_t m, float* residual, float* scratch,
+                   kernels::MatmulPath path) override;
   Status GetRows(const TensorRef& table, const int32_t* ids, int64_t n, float* out) override;
   void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
                float eps) override;
@@ -105,6 +113,8 @@ class CudaBackend : public Backend {
   // Drops the step's pending copies after `err`, runs its shape eagerly from now on, and
   // returns the error.
   Status FailStep(cudaError_t err, const char* what);
+  // Whether a product of m rows on `path` takes the GEMV (else the tensor-core GEMM).
+  bool UsesGemv(int64_t m, kernels::MatmulPath path) const;
   Status GemvRows(const TensorRef& w, const float* x, int64_t m, float* y);
   Status CheckAttention(const kernels::AttentionParams& p) const;
   // `bytes` of device memory for arguments that kernels of this step read (16-byte aligned),

@@ -310,14 +310,13 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
   return Output(st, be, st.act->last, n_logits, logits, kernels::MatmulPath::kDot);
 }
 
-Status LlamaModel::MatmulRows(Backend& be, const TensorRef& w, const float* x, float* y,
-                              std::span<const Segment> segs) {
+template <class Fn>
+Status LlamaModel::ForPathRuns(std::span<const Segment> segs, Fn&& fn) {
   for (size_t i = 0; i < segs.size();) {
     size_t j = i + 1;
     while (j < segs.size() && segs[j].path == segs[i].path) ++j;
     const int64_t row0 = segs[i].row0;
-    const int64_t rows = segs[j - 1].row0 + segs[j - 1].n - row0;
-    WICK_RETURN_IF_ERROR(be.Matmul(w, x + row0 * w.row_len, rows, y + row0 * w.rows, segs[i].path));
+    WICK_RETURN_IF_ERROR(fn(row0, segs[j - 1].row0 + segs[j - 1].n - row0, segs[i].path));
     i = j;
   }
   return OkStatus();
@@ -335,9 +334,11 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
   float* h = a.h;
 
   be.RmsNorm(x, L.attn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wq, h, a.q, segs));
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wk, h, a.k, segs));
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wv, h, a.v, segs));
+  WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+    const MatmulTarget qkv[] = {
+        {&L.wq, a.q + row0 * q_dim}, {&L.wk, a.k + row0 * kv_dim}, {&L.wv, a.v + row0 * kv_dim}};
+    return be.MatmulMany(qkv, h + row0 * hp_.n_embd, rows, path);
+  }));
   if (L.bq) {
     for (int64_t t = 0; t < n; ++t) {
       be.Add(a.q + t * q_dim, L.bq.f32(), a.q + t * q_dim, q_dim);
@@ -374,15 +375,22 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
                           .v_dst = cache.v(l) + s.pos0 * cache.row_bytes()});
   }
   WICK_RETURN_IF_ERROR(be.AttendSequences(attn_seqs_, *st.rope));
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.wo, a.attn, h, segs));
-  be.Add(x, h, x, n * hp_.n_embd);
+  // The attention's projection and the FFN's down projection are added to x as they are
+  // computed; h, their input's norm, is free by then for a device that needs scratch.
+  WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+    return be.MatmulAdd(L.wo, a.attn + row0 * q_dim, rows, x + row0 * hp_.n_embd,
+                        h + row0 * hp_.n_embd, path);
+  }));
 
   be.RmsNorm(x, L.ffn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_gate, h, a.gate, segs));
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_up, h, a.up, segs));
-  be.SwiGlu(a.gate, a.up, a.gate, n, hp_.n_ff);
-  WICK_RETURN_IF_ERROR(MatmulRows(be, L.ffn_down, a.gate, h, segs));
-  be.Add(x, h, x, n * hp_.n_embd);
+  WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+    return be.MatmulSwiGlu(L.ffn_gate, L.ffn_up, h + row0 * hp_.n_embd, rows,
+                           a.gate + row0 * hp_.n_ff, a.up + row0 * hp_.n_ff, path);
+  }));
+  WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+    return be.MatmulAdd(L.ffn_down, a.gate + row0 * hp_.n_ff, rows, x + row0 * hp_.n_embd,
+                        h + row0 * hp_.n_embd, path);
+  }));
   return OkStatus();
 }
 

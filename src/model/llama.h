@@ -106,9 +106,10 @@ class LlamaModel {
                 kernels::MatmulPath path);
   Status CheckCache(const KvCache& cache) const;
   Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st);
-  // be.Matmul over the rows of every segment, one call per run of segments sharing a path.
-  static Status MatmulRows(Backend& be, const TensorRef& w, const float* x, float* y,
-                           std::span<const Segment> segs);
+  // fn(row0, rows, path) for each run of segments sharing a path: the rows one matmul call
+  // takes.
+  template <class Fn>
+  static Status ForPathRuns(std::span<const Segment> segs, Fn&& fn);
 
   HParams hp_;
   ModelWeights w_;

@@ -101,32 +101,40 @@ __global__ void RmsNormKernel(const float* x, const float* weight, float* out, i
 
 // ---- Rope ----
 
-// One block per token (grid-stride): the first n_dims/2 threads compute the pairs' cos and
-// sin into shared memory (one angle per pair, shared by every head), then the block rotates
-// every (head, pair).
+// The pairs' cos and sin for position pos into table[n_dims/2][2] (one angle per pair, shared
+// by every head), by the block's first n_dims/2 threads.
+__device__ __forceinline__ void RopeTable(const m::RopeAngleParams& p, const float* freq_factors,
+                                          int64_t pos, float* table) {
+  for (int i = threadIdx.x; i < p.n_dims / 2; i += blockDim.x) {
+    const float factor = freq_factors != nullptr ? freq_factors[i] : m::RopeDefaultFactor(p, i);
+    m::RopeCosSin(p, pos, i, factor, &table[2 * i], &table[2 * i + 1]);
+  }
+}
+
+// Rotates every (head, pair) of one token's row of n_heads heads, by the block's threads.
+__device__ __forceinline__ void RopeRow(float* row, int64_t n_heads, int64_t head_dim, int half,
+                                        const float* table, bool neox) {
+  const int64_t pairs = n_heads * half;
+  for (int64_t k = threadIdx.x; k < pairs; k += blockDim.x) {
+    const int64_t h = k / half;
+    const int i = static_cast<int>(k % half);
+    float* head = row + h * head_dim;
+    float* x0 = neox ? head + i : head + 2 * i;
+    float* x1 = neox ? x0 + half : x0 + 1;
+    m::RopeRotate(table[2 * i], table[2 * i + 1], x0, x1);
+  }
+}
+
+// One block per token (grid-stride): the table, then every (head, pair).
 // positions: token t's position (device memory), or null for pos0 + t.
 __global__ void RopeKernel(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
                            int64_t pos0, const int32_t* positions, m::RopeAngleParams p,
                            const float* freq_factors, bool neox) {
   extern __shared__ float table[];  // [n_dims/2][2]
-  const int half = p.n_dims / 2;
-  const int64_t pairs = n_heads * half;
   for (int64_t t = blockIdx.x; t < n_tokens; t += gridDim.x) {
-    for (int i = threadIdx.x; i < half; i += blockDim.x) {
-      const float factor = freq_factors != nullptr ? freq_factors[i] : m::RopeDefaultFactor(p, i);
-      const int64_t pos = positions != nullptr ? positions[t] : pos0 + t;
-      m::RopeCosSin(p, pos, i, factor, &table[2 * i], &table[2 * i + 1]);
-    }
+    RopeTable(p, freq_factors, positions != nullptr ? positions[t] : pos0 + t, table);
     __syncthreads();
-    float* row = x + t * n_heads * head_dim;
-    for (int64_t k = threadIdx.x; k < pairs; k += blockDim.x) {
-      const int64_t h = k / half;
-      const int i = static_cast<int>(k % half);
-      float* head = row + h * head_dim;
-      float* x0 = neox ? head + i : head + 2 * i;
-      float* x1 = neox ? x0 + half : x0 + 1;
-      m::RopeRotate(table[2 * i], table[2 * i + 1], x0, x1);
-    }
+    RopeRow(x + t * n_heads * head_dim, n_heads, head_dim, p.n_dims / 2, table, neox);
     __syncthreads();  // the table is rewritten for the next token
   }
 }
@@ -179,6 +187,20 @@ struct RowDst {
   }
 };
 
+// One q8_0 block by one warp: lane j quantizes element j of src (32 floats). Blocks are 34
+// bytes, so d is written as one 16-bit store and the quants as bytes (the lanes' stores
+// coalesce).
+__device__ __forceinline__ void StoreQ8_0Block(const float* src, uint8_t* block, int lane) {
+  const float x = src[lane];
+  float amax = fabsf(x);
+  for (int offset = 16; offset > 0; offset /= 2) {
+    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+  }
+  const m::Q8Scales s = m::Q8_0ScalesFor(amax);
+  if (lane == 0) *reinterpret_cast<uint16_t*>(block) = m::F32ToF16(s.d);
+  reinterpret_cast<int8_t*>(block + 2)[lane] = m::Q8_0Quantize(x, s.id);
+}
+
 // Element i of `rows` rows of n.
 __global__ void StoreRowsF32Kernel(const float* src, int64_t rows, int64_t n, RowDst dst) {
   const int64_t total = rows * n;
@@ -198,8 +220,7 @@ __global__ void StoreRowsF16Kernel(const float* src, int64_t rows, int64_t n, Ro
   }
 }
 
-// One warp per q8_0 block: lane j quantizes element j. Blocks are 34 bytes, so d is written
-// as one 16-bit store and the quants as bytes (the 32 lanes' stores coalesce).
+// One warp per q8_0 block.
 __global__ void StoreRowsQ8_0Kernel(const float* src, int64_t rows, int64_t n, RowDst dst) {
   const int64_t blocks_per_row = n / 32;
   const int64_t total = rows * blocks_per_row;
@@ -208,15 +229,47 @@ __global__ void StoreRowsQ8_0Kernel(const float* src, int64_t rows, int64_t n, R
   for (int64_t b = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; b < total; b += warps) {
     const int64_t r = b / blocks_per_row;
     const int64_t k = b - r * blocks_per_row;
-    const float x = src[r * n + k * 32 + lane];
-    float amax = fabsf(x);
-    for (int offset = 16; offset > 0; offset /= 2) {
-      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+    StoreQ8_0Block(src + r * n + k * 32, dst(r) + k * static_cast<int64_t>(sizeof(Q8_0Block)),
+                   lane);
+  }
+}
+
+// One row of n by a block's threads, as the StoreRows kernels store it.
+__device__ __forceinline__ void StoreRowByBlock(const float* src, int64_t n, uint8_t* dst,
+                                                DType type) {
+  if (type == DType::kQ8_0) {
+    const int lane = static_cast<int>(threadIdx.x % 32);
+    for (int64_t b = threadIdx.x / 32; b < n / 32; b += blockDim.x / 32) {
+      StoreQ8_0Block(src + b * 32, dst + b * static_cast<int64_t>(sizeof(Q8_0Block)), lane);
     }
-    const m::Q8Scales s = m::Q8_0ScalesFor(amax);
-    uint8_t* block = dst(r) + k * static_cast<int64_t>(sizeof(Q8_0Block));
-    if (lane == 0) *reinterpret_cast<uint16_t*>(block) = m::F32ToF16(s.d);
-    reinterpret_cast<int8_t*>(block + 2)[lane] = m::Q8_0Quantize(x, s.id);
+  } else if (type == DType::kF16) {
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      reinterpret_cast<uint16_t*>(dst)[i] = m::F32ToF16(src[i]);
+    }
+  } else {
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) reinterpret_cast<float*>(dst)[i] = src[i];
+  }
+}
+
+// A decode batch's RoPE and KV store in one launch, one block per token (grid-stride): its q
+// and k rows roped at positions[t] (one table for both), then its k and v rows stored at
+// k_dst[t] and v_dst[t]. The same operations as RopeKernel and the StoreRows kernels.
+__global__ void RopeStoreKernel(float* q, float* k, const float* v, int64_t n_tokens,
+                                int64_t n_head, int64_t n_head_kv, int64_t head_dim,
+                                const int32_t* positions, m::RopeAngleParams p,
+                                const float* freq_factors, bool neox, uint8_t* const* k_dst,
+                                uint8_t* const* v_dst, DType type) {
+  extern __shared__ float table[];  // [n_dims/2][2]
+  const int64_t kv_dim = n_head_kv * head_dim;
+  for (int64_t t = blockIdx.x; t < n_tokens; t += gridDim.x) {
+    RopeTable(p, freq_factors, positions[t], table);
+    __syncthreads();
+    RopeRow(q + t * n_head * head_dim, n_head, head_dim, p.n_dims / 2, table, neox);
+    RopeRow(k + t * kv_dim, n_head_kv, head_dim, p.n_dims / 2, table, neox);
+    __syncthreads();  // the roped k, written by other threads, is stored next
+    StoreRowByBlock(k + t * kv_dim, kv_dim, k_dst[t], type);
+    StoreRowByBlock(v + t * kv_dim, kv_dim, v_dst[t], type);
+    __syncthreads();  // the table is rewritten for the next token
   }
 }
 
@@ -299,6 +352,29 @@ cudaError_t RopeAt(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim
                    const int32_t* positions, const RopeConfig& config, cudaStream_t stream) {
   if (positions == nullptr) return cudaErrorInvalidValue;
   return LaunchRope(x, n_tokens, n_heads, head_dim, 0, positions, config, stream);
+}
+
+cudaError_t RopeStoreAt(float* q, float* k, const float* v, int64_t n_tokens, int64_t n_head,
+                        int64_t n_head_kv, int64_t head_dim, const int32_t* positions,
+                        const RopeConfig& config, uint8_t* const* k_dst, uint8_t* const* v_dst,
+                        DType type, cudaStream_t stream) {
+  if (n_tokens <= 0 || n_head_kv <= 0 || head_dim <= 0) return cudaSuccess;
+  if (positions == nullptr || k_dst == nullptr || v_dst == nullptr || config.n_dims <= 0 ||
+      config.n_dims % 2 != 0 || config.n_dims > head_dim || n_head < 0) {
+    return cudaErrorInvalidValue;
+  }
+  const int64_t kv_dim = n_head_kv * head_dim;
+  if (type != DType::kF32 && type != DType::kF16 && type != DType::kQ8_0) {
+    return cudaErrorInvalidValue;
+  }
+  if (type == DType::kQ8_0 && kv_dim % 32 != 0) return cudaErrorInvalidValue;
+  const m::RopeAngleParams p = m::PrepareRope(config);
+  const int grid = static_cast<int>(std::min<int64_t>(n_tokens, int64_t{1} << 30));
+  const auto smem = static_cast<size_t>(config.n_dims) * sizeof(float);
+  RopeStoreKernel<<<grid, kThreads, smem, stream>>>(
+      q, k, v, n_tokens, n_head, n_head_kv, head_dim, positions, p, config.freq_factors,
+      config.type == RopeType::kNeox, k_dst, v_dst, type);
+  return cudaGetLastError();
 }
 
 cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {

@@ -25,6 +25,14 @@ cudaError_t Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, 
 cudaError_t RopeAt(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
                    const int32_t* positions, const RopeConfig& config, cudaStream_t stream);
 
+// A decode batch's RoPE and KV store in one launch: RopeAt on q ([n_tokens][n_head]
+// [head_dim]) and k ([n_tokens][n_head_kv][head_dim]) at `positions`, then StoreRowsAt of the
+// roped k rows to k_dst and the v rows to v_dst, with the same results.
+cudaError_t RopeStoreAt(float* q, float* k, const float* v, int64_t n_tokens, int64_t n_head,
+                        int64_t n_head_kv, int64_t head_dim, const int32_t* positions,
+                        const RopeConfig& config, uint8_t* const* k_dst, uint8_t* const* v_dst,
+                        DType type, cudaStream_t stream);
+
 // out = silu(gate) * up; out may alias either input.
 cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
 

@@ -28,6 +28,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/gemv_chunk.cuh"
+#include "kernels/cuda/ops_math.cuh"
 #include "kernels/cuda/quant_matmul.h"
 
 namespace wick::kernels::cuda {
@@ -128,18 +129,102 @@ __device__ __forceinline__ float WarpSum(float v) {
   return v;
 }
 
-// Writes y[i][row0 + r] = sum over lanes of acc[r][i], for the rows below n; lane r * M + i
-// stores it.
+// The matrices of one launch as the kernels see them: part p's weight rows are row blocks
+// [first_block[p], first_block[p + 1]) of the grid. kSwiGlu: one part of output rows, whose
+// gate rows are at w[0] and up rows at w[1].
+struct PartTable {
+  const uint8_t* w[kMaxGemvParts];
+  float* y[kMaxGemvParts];
+  int64_t n[kMaxGemvParts];
+  int64_t y_stride[kMaxGemvParts];
+  int64_t first_block[kMaxGemvParts + 1];
+  int count;
+};
+
+// Output rows a CTA of layout L writes: kSwiGlu reads two weight rows (gate, up) for each.
+// (The output is a kernel argument, not a template one: the branches on it are uniform and
+// cost nothing next to the weights' loads, and a template would triple the kernels built.)
+template <class L>
+__host__ __device__ constexpr int OutRowsPerCta(GemvOutput out) {
+  return out == GemvOutput::kSwiGlu ? L::kRowsPerCta / 2 : L::kRowsPerCta;
+}
+
+// The R weight rows one warp reads and where their results go. Rows past the part's end point
+// at its row 0 (readable; their sums are dropped).
+template <int R>
+struct WarpRows {
+  const uint8_t* w[R];
+  bool valid[R];
+  float* y;  // the part's output, rows y_stride apart
+  int64_t y_stride;
+  int64_t row0;  // the warp's first output row in the part
+  int64_t n;     // the part's output rows
+};
+
+template <class L>
+__device__ __forceinline__ WarpRows<L::kRows> RowsOf(const PartTable& t, GemvOutput output,
+                                                     int64_t row_block, int warp,
+                                                     int64_t row_bytes) {
+  constexpr int R = L::kRows;
+  int p = 0;
+  while (p + 1 < t.count && row_block >= t.first_block[p + 1]) ++p;
+  const int64_t local = row_block - t.first_block[p];
+  WarpRows<R> out;
+  out.y = t.y[p];
+  out.y_stride = t.y_stride[p];
+  out.n = t.n[p];
+  if (R % 2 == 0 && output == GemvOutput::kSwiGlu) {
+    // Rows [0, R/2) are gate rows, [R/2, R) the up rows of the same outputs.
+    constexpr int kHalf = R / 2 > 0 ? R / 2 : 1;
+    out.row0 = local * OutRowsPerCta<L>(output) + warp * kHalf;
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = out.row0 + r % kHalf;
+      out.valid[r] = row < out.n;
+      out.w[r] = t.w[r < kHalf ? 0 : 1] + (out.valid[r] ? row : 0) * row_bytes;
+    }
+  } else {
+    out.row0 = local * L::kRowsPerCta + warp * R;
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = out.row0 + r;
+      out.valid[r] = row < out.n;
+      out.w[r] = t.w[p] + (out.valid[r] ? row : 0) * row_bytes;
+    }
+  }
+  return out;
+}
+
+// Writes the sums over lanes of acc[r][i] to the warp's outputs as `Out` says; lane r * M + i
+// writes output (r, i).
 template <int M, int R>
-__device__ __forceinline__ void StoreRows(float (&acc)[R][M], int lane, int64_t row0, int64_t n,
-                                          float* y, int64_t y_stride) {
+__device__ __forceinline__ void StoreRows(float (&acc)[R][M], int lane, const WarpRows<R>& rows,
+                                          GemvOutput output) {
   static_assert(R * M <= dq::kWarpLanes);
+  if (R % 2 == 0 && output == GemvOutput::kSwiGlu) {
+    constexpr int kHalf = R / 2;
 #pragma unroll
-  for (int r = 0; r < R; ++r) {
+    for (int r = 0; r < kHalf; ++r) {
 #pragma unroll
-    for (int i = 0; i < M; ++i) {
-      const float v = WarpSum(acc[r][i]);
-      if (lane == r * M + i && row0 + r < n) y[i * y_stride + row0 + r] = v;
+      for (int i = 0; i < M; ++i) {
+        const float gate = WarpSum(acc[r][i]);
+        const float up = WarpSum(acc[r + kHalf][i]);
+        if (lane == r * M + i && rows.row0 + r < rows.n) {
+          rows.y[i * rows.y_stride + rows.row0 + r] = math::FMul(math::Silu(gate), up);
+        }
+      }
+    }
+  } else {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+#pragma unroll
+      for (int i = 0; i < M; ++i) {
+        const float v = WarpSum(acc[r][i]);
+        if (lane == r * M + i && rows.row0 + r < rows.n) {
+          float* out = rows.y + i * rows.y_stride + rows.row0 + r;
+          *out = output == GemvOutput::kAccumulate ? *out + v : v;
+        }
+      }
     }
   }
 }
@@ -222,27 +307,25 @@ __device__ __forceinline__ CtaWork WorkOf(int groups) {
 // of 32). `groups` groups of M activation rows, M rows of x and y apart.
 template <DType T, int M, class L>
 __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
-    QuantGemvKernel(const uint8_t* __restrict__ w, int64_t n, int64_t k,
-                    const float* __restrict__ x, float* __restrict__ y, int64_t y_stride,
-                    bool x_vec4, int groups) {
+    QuantGemvKernel(const PartTable parts, GemvOutput output, int64_t k,
+                    const float* __restrict__ x, bool x_vec4, int groups) {
   using F = dq::Format<T>;
   using C = dq::Chunk<F>;
   constexpr int kWarps = L::kWarps;
   constexpr int kRowsPerWarp = L::kRows;
   const CtaWork work = WorkOf(groups);
+  const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
+  const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
+  const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
+  WarpRows<kRowsPerWarp> rows = RowsOf<L>(parts, output, work.row_block, warp, row_bytes);
   x += work.group * M * k;
-  y += work.group * M * y_stride;
+  rows.y += work.group * M * rows.y_stride;
   extern __shared__ uint4 smem_words[];
   float* xs = reinterpret_cast<float*>(smem_words);
   uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + M * C::kXStride * sizeof(float);
-
-  const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
-  const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
-  const int64_t row0 = work.row_block * L::kRowsPerCta + warp * kRowsPerWarp;
-  const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
   const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
 
-  auto chunk_src = [&](int64_t c, int r) { return w + (row0 + r) * row_bytes + c * C::kBytes; };
+  auto chunk_src = [&](int64_t c, int r) { return rows.w[r] + c * C::kBytes; };
   auto buffer = [&](int64_t c, int r) {
     const int stage = static_cast<int>(c % kStages);
     return wbuf + ((stage * kWarps + warp) * kRowsPerWarp + r) * C::kSegStride;
@@ -254,7 +337,7 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
       const auto nbytes = static_cast<int>(MinI64(C::kBytes, row_bytes - c * C::kBytes));
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r) {
-        if (row0 + r < n) CopyChunk(chunk_src(c, r), nbytes, buffer(c, r), lane);
+        if (rows.valid[r]) CopyChunk(chunk_src(c, r), nbytes, buffer(c, r), lane);
       }
     }
     CpAsyncCommit();
@@ -281,15 +364,15 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
     CpAsyncWait<kStages - 1>();
     __syncthreads();
     if (C::LaneBlock(lane) < cols / F::kBlockElems) {
-      const uint8_t* rows[kRowsPerWarp];
+      const uint8_t* copies[kRowsPerWarp];
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r) {
-        rows[r] = buffer(c, r) + (reinterpret_cast<uintptr_t>(chunk_src(c, r)) & 15);
+        copies[r] = buffer(c, r) + (reinterpret_cast<uintptr_t>(chunk_src(c, r)) & 15);
       }
-      dq::AccumulateChunk<F, M, kRowsPerWarp>(rows, xs, lane, acc);
+      dq::AccumulateChunk<F, M, kRowsPerWarp>(copies, xs, lane, acc);
     }
   }
-  StoreRows<M, kRowsPerWarp>(acc, lane, row0, n, y, y_stride);
+  StoreRows<M, kRowsPerWarp>(acc, lane, rows, output);
 }
 
 // Kernels that need more than 48 KiB of dynamic shared memory must say so, once per device.
@@ -306,28 +389,49 @@ cudaError_t AllowSharedBytes(Kernel* kernel, size_t bytes, std::atomic<uint64_t>
   return err;
 }
 
-// The launch of `groups` groups of M activation rows (a.x, a.y at the first).
+// The launch of `groups` groups of M activation rows, from activation row `row0` of the call.
 struct GroupLaunch {
-  const float* x;
-  float* y;
+  int64_t row0;
   int groups;
 };
 
-unsigned GridOf(int64_t n, int rows_per_cta, int groups) {
-  return static_cast<unsigned>((n + rows_per_cta - 1) / rows_per_cta * groups);
+// The call's parts for a launch of layout L from activation row g.row0, and its grid.
+template <class L>
+PartTable TableFor(const GemvManyArgs& a, const GroupLaunch& g, unsigned* grid) {
+  PartTable t{};
+  const int rows_per_cta = OutRowsPerCta<L>(a.output);
+  const int count = a.output == GemvOutput::kSwiGlu ? 1 : a.n_parts;
+  int64_t blocks = 0;
+  for (int p = 0; p < a.n_parts; ++p) {
+    const GemvPart& part = a.parts[p];
+    const int64_t stride = part.y_stride == 0 ? part.n : part.y_stride;
+    t.w[p] = static_cast<const uint8_t*>(part.w);
+    t.n[p] = part.n;
+    t.y_stride[p] = stride;
+    t.y[p] = part.y == nullptr ? nullptr : part.y + g.row0 * stride;
+    if (p < count) {
+      t.first_block[p] = blocks;
+      blocks += (part.n + rows_per_cta - 1) / rows_per_cta;
+    }
+  }
+  t.first_block[count] = blocks;
+  t.count = count;
+  *grid = static_cast<unsigned>(blocks * g.groups);
+  return t;
 }
 
 template <DType T, int M, class L>
-cudaError_t LaunchQuantGemv(const GemvArgs& a, const GroupLaunch& g, int64_t y_stride,
-                            cudaStream_t stream) {
+cudaError_t LaunchQuantGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t stream) {
   constexpr size_t kShared = QuantSharedBytes<dq::Format<T>, M, L>();
   static std::atomic<uint64_t> configured{0};
   auto* kernel = QuantGemvKernel<T, M, L>;
   if (const cudaError_t err = AllowSharedBytes(kernel, kShared, configured); err != cudaSuccess) {
     return err;
   }
-  kernel<<<GridOf(a.n, L::kRowsPerCta, g.groups), L::kThreads, kShared, stream>>>(
-      static_cast<const uint8_t*>(a.w), a.n, a.k, g.x, g.y, y_stride, Aligned(g.x, 16), g.groups);
+  unsigned grid = 0;
+  const PartTable table = TableFor<L>(a, g, &grid);
+  const float* x = a.x + g.row0 * a.k;
+  kernel<<<grid, L::kThreads, kShared, stream>>>(table, a.output, a.k, x, Aligned(x, 16), g.groups);
   return cudaGetLastError();
 }
 
@@ -376,23 +480,17 @@ __device__ __forceinline__ float LoadFloat1(const uint8_t* row, int64_t col) {
 // 256. Otherwise one column per lane per 32.
 template <DType T, int M, bool kVec, class L>
 __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
-    FloatGemvKernel(const uint8_t* __restrict__ w, int64_t n, int64_t k,
-                    const float* __restrict__ x, float* __restrict__ y, int64_t y_stride,
-                    int groups) {
+    FloatGemvKernel(const PartTable parts, GemvOutput output, int64_t k,
+                    const float* __restrict__ x, int groups) {
   constexpr int kRowsPerWarp = L::kRows;
   const CtaWork work = WorkOf(groups);
-  x += work.group * M * k;
-  y += work.group * M * y_stride;
   const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
   const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
-  const int64_t row0 = work.row_block * L::kRowsPerCta + warp * kRowsPerWarp;
-  const uint8_t* rows[kRowsPerWarp];
-  bool valid[kRowsPerWarp];
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    valid[r] = row0 + r < n;
-    rows[r] = w + (valid[r] ? row0 + r : 0) * k * kElemBytes<T>;
-  }
+  WarpRows<kRowsPerWarp> wr = RowsOf<L>(parts, output, work.row_block, warp, k * kElemBytes<T>);
+  x += work.group * M * k;
+  wr.y += work.group * M * wr.y_stride;
+  const uint8_t* const(&rows)[kRowsPerWarp] = wr.w;
+  const bool(&valid)[kRowsPerWarp] = wr.valid;
   float acc[kRowsPerWarp][M];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
@@ -440,77 +538,81 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
       }
     }
   }
-  StoreRows<M, kRowsPerWarp>(acc, lane, row0, n, y, y_stride);
+  StoreRows<M, kRowsPerWarp>(acc, lane, wr, output);
+}
+
+// Whether every part's weights and x are 16-byte aligned and rows a multiple of 8 elements
+// (the float kernels' vector path).
+bool FloatVectorPath(const GemvManyArgs& a, const float* x) {
+  bool vec = Aligned(x, 16) && a.k % 8 == 0;
+  for (int p = 0; p < a.n_parts; ++p) vec = vec && Aligned(a.parts[p].w, 16);
+  return vec;
 }
 
 template <DType T, int M, class L>
-cudaError_t LaunchFloatGemv(const GemvArgs& a, const GroupLaunch& g, int64_t y_stride,
-                            cudaStream_t stream) {
-  const unsigned grid = GridOf(a.n, L::kRowsPerCta, g.groups);
-  const auto* w = static_cast<const uint8_t*>(a.w);
-  auto* kernel = Aligned(a.w, 16) && Aligned(g.x, 16) && a.k % 8 == 0
-                     ? FloatGemvKernel<T, M, true, L>
-                     : FloatGemvKernel<T, M, false, L>;
-  kernel<<<grid, L::kThreads, 0, stream>>>(w, a.n, a.k, g.x, g.y, y_stride, g.groups);
+cudaError_t LaunchFloatGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t stream) {
+  unsigned grid = 0;
+  const PartTable table = TableFor<L>(a, g, &grid);
+  const float* x = a.x + g.row0 * a.k;
+  auto* kernel =
+      FloatVectorPath(a, x) ? FloatGemvKernel<T, M, true, L> : FloatGemvKernel<T, M, false, L>;
+  kernel<<<grid, L::kThreads, 0, stream>>>(table, a.output, a.k, x, g.groups);
   return cudaGetLastError();
 }
 
 template <DType T, int M, class L>
-cudaError_t LaunchGemv(const GemvArgs& a, const GroupLaunch& g, int64_t y_stride,
-                       cudaStream_t stream) {
+cudaError_t LaunchGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t stream) {
   if constexpr (IsFloatType(T)) {
-    return LaunchFloatGemv<T, M, L>(a, g, y_stride, stream);
+    return LaunchFloatGemv<T, M, L>(a, g, stream);
   } else {
-    return LaunchQuantGemv<T, M, L>(a, g, y_stride, stream);
+    return LaunchQuantGemv<T, M, L>(a, g, stream);
   }
 }
 
 // One activation row: more warps, fewer rows each. Measured on an H100 (tg128 of 7B models):
 // 8x2 over 4x4 gave +2% (Q4_0) and +8% (Q4_K), 8x1 lost 12% on Q4_0; the float kernels,
-// which stage nothing in shared memory, gained 8% from 8x1.
+// which stage nothing in shared memory, gained 8% from 8x1 (but kSwiGlu needs a gate and an
+// up row in every warp: 8x2).
 template <DType T, int M>
-cudaError_t LaunchRows(const GemvArgs& a, const GroupLaunch& g, int64_t y_stride,
-                       cudaStream_t stream) {
+cudaError_t LaunchRows(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t stream) {
   if constexpr (M == 1 && IsFloatType(T)) {
-    return LaunchGemv<T, 1, ThinLayout>(a, g, y_stride, stream);
+    return a.output == GemvOutput::kSwiGlu ? LaunchGemv<T, 1, NarrowLayout>(a, g, stream)
+                                           : LaunchGemv<T, 1, ThinLayout>(a, g, stream);
   } else if constexpr (M == 1) {
-    return LaunchGemv<T, 1, NarrowLayout>(a, g, y_stride, stream);
+    return LaunchGemv<T, 1, NarrowLayout>(a, g, stream);
   } else {
-    return LaunchGemv<T, M, WideLayout>(a, g, y_stride, stream);
+    return LaunchGemv<T, M, WideLayout>(a, g, stream);
   }
 }
 
 // Whole groups of kGemvGroupRows activation rows in one launch (each CTA's weight rows read
 // from memory once for all of them), then the rest in another.
 template <DType T>
-cudaError_t GemvTyped(const GemvArgs& a, int64_t y_stride, cudaStream_t stream) {
+cudaError_t GemvTyped(const GemvManyArgs& a, cudaStream_t stream) {
   static_assert(kGemvGroupRows == 8);
   const int64_t full = a.m / kGemvGroupRows;
   if (full > 0) {
-    const GroupLaunch g{a.x, a.y, static_cast<int>(full)};
-    if (const cudaError_t err = LaunchRows<T, 8>(a, g, y_stride, stream); err != cudaSuccess) {
-      return err;
-    }
+    const GroupLaunch g{0, static_cast<int>(full)};
+    if (const cudaError_t err = LaunchRows<T, 8>(a, g, stream); err != cudaSuccess) return err;
   }
-  const GroupLaunch rest{a.x + full * kGemvGroupRows * a.k, a.y + full * kGemvGroupRows * y_stride,
-                         1};
+  const GroupLaunch rest{full * kGemvGroupRows, 1};
   switch (a.m % kGemvGroupRows) {
     case 0:
       return cudaSuccess;
     case 1:
-      return LaunchRows<T, 1>(a, rest, y_stride, stream);
+      return LaunchRows<T, 1>(a, rest, stream);
     case 2:
-      return LaunchRows<T, 2>(a, rest, y_stride, stream);
+      return LaunchRows<T, 2>(a, rest, stream);
     case 3:
-      return LaunchRows<T, 3>(a, rest, y_stride, stream);
+      return LaunchRows<T, 3>(a, rest, stream);
     case 4:
-      return LaunchRows<T, 4>(a, rest, y_stride, stream);
+      return LaunchRows<T, 4>(a, rest, stream);
     case 5:
-      return LaunchRows<T, 5>(a, rest, y_stride, stream);
+      return LaunchRows<T, 5>(a, rest, stream);
     case 6:
-      return LaunchRows<T, 6>(a, rest, y_stride, stream);
+      return LaunchRows<T, 6>(a, rest, stream);
     default:
-      return LaunchRows<T, 7>(a, rest, y_stride, stream);
+      return LaunchRows<T, 7>(a, rest, stream);
   }
 }
 
@@ -699,25 +801,49 @@ bool SupportsWeightType(DType type) {
 }
 
 cudaError_t Gemv(const GemvArgs& args, cudaStream_t stream) {
-  if (args.m < 0 || args.n < 0 || args.k < 0) {
+  GemvManyArgs many;
+  many.parts[0] = {.w = args.w, .n = args.n, .y = args.y, .y_stride = args.y_stride};
+  many.type = args.type;
+  many.k = args.k;
+  many.x = args.x;
+  many.m = args.m;
+  return GemvMany(many, stream);
+}
+
+cudaError_t GemvMany(const GemvManyArgs& args, cudaStream_t stream) {
+  const bool swiglu = args.output == GemvOutput::kSwiGlu;
+  if (args.n_parts < 1 || args.n_parts > kMaxGemvParts || (swiglu && args.n_parts != 2)) {
     return cudaErrorInvalidValue;
   }
-  if (!SupportsWeightType(args.type)) return cudaErrorInvalidValue;
-  if (args.n == 0 || args.m == 0) return cudaSuccess;
+  if (args.m < 0 || args.k < 0 || !SupportsWeightType(args.type)) return cudaErrorInvalidValue;
+  int64_t rows = 0;
+  for (int p = 0; p < args.n_parts; ++p) {
+    const GemvPart& part = args.parts[p];
+    if (part.n < 0 || part.y_stride < 0 || (swiglu && part.n != args.parts[0].n)) {
+      return cudaErrorInvalidValue;
+    }
+    rows += part.n;
+  }
+  if (rows == 0 || args.m == 0) return cudaSuccess;
   const Geometry g = GeometryOf(args.type);
-  const int64_t y_stride = args.y_stride == 0 ? args.n : args.y_stride;
-  if (args.k % g.block_elems != 0 || (args.m > 1 && y_stride < args.n) || y_stride < 0) {
+  if (args.k % g.block_elems != 0 || args.x == nullptr || !Aligned(args.x, 4)) {
     return cudaErrorInvalidValue;
   }
-  if (args.w == nullptr || args.x == nullptr || args.y == nullptr ||
-      !Aligned(args.w, WeightAlignment(args.type)) || !Aligned(args.x, 4) || !Aligned(args.y, 4)) {
-    return cudaErrorInvalidValue;
+  for (int p = 0; p < args.n_parts; ++p) {
+    const GemvPart& part = args.parts[p];
+    const int64_t y_stride = part.y_stride == 0 ? part.n : part.y_stride;
+    const bool writes = !swiglu || p == 0;
+    if (part.w == nullptr || !Aligned(part.w, WeightAlignment(args.type)) ||
+        (args.m > 1 && writes && y_stride < part.n)) {
+      return cudaErrorInvalidValue;
+    }
+    if (writes && (part.y == nullptr || !Aligned(part.y, 4))) return cudaErrorInvalidValue;
   }
-  if ((args.n + 1) * ((args.m + kGemvGroupRows - 1) / kGemvGroupRows) > INT32_MAX) {
+  if ((rows + kMaxGemvParts) * ((args.m + kGemvGroupRows - 1) / kGemvGroupRows) > INT32_MAX) {
     return cudaErrorInvalidValue;  // the grid: at least a row per CTA
   }
   cudaError_t err = cudaSuccess;
-  VisitWeightType(args.type, [&]<DType T>() { err = GemvTyped<T>(args, y_stride, stream); });
+  VisitWeightType(args.type, [&]<DType T>() { err = GemvTyped<T>(args, stream); });
   return err;
 }
 

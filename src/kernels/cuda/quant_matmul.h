@@ -43,6 +43,38 @@ struct GemvArgs {
 // per call (the groups of kGemvGroupRows rows meet in L2).
 cudaError_t Gemv(const GemvArgs& args, cudaStream_t stream);
 
+// What a GEMV writes for each of its results v (the sum above).
+enum class GemvOutput {
+  kStore,       // y = v
+  kAccumulate,  // y = y + v: a residual add, the same f32 addition as ops.h's Add(y, v)
+  kSwiGlu,      // two parts of equal n (gate, up): parts[0].y = silu(v_gate) * v_up, as SwiGlu
+};
+
+// One weight matrix of a GemvMany call.
+struct GemvPart {
+  const void* w = nullptr;  // [n][k] in the call's type
+  int64_t n = 0;
+  float* y = nullptr;    // [m][n], rows y_stride floats apart (kSwiGlu: parts[1].y unused)
+  int64_t y_stride = 0;  // 0: n
+};
+
+inline constexpr int kMaxGemvParts = 3;
+
+// Matrices of one type and row length that multiply the same x (a layer's q, k and v; its
+// gate and up) in one launch: a decode step's small products then fill the GPU together
+// instead of each ramping up and draining alone. Every output is computed exactly as Gemv
+// computes it alone, then written as `output` says.
+struct GemvManyArgs {
+  GemvPart parts[kMaxGemvParts];
+  int n_parts = 1;
+  DType type = DType::kF32;
+  int64_t k = 0;
+  const float* x = nullptr;  // [m][k]
+  int64_t m = 0;
+  GemvOutput output = GemvOutput::kStore;
+};
+cudaError_t GemvMany(const GemvManyArgs& args, cudaStream_t stream);
+
 // Rows [row0, row0 + rows) of W, dequantised to IEEE f16 (`out`: [rows][k] raw binary16).
 cudaError_t DequantizeRowsF16(const void* w, DType type, int64_t row0, int64_t rows, int64_t k,
                               uint16_t* out, cudaStream_t stream);

@@ -238,6 +238,77 @@ TEST(CudaOpsTest, StoreRowsMatchesCpuBytes) {
   }
 }
 
+// The decode batch's fused RoPE and KV store against RopeAt and StoreRowsAt, bit for bit: every
+// RoPE case, each cache type, tokens at scattered positions and cache rows.
+TEST(CudaOpsTest, RopeStoreAtEqualsRopeAtThenStoreRowsAt) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  std::vector<float> factors(256);
+  for (size_t i = 0; i < factors.size(); ++i) factors[i] = 1.0f + 0.05f * static_cast<float>(i);
+  DeviceBuffer d_factors(factors);
+  const std::vector<int32_t> positions = {0, 17, 4095, 100000, 3};
+  const auto n_tokens = static_cast<int64_t>(positions.size());
+  DeviceBuffer d_positions(positions);
+  for (const RopeCase& rc : RopeCases(factors.data())) {
+    for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+      SCOPED_TRACE(::testing::Message() << rc.name << " rope " << static_cast<int>(rc.config.type)
+                                        << " cache " << NameOf(type));
+      const int64_t n_head = 6, n_head_kv = 2, kv_dim = n_head_kv * rc.head_dim;
+      if (type == DType::kQ8_0 && kv_dim % 32 != 0) continue;
+      RopeConfig config = rc.config;
+      if (config.freq_factors != nullptr) config.freq_factors = d_factors.get<float>();
+      const std::vector<float> q =
+          RandomFloats(static_cast<size_t>(n_tokens * n_head * rc.head_dim), 31);
+      const std::vector<float> k = RandomFloats(static_cast<size_t>(n_tokens * kv_dim), 32);
+      const std::vector<float> v = RandomFloats(static_cast<size_t>(n_tokens * kv_dim), 33);
+      const int64_t row_bytes = kv_dim * 4 + 16;  // room for any type; rows in reverse order
+      const size_t cache_bytes = static_cast<size_t>(2 * n_tokens * row_bytes);
+      auto row_pointers = [&](const DeviceBuffer& cache, int64_t first) {
+        std::vector<uint8_t*> rows;
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          rows.push_back(cache.get<uint8_t>() + (first + n_tokens - 1 - t) * row_bytes);
+        }
+        return rows;
+      };
+      // Reference: the separate kernels.
+      DeviceBuffer q1(q), k1(k), v1(v), cache1(std::vector<uint8_t>(cache_bytes, 0xab));
+      DeviceBuffer kd1(row_pointers(cache1, 0)), vd1(row_pointers(cache1, n_tokens));
+      ASSERT_CUDA_OK(RopeAt(q1.get<float>(), n_tokens, n_head, rc.head_dim,
+                            d_positions.get<int32_t>(), config, nullptr));
+      ASSERT_CUDA_OK(RopeAt(k1.get<float>(), n_tokens, n_head_kv, rc.head_dim,
+                            d_positions.get<int32_t>(), config, nullptr));
+      ASSERT_CUDA_OK(
+          StoreRowsAt(k1.get<float>(), n_tokens, kv_dim, kd1.get<uint8_t* const>(), type, nullptr));
+      ASSERT_CUDA_OK(
+          StoreRowsAt(v1.get<float>(), n_tokens, kv_dim, vd1.get<uint8_t* const>(), type, nullptr));
+      // Fused.
+      DeviceBuffer q2(q), k2(k), v2(v), cache2(std::vector<uint8_t>(cache_bytes, 0xab));
+      DeviceBuffer kd2(row_pointers(cache2, 0)), vd2(row_pointers(cache2, n_tokens));
+      ASSERT_CUDA_OK(RopeStoreAt(q2.get<float>(), k2.get<float>(), v2.get<float>(), n_tokens,
+                                 n_head, n_head_kv, rc.head_dim, d_positions.get<int32_t>(), config,
+                                 kd2.get<uint8_t* const>(), vd2.get<uint8_t* const>(), type,
+                                 nullptr));
+      EXPECT_EQ(q2.Download<uint32_t>(q.size()), q1.Download<uint32_t>(q.size()));
+      EXPECT_EQ(k2.Download<uint32_t>(k.size()), k1.Download<uint32_t>(k.size()));
+      EXPECT_EQ(cache2.Download<uint8_t>(cache_bytes), cache1.Download<uint8_t>(cache_bytes));
+    }
+  }
+  DeviceBuffer buf(std::vector<uint8_t>(4096, 0));
+  const RopeConfig plain{.n_dims = 64};
+  float* f = buf.get<float>();
+  auto* rows = buf.get<uint8_t* const>();
+  EXPECT_EQ(RopeStoreAt(f, f, f, 1, 1, 1, 64, nullptr, plain, rows, rows, DType::kF16, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(RopeStoreAt(f, f, f, 1, 1, 1, 64, buf.get<int32_t>(), plain, rows, rows, DType::kQ4_0,
+                        nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(RopeStoreAt(f, f, f, 1, 1, 1, 48, buf.get<int32_t>(), {.n_dims = 48}, rows, rows,
+                        DType::kQ8_0, nullptr),
+            cudaErrorInvalidValue);  // 48 values are not whole q8_0 blocks
+  EXPECT_EQ(
+      RopeStoreAt(f, f, f, 0, 1, 1, 64, nullptr, plain, nullptr, nullptr, DType::kF16, nullptr),
+      cudaSuccess);
+}
+
 // Elements are stored whole, so a destination or row stride off their alignment is refused
 // (the GPU would fault) instead of launched.
 TEST(CudaOpsTest, StoreRowsRefusesMisalignedRows) {

@@ -14,8 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.h"
@@ -24,6 +26,7 @@
 #include "gemv_emulation.h"
 #include "kernels/cpu/quant_traits.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/ops.h"
 #include "quant_test_util.h"
 
 namespace wick::kernels::cuda {
@@ -400,6 +403,195 @@ TEST(CudaGemv, EmptyRowsGiveZeros) {
     ASSERT_EQ(y.size(), 60u);
     for (float v : y) EXPECT_EQ(v, 0.0f) << NameOf(t);
   }
+}
+
+// ---- GemvMany ----
+
+// Device copies of several weight matrices and one x, for GemvMany against separate calls.
+struct ManyFixture {
+  std::vector<const Weights*> weights;
+  int64_t k = 0;
+  int64_t m = 0;
+  std::vector<std::unique_ptr<DeviceBuffer>> w;
+  std::unique_ptr<DeviceBuffer> x;
+
+  ManyFixture(std::vector<const Weights*> ws, const std::vector<float>& host_x, int64_t rows)
+      : weights(std::move(ws)), k(weights[0]->k), m(rows) {
+    for (const Weights* wt : weights) {
+      w.push_back(std::make_unique<DeviceBuffer>(wt->bytes.size()));
+      EXPECT_EQ(
+          cudaMemcpy(w.back()->bytes(), wt->bytes.data(), wt->bytes.size(), cudaMemcpyHostToDevice),
+          cudaSuccess);
+    }
+    x = std::make_unique<DeviceBuffer>(m * k * sizeof(float));
+    EXPECT_EQ(cudaMemcpy(x->bytes(), host_x.data(), m * k * sizeof(float), cudaMemcpyHostToDevice),
+              cudaSuccess);
+  }
+
+  const float* dx() const { return reinterpret_cast<const float*>(x->bytes()); }
+
+  // Gemv of matrix p alone, left on the device at y.
+  void Alone(size_t p, float* y, cudaStream_t stream) const {
+    GemvArgs a;
+    a.w = w[p]->bytes();
+    a.type = weights[p]->type;
+    a.n = weights[p]->n;
+    a.k = k;
+    a.x = dx();
+    a.m = m;
+    a.y = y;
+    EXPECT_EQ(Gemv(a, stream), cudaSuccess);
+  }
+};
+
+std::vector<float> Download(const float* p, size_t n) {
+  std::vector<float> v(n);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(v.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+  return v;
+}
+
+void ExpectSameBits(const std::vector<float>& got, const std::vector<float>& want,
+                    const char* what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  int failures = 0;
+  for (size_t j = 0; j < got.size(); ++j) {
+    if (Bits(got[j]) != Bits(want[j]) && failures++ < 10) {
+      ADD_FAILURE() << what << " [" << j << "]: " << got[j] << ", separately " << want[j];
+    }
+  }
+}
+
+// Three matrices of different heights in one launch, each output as Gemv gives it alone; an
+// accumulating call adds to y exactly as Add does; a SwiGLU call equals SwiGlu of the gate and
+// up products. For every type and 1, 3, 8 and 19 activation rows (groups and a remainder).
+TEST(CudaGemvMany, EqualsSeparateCallsForEveryOutput) {
+  WICK_SKIP_WITHOUT_GPU();
+  Stream stream;
+  ASSERT_EQ(stream.error(), cudaSuccess);
+  for (const DType t : kTypes) {
+    const int64_t k = OddK(t);
+    const Weights a = MakeWeights(t, 67, k, 61, /*random_blocks=*/true);
+    const Weights b = MakeWeights(t, 16, k, 62, /*random_blocks=*/true);
+    const Weights c = MakeWeights(t, 45, k, 63, /*random_blocks=*/true);
+    const Weights up = MakeWeights(t, 67, k, 64, /*random_blocks=*/true);
+    for (const int64_t m : {1, 3, 8, 19}) {
+      SCOPED_TRACE(testing::Message() << NameOf(t) << " m " << m);
+      const ManyFixture f({&a, &b, &c, &up}, RandomX(m, k, 65), m);
+      std::vector<std::vector<float>> alone;
+      for (size_t p = 0; p < 4; ++p) {
+        DeviceBuffer y(m * f.weights[p]->n * sizeof(float));
+        f.Alone(p, reinterpret_cast<float*>(y.bytes()), stream.get());
+        alone.push_back(Download(reinterpret_cast<float*>(y.bytes()), m * f.weights[p]->n));
+      }
+
+      // kStore: three parts, the middle one with a strided y.
+      const int64_t stride1 = b.n + 5;
+      DeviceBuffer y0(m * a.n * sizeof(float)), y1(m * stride1 * sizeof(float)),
+          y2(m * c.n * sizeof(float));
+      GemvManyArgs many;
+      many.parts[0] = {.w = f.w[0]->bytes(), .n = a.n, .y = reinterpret_cast<float*>(y0.bytes())};
+      many.parts[1] = {.w = f.w[1]->bytes(),
+                       .n = b.n,
+                       .y = reinterpret_cast<float*>(y1.bytes()),
+                       .y_stride = stride1};
+      many.parts[2] = {.w = f.w[2]->bytes(), .n = c.n, .y = reinterpret_cast<float*>(y2.bytes())};
+      many.n_parts = 3;
+      many.type = t;
+      many.k = k;
+      many.x = f.dx();
+      many.m = m;
+      ASSERT_EQ(GemvMany(many, stream.get()), cudaSuccess);
+      ExpectSameBits(Download(reinterpret_cast<float*>(y0.bytes()), m * a.n), alone[0], "part 0");
+      const std::vector<float> strided =
+          Download(reinterpret_cast<float*>(y1.bytes()), m * stride1);
+      std::vector<float> part1;
+      for (int64_t i = 0; i < m; ++i) {
+        part1.insert(part1.end(), strided.begin() + i * stride1,
+                     strided.begin() + i * stride1 + b.n);
+      }
+      ExpectSameBits(part1, alone[1], "part 1");
+      ExpectSameBits(Download(reinterpret_cast<float*>(y2.bytes()), m * c.n), alone[2], "part 2");
+
+      // kAccumulate onto a residual: y + v, as Add(y, v).
+      const std::vector<float> residual = RandomX(m, a.n, 66);
+      DeviceBuffer acc(m * a.n * sizeof(float)), want(m * a.n * sizeof(float)),
+          v(m * a.n * sizeof(float));
+      auto* acc_p = reinterpret_cast<float*>(acc.bytes());
+      auto* want_p = reinterpret_cast<float*>(want.bytes());
+      auto* v_p = reinterpret_cast<float*>(v.bytes());
+      ASSERT_EQ(cudaMemcpy(acc_p, residual.data(), residual.size() * sizeof(float),
+                           cudaMemcpyHostToDevice),
+                cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(want_p, residual.data(), residual.size() * sizeof(float),
+                           cudaMemcpyHostToDevice),
+                cudaSuccess);
+      f.Alone(0, v_p, stream.get());
+      ASSERT_EQ(Add(want_p, v_p, want_p, m * a.n, stream.get()), cudaSuccess);
+      GemvManyArgs add = many;
+      add.parts[0].y = acc_p;
+      add.n_parts = 1;
+      add.output = GemvOutput::kAccumulate;
+      ASSERT_EQ(GemvMany(add, stream.get()), cudaSuccess);
+      ExpectSameBits(Download(acc_p, m * a.n), Download(want_p, m * a.n), "accumulated");
+
+      // kSwiGlu: silu(gate) * up into the gate part's y.
+      DeviceBuffer gate(m * a.n * sizeof(float)), upv(m * a.n * sizeof(float)),
+          fused(m * a.n * sizeof(float));
+      auto* gate_p = reinterpret_cast<float*>(gate.bytes());
+      auto* up_p = reinterpret_cast<float*>(upv.bytes());
+      auto* fused_p = reinterpret_cast<float*>(fused.bytes());
+      f.Alone(0, gate_p, stream.get());
+      f.Alone(3, up_p, stream.get());
+      ASSERT_EQ(SwiGlu(gate_p, up_p, gate_p, m * a.n, stream.get()), cudaSuccess);
+      GemvManyArgs glu = many;
+      glu.parts[0].y = fused_p;
+      glu.parts[1] = {.w = f.w[3]->bytes(), .n = up.n, .y = nullptr};
+      glu.n_parts = 2;
+      glu.output = GemvOutput::kSwiGlu;
+      ASSERT_EQ(GemvMany(glu, stream.get()), cudaSuccess);
+      ExpectSameBits(Download(fused_p, m * a.n), Download(gate_p, m * a.n), "swiglu");
+    }
+  }
+}
+
+TEST(CudaGemvMany, RejectsBadParts) {
+  WICK_SKIP_WITHOUT_GPU();
+  DeviceBuffer buf(1 << 16);
+  ASSERT_EQ(buf.error(), cudaSuccess);
+  GemvManyArgs ok;
+  ok.parts[0] = {.w = buf.bytes(), .n = 4, .y = reinterpret_cast<float*>(buf.bytes(16384))};
+  ok.parts[1] = {.w = buf.bytes(4096), .n = 4, .y = reinterpret_cast<float*>(buf.bytes(20480))};
+  ok.n_parts = 2;
+  ok.type = DType::kQ4_0;
+  ok.k = 64;
+  ok.x = reinterpret_cast<const float*>(buf.bytes(8192));
+  ok.m = 2;
+  EXPECT_EQ(GemvMany(ok, nullptr), cudaSuccess);
+  ok.output = GemvOutput::kSwiGlu;
+  EXPECT_EQ(GemvMany(ok, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+
+  GemvManyArgs bad = ok;
+  bad.n_parts = 0;
+  EXPECT_EQ(GemvMany(bad, nullptr), cudaErrorInvalidValue);
+  bad.n_parts = kMaxGemvParts + 1;
+  EXPECT_EQ(GemvMany(bad, nullptr), cudaErrorInvalidValue);
+  bad = ok;
+  bad.parts[1].n = 5;  // SwiGLU's gate and up rows pair up
+  EXPECT_EQ(GemvMany(bad, nullptr), cudaErrorInvalidValue);
+  bad = ok;
+  bad.n_parts = 3;  // SwiGLU takes exactly two
+  bad.parts[2] = bad.parts[1];
+  EXPECT_EQ(GemvMany(bad, nullptr), cudaErrorInvalidValue);
+  bad = ok;
+  bad.output = GemvOutput::kStore;
+  bad.parts[1].y = nullptr;  // only SwiGLU's up part writes nothing
+  EXPECT_EQ(GemvMany(bad, nullptr), cudaErrorInvalidValue);
+  bad = ok;
+  bad.parts[1].w = buf.bytes(4097);
+  EXPECT_EQ(GemvMany(bad, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
 
 // ---- DequantizeRowsF16 ----
