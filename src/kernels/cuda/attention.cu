@@ -37,6 +37,7 @@
 
 #include "core/quant_blocks.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/ops_math.cuh"
 
 namespace wick::kernels::cuda {
@@ -224,6 +225,8 @@ constexpr size_t SmemFloats(int d, int rw) {
 
 template <int D, int RW>
 __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
+  LetNextStart();
+  WaitForPrevious();
   // A batched decode launch stacks its sequences' splits along z.
   const Args a = args.seqs == nullptr ? args : ForSequence(args, blockIdx.z / kSplits);
   constexpr int kRows = kWarps * RW;
@@ -464,6 +467,8 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
 // `normalised` (f16): the partials already carry the row's softmax and are summed in split
 // order, as the CPU sums them.
 __global__ void __launch_bounds__(kThreads) CombineKernel(const Args args, bool normalised) {
+  LetNextStart();
+  WaitForPrevious();
   const Args a = args.seqs == nullptr ? args : ForSequence(args, blockIdx.y);
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int64_t rows_all = a.n_tokens * a.n_head;
@@ -507,8 +512,7 @@ cudaError_t LaunchAttention(const Args& a, dim3 grid, cudaStream_t stream) {
                              static_cast<int>(smem));
     if (err != cudaSuccess) return err;
   }
-  AttentionKernel<D, RW><<<grid, kThreads, smem, stream>>>(a);
-  return cudaGetLastError();
+  return LaunchOverlapped(AttentionKernel<D, RW>, grid, kThreads, smem, stream, a);
 }
 
 template <int RW>
@@ -638,8 +642,7 @@ cudaError_t LaunchDecode(Args a, int64_t n_head_kv, int64_t seqs, cudaStream_t s
   const int64_t rows_all = a.n_tokens * a.n_head;
   const dim3 combine(static_cast<unsigned>((rows_all + kWarps - 1) / kWarps),
                      static_cast<unsigned>(seqs));
-  CombineKernel<<<combine, kThreads, 0, stream>>>(a, f16);
-  return cudaGetLastError();
+  return LaunchOverlapped(CombineKernel, combine, kThreads, 0, stream, a, f16);
 }
 
 }  // namespace

@@ -3,6 +3,11 @@
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
 
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
 namespace wick::kernels::cuda {
 
 Result<std::vector<CudaDeviceInfo>> ListCudaDevices() {
@@ -55,6 +60,31 @@ bool HaveUsableCudaDevice(std::string* why) {
                        devices->front().name, devices->front().compute_capability);
   }
   return false;
+}
+
+bool OverlappedLaunchesEnabled() {
+  static const bool requested = [] {
+    const char* env = std::getenv("WICK_CUDA_PDL");
+    return env != nullptr && std::strcmp(env, "1") == 0;
+  }();
+  if (!requested) return false;
+  // Per device: 0 unknown, 1 no, 2 yes.
+  static std::array<std::atomic<int>, 64> decided{};
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= 64) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  int state = decided[device].load(std::memory_order_relaxed);
+  if (state == 0) {
+    int major = 0;
+    const bool ok =
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess;
+    if (!ok) (void)cudaGetLastError();
+    state = ok && major >= 9 ? 2 : 1;
+    decided[device].store(state, std::memory_order_relaxed);
+  }
+  return state == 2;
 }
 
 }  // namespace wick::kernels::cuda

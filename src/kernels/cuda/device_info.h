@@ -30,4 +30,9 @@ Result<std::vector<CudaDeviceInfo>> ListCudaDevices();
 // `why`, for GTEST_SKIP.
 bool HaveUsableCudaDevice(std::string* why);
 
+// Whether kernels/cuda/launch.cuh overlaps kernel launches on the current device: asked for by
+// WICK_CUDA_PDL=1 (off by default until measured) and possible from compute capability 9.0.
+// Decided once per device.
+bool OverlappedLaunchesEnabled();
+
 }  // namespace wick::kernels::cuda

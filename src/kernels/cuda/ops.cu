@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "core/quant_blocks.h"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/ops.h"
 #include "kernels/cuda/ops_math.cuh"
 
@@ -38,6 +39,8 @@ __global__ void RmsNormKernel(const float* x, const float* weight, float* out, i
                               int64_t n, float eps, bool vec4) {
   __shared__ double partial[kBlock / 32];
   __shared__ float row_scale;
+  LetNextStart();
+  WaitForPrevious();
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const float* xr = x + r * n;
     float* outr = out + r * n;
@@ -261,6 +264,8 @@ __global__ void RopeStoreKernel(float* q, float* k, const float* v, int64_t n_to
                                 uint8_t* const* v_dst, DType type) {
   extern __shared__ float table[];  // [n_dims/2][2]
   const int64_t kv_dim = n_head_kv * head_dim;
+  LetNextStart();
+  WaitForPrevious();
   for (int64_t t = blockIdx.x; t < n_tokens; t += gridDim.x) {
     RopeTable(p, freq_factors, positions[t], table);
     __syncthreads();
@@ -300,11 +305,11 @@ cudaError_t RmsNorm(const float* x, const float* weight, float* out, int64_t row
   // Short rows leave most of a 256-thread block idle; 128 threads cover every usual width.
   const int grid = static_cast<int>(std::min<int64_t>(rows, int64_t{1} << 30));
   if (n <= 2048) {
-    RmsNormKernel<128><<<grid, 128, 0, stream>>>(x, weight, out, rows, n, eps, vec4);
-  } else {
-    RmsNormKernel<256><<<grid, 256, 0, stream>>>(x, weight, out, rows, n, eps, vec4);
+    return LaunchOverlapped(RmsNormKernel<128>, grid, 128, 0, stream, x, weight, out, rows, n, eps,
+                            vec4);
   }
-  return cudaGetLastError();
+  return LaunchOverlapped(RmsNormKernel<256>, grid, 256, 0, stream, x, weight, out, rows, n, eps,
+                          vec4);
 }
 
 namespace {
@@ -371,10 +376,9 @@ cudaError_t RopeStoreAt(float* q, float* k, const float* v, int64_t n_tokens, in
   const m::RopeAngleParams p = m::PrepareRope(config);
   const int grid = static_cast<int>(std::min<int64_t>(n_tokens, int64_t{1} << 30));
   const auto smem = static_cast<size_t>(config.n_dims) * sizeof(float);
-  RopeStoreKernel<<<grid, kThreads, smem, stream>>>(
-      q, k, v, n_tokens, n_head, n_head_kv, head_dim, positions, p, config.freq_factors,
-      config.type == RopeType::kNeox, k_dst, v_dst, type);
-  return cudaGetLastError();
+  return LaunchOverlapped(RopeStoreKernel, grid, kThreads, smem, stream, q, k, v, n_tokens, n_head,
+                          n_head_kv, head_dim, positions, p, config.freq_factors,
+                          config.type == RopeType::kNeox, k_dst, v_dst, type);
 }
 
 cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {

@@ -1,26 +1,30 @@
-// The decode GEMV and the dequantisation to f16 on the GPU (see quant_matmul.h).
+// The decode GEMV on the GPU (see quant_matmul.h; the f16 dequantisation is dequant_f16.cu).
 //
-// Quantised weights (QuantGemvKernel, its per-lane parts in gemv_chunk.cuh). A CTA of 4 warps
-// owns 16 consecutive weight rows, 4 per warp, and walks k in chunks of 1024 columns; in every
-// chunk, lane L of a warp owns the same 32 elements (one slice, dequant.cuh) of each of its
-// warp's 4 rows. Why this shape:
+// Quantised weights (QuantGemvKernel, its per-lane parts in gemv_chunk.cuh). A CTA of W warps
+// owns W * R consecutive weight rows, R per warp (the Layout), and walks k in chunks of 1024
+// columns; in every chunk, lane L of a warp owns the same 32 elements (one slice, dequant.cuh)
+// of each of its warp's rows. Why this shape:
 //  - Weights are streamed once, with 16-byte loads: each warp copies its rows' chunk bytes
 //    into shared memory with cp.async, kStages - 1 chunks ahead of the one it computes. Rows
 //    are contiguous but blocks of 18, 34 or 210 bytes are only 2-byte aligned, so the copy
 //    moves the aligned 16-byte words inside a row's chunk and the few bytes at either end with
 //    2-byte loads; lanes then read their slices from shared memory, where misalignment costs a
-//    funnel shift rather than a split load.
+//    funnel shift rather than a split load. The first copies are issued before the kernel
+//    waits for the one before it (launch.cuh).
 //  - A lane decodes 32 elements with one set of scale loads, 8 at a time, and multiplies them
 //    with activations from shared memory: the CTA stages each chunk of the m activation rows
-//    once for its 16 rows (read from L1 instead, the lanes' columns 128 bytes apart would cost
+//    once for its rows (read from L1 instead, the lanes' columns 128 bytes apart would cost
 //    one cache line per lane per load), skewed so that a quarter warp's 16-byte reads hit
-//    distinct banks. Four rows per lane reuse every x load four times.
+//    distinct banks. R rows per lane reuse every x load R times.
 //  - Codes become floats by landing in a float's mantissa (no slow int-to-float conversion),
 //    and each piece's dot with x is scaled once: scale * sum(q x) + bias * sum(x).
 //  - Lanes' partial sums are reduced with warp shuffles in a fixed order. Nothing depends on
 //    m, so a row's result is the same whether it is computed alone or beside 7 others.
-// Float weights (FloatGemvKernel): 16 rows per CTA as well, each lane owning 8 consecutive
-// columns in every 256, so weights (16-byte streaming loads) and x (__ldg) both coalesce.
+// Float weights (FloatGemvKernel): each lane owns 8 consecutive columns in every 256, so
+// weights (16-byte streaming loads) and x (__ldg) both coalesce.
+// Both kernels take up to kMaxGemvParts matrices (PartTable: consecutive CTAs walk one part,
+// then the next) and write each result as the call's GemvOutput says: stored, added to y, or,
+// with a warp's rows split between gate and up rows, as silu(gate) * up.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -28,8 +32,10 @@
 #include <cstdint>
 
 #include "kernels/cuda/gemv_chunk.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/ops_math.cuh"
 #include "kernels/cuda/quant_matmul.h"
+#include "kernels/cuda/weight_types.cuh"
 
 namespace wick::kernels::cuda {
 
@@ -63,14 +69,6 @@ constexpr int kMinCtasPerSm = std::max(1, (M == 1   ? 5
                                               4 / L::kWarps);
 constexpr unsigned kFullMask = 0xffffffffu;
 constexpr size_t kDefaultSharedBytes = 48 * 1024;  // above this a kernel must opt in
-
-constexpr bool IsFloatType(DType t) {
-  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16;
-}
-
-bool Aligned(const void* p, uintptr_t to) {
-  return reinterpret_cast<uintptr_t>(p) % to == 0;
-}
 
 __host__ __device__ __forceinline__ int64_t MinI64(int64_t a, int64_t b) {
   return a < b ? a : b;
@@ -345,6 +343,9 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
 
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) issue(s);
+  // The weights are already on their way; x and y belong to the kernels before this one.
+  LetNextStart();
+  WaitForPrevious();
   float acc[kRowsPerWarp][M];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
@@ -431,14 +432,11 @@ cudaError_t LaunchQuantGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStr
   unsigned grid = 0;
   const PartTable table = TableFor<L>(a, g, &grid);
   const float* x = a.x + g.row0 * a.k;
-  kernel<<<grid, L::kThreads, kShared, stream>>>(table, a.output, a.k, x, Aligned(x, 16), g.groups);
-  return cudaGetLastError();
+  return LaunchOverlapped(kernel, grid, L::kThreads, kShared, stream, table, a.output, a.k, x,
+                          Aligned(x, 16), g.groups);
 }
 
 // ---- Float weights ----
-
-template <DType T>
-constexpr int kElemBytes = T == DType::kF32 ? 4 : 2;
 
 // Elements col .. col + 7 of a row (16-byte aligned).
 template <DType T>
@@ -491,6 +489,8 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
   wr.y += work.group * M * wr.y_stride;
   const uint8_t* const(&rows)[kRowsPerWarp] = wr.w;
   const bool(&valid)[kRowsPerWarp] = wr.valid;
+  LetNextStart();
+  WaitForPrevious();
   float acc[kRowsPerWarp][M];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
@@ -556,8 +556,7 @@ cudaError_t LaunchFloatGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStr
   const float* x = a.x + g.row0 * a.k;
   auto* kernel =
       FloatVectorPath(a, x) ? FloatGemvKernel<T, M, true, L> : FloatGemvKernel<T, M, false, L>;
-  kernel<<<grid, L::kThreads, 0, stream>>>(table, a.output, a.k, x, g.groups);
-  return cudaGetLastError();
+  return LaunchOverlapped(kernel, grid, L::kThreads, 0, stream, table, a.output, a.k, x, g.groups);
 }
 
 template <DType T, int M, class L>
@@ -616,184 +615,6 @@ cudaError_t GemvTyped(const GemvManyArgs& a, cudaStream_t stream) {
   }
 }
 
-// ---- Dequantisation to f16 ----
-
-constexpr int kDequantThreads = 256;
-constexpr int64_t kMaxDequantBlocks = 1 << 16;  // grid-stride beyond
-
-unsigned DequantGrid(int64_t work) {
-  return static_cast<unsigned>(
-      std::min<int64_t>((work + kDequantThreads - 1) / kDequantThreads, kMaxDequantBlocks));
-}
-
-// One thread per 32-element slice of rows [row0, row0 + rows), which are contiguous in both w
-// and out. vec: out is 16-byte aligned, so each piece is one 16-byte store.
-template <DType T>
-__global__ void __launch_bounds__(kDequantThreads)
-    DequantQuantKernel(const uint8_t* __restrict__ w, int64_t first_block, int64_t slices,
-                       uint16_t* __restrict__ out, bool vec) {
-  using F = dq::Format<T>;
-  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < slices;
-       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t block = t / F::kSlots;  // within the rows
-    const int slot = static_cast<int>(t % F::kSlots);
-    const typename F::Slice slice =
-        F::template Load<dq::ExactReader>(w + (first_block + block) * F::kBlockBytes, slot);
-    uint16_t* ob = out + block * F::kBlockElems;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const dq::Piece p = F::Decode(slice, k);
-      float q[8];
-      dq::Quants<F>(p, q);
-      uint16_t h[8];
-#pragma unroll
-      for (int e = 0; e < 8; ++e) h[e] = dq::F32ToF16(dq::Weight<F>(p, q[e]));
-      uint16_t* dst = ob + F::PieceCol(slot, k);
-      if (vec) {
-        uint4 v;
-        v.x = h[0] | (static_cast<uint32_t>(h[1]) << 16);
-        v.y = h[2] | (static_cast<uint32_t>(h[3]) << 16);
-        v.z = h[4] | (static_cast<uint32_t>(h[5]) << 16);
-        v.w = h[6] | (static_cast<uint32_t>(h[7]) << 16);
-        *reinterpret_cast<uint4*>(dst) = v;
-      } else {
-#pragma unroll
-        for (int e = 0; e < 8; ++e) dst[e] = h[e];
-      }
-    }
-  }
-}
-
-// The CPU's F32ToF16(dequantize(element)), one element.
-template <DType T>
-__device__ __forceinline__ uint16_t FloatElementToF16(const uint8_t* w, int64_t i) {
-  if constexpr (T == DType::kF32) {
-    return dq::F32ToF16(__ldg(reinterpret_cast<const float*>(w) + i));
-  } else {
-    const auto h = static_cast<uint16_t>(__ldg(reinterpret_cast<const unsigned short*>(w) + i));
-    if constexpr (T == DType::kF16) {
-      return dq::F16RoundTrip(h);
-    } else {
-      return dq::F32ToF16(dq::Bf16ToF32(h));
-    }
-  }
-}
-
-// Elements [0, count) of w (the rows, contiguous) to out; with vec (both 16-byte aligned)
-// 8 per thread, the tail of fewer than 8 one per thread.
-template <DType T>
-__global__ void __launch_bounds__(kDequantThreads)
-    DequantFloatKernel(const uint8_t* __restrict__ w, int64_t count, uint16_t* __restrict__ out,
-                       bool vec) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t vec_count = vec ? count / 8 : 0;
-  for (int64_t t = first; t < vec_count; t += stride) {
-    uint16_t h[8];
-#pragma unroll
-    for (int e = 0; e < 8; ++e) h[e] = FloatElementToF16<T>(w, 8 * t + e);
-    uint4 v;
-    v.x = h[0] | (static_cast<uint32_t>(h[1]) << 16);
-    v.y = h[2] | (static_cast<uint32_t>(h[3]) << 16);
-    v.z = h[4] | (static_cast<uint32_t>(h[5]) << 16);
-    v.w = h[6] | (static_cast<uint32_t>(h[7]) << 16);
-    reinterpret_cast<uint4*>(out)[t] = v;
-  }
-  for (int64_t i = 8 * vec_count + first; i < count; i += stride) {
-    out[i] = FloatElementToF16<T>(w, i);
-  }
-}
-
-template <DType T>
-cudaError_t DequantTyped(const uint8_t* w, int64_t row0, int64_t rows, int64_t k, uint16_t* out,
-                         cudaStream_t stream) {
-  if constexpr (IsFloatType(T)) {
-    const uint8_t* first = w + row0 * k * kElemBytes<T>;
-    const int64_t count = rows * k;
-    const bool vec = Aligned(first, 16) && Aligned(out, 16);
-    DequantFloatKernel<T><<<DequantGrid(vec ? count / 8 + 1 : count), kDequantThreads, 0, stream>>>(
-        first, count, out, vec);
-  } else {
-    using F = dq::Format<T>;
-    const int64_t blocks_per_row = k / F::kBlockElems;
-    const int64_t slices = rows * blocks_per_row * F::kSlots;
-    DequantQuantKernel<T><<<DequantGrid(slices), kDequantThreads, 0, stream>>>(
-        w, row0 * blocks_per_row, slices, out, Aligned(out, 16));
-  }
-  return cudaGetLastError();
-}
-
-// Calls fn.template operator()<T>() for the supported type t; false for the others.
-template <class Fn>
-bool VisitWeightType(DType t, Fn&& fn) {
-  switch (t) {
-    case DType::kF32:
-      fn.template operator()<DType::kF32>();
-      return true;
-    case DType::kF16:
-      fn.template operator()<DType::kF16>();
-      return true;
-    case DType::kBF16:
-      fn.template operator()<DType::kBF16>();
-      return true;
-    case DType::kQ4_0:
-      fn.template operator()<DType::kQ4_0>();
-      return true;
-    case DType::kQ4_1:
-      fn.template operator()<DType::kQ4_1>();
-      return true;
-    case DType::kQ5_0:
-      fn.template operator()<DType::kQ5_0>();
-      return true;
-    case DType::kQ5_1:
-      fn.template operator()<DType::kQ5_1>();
-      return true;
-    case DType::kQ8_0:
-      fn.template operator()<DType::kQ8_0>();
-      return true;
-    case DType::kQ2_K:
-      fn.template operator()<DType::kQ2_K>();
-      return true;
-    case DType::kQ3_K:
-      fn.template operator()<DType::kQ3_K>();
-      return true;
-    case DType::kQ4_K:
-      fn.template operator()<DType::kQ4_K>();
-      return true;
-    case DType::kQ5_K:
-      fn.template operator()<DType::kQ5_K>();
-      return true;
-    case DType::kQ6_K:
-      fn.template operator()<DType::kQ6_K>();
-      return true;
-    default:
-      return false;
-  }
-}
-
-struct Geometry {
-  int64_t block_elems;
-  int64_t block_bytes;
-};
-
-// Block size and bytes of a supported type (elements for the float types).
-Geometry GeometryOf(DType t) {
-  Geometry g{1, 4};
-  VisitWeightType(t, [&]<DType T>() {
-    if constexpr (IsFloatType(T)) {
-      g = {1, kElemBytes<T>};
-    } else {
-      g = {dq::Format<T>::kBlockElems, dq::Format<T>::kBlockBytes};
-    }
-  });
-  return g;
-}
-
-// The weights' alignment the kernels need: their 16- and 32-bit fields.
-uintptr_t WeightAlignment(DType t) {
-  return t == DType::kF32 ? 4 : 2;
-}
-
 }  // namespace
 
 bool SupportsWeightType(DType type) {
@@ -844,22 +665,6 @@ cudaError_t GemvMany(const GemvManyArgs& args, cudaStream_t stream) {
   }
   cudaError_t err = cudaSuccess;
   VisitWeightType(args.type, [&]<DType T>() { err = GemvTyped<T>(args, stream); });
-  return err;
-}
-
-cudaError_t DequantizeRowsF16(const void* w, DType type, int64_t row0, int64_t rows, int64_t k,
-                              uint16_t* out, cudaStream_t stream) {
-  if (row0 < 0 || rows < 0 || k < 0 || !SupportsWeightType(type)) return cudaErrorInvalidValue;
-  if (rows == 0 || k == 0) return cudaSuccess;
-  const Geometry g = GeometryOf(type);
-  if (k % g.block_elems != 0 || w == nullptr || out == nullptr ||
-      !Aligned(w, WeightAlignment(type)) || !Aligned(out, 2)) {
-    return cudaErrorInvalidValue;
-  }
-  cudaError_t err = cudaSuccess;
-  VisitWeightType(type, [&]<DType T>() {
-    err = DequantTyped<T>(static_cast<const uint8_t*>(w), row0, rows, k, out, stream);
-  });
   return err;
 }
 
