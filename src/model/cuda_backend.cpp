@@ -25,8 +25,6 @@ constexpr size_t kUploadChunk = 16u << 20;
 // Pinned memory for the copies of one step (inputs, logits), grown when a step needs more.
 constexpr size_t kMinStaging = 4u << 20;
 constexpr size_t kBlasWorkspace = 32u << 20;
-// Weight rows dequantised to f16 at a time for a cuBLAS GEMM: bounds that scratch buffer.
-constexpr int64_t kGemmScratchElements = int64_t{32} << 20;
 
 std::string MemoryInfo() {
   size_t free_b = 0, total_b = 0;
@@ -128,6 +126,7 @@ CudaBackend::~CudaBackend() {
     if (upload_staging_[i] != nullptr) (void)cudaFreeHost(upload_staging_[i]);
   }
   if (staging_ != nullptr) (void)cudaFreeHost(staging_);
+  if (step_args_mirror_ != nullptr) (void)cudaFreeHost(step_args_mirror_);
   if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
 }
 
@@ -309,6 +308,7 @@ void CudaBackend::BeginStep(int64_t shape) {
   step_shape_ = shape;
   step_args_block_ = 0;
   step_args_used_ = 0;
+  step_upfront_ = 0;
   step_signature_ = kSignatureSeed;
   step_replayable_ = true;
   if (shape < 0 || !graphs_enabled_) return;
@@ -326,9 +326,12 @@ void CudaBackend::BeginStep(int64_t shape) {
   // A recording that took every per-step value from device memory, made since the last
   // allocation or free, is launched as it is: the ops of this step only fill the staging
   // memory its copies read.
+  const auto upfront = upfront_args_.find(shape);
+  const size_t upfront_bytes = upfront == upfront_args_.end() ? 0 : upfront->second;
   auto it = graphs_.find(shape);
   if (it != graphs_.end() && it->second.replayable && it->second.generation == Generation()) {
     replaying_ = true;
+    step_upfront_ = it->second.upfront;
     return;
   }
   const cudaError_t err = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
@@ -340,6 +343,13 @@ void CudaBackend::BeginStep(int64_t shape) {
     return;
   }
   capturing_ = true;
+  if (upfront_bytes > 0 && step_args_mirror_ != nullptr) {
+    // The step's arguments, written to the mirror by its ops before the graph runs.
+    Check(cudaMemcpyAsync(step_args_[0].data(), step_args_mirror_, upfront_bytes,
+                          cudaMemcpyHostToDevice, stream_),
+          "copying the step's arguments");
+    step_upfront_ = upfront_bytes;
+  }
 }
 
 void CudaBackend::NoGraphsFor(int64_t shape) {
@@ -393,6 +403,7 @@ Status CudaBackend::EndStep() {
     if (err != cudaSuccess) return FailStep(err, "launching a recorded step");
     ++graph_launches_;
     ++replayed_steps_;
+    if (step_upfront_ > 0) ++steps_with_one_args_copy_;
   } else if (capturing_) {
     cudaGraph_t graph = nullptr;
     const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
@@ -420,171 +431,16 @@ Status CudaBackend::EndStep() {
     rec.generation = Generation();
     rec.replayable = step_replayable_;
     rec.signature = step_signature_;
+    rec.upfront = step_upfront_;
     ++graph_launches_;
+    if (step_upfront_ > 0) ++steps_with_one_args_copy_;
+  } else if (step_shape_ >= 0) {
+    // An eager step: what its recordings may copy in one piece (not when it spilled past the
+    // first block).
+    upfront_args_[step_shape_] = step_args_block_ == 0 ? step_args_used_ : 0;
   }
   step_shape_ = -1;
   return Synchronize();
-}
-
-Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
-  const kernels::cuda::GemvArgs args{
-      .w = w.data, .type = w.type, .n = w.rows, .k = w.row_len, .x = x, .m = m, .y = y};
-  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::Gemv(args, stream_), "gemv");
-  return OkStatus();
-}
-
-bool CudaBackend::UsesGemv(int64_t m, kernels::MatmulPath path) const {
-  // A forced path is kept whatever m is, so a row's result does not depend on how many rows
-  // share the call: decode rows take the GEMV (each output computed alone), prompt rows the
-  // tensor cores. Unforced calls of a few rows take the GEMV, which reads the weights once.
-  return blas_ == nullptr || path == kernels::MatmulPath::kDot ||
-         (path == kernels::MatmulPath::kAuto && m <= kernels::cuda::kGemvGroupRows);
-}
-
-Status CudaBackend::Gemm(const TensorRef& w, const float* x, int64_t m, float* y) {
-  const int64_t n = w.rows, k = w.row_len;
-  if (n > INT32_MAX || k > INT32_MAX || m > INT32_MAX) {
-    return Error(ErrorCode::kOutOfRange, fmt::format("matmul of {}x{} by {} rows", n, k, m));
-  }
-  if (w.type == DType::kF32) {
-    return blas_->GemmEx(CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
-                         static_cast<int>(k), w.data, CUDA_R_32F, static_cast<int>(k), x,
-                         CUDA_R_32F, static_cast<int>(k), y, static_cast<int>(n));
-  }
-  // f16 activations and f16 weights (dequantised a slab of rows at a time) on tensor cores,
-  // f32 accumulation, as cuBLAS's GemmEx does with a 32F compute type.
-  const size_t x_bytes = static_cast<size_t>(m * k) * sizeof(uint16_t);
-  WICK_RETURN_IF_ERROR(Reserve(gemm_activations_, x_bytes, "GEMM activations"));
-  auto* x16 = static_cast<uint16_t*>(gemm_activations_.data());
-  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::ConvertF32ToF16(x, x16, m * k, stream_),
-                            "f16 activations");
-  const int64_t slab = w.type == DType::kF16
-                           ? n
-                           : std::min<int64_t>(n, std::max<int64_t>(64, kGemmScratchElements / k));
-  if (w.type != DType::kF16) {
-    WICK_RETURN_IF_ERROR(
-        Reserve(gemm_weights_, static_cast<size_t>(slab * k) * 2, "GEMM weight slab"));
-  }
-  WICK_ASSIGN_OR_RETURN(uint64_t row_bytes, BytesFor(w.type, static_cast<uint64_t>(k)));
-  for (int64_t r0 = 0; r0 < n; r0 += slab) {
-    const int64_t rows = std::min(slab, n - r0);
-    const void* a = static_cast<const uint8_t*>(w.data) + static_cast<uint64_t>(r0) * row_bytes;
-    if (w.type != DType::kF16) {
-      auto* w16 = static_cast<uint16_t*>(gemm_weights_.data());
-      WICK_CUDA_RETURN_IF_ERROR(
-          kernels::cuda::DequantizeRowsF16(w.data, w.type, r0, rows, k, w16, stream_),
-          "dequantising weights");
-      a = w16;
-    }
-    WICK_RETURN_IF_ERROR(blas_->GemmEx(CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows),
-                                       static_cast<int>(m), static_cast<int>(k), a, CUDA_R_16F,
-                                       static_cast<int>(k), x16, CUDA_R_16F, static_cast<int>(k),
-                                       y + r0, static_cast<int>(n)));
-  }
-  return OkStatus();
-}
-
-Status CudaBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
-                           kernels::MatmulPath path) {
-  UseDevice();
-  WICK_RETURN_IF_ERROR(TakeStatus());
-  if (m <= 0 || w.rows <= 0) return OkStatus();
-  if (!Launches({1, Key(w.data), Key(x), Key(y), static_cast<uint64_t>(m),
-                 static_cast<uint64_t>(path)})) {
-    return OkStatus();
-  }
-  if (UsesGemv(m, path)) return GemvRows(w, x, m, y);
-  return Gemm(w, x, m, y);
-}
-
-namespace {
-
-// Whether weights can share one GemvMany launch: same type and row length.
-bool SameGemvShape(const TensorRef& a, const TensorRef& b) {
-  return a.type == b.type && a.row_len == b.row_len;
-}
-
-kernels::cuda::GemvPart PartOf(const TensorRef& w, float* y) {
-  return {.w = w.data, .n = w.rows, .y = y};
-}
-
-}  // namespace
-
-Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const float* x, int64_t m,
-                               kernels::MatmulPath path) {
-  if (!UsesGemv(m, path)) return Backend::MatmulMany(targets, x, m, path);
-  UseDevice();
-  WICK_RETURN_IF_ERROR(TakeStatus());
-  if (m <= 0) return OkStatus();
-  // Runs of targets whose weights share a type and row length, kMaxGemvParts at most, each
-  // one launch (a Q4_K_M layer's q and k together, its Q6_K v alone).
-  for (size_t i = 0; i < targets.size();) {
-    const TensorRef& first = *targets[i].w;
-    kernels::cuda::GemvManyArgs args;
-    args.n_parts = 0;
-    args.type = first.type;
-    args.k = first.row_len;
-    args.x = x;
-    args.m = m;
-    size_t j = i;
-    for (; j < targets.size() && args.n_parts < kernels::cuda::kMaxGemvParts &&
-           SameGemvShape(*targets[j].w, first);
-         ++j) {
-      args.parts[args.n_parts++] = PartOf(*targets[j].w, targets[j].y);
-    }
-    const auto w_key = [&](int p) { return p < args.n_parts ? Key(args.parts[p].w) : 0; };
-    const auto y_key = [&](int p) { return p < args.n_parts ? Key(args.parts[p].y) : 0; };
-    if (Launches({12, Key(x), static_cast<uint64_t>(m), w_key(0), y_key(0), w_key(1), y_key(1),
-                  w_key(2), y_key(2)})) {
-      WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv");
-    }
-    i = j;
-  }
-  return OkStatus();
-}
-
-Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, const float* x,
-                                 int64_t m, float* out, float* up_scratch,
-                                 kernels::MatmulPath path) {
-  if (!UsesGemv(m, path) || !SameGemvShape(gate, up) || gate.rows != up.rows) {
-    return Backend::MatmulSwiGlu(gate, up, x, m, out, up_scratch, path);
-  }
-  UseDevice();
-  WICK_RETURN_IF_ERROR(TakeStatus());
-  if (m <= 0 ||
-      !Launches({13, Key(gate.data), Key(up.data), Key(x), Key(out), static_cast<uint64_t>(m)})) {
-    return OkStatus();
-  }
-  kernels::cuda::GemvManyArgs args;
-  args.parts[0] = PartOf(gate, out);
-  args.parts[1] = PartOf(up, nullptr);
-  args.n_parts = 2;
-  args.type = gate.type;
-  args.k = gate.row_len;
-  args.x = x;
-  args.m = m;
-  args.output = kernels::cuda::GemvOutput::kSwiGlu;
-  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv with SwiGLU");
-  return OkStatus();
-}
-
-Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, float* residual,
-                              float* scratch, kernels::MatmulPath path) {
-  if (!UsesGemv(m, path)) return Backend::MatmulAdd(w, x, m, residual, scratch, path);
-  UseDevice();
-  WICK_RETURN_IF_ERROR(TakeStatus());
-  if (m <= 0 || !Launches({14, Key(w.data), Key(x), Key(residual), static_cast<uint64_t>(m)})) {
-    return OkStatus();
-  }
-  kernels::cuda::GemvManyArgs args;
-  args.parts[0] = PartOf(w, residual);
-  args.type = w.type;
-  args.k = w.row_len;
-  args.x = x;
-  args.m = m;
-  args.output = kernels::cuda::GemvOutput::kAccumulate;
-  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv into the residual");
-  return OkStatus();
 }
 
 Status CudaBackend::GetRows(const TensorRef& table, const int32_t*, int64_t, float*) {
@@ -684,9 +540,25 @@ Result<uint8_t*> CudaBackend::StepArgs(size_t bytes) {
   }
   // A new block (earlier ones stay: this step's kernels may still read them).
   WICK_ASSIGN_OR_RETURN(DeviceBuffer block, Allocate(std::max(bytes, kBlock)));
+  if (step_args_.empty()) {
+    WICK_CUDA_RETURN_IF_ERROR(cudaHostAlloc(reinterpret_cast<void**>(&step_args_mirror_),
+                                            block.bytes(), cudaHostAllocDefault),
+                              "allocating pinned memory for step arguments");
+  }
   step_args_.push_back(std::move(block));
   step_args_used_ = bytes;
   return static_cast<uint8_t*>(step_args_.back().data());
+}
+
+Status CudaBackend::UploadStepArgs(uint8_t* dst, const void* src, size_t bytes) {
+  const auto* block0 = step_args_.empty() ? nullptr : static_cast<uint8_t*>(step_args_[0].data());
+  if ((capturing_ || replaying_) && block0 != nullptr && dst >= block0 &&
+      dst + bytes <= block0 + step_upfront_) {
+    std::memcpy(step_args_mirror_ + (dst - block0), src, bytes);
+    (void)Launches({15, Key(dst), bytes});  // part of the step's signature; nothing to launch
+    return OkStatus();
+  }
+  return CopyToDevice(dst, src, bytes);
 }
 
 namespace {
@@ -741,7 +613,7 @@ Status CudaBackend::AttendSequences(std::span<const SequenceAttention> seqs,
     std::memcpy(&decode_args_[v_dst_at + i * sizeof(void*)], &seqs[i].v_dst, sizeof(void*));
   }
   WICK_ASSIGN_OR_RETURN(uint8_t * args, StepArgs(bytes));
-  WICK_RETURN_IF_ERROR(CopyToDevice(args, decode_args_.data(), bytes));
+  WICK_RETURN_IF_ERROR(UploadStepArgs(args, decode_args_.data(), bytes));
   // Everything that changes from step to step is in that copy.
   if (!Launches({9, Key(f.q), Key(seqs[0].k), Key(seqs[0].v), Key(f.out), n})) {
     ++batched_attention_layers_;

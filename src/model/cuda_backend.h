@@ -78,6 +78,8 @@ class CudaBackend : public Backend {
   int64_t graph_launches() const { return graph_launches_; }
   // Of those, steps launched without recording them again (see BeginStep).
   int64_t replayed_steps() const { return replayed_steps_; }
+  // Recorded steps whose arguments went to the device in one copy (UploadStepArgs).
+  int64_t steps_with_one_args_copy() const { return steps_with_one_args_copy_; }
   // Layers whose sequences' attention ran as one batched launch (AttendSequences).
   int64_t batched_attention_layers() const { return batched_attention_layers_; }
 
@@ -120,6 +122,11 @@ class CudaBackend : public Backend {
   // `bytes` of device memory for arguments that kernels of this step read (16-byte aligned),
   // valid until the next BeginStep; grows only outside recordings.
   Result<uint8_t*> StepArgs(size_t bytes);
+  // Copies `bytes` from host `src` to `dst` from StepArgs. In a recorded step whose arguments
+  // all fit the first block, as they did in the shape's eager step, the bytes go to that
+  // block's pinned mirror, which the step copies in one piece before its first kernel: one
+  // copy per step instead of one per layer, none of them between two kernels.
+  Status UploadStepArgs(uint8_t* dst, const void* src, size_t bytes);
   Status Gemm(const TensorRef& w, const float* x, int64_t m, float* y);
 
   int device_ = 0;
@@ -141,7 +148,10 @@ class CudaBackend : public Backend {
   std::vector<DeviceBuffer> step_args_;  // blocks; this step uses [0, block) and `used` of it
   size_t step_args_block_ = 0;
   size_t step_args_used_ = 0;
-  std::vector<uint8_t> decode_args_;  // host copy of a batched decode's device arguments
+  uint8_t* step_args_mirror_ = nullptr;     // pinned, as large as step_args_[0]
+  std::map<int64_t, size_t> upfront_args_;  // shape: bytes of block 0 its eager step used
+  size_t step_upfront_ = 0;                 // this step's bytes copied from the mirror
+  std::vector<uint8_t> decode_args_;        // host copy of a batched decode's device arguments
 
   Status status_ = OkStatus();
   bool graphs_enabled_ = true;
@@ -154,6 +164,7 @@ class CudaBackend : public Backend {
     uint64_t generation = 0;  // Generation() when recorded
     bool replayable = false;  // every per-step value came from device memory
     uint64_t signature = 0;   // of its ops, which a replayed step must repeat
+    size_t upfront = 0;       // step_upfront_ when recorded
   };
   static constexpr uint64_t kSignatureSeed = 0xcbf29ce484222325ull;
   std::map<int64_t, RecordedStep> graphs_;
@@ -164,6 +175,7 @@ class CudaBackend : public Backend {
   int64_t graph_launches_ = 0;
   int64_t replayed_steps_ = 0;
   int64_t batched_attention_layers_ = 0;
+  int64_t steps_with_one_args_copy_ = 0;
 };
 
 }  // namespace wick::model

@@ -196,12 +196,15 @@ TEST_F(CudaModelTest, DecodeStepsAreRecordedAndReplayed) {
   ASSERT_TRUE(p.gpu_model);
   const int64_t before = gpu_->graph_launches();
   const int64_t replays_before = gpu_->replayed_steps();
+  const int64_t one_copy_before = gpu_->steps_with_one_args_copy();
   Compare(p, DType::kF16, 8, 12, 0.25f, "graphs");
   // The first one-token step runs eagerly, the rest replay a graph: the second records it,
   // and the later ones launch it as recorded, their positions and cache rows reaching the
   // kernels through device memory.
   EXPECT_GE(gpu_->graph_launches() - before, 10);
   EXPECT_GE(gpu_->replayed_steps() - replays_before, 9);
+  // Each of those copied its arguments once, before its first kernel.
+  EXPECT_GE(gpu_->steps_with_one_args_copy() - one_copy_before, 10);
 }
 
 TEST_F(CudaModelTest, BatchedDecodeMatchesSequencesAlone) {

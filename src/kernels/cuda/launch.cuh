@@ -34,8 +34,9 @@ __device__ __forceinline__ void LetNextStart() {
 #endif
 }
 
-// kernel<<<grid, block, smem, stream>>>(args...), allowed to overlap the previous kernel on
-// the stream where OverlappedLaunchesEnabled() (see the contract above).
+// Launches kernel(args...) on grid x block threads with smem bytes of dynamic shared memory,
+// allowed to overlap the previous kernel on the stream where OverlappedLaunchesEnabled() (see
+// the contract above).
 template <class... Params, class... Args>
 cudaError_t LaunchOverlapped(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
                              cudaStream_t stream, Args&&... args) {
