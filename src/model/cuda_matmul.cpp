@@ -105,6 +105,19 @@ kernels::cuda::GemvPart PartOf(const TensorRef& w, float* y) {
   return {.w = w.data, .n = w.rows, .y = y};
 }
 
+// A GemvMany call of m rows of x on weights like w, `output` its results, w's part first.
+kernels::cuda::GemvManyArgs GemvCall(const TensorRef& w, float* y, const float* x, int64_t m,
+                                     kernels::cuda::GemvOutput output) {
+  kernels::cuda::GemvManyArgs args;
+  args.parts[0] = PartOf(w, y);
+  args.type = w.type;
+  args.k = w.row_len;
+  args.x = x;
+  args.m = m;
+  args.output = output;
+  return args;
+}
+
 }  // namespace
 
 Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const float* x, int64_t m,
@@ -117,13 +130,9 @@ Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const floa
   // one launch (a Q4_K_M layer's q and k together, its Q6_K v alone).
   for (size_t i = 0; i < targets.size();) {
     const TensorRef& first = *targets[i].w;
-    kernels::cuda::GemvManyArgs args;
-    args.n_parts = 0;
-    args.type = first.type;
-    args.k = first.row_len;
-    args.x = x;
-    args.m = m;
-    size_t j = i;
+    kernels::cuda::GemvManyArgs args =
+        GemvCall(first, targets[i].y, x, m, kernels::cuda::GemvOutput::kStore);
+    size_t j = i + 1;
     for (; j < targets.size() && args.n_parts < kernels::cuda::kMaxGemvParts &&
            SameGemvShape(*targets[j].w, first);
          ++j) {
@@ -161,15 +170,9 @@ Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, con
       !Launches({13, Key(gate.data), Key(up.data), Key(x), Key(out), static_cast<uint64_t>(m)})) {
     return OkStatus();
   }
-  kernels::cuda::GemvManyArgs args;
-  args.parts[0] = PartOf(gate, out);
+  kernels::cuda::GemvManyArgs args = GemvCall(gate, out, x, m, kernels::cuda::GemvOutput::kSwiGlu);
   args.parts[1] = PartOf(up, nullptr);
   args.n_parts = 2;
-  args.type = gate.type;
-  args.k = gate.row_len;
-  args.x = x;
-  args.m = m;
-  args.output = kernels::cuda::GemvOutput::kSwiGlu;
   WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv with SwiGLU");
   return OkStatus();
 }
@@ -182,14 +185,10 @@ Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, flo
   if (m <= 0 || !Launches({14, Key(w.data), Key(x), Key(residual), static_cast<uint64_t>(m)})) {
     return OkStatus();
   }
-  kernels::cuda::GemvManyArgs args;
-  args.parts[0] = PartOf(w, residual);
-  args.type = w.type;
-  args.k = w.row_len;
-  args.x = x;
-  args.m = m;
-  args.output = kernels::cuda::GemvOutput::kAccumulate;
-  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv into the residual");
+  WICK_CUDA_RETURN_IF_ERROR(
+      kernels::cuda::GemvMany(GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate),
+                              stream_),
+      "gemv into the residual");
   return OkStatus();
 }
 
