@@ -101,6 +101,9 @@ Status CudaBackend::Init() {
   if (const char* env = std::getenv("WICK_CUDA_GRAPHS"); env && std::string_view(env) == "0") {
     graphs_enabled_ = false;
   }
+  if (const char* env = std::getenv("WICK_CUDA_FUSE"); env && std::string_view(env) == "0") {
+    fuse_products_ = false;
+  }
   WICK_ASSIGN_OR_RETURN(blas_workspace_, Allocate(kBlasWorkspace));
   Result<std::unique_ptr<Cublas>> blas =
       Cublas::Open(stream_, blas_workspace_.data(), blas_workspace_.bytes());

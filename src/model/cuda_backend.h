@@ -11,7 +11,8 @@
 // hundreds of kernels for the host cost of one launch. Any allocation or free since the
 // recording, or a step whose ops differ from it, records again; a step with per-step values
 // in kernel arguments is captured anew every time and applied with cudaGraphExecUpdate.
-// WICK_CUDA_GRAPHS=0 turns graphs off.
+// WICK_CUDA_GRAPHS=0 turns graphs off; WICK_CUDA_FUSE=0 runs the fused products as separate
+// ops.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -72,6 +73,9 @@ class CudaBackend : public Backend {
   void Copy(const float* src, float* dst, int64_t n) override;
 
   int device() const { return device_; }
+  // Whether MatmulMany, MatmulSwiGlu and MatmulAdd run as one launch each (default; off with
+  // WICK_CUDA_FUSE=0). Changing it records decode steps again.
+  void set_fused_products(bool on);
   // Whether prefill runs on cuBLAS (false: it could not be loaded; GEMV kernels instead).
   bool has_cublas() const { return blas_ != nullptr; }
   // Steps launched from a recorded graph, for tests and `wick bench`.
@@ -155,6 +159,9 @@ class CudaBackend : public Backend {
 
   Status status_ = OkStatus();
   bool graphs_enabled_ = true;
+  // MatmulMany, MatmulSwiGlu and MatmulAdd as one launch each (WICK_CUDA_FUSE=0: the separate
+  // ops, a baseline for measuring them).
+  bool fuse_products_ = true;
   bool capturing_ = false;
   int64_t step_shape_ = -1;
   std::set<int64_t> seen_shapes_;

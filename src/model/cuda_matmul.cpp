@@ -120,9 +120,14 @@ kernels::cuda::GemvManyArgs GemvCall(const TensorRef& w, float* y, const float* 
 
 }  // namespace
 
+void CudaBackend::set_fused_products(bool on) {
+  fuse_products_ = on;
+  for (auto& [shape, rec] : graphs_) rec.replayable = false;  // their ops were the others
+}
+
 Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const float* x, int64_t m,
                                kernels::MatmulPath path) {
-  if (!UsesGemv(m, path)) return Backend::MatmulMany(targets, x, m, path);
+  if (!fuse_products_ || !UsesGemv(m, path)) return Backend::MatmulMany(targets, x, m, path);
   UseDevice();
   WICK_RETURN_IF_ERROR(TakeStatus());
   if (m <= 0) return OkStatus();
@@ -152,7 +157,7 @@ Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const floa
 Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, const float* x,
                                  int64_t m, float* out, float* up_scratch,
                                  kernels::MatmulPath path) {
-  if (!UsesGemv(m, path) || !SameGemvShape(gate, up) || gate.rows != up.rows) {
+  if (!fuse_products_ || !UsesGemv(m, path) || !SameGemvShape(gate, up) || gate.rows != up.rows) {
     return Backend::MatmulSwiGlu(gate, up, x, m, out, up_scratch, path);
   }
   if (m == 1 && IsFloatWeight(gate.type)) {
@@ -179,7 +184,9 @@ Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, con
 
 Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, float* residual,
                               float* scratch, kernels::MatmulPath path) {
-  if (!UsesGemv(m, path)) return Backend::MatmulAdd(w, x, m, residual, scratch, path);
+  if (!fuse_products_ || !UsesGemv(m, path)) {
+    return Backend::MatmulAdd(w, x, m, residual, scratch, path);
+  }
   UseDevice();
   WICK_RETURN_IF_ERROR(TakeStatus());
   if (m <= 0 || !Launches({14, Key(w.data), Key(x), Key(residual), static_cast<uint64_t>(m)})) {

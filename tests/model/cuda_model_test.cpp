@@ -261,6 +261,39 @@ TEST_F(CudaModelTest, BatchedDecodeMatchesSequencesAlone) {
   }
 }
 
+// The fused decode products (q/k/v in one launch, SwiGLU and the residual adds in the GEMV's
+// output) give the separate ops' logits bit for bit: quantised weights (the fused SwiGLU) and
+// float ones (one launch for gate and up, then SwiGLU), eager and recorded steps.
+TEST_F(CudaModelTest, FusedProductsEqualTheSeparateOps) {
+  SKIP_WITHOUT_GPU();
+  for (DType type : {DType::kQ4_K, DType::kF16}) {
+    SCOPED_TRACE(NameOf(type));
+    Pair p = Build(type);
+    ASSERT_TRUE(p.gpu_model);
+    const int64_t n_vocab = p.gpu_model->hparams().n_vocab;
+    const std::vector<int32_t> prompt = Tokens(9, n_vocab, 31);
+    auto run = [&](bool fused) {
+      gpu_->set_fused_products(fused);
+      KvCache cache = *p.gpu_model->NewCache(64);
+      std::vector<float> logits(prompt.size() * n_vocab);
+      EXPECT_TRUE(p.gpu_model->Forward(prompt, cache, cpu_, logits.data()).ok());
+      std::vector<float> step(n_vocab);
+      for (int i = 0; i < 4; ++i) {
+        const auto next = static_cast<int32_t>(5 + 7 * i);
+        Status st = p.gpu_model->Forward({&next, 1}, cache, cpu_, step.data(), true);
+        EXPECT_TRUE(st.ok()) << st.error().message();
+        logits.insert(logits.end(), step.begin(), step.end());
+      }
+      return logits;
+    };
+    const std::vector<float> separate = run(false);
+    const std::vector<float> fused = run(true);
+    gpu_->set_fused_products(true);
+    ASSERT_EQ(separate.size(), fused.size());
+    EXPECT_TRUE(std::equal(separate.begin(), separate.end(), fused.begin()));
+  }
+}
+
 TEST_F(CudaModelTest, CacheInTheWrongMemoryIsAnError) {
   SKIP_WITHOUT_GPU();
   Pair p = Build(DType::kQ8_0);
