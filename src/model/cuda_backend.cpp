@@ -329,8 +329,6 @@ void CudaBackend::BeginStep(int64_t shape) {
   // A recording that took every per-step value from device memory, made since the last
   // allocation or free, is launched as it is: the ops of this step only fill the staging
   // memory its copies read.
-  const auto upfront = upfront_args_.find(shape);
-  const size_t upfront_bytes = upfront == upfront_args_.end() ? 0 : upfront->second;
   auto it = graphs_.find(shape);
   if (it != graphs_.end() && it->second.replayable && it->second.generation == Generation()) {
     replaying_ = true;
@@ -346,6 +344,8 @@ void CudaBackend::BeginStep(int64_t shape) {
     return;
   }
   capturing_ = true;
+  const auto upfront = upfront_args_.find(shape);
+  const size_t upfront_bytes = upfront == upfront_args_.end() ? 0 : upfront->second;
   if (upfront_bytes > 0 && step_args_mirror_ != nullptr) {
     // The step's arguments, written to the mirror by its ops before the graph runs.
     Check(cudaMemcpyAsync(step_args_[0].data(), step_args_mirror_, upfront_bytes,

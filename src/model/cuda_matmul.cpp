@@ -97,10 +97,6 @@ bool SameGemvShape(const TensorRef& a, const TensorRef& b) {
   return a.type == b.type && a.row_len == b.row_len;
 }
 
-bool IsFloatWeight(DType t) {
-  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16;
-}
-
 kernels::cuda::GemvPart PartOf(const TensorRef& w, float* y) {
   return {.w = w.data, .n = w.rows, .y = y};
 }
@@ -160,10 +156,9 @@ Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, con
   if (!fuse_products_ || !UsesGemv(m, path) || !SameGemvShape(gate, up) || gate.rows != up.rows) {
     return Backend::MatmulSwiGlu(gate, up, x, m, out, up_scratch, path);
   }
-  if (m == 1 && IsFloatWeight(gate.type)) {
-    // The float GEMV of one row runs one weight row per warp (measured faster on an H100 than
-    // two), which the fused SwiGLU cannot pair with its up row: one launch for both products
-    // and the SwiGLU kernel after it.
+  if (!kernels::cuda::GemvSwiGluKeepsLayout(gate.type, m)) {
+    // Not at the cost of the products' measured layout: one launch for both products and the
+    // SwiGLU kernel after it.
     const MatmulTarget both[] = {{&gate, out}, {&up, up_scratch}};
     WICK_RETURN_IF_ERROR(MatmulMany(both, x, m, path));
     SwiGlu(out, up_scratch, out, m, gate.rows);

@@ -314,10 +314,20 @@ cudaError_t RmsNorm(const float* x, const float* weight, float* out, int64_t row
 
 namespace {
 
+// RoPE's shape, checked by every launch that ropes: pairs of dimensions, within a head.
+bool RopeDimsFit(const RopeConfig& config, int64_t head_dim) {
+  return config.n_dims % 2 == 0 && config.n_dims <= head_dim;
+}
+
+// The KV cache types a row can be stored as: F32, F16, Q8_0 in whole blocks.
+bool StorableAs(DType type, int64_t n) {
+  return type == DType::kF32 || type == DType::kF16 || (type == DType::kQ8_0 && n % 32 == 0);
+}
+
 cudaError_t LaunchRope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
                        const int32_t* positions, const RopeConfig& config, cudaStream_t stream) {
   if (n_tokens <= 0 || n_heads <= 0 || config.n_dims <= 0) return cudaSuccess;
-  if (config.n_dims % 2 != 0 || config.n_dims > head_dim) return cudaErrorInvalidValue;
+  if (!RopeDimsFit(config, head_dim)) return cudaErrorInvalidValue;
   const m::RopeAngleParams p = m::PrepareRope(config);
   const int grid = static_cast<int>(std::min<int64_t>(n_tokens, int64_t{1} << 30));
   const auto smem = static_cast<size_t>(config.n_dims) * sizeof(float);
@@ -328,20 +338,14 @@ cudaError_t LaunchRope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head
 
 cudaError_t LaunchStoreRows(const float* src, int64_t rows, int64_t n, RowDst dst, DType type,
                             cudaStream_t stream) {
-  switch (type) {
-    case DType::kF32:
-      StoreRowsF32Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, dst);
-      break;
-    case DType::kF16:
-      StoreRowsF16Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, dst);
-      break;
-    case DType::kQ8_0:
-      if (n % 32 != 0) return cudaErrorInvalidValue;
-      // One warp per 32-element block.
-      StoreRowsQ8_0Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, dst);
-      break;
-    default:
-      return cudaErrorInvalidValue;
+  if (!StorableAs(type, n)) return cudaErrorInvalidValue;
+  if (type == DType::kF32) {
+    StoreRowsF32Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, dst);
+  } else if (type == DType::kF16) {
+    StoreRowsF16Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, dst);
+  } else {
+    // One warp per 32-element block.
+    StoreRowsQ8_0Kernel<<<GridFor(rows * n), kThreads, 0, stream>>>(src, rows, n, dst);
   }
   return cudaGetLastError();
 }
@@ -365,14 +369,9 @@ cudaError_t RopeStoreAt(float* q, float* k, const float* v, int64_t n_tokens, in
                         DType type, cudaStream_t stream) {
   if (n_tokens <= 0 || n_head_kv <= 0 || head_dim <= 0) return cudaSuccess;
   if (positions == nullptr || k_dst == nullptr || v_dst == nullptr || config.n_dims <= 0 ||
-      config.n_dims % 2 != 0 || config.n_dims > head_dim || n_head < 0) {
+      !RopeDimsFit(config, head_dim) || n_head < 0 || !StorableAs(type, n_head_kv * head_dim)) {
     return cudaErrorInvalidValue;
   }
-  const int64_t kv_dim = n_head_kv * head_dim;
-  if (type != DType::kF32 && type != DType::kF16 && type != DType::kQ8_0) {
-    return cudaErrorInvalidValue;
-  }
-  if (type == DType::kQ8_0 && kv_dim % 32 != 0) return cudaErrorInvalidValue;
   const m::RopeAngleParams p = m::PrepareRope(config);
   const int grid = static_cast<int>(std::min<int64_t>(n_tokens, int64_t{1} << 30));
   const auto smem = static_cast<size_t>(config.n_dims) * sizeof(float);

@@ -171,24 +171,16 @@ __device__ __forceinline__ WarpRows<L::kRows> RowsOf(const PartTable& t, GemvOut
   out.y = t.y[p];
   out.y_stride = t.y_stride[p];
   out.n = t.n[p];
-  if (R % 2 == 0 && output == GemvOutput::kSwiGlu) {
-    // Rows [0, R/2) are gate rows, [R/2, R) the up rows of the same outputs.
-    constexpr int kHalf = R / 2 > 0 ? R / 2 : 1;
-    out.row0 = local * OutRowsPerCta<L>(output) + warp * kHalf;
+  // kSwiGlu: rows [0, R/2) are gate rows (w[0]), [R/2, R) the up rows (w[1]) of the same
+  // outputs.
+  const bool paired = R % 2 == 0 && output == GemvOutput::kSwiGlu;
+  const int per_warp = paired ? R / 2 : R;
+  out.row0 = local * OutRowsPerCta<L>(output) + warp * per_warp;
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      const int64_t row = out.row0 + r % kHalf;
-      out.valid[r] = row < out.n;
-      out.w[r] = t.w[r < kHalf ? 0 : 1] + (out.valid[r] ? row : 0) * row_bytes;
-    }
-  } else {
-    out.row0 = local * L::kRowsPerCta + warp * R;
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      const int64_t row = out.row0 + r;
-      out.valid[r] = row < out.n;
-      out.w[r] = t.w[p] + (out.valid[r] ? row : 0) * row_bytes;
-    }
+  for (int r = 0; r < R; ++r) {
+    const int64_t row = out.row0 + r % per_warp;
+    out.valid[r] = row < out.n;
+    out.w[r] = t.w[paired ? r / per_warp : p] + (out.valid[r] ? row : 0) * row_bytes;
   }
   return out;
 }
@@ -568,6 +560,12 @@ cudaError_t LaunchGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t
   }
 }
 
+// One activation row of float weights: 8 warps of one row each, except for kSwiGlu, whose
+// warps need a gate and an up row.
+bool UsesThinLayout(DType type, int64_t m, GemvOutput output) {
+  return m == 1 && IsFloatType(type) && output != GemvOutput::kSwiGlu;
+}
+
 // One activation row: more warps, fewer rows each. Measured on an H100 (tg128 of 7B models):
 // 8x2 over 4x4 gave +2% (Q4_0) and +8% (Q4_K), 8x1 lost 12% on Q4_0; the float kernels,
 // which stage nothing in shared memory, gained 8% from 8x1 (but kSwiGlu needs a gate and an
@@ -575,8 +573,8 @@ cudaError_t LaunchGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t
 template <DType T, int M>
 cudaError_t LaunchRows(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t stream) {
   if constexpr (M == 1 && IsFloatType(T)) {
-    return a.output == GemvOutput::kSwiGlu ? LaunchGemv<T, 1, NarrowLayout>(a, g, stream)
-                                           : LaunchGemv<T, 1, ThinLayout>(a, g, stream);
+    return UsesThinLayout(T, M, a.output) ? LaunchGemv<T, 1, ThinLayout>(a, g, stream)
+                                          : LaunchGemv<T, 1, NarrowLayout>(a, g, stream);
   } else if constexpr (M == 1) {
     return LaunchGemv<T, 1, NarrowLayout>(a, g, stream);
   } else {
@@ -616,6 +614,11 @@ cudaError_t GemvTyped(const GemvManyArgs& a, cudaStream_t stream) {
 }
 
 }  // namespace
+
+bool GemvSwiGluKeepsLayout(DType type, int64_t m) {
+  return UsesThinLayout(type, m, GemvOutput::kStore) ==
+         UsesThinLayout(type, m, GemvOutput::kSwiGlu);
+}
 
 bool SupportsWeightType(DType type) {
   return VisitWeightType(type, [&]<DType>() {});

@@ -75,6 +75,11 @@ struct GemvManyArgs {
 };
 cudaError_t GemvMany(const GemvManyArgs& args, cudaStream_t stream);
 
+// Whether kSwiGlu runs m activation rows of `type` in the CTA layout their separate products
+// take. Not for float weights and one row: that layout has one weight row per warp (measured
+// fastest on an H100), which cannot pair a gate row with its up row.
+bool GemvSwiGluKeepsLayout(DType type, int64_t m);
+
 // Rows [row0, row0 + rows) of W, dequantised to IEEE f16 (`out`: [rows][k] raw binary16).
 cudaError_t DequantizeRowsF16(const void* w, DType type, int64_t row0, int64_t rows, int64_t k,
                               uint16_t* out, cudaStream_t stream);
