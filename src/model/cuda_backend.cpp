@@ -104,6 +104,9 @@ Status CudaBackend::Init() {
   if (const char* env = std::getenv("WICK_CUDA_FUSE"); env && std::string_view(env) == "0") {
     fuse_products_ = false;
   }
+  if (const char* env = std::getenv("WICK_CUDA_GEMV"); env && std::string_view(env) == "int8") {
+    gemv_activations_ = kernels::cuda::GemvActivations::kInt8;
+  }
   WICK_ASSIGN_OR_RETURN(blas_workspace_, Allocate(kBlasWorkspace));
   Result<std::unique_ptr<Cublas>> blas =
       Cublas::Open(stream_, blas_workspace_.data(), blas_workspace_.bytes());

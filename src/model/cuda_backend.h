@@ -12,7 +12,7 @@
 // recording, or a step whose ops differ from it, records again; a step with per-step values
 // in kernel arguments is captured anew every time and applied with cudaGraphExecUpdate.
 // WICK_CUDA_GRAPHS=0 turns graphs off; WICK_CUDA_FUSE=0 runs the fused products as separate
-// ops.
+// ops; WICK_CUDA_GEMV=int8 runs decode products of quantised weights on int8 activations.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -23,6 +23,7 @@
 #include <set>
 #include <vector>
 
+#include "kernels/cuda/quant_matmul.h"
 #include "model/backend.h"
 #include "model/cublas_loader.h"
 
@@ -76,6 +77,10 @@ class CudaBackend : public Backend {
   // Whether MatmulMany, MatmulSwiGlu and MatmulAdd run as one launch each (default; off with
   // WICK_CUDA_FUSE=0). Changing it records decode steps again.
   void set_fused_products(bool on);
+  // How the decode GEMV takes x with quantised weights: f32, the CPU's arithmetic (default),
+  // or int8 per 32 columns (WICK_CUDA_GEMV=int8; faster, not yet measured on a GPU). Changing
+  // it records decode steps again.
+  void set_gemv_activations(kernels::cuda::GemvActivations a);
   // Whether prefill runs on cuBLAS (false: it could not be loaded; GEMV kernels instead).
   bool has_cublas() const { return blas_ != nullptr; }
   // Steps launched from a recorded graph, for tests and `wick bench`.
@@ -162,6 +167,7 @@ class CudaBackend : public Backend {
   // MatmulMany, MatmulSwiGlu and MatmulAdd as one launch each (WICK_CUDA_FUSE=0: the separate
   // ops, a baseline for measuring them).
   bool fuse_products_ = true;
+  kernels::cuda::GemvActivations gemv_activations_ = kernels::cuda::GemvActivations::kF32;
   bool capturing_ = false;
   int64_t step_shape_ = -1;
   std::set<int64_t> seen_shapes_;

@@ -20,8 +20,14 @@ constexpr int64_t kGemmScratchElements = int64_t{32} << 20;
 }  // namespace
 
 Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
-  const kernels::cuda::GemvArgs args{
-      .w = w.data, .type = w.type, .n = w.rows, .k = w.row_len, .x = x, .m = m, .y = y};
+  const kernels::cuda::GemvArgs args{.w = w.data,
+                                     .type = w.type,
+                                     .n = w.rows,
+                                     .k = w.row_len,
+                                     .x = x,
+                                     .m = m,
+                                     .y = y,
+                                     .activations = gemv_activations_};
   WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::Gemv(args, stream_), "gemv");
   return OkStatus();
 }
@@ -103,8 +109,10 @@ kernels::cuda::GemvPart PartOf(const TensorRef& w, float* y) {
 
 // A GemvMany call of m rows of x on weights like w, `output` its results, w's part first.
 kernels::cuda::GemvManyArgs GemvCall(const TensorRef& w, float* y, const float* x, int64_t m,
-                                     kernels::cuda::GemvOutput output) {
+                                     kernels::cuda::GemvOutput output,
+                                     kernels::cuda::GemvActivations activations) {
   kernels::cuda::GemvManyArgs args;
+  args.activations = activations;
   args.parts[0] = PartOf(w, y);
   args.type = w.type;
   args.k = w.row_len;
@@ -121,6 +129,11 @@ void CudaBackend::set_fused_products(bool on) {
   for (auto& [shape, rec] : graphs_) rec.replayable = false;  // their ops were the others
 }
 
+void CudaBackend::set_gemv_activations(kernels::cuda::GemvActivations a) {
+  gemv_activations_ = a;
+  for (auto& [shape, rec] : graphs_) rec.replayable = false;  // recorded with the other kernels
+}
+
 Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const float* x, int64_t m,
                                kernels::MatmulPath path) {
   if (!fuse_products_ || !UsesGemv(m, path)) return Backend::MatmulMany(targets, x, m, path);
@@ -132,7 +145,7 @@ Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const floa
   for (size_t i = 0; i < targets.size();) {
     const TensorRef& first = *targets[i].w;
     kernels::cuda::GemvManyArgs args =
-        GemvCall(first, targets[i].y, x, m, kernels::cuda::GemvOutput::kStore);
+        GemvCall(first, targets[i].y, x, m, kernels::cuda::GemvOutput::kStore, gemv_activations_);
     size_t j = i + 1;
     for (; j < targets.size() && args.n_parts < kernels::cuda::kMaxGemvParts &&
            SameGemvShape(*targets[j].w, first);
@@ -170,7 +183,8 @@ Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, con
       !Launches({13, Key(gate.data), Key(up.data), Key(x), Key(out), static_cast<uint64_t>(m)})) {
     return OkStatus();
   }
-  kernels::cuda::GemvManyArgs args = GemvCall(gate, out, x, m, kernels::cuda::GemvOutput::kSwiGlu);
+  kernels::cuda::GemvManyArgs args =
+      GemvCall(gate, out, x, m, kernels::cuda::GemvOutput::kSwiGlu, gemv_activations_);
   args.parts[1] = PartOf(up, nullptr);
   args.n_parts = 2;
   WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv with SwiGLU");
@@ -188,8 +202,9 @@ Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, flo
     return OkStatus();
   }
   WICK_CUDA_RETURN_IF_ERROR(
-      kernels::cuda::GemvMany(GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate),
-                              stream_),
+      kernels::cuda::GemvMany(
+          GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate, gemv_activations_),
+          stream_),
       "gemv into the residual");
   return OkStatus();
 }

@@ -172,6 +172,21 @@ TEST_F(CudaModelTest, EveryWeightTypeMatchesTheCpu) {
   }
 }
 
+// Decode with int8 activations (WICK_CUDA_GEMV=int8) stays within the golden tolerances of the
+// CPU's f32 arithmetic, as llama.cpp's CPU dot products (whose activations are int8 too) do.
+TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  kernels::cuda::test::CaseSample sample(2);
+  for (DType type : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+    if (!sample.Take()) continue;
+    Pair p = Build(type);
+    ASSERT_TRUE(p.gpu_model);
+    gpu_->set_gemv_activations(kernels::cuda::GemvActivations::kInt8);
+    Compare(p, DType::kF16, 12, 6, ToleranceFor(type), "int8 x " + std::string(NameOf(type)));
+    gpu_->set_gemv_activations(kernels::cuda::GemvActivations::kF32);
+  }
+}
+
 TEST_F(CudaModelTest, EveryKvCacheType) {
   SKIP_WITHOUT_GPU();
   Pair p = Build(DType::kQ8_0);

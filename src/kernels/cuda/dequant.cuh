@@ -137,6 +137,8 @@ struct Piece {
 //   kSlots                    32-element slices per block (1, or 8 for the k-quants)
 //   kOffset, kHasBias         weight = scale * (code - kOffset) [+ bias]
 //   kSkewPeriod               the GEMV's shared-memory skew for activations (see Chunk)
+//   kScaleRun                 consecutive pieces of a slice that share their scale, bias and
+//                             32-column block of activations (the int8 GEMV sums them as one)
 //   Slice, Load<Reader>(block, slot), Decode(slice, k) -> piece k (0..3) of the slice
 //   PieceCol(slot, k)         the block column of the first element of piece k
 // The bases below hold what a family of formats shares; each Format adds its own quants.
@@ -159,6 +161,7 @@ struct LegacyFormat {
   static constexpr int kBlockBytes = sizeof(Block);
   static constexpr int kSlots = 1;
   static constexpr int kSkewPeriod = 32;
+  static constexpr int kScaleRun = 4;
   static constexpr bool kHasBias = requires { &Block::m; };
   struct Scales {
     float d;
@@ -265,6 +268,7 @@ struct KQuantFormat {
 // elements 128h + 32k + 8i .. + 7, under the 16-element scale 8h + 2k + i/2.
 template <class Block>
 struct PlaneFormat : KQuantFormat<Block, 128> {
+  static constexpr int kScaleRun = 1;  // pieces 32 columns apart, under scales of their own
   WICK_HD static int PieceCol(int slot, int k) {
     return 128 * (slot >> 2) + 32 * k + 8 * (slot & 3);
   }
@@ -372,6 +376,7 @@ WICK_HD void ScaleMin6(const uint32_t (&sc)[3], int j, int* scale, int* min) {
 template <class Block>
 struct NibbleFormat : KQuantFormat<Block, 64> {
   static constexpr float kOffset = 0.0f;
+  static constexpr int kScaleRun = 2;  // pieces 0, 1 (low nibbles) and 2, 3 (high)
   static constexpr bool kHasBias = true;
   struct Scales {
     float dl[2];  // d * scale of the low nibbles, the high nibbles

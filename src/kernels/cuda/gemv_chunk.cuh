@@ -4,6 +4,7 @@
 // tests/kernels/cuda/dequant_host_test.cu can replay the kernel's arithmetic on the CPU.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -98,6 +99,171 @@ WICK_HD void AccumulateChunk(const uint8_t* const (&rows)[R], const float* xs, i
         for (int e = 1; e < 8; ++e) dot = FFma(q[r][e], xv[e], dot);
         acc[r][i] = FFma(scale[r], dot, acc[r][i]);
         if constexpr (F::kHasBias) acc[r][i] = FFma(bias[r], xsum, acc[r][i]);
+      }
+    }
+  }
+}
+
+// ---- Int8 activations (GemvActivations::kInt8) ----
+//
+// x quantised per 32-column block as GGUF's Q8_0 does (d = amax / 127, q = round(x / d)), so
+// that a lane's dot products are exact integer sums (dp4a: four products a cycle) and only
+// one float step per run of pieces remains, where the f32 path spends an FMA per weight. A
+// row's arithmetic still depends on nothing but its own x, whatever M is.
+
+// One piece's 8 columns of x as the lanes read them: one 16-byte shared-memory load.
+struct XGroup {
+  uint32_t q[2];  // the 8 int8 values, column e in byte e % 4 of q[e / 4]
+  float sum;      // their sum (an integer, exact)
+  float d;        // the scale of their 32-column block
+};
+static_assert(sizeof(XGroup) == 16);
+
+inline constexpr int kChunkGroups = kChunkCols / 8;
+
+// |v|'s bits: for non-negative floats (and NaN above infinity) the unsigned order of the bits
+// is the order of the values, so a block's amax is an integer max.
+WICK_HD uint32_t AbsBits(float v) {
+  return AsUint(v) & 0x7fffffffu;
+}
+
+// The block's amax from the max of its AbsBits, a NaN counted as infinite so that it reaches
+// y (through an infinite scale).
+WICK_HD float AmaxOf(uint32_t max_abs_bits) {
+  return AsFloat(max_abs_bits < 0x7f800000u ? max_abs_bits : 0x7f800000u);
+}
+
+// The block's scale, and the factor that quantises its values: 0 for a zero block, whose
+// products are then 0, and for an infinite amax, whose infinite scale makes them non-finite.
+WICK_HD float XScale(float amax) {
+  return FMul(amax, 1.0f / 127.0f);
+}
+WICK_HD float XInverse(float amax) {
+  return amax > 0.0f && amax < INFINITY ? FDiv(127.0f, amax) : 0.0f;
+}
+
+// round(v * inv), ties to even. |v| <= amax makes it at most 127; a NaN (v infinite or NaN
+// where inv is 0) becomes 0, as the device's conversion makes it.
+WICK_HD int QuantizeX(float v, float inv) {
+#ifdef __CUDA_ARCH__
+  return __float2int_rn(FMul(v, inv));
+#else
+  const float r = FMul(v, inv);
+  return r == r ? static_cast<int>(std::nearbyint(std::fmax(-127.0f, std::fmin(127.0f, r)))) : 0;
+#endif
+}
+
+// The low bytes of a, b, c, d as one word, a in byte 0.
+WICK_HD uint32_t PackInt8(int a, int b, int c, int d) {
+  const uint32_t ab = BytePerm(static_cast<uint32_t>(a), static_cast<uint32_t>(b), 0x0040u);
+  const uint32_t cd = BytePerm(static_cast<uint32_t>(c), static_cast<uint32_t>(d), 0x0040u);
+  return BytePerm(ab, cd, 0x5410u);
+}
+
+// c + the sum of the products of a's and b's signed bytes.
+WICK_HD int Dp4a(uint32_t a, uint32_t b, int c) {
+#ifdef __CUDA_ARCH__
+  return __dp4a(static_cast<int>(a), static_cast<int>(b), c);
+#else
+  for (int i = 0; i < 4; ++i) {
+    c += static_cast<int8_t>(a >> (8 * i)) * static_cast<int8_t>(b >> (8 * i));
+  }
+  return c;
+#endif
+}
+
+WICK_HD float IntToFloat(int v) {
+#ifdef __CUDA_ARCH__
+  return __int2float_rn(v);
+#else
+  return static_cast<float>(v);
+#endif
+}
+
+// Where group g (columns 8g .. 8g + 7 of a chunk) sits among the chunk's kChunkGroups: a
+// permutation within every 8 groups, so that the 8 lanes of a quarter warp read 8 distinct
+// 16-byte bank groups (the lanes' pieces are 4 groups apart in the legacy formats, 2 or 8
+// in the nibble k-quants, 1 or 16 in the plane k-quants).
+template <class F>
+WICK_HD int GroupSlot(int g) {
+  if constexpr (F::kSkewPeriod == 64) {
+    return g ^ (((g >> 3) & 1) | ((g >> 2) & 4));
+  } else {
+    return g ^ ((g >> 2) & 7);
+  }
+}
+
+// A piece's codes as signed bytes and the offset still to subtract: Q8_0's codes are its
+// int8 quants with the sign bit flipped, every other format's are below 128.
+template <class F>
+inline constexpr bool kCodesAreInt8 = F::kOffset == 128.0f;
+template <class F>
+WICK_HD uint32_t SignedCodes(uint32_t u) {
+  return kCodesAreInt8<F> ? u ^ 0x80808080u : u;
+}
+
+// AccumulateChunk with int8 x: xg holds the chunk's groups at GroupSlot, per activation row
+// kChunkGroups apart. For each run of pieces under one scale, bias and x block:
+//   acc += d_x * (scale * (sum q_w q_x - offset * sum q_x) + bias * sum q_x)
+// where the integer parts are exact (|sums| < 2^24) and the rest is one rounding per step.
+template <class F, int M, int R>
+WICK_HD void AccumulateChunkInt8(const uint8_t* const (&rows)[R], const XGroup* xg, int lane,
+                                 float (&acc)[R][M]) {
+  using C = Chunk<F>;
+  constexpr int kRun = F::kScaleRun;
+  constexpr float kOffset = kCodesAreInt8<F> ? 0.0f : F::kOffset;
+  const int block = C::LaneBlock(lane);
+  const int slot = C::LaneSlot(lane);
+  typename F::Slice slice[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    slice[r] = F::template Load<PaddedReader>(rows[r] + block * F::kBlockBytes, slot);
+  }
+#pragma unroll
+  for (int k0 = 0; k0 < 4; k0 += kRun) {
+    int dot[R][M] = {};
+    float xsum[M] = {};  // the first piece's sum is assigned: its FAdd would not fold away
+    float xd[M] = {};
+    float scale[R] = {};
+    float bias[R] = {};
+#pragma unroll
+    for (int k = k0; k < k0 + kRun; ++k) {
+      uint32_t codes[R][2];
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const Piece p = F::Decode(slice[r], k);
+        codes[r][0] = SignedCodes<F>(p.u[0]);
+        codes[r][1] = SignedCodes<F>(p.u[1]);
+        scale[r] = p.scale;
+        bias[r] = p.bias;
+      }
+      const XGroup* g = xg + GroupSlot<F>(C::LanePieceCol(lane, k) / 8);
+#pragma unroll
+      for (int i = 0; i < M; ++i) {
+        XGroup v;
+#ifdef __CUDA_ARCH__
+        const uint4 raw = *reinterpret_cast<const uint4*>(g + i * kChunkGroups);
+        v = {{raw.x, raw.y}, __uint_as_float(raw.z), __uint_as_float(raw.w)};
+#else
+        v = g[i * kChunkGroups];
+#endif
+        xsum[i] = k == k0 ? v.sum : FAdd(xsum[i], v.sum);
+        xd[i] = v.d;
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          dot[r][i] = Dp4a(codes[r][1], v.q[1], Dp4a(codes[r][0], v.q[0], dot[r][i]));
+        }
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        float q = IntToFloat(dot[r][i]);
+        if constexpr (kOffset != 0.0f) q = FFma(-kOffset, xsum[i], q);
+        float t = FMul(scale[r], q);
+        if constexpr (F::kHasBias) t = FFma(bias[r], xsum[i], t);
+        acc[r][i] = FFma(xd[i], t, acc[r][i]);
       }
     }
   }

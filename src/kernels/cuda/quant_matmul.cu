@@ -20,6 +20,10 @@
 //    and each piece's dot with x is scaled once: scale * sum(q x) + bias * sum(x).
 //  - Lanes' partial sums are reduced with warp shuffles in a fixed order. Nothing depends on
 //    m, so a row's result is the same whether it is computed alone or beside 7 others.
+//  - GemvActivations::kInt8 stages x quantised to int8 per 32 columns instead (StageXInt8;
+//    every CTA quantises the chunk itself, the same way), and lanes take integer dot products
+//    of codes and x (AccumulateChunkInt8): about a quarter of the f32 path's instructions per
+//    weight, which at HBM speeds is what a 4-bit GEMV runs out of.
 // Float weights (FloatGemvKernel): each lane owns 8 consecutive columns in every 256, so
 // weights (16-byte streaming loads) and x (__ldg) both coalesce.
 // Both kernels take up to kMaxGemvParts matrices (PartTable: consecutive CTAs walk one part,
@@ -274,11 +278,72 @@ __device__ __forceinline__ void StageX(const float* __restrict__ xc, int64_t k, 
   }
 }
 
-template <class F, int M, class L>
+// Int8 activations: quantises columns [0, cols) of the chunk at xc (rows k apart) per
+// 32-column block into xg (GroupSlot order, M rows kChunkGroups apart); blocks past cols
+// become zeros. Thread t takes 4 consecutive columns of every kThreads * 4, so the 8 threads
+// of a block are 8 consecutive lanes, which agree on its amax by shuffles.
+template <class F, int M, int kThreads>
+__device__ __forceinline__ void StageXInt8(const float* __restrict__ xc, int64_t k, int cols,
+                                           dq::XGroup* xg, bool vec4) {
+  constexpr int kPer = dq::kChunkCols / 4 / kThreads;
+  static_assert(kThreads % dq::kWarpLanes == 0 && kPer >= 1);
+  float4 v[M][kPer];
+#pragma unroll
+  for (int i = 0; i < M; ++i) {
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      const int f = static_cast<int>(threadIdx.x) + j * kThreads;
+      const float* p = xc + i * k + 4 * f;
+      if (4 * f >= cols) {
+        v[i][j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      } else if (vec4) {
+        v[i][j] = __ldg(reinterpret_cast<const float4*>(p));
+      } else {
+        v[i][j] = make_float4(__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3));
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < M; ++i) {
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      const int f = static_cast<int>(threadIdx.x) + j * kThreads;
+      const float4 u = v[i][j];
+      uint32_t bits =
+          max(max(dq::AbsBits(u.x), dq::AbsBits(u.y)), max(dq::AbsBits(u.z), dq::AbsBits(u.w)));
+#pragma unroll
+      for (int offset = 1; offset < 8; offset *= 2) {
+        bits = max(bits, __shfl_xor_sync(kFullMask, bits, offset));
+      }
+      const float amax = dq::AmaxOf(bits);
+      const float inv = dq::XInverse(amax);
+      const uint32_t packed = dq::PackInt8(dq::QuantizeX(u.x, inv), dq::QuantizeX(u.y, inv),
+                                           dq::QuantizeX(u.z, inv), dq::QuantizeX(u.w, inv));
+      const int sum = dq::Dp4a(packed, 0x01010101u, 0);
+      const uint32_t next = __shfl_xor_sync(kFullMask, packed, 1);
+      const int next_sum = __shfl_xor_sync(kFullMask, sum, 1);
+      if (f % 2 == 0) {
+        const uint4 group =
+            make_uint4(packed, next, __float_as_uint(dq::IntToFloat(sum + next_sum)),
+                       __float_as_uint(dq::XScale(amax)));
+        *reinterpret_cast<uint4*>(xg + i * dq::kChunkGroups + dq::GroupSlot<F>(f / 2)) = group;
+      }
+    }
+  }
+}
+
+// Shared memory for the chunk of x: M rows of floats (XIdx) or of int8 groups.
+template <class F, int M, GemvActivations A>
+constexpr size_t XStageBytes() {
+  return A == GemvActivations::kInt8 ? M * dq::kChunkGroups * sizeof(dq::XGroup)
+                                     : M * dq::Chunk<F>::kXStride * sizeof(float);
+}
+
+template <class F, int M, class L, GemvActivations A>
 constexpr size_t QuantSharedBytes() {
-  using C = dq::Chunk<F>;
-  return M * C::kXStride * sizeof(float) +
-         static_cast<size_t>(kStages) * L::kRowsPerCta * C::kSegStride;
+  static_assert(XStageBytes<F, M, A>() % 16 == 0);
+  return XStageBytes<F, M, A>() +
+         static_cast<size_t>(kStages) * L::kRowsPerCta * dq::Chunk<F>::kSegStride;
 }
 
 // Which weight rows and which group of M activation rows a CTA computes: CTAs of the same
@@ -292,10 +357,10 @@ __device__ __forceinline__ CtaWork WorkOf(int groups) {
   return {static_cast<int64_t>(blockIdx.x) / groups, static_cast<int64_t>(blockIdx.x) % groups};
 }
 
-// Shared memory: x chunk [M][kXStride] floats, then per stage, warp and row one chunk copy of
+// Shared memory: the x chunk (XStageBytes), then per stage, warp and row one chunk copy of
 // kSegStride bytes. x_vec4: x is 16-byte aligned (its rows then are too, k being a multiple
 // of 32). `groups` groups of M activation rows, M rows of x and y apart.
-template <DType T, int M, class L>
+template <DType T, int M, class L, GemvActivations A>
 __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
     QuantGemvKernel(const PartTable parts, GemvOutput output, int64_t k,
                     const float* __restrict__ x, bool x_vec4, int groups) {
@@ -311,8 +376,10 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
   x += work.group * M * k;
   rows.y += work.group * M * rows.y_stride;
   extern __shared__ uint4 smem_words[];
+  constexpr bool kInt8 = A == GemvActivations::kInt8;
   float* xs = reinterpret_cast<float*>(smem_words);
-  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + M * C::kXStride * sizeof(float);
+  auto* xg = reinterpret_cast<dq::XGroup*>(smem_words);
+  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + XStageBytes<F, M, A>();
   const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
 
   auto chunk_src = [&](int64_t c, int r) { return rows.w[r] + c * C::kBytes; };
@@ -351,7 +418,11 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
     __syncthreads();
     issue(c + kStages - 1);
     const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
-    StageX<C, M, L::kThreads>(x + c * dq::kChunkCols, k, cols, xs, x_vec4);
+    if constexpr (kInt8) {
+      StageXInt8<F, M, L::kThreads>(x + c * dq::kChunkCols, k, cols, xg, x_vec4);
+    } else {
+      StageX<C, M, L::kThreads>(x + c * dq::kChunkCols, k, cols, xs, x_vec4);
+    }
     // Groups committed so far: chunks 0 .. c + kStages - 1; chunk c's is done when at most
     // the kStages - 1 newer ones are pending.
     CpAsyncWait<kStages - 1>();
@@ -362,7 +433,11 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
       for (int r = 0; r < kRowsPerWarp; ++r) {
         copies[r] = buffer(c, r) + (reinterpret_cast<uintptr_t>(chunk_src(c, r)) & 15);
       }
-      dq::AccumulateChunk<F, M, kRowsPerWarp>(copies, xs, lane, acc);
+      if constexpr (kInt8) {
+        dq::AccumulateChunkInt8<F, M, kRowsPerWarp>(copies, xg, lane, acc);
+      } else {
+        dq::AccumulateChunk<F, M, kRowsPerWarp>(copies, xs, lane, acc);
+      }
     }
   }
   StoreRows<M, kRowsPerWarp>(acc, lane, rows, output);
@@ -413,11 +488,11 @@ PartTable TableFor(const GemvManyArgs& a, const GroupLaunch& g, unsigned* grid) 
   return t;
 }
 
-template <DType T, int M, class L>
-cudaError_t LaunchQuantGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t stream) {
-  constexpr size_t kShared = QuantSharedBytes<dq::Format<T>, M, L>();
+template <DType T, int M, class L, GemvActivations A>
+cudaError_t LaunchQuantGemvAs(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t stream) {
+  constexpr size_t kShared = QuantSharedBytes<dq::Format<T>, M, L, A>();
   static std::atomic<uint64_t> configured{0};
-  auto* kernel = QuantGemvKernel<T, M, L>;
+  auto* kernel = QuantGemvKernel<T, M, L, A>;
   if (const cudaError_t err = AllowSharedBytes(kernel, kShared, configured); err != cudaSuccess) {
     return err;
   }
@@ -426,6 +501,13 @@ cudaError_t LaunchQuantGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStr
   const float* x = a.x + g.row0 * a.k;
   return LaunchOverlapped(kernel, grid, L::kThreads, kShared, stream, table, a.output, a.k, x,
                           Aligned(x, 16), g.groups);
+}
+
+template <DType T, int M, class L>
+cudaError_t LaunchQuantGemv(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t stream) {
+  return a.activations == GemvActivations::kInt8
+             ? LaunchQuantGemvAs<T, M, L, GemvActivations::kInt8>(a, g, stream)
+             : LaunchQuantGemvAs<T, M, L, GemvActivations::kF32>(a, g, stream);
 }
 
 // ---- Float weights ----
@@ -631,6 +713,7 @@ cudaError_t Gemv(const GemvArgs& args, cudaStream_t stream) {
   many.k = args.k;
   many.x = args.x;
   many.m = args.m;
+  many.activations = args.activations;
   return GemvMany(many, stream);
 }
 
@@ -639,7 +722,10 @@ cudaError_t GemvMany(const GemvManyArgs& args, cudaStream_t stream) {
   if (args.n_parts < 1 || args.n_parts > kMaxGemvParts || (swiglu && args.n_parts != 2)) {
     return cudaErrorInvalidValue;
   }
-  if (args.m < 0 || args.k < 0 || !SupportsWeightType(args.type)) return cudaErrorInvalidValue;
+  if (args.m < 0 || args.k < 0 || !SupportsWeightType(args.type) ||
+      (args.activations != GemvActivations::kF32 && args.activations != GemvActivations::kInt8)) {
+    return cudaErrorInvalidValue;
+  }
   int64_t rows = 0;
   for (int p = 0; p < args.n_parts; ++p) {
     const GemvPart& part = args.parts[p];

@@ -26,6 +26,13 @@ bool SupportsWeightType(DType type);
 // the tensor-core GEMM beyond one group, see CudaBackend::Matmul).
 inline constexpr int64_t kGemvGroupRows = 8;
 
+// How the quantised GEMV multiplies (float weights always take f32 x).
+enum class GemvActivations {
+  kF32,   // the CPU's arithmetic: f32 x, an FMA per weight
+  kInt8,  // x quantised to int8 per 32 columns (d = amax / 127, as GGUF's Q8_0 and the CPU
+          // dot products of llama.cpp), integer dot products, a float step per 8-32 weights
+};
+
 struct GemvArgs {
   const void* w = nullptr;  // [n][k] in `type`
   DType type = DType::kF32;
@@ -35,6 +42,7 @@ struct GemvArgs {
   int64_t m = 0;             // activation rows
   float* y = nullptr;        // [m][n], rows `y_stride` floats apart
   int64_t y_stride = 0;      // 0: n
+  GemvActivations activations = GemvActivations::kF32;
 };
 
 // The decode product. Each output y[i][r] is computed the same way whatever m is (its result
@@ -72,6 +80,7 @@ struct GemvManyArgs {
   const float* x = nullptr;  // [m][k]
   int64_t m = 0;
   GemvOutput output = GemvOutput::kStore;
+  GemvActivations activations = GemvActivations::kF32;
 };
 cudaError_t GemvMany(const GemvManyArgs& args, cudaStream_t stream);
 

@@ -88,7 +88,32 @@ namespace emulation {
 
 namespace {
 
-template <DType T, int M>
+// The device's StageXInt8: columns [0, cols) of a chunk (rows k apart) quantised per 32
+// columns into M rows of kChunkGroups groups at GroupSlot; blocks past cols are zeros.
+template <class F, int M>
+void StageXInt8(const float* xc, int64_t k, int cols, dq::XGroup* xg) {
+  for (int i = 0; i < M; ++i) {
+    for (int b = 0; b < dq::kChunkCols / 32; ++b) {
+      float v[32] = {};
+      for (int e = 0; e < 32 && 32 * b < cols; ++e) v[e] = xc[i * k + 32 * b + e];
+      uint32_t bits = 0;
+      for (const float e : v) bits = std::max(bits, dq::AbsBits(e));
+      const float amax = dq::AmaxOf(bits);
+      const float inv = dq::XInverse(amax);
+      for (int g = 0; g < 4; ++g) {
+        int q[8];
+        int sum = 0;
+        for (int e = 0; e < 8; ++e) sum += q[e] = dq::QuantizeX(v[8 * g + e], inv);
+        xg[i * dq::kChunkGroups + dq::GroupSlot<F>(4 * b + g)] = {
+            {dq::PackInt8(q[0], q[1], q[2], q[3]), dq::PackInt8(q[4], q[5], q[6], q[7])},
+            static_cast<float>(sum),
+            dq::XScale(amax)};
+      }
+    }
+  }
+}
+
+template <DType T, int M, bool kInt8>
 void EmulateQuant(const uint8_t* w, int64_t n, int64_t k, const float* x, float* y) {
   using F = dq::Format<T>;
   using C = dq::Chunk<F>;
@@ -96,6 +121,7 @@ void EmulateQuant(const uint8_t* w, int64_t n, int64_t k, const float* x, float*
   const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
   const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
   std::vector<float> xs(static_cast<size_t>(M) * C::kXStride, 0.0f);
+  std::vector<dq::XGroup> xg(static_cast<size_t>(M) * dq::kChunkGroups);
   std::vector<AlignedBytes> stage(R, AlignedBytes(C::kSegStride));
   AlignedBytes absent(C::kSegStride);
   // A warp's rows are 4 consecutive ones from a multiple of 4 (16 per CTA, 4 per warp).
@@ -103,9 +129,13 @@ void EmulateQuant(const uint8_t* w, int64_t n, int64_t k, const float* x, float*
     float acc[kLanes][R][M] = {};
     for (int64_t c = 0; c < chunks; ++c) {
       const auto cols = static_cast<int>(std::min<int64_t>(dq::kChunkCols, k - c * dq::kChunkCols));
-      for (int i = 0; i < M; ++i) {
-        for (int col = 0; col < cols; ++col) {
-          xs[i * C::kXStride + C::XIdx(col)] = x[i * k + c * dq::kChunkCols + col];
+      if constexpr (kInt8) {
+        StageXInt8<F, M>(x + c * dq::kChunkCols, k, cols, xg.data());
+      } else {
+        for (int i = 0; i < M; ++i) {
+          for (int col = 0; col < cols; ++col) {
+            xs[i * C::kXStride + C::XIdx(col)] = x[i * k + c * dq::kChunkCols + col];
+          }
         }
       }
       const auto nbytes = static_cast<int>(std::min<int64_t>(C::kBytes, row_bytes - c * C::kBytes));
@@ -117,7 +147,11 @@ void EmulateQuant(const uint8_t* w, int64_t n, int64_t k, const float* x, float*
       }
       for (int lane = 0; lane < kLanes; ++lane) {
         if (C::LaneBlock(lane) < cols / F::kBlockElems) {
-          dq::AccumulateChunk<F, M, R>(rows, xs.data(), lane, acc[lane]);
+          if constexpr (kInt8) {
+            dq::AccumulateChunkInt8<F, M, R>(rows, xg.data(), lane, acc[lane]);
+          } else {
+            dq::AccumulateChunk<F, M, R>(rows, xs.data(), lane, acc[lane]);
+          }
         }
       }
     }
@@ -173,16 +207,20 @@ void EmulateFloat(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_
 
 // EmulateQuant<T, rows> for rows 1..8.
 template <DType T, int M = 1>
-void EmulateGroup(int rows, const uint8_t* w, int64_t n, int64_t k, const float* x, float* y) {
+void EmulateGroup(int rows, const uint8_t* w, int64_t n, int64_t k, const float* x, bool int8,
+                  float* y) {
   if constexpr (M <= 8) {
-    if (rows == M) return EmulateQuant<T, M>(w, n, k, x, y);
-    EmulateGroup<T, M + 1>(rows, w, n, k, x, y);
+    if (rows == M) {
+      return int8 ? EmulateQuant<T, M, true>(w, n, k, x, y)
+                  : EmulateQuant<T, M, false>(w, n, k, x, y);
+    }
+    EmulateGroup<T, M + 1>(rows, w, n, k, x, int8, y);
   }
 }
 
 template <DType T>
 void EmulateTyped(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_t m, bool vec,
-                  float* y) {
+                  bool int8, float* y) {
   if constexpr (T == DType::kF32 || T == DType::kF16 || T == DType::kBF16) {
     EmulateFloat<T>(w, n, k, x, m, vec, y);
   } else {
@@ -191,7 +229,7 @@ void EmulateTyped(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_
       const int64_t rows = std::min<int64_t>(8, m - i0);
       const float* xg = x + i0 * k;
       float* yg = y + i0 * n;
-      EmulateGroup<T>(static_cast<int>(rows), w, n, k, xg, yg);
+      EmulateGroup<T>(static_cast<int>(rows), w, n, k, xg, int8, yg);
     }
   }
 }
@@ -199,35 +237,35 @@ void EmulateTyped(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_
 }  // namespace
 
 void EmulateGemv(const void* w, DType type, int64_t n, int64_t k, const float* x, int64_t m,
-                 bool float_vec, float* y) {
+                 bool float_vec, float* y, bool int8_x) {
   const auto* wb = static_cast<const uint8_t*>(w);
   switch (type) {
     case DType::kF32:
-      return EmulateTyped<DType::kF32>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kF32>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kF16:
-      return EmulateTyped<DType::kF16>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kF16>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kBF16:
-      return EmulateTyped<DType::kBF16>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kBF16>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ4_0:
-      return EmulateTyped<DType::kQ4_0>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ4_0>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ4_1:
-      return EmulateTyped<DType::kQ4_1>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ4_1>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ5_0:
-      return EmulateTyped<DType::kQ5_0>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ5_0>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ5_1:
-      return EmulateTyped<DType::kQ5_1>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ5_1>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ8_0:
-      return EmulateTyped<DType::kQ8_0>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ8_0>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ2_K:
-      return EmulateTyped<DType::kQ2_K>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ2_K>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ3_K:
-      return EmulateTyped<DType::kQ3_K>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ3_K>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ4_K:
-      return EmulateTyped<DType::kQ4_K>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ4_K>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ5_K:
-      return EmulateTyped<DType::kQ5_K>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ5_K>(wb, n, k, x, m, float_vec, int8_x, y);
     case DType::kQ6_K:
-      return EmulateTyped<DType::kQ6_K>(wb, n, k, x, m, float_vec, y);
+      return EmulateTyped<DType::kQ6_K>(wb, n, k, x, m, float_vec, int8_x, y);
     default:
       ADD_FAILURE() << "no emulation for " << NameOf(type);
   }
@@ -531,6 +569,48 @@ TYPED_TEST(CudaDequantHostTyped, LanesTileTheChunkAndReadDistinctBanks) {
       }
     }
   }
+  // Int8 activations: every 8 groups' slots are those 8 groups permuted, and a quarter warp's
+  // 16-byte loads of its pieces' groups hit 8 distinct groups of 4 banks.
+  for (int g0 = 0; g0 < dq::kChunkGroups; g0 += 8) {
+    std::vector<int> slots;
+    for (int g = g0; g < g0 + 8; ++g) slots.push_back(dq::GroupSlot<F>(g));
+    std::sort(slots.begin(), slots.end());
+    for (int j = 0; j < 8; ++j) ASSERT_EQ(slots[j], g0 + j);
+  }
+  for (int piece = 0; piece < 4; ++piece) {
+    for (int quarter = 0; quarter < 4; ++quarter) {
+      std::vector<int> banks;
+      for (int lane = 8 * quarter; lane < 8 * quarter + 8; ++lane) {
+        banks.push_back(dq::GroupSlot<F>(C::LanePieceCol(lane, piece) / 8) % 8);
+      }
+      std::sort(banks.begin(), banks.end());
+      EXPECT_EQ(std::unique(banks.begin(), banks.end()), banks.end())
+          << "int8 piece " << piece << " quarter " << quarter;
+    }
+  }
+}
+
+// The int8 GEMV sums the pieces of a run as one: they must share their scale and bias (in
+// every block, for every slot) and their 32-column block of x.
+TYPED_TEST(CudaDequantHostTyped, PiecesOfAScaleRunShareScaleBiasAndXBlock) {
+  constexpr DType T = TypeParam::kType;
+  using F = dq::Format<T>;
+  static_assert(4 % F::kScaleRun == 0);
+  std::mt19937 rng(11);
+  const std::vector<uint8_t> blocks = RandomBlocks<T>(4 * F::kBlockElems, false, rng);
+  for (int b = 0; b < 4; ++b) {
+    for (int slot = 0; slot < F::kSlots; ++slot) {
+      const auto s = F::template Load<dq::ExactReader>(blocks.data() + b * F::kBlockBytes, slot);
+      for (int k = 0; k < 4; ++k) {
+        const int first = k / F::kScaleRun * F::kScaleRun;
+        const dq::Piece p = F::Decode(s, k), q = F::Decode(s, first);
+        EXPECT_TRUE(SameFloat(p.scale, q.scale) && SameFloat(p.bias, q.bias))
+            << "block " << b << " slot " << slot << " piece " << k;
+        EXPECT_EQ(F::PieceCol(slot, k) / 32, F::PieceCol(slot, first) / 32)
+            << "slot " << slot << " piece " << k;
+      }
+    }
+  }
 }
 
 // ---- The GEMV's arithmetic ----
@@ -554,10 +634,32 @@ void Reference(const std::vector<float>& w, int64_t n, int64_t k, const std::vec
   }
 }
 
-// Emulated y against the reference within kTolerance * sum |w||x|, and each row of x's outputs
-// the same bits as with that row alone.
+// sum |w| * amax / 254 per output, amax that of w's column's 32-column block of x: the most
+// that rounding x to int8 (steps of amax / 127) can move the product.
+std::vector<double> Int8Bound(const std::vector<float>& w, int64_t n, int64_t k,
+                              const std::vector<float>& x, int64_t m) {
+  std::vector<double> bound(m * n, 0.0);
+  for (int64_t i = 0; i < m; ++i) {
+    std::vector<double> step(k);
+    for (int64_t b = 0; b < k; b += 32) {
+      double amax = 0.0;
+      for (int64_t j = b; j < b + 32; ++j) amax = std::max(amax, std::fabs(double{x[i * k + j]}));
+      for (int64_t j = b; j < b + 32; ++j) step[j] = amax / 254.0;
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      double sum = 0.0;
+      for (int64_t j = 0; j < k; ++j) sum += std::fabs(double{w[r * k + j]}) * step[j];
+      bound[i * n + r] = sum;
+    }
+  }
+  return bound;
+}
+
+// Emulated y against the reference within kTolerance * sum |w||x| (and, with int8 x, the
+// rounding of x), and each row of x's outputs the same bits as with that row alone.
 void ExpectEmulationMatchesReference(DType t, const std::vector<uint8_t>& bytes, int64_t n,
-                                     int64_t k, bool float_vec, std::mt19937& rng) {
+                                     int64_t k, bool float_vec, std::mt19937& rng,
+                                     bool int8 = false) {
   constexpr double kTolerance = 2e-5;
   std::vector<float> w(n * k);
   FindQuantTraits(t)->dequantize(bytes.data(), w.data(), n * k);
@@ -566,13 +668,15 @@ void ExpectEmulationMatchesReference(DType t, const std::vector<uint8_t>& bytes,
   std::vector<float> x(max_m * k);
   for (float& v : x) v = normal(rng);
   std::vector<float> y8(max_m * n);
-  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), max_m, float_vec, y8.data());
+  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), max_m, float_vec, y8.data(), int8);
   std::vector<double> ref, scale;
   Reference(w, n, k, x, max_m, &ref, &scale);
+  const std::vector<double> rounding =
+      int8 ? Int8Bound(w, n, k, x, max_m) : std::vector<double>(max_m * n, 0.0);
   int failures = 0;
   for (int64_t i = 0; i < max_m * n; ++i) {
     const double err = std::fabs(y8[i] - ref[i]);
-    if (!(err <= kTolerance * scale[i] + 1e-30) && failures++ < 8) {
+    if (!(err <= kTolerance * scale[i] + rounding[i] * (1 + 1e-4) + 1e-30) && failures++ < 8) {
       ADD_FAILURE() << NameOf(t) << " " << n << " x " << k << ": y[" << i / n << "][" << i % n
                     << "] = " << y8[i] << ", reference " << ref[i] << " (sum |w x| " << scale[i]
                     << ")";
@@ -580,14 +684,14 @@ void ExpectEmulationMatchesReference(DType t, const std::vector<uint8_t>& bytes,
   }
   for (int64_t i = 0; i < max_m; ++i) {
     std::vector<float> y1(n);
-    emulation::EmulateGemv(bytes.data(), t, n, k, x.data() + i * k, 1, float_vec, y1.data());
+    emulation::EmulateGemv(bytes.data(), t, n, k, x.data() + i * k, 1, float_vec, y1.data(), int8);
     for (int64_t r = 0; r < n; ++r) {
       ASSERT_EQ(Bits(y1[r]), Bits(y8[i * n + r])) << NameOf(t) << " row " << r << " of x row " << i;
     }
   }
   // m = 3: the first three rows again.
   std::vector<float> y3(3 * n);
-  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), 3, float_vec, y3.data());
+  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), 3, float_vec, y3.data(), int8);
   for (int64_t i = 0; i < 3 * n; ++i) ASSERT_EQ(Bits(y3[i]), Bits(y8[i]));
 }
 
@@ -600,11 +704,37 @@ TYPED_TEST(CudaDequantHostTyped, EmulatedGemvMatchesDoubleReference) {
     SCOPED_TRACE(testing::Message() << n << " x " << k);
     std::vector<float> w = RandomWeights(n * k, 32, rng);
     for (float& v : w) v *= 1e-2f;
-    ExpectEmulationMatchesReference(T, Quantize(T, w), n, k, false, rng);
+    const std::vector<uint8_t> bytes = Quantize(T, w);
+    ExpectEmulationMatchesReference(T, bytes, n, k, false, rng);
+    SCOPED_TRACE("int8 x");
+    ExpectEmulationMatchesReference(T, bytes, n, k, false, rng, true);
   }
   // Blocks no quantizer writes, with finite scales.
   const int64_t n = 19, k = OddK<T>();
-  ExpectEmulationMatchesReference(T, RandomBlocks<T>(n * k, false, rng), n, k, false, rng);
+  const std::vector<uint8_t> blocks = RandomBlocks<T>(n * k, false, rng);
+  ExpectEmulationMatchesReference(T, blocks, n, k, false, rng);
+  SCOPED_TRACE("int8 x");
+  ExpectEmulationMatchesReference(T, blocks, n, k, false, rng, true);
+}
+
+// Int8 x keeps zeros zero and lets a NaN or an infinity in x reach every output it touches.
+TYPED_TEST(CudaDequantHostTyped, EmulatedInt8GemvOfZerosAndNonFiniteX) {
+  constexpr DType T = TypeParam::kType;
+  std::mt19937 rng(5);
+  const int64_t n = 5, k = 2 * dq::Format<T>::kBlockElems;
+  std::vector<float> w = RandomWeights(n * k, 32, rng);
+  for (float& v : w) v *= 1e-2f;
+  const std::vector<uint8_t> bytes = Quantize(T, w);
+  std::vector<float> x(k, 0.0f), y(n);
+  emulation::EmulateGemv(bytes.data(), T, n, k, x.data(), 1, false, y.data(), true);
+  for (const float v : y) EXPECT_EQ(v, 0.0f);
+  for (const float bad : {NAN, INFINITY}) {
+    std::fill(x.begin(), x.end(), 0.5f);
+    x[k - 3] = bad;
+    emulation::EmulateGemv(bytes.data(), T, n, k, x.data(), 1, false, y.data(), true);
+    for (int64_t r = 0; r < n; ++r)
+      EXPECT_FALSE(std::isfinite(y[r])) << "row " << r << " x " << bad;
+  }
 }
 
 TEST(CudaDequantHost, EmulatedFloatGemvMatchesDoubleReference) {

@@ -12,8 +12,9 @@ namespace wick::kernels::cuda::emulation {
 
 // y[i][r] (y: [m][n], rows n apart) for w: [n][k] in `type`, x: [m][k]. float_vec: which path
 // the float kernels take on the device (w and x 16-byte aligned there and k % 8 == 0); the
-// quantised types have one path.
+// quantised types have one path each for f32 and int8 x (int8_x: GemvActivations::kInt8; the
+// float types ignore it).
 void EmulateGemv(const void* w, DType type, int64_t n, int64_t k, const float* x, int64_t m,
-                 bool float_vec, float* y);
+                 bool float_vec, float* y, bool int8_x = false);
 
 }  // namespace wick::kernels::cuda::emulation

@@ -10,6 +10,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -148,11 +149,25 @@ std::vector<float> RandomX(int64_t m, int64_t k, uint32_t seed) {
 
 // ---- Running Gemv ----
 
+// Where the call's buffers lie, and how the quantised kernels take x.
 struct Layout {
   size_t w_offset = 0;  // bytes after a 256-aligned allocation
   size_t x_offset = 0;  // floats
   int64_t y_stride = 0;
+  GemvActivations activations = GemvActivations::kF32;
 };
+
+constexpr Layout kInt8X{.activations = GemvActivations::kInt8};
+
+// Every type with f32 x, then the quantised ones again with int8 x.
+std::vector<std::pair<DType, Layout>> WithInt8X() {
+  std::vector<std::pair<DType, Layout>> cases;
+  for (const DType t : kTypes) cases.push_back({t, Layout{}});
+  for (const DType t : kTypes) {
+    if (!IsFloat(t)) cases.push_back({t, kInt8X});
+  }
+  return cases;
+}
 
 constexpr float kUnwritten = -12345.0f;
 
@@ -192,6 +207,7 @@ std::vector<float> RunGemv(const Weights& w, const std::vector<float>& x, int64_
   args.m = m;
   args.y = yp;
   args.y_stride = layout.y_stride;
+  args.activations = layout.activations;
   const cudaError_t launched = Gemv(args, stream.get());
   EXPECT_EQ(launched, cudaSuccess) << cudaGetErrorString(launched);
   const cudaError_t ran = cudaStreamSynchronize(stream.get());
@@ -214,27 +230,39 @@ std::vector<float> RunGemv(const Weights& w, const std::vector<float>& x, int64_
   return packed;
 }
 
-// Runs Gemv and checks y against the double-precision product and the host replay.
+// Runs Gemv and checks y against the double-precision product and the host replay. With int8
+// x the product may also move by what rounding x to steps of amax / 127 of its 32-column
+// block allows: sum |w| * amax / 254.
 void ExpectGemvCorrect(const Weights& w, const std::vector<float>& x, int64_t m,
                        const Layout& layout, const Stream& stream) {
-  SCOPED_TRACE(testing::Message() << NameOf(w.type) << " n " << w.n << " k " << w.k << " m " << m);
+  const bool int8 = layout.activations == GemvActivations::kInt8 && !IsFloat(w.type);
+  SCOPED_TRACE(testing::Message() << NameOf(w.type) << " n " << w.n << " k " << w.k << " m " << m
+                                  << (int8 ? " int8 x" : ""));
   bool float_vec = false;
   const std::vector<float> y = RunGemv(w, x, m, layout, stream, &float_vec);
   ASSERT_EQ(static_cast<int64_t>(y.size()), m * w.n);
 
   std::vector<float> replay(m * w.n);
-  emulation::EmulateGemv(w.bytes.data(), w.type, w.n, w.k, x.data(), m, float_vec, replay.data());
+  emulation::EmulateGemv(w.bytes.data(), w.type, w.n, w.k, x.data(), m, float_vec, replay.data(),
+                         int8);
   int failures = 0;
   for (int64_t i = 0; i < m; ++i) {
+    std::vector<double> step(w.k, 0.0);  // the most rounding may move x[i][j]
+    for (int64_t b = 0; int8 && b < w.k; b += 32) {
+      double amax = 0.0;
+      for (int64_t j = b; j < b + 32; ++j) amax = std::max(amax, std::fabs(double{x[i * w.k + j]}));
+      std::fill(step.begin() + b, step.begin() + b + 32, amax / 254.0 * (1 + 1e-4));
+    }
     for (int64_t r = 0; r < w.n; ++r) {
-      double sum = 0.0, abs = 0.0;
+      double sum = 0.0, abs = 0.0, rounding = 0.0;
       for (int64_t j = 0; j < w.k; ++j) {
         const double p = static_cast<double>(w.dequant[r * w.k + j]) * x[i * w.k + j];
         sum += p;
         abs += std::fabs(p);
+        rounding += std::fabs(double{w.dequant[r * w.k + j]}) * step[j];
       }
       const float got = y[i * w.n + r];
-      const bool near = std::fabs(got - sum) <= kTolerance * abs + 1e-30;
+      const bool near = std::fabs(got - sum) <= kTolerance * abs + rounding + 1e-30;
       const bool same = Bits(got) == Bits(replay[i * w.n + r]);
       if ((!near || !same) && failures++ < 10) {
         ADD_FAILURE() << "y[" << i << "][" << r << "] = " << got << ": reference " << sum
@@ -257,6 +285,9 @@ TEST(CudaGemv, MatchesCpuForEveryTypeAndBatchSize) {
       const std::vector<float> x = RandomX(rows, k, 5);
       for (int64_t m = 1; m <= kGemvGroupRows; ++m) ExpectGemvCorrect(w, x, m, {}, stream);
       if (rows > kGemvGroupRows) ExpectGemvCorrect(w, x, rows, {}, stream);
+      if (IsFloat(t)) continue;
+      for (int64_t m = 1; m <= kGemvGroupRows; ++m) ExpectGemvCorrect(w, x, m, kInt8X, stream);
+      if (rows > kGemvGroupRows) ExpectGemvCorrect(w, x, rows, kInt8X, stream);
     }
   }
 }
@@ -269,6 +300,7 @@ TEST(CudaGemv, LargeMatrices) {
     const Weights w = MakeWeights(t, 4096, 4096, 11, /*random_blocks=*/true);
     const std::vector<float> x = RandomX(kGemvGroupRows, 4096, 12);
     for (const int64_t m : {1, 8}) ExpectGemvCorrect(w, x, m, {}, stream);
+    if (!IsFloat(t)) ExpectGemvCorrect(w, x, 1, kInt8X, stream);
   }
 }
 
@@ -276,25 +308,26 @@ TEST(CudaGemv, RowsAreTheSameAloneOrInABatch) {
   WICK_SKIP_WITHOUT_GPU();
   Stream stream;
   ASSERT_EQ(stream.error(), cudaSuccess);
-  for (const DType t : kTypes) {
-    SCOPED_TRACE(NameOf(t));
+  for (const auto& [t, layout] : WithInt8X()) {
+    SCOPED_TRACE(testing::Message()
+                 << NameOf(t) << (layout.activations == GemvActivations::kInt8 ? " int8 x" : ""));
     const int64_t n = 300, k = OddK(t);
     const Weights w = MakeWeights(t, n, k, 21, /*random_blocks=*/true);
     // Two whole groups of rows and a partial one, in one call.
     constexpr int64_t kRows = 2 * kGemvGroupRows + 3;
     const std::vector<float> x = RandomX(kRows, k, 22);
     bool vec = false;
-    const std::vector<float> all = RunGemv(w, x, kRows, {}, stream, &vec);
+    const std::vector<float> all = RunGemv(w, x, kRows, layout, stream, &vec);
     ASSERT_EQ(static_cast<int64_t>(all.size()), kRows * n);
     for (int64_t i = 0; i < kRows; ++i) {
       const std::vector<float> row(x.begin() + i * k, x.begin() + (i + 1) * k);
-      const std::vector<float> alone = RunGemv(w, row, 1, {}, stream, &vec);
+      const std::vector<float> alone = RunGemv(w, row, 1, layout, stream, &vec);
       ASSERT_EQ(static_cast<int64_t>(alone.size()), n);
       for (int64_t r = 0; r < n; ++r) {
         ASSERT_EQ(Bits(alone[r]), Bits(all[i * n + r])) << "x row " << i << ", y column " << r;
       }
     }
-    const std::vector<float> five = RunGemv(w, x, 5, {}, stream, &vec);
+    const std::vector<float> five = RunGemv(w, x, 5, layout, stream, &vec);
     ASSERT_EQ(static_cast<int64_t>(five.size()), 5 * n);
     for (int64_t j = 0; j < 5 * n; ++j) ASSERT_EQ(Bits(five[j]), Bits(all[j])) << j;
   }
@@ -313,6 +346,15 @@ TEST(CudaGemv, StridedOutputAndMisalignedInputs) {
     ExpectGemvCorrect(w, x, 3, {.w_offset = w_shift, .x_offset = 1, .y_stride = n + 1}, stream);
     ExpectGemvCorrect(w, x, 1, {.w_offset = 6 * w_shift, .x_offset = 3}, stream);
     ExpectGemvCorrect(w, x, 8, {.w_offset = 16, .x_offset = 4}, stream);
+    if (IsFloat(t)) continue;
+    // x not 16-byte aligned: the int8 staging's scalar loads.
+    ExpectGemvCorrect(w, x, 3,
+                      {.w_offset = w_shift,
+                       .x_offset = 1,
+                       .y_stride = n + 1,
+                       .activations = GemvActivations::kInt8},
+                      stream);
+    ExpectGemvCorrect(w, x, 1, {.x_offset = 3, .activations = GemvActivations::kInt8}, stream);
   }
 }
 
@@ -440,8 +482,10 @@ struct ManyFixture {
     a.x = dx();
     a.m = m;
     a.y = y;
+    a.activations = activations;
     EXPECT_EQ(Gemv(a, stream), cudaSuccess);
   }
+  GemvActivations activations = GemvActivations::kF32;
 };
 
 std::vector<float> Download(const float* p, size_t n) {
@@ -469,15 +513,17 @@ TEST(CudaGemvMany, EqualsSeparateCallsForEveryOutput) {
   WICK_SKIP_WITHOUT_GPU();
   Stream stream;
   ASSERT_EQ(stream.error(), cudaSuccess);
-  for (const DType t : kTypes) {
+  for (const auto& [t, layout] : WithInt8X()) {
     const int64_t k = OddK(t);
     const Weights a = MakeWeights(t, 67, k, 61, /*random_blocks=*/true);
     const Weights b = MakeWeights(t, 16, k, 62, /*random_blocks=*/true);
     const Weights c = MakeWeights(t, 45, k, 63, /*random_blocks=*/true);
     const Weights up = MakeWeights(t, 67, k, 64, /*random_blocks=*/true);
     for (const int64_t m : {1, 3, 8, 19}) {
-      SCOPED_TRACE(testing::Message() << NameOf(t) << " m " << m);
-      const ManyFixture f({&a, &b, &c, &up}, RandomX(m, k, 65), m);
+      SCOPED_TRACE(testing::Message() << NameOf(t) << " m " << m << " activations "
+                                      << static_cast<int>(layout.activations));
+      ManyFixture f({&a, &b, &c, &up}, RandomX(m, k, 65), m);
+      f.activations = layout.activations;
       std::vector<std::vector<float>> alone;
       for (size_t p = 0; p < 4; ++p) {
         DeviceBuffer y(m * f.weights[p]->n * sizeof(float));
@@ -501,6 +547,7 @@ TEST(CudaGemvMany, EqualsSeparateCallsForEveryOutput) {
       many.k = k;
       many.x = f.dx();
       many.m = m;
+      many.activations = layout.activations;
       ASSERT_EQ(GemvMany(many, stream.get()), cudaSuccess);
       ExpectSameBits(Download(reinterpret_cast<float*>(y0.bytes()), m * a.n), alone[0], "part 0");
       const std::vector<float> strided =
