@@ -77,9 +77,9 @@ class CudaBackend : public Backend {
   // Whether MatmulMany, MatmulSwiGlu and MatmulAdd run as one launch each (default; off with
   // WICK_CUDA_FUSE=0). Changing it records decode steps again.
   void set_fused_products(bool on);
-  // How the decode GEMV takes x with quantised weights: f32, the CPU's arithmetic (default),
-  // or int8 per 32 columns (WICK_CUDA_GEMV=int8; faster, not yet measured on a GPU). Changing
-  // it records decode steps again.
+  // How the decode GEMV takes x with quantised weights: f32 (default), or int8 per 32 columns
+  // as the CPU backend's dot products do (WICK_CUDA_GEMV=int8; fewer instructions per
+  // weight, not yet measured on a GPU). Changing it records decode steps again.
   void set_gemv_activations(kernels::cuda::GemvActivations a);
   // Whether prefill runs on cuBLAS (false: it could not be loaded; GEMV kernels instead).
   bool has_cublas() const { return blas_ != nullptr; }

@@ -173,7 +173,7 @@ TEST_F(CudaModelTest, EveryWeightTypeMatchesTheCpu) {
 }
 
 // Decode with int8 activations (WICK_CUDA_GEMV=int8) stays within the golden tolerances of the
-// CPU's f32 arithmetic, as llama.cpp's CPU dot products (whose activations are int8 too) do.
+// CPU backend (whose dot products quantise x too, per 32 or per 256 columns).
 TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   kernels::cuda::test::CaseSample sample(2);

@@ -28,9 +28,10 @@ inline constexpr int64_t kGemvGroupRows = 8;
 
 // How the quantised GEMV multiplies (float weights always take f32 x).
 enum class GemvActivations {
-  kF32,   // the CPU's arithmetic: f32 x, an FMA per weight
-  kInt8,  // x quantised to int8 per 32 columns (d = amax / 127, as GGUF's Q8_0 and the CPU
-          // dot products of llama.cpp), integer dot products, a float step per 8-32 weights
+  kF32,   // f32 x times the exactly dequantised weights, an FMA per weight
+  kInt8,  // x quantised to int8 per 32 columns (d = amax / 127, as GGUF's Q8_0; the CPU
+          // backend, like llama.cpp, quantises x too: Q8_0, or Q8_K per 256 for k-quants),
+          // integer dot products, a float step per 8-32 weights
 };
 
 struct GemvArgs {
