@@ -361,16 +361,17 @@ struct Format<DType::kQ3_K> : PlaneFormat<Q3_KBlock> {
 // The 6-bit scale and min of sub-block j (0..7) come from their 12 bytes: j < 4 in the low six
 // bits of bytes j (scale) and j + 4 (min); j >= 4 with the low four bits in byte j + 4 (scale
 // low nibble, min high nibble) and the top two in the spare top bits of bytes j - 4 (scale)
-// and j (min).
-WICK_HD void ScaleMin6(const uint32_t (&sc)[3], int j, int* scale, int* min) {
-  if (j < 4) {
-    *scale = static_cast<int>(ByteAt(sc, j) & 63);
-    *min = static_cast<int>(ByteAt(sc, j + 4) & 63);
-  } else {
-    const uint32_t lo = ByteAt(sc, j + 4);
-    *scale = static_cast<int>((lo & 0xf) | ((ByteAt(sc, j - 4) >> 6) << 4));
-    *min = static_cast<int>((lo >> 4) | ((ByteAt(sc, j) >> 6) << 4));
-  }
+// and j (min). Unpacked four at a time with word operations, then the pair a slot needs is
+// picked: sub-blocks 2h and 2h + 1 in bytes 0 and 1 of *scales and *mins.
+WICK_HD void ScaleMinPair6(const uint32_t (&sc)[3], int h, uint32_t* scales, uint32_t* mins) {
+  constexpr uint32_t kLow6 = 0x3f3f3f3fu, kLow4 = 0x0f0f0f0fu, kTop2 = 0x03030303u;
+  const uint32_t low_scales = sc[0] & kLow6;  // sub-blocks 0..3, one per byte
+  const uint32_t low_mins = sc[1] & kLow6;
+  const uint32_t high_scales = (sc[2] & kLow4) | (((sc[0] >> 6) & kTop2) << 4);  // 4..7
+  const uint32_t high_mins = ((sc[2] >> 4) & kLow4) | (((sc[1] >> 6) & kTop2) << 4);
+  const int shift = 16 * (h & 1);
+  *scales = (h < 2 ? low_scales : high_scales) >> shift;
+  *mins = (h < 2 ? low_mins : high_mins) >> shift;
 }
 
 template <class Block>
@@ -388,13 +389,13 @@ struct NibbleFormat : KQuantFormat<Block, 64> {
     Rd::Words(blk + offsetof(Block, scales), sc);
     const float d = F16ToF32(Rd::U16(blk + offsetof(Block, d)));
     const float dmin = F16ToF32(Rd::U16(blk + offsetof(Block, dmin)));
+    uint32_t scales, mins;
+    ScaleMinPair6(sc, h, &scales, &mins);
     Scales s;
 #pragma unroll
     for (int u = 0; u < 2; ++u) {
-      int scale, min;
-      ScaleMin6(sc, 2 * h + u, &scale, &min);
-      s.dl[u] = FMul(d, static_cast<float>(scale));
-      s.ml[u] = FMul(dmin, static_cast<float>(min));
+      s.dl[u] = FMul(d, static_cast<float>(static_cast<int>((scales >> (8 * u)) & 0xff)));
+      s.ml[u] = FMul(dmin, static_cast<float>(static_cast<int>((mins >> (8 * u)) & 0xff)));
     }
     return s;
   }
