@@ -52,6 +52,17 @@ WICK_HD void Load8(const float* p, float (&v)[8]) {
 #endif
 }
 
+// The lane's slice of each of its R rows' chunk copies (see AccumulateChunk).
+template <class F, int R>
+WICK_HD void LoadSlices(const uint8_t* const (&rows)[R], int lane, typename F::Slice (&slice)[R]) {
+  using C = Chunk<F>;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    slice[r] = F::template Load<PaddedReader>(rows[r] + C::LaneBlock(lane) * F::kBlockBytes,
+                                              C::LaneSlot(lane));
+  }
+}
+
 // One lane's share of one chunk: acc[r][i] += its slice of row r . its columns of x row i.
 // rows[r] points at byte 0 of row r's chunk in the padded copy (for a row past the matrix, at
 // any readable buffer: its sums are garbage the caller drops); xs is the chunk of x laid out
@@ -62,13 +73,8 @@ template <class F, int M, int R>
 WICK_HD void AccumulateChunk(const uint8_t* const (&rows)[R], const float* xs, int lane,
                              float (&acc)[R][M]) {
   using C = Chunk<F>;
-  const int block = C::LaneBlock(lane);
-  const int slot = C::LaneSlot(lane);
   typename F::Slice slice[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    slice[r] = F::template Load<PaddedReader>(rows[r] + block * F::kBlockBytes, slot);
-  }
+  LoadSlices<F, R>(rows, lane, slice);
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     float q[R][8];
@@ -212,13 +218,8 @@ WICK_HD void AccumulateChunkInt8(const uint8_t* const (&rows)[R], const XGroup* 
   using C = Chunk<F>;
   constexpr int kRun = F::kScaleRun;
   constexpr float kOffset = kCodesAreInt8<F> ? 0.0f : F::kOffset;
-  const int block = C::LaneBlock(lane);
-  const int slot = C::LaneSlot(lane);
   typename F::Slice slice[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    slice[r] = F::template Load<PaddedReader>(rows[r] + block * F::kBlockBytes, slot);
-  }
+  LoadSlices<F, R>(rows, lane, slice);
 #pragma unroll
   for (int k0 = 0; k0 < 4; k0 += kRun) {
     int dot[R][M] = {};

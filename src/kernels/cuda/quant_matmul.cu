@@ -239,55 +239,14 @@ __device__ __forceinline__ void CopyChunk(const uint8_t* src, int nbytes, uint8_
   }
 }
 
-// Stages columns [0, cols) of the chunk starting at xc (x + chunk offset; rows k apart) into
-// xs, laid out by Chunk::XIdx, M rows kXStride apart.
-template <class C, int M, int kThreads>
-__device__ __forceinline__ void StageX(const float* __restrict__ xc, int64_t k, int cols, float* xs,
-                                       bool vec4) {
-  if (vec4) {
-    constexpr int kPer = dq::kChunkCols / 4 / kThreads;  // float4s per thread and row
-    float4 v[M][kPer];
-#pragma unroll
-    for (int i = 0; i < M; ++i) {
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) {
-        const int f = static_cast<int>(threadIdx.x) + j * kThreads;
-        v[i][j] = 4 * f < cols ? __ldg(reinterpret_cast<const float4*>(xc + i * k) + f)
-                               : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      }
-    }
-#pragma unroll
-    for (int i = 0; i < M; ++i) {
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) {
-        const int f = static_cast<int>(threadIdx.x) + j * kThreads;
-        if (4 * f < cols)
-          *reinterpret_cast<float4*>(xs + i * C::kXStride + C::XIdx(4 * f)) = v[i][j];
-      }
-    }
-  } else {
-    constexpr int kPer = dq::kChunkCols / kThreads;
-#pragma unroll
-    for (int i = 0; i < M; ++i) {
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) {
-        const int col = static_cast<int>(threadIdx.x) + j * kThreads;
-        if (col < cols) xs[i * C::kXStride + C::XIdx(col)] = __ldg(xc + i * k + col);
-      }
-    }
-  }
-}
-
-// Int8 activations: quantises columns [0, cols) of the chunk at xc (rows k apart) per
-// 32-column block into xg (GroupSlot order, M rows kChunkGroups apart); blocks past cols
-// become zeros. Thread t takes 4 consecutive columns of every kThreads * 4, so the 8 threads
-// of a block are 8 consecutive lanes, which agree on its amax by shuffles.
-template <class F, int M, int kThreads>
-__device__ __forceinline__ void StageXInt8(const float* __restrict__ xc, int64_t k, int cols,
-                                           dq::XGroup* xg, bool vec4) {
+// Thread t's share of columns [0, cols) of the chunk at xc (M rows k apart): 4 consecutive
+// columns of every kThreads * 4, zeros past cols (a multiple of 4). vec4: x is 16-byte aligned
+// (its rows then are too, k being a multiple of 32).
+template <int M, int kThreads>
+__device__ __forceinline__ void LoadXChunk(const float* __restrict__ xc, int64_t k, int cols,
+                                           bool vec4,
+                                           float4 (&v)[M][dq::kChunkCols / 4 / kThreads]) {
   constexpr int kPer = dq::kChunkCols / 4 / kThreads;
-  static_assert(kThreads % dq::kWarpLanes == 0 && kPer >= 1);
-  float4 v[M][kPer];
 #pragma unroll
   for (int i = 0; i < M; ++i) {
 #pragma unroll
@@ -303,6 +262,37 @@ __device__ __forceinline__ void StageXInt8(const float* __restrict__ xc, int64_t
       }
     }
   }
+}
+
+// Stages columns [0, cols) of the chunk starting at xc (x + chunk offset; rows k apart) into
+// xs, laid out by Chunk::XIdx, M rows kXStride apart.
+template <class C, int M, int kThreads>
+__device__ __forceinline__ void StageX(const float* __restrict__ xc, int64_t k, int cols, float* xs,
+                                       bool vec4) {
+  constexpr int kPer = dq::kChunkCols / 4 / kThreads;
+  float4 v[M][kPer];
+  LoadXChunk<M, kThreads>(xc, k, cols, vec4, v);
+#pragma unroll
+  for (int i = 0; i < M; ++i) {
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      const int f = static_cast<int>(threadIdx.x) + j * kThreads;
+      if (4 * f < cols) *reinterpret_cast<float4*>(xs + i * C::kXStride + C::XIdx(4 * f)) = v[i][j];
+    }
+  }
+}
+
+// Int8 activations: quantises columns [0, cols) of the chunk at xc (rows k apart) per
+// 32-column block into xg (GroupSlot order, M rows kChunkGroups apart); blocks past cols
+// become zeros. Thread t takes 4 consecutive columns of every kThreads * 4, so the 8 threads
+// of a block are 8 consecutive lanes, which agree on its amax by shuffles.
+template <class F, int M, int kThreads>
+__device__ __forceinline__ void StageXInt8(const float* __restrict__ xc, int64_t k, int cols,
+                                           dq::XGroup* xg, bool vec4) {
+  constexpr int kPer = dq::kChunkCols / 4 / kThreads;
+  static_assert(kThreads % dq::kWarpLanes == 0 && kPer >= 1);
+  float4 v[M][kPer];
+  LoadXChunk<M, kThreads>(xc, k, cols, vec4, v);
 #pragma unroll
   for (int i = 0; i < M; ++i) {
 #pragma unroll
