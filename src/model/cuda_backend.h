@@ -127,6 +127,8 @@ class CudaBackend : public Backend {
   // Whether a product of m rows on `path` takes the GEMV (else the tensor-core GEMM).
   bool UsesGemv(int64_t m, kernels::MatmulPath path) const;
   Status GemvRows(const TensorRef& w, const float* x, int64_t m, float* y);
+  // After a change of which kernels the ops launch: recorded steps are recorded anew.
+  void RecordStepsAgain();
   Status CheckAttention(const kernels::AttentionParams& p) const;
   // `bytes` of device memory for arguments that kernels of this step read (16-byte aligned),
   // valid until the next BeginStep; grows only outside recordings.

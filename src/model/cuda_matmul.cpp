@@ -19,19 +19,6 @@ constexpr int64_t kGemmScratchElements = int64_t{32} << 20;
 
 }  // namespace
 
-Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
-  const kernels::cuda::GemvArgs args{.w = w.data,
-                                     .type = w.type,
-                                     .n = w.rows,
-                                     .k = w.row_len,
-                                     .x = x,
-                                     .m = m,
-                                     .y = y,
-                                     .activations = gemv_activations_};
-  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::Gemv(args, stream_), "gemv");
-  return OkStatus();
-}
-
 bool CudaBackend::UsesGemv(int64_t m, kernels::MatmulPath path) const {
   // A forced path is kept whatever m is, so a row's result does not depend on how many rows
   // share the call: decode rows take the GEMV (each output computed alone), prompt rows the
@@ -124,14 +111,26 @@ kernels::cuda::GemvManyArgs GemvCall(const TensorRef& w, float* y, const float* 
 
 }  // namespace
 
+Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
+  WICK_CUDA_RETURN_IF_ERROR(
+      kernels::cuda::GemvMany(
+          GemvCall(w, y, x, m, kernels::cuda::GemvOutput::kStore, gemv_activations_), stream_),
+      "gemv");
+  return OkStatus();
+}
+
 void CudaBackend::set_fused_products(bool on) {
   fuse_products_ = on;
-  for (auto& [shape, rec] : graphs_) rec.replayable = false;  // their ops were the others
+  RecordStepsAgain();
 }
 
 void CudaBackend::set_gemv_activations(kernels::cuda::GemvActivations a) {
   gemv_activations_ = a;
-  for (auto& [shape, rec] : graphs_) rec.replayable = false;  // recorded with the other kernels
+  RecordStepsAgain();
+}
+
+void CudaBackend::RecordStepsAgain() {
+  for (auto& [shape, rec] : graphs_) rec.replayable = false;  // their kernels were the others
 }
 
 Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const float* x, int64_t m,

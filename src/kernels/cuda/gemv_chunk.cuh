@@ -112,10 +112,10 @@ WICK_HD void AccumulateChunk(const uint8_t* const (&rows)[R], const float* xs, i
 
 // ---- Int8 activations (GemvActivations::kInt8) ----
 //
-// x quantised per 32-column block as GGUF's Q8_0 does (d = amax / 127, q = round(x / d)), so
-// that a lane's dot products are exact integer sums (dp4a: four products a cycle) and only
-// one float step per run of pieces remains, where the f32 path spends an FMA per weight. A
-// row's arithmetic still depends on nothing but its own x, whatever M is.
+// x quantised per 32-column block as GGUF's Q8_0 does (d = amax / 127, q = round(x * 127 /
+// amax)), so that a lane's dot products are exact integer sums (dp4a: four products a cycle)
+// and only one float step per run of pieces remains, where the f32 path spends an FMA per
+// weight. A row's arithmetic still depends on nothing but its own x, whatever M is.
 
 // One piece's 8 columns of x as the lanes read them: one 16-byte shared-memory load.
 struct XGroup {

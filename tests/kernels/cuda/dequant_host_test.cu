@@ -32,6 +32,7 @@ constexpr int kLanes = dq::kWarpLanes;
 constexpr int kRowsPerWarp = 4;  // as in quant_matmul.cu
 
 using test::Bits;
+using test::Int8Bound;
 
 // Equal bits, or both NaN (a NaN's sign and payload are not part of the contract).
 bool SameFloat(float a, float b) {
@@ -632,27 +633,6 @@ void Reference(const std::vector<float>& w, int64_t n, int64_t k, const std::vec
       (*scale)[i * n + r] = abs;
     }
   }
-}
-
-// sum |w| * amax / 254 per output, amax that of w's column's 32-column block of x: the most
-// that rounding x to int8 (steps of amax / 127) can move the product.
-std::vector<double> Int8Bound(const std::vector<float>& w, int64_t n, int64_t k,
-                              const std::vector<float>& x, int64_t m) {
-  std::vector<double> bound(m * n, 0.0);
-  for (int64_t i = 0; i < m; ++i) {
-    std::vector<double> step(k);
-    for (int64_t b = 0; b < k; b += 32) {
-      double amax = 0.0;
-      for (int64_t j = b; j < b + 32; ++j) amax = std::max(amax, std::fabs(double{x[i * k + j]}));
-      for (int64_t j = b; j < b + 32; ++j) step[j] = amax / 254.0;
-    }
-    for (int64_t r = 0; r < n; ++r) {
-      double sum = 0.0;
-      for (int64_t j = 0; j < k; ++j) sum += std::fabs(double{w[r * k + j]}) * step[j];
-      bound[i * n + r] = sum;
-    }
-  }
-  return bound;
 }
 
 // Emulated y against the reference within kTolerance * sum |w||x| (and, with int8 x, the
