@@ -1,9 +1,10 @@
 // The decode GEMV on the GPU (kernels/cuda/quant_matmul.h) alone, in weight GB/s: a 7B
 // model's products (q/k/v together, o, gate and up together, down, the output head) for the
-// weight types of the speed table, with f32 and int8 activations, at 1, 8 and 64 activation
-// rows. Each iteration multiplies the next of several copies of the weights, together larger
-// than the GPU's L2, so that the weights come from memory as they do in a decode step; the
-// time is the GPU's (CUDA events), averaged over a batch of launches.
+// weight types of the speed table, with f32 and int8 activations (and int8 tensor cores for
+// Q4_0 and Q8_0: "mma"), at 1, 8 and 64 activation rows. Each iteration multiplies the next of
+// several copies of the weights, together larger than the GPU's L2, so that the weights come from
+// memory as they do in a decode step; the time is the GPU's (CUDA events), averaged over a batch of
+// launches.
 //
 //   build/gpu/bench/wick_bench_cuda_gemv --benchmark_filter='Q4_0/.*/1/'
 //
@@ -132,15 +133,21 @@ void BM_Gemv(benchmark::State& state, DType type, Shape shape, GemvActivations a
   cudaStreamDestroy(stream);
 }
 
-// Names like Gemv/Q4_0/int8/gate_up/1 (the last part is m).
+// Names like Gemv/Q4_0/int8/gate_up/1 (f32, int8 or mma; the last part is m).
 const bool kRegistered = [] {
   for (const DType type : kTypes) {
-    for (const GemvActivations a : {GemvActivations::kF32, GemvActivations::kInt8}) {
+    for (const GemvActivations a :
+         {GemvActivations::kF32, GemvActivations::kInt8, GemvActivations::kInt8TensorCores}) {
       const bool float_type = type == DType::kF16;
-      if (float_type && a == GemvActivations::kInt8) continue;  // float weights take f32 x
+      if (float_type && a != GemvActivations::kF32) continue;  // float weights take f32 x
+      // Tensor cores only where the type has them (the others would repeat the int8 rows).
+      if (a == GemvActivations::kInt8TensorCores && !TensorCoreGemvTakes(type)) continue;
+      const char* mode = a == GemvActivations::kInt8              ? "int8"
+                         : a == GemvActivations::kInt8TensorCores ? "mma"
+                                                                  : "f32";
       for (const Shape& shape : kShapes) {
-        const std::string name = std::string("Gemv/") + std::string(NameOf(type)) + "/" +
-                                 (a == GemvActivations::kInt8 ? "int8" : "f32") + "/" + shape.name;
+        const std::string name =
+            std::string("Gemv/") + std::string(NameOf(type)) + "/" + mode + "/" + shape.name;
         benchmark::RegisterBenchmark(
             name.c_str(), [=](benchmark::State& state) { BM_Gemv(state, type, shape, a); })
             ->Arg(1)

@@ -104,8 +104,10 @@ Status CudaBackend::Init() {
   if (const char* env = std::getenv("WICK_CUDA_FUSE"); env && std::string_view(env) == "0") {
     fuse_products_ = false;
   }
-  if (const char* env = std::getenv("WICK_CUDA_GEMV"); env && std::string_view(env) == "int8") {
-    gemv_activations_ = kernels::cuda::GemvActivations::kInt8;
+  if (const char* env = std::getenv("WICK_CUDA_GEMV"); env != nullptr) {
+    const std::string_view mode(env);
+    if (mode == "int8") gemv_activations_ = kernels::cuda::GemvActivations::kInt8;
+    if (mode == "mma") gemv_activations_ = kernels::cuda::GemvActivations::kInt8TensorCores;
   }
   WICK_ASSIGN_OR_RETURN(blas_workspace_, Allocate(kBlasWorkspace));
   Result<std::unique_ptr<Cublas>> blas =

@@ -12,7 +12,8 @@
 // recording, or a step whose ops differ from it, records again; a step with per-step values
 // in kernel arguments is captured anew every time and applied with cudaGraphExecUpdate.
 // WICK_CUDA_GRAPHS=0 turns graphs off; WICK_CUDA_FUSE=0 runs the fused products as separate
-// ops; WICK_CUDA_GEMV=int8 runs decode products of quantised weights on int8 activations.
+// ops; WICK_CUDA_GEMV=int8 runs decode products of quantised weights on int8 activations,
+// WICK_CUDA_GEMV=mma also on int8 tensor-core instructions for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -79,7 +80,8 @@ class CudaBackend : public Backend {
   void set_fused_products(bool on);
   // How the decode GEMV takes x with quantised weights: f32 (default), or int8 per 32 columns
   // as the CPU backend's dot products do (WICK_CUDA_GEMV=int8; fewer instructions per
-  // weight, not yet measured on a GPU). Changing it records decode steps again.
+  // weight), or that on tensor cores for the legacy formats (WICK_CUDA_GEMV=mma: for batched
+  // decode); neither yet measured on a GPU. Changing it records decode steps again.
   void set_gemv_activations(kernels::cuda::GemvActivations a);
   // Whether prefill runs on cuBLAS (false: it could not be loaded; GEMV kernels instead).
   bool has_cublas() const { return blas_ != nullptr; }

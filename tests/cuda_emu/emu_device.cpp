@@ -406,6 +406,24 @@ void WarpExchange(unsigned mask, const void* in, void* out, size_t size, int src
   std::memcpy(out, w.bytes[epoch % 2][src_lane], size);
 }
 
+void WarpGather(const void* in, void* out, size_t size) {
+  if (size > sizeof(WarpSlots::bytes[0][0])) DeviceFault("a warp gather of more than 16 bytes");
+  BlockRun* run = running;
+  const int t = LinearThread(Current());
+  WarpSlots& w = run->warps[t / 32];
+  const int lane = t % 32;
+  const unsigned epoch = w.epoch[lane]++;
+  std::memcpy(w.bytes[epoch % 2][lane], in, size);
+  SyncWarp(0xffffffffu);
+  for (int src = 0; src < 32; ++src) {
+    const unsigned src_epoch = w.epoch[src];
+    if (src_epoch != epoch + 1 && src_epoch != epoch + 2) {
+      DeviceFault("the lanes of a warp-wide instruction are at different ones (divergent warp)");
+    }
+    std::memcpy(static_cast<uint8_t*>(out) + src * size, w.bytes[epoch % 2][src], size);
+  }
+}
+
 void* DynamicShared() {
   if (running == nullptr) DeviceFault("dynamic shared memory outside a kernel");
   // 128-byte aligned, as the GPU's dynamic shared memory is at least.

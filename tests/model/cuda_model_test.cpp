@@ -172,18 +172,29 @@ TEST_F(CudaModelTest, EveryWeightTypeMatchesTheCpu) {
   }
 }
 
-// Decode with int8 activations (WICK_CUDA_GEMV=int8) stays within the golden tolerances of the
-// CPU backend (whose dot products quantise x too, per 32 or per 256 columns).
+// Decode with int8 activations (WICK_CUDA_GEMV=int8, and =mma on tensor cores) stays within
+// the golden tolerances of the CPU backend (whose dot products quantise x too, per 32 or per
+// 256 columns).
 TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
+  using kernels::cuda::GemvActivations;
   kernels::cuda::test::CaseSample sample(2);
-  for (DType type : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+  const std::pair<DType, GemvActivations> cases[] = {
+      {DType::kQ4_0, GemvActivations::kInt8},
+      {DType::kQ8_0, GemvActivations::kInt8},
+      {DType::kQ4_K, GemvActivations::kInt8},
+      {DType::kQ6_K, GemvActivations::kInt8},
+      {DType::kQ4_0, GemvActivations::kInt8TensorCores},
+      {DType::kQ8_0, GemvActivations::kInt8TensorCores}};
+  for (const auto& [type, activations] : cases) {
     if (!sample.Take()) continue;
     Pair p = Build(type);
     ASSERT_TRUE(p.gpu_model);
-    gpu_->set_gemv_activations(kernels::cuda::GemvActivations::kInt8);
-    Compare(p, DType::kF16, 12, 6, ToleranceFor(type), "int8 x " + std::string(NameOf(type)));
-    gpu_->set_gemv_activations(kernels::cuda::GemvActivations::kF32);
+    gpu_->set_gemv_activations(activations);
+    const bool tc = activations == GemvActivations::kInt8TensorCores;
+    Compare(p, DType::kF16, 12, 6, ToleranceFor(type),
+            (tc ? "tensor cores " : "int8 x ") + std::string(NameOf(type)));
+    gpu_->set_gemv_activations(GemvActivations::kF32);
   }
 }
 
@@ -222,12 +233,28 @@ TEST_F(CudaModelTest, DecodeStepsAreRecordedAndReplayed) {
   EXPECT_GE(gpu_->steps_with_one_args_copy() - one_copy_before, 10);
 }
 
-TEST_F(CudaModelTest, BatchedDecodeMatchesSequencesAlone) {
+// Batched decode, with f32 x and on tensor cores (WICK_CUDA_GEMV=mma, which takes every
+// decode product of the type, one row or many).
+class CudaBatchedDecodeTest : public CudaModelTest,
+                              public ::testing::WithParamInterface<kernels::cuda::GemvActivations> {
+};
+
+INSTANTIATE_TEST_SUITE_P(Activations, CudaBatchedDecodeTest,
+                         ::testing::Values(kernels::cuda::GemvActivations::kF32,
+                                           kernels::cuda::GemvActivations::kInt8TensorCores),
+                         [](const auto& param_info) {
+                           return param_info.param == kernels::cuda::GemvActivations::kF32
+                                      ? std::string("F32")
+                                      : std::string("TensorCores");
+                         });
+
+TEST_P(CudaBatchedDecodeTest, MatchesSequencesAlone) {
   SKIP_WITHOUT_GPU();
   Pair p = Build(DType::kQ4_0);
   ASSERT_TRUE(p.gpu_model);
+  gpu_->set_gemv_activations(GetParam());
   const int64_t n_vocab = p.gpu_model->hparams().n_vocab;
-  constexpr int kSeqs = 12;  // more than one group of GEMV rows
+  constexpr int kSeqs = 9;  // a group of 8 GEMV rows and one more
   // Two decode steps: the batched shape's first runs eagerly, its second from a recording.
   constexpr int kSteps = 2;
   auto token = [](int s, int step) { return static_cast<int32_t>(3 + s + 20 * step); };

@@ -140,6 +140,7 @@ struct Piece {
 //   kScaleRun                 consecutive pieces of a slice that share their scale, bias and
 //                             32-column block of activations (the int8 GEMV sums them as one)
 //   Slice, Load<Reader>(block, slot), Decode(slice, k) -> piece k (0..3) of the slice
+//   PieceAt<Reader>(block, k)  the legacy formats only: Decode(Load(block, 0), k)
 //   PieceCol(slot, k)         the block column of the first element of piece k
 // The bases below hold what a family of formats shares; each Format adds its own quants.
 template <DType T>
@@ -216,6 +217,26 @@ struct LegacyNibbleFormat : LegacyFormat<Block> {
     p.bias = s.sc.m;
     return p;
   }
+  // Decode(Load(blk), k) for a k known only at run time (a lane's place in the tensor-core
+  // GEMV's fragments), reading only the words piece k needs.
+  template <class Rd>
+  WICK_HD static Piece PieceAt(const uint8_t* blk, int k) {
+    uint32_t w[2];
+    Rd::Words(blk + offsetof(Block, qs) + 8 * (k & 1), w);
+    Piece p;
+    p.u[0] = Nibbles(w[0], k >> 1);
+    p.u[1] = Nibbles(w[1], k >> 1);
+    if constexpr (kFifthBit) {
+      uint32_t qh[1];
+      Rd::Words(blk + offsetof(Block, qh), qh);
+      p.u[0] |= FifthBits(qh[0], k, 0);
+      p.u[1] |= FifthBits(qh[0], k, 1);
+    }
+    const typename Base::Scales sc = Base::template LoadScales<Rd>(blk);
+    p.scale = sc.d;
+    p.bias = sc.m;
+    return p;
+  }
 };
 
 template <>
@@ -250,6 +271,18 @@ struct Format<DType::kQ8_0> : LegacyFormat<Q8_0Block> {
     p.u[1] = s.qs[2 * k + 1] ^ 0x80808080u;
     p.scale = s.sc.d;
     p.bias = s.sc.m;
+    return p;
+  }
+  template <class Rd>
+  WICK_HD static Piece PieceAt(const uint8_t* blk, int k) {
+    uint32_t w[2];
+    Rd::Words(blk + offsetof(Q8_0Block, qs) + 8 * k, w);
+    Piece p;
+    p.u[0] = w[0] ^ 0x80808080u;
+    p.u[1] = w[1] ^ 0x80808080u;
+    const Scales sc = LoadScales<Rd>(blk);
+    p.scale = sc.d;
+    p.bias = sc.m;
     return p;
   }
 };

@@ -126,6 +126,14 @@ struct XGroup {
 static_assert(sizeof(XGroup) == 16);
 
 inline constexpr int kChunkGroups = kChunkCols / 8;
+inline constexpr int kChunkBlocks = kChunkCols / 32;
+
+// A 32-column block of x as a whole: the sum of its int8 values (exact) and its scale.
+struct XBlock {
+  float sum;
+  float d;
+};
+static_assert(sizeof(XBlock) == 8);
 
 // |v|'s bits: for non-negative floats (and NaN above infinity) the unsigned order of the bits
 // is the order of the values, so a block's amax is an integer max.
@@ -178,12 +186,11 @@ WICK_HD int Dp4a(uint32_t a, uint32_t b, int c) {
 #endif
 }
 
+// v as a float, for |v| < 2^22 (the int8 products' sums stay below 2^20). Not the conversion
+// instruction, which issues at an eighth of the FMA rate: v added to the bits of 1.5 * 2^23,
+// whose last mantissa bit is worth 1, then 1.5 * 2^23 subtracted, both exact.
 WICK_HD float IntToFloat(int v) {
-#ifdef __CUDA_ARCH__
-  return __int2float_rn(v);
-#else
-  return static_cast<float>(v);
-#endif
+  return FSub(AsFloat(0x4B400000u + static_cast<uint32_t>(v)), 12582912.0f);
 }
 
 // Where group g (columns 8g .. 8g + 7 of a chunk) sits among the chunk's kChunkGroups: a
@@ -208,6 +215,20 @@ WICK_HD uint32_t SignedCodes(uint32_t u) {
   return kCodesAreInt8<F> ? u ^ 0x80808080u : u;
 }
 
+// One float step of the int8 products: the run of pieces whose integer sums are dot (codes
+// times x's int8 values) and xsum (x's int8 values), under weight scale and bias and x's
+// block scale xd, added to acc. The integer parts are exact (|sums| < 2^20); the rest is one
+// rounding per operation, in this order on every path.
+template <class F>
+WICK_HD float Int8Step(int dot, float xsum, float xd, float scale, float bias, float acc) {
+  constexpr float kOffset = kCodesAreInt8<F> ? 0.0f : F::kOffset;
+  float q = IntToFloat(dot);
+  if constexpr (kOffset != 0.0f) q = FFma(-kOffset, xsum, q);
+  float t = FMul(scale, q);
+  if constexpr (F::kHasBias) t = FFma(bias, xsum, t);
+  return FFma(xd, t, acc);
+}
+
 // AccumulateChunk with int8 x: xg holds the chunk's groups at GroupSlot, per activation row
 // kChunkGroups apart. For each run of pieces under one scale, bias and x block:
 //   acc += d_x * (scale * (sum q_w q_x - offset * sum q_x) + bias * sum q_x)
@@ -217,7 +238,6 @@ WICK_HD void AccumulateChunkInt8(const uint8_t* const (&rows)[R], const XGroup* 
                                  float (&acc)[R][M]) {
   using C = Chunk<F>;
   constexpr int kRun = F::kScaleRun;
-  constexpr float kOffset = kCodesAreInt8<F> ? 0.0f : F::kOffset;
   typename F::Slice slice[R];
   LoadSlices<F, R>(rows, lane, slice);
 #pragma unroll
@@ -260,14 +280,28 @@ WICK_HD void AccumulateChunkInt8(const uint8_t* const (&rows)[R], const XGroup* 
     for (int i = 0; i < M; ++i) {
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        float q = IntToFloat(dot[r][i]);
-        if constexpr (kOffset != 0.0f) q = FFma(-kOffset, xsum[i], q);
-        float t = FMul(scale[r], q);
-        if constexpr (F::kHasBias) t = FFma(bias[r], xsum[i], t);
-        acc[r][i] = FFma(xd[i], t, acc[r][i]);
+        acc[r][i] = Int8Step<F>(dot[r][i], xsum[i], xd[i], scale[r], bias[r], acc[r][i]);
       }
     }
   }
+}
+
+// ---- The tensor-core GEMV (GemvActivations::kInt8TensorCores, quant_matmul_mma.cu) ----
+//
+// A CTA of kMmaWarps warps owns kMmaRows weight rows and one group of kMmaActs activation
+// rows. Warp w takes blocks w, w + kMmaWarps, ... of every chunk; for each block, int8 mma
+// instructions give the integer sums of all its rows' pieces with x, and each output takes
+// one Int8Step in block order. The CTA adds its warps' sums in warp order (MmaTotal). Nothing
+// depends on how many activation rows the call has.
+inline constexpr int kMmaWarps = 4;
+inline constexpr int kMmaRows = 16;  // the mma's M: weight rows
+inline constexpr int kMmaN = 8;      // the mma's N: activation rows of one instruction
+inline constexpr int kMmaActs = 16;  // activation rows per CTA: a block decoded once for 2 mma
+
+WICK_HD float MmaTotal(const float (&warp_sums)[kMmaWarps]) {
+  float v = warp_sums[0];
+  for (int w = 1; w < kMmaWarps; ++w) v = FAdd(v, warp_sums[w]);
+  return v;
 }
 
 // How a warp copies one row's chunk into shared memory. The chunk's first byte lands at

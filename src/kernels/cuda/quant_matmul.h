@@ -32,7 +32,13 @@ enum class GemvActivations {
   kInt8,  // x quantised to int8 per 32 columns (d = amax / 127, as GGUF's Q8_0; the CPU
           // backend, like llama.cpp, quantises x too: Q8_0, or Q8_K per 256 for k-quants),
           // integer dot products, a float step per 8-32 weights
+  kInt8TensorCores,  // kInt8's x, and for the legacy formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)
+                     // int8 mma instructions, 16 weight rows by 8 activation rows by 32
+                     // columns each, for every m (batched decode); other types as kInt8
 };
+
+// The types kInt8TensorCores runs on tensor cores (the legacy 32-element formats).
+bool TensorCoreGemvTakes(DType type);
 
 struct GemvArgs {
   const void* w = nullptr;  // [n][k] in `type`

@@ -229,6 +229,9 @@ void SyncWarp(unsigned mask);
 // Publishes `size` bytes from `in`, waits for the warp's lanes in `mask`, and copies lane
 // `src_lane`'s bytes to `out`.
 void WarpExchange(unsigned mask, const void* in, void* out, size_t size, int src_lane);
+// The same for every lane of a whole warp at once (out: 32 * size bytes, in lane order), for
+// the warp-wide instructions (mma) whose operands sit in other lanes' registers.
+void WarpGather(const void* in, void* out, size_t size);
 int LaneId();
 void* DynamicShared();
 // Raises a device-side error: the running kernel stops and the launch reports it.

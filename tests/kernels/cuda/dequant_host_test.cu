@@ -34,6 +34,13 @@ constexpr int kRowsPerWarp = 4;  // as in quant_matmul.cu
 using test::Bits;
 using test::Int8Bound;
 
+// The int8 ways of multiplying (the int8 GEMV, and tensor cores where the type has them).
+constexpr GemvActivations kInt8Modes[] = {GemvActivations::kInt8,
+                                          GemvActivations::kInt8TensorCores};
+const char* ModeName(GemvActivations a) {
+  return a == GemvActivations::kInt8TensorCores ? "int8 x, tensor cores" : "int8 x";
+}
+
 // Equal bits, or both NaN (a NaN's sign and payload are not part of the contract).
 bool SameFloat(float a, float b) {
   return Bits(a) == Bits(b) || (std::isnan(a) && std::isnan(b));
@@ -89,6 +96,22 @@ namespace emulation {
 
 namespace {
 
+// x's 32-column block v quantised as the device's StageXInt8 does, as its 4 groups.
+void QuantizeXBlock(const float (&v)[32], dq::XGroup (&out)[4]) {
+  uint32_t bits = 0;
+  for (const float e : v) bits = std::max(bits, dq::AbsBits(e));
+  const float amax = dq::AmaxOf(bits);
+  const float inv = dq::XInverse(amax);
+  for (int g = 0; g < 4; ++g) {
+    int q[8];
+    int sum = 0;
+    for (int e = 0; e < 8; ++e) sum += q[e] = dq::QuantizeX(v[8 * g + e], inv);
+    out[g] = {{dq::PackInt8(q[0], q[1], q[2], q[3]), dq::PackInt8(q[4], q[5], q[6], q[7])},
+              static_cast<float>(sum),
+              dq::XScale(amax)};
+  }
+}
+
 // The device's StageXInt8: columns [0, cols) of a chunk (rows k apart) quantised per 32
 // columns into M rows of kChunkGroups groups at GroupSlot; blocks past cols are zeros.
 template <class F, int M>
@@ -97,19 +120,54 @@ void StageXInt8(const float* xc, int64_t k, int cols, dq::XGroup* xg) {
     for (int b = 0; b < dq::kChunkCols / 32; ++b) {
       float v[32] = {};
       for (int e = 0; e < 32 && 32 * b < cols; ++e) v[e] = xc[i * k + 32 * b + e];
-      uint32_t bits = 0;
-      for (const float e : v) bits = std::max(bits, dq::AbsBits(e));
-      const float amax = dq::AmaxOf(bits);
-      const float inv = dq::XInverse(amax);
-      for (int g = 0; g < 4; ++g) {
-        int q[8];
-        int sum = 0;
-        for (int e = 0; e < 8; ++e) sum += q[e] = dq::QuantizeX(v[8 * g + e], inv);
-        xg[i * dq::kChunkGroups + dq::GroupSlot<F>(4 * b + g)] = {
-            {dq::PackInt8(q[0], q[1], q[2], q[3]), dq::PackInt8(q[4], q[5], q[6], q[7])},
-            static_cast<float>(sum),
-            dq::XScale(amax)};
+      dq::XGroup groups[4];
+      QuantizeXBlock(v, groups);
+      for (int g = 0; g < 4; ++g)
+        xg[i * dq::kChunkGroups + dq::GroupSlot<F>(4 * b + g)] = groups[g];
+    }
+  }
+}
+
+// The tensor-core GEMV (quant_matmul_mma.cu): per output, warp w's sum takes blocks w,
+// w + kMmaWarps, ... of every chunk (so of the row: chunks hold whole multiples of
+// kMmaWarps blocks) in order, one Int8Step each, and the total adds the warps' sums in warp
+// order. The block's integer sums are exact, so any order of its pieces gives the mma's.
+template <DType T>
+void EmulateTensorCores(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_t m,
+                        float* y) {
+  using F = dq::Format<T>;
+  static_assert(F::kBlockElems == 32 && (dq::kChunkCols / 32) % dq::kMmaWarps == 0);
+  const int64_t blocks = k / 32;
+  const int64_t row_bytes = blocks * F::kBlockBytes;
+  std::vector<dq::XGroup> xg(m * blocks * 4);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      float v[32];
+      std::copy(x + i * k + 32 * b, x + i * k + 32 * b + 32, v);
+      dq::XGroup groups[4];
+      QuantizeXBlock(v, groups);
+      std::copy(groups, groups + 4, xg.begin() + (i * blocks + b) * 4);
+    }
+  }
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < m; ++i) {
+      float sums[dq::kMmaWarps] = {};
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t* blk = w + r * row_bytes + b * F::kBlockBytes;
+        const dq::XGroup* g = &xg[(i * blocks + b) * 4];
+        int dot = 0;
+        float xsum = 0.0f;
+        dq::Piece p{};
+        for (int t = 0; t < 4; ++t) {
+          p = F::template PieceAt<dq::ExactReader>(blk, t);
+          dot = dq::Dp4a(dq::SignedCodes<F>(p.u[0]), g[t].q[0], dot);
+          dot = dq::Dp4a(dq::SignedCodes<F>(p.u[1]), g[t].q[1], dot);
+          xsum += g[t].sum;
+        }
+        float& s = sums[b % dq::kMmaWarps];
+        s = dq::Int8Step<F>(dot, xsum, g[0].d, p.scale, p.bias, s);
       }
+      y[i * n + r] = dq::MmaTotal(sums);
     }
   }
 }
@@ -221,9 +279,12 @@ void EmulateGroup(int rows, const uint8_t* w, int64_t n, int64_t k, const float*
 
 template <DType T>
 void EmulateTyped(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_t m, bool vec,
-                  bool int8, float* y) {
+                  GemvActivations activations, float* y) {
+  const bool int8 = activations != GemvActivations::kF32;
   if constexpr (T == DType::kF32 || T == DType::kF16 || T == DType::kBF16) {
     EmulateFloat<T>(w, n, k, x, m, vec, y);
+  } else if (activations == GemvActivations::kInt8TensorCores && TensorCoreGemvTakes(T)) {
+    if constexpr (dq::Format<T>::kSlots == 1) EmulateTensorCores<T>(w, n, k, x, m, y);
   } else {
     // The device computes whole groups of 8 rows, then the rest, each row alone.
     for (int64_t i0 = 0; i0 < m; i0 += 8) {
@@ -238,35 +299,35 @@ void EmulateTyped(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_
 }  // namespace
 
 void EmulateGemv(const void* w, DType type, int64_t n, int64_t k, const float* x, int64_t m,
-                 bool float_vec, float* y, bool int8_x) {
+                 bool float_vec, float* y, GemvActivations activations) {
   const auto* wb = static_cast<const uint8_t*>(w);
   switch (type) {
     case DType::kF32:
-      return EmulateTyped<DType::kF32>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kF32>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kF16:
-      return EmulateTyped<DType::kF16>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kF16>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kBF16:
-      return EmulateTyped<DType::kBF16>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kBF16>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ4_0:
-      return EmulateTyped<DType::kQ4_0>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ4_0>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ4_1:
-      return EmulateTyped<DType::kQ4_1>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ4_1>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ5_0:
-      return EmulateTyped<DType::kQ5_0>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ5_0>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ5_1:
-      return EmulateTyped<DType::kQ5_1>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ5_1>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ8_0:
-      return EmulateTyped<DType::kQ8_0>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ8_0>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ2_K:
-      return EmulateTyped<DType::kQ2_K>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ2_K>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ3_K:
-      return EmulateTyped<DType::kQ3_K>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ3_K>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ4_K:
-      return EmulateTyped<DType::kQ4_K>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ4_K>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ5_K:
-      return EmulateTyped<DType::kQ5_K>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ5_K>(wb, n, k, x, m, float_vec, activations, y);
     case DType::kQ6_K:
-      return EmulateTyped<DType::kQ6_K>(wb, n, k, x, m, float_vec, int8_x, y);
+      return EmulateTyped<DType::kQ6_K>(wb, n, k, x, m, float_vec, activations, y);
     default:
       ADD_FAILURE() << "no emulation for " << NameOf(type);
   }
@@ -300,6 +361,13 @@ TEST(CudaDequantHost, BitToolsFollowTheCudaDefinitions) {
   }
   const uint32_t words[3] = {0x03020100u, 0x07060504u, 0x0b0a0908u};
   for (int i = 0; i < 12; ++i) EXPECT_EQ(dq::ByteAt(words, i), static_cast<uint32_t>(i));
+  // IntToFloat is exact below 2^22 in magnitude (the int8 GEMV's sums stay below 2^20).
+  for (int v = -(1 << 22) + 1; v < (1 << 22); v += 997) {
+    ASSERT_EQ(Bits(dq::IntToFloat(v)), Bits(static_cast<float>(v))) << v;
+  }
+  for (const int v : {0, 1, -1, (1 << 22) - 1, -(1 << 22) + 1, 520192, -520192}) {
+    EXPECT_EQ(Bits(dq::IntToFloat(v)), Bits(static_cast<float>(v))) << v;
+  }
 }
 
 TEST(CudaDequantHost, ReadersReturnLittleEndianWordsFromAnyEvenAddress) {
@@ -639,7 +707,8 @@ void Reference(const std::vector<float>& w, int64_t n, int64_t k, const std::vec
 // rounding of x), and each row of x's outputs the same bits as with that row alone.
 void ExpectEmulationMatchesReference(DType t, const std::vector<uint8_t>& bytes, int64_t n,
                                      int64_t k, bool float_vec, std::mt19937& rng,
-                                     bool int8 = false) {
+                                     GemvActivations activations = GemvActivations::kF32) {
+  const bool int8 = activations != GemvActivations::kF32;
   constexpr double kTolerance = 2e-5;
   std::vector<float> w(n * k);
   FindQuantTraits(t)->dequantize(bytes.data(), w.data(), n * k);
@@ -648,7 +717,7 @@ void ExpectEmulationMatchesReference(DType t, const std::vector<uint8_t>& bytes,
   std::vector<float> x(max_m * k);
   for (float& v : x) v = normal(rng);
   std::vector<float> y8(max_m * n);
-  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), max_m, float_vec, y8.data(), int8);
+  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), max_m, float_vec, y8.data(), activations);
   std::vector<double> ref, scale;
   Reference(w, n, k, x, max_m, &ref, &scale);
   const std::vector<double> rounding =
@@ -664,14 +733,15 @@ void ExpectEmulationMatchesReference(DType t, const std::vector<uint8_t>& bytes,
   }
   for (int64_t i = 0; i < max_m; ++i) {
     std::vector<float> y1(n);
-    emulation::EmulateGemv(bytes.data(), t, n, k, x.data() + i * k, 1, float_vec, y1.data(), int8);
+    emulation::EmulateGemv(bytes.data(), t, n, k, x.data() + i * k, 1, float_vec, y1.data(),
+                           activations);
     for (int64_t r = 0; r < n; ++r) {
       ASSERT_EQ(Bits(y1[r]), Bits(y8[i * n + r])) << NameOf(t) << " row " << r << " of x row " << i;
     }
   }
   // m = 3: the first three rows again.
   std::vector<float> y3(3 * n);
-  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), 3, float_vec, y3.data(), int8);
+  emulation::EmulateGemv(bytes.data(), t, n, k, x.data(), 3, float_vec, y3.data(), activations);
   for (int64_t i = 0; i < 3 * n; ++i) ASSERT_EQ(Bits(y3[i]), Bits(y8[i]));
 }
 
@@ -686,15 +756,19 @@ TYPED_TEST(CudaDequantHostTyped, EmulatedGemvMatchesDoubleReference) {
     for (float& v : w) v *= 1e-2f;
     const std::vector<uint8_t> bytes = Quantize(T, w);
     ExpectEmulationMatchesReference(T, bytes, n, k, false, rng);
-    SCOPED_TRACE("int8 x");
-    ExpectEmulationMatchesReference(T, bytes, n, k, false, rng, true);
+    for (const GemvActivations a : kInt8Modes) {
+      SCOPED_TRACE(ModeName(a));
+      ExpectEmulationMatchesReference(T, bytes, n, k, false, rng, a);
+    }
   }
   // Blocks no quantizer writes, with finite scales.
   const int64_t n = 19, k = OddK<T>();
   const std::vector<uint8_t> blocks = RandomBlocks<T>(n * k, false, rng);
   ExpectEmulationMatchesReference(T, blocks, n, k, false, rng);
-  SCOPED_TRACE("int8 x");
-  ExpectEmulationMatchesReference(T, blocks, n, k, false, rng, true);
+  for (const GemvActivations a : kInt8Modes) {
+    SCOPED_TRACE(ModeName(a));
+    ExpectEmulationMatchesReference(T, blocks, n, k, false, rng, a);
+  }
 }
 
 // Int8 x keeps zeros zero and lets a NaN or an infinity in x reach every output it touches.
@@ -705,15 +779,43 @@ TYPED_TEST(CudaDequantHostTyped, EmulatedInt8GemvOfZerosAndNonFiniteX) {
   std::vector<float> w = RandomWeights(n * k, 32, rng);
   for (float& v : w) v *= 1e-2f;
   const std::vector<uint8_t> bytes = Quantize(T, w);
-  std::vector<float> x(k, 0.0f), y(n);
-  emulation::EmulateGemv(bytes.data(), T, n, k, x.data(), 1, false, y.data(), true);
-  for (const float v : y) EXPECT_EQ(v, 0.0f);
-  for (const float bad : {NAN, INFINITY}) {
-    std::fill(x.begin(), x.end(), 0.5f);
-    x[k - 3] = bad;
-    emulation::EmulateGemv(bytes.data(), T, n, k, x.data(), 1, false, y.data(), true);
-    for (int64_t r = 0; r < n; ++r)
-      EXPECT_FALSE(std::isfinite(y[r])) << "row " << r << " x " << bad;
+  for (const GemvActivations a : kInt8Modes) {
+    SCOPED_TRACE(ModeName(a));
+    std::vector<float> x(k, 0.0f), y(n);
+    emulation::EmulateGemv(bytes.data(), T, n, k, x.data(), 1, false, y.data(), a);
+    for (const float v : y) EXPECT_EQ(v, 0.0f);
+    for (const float bad : {NAN, INFINITY}) {
+      std::fill(x.begin(), x.end(), 0.5f);
+      x[k - 3] = bad;
+      emulation::EmulateGemv(bytes.data(), T, n, k, x.data(), 1, false, y.data(), a);
+      for (int64_t r = 0; r < n; ++r)
+        EXPECT_FALSE(std::isfinite(y[r])) << "row " << r << " x " << bad;
+    }
+  }
+}
+
+// The tensor-core GEMV reads a piece wherever its lane sits: PieceAt must be Decode(Load).
+TYPED_TEST(CudaDequantHostTyped, PieceAtIsTheDecodedPiece) {
+  constexpr DType T = TypeParam::kType;
+  using F = dq::Format<T>;
+  if constexpr (F::kSlots == 1) {
+    ASSERT_TRUE(TensorCoreGemvTakes(T));
+    std::mt19937 rng(13);
+    const std::vector<uint8_t> blocks = RandomBlocks<T>(6 * F::kBlockElems, true, rng);
+    for (int b = 0; b < 6; ++b) {
+      const uint8_t* blk = blocks.data() + b * F::kBlockBytes;
+      const auto s = F::template Load<dq::ExactReader>(blk, 0);
+      for (int k = 0; k < 4; ++k) {
+        const dq::Piece want = F::Decode(s, k);
+        const dq::Piece got = F::template PieceAt<dq::ExactReader>(blk, k);
+        EXPECT_EQ(got.u[0], want.u[0]) << "block " << b << " piece " << k;
+        EXPECT_EQ(got.u[1], want.u[1]) << "block " << b << " piece " << k;
+        EXPECT_TRUE(SameFloat(got.scale, want.scale) && SameFloat(got.bias, want.bias))
+            << "block " << b << " piece " << k;
+      }
+    }
+  } else {
+    EXPECT_FALSE(TensorCoreGemvTakes(T));
   }
 }
 

@@ -24,6 +24,7 @@
 #include "core/dtype.h"
 #include "core/half.h"
 #include "core/quant_blocks.h"
+#include "emu_sample.h"
 #include "gemv_emulation.h"
 #include "kernels/cpu/quant_traits.h"
 #include "kernels/cuda/device_info.h"
@@ -158,15 +159,31 @@ struct Layout {
 };
 
 constexpr Layout kInt8X{.activations = GemvActivations::kInt8};
+constexpr Layout kTensorCoresX{.activations = GemvActivations::kInt8TensorCores};
 
-// Every type with f32 x, then the quantised ones again with int8 x.
+// Every type with f32 x, then the quantised ones again with int8 x, then on tensor cores the
+// types that have them and one that falls back to the int8 GEMV.
 std::vector<std::pair<DType, Layout>> WithInt8X() {
   std::vector<std::pair<DType, Layout>> cases;
   for (const DType t : kTypes) cases.push_back({t, Layout{}});
   for (const DType t : kTypes) {
     if (!IsFloat(t)) cases.push_back({t, kInt8X});
   }
+  for (const DType t : kTypes) {
+    if (TensorCoreGemvTakes(t) || t == DType::kQ4_K) cases.push_back({t, kTensorCoresX});
+  }
   return cases;
+}
+
+const char* ModeName(GemvActivations a) {
+  switch (a) {
+    case GemvActivations::kInt8:
+      return " int8 x";
+    case GemvActivations::kInt8TensorCores:
+      return " int8 x, tensor cores";
+    default:
+      return "";
+  }
 }
 
 constexpr float kUnwritten = -12345.0f;
@@ -235,16 +252,16 @@ std::vector<float> RunGemv(const Weights& w, const std::vector<float>& x, int64_
 // block allows: sum |w| * amax / 254.
 void ExpectGemvCorrect(const Weights& w, const std::vector<float>& x, int64_t m,
                        const Layout& layout, const Stream& stream) {
-  const bool int8 = layout.activations == GemvActivations::kInt8 && !IsFloat(w.type);
+  const bool int8 = layout.activations != GemvActivations::kF32 && !IsFloat(w.type);
   SCOPED_TRACE(testing::Message() << NameOf(w.type) << " n " << w.n << " k " << w.k << " m " << m
-                                  << (int8 ? " int8 x" : ""));
+                                  << ModeName(int8 ? layout.activations : GemvActivations::kF32));
   bool float_vec = false;
   const std::vector<float> y = RunGemv(w, x, m, layout, stream, &float_vec);
   ASSERT_EQ(static_cast<int64_t>(y.size()), m * w.n);
 
   std::vector<float> replay(m * w.n);
   emulation::EmulateGemv(w.bytes.data(), w.type, w.n, w.k, x.data(), m, float_vec, replay.data(),
-                         int8);
+                         layout.activations);
   const std::vector<double> rounding =
       int8 ? test::Int8Bound(w.dequant, w.n, w.k, x, m) : std::vector<double>(m * w.n, 0.0);
   int failures = 0;
@@ -284,6 +301,11 @@ TEST(CudaGemv, MatchesCpuForEveryTypeAndBatchSize) {
       if (IsFloat(t)) continue;
       for (int64_t m = 1; m <= kGemvGroupRows; ++m) ExpectGemvCorrect(w, x, m, kInt8X, stream);
       if (rows > kGemvGroupRows) ExpectGemvCorrect(w, x, rows, kInt8X, stream);
+      if (!TensorCoreGemvTakes(t)) continue;
+      for (int64_t m = 1; m <= kGemvGroupRows; ++m) {
+        ExpectGemvCorrect(w, x, m, kTensorCoresX, stream);
+      }
+      if (rows > kGemvGroupRows) ExpectGemvCorrect(w, x, rows, kTensorCoresX, stream);
     }
   }
 }
@@ -292,11 +314,18 @@ TEST(CudaGemv, LargeMatrices) {
   WICK_SKIP_WITHOUT_GPU();
   Stream stream;
   ASSERT_EQ(stream.error(), cudaSuccess);
+  // The emulator's mma is 32 shuffles: there, every third tensor-core case (both m).
+  test::CaseSample tensor_cores(3);
   for (const DType t : kTypes) {
     const Weights w = MakeWeights(t, 4096, 4096, 11, /*random_blocks=*/true);
     const std::vector<float> x = RandomX(kGemvGroupRows, 4096, 12);
     for (const int64_t m : {1, 8}) ExpectGemvCorrect(w, x, m, {}, stream);
     if (!IsFloat(t)) ExpectGemvCorrect(w, x, 1, kInt8X, stream);
+    if (TensorCoreGemvTakes(t)) {
+      for (const int64_t m : {1, 8}) {
+        if (tensor_cores.Take()) ExpectGemvCorrect(w, x, m, kTensorCoresX, stream);
+      }
+    }
   }
 }
 
@@ -305,8 +334,7 @@ TEST(CudaGemv, RowsAreTheSameAloneOrInABatch) {
   Stream stream;
   ASSERT_EQ(stream.error(), cudaSuccess);
   for (const auto& [t, layout] : WithInt8X()) {
-    SCOPED_TRACE(testing::Message()
-                 << NameOf(t) << (layout.activations == GemvActivations::kInt8 ? " int8 x" : ""));
+    SCOPED_TRACE(testing::Message() << NameOf(t) << ModeName(layout.activations));
     const int64_t n = 300, k = OddK(t);
     const Weights w = MakeWeights(t, n, k, 21, /*random_blocks=*/true);
     // Two whole groups of rows and a partial one, in one call.
@@ -351,6 +379,16 @@ TEST(CudaGemv, StridedOutputAndMisalignedInputs) {
                        .activations = GemvActivations::kInt8},
                       stream);
     ExpectGemvCorrect(w, x, 1, {.x_offset = 3, .activations = GemvActivations::kInt8}, stream);
+    if (!TensorCoreGemvTakes(t)) continue;
+    ExpectGemvCorrect(w, x, 3,
+                      {.w_offset = w_shift,
+                       .x_offset = 1,
+                       .y_stride = n + 1,
+                       .activations = GemvActivations::kInt8TensorCores},
+                      stream);
+    ExpectGemvCorrect(
+        w, x, 8, {.w_offset = 16, .x_offset = 4, .activations = GemvActivations::kInt8TensorCores},
+        stream);
   }
 }
 

@@ -1,0 +1,308 @@
+// The tensor-core GEMV (GemvActivations::kInt8TensorCores) for the legacy formats (Q4_0, Q4_1,
+// Q5_0, Q5_1, Q8_0): the decode products of a batch of sequences on int8 mma instructions.
+//
+// Why: the CUDA-core GEMV (quant_matmul.cu) spends its instructions per weight and activation
+// row, so 16 or 64 sequences decoding together are bound by arithmetic (measured on an H100:
+// 812 and 909 t/s for a 7B Q4_0 model, against llama.cpp's 1404 and 2620). One
+// mma.m16n8k32 takes 16 weight rows times 8 activation rows times one 32-column block, the
+// integer sums of 4096 products, in one instruction; what is left per output and block is
+// the one float step the int8 GEMV takes too (Int8Step: scales, offset, bias).
+//
+// The layout (gemv_chunk.cuh, "The tensor-core GEMV"): a CTA of 4 warps owns 16 weight rows
+// (the mma's M) and 16 activation rows, two tiles of the mma's N = 8 (more activation rows
+// run as groups side by side, as the GEMV's do). Its threads copy the rows' chunks of 1024
+// columns into shared memory with cp.async, two chunks ahead, and stage the chunk of x
+// quantised to int8 per 32 columns (StageXInt8, the int8 GEMV's quantisation). Warp w takes
+// blocks w, w + 4, ... of the chunk: lane (g, t) = (lane / 4, lane % 4) decodes piece t (8
+// columns) of weight rows g and g + 8 into its A fragment, once for both tiles, and reads
+// piece t of each tile's activation row g as its B fragment (PTX's m16n8k32 layout maps
+// k = 4t..4t+3 and 16+4t..16+4t+3 of a lane to the 8 columns of piece t, the same on both
+// sides, so the sums are those of the block). Each lane then holds the sums of weight rows
+// g, g + 8 with each tile's activation rows 2t, 2t + 1.
+//
+// A result depends only on its own weight row and activation row, in a fixed order: blocks in
+// order within each warp's share, then the warps' sums in warp order. So a sequence's logits
+// are the same alone or in any batch, which the server's tests require, as long as every
+// product of the type runs here (GemvMany sends every call of kInt8TensorCores here, m = 1
+// included).
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/gemv_chunk.cuh"
+#include "kernels/cuda/gemv_common.cuh"
+#include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/ops_math.cuh"
+#include "kernels/cuda/quant_matmul.h"
+#include "kernels/cuda/weight_types.cuh"
+
+namespace wick::kernels::cuda::gemv {
+
+namespace {
+
+constexpr int kMmaStages = 3;  // chunk buffers: two in flight while one is computed
+constexpr int kMmaThreads = dq::kMmaWarps * dq::kWarpLanes;
+using MmaLayout = Layout<1, dq::kMmaRows>;        // the CTA's rows, as RowsOf and TableFor see them
+constexpr int kTiles = dq::kMmaActs / dq::kMmaN;  // mma per decoded block
+
+// x's chunk as the lanes read it: per activation row, each group's 8 int8 values (8 bytes),
+// rows 132 groups apart, so that the 16 lanes of a half warp (rows g .. g + 3 of a tile,
+// pieces 0..3) read 16 distinct bank pairs; and per row and block its sum and scale, which
+// the 8 lanes with the same t read together. Row i of the CTA's tile n is row 8n + i.
+constexpr int kXRowGroups = dq::kChunkGroups + 4;
+struct MmaXSlots {
+  static constexpr bool kCodesOnly = true;
+  static constexpr bool kBlockSums = true;
+  __device__ __forceinline__ static int Of(int i, int g) { return i * kXRowGroups + g; }
+  __device__ __forceinline__ static int BlockOf(int i, int b) { return i * dq::kChunkBlocks + b; }
+};
+constexpr size_t kXCodeBytes = dq::kMmaActs * kXRowGroups * sizeof(uint2);
+constexpr size_t kXBytes = kXCodeBytes + dq::kMmaActs * dq::kChunkBlocks * sizeof(dq::XBlock);
+static_assert(kXCodeBytes % 16 == 0 && kXBytes % 16 == 0);
+static_assert(kXBytes >= dq::kMmaWarps * dq::kMmaRows * dq::kMmaActs * sizeof(float));
+
+template <class F>
+constexpr size_t MmaSharedBytes() {
+  return kXBytes + static_cast<size_t>(kMmaStages) * dq::kMmaRows * dq::Chunk<F>::kSegStride;
+}
+
+// d = a . b for a warp: a 16x32 int8 (A, row-major), b 32x8 int8 (B, column-major), d 16x8
+// int32, in the fragments of PTX's mma.m16n8k32 for 8-bit integers. Lane (g, t) holds
+//   a[0]: A[g][4t .. 4t+3]       a[1]: A[g+8][4t .. 4t+3]
+//   a[2]: A[g][16+4t .. 16+4t+3] a[3]: A[g+8][16+4t .. 16+4t+3]
+//   b[0]: B[4t .. 4t+3][g]       b[1]: B[16+4t .. 16+4t+3][g]
+//   d[0], d[1]: D[g][2t], D[g][2t+1]    d[2], d[3]: D[g+8][2t], D[g+8][2t+1]
+// (byte j of a word is its element j). Every lane of the warp must call it.
+__device__ __forceinline__ void MmaS8(const uint32_t (&a)[4], const uint32_t (&b)[2], int (&d)[4]) {
+#ifndef WICK_CUDA_EMU
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%10, %10, %10, %10};\n"
+      : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(0));
+#else
+  // The emulator gathers the operands the fragments above spread over the warp.
+  uint32_t all_a[dq::kWarpLanes][4];
+  uint32_t all_b[dq::kWarpLanes][2];
+  wick_emu::WarpGather(a, all_a, sizeof a);
+  wick_emu::WarpGather(b, all_b, sizeof b);
+  const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
+  const int g = lane / 4, t = lane % 4;
+  d[0] = d[1] = d[2] = d[3] = 0;
+  for (int u = 0; u < 4; ++u) {
+    // Columns 4u.. and 16+4u.. of A's rows g and g + 8, from lane (g, u); the same rows of
+    // B's columns 2t and 2t + 1, from lanes (2t, u) and (2t + 1, u).
+    const uint32_t(&ag)[4] = all_a[4 * g + u];
+    const uint32_t(&b0)[2] = all_b[8 * t + u];
+    const uint32_t(&b1)[2] = all_b[8 * t + 4 + u];
+    d[0] = dq::Dp4a(ag[2], b0[1], dq::Dp4a(ag[0], b0[0], d[0]));
+    d[1] = dq::Dp4a(ag[2], b1[1], dq::Dp4a(ag[0], b1[0], d[1]));
+    d[2] = dq::Dp4a(ag[3], b0[1], dq::Dp4a(ag[1], b0[0], d[2]));
+    d[3] = dq::Dp4a(ag[3], b1[1], dq::Dp4a(ag[1], b1[0], d[3]));
+  }
+#endif
+}
+
+// v[i] for an i known only at run time, by selects over the unrolled array.
+template <class T, int N>
+__device__ __forceinline__ T PickAt(const T (&v)[N], int i) {
+  T out = v[0];
+#pragma unroll
+  for (int j = 1; j < N; ++j) out = i == j ? v[j] : out;
+  return out;
+}
+
+// Shared memory: x's chunk (kXBytes, reused for the warps' sums at the end), then per stage
+// and row one chunk copy of kSegStride bytes: 50 to 75 KB, so 3 CTAs an SM, which the
+// registers are held to (at most 170 a thread: ptxas spills the Q5 kernels otherwise). `groups`
+// groups of kMmaActs activation rows (x and y rows apart), of which the call has m in all.
+template <DType T>
+__global__ void __launch_bounds__(kMmaThreads, 3)
+    MmaGemvKernel(const PartTable parts, GemvOutput output, int64_t k, const float* __restrict__ x,
+                  bool x_vec4, int groups, int64_t m) {
+  using F = dq::Format<T>;
+  using C = dq::Chunk<F>;
+  constexpr int kRowsPerWarp = dq::kMmaRows / dq::kMmaWarps;  // rows each warp copies
+  const CtaWork work = WorkOf(groups);
+  const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
+  const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
+  const int g = lane / 4, t = lane % 4;
+  const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
+  WarpRows<dq::kMmaRows> rows = RowsOf<MmaLayout>(parts, output, work.row_block, 0, row_bytes);
+  const int acts = static_cast<int>(MinI64(dq::kMmaActs, m - work.group * dq::kMmaActs));
+  x += work.group * dq::kMmaActs * k;
+  rows.y += work.group * dq::kMmaActs * rows.y_stride;
+  extern __shared__ uint4 smem_words[];
+  auto* xq = reinterpret_cast<uint2*>(smem_words);
+  auto* xb = reinterpret_cast<dq::XBlock*>(reinterpret_cast<uint8_t*>(smem_words) + kXCodeBytes);
+  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + kXBytes;
+  const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
+
+  // The rows this thread touches, picked once (indexing rows.w by a lane's number would put
+  // it in local memory): the ones its warp copies, and g and g + 8 for its fragments.
+  const uint8_t* copy_w[kRowsPerWarp];
+  bool copy_valid[kRowsPerWarp];
+#pragma unroll
+  for (int j = 0; j < kRowsPerWarp; ++j) {
+    copy_w[j] = PickAt(rows.w, warp * kRowsPerWarp + j);
+    copy_valid[j] = PickAt(rows.valid, warp * kRowsPerWarp + j);
+  }
+  const uint8_t* const w_g = PickAt(rows.w, g);
+  const uint8_t* const w_g8 = PickAt(rows.w, g + 8);
+  auto buffer = [&](int64_t c, int r) {
+    return wbuf + (static_cast<int>(c % kMmaStages) * dq::kMmaRows + r) * C::kSegStride;
+  };
+  // Chunk c of the rows this warp copies, as one cp.async group (empty past the last chunk,
+  // so that every iteration commits exactly one group).
+  auto issue = [&](int64_t c) {
+    if (c < chunks) {
+      const auto nbytes = static_cast<int>(MinI64(C::kBytes, row_bytes - c * C::kBytes));
+#pragma unroll
+      for (int j = 0; j < kRowsPerWarp; ++j) {
+        if (copy_valid[j]) {
+          CopyChunk(copy_w[j] + c * C::kBytes, nbytes, buffer(c, warp * kRowsPerWarp + j), lane);
+        }
+      }
+    }
+    CpAsyncCommit();
+  };
+
+#pragma unroll
+  for (int s = 0; s < kMmaStages - 1; ++s) issue(s);
+  // The weights are already on their way; x and y belong to the kernels before this one.
+  LetNextStart();
+  WaitForPrevious();
+  // acc[n][h][j]: weight row g + 8h, activation row 8n + 2t + j (tile n).
+  float acc[kTiles][2][2] = {};
+  const int tiles = (acts + dq::kMmaN - 1) / dq::kMmaN;
+  for (int64_t c = 0; c < chunks; ++c) {
+    // Every warp is done with x's chunk and with the buffers chunk c + kMmaStages - 1 reuses.
+    __syncthreads();
+    issue(c + kMmaStages - 1);
+    const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
+#pragma unroll
+    for (int n = 0; n < kTiles; ++n) {
+      if (n < tiles) {
+        StageXInt8<MmaXSlots, dq::kMmaN, kMmaThreads>(
+            x + n * dq::kMmaN * k + c * dq::kChunkCols, k, cols, acts - n * dq::kMmaN,
+            xq + MmaXSlots::Of(n * dq::kMmaN, 0), xb + MmaXSlots::BlockOf(n * dq::kMmaN, 0),
+            x_vec4);
+      }
+    }
+    CpAsyncWait<kMmaStages - 1>();
+    __syncthreads();
+    // Rows past the part's end were not copied: their buffers hold stale bytes, whose sums
+    // land only in outputs that are not written.
+    const uint8_t* row_g = buffer(c, g) + (reinterpret_cast<uintptr_t>(w_g + c * C::kBytes) & 15);
+    const uint8_t* row_g8 =
+        buffer(c, g + 8) + (reinterpret_cast<uintptr_t>(w_g8 + c * C::kBytes) & 15);
+    const int blocks = cols / F::kBlockElems;
+    for (int b = warp; b < blocks; b += dq::kMmaWarps) {
+      const dq::Piece p0 = F::template PieceAt<dq::PaddedReader>(row_g + b * F::kBlockBytes, t);
+      const dq::Piece p1 = F::template PieceAt<dq::PaddedReader>(row_g8 + b * F::kBlockBytes, t);
+      const uint32_t a[4] = {dq::SignedCodes<F>(p0.u[0]), dq::SignedCodes<F>(p1.u[0]),
+                             dq::SignedCodes<F>(p0.u[1]), dq::SignedCodes<F>(p1.u[1])};
+#pragma unroll
+      for (int n = 0; n < kTiles; ++n) {
+        if (n >= tiles) break;
+        // B: piece t of activation row g of tile n (its int8 values only).
+        const int row0 = n * dq::kMmaN;
+        const uint2 raw = xq[MmaXSlots::Of(row0 + g, 4 * b + t)];
+        const uint32_t bq[2] = {raw.x, raw.y};
+        int d[4];
+        MmaS8(a, bq, d);
+        // The block sums and scales of activation rows 2t and 2t + 1 (the odd one only where
+        // there are odd rows: a single sequence's decode has none).
+        const dq::XBlock x0 = xb[MmaXSlots::BlockOf(row0 + 2 * t, b)];
+        acc[n][0][0] = dq::Int8Step<F>(d[0], x0.sum, x0.d, p0.scale, p0.bias, acc[n][0][0]);
+        acc[n][1][0] = dq::Int8Step<F>(d[2], x0.sum, x0.d, p1.scale, p1.bias, acc[n][1][0]);
+        if (acts > row0 + 1) {
+          const dq::XBlock x1 = xb[MmaXSlots::BlockOf(row0 + 2 * t + 1, b)];
+          acc[n][0][1] = dq::Int8Step<F>(d[1], x1.sum, x1.d, p0.scale, p0.bias, acc[n][0][1]);
+          acc[n][1][1] = dq::Int8Step<F>(d[3], x1.sum, x1.d, p1.scale, p1.bias, acc[n][1][1]);
+        }
+      }
+    }
+  }
+
+  // The warps' sums, added in warp order, each output by one thread.
+  __syncthreads();                                     // x's chunk is free
+  float* sums = reinterpret_cast<float*>(smem_words);  // [warp][weight row][activation row]
+  auto at = [&](int w, int r, int i) { return sums + (w * dq::kMmaRows + r) * dq::kMmaActs + i; };
+#pragma unroll
+  for (int n = 0; n < kTiles; ++n) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) *at(warp, g + 8 * h, n * dq::kMmaN + 2 * t + j) = acc[n][h][j];
+    }
+  }
+  __syncthreads();
+  for (int o = static_cast<int>(threadIdx.x); o < dq::kMmaRows * dq::kMmaActs; o += kMmaThreads) {
+    const int r = o / dq::kMmaActs, i = o % dq::kMmaActs;
+    auto total = [&](int row) {
+      float v[dq::kMmaWarps];
+#pragma unroll
+      for (int w = 0; w < dq::kMmaWarps; ++w) v[w] = *at(w, row, i);
+      return dq::MmaTotal(v);
+    };
+    if (i >= acts) continue;
+    if (output == GemvOutput::kSwiGlu) {
+      // Rows 0..7 are gate rows, 8..15 the up rows of the same outputs (RowsOf).
+      constexpr int kHalf = dq::kMmaRows / 2;
+      if (r < kHalf && rows.row0 + r < rows.n) {
+        rows.y[i * rows.y_stride + rows.row0 + r] =
+            math::FMul(math::Silu(total(r)), total(r + kHalf));
+      }
+    } else if (rows.row0 + r < rows.n) {
+      const float v = total(r);
+      float* out = rows.y + i * rows.y_stride + rows.row0 + r;
+      *out = output == GemvOutput::kAccumulate ? *out + v : v;
+    }
+  }
+}
+
+template <DType T>
+cudaError_t LaunchMma(const GemvManyArgs& a, cudaStream_t stream) {
+  constexpr size_t kShared = MmaSharedBytes<dq::Format<T>>();
+  static std::atomic<uint64_t> configured{0};
+  auto* kernel = MmaGemvKernel<T>;
+  if (const cudaError_t err = AllowSharedBytes(kernel, kShared, configured); err != cudaSuccess) {
+    return err;
+  }
+  const GroupLaunch g{0, static_cast<int>((a.m + dq::kMmaActs - 1) / dq::kMmaActs)};
+  unsigned grid = 0;
+  const PartTable table = TableFor<MmaLayout>(a, g, &grid);
+  return LaunchOverlapped(kernel, grid, kMmaThreads, kShared, stream, table, a.output, a.k, a.x,
+                          Aligned(a.x, 16), g.groups, a.m);
+}
+
+}  // namespace
+
+cudaError_t TensorCoreGemvMany(const GemvManyArgs& args, cudaStream_t stream) {
+  switch (args.type) {
+    case DType::kQ4_0:
+      return LaunchMma<DType::kQ4_0>(args, stream);
+    case DType::kQ4_1:
+      return LaunchMma<DType::kQ4_1>(args, stream);
+    case DType::kQ5_0:
+      return LaunchMma<DType::kQ5_0>(args, stream);
+    case DType::kQ5_1:
+      return LaunchMma<DType::kQ5_1>(args, stream);
+    case DType::kQ8_0:
+      return LaunchMma<DType::kQ8_0>(args, stream);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace wick::kernels::cuda::gemv
+
+namespace wick::kernels::cuda {
+
+bool TensorCoreGemvTakes(DType type) {
+  return type == DType::kQ4_0 || type == DType::kQ4_1 || type == DType::kQ5_0 ||
+         type == DType::kQ5_1 || type == DType::kQ8_0;
+}
+
+}  // namespace wick::kernels::cuda
