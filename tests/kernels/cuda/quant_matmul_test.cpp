@@ -372,23 +372,14 @@ TEST(CudaGemv, StridedOutputAndMisalignedInputs) {
     ExpectGemvCorrect(w, x, 8, {.w_offset = 16, .x_offset = 4}, stream);
     if (IsFloat(t)) continue;
     // x not 16-byte aligned: the int8 staging's scalar loads.
-    ExpectGemvCorrect(w, x, 3,
-                      {.w_offset = w_shift,
-                       .x_offset = 1,
-                       .y_stride = n + 1,
-                       .activations = GemvActivations::kInt8},
-                      stream);
-    ExpectGemvCorrect(w, x, 1, {.x_offset = 3, .activations = GemvActivations::kInt8}, stream);
-    if (!TensorCoreGemvTakes(t)) continue;
-    ExpectGemvCorrect(w, x, 3,
-                      {.w_offset = w_shift,
-                       .x_offset = 1,
-                       .y_stride = n + 1,
-                       .activations = GemvActivations::kInt8TensorCores},
-                      stream);
-    ExpectGemvCorrect(
-        w, x, 8, {.w_offset = 16, .x_offset = 4, .activations = GemvActivations::kInt8TensorCores},
-        stream);
+    for (const GemvActivations a : {GemvActivations::kInt8, GemvActivations::kInt8TensorCores}) {
+      if (a == GemvActivations::kInt8TensorCores && !TensorCoreGemvTakes(t)) continue;
+      ExpectGemvCorrect(w, x, 3,
+                        {.w_offset = w_shift, .x_offset = 1, .y_stride = n + 1, .activations = a},
+                        stream);
+      ExpectGemvCorrect(w, x, 1, {.x_offset = 3, .activations = a}, stream);
+      ExpectGemvCorrect(w, x, 8, {.w_offset = 16, .x_offset = 4, .activations = a}, stream);
+    }
   }
 }
 
