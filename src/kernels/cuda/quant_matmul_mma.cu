@@ -23,8 +23,8 @@
 // A result depends only on its own weight row and activation row, in a fixed order: blocks in
 // order within each warp's share, then the warps' sums in warp order. So a sequence's logits
 // are the same alone or in any batch, which the server's tests require, as long as every
-// product of the type runs here (GemvMany sends every call of kInt8TensorCores here). One
-// activation row takes OneRowGemvKernel, which gives the same bits on CUDA cores.
+// product of the type runs here (GemvMany sends every call of kInt8TensorCores here). Up to
+// 4 activation rows take FewRowsGemvKernel, which gives the same bits on CUDA cores.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -262,50 +262,58 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
   }
 }
 
-// ---- One activation row: the same sums on CUDA cores ----
+// ---- A few activation rows: the same sums on CUDA cores ----
 //
-// A single sequence's decode would use one eighth of an mma's columns. This kernel computes
-// each output with the same operations in the same order as MmaGemvKernel: partial w adds
-// blocks w, w + 4, ... in order, one Int8Step each, and the total adds the partials in
-// order. The block's integer sum comes from dp4a instead of mma, exact either way, so the
-// bits are the same, and a sequence's logits do not change when it joins a batch. Warp-level
-// like the GEMV: a warp owns 8 weight rows (OneRowLayout), lane (r, w) = (lane / 4, lane % 4)
-// partial w of row r, each warp copying its own rows' chunks.
-using OneRowLayout = Layout<4, 8>;
-constexpr int kOneRowStages = 3;
-// x's chunk: one row of codes and block sums, as MmaXSlots lays out any row.
-constexpr size_t kOneRowXBytes =
-    kXRowGroups * sizeof(uint2) + dq::kChunkBlocks * sizeof(dq::XBlock);
-static_assert(kOneRowXBytes % 16 == 0);
+// A single sequence's decode would use one eighth of an mma's columns, a few sequences'
+// barely more. This kernel computes each output with the same operations in the same order
+// as MmaGemvKernel: partial w adds blocks w, w + 4, ... in order, one Int8Step each, and the
+// total adds the partials in order. The block's integer sum comes from dp4a instead of mma,
+// exact either way, so the bits are the same, and a sequence's logits do not change when it
+// joins a batch. Warp-level like the GEMV: a warp owns 8 weight rows (FewRowsLayout), lane
+// (r, w) = (lane / 4, lane % 4) partial w of row r for each of the M activation rows, each
+// warp copying its own rows' chunks.
+using FewRowsLayout = Layout<4, 8>;
+constexpr int kFewRowsStages = 3;
+constexpr int kMaxFewRows = 4;  // more activation rows take the tensor cores
 
-template <class F>
-constexpr size_t OneRowSharedBytes() {
-  return kOneRowXBytes +
-         static_cast<size_t>(kOneRowStages) * OneRowLayout::kRowsPerCta * dq::Chunk<F>::kSegStride;
+// x's chunk: M rows of codes, then their block sums, as MmaXSlots lays out any rows.
+template <int M>
+constexpr size_t FewRowsXCodeBytes() {
+  return M * kXRowGroups * sizeof(uint2);
+}
+template <class F, int M>
+constexpr size_t FewRowsSharedBytes() {
+  static_assert(FewRowsXCodeBytes<M>() % 16 == 0);
+  return FewRowsXCodeBytes<M>() + M * dq::kChunkBlocks * sizeof(dq::XBlock) +
+         static_cast<size_t>(kFewRowsStages) * FewRowsLayout::kRowsPerCta *
+             dq::Chunk<F>::kSegStride;
 }
 
-template <DType T>
-__global__ void __launch_bounds__(OneRowLayout::kThreads)
-    OneRowGemvKernel(const PartTable parts, GemvOutput output, int64_t k,
-                     const float* __restrict__ x, bool x_vec4) {
+// m <= M activation rows, x and y rows apart.
+template <DType T, int M>
+__global__ void __launch_bounds__(FewRowsLayout::kThreads)
+    FewRowsGemvKernel(const PartTable parts, GemvOutput output, int64_t k,
+                      const float* __restrict__ x, bool x_vec4, int m) {
   using F = dq::Format<T>;
   using C = dq::Chunk<F>;
-  constexpr int R = OneRowLayout::kRows;
+  constexpr int R = FewRowsLayout::kRows;
   const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
   const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
   const int r = lane / 4, w = lane % 4;
   const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
-  const WarpRows<R> rows = RowsOf<OneRowLayout>(parts, output, blockIdx.x, warp, row_bytes);
+  const WarpRows<R> rows = RowsOf<FewRowsLayout>(parts, output, blockIdx.x, warp, row_bytes);
   extern __shared__ uint4 smem_words[];
   auto* xq = reinterpret_cast<uint2*>(smem_words);
   auto* xb = reinterpret_cast<dq::XBlock*>(reinterpret_cast<uint8_t*>(smem_words) +
-                                           kXRowGroups * sizeof(uint2));
-  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + kOneRowXBytes;
+                                           FewRowsXCodeBytes<M>());
+  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + FewRowsSharedBytes<F, M>() -
+                  static_cast<size_t>(kFewRowsStages) * FewRowsLayout::kRowsPerCta * C::kSegStride;
   const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
   const uint8_t* const w_r = PickAt(rows.w, r);
   auto buffer = [&](int64_t c, int row) {
-    return wbuf + ((static_cast<int>(c % kOneRowStages) * OneRowLayout::kWarps + warp) * R + row) *
-                      C::kSegStride;
+    return wbuf +
+           ((static_cast<int>(c % kFewRowsStages) * FewRowsLayout::kWarps + warp) * R + row) *
+               C::kSegStride;
   };
   auto issue = [&](int64_t c) {
     if (c < chunks) {
@@ -319,71 +327,83 @@ __global__ void __launch_bounds__(OneRowLayout::kThreads)
   };
 
 #pragma unroll
-  for (int s = 0; s < kOneRowStages - 1; ++s) issue(s);
+  for (int s = 0; s < kFewRowsStages - 1; ++s) issue(s);
   LetNextStart();
   WaitForPrevious();
-  float partial = 0.0f;
+  float partial[M] = {};
   for (int64_t c = 0; c < chunks; ++c) {
     __syncthreads();
-    issue(c + kOneRowStages - 1);
+    issue(c + kFewRowsStages - 1);
     const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
-    StageXInt8<MmaXSlots, 1, OneRowLayout::kThreads>(x + c * dq::kChunkCols, k, cols, 1, xq, xb,
-                                                     x_vec4);
-    CpAsyncWait<kOneRowStages - 1>();
+    StageXInt8<MmaXSlots, M, FewRowsLayout::kThreads>(x + c * dq::kChunkCols, k, cols, m, xq, xb,
+                                                      x_vec4);
+    CpAsyncWait<kFewRowsStages - 1>();
     __syncthreads();
     const uint8_t* row = buffer(c, r) + (reinterpret_cast<uintptr_t>(w_r + c * C::kBytes) & 15);
     const int blocks = cols / F::kBlockElems;
     for (int b = w; b < blocks; b += dq::kMmaWarps) {
       const auto slice = F::template Load<dq::PaddedReader>(row + b * F::kBlockBytes, 0);
-      int dot = 0;
+      int dot[M] = {};
       dq::Piece p{};
 #pragma unroll
       for (int piece = 0; piece < 4; ++piece) {
         p = F::Decode(slice, piece);
-        const uint2 q = xq[MmaXSlots::Of(0, 4 * b + piece)];
-        dot = dq::Dp4a(dq::SignedCodes<F>(p.u[0]), q.x, dot);
-        dot = dq::Dp4a(dq::SignedCodes<F>(p.u[1]), q.y, dot);
-      }
-      const dq::XBlock xv = xb[MmaXSlots::BlockOf(0, b)];
-      partial = dq::Int8Step<F>(dot, xv.sum, xv.d, p.scale, p.bias, partial);
-    }
-  }
-  // Row r's partials, from lanes 4r .. 4r + 3, added in order as MmaTotal adds the warps'.
-  float parts_of_r[dq::kMmaWarps];
+        const uint32_t codes[2] = {dq::SignedCodes<F>(p.u[0]), dq::SignedCodes<F>(p.u[1])};
 #pragma unroll
-  for (int j = 0; j < dq::kMmaWarps; ++j) {
-    parts_of_r[j] = __shfl_sync(kFullMask, partial, (lane & ~3) + j);
-  }
-  const float v = dq::MmaTotal(parts_of_r);
-  if (output == GemvOutput::kSwiGlu) {
-    // Rows 0..3 are gate rows, 4..7 the up rows of the same outputs (RowsOf).
-    const float up = __shfl_sync(kFullMask, v, (lane + 16) % dq::kWarpLanes);
-    if (w == 0 && r < R / 2 && rows.row0 + r < rows.n) {
-      rows.y[rows.row0 + r] = math::FMul(math::Silu(v), up);
+        for (int i = 0; i < M; ++i) {
+          const uint2 q = xq[MmaXSlots::Of(i, 4 * b + piece)];
+          dot[i] = dq::Dp4a(codes[1], q.y, dq::Dp4a(codes[0], q.x, dot[i]));
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < M; ++i) {
+        const dq::XBlock xv = xb[MmaXSlots::BlockOf(i, b)];
+        partial[i] = dq::Int8Step<F>(dot[i], xv.sum, xv.d, p.scale, p.bias, partial[i]);
+      }
     }
-  } else if (w == 0 && rows.row0 + r < rows.n) {
-    float* out = rows.y + rows.row0 + r;
-    *out = output == GemvOutput::kAccumulate ? *out + v : v;
+  }
+#pragma unroll
+  for (int i = 0; i < M; ++i) {
+    // Row r's partials, from lanes 4r .. 4r + 3, added in order as MmaTotal adds the warps'.
+    float parts_of_r[dq::kMmaWarps];
+#pragma unroll
+    for (int j = 0; j < dq::kMmaWarps; ++j) {
+      parts_of_r[j] = __shfl_sync(kFullMask, partial[i], (lane & ~3) + j);
+    }
+    const float v = dq::MmaTotal(parts_of_r);
+    float* y = rows.y + i * rows.y_stride;
+    if (output == GemvOutput::kSwiGlu) {
+      // Rows 0..3 are gate rows, 4..7 the up rows of the same outputs (RowsOf).
+      const float up = __shfl_sync(kFullMask, v, (lane + 16) % dq::kWarpLanes);
+      if (i < m && w == 0 && r < R / 2 && rows.row0 + r < rows.n) {
+        y[rows.row0 + r] = math::FMul(math::Silu(v), up);
+      }
+    } else if (i < m && w == 0 && rows.row0 + r < rows.n) {
+      y[rows.row0 + r] = output == GemvOutput::kAccumulate ? y[rows.row0 + r] + v : v;
+    }
   }
 }
 
-template <DType T>
-cudaError_t LaunchOneRow(const GemvManyArgs& a, cudaStream_t stream) {
-  constexpr size_t kShared = OneRowSharedBytes<dq::Format<T>>();
+template <DType T, int M>
+cudaError_t LaunchFewRows(const GemvManyArgs& a, cudaStream_t stream) {
+  constexpr size_t kShared = FewRowsSharedBytes<dq::Format<T>, M>();
   static std::atomic<uint64_t> configured{0};
-  auto* kernel = OneRowGemvKernel<T>;
+  auto* kernel = FewRowsGemvKernel<T, M>;
   if (const cudaError_t err = AllowSharedBytes(kernel, kShared, configured); err != cudaSuccess) {
     return err;
   }
   unsigned grid = 0;
-  const PartTable table = TableFor<OneRowLayout>(a, GroupLaunch{0, 1}, &grid);
-  return LaunchOverlapped(kernel, grid, OneRowLayout::kThreads, kShared, stream, table, a.output,
-                          a.k, a.x, Aligned(a.x, 16));
+  const PartTable table = TableFor<FewRowsLayout>(a, GroupLaunch{0, 1}, &grid);
+  return LaunchOverlapped(kernel, grid, FewRowsLayout::kThreads, kShared, stream, table, a.output,
+                          a.k, a.x, Aligned(a.x, 16), static_cast<int>(a.m));
 }
 
 template <DType T>
 cudaError_t LaunchMma(const GemvManyArgs& a, cudaStream_t stream) {
-  if (a.m == 1) return LaunchOneRow<T>(a, stream);
+  static_assert(kMaxFewRows == 4);
+  if (a.m == 1) return LaunchFewRows<T, 1>(a, stream);
+  if (a.m == 2) return LaunchFewRows<T, 2>(a, stream);
+  if (a.m <= kMaxFewRows) return LaunchFewRows<T, 4>(a, stream);
   constexpr size_t kShared = MmaSharedBytes<dq::Format<T>>();
   static std::atomic<uint64_t> configured{0};
   auto* kernel = MmaGemvKernel<T>;
