@@ -189,7 +189,6 @@ struct GemvXSlots {
   __device__ __forceinline__ static int Of(int i, int g) {
     return i * dq::kChunkGroups + dq::GroupSlot<F>(g);
   }
-  __device__ __forceinline__ static int BlockOf(int, int) { return 0; }
 };
 
 // Int8 activations: quantises columns [0, cols) of the chunk at xc (M rows k apart, of which

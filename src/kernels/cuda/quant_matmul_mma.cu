@@ -276,17 +276,21 @@ using FewRowsLayout = Layout<4, 8>;
 constexpr int kFewRowsStages = 3;
 constexpr int kMaxFewRows = 4;  // more activation rows take the tensor cores
 
-// x's chunk: M rows of codes, then their block sums, as MmaXSlots lays out any rows.
+// x's chunk: M rows of codes, then their block sums, as MmaXSlots lays out any rows; then
+// the weights' chunk copies.
 template <int M>
 constexpr size_t FewRowsXCodeBytes() {
   return M * kXRowGroups * sizeof(uint2);
 }
+template <int M>
+constexpr size_t FewRowsXBytes() {
+  static_assert(FewRowsXCodeBytes<M>() % 16 == 0);
+  return FewRowsXCodeBytes<M>() + M * dq::kChunkBlocks * sizeof(dq::XBlock);
+}
 template <class F, int M>
 constexpr size_t FewRowsSharedBytes() {
-  static_assert(FewRowsXCodeBytes<M>() % 16 == 0);
-  return FewRowsXCodeBytes<M>() + M * dq::kChunkBlocks * sizeof(dq::XBlock) +
-         static_cast<size_t>(kFewRowsStages) * FewRowsLayout::kRowsPerCta *
-             dq::Chunk<F>::kSegStride;
+  return FewRowsXBytes<M>() + static_cast<size_t>(kFewRowsStages) * FewRowsLayout::kRowsPerCta *
+                                  dq::Chunk<F>::kSegStride;
 }
 
 // m <= M activation rows, x and y rows apart.
@@ -306,8 +310,7 @@ __global__ void __launch_bounds__(FewRowsLayout::kThreads)
   auto* xq = reinterpret_cast<uint2*>(smem_words);
   auto* xb = reinterpret_cast<dq::XBlock*>(reinterpret_cast<uint8_t*>(smem_words) +
                                            FewRowsXCodeBytes<M>());
-  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + FewRowsSharedBytes<F, M>() -
-                  static_cast<size_t>(kFewRowsStages) * FewRowsLayout::kRowsPerCta * C::kSegStride;
+  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + FewRowsXBytes<M>();
   const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
   const uint8_t* const w_r = PickAt(rows.w, r);
   auto buffer = [&](int64_t c, int row) {

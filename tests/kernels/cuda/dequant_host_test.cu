@@ -37,9 +37,6 @@ using test::Int8Bound;
 // The int8 ways of multiplying (the int8 GEMV, and tensor cores where the type has them).
 constexpr GemvActivations kInt8Modes[] = {GemvActivations::kInt8,
                                           GemvActivations::kInt8TensorCores};
-const char* ModeName(GemvActivations a) {
-  return a == GemvActivations::kInt8TensorCores ? "int8 x, tensor cores" : "int8 x";
-}
 
 // Equal bits, or both NaN (a NaN's sign and payload are not part of the contract).
 bool SameFloat(float a, float b) {
@@ -757,7 +754,7 @@ TYPED_TEST(CudaDequantHostTyped, EmulatedGemvMatchesDoubleReference) {
     const std::vector<uint8_t> bytes = Quantize(T, w);
     ExpectEmulationMatchesReference(T, bytes, n, k, false, rng);
     for (const GemvActivations a : kInt8Modes) {
-      SCOPED_TRACE(ModeName(a));
+      SCOPED_TRACE(test::ActivationsName(a));
       ExpectEmulationMatchesReference(T, bytes, n, k, false, rng, a);
     }
   }
@@ -766,7 +763,7 @@ TYPED_TEST(CudaDequantHostTyped, EmulatedGemvMatchesDoubleReference) {
   const std::vector<uint8_t> blocks = RandomBlocks<T>(n * k, false, rng);
   ExpectEmulationMatchesReference(T, blocks, n, k, false, rng);
   for (const GemvActivations a : kInt8Modes) {
-    SCOPED_TRACE(ModeName(a));
+    SCOPED_TRACE(test::ActivationsName(a));
     ExpectEmulationMatchesReference(T, blocks, n, k, false, rng, a);
   }
 }
@@ -780,7 +777,7 @@ TYPED_TEST(CudaDequantHostTyped, EmulatedInt8GemvOfZerosAndNonFiniteX) {
   for (float& v : w) v *= 1e-2f;
   const std::vector<uint8_t> bytes = Quantize(T, w);
   for (const GemvActivations a : kInt8Modes) {
-    SCOPED_TRACE(ModeName(a));
+    SCOPED_TRACE(test::ActivationsName(a));
     std::vector<float> x(k, 0.0f), y(n);
     emulation::EmulateGemv(bytes.data(), T, n, k, x.data(), 1, false, y.data(), a);
     for (const float v : y) EXPECT_EQ(v, 0.0f);

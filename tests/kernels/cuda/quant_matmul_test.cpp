@@ -175,17 +175,6 @@ std::vector<std::pair<DType, Layout>> WithInt8X() {
   return cases;
 }
 
-const char* ModeName(GemvActivations a) {
-  switch (a) {
-    case GemvActivations::kInt8:
-      return " int8 x";
-    case GemvActivations::kInt8TensorCores:
-      return " int8 x, tensor cores";
-    default:
-      return "";
-  }
-}
-
 constexpr float kUnwritten = -12345.0f;
 
 // y = Gemv(w, x[0..m)) on the device, with the layout's offsets and stride; empty on failure.
@@ -254,7 +243,9 @@ void ExpectGemvCorrect(const Weights& w, const std::vector<float>& x, int64_t m,
                        const Layout& layout, const Stream& stream) {
   const bool int8 = layout.activations != GemvActivations::kF32 && !IsFloat(w.type);
   SCOPED_TRACE(testing::Message() << NameOf(w.type) << " n " << w.n << " k " << w.k << " m " << m
-                                  << ModeName(int8 ? layout.activations : GemvActivations::kF32));
+                                  << " "
+                                  << test::ActivationsName(int8 ? layout.activations
+                                                                : GemvActivations::kF32));
   bool float_vec = false;
   const std::vector<float> y = RunGemv(w, x, m, layout, stream, &float_vec);
   ASSERT_EQ(static_cast<int64_t>(y.size()), m * w.n);
@@ -334,7 +325,8 @@ TEST(CudaGemv, RowsAreTheSameAloneOrInABatch) {
   Stream stream;
   ASSERT_EQ(stream.error(), cudaSuccess);
   for (const auto& [t, layout] : WithInt8X()) {
-    SCOPED_TRACE(testing::Message() << NameOf(t) << ModeName(layout.activations));
+    SCOPED_TRACE(testing::Message()
+                 << NameOf(t) << " " << test::ActivationsName(layout.activations));
     const int64_t n = 300, k = OddK(t);
     const Weights w = MakeWeights(t, n, k, 21, /*random_blocks=*/true);
     // Two whole groups of rows and a partial one, in one call.

@@ -11,6 +11,7 @@
 
 #include "core/dtype.h"
 #include "core/quant_blocks.h"
+#include "kernels/cuda/quant_matmul.h"
 
 namespace wick::kernels::cuda::test {
 
@@ -18,6 +19,18 @@ inline uint32_t Bits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, sizeof u);
   return u;
+}
+
+// How a test's trace names the way a GEMV takes x.
+inline const char* ActivationsName(GemvActivations a) {
+  switch (a) {
+    case GemvActivations::kInt8:
+      return "int8 x";
+    case GemvActivations::kInt8TensorCores:
+      return "int8 x, tensor cores";
+    default:
+      return "f32 x";
+  }
 }
 
 inline float FromBits(uint32_t u) {
