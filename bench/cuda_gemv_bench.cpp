@@ -79,7 +79,9 @@ void BM_Gemv(benchmark::State& state, DType type, Shape shape, GemvActivations a
   DeviceMemory w(copies * matrix_bytes);
   DeviceMemory x(static_cast<uint64_t>(m * shape.k) * sizeof(float));
   DeviceMemory y(static_cast<uint64_t>(m * shape.n) * sizeof(float));
-  if (!w.ok() || !x.ok() || !y.ok()) {
+  const size_t workspace_bytes = GemvWorkspaceBytes(type, shape.k, m, activations);
+  DeviceMemory workspace(workspace_bytes);
+  if (!w.ok() || !x.ok() || !y.ok() || !workspace.ok()) {
     state.SkipWithError("cudaMalloc failed");
     return;
   }
@@ -105,6 +107,8 @@ void BM_Gemv(benchmark::State& state, DType type, Shape shape, GemvActivations a
   args.m = m;
   args.y = reinterpret_cast<float*>(y.bytes());
   args.activations = activations;
+  args.workspace = workspace.bytes();
+  args.workspace_bytes = workspace_bytes;
   uint64_t next = 0;
   auto launch = [&] {
     args.w = w.bytes() + (next++ % copies) * matrix_bytes;

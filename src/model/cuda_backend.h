@@ -129,6 +129,8 @@ class CudaBackend : public Backend {
   // Whether a product of m rows on `path` takes the GEMV (else the tensor-core GEMM).
   bool UsesGemv(int64_t m, kernels::MatmulPath path) const;
   Status GemvRows(const TensorRef& w, const float* x, int64_t m, float* y);
+  // GemvMany with the workspace it needs (grown here, so before a step is recorded).
+  Status LaunchGemv(kernels::cuda::GemvManyArgs args, const char* what);
   // After a change of which kernels the ops launch: recorded steps are recorded anew.
   void RecordStepsAgain();
   Status CheckAttention(const kernels::AttentionParams& p) const;
@@ -157,7 +159,7 @@ class CudaBackend : public Backend {
   size_t staging_used_ = 0;
   std::vector<PendingCopy> pending_;
 
-  DeviceBuffer attention_scratch_, gemm_weights_, gemm_activations_;
+  DeviceBuffer attention_scratch_, gemm_weights_, gemm_activations_, gemv_workspace_;
   std::vector<DeviceBuffer> step_args_;  // blocks; this step uses [0, block) and `used` of it
   size_t step_args_block_ = 0;
   size_t step_args_used_ = 0;

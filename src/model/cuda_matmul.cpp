@@ -111,12 +111,21 @@ kernels::cuda::GemvManyArgs GemvCall(const TensorRef& w, float* y, const float* 
 
 }  // namespace
 
-Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
-  WICK_CUDA_RETURN_IF_ERROR(
-      kernels::cuda::GemvMany(
-          GemvCall(w, y, x, m, kernels::cuda::GemvOutput::kStore, gemv_activations_), stream_),
-      "gemv");
+Status CudaBackend::LaunchGemv(kernels::cuda::GemvManyArgs args, const char* what) {
+  const size_t workspace =
+      kernels::cuda::GemvWorkspaceBytes(args.type, args.k, args.m, args.activations);
+  if (workspace > 0) {
+    WICK_RETURN_IF_ERROR(Reserve(gemv_workspace_, workspace, "GEMV workspace"));
+    args.workspace = gemv_workspace_.data();
+    args.workspace_bytes = gemv_workspace_.bytes();
+  }
+  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), what);
   return OkStatus();
+}
+
+Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
+  return LaunchGemv(GemvCall(w, y, x, m, kernels::cuda::GemvOutput::kStore, gemv_activations_),
+                    "gemv");
 }
 
 void CudaBackend::set_fused_products(bool on) {
@@ -155,7 +164,7 @@ Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const floa
     const auto y_key = [&](int p) { return p < args.n_parts ? Key(args.parts[p].y) : 0; };
     if (Launches({12, Key(x), static_cast<uint64_t>(m), w_key(0), y_key(0), w_key(1), y_key(1),
                   w_key(2), y_key(2)})) {
-      WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv");
+      WICK_RETURN_IF_ERROR(LaunchGemv(args, "gemv"));
     }
     i = j;
   }
@@ -186,8 +195,7 @@ Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, con
       GemvCall(gate, out, x, m, kernels::cuda::GemvOutput::kSwiGlu, gemv_activations_);
   args.parts[1] = PartOf(up, nullptr);
   args.n_parts = 2;
-  WICK_CUDA_RETURN_IF_ERROR(kernels::cuda::GemvMany(args, stream_), "gemv with SwiGLU");
-  return OkStatus();
+  return LaunchGemv(args, "gemv with SwiGLU");
 }
 
 Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, float* residual,
@@ -200,12 +208,9 @@ Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, flo
   if (m <= 0 || !Launches({14, Key(w.data), Key(x), Key(residual), static_cast<uint64_t>(m)})) {
     return OkStatus();
   }
-  WICK_CUDA_RETURN_IF_ERROR(
-      kernels::cuda::GemvMany(
-          GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate, gemv_activations_),
-          stream_),
+  return LaunchGemv(
+      GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate, gemv_activations_),
       "gemv into the residual");
-  return OkStatus();
 }
 
 }  // namespace wick::model

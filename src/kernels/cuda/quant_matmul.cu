@@ -450,6 +450,8 @@ cudaError_t Gemv(const GemvArgs& args, cudaStream_t stream) {
   many.x = args.x;
   many.m = args.m;
   many.activations = args.activations;
+  many.workspace = args.workspace;
+  many.workspace_bytes = args.workspace_bytes;
   return GemvMany(many, stream);
 }
 
@@ -488,6 +490,11 @@ cudaError_t GemvMany(const GemvManyArgs& args, cudaStream_t stream) {
   }
   if ((rows + kMaxGemvParts) * ((args.m + kGemvGroupRows - 1) / kGemvGroupRows) > INT32_MAX) {
     return cudaErrorInvalidValue;  // the grid: at least a row per CTA
+  }
+  const size_t workspace = GemvWorkspaceBytes(args.type, args.k, args.m, args.activations);
+  if (workspace > 0 && (args.workspace == nullptr || !Aligned(args.workspace, 16) ||
+                        args.workspace_bytes < workspace)) {
+    return cudaErrorInvalidValue;
   }
   if (args.activations == GemvActivations::kInt8TensorCores) {
     if (TensorCoreGemvTakes(args.type)) return gemv::TensorCoreGemvMany(args, stream);

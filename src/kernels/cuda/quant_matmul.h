@@ -50,7 +50,14 @@ struct GemvArgs {
   float* y = nullptr;        // [m][n], rows `y_stride` floats apart
   int64_t y_stride = 0;      // 0: n
   GemvActivations activations = GemvActivations::kF32;
+  void* workspace = nullptr;  // GemvWorkspaceBytes, 16-byte aligned
+  size_t workspace_bytes = 0;
 };
+
+// The device memory a call needs besides its operands (0 for most): kInt8TensorCores with
+// more than 4 activation rows quantises x once into it for every CTA of the product, which
+// would otherwise each quantise the whole of their activation rows' x.
+size_t GemvWorkspaceBytes(DType type, int64_t k, int64_t m, GemvActivations activations);
 
 // The decode product. Each output y[i][r] is computed the same way whatever m is (its result
 // does not depend on the other rows of x), so a sequence's logits do not depend on what else
@@ -88,6 +95,8 @@ struct GemvManyArgs {
   int64_t m = 0;
   GemvOutput output = GemvOutput::kStore;
   GemvActivations activations = GemvActivations::kF32;
+  void* workspace = nullptr;  // GemvWorkspaceBytes, 16-byte aligned
+  size_t workspace_bytes = 0;
 };
 cudaError_t GemvMany(const GemvManyArgs& args, cudaStream_t stream);
 

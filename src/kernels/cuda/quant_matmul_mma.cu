@@ -11,8 +11,11 @@
 // The layout (gemv_chunk.cuh, "The tensor-core GEMV"): a CTA of 4 warps owns 16 weight rows
 // (the mma's M) and 16 activation rows, two tiles of the mma's N = 8 (more activation rows
 // run as groups side by side, as the GEMV's do). Its threads copy the rows' chunks of 1024
-// columns into shared memory with cp.async, two chunks ahead, and stage the chunk of x
-// quantised to int8 per 32 columns (StageXInt8, the int8 GEMV's quantisation). Warp w takes
+// columns into shared memory with cp.async, two chunks ahead, and the chunk of x one chunk
+// ahead, quantised to int8 per 32 columns by QuantizeXKernel before the product (StageXInt8,
+// the int8 GEMV's quantisation: once per call, where each CTA quantising its 16 rows of x
+// itself would read 4 to 7 times the weights' bytes of f32 x from L2, and spend as many
+// instructions on it as on the mma and their float steps). Warp w takes
 // blocks w, w + 4, ... of the chunk: lane (g, t) = (lane / 4, lane % 4) decodes piece t (8
 // columns) of weight rows g and g + 8 into its A fragment, once for both tiles, and reads
 // piece t of each tile's activation row g as its B fragment (PTX's m16n8k32 layout maps
@@ -27,6 +30,7 @@
 // 4 activation rows take FewRowsGemvKernel, which gives the same bits on CUDA cores.
 #include <cuda_runtime.h>
 
+#include <climits>
 #include <cstdint>
 
 #include "kernels/cuda/gemv_chunk.cuh"
@@ -40,7 +44,8 @@ namespace wick::kernels::cuda::gemv {
 
 namespace {
 
-constexpr int kMmaStages = 3;  // chunk buffers: two in flight while one is computed
+constexpr int kMmaStages = 3;  // weight chunk buffers: two in flight while one is computed
+constexpr int kXStages = 2;    // x's: one in flight (from L2: the workspace is small and hot)
 constexpr int kMmaThreads = dq::kMmaWarps * dq::kWarpLanes;
 using MmaLayout = Layout<1, dq::kMmaRows>;        // the CTA's rows, as RowsOf and TableFor see them
 constexpr int kTiles = dq::kMmaActs / dq::kMmaN;  // mma per decoded block
@@ -63,7 +68,50 @@ static_assert(kXBytes >= dq::kMmaWarps * dq::kMmaRows * dq::kMmaActs * sizeof(fl
 
 template <class F>
 constexpr size_t MmaSharedBytes() {
-  return kXBytes + static_cast<size_t>(kMmaStages) * dq::kMmaRows * dq::Chunk<F>::kSegStride;
+  return kXStages * kXBytes +
+         static_cast<size_t>(kMmaStages) * dq::kMmaRows * dq::Chunk<F>::kSegStride;
+}
+
+// ---- x quantised once per call ----
+//
+// The workspace (GemvWorkspaceBytes): per activation row and chunk of 1024 columns, the
+// chunk's int8 codes (1024 bytes, zeros past k), after all of them the chunks' block sums and
+// scales (32 XBlocks each): StageXInt8's output for one row, as MmaXSlots lays out row 0. A
+// chunk's copies are 16-byte aligned and of fixed size, whatever k is.
+constexpr int kQuantizeThreads = 128;
+constexpr int kCodeCopies = dq::kChunkCols / 16;  // 16-byte copies of a chunk's codes
+constexpr int kBlockCopies = dq::kChunkBlocks * static_cast<int>(sizeof(dq::XBlock)) / 16;
+static_assert(dq::kChunkBlocks * sizeof(dq::XBlock) % 16 == 0);
+
+__host__ __device__ constexpr int64_t ChunksOf(int64_t k) {
+  return (k + dq::kChunkCols - 1) / dq::kChunkCols;
+}
+
+struct QuantizedX {
+  const uint8_t* codes;      // [m][chunks][kChunkCols]
+  const dq::XBlock* blocks;  // [m][chunks][kChunkBlocks]
+  int64_t chunks;
+};
+
+QuantizedX QuantizedXIn(void* workspace, int64_t m, int64_t k) {
+  const int64_t chunks = ChunksOf(k);
+  const auto* codes = static_cast<const uint8_t*>(workspace);
+  return {codes, reinterpret_cast<const dq::XBlock*>(codes + m * chunks * dq::kChunkCols), chunks};
+}
+
+// CTA q quantises chunk q % chunks of activation row q / chunks with the function the kernels
+// that quantise x themselves use (FewRowsGemvKernel, the int8 GEMV), so the bits are theirs.
+__global__ void __launch_bounds__(kQuantizeThreads)
+    QuantizeXKernel(const float* __restrict__ x, int64_t k, bool x_vec4, QuantizedX out) {
+  const int64_t q = blockIdx.x;
+  const int64_t i = q / out.chunks, c = q % out.chunks;
+  const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
+  LetNextStart();
+  WaitForPrevious();
+  StageXInt8<MmaXSlots, 1, kQuantizeThreads>(
+      x + i * k + c * dq::kChunkCols, k, cols, 1,
+      const_cast<uint8_t*>(out.codes) + q * dq::kChunkCols,
+      const_cast<dq::XBlock*>(out.blocks) + q * dq::kChunkBlocks, x_vec4);
 }
 
 // d = a . b for a warp: a 16x32 int8 (A, row-major), b 32x8 int8 (B, column-major), d 16x8
@@ -112,14 +160,15 @@ __device__ __forceinline__ T PickAt(const T (&v)[N], int i) {
   return out;
 }
 
-// Shared memory: x's chunk (kXBytes, reused for the warps' sums at the end), then per stage
-// and row one chunk copy of kSegStride bytes: 50 to 75 KB, so 3 CTAs an SM, which the
-// registers are held to (at most 170 a thread: ptxas spills the Q5 kernels otherwise). `groups`
-// groups of kMmaActs activation rows (x and y rows apart), of which the call has m in all.
+// Shared memory: x's chunk in two stages (kXBytes each, the first reused for the warps' sums
+// at the end), then per stage and row one weight chunk copy of kSegStride bytes: 69 to 94 KB,
+// so 2 or 3 CTAs an SM, which the registers are held to (at most 170 a thread: ptxas spills
+// the Q5 kernels otherwise). `groups` groups of kMmaActs activation rows (xq's rows and y's
+// rows apart), of which the call has m in all.
 template <DType T>
 __global__ void __launch_bounds__(kMmaThreads, 3)
-    MmaGemvKernel(const PartTable parts, GemvOutput output, int64_t k, const float* __restrict__ x,
-                  bool x_vec4, int groups, int64_t m) {
+    MmaGemvKernel(const PartTable parts, GemvOutput output, int64_t k, QuantizedX xq_all,
+                  int groups, int64_t m) {
   using F = dq::Format<T>;
   using C = dq::Chunk<F>;
   constexpr int kRowsPerWarp = dq::kMmaRows / dq::kMmaWarps;  // rows each warp copies
@@ -130,13 +179,12 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
   const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
   WarpRows<dq::kMmaRows> rows = RowsOf<MmaLayout>(parts, output, work.row_block, 0, row_bytes);
   const int acts = static_cast<int>(MinI64(dq::kMmaActs, m - work.group * dq::kMmaActs));
-  x += work.group * dq::kMmaActs * k;
+  const int64_t chunks = xq_all.chunks;
+  const int64_t first = work.group * dq::kMmaActs * chunks;  // the group's first row's chunk
   rows.y += work.group * dq::kMmaActs * rows.y_stride;
   extern __shared__ uint4 smem_words[];
-  auto* xq = reinterpret_cast<uint2*>(smem_words);
-  auto* xb = reinterpret_cast<dq::XBlock*>(reinterpret_cast<uint8_t*>(smem_words) + kXCodeBytes);
-  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + kXBytes;
-  const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
+  uint8_t* const smem = reinterpret_cast<uint8_t*>(smem_words);
+  uint8_t* wbuf = smem + kXStages * kXBytes;
 
   // The rows this thread touches, picked once (indexing rows.w by a lane's number would put
   // it in local memory): the ones its warp copies, and g and g + 8 for its fragments.
@@ -151,6 +199,29 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
   const uint8_t* const w_g8 = PickAt(rows.w, g + 8);
   auto buffer = [&](int64_t c, int r) {
     return wbuf + (static_cast<int>(c % kMmaStages) * dq::kMmaRows + r) * C::kSegStride;
+  };
+  auto x_stage = [&](int64_t c) { return smem + static_cast<int>(c % kXStages) * kXBytes; };
+  // Chunk c of x's rows, codes at MmaXSlots::Of(i, 0), block sums at BlockOf(i, 0), as one
+  // cp.async group (empty past the last chunk: every iteration commits the same groups).
+  auto issue_x = [&](int64_t c) {
+    if (c < chunks) {
+      uint8_t* const stage = x_stage(c);
+      constexpr int kPerRow = kCodeCopies + kBlockCopies;
+      for (int q = static_cast<int>(threadIdx.x); q < acts * kPerRow; q += kMmaThreads) {
+        const int i = q / kPerRow, j = q % kPerRow;
+        const int64_t at = first + i * chunks + c;
+        if (j < kCodeCopies) {
+          CpAsync16(stage + i * kXRowGroups * sizeof(uint2) + 16 * j,
+                    xq_all.codes + at * dq::kChunkCols + 16 * j);
+        } else {
+          CpAsync16(stage + kXCodeBytes + i * dq::kChunkBlocks * sizeof(dq::XBlock) +
+                        16 * (j - kCodeCopies),
+                    reinterpret_cast<const uint8_t*>(xq_all.blocks + at * dq::kChunkBlocks) +
+                        16 * (j - kCodeCopies));
+        }
+      }
+    }
+    CpAsyncCommit();
   };
   // Chunk c of the rows this warp copies, as one cp.async group (empty past the last chunk,
   // so that every iteration commits exactly one group).
@@ -167,30 +238,47 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
     CpAsyncCommit();
   };
 
+  // The rows past the call's last activation row are never copied: zeros in both stages (their
+  // sums land only in outputs that are not written, but are read).
+  for (int s = 0; s < kXStages; ++s) {
+    for (int q = acts * kXRowGroups * 8 / 16 + static_cast<int>(threadIdx.x);
+         q < dq::kMmaActs * kXRowGroups * 8 / 16; q += kMmaThreads) {
+      reinterpret_cast<uint4*>(x_stage(s))[q] = make_uint4(0, 0, 0, 0);
+    }
+    for (int q = acts * kBlockCopies + static_cast<int>(threadIdx.x);
+         q < dq::kMmaActs * kBlockCopies; q += kMmaThreads) {
+      reinterpret_cast<uint4*>(x_stage(s) + kXCodeBytes)[q] = make_uint4(0, 0, 0, 0);
+    }
+  }
+  static_assert(kXRowGroups * 8 % 16 == 0);
+
+  // cp.async groups complete in order. Committed: W0, W1, X0, then per iteration c X(c + 1)
+  // and W(c + 2). Chunk c needs W(c) and X(c): at c = 0 all but the last 2 groups, after
+  // that all but the last 3 (W(c + 1) stays in flight).
+  static_assert(kMmaStages == 3 && kXStages == 2);
 #pragma unroll
   for (int s = 0; s < kMmaStages - 1; ++s) issue(s);
   // The weights are already on their way; x and y belong to the kernels before this one.
   LetNextStart();
   WaitForPrevious();
+  issue_x(0);
   // acc[n][h][j]: weight row g + 8h, activation row 8n + 2t + j (tile n).
   float acc[kTiles][2][2] = {};
   const int tiles = (acts + dq::kMmaN - 1) / dq::kMmaN;
   for (int64_t c = 0; c < chunks; ++c) {
-    // Every warp is done with x's chunk and with the buffers chunk c + kMmaStages - 1 reuses.
+    // Every warp is done with chunk c - 1: its x stage and weight buffers are free.
     __syncthreads();
+    issue_x(c + 1);
     issue(c + kMmaStages - 1);
-    const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
-#pragma unroll
-    for (int n = 0; n < kTiles; ++n) {
-      if (n < tiles) {
-        StageXInt8<MmaXSlots, dq::kMmaN, kMmaThreads>(
-            x + n * dq::kMmaN * k + c * dq::kChunkCols, k, cols, acts - n * dq::kMmaN,
-            xq + MmaXSlots::Of(n * dq::kMmaN, 0), xb + MmaXSlots::BlockOf(n * dq::kMmaN, 0),
-            x_vec4);
-      }
+    if (c == 0) {
+      CpAsyncWait<2>();
+    } else {
+      CpAsyncWait<3>();
     }
-    CpAsyncWait<kMmaStages - 1>();
     __syncthreads();
+    const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
+    const auto* xq = reinterpret_cast<const uint2*>(x_stage(c));
+    const auto* xb = reinterpret_cast<const dq::XBlock*>(x_stage(c) + kXCodeBytes);
     // Rows past the part's end were not copied: their buffers hold stale bytes, whose sums
     // land only in outputs that are not written.
     const uint8_t* row_g = buffer(c, g) + (reinterpret_cast<uintptr_t>(w_g + c * C::kBytes) & 15);
@@ -226,7 +314,7 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
   }
 
   // The warps' sums, added in warp order, each output by one thread.
-  __syncthreads();                                     // x's chunk is free
+  __syncthreads();  // x's stages are free (no copy is in flight past the last chunk)
   float* sums = reinterpret_cast<float*>(smem_words);  // [warp][weight row][activation row]
   auto at = [&](int w, int r, int i) { return sums + (w * dq::kMmaRows + r) * dq::kMmaActs + i; };
 #pragma unroll
@@ -413,11 +501,19 @@ cudaError_t LaunchMma(const GemvManyArgs& a, cudaStream_t stream) {
   if (const cudaError_t err = AllowSharedBytes(kernel, kShared, configured); err != cudaSuccess) {
     return err;
   }
+  const QuantizedX xq = QuantizedXIn(a.workspace, a.m, a.k);
+  if (a.m * xq.chunks > INT32_MAX) return cudaErrorInvalidValue;  // QuantizeXKernel's grid
+  if (const cudaError_t err =
+          LaunchOverlapped(QuantizeXKernel, static_cast<unsigned>(a.m * xq.chunks),
+                           kQuantizeThreads, 0, stream, a.x, a.k, Aligned(a.x, 16), xq);
+      err != cudaSuccess) {
+    return err;
+  }
   const GroupLaunch g{0, static_cast<int>((a.m + dq::kMmaActs - 1) / dq::kMmaActs)};
   unsigned grid = 0;
   const PartTable table = TableFor<MmaLayout>(a, g, &grid);
-  return LaunchOverlapped(kernel, grid, kMmaThreads, kShared, stream, table, a.output, a.k, a.x,
-                          Aligned(a.x, 16), g.groups, a.m);
+  return LaunchOverlapped(kernel, grid, kMmaThreads, kShared, stream, table, a.output, a.k, xq,
+                          g.groups, a.m);
 }
 
 }  // namespace
@@ -446,6 +542,15 @@ namespace wick::kernels::cuda {
 bool TensorCoreGemvTakes(DType type) {
   return type == DType::kQ4_0 || type == DType::kQ4_1 || type == DType::kQ5_0 ||
          type == DType::kQ5_1 || type == DType::kQ8_0;
+}
+
+size_t GemvWorkspaceBytes(DType type, int64_t k, int64_t m, GemvActivations activations) {
+  if (activations != GemvActivations::kInt8TensorCores || !TensorCoreGemvTakes(type) ||
+      m <= gemv::kMaxFewRows || k <= 0) {
+    return 0;
+  }
+  return static_cast<size_t>(m * gemv::ChunksOf(k)) *
+         (dq::kChunkCols + dq::kChunkBlocks * sizeof(dq::XBlock));
 }
 
 }  // namespace wick::kernels::cuda

@@ -182,6 +182,8 @@ constexpr float kUnwritten = -12345.0f;
 std::vector<float> RunGemv(const Weights& w, const std::vector<float>& x, int64_t m,
                            const Layout& layout, const Stream& stream, bool* float_vec) {
   const int64_t ys = layout.y_stride == 0 ? w.n : layout.y_stride;
+  const size_t workspace = GemvWorkspaceBytes(w.type, w.k, m, layout.activations);
+  DeviceBuffer ws(workspace);
   DeviceBuffer dw(w.bytes.size() + layout.w_offset);
   DeviceBuffer dx((m * w.k + layout.x_offset) * sizeof(float));
   DeviceBuffer dy(m * ys * sizeof(float));
@@ -214,6 +216,8 @@ std::vector<float> RunGemv(const Weights& w, const std::vector<float>& x, int64_
   args.y = yp;
   args.y_stride = layout.y_stride;
   args.activations = layout.activations;
+  args.workspace = ws.bytes();
+  args.workspace_bytes = workspace;
   const cudaError_t launched = Gemv(args, stream.get());
   EXPECT_EQ(launched, cudaSuccess) << cudaGetErrorString(launched);
   const cudaError_t ran = cudaStreamSynchronize(stream.get());
@@ -432,6 +436,26 @@ TEST(CudaGemv, RejectsBadArgumentsAndSkipsEmptyWork) {
   bad.x = nullptr;
   EXPECT_EQ(Gemv(bad, nullptr), cudaErrorInvalidValue);
 
+  // Tensor cores for 5 rows or more quantise x into a workspace, which must be there.
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_0, 64, 4, GemvActivations::kInt8TensorCores), 0u);
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_0, 64, 5, GemvActivations::kInt8), 0u);
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_K, 256, 5, GemvActivations::kInt8TensorCores), 0u);
+  const size_t need = GemvWorkspaceBytes(DType::kQ4_0, 64, 5, GemvActivations::kInt8TensorCores);
+  EXPECT_EQ(need, 5u * (1024 + 32 * 8));  // per row a chunk's codes and block sums
+  GemvArgs mma = ok;
+  mma.m = 5;
+  mma.activations = GemvActivations::kInt8TensorCores;
+  EXPECT_EQ(Gemv(mma, nullptr), cudaErrorInvalidValue);
+  mma.workspace = buf.bytes(32768);
+  mma.workspace_bytes = need - 1;
+  EXPECT_EQ(Gemv(mma, nullptr), cudaErrorInvalidValue);
+  mma.workspace_bytes = need;
+  mma.workspace = buf.bytes(32768 + 8);
+  EXPECT_EQ(Gemv(mma, nullptr), cudaErrorInvalidValue);
+  mma.workspace = buf.bytes(32768);
+  EXPECT_EQ(Gemv(mma, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+
   GemvArgs empty;  // nothing to do: no launch, even with null pointers
   empty.type = DType::kQ4_K;
   empty.n = 0;
@@ -490,7 +514,7 @@ struct ManyFixture {
   const float* dx() const { return reinterpret_cast<const float*>(x->bytes()); }
 
   // Gemv of matrix p alone, left on the device at y.
-  void Alone(size_t p, float* y, cudaStream_t stream) const {
+  void Alone(size_t p, float* y, cudaStream_t stream) {
     GemvArgs a;
     a.w = w[p]->bytes();
     a.type = weights[p]->type;
@@ -500,9 +524,23 @@ struct ManyFixture {
     a.m = m;
     a.y = y;
     a.activations = activations;
+    GiveWorkspace(a);
     EXPECT_EQ(Gemv(a, stream), cudaSuccess);
   }
+
+  // The workspace of a call of the fixture's type, k, m and activations (one buffer: the calls
+  // run in stream order).
+  template <class Args>
+  void GiveWorkspace(Args& a) {
+    const size_t bytes = GemvWorkspaceBytes(weights[0]->type, k, m, activations);
+    if (bytes == 0) return;
+    if (workspace == nullptr) workspace = std::make_unique<DeviceBuffer>(bytes);
+    a.workspace = workspace->bytes();
+    a.workspace_bytes = bytes;
+  }
+
   GemvActivations activations = GemvActivations::kF32;
+  std::unique_ptr<DeviceBuffer> workspace;
 };
 
 std::vector<float> Download(const float* p, size_t n) {
@@ -565,6 +603,7 @@ TEST(CudaGemvMany, EqualsSeparateCallsForEveryOutput) {
       many.x = f.dx();
       many.m = m;
       many.activations = layout.activations;
+      f.GiveWorkspace(many);
       ASSERT_EQ(GemvMany(many, stream.get()), cudaSuccess);
       ExpectSameBits(Download(reinterpret_cast<float*>(y0.bytes()), m * a.n), alone[0], "part 0");
       const std::vector<float> strided =
