@@ -7,10 +7,12 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/cuda/gemv_chunk.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/quant_matmul.h"
 
 namespace wick::kernels::cuda::gemv {
@@ -186,6 +188,7 @@ template <class F>
 struct GemvXSlots {
   static constexpr bool kCodesOnly = false;
   static constexpr bool kBlockSums = false;
+  static constexpr int kRowChunkBytes = dq::kChunkGroups * sizeof(dq::XGroup);  // one row's
   __device__ __forceinline__ static int Of(int i, int g) {
     return i * dq::kChunkGroups + dq::GroupSlot<F>(g);
   }
@@ -243,6 +246,67 @@ __device__ __forceinline__ void StageXInt8(const float* __restrict__ xc, int64_t
       }
     }
   }
+}
+
+// ---- x quantised once per call ----
+//
+// Kernels of many activation rows and few weight rows a CTA would each quantise all of their
+// rows of x: the same f32 x read from L2 by every CTA (several times the bytes of its
+// weights), and as many instructions spent on it as on the products. Instead the call
+// quantises x once into a workspace (GemvWorkspaceBytes): per activation row and chunk of
+// 1024 columns, StageXInt8's output for one row as Slots lays out row 0, kRowChunkBytes
+// (zeros past k), and after all of them, where Slots::kBlockSums, the chunk's kChunkBlocks
+// block sums. The same function as the kernels that quantise x themselves, so the same bits.
+struct PrequantizedX {
+  uint8_t* groups;     // [m][chunks][Slots::kRowChunkBytes]
+  dq::XBlock* blocks;  // [m][chunks][kChunkBlocks], where Slots::kBlockSums
+  int64_t chunks;
+};
+
+__host__ __device__ constexpr int64_t ChunksOf(int64_t k) {
+  return (k + dq::kChunkCols - 1) / dq::kChunkCols;
+}
+
+template <class Slots>
+constexpr size_t PrequantizedRowChunkBytes() {
+  return Slots::kRowChunkBytes + (Slots::kBlockSums ? dq::kChunkBlocks * sizeof(dq::XBlock) : 0);
+}
+
+template <class Slots>
+PrequantizedX PrequantizedIn(void* workspace, int64_t m, int64_t k) {
+  static_assert(Slots::kRowChunkBytes % 16 == 0);
+  const int64_t chunks = ChunksOf(k);
+  auto* groups = static_cast<uint8_t*>(workspace);
+  auto* blocks = Slots::kBlockSums
+                     ? reinterpret_cast<dq::XBlock*>(groups + m * chunks * Slots::kRowChunkBytes)
+                     : nullptr;
+  return {groups, blocks, chunks};
+}
+
+constexpr int kQuantizeThreads = 128;
+
+// CTA q: chunk q % chunks of activation row q / chunks.
+template <class Slots>
+__global__ void __launch_bounds__(kQuantizeThreads)
+    QuantizeXKernel(const float* __restrict__ x, int64_t k, bool x_vec4, PrequantizedX out) {
+  const int64_t q = blockIdx.x;
+  const int64_t i = q / out.chunks, c = q % out.chunks;
+  const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
+  LetNextStart();
+  WaitForPrevious();
+  StageXInt8<Slots, 1, kQuantizeThreads>(
+      x + i * k + c * dq::kChunkCols, k, cols, 1, out.groups + q * Slots::kRowChunkBytes,
+      Slots::kBlockSums ? out.blocks + q * dq::kChunkBlocks : nullptr, x_vec4);
+}
+
+// x's m rows into `out`, on `stream` (an overlapped launch: the product after it may start).
+template <class Slots>
+cudaError_t QuantizeX(const float* x, int64_t m, int64_t k, const PrequantizedX& out,
+                      cudaStream_t stream) {
+  if (m * out.chunks > INT32_MAX) return cudaErrorInvalidValue;  // the grid
+  return LaunchOverlapped(QuantizeXKernel<Slots>, static_cast<unsigned>(m * out.chunks),
+                          kQuantizeThreads, 0, stream, x, k,
+                          reinterpret_cast<uintptr_t>(x) % 16 == 0, out);
 }
 
 // Which weight rows and which group of M activation rows a CTA computes: CTAs of the same
@@ -304,5 +368,10 @@ PartTable TableFor(const GemvManyArgs& a, const GroupLaunch& g, unsigned* grid) 
 // The tensor-core GEMV (quant_matmul_mma.cu), which GemvMany calls for
 // GemvActivations::kInt8TensorCores where TensorCoreGemvTakes(type), after checking args.
 cudaError_t TensorCoreGemvMany(const GemvManyArgs& args, cudaStream_t stream);
+// Up to this many activation rows it runs on CUDA cores (FewRowsGemvKernel, quantising x
+// itself); more take the tensor cores, and x quantised once into the workspace, whose size
+// this is.
+inline constexpr int kMaxFewRows = 4;
+size_t TensorCoreGemvWorkspaceBytes(int64_t k, int64_t m);
 
 }  // namespace wick::kernels::cuda::gemv

@@ -21,7 +21,8 @@
 //  - Lanes' partial sums are reduced with warp shuffles in a fixed order. Nothing depends on
 //    m, so a row's result is the same whether it is computed alone or beside 7 others.
 //  - GemvActivations::kInt8 stages x quantised to int8 per 32 columns instead (StageXInt8;
-//    every CTA quantises the chunk itself, the same way), and lanes take integer dot products
+//    every CTA quantises the chunk itself, the same way, except a batch's whole groups of
+//    rows, quantised once per call: PrequantizedRows), and lanes take integer dot products
 //    of codes and x (AccumulateChunkInt8): about a quarter of the f32 path's instructions per
 //    weight, which at HBM speeds is what a 4-bit GEMV runs out of.
 // Float weights (FloatGemvKernel): each lane owns 8 consecutive columns in every 256, so
@@ -63,6 +64,16 @@ constexpr int kMinCtasPerSm = std::max(1, (M == 1   ? 5
                                            : M <= 6 ? 3
                                                     : 2) *
                                               4 / L::kWarps);
+
+// The activation rows an int8 call quantises once before its products (QuantizeX) instead of
+// in every CTA: those of its whole groups of kGemvGroupRows (a batch), whose CTAs of 16
+// weight rows would each read f32 x of 2 to 4 times their weights' bytes. The rest of a
+// batch (one launch) and a single sequence's decode are spared the extra launch, and the
+// kernels of fewer rows its registers. The bits are the same either way.
+int64_t PrequantizedRows(const GemvManyArgs& a) {
+  if (a.activations != GemvActivations::kInt8 || IsFloatType(a.type)) return 0;
+  return a.m / kGemvGroupRows * kGemvGroupRows;
+}
 
 // acc summed over the warp's lanes, in the same order on every lane.
 __device__ __forceinline__ float WarpSum(float v) {
@@ -139,11 +150,14 @@ constexpr size_t QuantSharedBytes() {
 
 // Shared memory: the x chunk (XStageBytes), then per stage, warp and row one chunk copy of
 // kSegStride bytes. x_vec4: x is 16-byte aligned (its rows then are too, k being a multiple
-// of 32). `groups` groups of M activation rows, M rows of x and y apart.
+// of 32). `groups` groups of M activation rows, M rows of x and y apart. x_int8: kInt8's x
+// quantised once for the call (QuantizeX, as GemvXSlots lays it out), or null where each CTA
+// quantises its rows itself.
 template <DType T, int M, class L, GemvActivations A>
 __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
     QuantGemvKernel(const PartTable parts, GemvOutput output, int64_t k,
-                    const float* __restrict__ x, bool x_vec4, int groups) {
+                    const float* __restrict__ x, bool x_vec4, const uint4* __restrict__ x_int8,
+                    int groups) {
   using F = dq::Format<T>;
   using C = dq::Chunk<F>;
   constexpr int kWarps = L::kWarps;
@@ -155,12 +169,13 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
   WarpRows<kRowsPerWarp> rows = RowsOf<L>(parts, output, work.row_block, warp, row_bytes);
   x += work.group * M * k;
   rows.y += work.group * M * rows.y_stride;
+  const int64_t chunks = ChunksOf(k);
+  if (x_int8 != nullptr) x_int8 += work.group * M * chunks * dq::kChunkGroups;
   extern __shared__ uint4 smem_words[];
   constexpr bool kInt8 = A == GemvActivations::kInt8;
   float* xs = reinterpret_cast<float*>(smem_words);
   auto* xg = reinterpret_cast<dq::XGroup*>(smem_words);
   uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + XStageBytes<F, M, A>();
-  const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
 
   auto chunk_src = [&](int64_t c, int r) { return rows.w[r] + c * C::kBytes; };
   auto buffer = [&](int64_t c, int r) {
@@ -199,8 +214,17 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
     issue(c + kStages - 1);
     const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
     if constexpr (kInt8) {
-      StageXInt8<GemvXSlots<F>, M, L::kThreads>(x + c * dq::kChunkCols, k, cols, M, xg, nullptr,
-                                                x_vec4);
+      if (M == kGemvGroupRows && x_int8 != nullptr) {
+        // Row i's chunk is already in GemvXSlots order: slot s goes to Of(i, ...) = i * 128 + s.
+        static_assert(GemvXSlots<F>::kRowChunkBytes == dq::kChunkGroups * sizeof(uint4));
+        for (int q = static_cast<int>(threadIdx.x); q < M * dq::kChunkGroups; q += L::kThreads) {
+          const int i = q / dq::kChunkGroups, slot = q % dq::kChunkGroups;
+          smem_words[q] = __ldg(x_int8 + (i * chunks + c) * dq::kChunkGroups + slot);
+        }
+      } else {
+        StageXInt8<GemvXSlots<F>, M, L::kThreads>(x + c * dq::kChunkCols, k, cols, M, xg, nullptr,
+                                                  x_vec4);
+      }
     } else {
       StageX<C, M, L::kThreads>(x + c * dq::kChunkCols, k, cols, xs, x_vec4);
     }
@@ -235,8 +259,12 @@ cudaError_t LaunchQuantGemvAs(const GemvManyArgs& a, const GroupLaunch& g, cudaS
   unsigned grid = 0;
   const PartTable table = TableFor<L>(a, g, &grid);
   const float* x = a.x + g.row0 * a.k;
+  const uint4* x_int8 = nullptr;
+  if (M == kGemvGroupRows && A == GemvActivations::kInt8 && PrequantizedRows(a) > 0) {
+    x_int8 = static_cast<const uint4*>(a.workspace) + g.row0 * ChunksOf(a.k) * dq::kChunkGroups;
+  }
   return LaunchOverlapped(kernel, grid, L::kThreads, kShared, stream, table, a.output, a.k, x,
-                          Aligned(x, 16), g.groups);
+                          Aligned(x, 16), x_int8, g.groups);
 }
 
 template <DType T, int M, class L>
@@ -405,6 +433,14 @@ cudaError_t LaunchRows(const GemvManyArgs& a, const GroupLaunch& g, cudaStream_t
 template <DType T>
 cudaError_t GemvTyped(const GemvManyArgs& a, cudaStream_t stream) {
   static_assert(kGemvGroupRows == 8);
+  if constexpr (!IsFloatType(T)) {
+    if (const int64_t rows = PrequantizedRows(a); rows > 0) {
+      using Slots = GemvXSlots<dq::Format<T>>;
+      const cudaError_t err =
+          QuantizeX<Slots>(a.x, rows, a.k, PrequantizedIn<Slots>(a.workspace, rows, a.k), stream);
+      if (err != cudaSuccess) return err;
+    }
+  }
   const int64_t full = a.m / kGemvGroupRows;
   if (full > 0) {
     const GroupLaunch g{0, static_cast<int>(full)};
@@ -436,6 +472,19 @@ cudaError_t GemvTyped(const GemvManyArgs& a, cudaStream_t stream) {
 bool GemvSwiGluKeepsLayout(DType type, int64_t m) {
   return UsesThinLayout(type, m, GemvOutput::kStore) ==
          UsesThinLayout(type, m, GemvOutput::kSwiGlu);
+}
+
+size_t GemvWorkspaceBytes(DType type, int64_t k, int64_t m, GemvActivations activations) {
+  if (activations == GemvActivations::kInt8TensorCores && TensorCoreGemvTakes(type)) {
+    return gemv::TensorCoreGemvWorkspaceBytes(k, m);
+  }
+  GemvManyArgs a;  // kInt8TensorCores takes the int8 GEMV for the other types
+  a.type = type;
+  a.m = m;
+  a.activations = activations == GemvActivations::kF32 ? activations : GemvActivations::kInt8;
+  if (!SupportsWeightType(type) || k <= 0) return 0;
+  return static_cast<size_t>(PrequantizedRows(a) * ChunksOf(k)) * dq::kChunkGroups *
+         sizeof(dq::XGroup);
 }
 
 bool SupportsWeightType(DType type) {

@@ -12,10 +12,9 @@
 // (the mma's M) and 16 activation rows, two tiles of the mma's N = 8 (more activation rows
 // run as groups side by side, as the GEMV's do). Its threads copy the rows' chunks of 1024
 // columns into shared memory with cp.async, two chunks ahead, and the chunk of x one chunk
-// ahead, quantised to int8 per 32 columns by QuantizeXKernel before the product (StageXInt8,
-// the int8 GEMV's quantisation: once per call, where each CTA quantising its 16 rows of x
-// itself would read 4 to 7 times the weights' bytes of f32 x from L2, and spend as many
-// instructions on it as on the mma and their float steps). Warp w takes
+// ahead, quantised to int8 per 32 columns once before the product (QuantizeX, the int8
+// GEMV's quantisation; each CTA quantising its 16 rows of x itself would read 4 to 7 times
+// the weights' bytes of f32 x from L2). Warp w takes
 // blocks w, w + 4, ... of the chunk: lane (g, t) = (lane / 4, lane % 4) decodes piece t (8
 // columns) of weight rows g and g + 8 into its A fragment, once for both tiles, and reads
 // piece t of each tile's activation row g as its B fragment (PTX's m16n8k32 layout maps
@@ -30,7 +29,6 @@
 // 4 activation rows take FewRowsGemvKernel, which gives the same bits on CUDA cores.
 #include <cuda_runtime.h>
 
-#include <climits>
 #include <cstdint>
 
 #include "kernels/cuda/gemv_chunk.cuh"
@@ -60,6 +58,7 @@ struct MmaXSlots {
   static constexpr bool kBlockSums = true;
   __device__ __forceinline__ static int Of(int i, int g) { return i * kXRowGroups + g; }
   __device__ __forceinline__ static int BlockOf(int i, int b) { return i * dq::kChunkBlocks + b; }
+  static constexpr int kRowChunkBytes = dq::kChunkGroups * sizeof(uint2);  // one row's codes
 };
 constexpr size_t kXCodeBytes = dq::kMmaActs * kXRowGroups * sizeof(uint2);
 constexpr size_t kXBytes = kXCodeBytes + dq::kMmaActs * dq::kChunkBlocks * sizeof(dq::XBlock);
@@ -72,47 +71,10 @@ constexpr size_t MmaSharedBytes() {
          static_cast<size_t>(kMmaStages) * dq::kMmaRows * dq::Chunk<F>::kSegStride;
 }
 
-// ---- x quantised once per call ----
-//
-// The workspace (GemvWorkspaceBytes): per activation row and chunk of 1024 columns, the
-// chunk's int8 codes (1024 bytes, zeros past k), after all of them the chunks' block sums and
-// scales (32 XBlocks each): StageXInt8's output for one row, as MmaXSlots lays out row 0. A
-// chunk's copies are 16-byte aligned and of fixed size, whatever k is.
-constexpr int kQuantizeThreads = 128;
-constexpr int kCodeCopies = dq::kChunkCols / 16;  // 16-byte copies of a chunk's codes
+// x's chunks as QuantizeX leaves them (gemv_common.cuh), in 16-byte copies.
+constexpr int kCodeCopies = MmaXSlots::kRowChunkBytes / 16;
 constexpr int kBlockCopies = dq::kChunkBlocks * static_cast<int>(sizeof(dq::XBlock)) / 16;
 static_assert(dq::kChunkBlocks * sizeof(dq::XBlock) % 16 == 0);
-
-__host__ __device__ constexpr int64_t ChunksOf(int64_t k) {
-  return (k + dq::kChunkCols - 1) / dq::kChunkCols;
-}
-
-struct QuantizedX {
-  const uint8_t* codes;      // [m][chunks][kChunkCols]
-  const dq::XBlock* blocks;  // [m][chunks][kChunkBlocks]
-  int64_t chunks;
-};
-
-QuantizedX QuantizedXIn(void* workspace, int64_t m, int64_t k) {
-  const int64_t chunks = ChunksOf(k);
-  const auto* codes = static_cast<const uint8_t*>(workspace);
-  return {codes, reinterpret_cast<const dq::XBlock*>(codes + m * chunks * dq::kChunkCols), chunks};
-}
-
-// CTA q quantises chunk q % chunks of activation row q / chunks with the function the kernels
-// that quantise x themselves use (FewRowsGemvKernel, the int8 GEMV), so the bits are theirs.
-__global__ void __launch_bounds__(kQuantizeThreads)
-    QuantizeXKernel(const float* __restrict__ x, int64_t k, bool x_vec4, QuantizedX out) {
-  const int64_t q = blockIdx.x;
-  const int64_t i = q / out.chunks, c = q % out.chunks;
-  const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
-  LetNextStart();
-  WaitForPrevious();
-  StageXInt8<MmaXSlots, 1, kQuantizeThreads>(
-      x + i * k + c * dq::kChunkCols, k, cols, 1,
-      const_cast<uint8_t*>(out.codes) + q * dq::kChunkCols,
-      const_cast<dq::XBlock*>(out.blocks) + q * dq::kChunkBlocks, x_vec4);
-}
 
 // d = a . b for a warp: a 16x32 int8 (A, row-major), b 32x8 int8 (B, column-major), d 16x8
 // int32, in the fragments of PTX's mma.m16n8k32 for 8-bit integers. Lane (g, t) holds
@@ -167,7 +129,7 @@ __device__ __forceinline__ T PickAt(const T (&v)[N], int i) {
 // rows apart), of which the call has m in all.
 template <DType T>
 __global__ void __launch_bounds__(kMmaThreads, 3)
-    MmaGemvKernel(const PartTable parts, GemvOutput output, int64_t k, QuantizedX xq_all,
+    MmaGemvKernel(const PartTable parts, GemvOutput output, int64_t k, PrequantizedX xq_all,
                   int groups, int64_t m) {
   using F = dq::Format<T>;
   using C = dq::Chunk<F>;
@@ -212,7 +174,7 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
         const int64_t at = first + i * chunks + c;
         if (j < kCodeCopies) {
           CpAsync16(stage + i * kXRowGroups * sizeof(uint2) + 16 * j,
-                    xq_all.codes + at * dq::kChunkCols + 16 * j);
+                    xq_all.groups + at * MmaXSlots::kRowChunkBytes + 16 * j);
         } else {
           CpAsync16(stage + kXCodeBytes + i * dq::kChunkBlocks * sizeof(dq::XBlock) +
                         16 * (j - kCodeCopies),
@@ -362,7 +324,6 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
 // warp copying its own rows' chunks.
 using FewRowsLayout = Layout<4, 8>;
 constexpr int kFewRowsStages = 3;
-constexpr int kMaxFewRows = 4;  // more activation rows take the tensor cores
 
 // x's chunk: M rows of codes, then their block sums, as MmaXSlots lays out any rows; then
 // the weights' chunk copies.
@@ -501,12 +462,8 @@ cudaError_t LaunchMma(const GemvManyArgs& a, cudaStream_t stream) {
   if (const cudaError_t err = AllowSharedBytes(kernel, kShared, configured); err != cudaSuccess) {
     return err;
   }
-  const QuantizedX xq = QuantizedXIn(a.workspace, a.m, a.k);
-  if (a.m * xq.chunks > INT32_MAX) return cudaErrorInvalidValue;  // QuantizeXKernel's grid
-  if (const cudaError_t err =
-          LaunchOverlapped(QuantizeXKernel, static_cast<unsigned>(a.m * xq.chunks),
-                           kQuantizeThreads, 0, stream, a.x, a.k, Aligned(a.x, 16), xq);
-      err != cudaSuccess) {
+  const PrequantizedX xq = PrequantizedIn<MmaXSlots>(a.workspace, a.m, a.k);
+  if (const cudaError_t err = QuantizeX<MmaXSlots>(a.x, a.m, a.k, xq, stream); err != cudaSuccess) {
     return err;
   }
   const GroupLaunch g{0, static_cast<int>((a.m + dq::kMmaActs - 1) / dq::kMmaActs)};
@@ -517,6 +474,11 @@ cudaError_t LaunchMma(const GemvManyArgs& a, cudaStream_t stream) {
 }
 
 }  // namespace
+
+size_t TensorCoreGemvWorkspaceBytes(int64_t k, int64_t m) {
+  if (m <= kMaxFewRows || k <= 0) return 0;
+  return static_cast<size_t>(m * ChunksOf(k)) * PrequantizedRowChunkBytes<MmaXSlots>();
+}
 
 cudaError_t TensorCoreGemvMany(const GemvManyArgs& args, cudaStream_t stream) {
   switch (args.type) {
@@ -542,15 +504,6 @@ namespace wick::kernels::cuda {
 bool TensorCoreGemvTakes(DType type) {
   return type == DType::kQ4_0 || type == DType::kQ4_1 || type == DType::kQ5_0 ||
          type == DType::kQ5_1 || type == DType::kQ8_0;
-}
-
-size_t GemvWorkspaceBytes(DType type, int64_t k, int64_t m, GemvActivations activations) {
-  if (activations != GemvActivations::kInt8TensorCores || !TensorCoreGemvTakes(type) ||
-      m <= gemv::kMaxFewRows || k <= 0) {
-    return 0;
-  }
-  return static_cast<size_t>(m * gemv::ChunksOf(k)) *
-         (dq::kChunkCols + dq::kChunkBlocks * sizeof(dq::XBlock));
 }
 
 }  // namespace wick::kernels::cuda

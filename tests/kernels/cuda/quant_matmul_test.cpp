@@ -440,6 +440,17 @@ TEST(CudaGemv, RejectsBadArgumentsAndSkipsEmptyWork) {
   EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_0, 64, 4, GemvActivations::kInt8TensorCores), 0u);
   EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_0, 64, 5, GemvActivations::kInt8), 0u);
   EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_K, 256, 5, GemvActivations::kInt8TensorCores), 0u);
+  // The int8 GEMV quantises the rows of its whole groups of 8 once: 16 bytes per 8 columns.
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_K, 256, 7, GemvActivations::kInt8), 0u);
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_K, 1280, 8, GemvActivations::kInt8), 8u * 2 * 2048);
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ6_K, 256, 17, GemvActivations::kInt8TensorCores),
+            16u * 2048);  // its whole groups of 8
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kF16, 256, 9, GemvActivations::kInt8), 0u);
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_0, 256, 9, GemvActivations::kF32), 0u);
+  GemvArgs int8 = ok;
+  int8.m = 8;
+  int8.activations = GemvActivations::kInt8;
+  EXPECT_EQ(Gemv(int8, nullptr), cudaErrorInvalidValue);
   const size_t need = GemvWorkspaceBytes(DType::kQ4_0, 64, 5, GemvActivations::kInt8TensorCores);
   EXPECT_EQ(need, 5u * (1024 + 32 * 8));  // per row a chunk's codes and block sums
   GemvArgs mma = ok;
