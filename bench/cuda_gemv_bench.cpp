@@ -152,13 +152,15 @@ const bool kRegistered = [] {
       for (const Shape& shape : kShapes) {
         const std::string name =
             std::string("Gemv/") + std::string(NameOf(type)) + "/" + mode + "/" + shape.name;
-        benchmark::RegisterBenchmark(
-            name.c_str(), [=](benchmark::State& state) { BM_Gemv(state, type, shape, a); })
-            ->Arg(1)
-            ->Arg(8)
-            ->Arg(64)
-            ->UseManualTime()
-            ->Unit(benchmark::kMicrosecond);
+        auto* bench = benchmark::RegisterBenchmark(
+            name.c_str(), [=](benchmark::State& state) { BM_Gemv(state, type, shape, a); });
+        // The tensor-core GEMV also at 4 and 5 rows, either side of kMaxFewRows (where its
+        // CUDA-core twin hands over to the mma), and at 16 (one whole CTA of rows).
+        const bool mma = a == GemvActivations::kInt8TensorCores;
+        for (const int64_t m : {1, 4, 5, 8, 16, 64}) {
+          if (mma || m == 1 || m == 8 || m == 64) bench->Arg(m);
+        }
+        bench->UseManualTime()->Unit(benchmark::kMicrosecond);
       }
     }
   }
