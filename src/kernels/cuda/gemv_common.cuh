@@ -156,6 +156,40 @@ __device__ __forceinline__ void CopyChunk(const uint8_t* src, int nbytes, uint8_
   }
 }
 
+// A CTA's copies of its weight rows' chunks: kStages sets of `rows` buffers of kSegStride
+// bytes each, chunk c in set c % kStages, so that copies run kStages - 1 chunks ahead of the
+// one the kernel computes.
+template <class C, int kStages>
+struct ChunkBuffers {
+  uint8_t* base;
+  int rows;
+
+  __device__ __forceinline__ uint8_t* At(int64_t c, int row) const {
+    return base + (static_cast<int>(c % kStages) * rows + row) * C::kSegStride;
+  }
+  // Where chunk c of the weight row at w lies in buffer `row` (its first byte at the
+  // buffer's start plus the source's misalignment, as CopyChunk leaves it).
+  __device__ __forceinline__ const uint8_t* Chunk(int64_t c, int row, const uint8_t* w) const {
+    return At(c, row) + (reinterpret_cast<uintptr_t>(w + c * C::kBytes) & 15);
+  }
+  // Starts copying chunk c of R weight rows (w, those valid) into buffers first_row.., as
+  // one cp.async group of the calling thread: empty past the last chunk, so that every
+  // iteration of a kernel's loop commits exactly one.
+  template <int R>
+  __device__ __forceinline__ void Issue(int64_t c, int64_t chunks, int64_t row_bytes,
+                                        const uint8_t* const (&w)[R], const bool (&valid)[R],
+                                        int first_row, int lane) const {
+    if (c < chunks) {
+      const auto nbytes = static_cast<int>(MinI64(C::kBytes, row_bytes - c * C::kBytes));
+#pragma unroll
+      for (int j = 0; j < R; ++j) {
+        if (valid[j]) CopyChunk(w[j] + c * C::kBytes, nbytes, At(c, first_row + j), lane);
+      }
+    }
+    CpAsyncCommit();
+  }
+};
+
 // Thread t's share of columns [0, cols) of the chunk at xc (M rows k apart, of which the
 // first `rows` exist): 4 consecutive columns of every kThreads * 4, zeros past cols (a
 // multiple of 4) and in the rows past `rows`. vec4: x is 16-byte aligned (its rows then are

@@ -160,7 +160,6 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
                     int groups) {
   using F = dq::Format<T>;
   using C = dq::Chunk<F>;
-  constexpr int kWarps = L::kWarps;
   constexpr int kRowsPerWarp = L::kRows;
   const CtaWork work = WorkOf(groups);
   const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
@@ -177,22 +176,9 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
   auto* xg = reinterpret_cast<dq::XGroup*>(smem_words);
   uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + XStageBytes<F, M, A>();
 
-  auto chunk_src = [&](int64_t c, int r) { return rows.w[r] + c * C::kBytes; };
-  auto buffer = [&](int64_t c, int r) {
-    const int stage = static_cast<int>(c % kStages);
-    return wbuf + ((stage * kWarps + warp) * kRowsPerWarp + r) * C::kSegStride;
-  };
-  // Starts the copies of chunk c of this warp's rows, as one cp.async group (empty past the
-  // last chunk, so that every iteration commits exactly one group).
+  const ChunkBuffers<C, kStages> buffers{wbuf, L::kRowsPerCta};
   auto issue = [&](int64_t c) {
-    if (c < chunks) {
-      const auto nbytes = static_cast<int>(MinI64(C::kBytes, row_bytes - c * C::kBytes));
-#pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
-        if (rows.valid[r]) CopyChunk(chunk_src(c, r), nbytes, buffer(c, r), lane);
-      }
-    }
-    CpAsyncCommit();
+    buffers.Issue(c, chunks, row_bytes, rows.w, rows.valid, warp * kRowsPerWarp, lane);
   };
 
 #pragma unroll
@@ -236,7 +222,7 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
       const uint8_t* copies[kRowsPerWarp];
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r) {
-        copies[r] = buffer(c, r) + (reinterpret_cast<uintptr_t>(chunk_src(c, r)) & 15);
+        copies[r] = buffers.Chunk(c, warp * kRowsPerWarp + r, rows.w[r]);
       }
       if constexpr (kInt8) {
         dq::AccumulateChunkInt8<F, M, kRowsPerWarp>(copies, xg, lane, acc);

@@ -159,9 +159,7 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
   }
   const uint8_t* const w_g = PickAt(rows.w, g);
   const uint8_t* const w_g8 = PickAt(rows.w, g + 8);
-  auto buffer = [&](int64_t c, int r) {
-    return wbuf + (static_cast<int>(c % kMmaStages) * dq::kMmaRows + r) * C::kSegStride;
-  };
+  const ChunkBuffers<C, kMmaStages> buffers{wbuf, dq::kMmaRows};
   auto x_stage = [&](int64_t c) { return smem + static_cast<int>(c % kXStages) * kXBytes; };
   // Chunk c of x's rows, codes at MmaXSlots::Of(i, 0), block sums at BlockOf(i, 0), as one
   // cp.async group (empty past the last chunk: every iteration commits the same groups).
@@ -185,19 +183,9 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
     }
     CpAsyncCommit();
   };
-  // Chunk c of the rows this warp copies, as one cp.async group (empty past the last chunk,
-  // so that every iteration commits exactly one group).
+  // Chunk c of the rows this warp copies.
   auto issue = [&](int64_t c) {
-    if (c < chunks) {
-      const auto nbytes = static_cast<int>(MinI64(C::kBytes, row_bytes - c * C::kBytes));
-#pragma unroll
-      for (int j = 0; j < kRowsPerWarp; ++j) {
-        if (copy_valid[j]) {
-          CopyChunk(copy_w[j] + c * C::kBytes, nbytes, buffer(c, warp * kRowsPerWarp + j), lane);
-        }
-      }
-    }
-    CpAsyncCommit();
+    buffers.Issue(c, chunks, row_bytes, copy_w, copy_valid, warp * kRowsPerWarp, lane);
   };
 
   // The rows past the call's last activation row are never copied: zeros in both stages (their
@@ -243,9 +231,8 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
     const auto* xb = reinterpret_cast<const dq::XBlock*>(x_stage(c) + kXCodeBytes);
     // Rows past the part's end were not copied: their buffers hold stale bytes, whose sums
     // land only in outputs that are not written.
-    const uint8_t* row_g = buffer(c, g) + (reinterpret_cast<uintptr_t>(w_g + c * C::kBytes) & 15);
-    const uint8_t* row_g8 =
-        buffer(c, g + 8) + (reinterpret_cast<uintptr_t>(w_g8 + c * C::kBytes) & 15);
+    const uint8_t* row_g = buffers.Chunk(c, g, w_g);
+    const uint8_t* row_g8 = buffers.Chunk(c, g + 8, w_g8);
     const int blocks = cols / F::kBlockElems;
     for (int b = warp; b < blocks; b += dq::kMmaWarps) {
       const dq::Piece p0 = F::template PieceAt<dq::PaddedReader>(row_g + b * F::kBlockBytes, t);
@@ -362,20 +349,9 @@ __global__ void __launch_bounds__(FewRowsLayout::kThreads)
   uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + FewRowsXBytes<M>();
   const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
   const uint8_t* const w_r = PickAt(rows.w, r);
-  auto buffer = [&](int64_t c, int row) {
-    return wbuf +
-           ((static_cast<int>(c % kFewRowsStages) * FewRowsLayout::kWarps + warp) * R + row) *
-               C::kSegStride;
-  };
+  const ChunkBuffers<C, kFewRowsStages> buffers{wbuf, FewRowsLayout::kRowsPerCta};
   auto issue = [&](int64_t c) {
-    if (c < chunks) {
-      const auto nbytes = static_cast<int>(MinI64(C::kBytes, row_bytes - c * C::kBytes));
-#pragma unroll
-      for (int j = 0; j < R; ++j) {
-        if (rows.valid[j]) CopyChunk(rows.w[j] + c * C::kBytes, nbytes, buffer(c, j), lane);
-      }
-    }
-    CpAsyncCommit();
+    buffers.Issue(c, chunks, row_bytes, rows.w, rows.valid, warp * R, lane);
   };
 
 #pragma unroll
@@ -391,7 +367,7 @@ __global__ void __launch_bounds__(FewRowsLayout::kThreads)
                                                       x_vec4);
     CpAsyncWait<kFewRowsStages - 1>();
     __syncthreads();
-    const uint8_t* row = buffer(c, r) + (reinterpret_cast<uintptr_t>(w_r + c * C::kBytes) & 15);
+    const uint8_t* row = buffers.Chunk(c, warp * R + r, w_r);
     const int blocks = cols / F::kBlockElems;
     for (int b = w; b < blocks; b += dq::kMmaWarps) {
       const auto slice = F::template Load<dq::PaddedReader>(row + b * F::kBlockBytes, 0);
