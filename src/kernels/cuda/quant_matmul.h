@@ -55,8 +55,9 @@ struct GemvArgs {
 };
 
 // The device memory a call needs besides its operands (0 for most): kInt8TensorCores with
-// more than 4 activation rows quantises x once into it for every CTA of the product, which
-// would otherwise each quantise the whole of their activation rows' x.
+// more than 4 activation rows, and kInt8 (or kInt8TensorCores on the other quantised types)
+// for its whole groups of kGemvGroupRows rows, quantise x once into it for every CTA of the
+// product, which would otherwise each quantise the whole of their activation rows' x.
 size_t GemvWorkspaceBytes(DType type, int64_t k, int64_t m, GemvActivations activations);
 
 // The decode product. Each output y[i][r] is computed the same way whatever m is (its result
