@@ -106,6 +106,7 @@ Status CudaBackend::Init() {
   }
   if (const char* env = std::getenv("WICK_CUDA_GEMV"); env != nullptr) {
     const std::string_view mode(env);
+    if (mode == "f32") gemv_activations_ = kernels::cuda::GemvActivations::kF32;
     if (mode == "int8") gemv_activations_ = kernels::cuda::GemvActivations::kInt8;
     if (mode == "mma") gemv_activations_ = kernels::cuda::GemvActivations::kInt8TensorCores;
   }

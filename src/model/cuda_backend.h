@@ -21,6 +21,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -78,11 +79,15 @@ class CudaBackend : public Backend {
   // Whether MatmulMany, MatmulSwiGlu and MatmulAdd run as one launch each (default; off with
   // WICK_CUDA_FUSE=0). Changing it records decode steps again.
   void set_fused_products(bool on);
-  // How the decode GEMV takes x with quantised weights: f32 (default), or int8 per 32 columns
-  // as the CPU backend's dot products do (WICK_CUDA_GEMV=int8; fewer instructions per
-  // weight), or that on tensor cores for the legacy formats (WICK_CUDA_GEMV=mma: for batched
-  // decode); neither yet measured on a GPU. Changing it records decode steps again.
-  void set_gemv_activations(kernels::cuda::GemvActivations a);
+  // How the decode GEMV takes x with quantised weights: f32 (WICK_CUDA_GEMV=f32), int8 per 32
+  // columns as the CPU backend's dot products do (=int8; fewer instructions per weight), or
+  // that on tensor cores for the legacy formats (=mma: for batched decode), for every type;
+  // nullopt (default, =auto) each type's DefaultGemvActivations. Changing it records decode
+  // steps again.
+  void set_gemv_activations(std::optional<kernels::cuda::GemvActivations> a);
+  kernels::cuda::GemvActivations GemvActivationsFor(DType type) const {
+    return gemv_activations_.value_or(kernels::cuda::DefaultGemvActivations(type));
+  }
   // Whether prefill runs on cuBLAS (false: it could not be loaded; GEMV kernels instead).
   bool has_cublas() const { return blas_ != nullptr; }
   // Steps launched from a recorded graph, for tests and `wick bench`.
@@ -173,7 +178,7 @@ class CudaBackend : public Backend {
   // MatmulMany, MatmulSwiGlu and MatmulAdd as one launch each (WICK_CUDA_FUSE=0: the separate
   // ops, a baseline for measuring them).
   bool fuse_products_ = true;
-  kernels::cuda::GemvActivations gemv_activations_ = kernels::cuda::GemvActivations::kF32;
+  std::optional<kernels::cuda::GemvActivations> gemv_activations_;  // nullopt: per type
   bool capturing_ = false;
   int64_t step_shape_ = -1;
   std::set<int64_t> seen_shapes_;

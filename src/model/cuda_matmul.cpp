@@ -124,7 +124,7 @@ Status CudaBackend::LaunchGemv(kernels::cuda::GemvManyArgs args, const char* wha
 }
 
 Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
-  return LaunchGemv(GemvCall(w, y, x, m, kernels::cuda::GemvOutput::kStore, gemv_activations_),
+  return LaunchGemv(GemvCall(w, y, x, m, kernels::cuda::GemvOutput::kStore, GemvActivationsFor(w.type)),
                     "gemv");
 }
 
@@ -133,7 +133,7 @@ void CudaBackend::set_fused_products(bool on) {
   RecordStepsAgain();
 }
 
-void CudaBackend::set_gemv_activations(kernels::cuda::GemvActivations a) {
+void CudaBackend::set_gemv_activations(std::optional<kernels::cuda::GemvActivations> a) {
   gemv_activations_ = a;
   RecordStepsAgain();
 }
@@ -153,7 +153,8 @@ Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const floa
   for (size_t i = 0; i < targets.size();) {
     const TensorRef& first = *targets[i].w;
     kernels::cuda::GemvManyArgs args =
-        GemvCall(first, targets[i].y, x, m, kernels::cuda::GemvOutput::kStore, gemv_activations_);
+        GemvCall(first, targets[i].y, x, m, kernels::cuda::GemvOutput::kStore,
+                 GemvActivationsFor(first.type));
     size_t j = i + 1;
     for (; j < targets.size() && args.n_parts < kernels::cuda::kMaxGemvParts &&
            SameGemvShape(*targets[j].w, first);
@@ -192,7 +193,7 @@ Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, con
     return OkStatus();
   }
   kernels::cuda::GemvManyArgs args =
-      GemvCall(gate, out, x, m, kernels::cuda::GemvOutput::kSwiGlu, gemv_activations_);
+      GemvCall(gate, out, x, m, kernels::cuda::GemvOutput::kSwiGlu, GemvActivationsFor(gate.type));
   args.parts[1] = PartOf(up, nullptr);
   args.n_parts = 2;
   return LaunchGemv(args, "gemv with SwiGLU");
@@ -209,7 +210,8 @@ Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, flo
     return OkStatus();
   }
   return LaunchGemv(
-      GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate, gemv_activations_),
+      GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate,
+               GemvActivationsFor(w.type)),
       "gemv into the residual");
 }
 

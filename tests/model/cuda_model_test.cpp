@@ -174,7 +174,7 @@ TEST_F(CudaModelTest, EveryWeightTypeMatchesTheCpu) {
 
 // Decode with int8 activations (WICK_CUDA_GEMV=int8, and =mma on tensor cores) stays within
 // the golden tolerances of the CPU backend (whose dot products quantise x too, per 32 or per
-// 256 columns).
+// 256 columns), and so does f32 x (=f32), whichever the type's default is.
 TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   using kernels::cuda::GemvActivations;
@@ -185,16 +185,20 @@ TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
       {DType::kQ4_K, GemvActivations::kInt8},
       {DType::kQ6_K, GemvActivations::kInt8},
       {DType::kQ4_0, GemvActivations::kInt8TensorCores},
-      {DType::kQ8_0, GemvActivations::kInt8TensorCores}};
+      {DType::kQ8_0, GemvActivations::kInt8TensorCores},
+      // f32 x, no longer any type's default (DefaultGemvActivations) but still a choice.
+      {DType::kQ4_0, GemvActivations::kF32},
+      {DType::kQ4_K, GemvActivations::kF32}};
   for (const auto& [type, activations] : cases) {
     if (!sample.Take()) continue;
     Pair p = Build(type);
     ASSERT_TRUE(p.gpu_model);
     gpu_->set_gemv_activations(activations);
-    const bool tc = activations == GemvActivations::kInt8TensorCores;
-    Compare(p, DType::kF16, 12, 6, ToleranceFor(type),
-            (tc ? "tensor cores " : "int8 x ") + std::string(NameOf(type)));
-    gpu_->set_gemv_activations(GemvActivations::kF32);
+    const char* how = activations == GemvActivations::kInt8TensorCores ? "tensor cores "
+                      : activations == GemvActivations::kInt8                ? "int8 x "
+                                                                             : "f32 x ";
+    Compare(p, DType::kF16, 12, 6, ToleranceFor(type), how + std::string(NameOf(type)));
+    gpu_->set_gemv_activations(std::nullopt);
   }
 }
 

@@ -228,20 +228,21 @@ struct GemvXSlots {
   }
 };
 
-// Int8 activations: quantises columns [0, cols) of the chunk at xc (M rows k apart, of which
+// Int8 activations: StageXInt8 (after its halves) quantises columns [0, cols) of the chunk at xc (M rows k apart, of which
 // the first `rows` exist) per 32-column block into xg, group g of row i (8 columns) at
 // Slots::Of(i, g) as a dq::XGroup, or where Slots::kCodesOnly as its 8 int8 values (a uint2);
 // where Slots::kBlockSums, block b's sum and scale into xb[Slots::BlockOf(i, b)]. Blocks past
 // cols and rows past `rows` become zeros. Thread t takes 4 consecutive columns of every
 // kThreads * 4, so the 8 threads of a block are 8 consecutive lanes, which agree on its amax
 // (and sum) by shuffles.
+//
+// Its two halves, LoadXChunk and StoreXInt8 (the quantisation of what a thread loaded), may
+// also be called apart, so that a chunk's loads are in flight while the one before is used.
 template <class Slots, int M, int kThreads>
-__device__ __forceinline__ void StageXInt8(const float* __restrict__ xc, int64_t k, int cols,
-                                           int rows, void* xg, dq::XBlock* xb, bool vec4) {
+__device__ __forceinline__ void StoreXInt8(const float4 (&v)[M][dq::kChunkCols / 4 / kThreads],
+                                           void* xg, dq::XBlock* xb) {
   constexpr int kPer = dq::kChunkCols / 4 / kThreads;
   static_assert(kThreads % dq::kWarpLanes == 0 && kPer >= 1);
-  float4 v[M][kPer];
-  LoadXChunk<M, kThreads>(xc, k, cols, rows, vec4, v);
 #pragma unroll
   for (int i = 0; i < M; ++i) {
 #pragma unroll
@@ -280,6 +281,14 @@ __device__ __forceinline__ void StageXInt8(const float* __restrict__ xc, int64_t
       }
     }
   }
+}
+
+template <class Slots, int M, int kThreads>
+__device__ __forceinline__ void StageXInt8(const float* __restrict__ xc, int64_t k, int cols,
+                                           int rows, void* xg, dq::XBlock* xb, bool vec4) {
+  float4 v[M][dq::kChunkCols / 4 / kThreads];
+  LoadXChunk<M, kThreads>(xc, k, cols, rows, vec4, v);
+  StoreXInt8<Slots, M, kThreads>(v, xg, xb);
 }
 
 // ---- x quantised once per call ----

@@ -40,6 +40,14 @@ enum class GemvActivations {
 // The types kInt8TensorCores runs on tensor cores (the legacy 32-element formats).
 bool TensorCoreGemvTakes(DType type);
 
+// How a backend multiplies weights of `type` unless told otherwise, from what measured fastest
+// on an H100 (docs/cuda.md): int8 tensor cores for the legacy 4- and 5-bit formats (one
+// sequence's decode as fast as kInt8, a batch's much faster), kInt8 for Q8_0 (whose
+// CUDA-core path for a few rows is slower than kInt8's) and the k-quants, f32 x for float
+// weights (which ignore the choice). Each type keeps one path for every m, so a sequence's
+// logits do not change when it joins a batch.
+GemvActivations DefaultGemvActivations(DType type);
+
 struct GemvArgs {
   const void* w = nullptr;  // [n][k] in `type`
   DType type = DType::kF32;

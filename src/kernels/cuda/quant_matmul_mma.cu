@@ -306,10 +306,20 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
 // as MmaGemvKernel: partial w adds blocks w, w + 4, ... in order, one Int8Step each, and the
 // total adds the partials in order. The block's integer sum comes from dp4a instead of mma,
 // exact either way, so the bits are the same, and a sequence's logits do not change when it
-// joins a batch. Warp-level like the GEMV: a warp owns 8 weight rows (FewRowsLayout), lane
-// (r, w) = (lane / 4, lane % 4) partial w of row r for each of the M activation rows, each
-// warp copying its own rows' chunks.
-using FewRowsLayout = Layout<4, 8>;
+// joins a batch. Warp-level like the GEMV: a warp owns 8 weight rows, lane (r, w) =
+// (lane / 4, lane % 4) partial w of row r for each of the M activation rows, each warp
+// copying its own rows' chunks.
+//
+// Why it is shaped so: each row's sums are 4 lanes' serial chains whatever the layout, so a
+// product of n rows has only n / 8 warps of work, 512 for a 4096-row one, about one per SM
+// scheduler. Such a kernel is bound by latency, not by memory: one or two activation rows
+// take CTAs of 2 warps (a 4096-row product then fills every SM with 2 CTAs, which hide each
+// other's waits at the barriers), the block loop is unrolled so that a lane has several
+// blocks' loads in flight, and the next chunk of x is loaded into registers while this one is
+// multiplied (quantised into shared memory at the top of the next iteration), rather than
+// read from L2 in the critical path of every chunk.
+template <int M>
+using FewRowsLayout = Layout<(M <= 2 ? 2 : 4), 8>;
 constexpr int kFewRowsStages = 3;
 
 // x's chunk: M rows of codes, then their block sums, as MmaXSlots lays out any rows; then
@@ -325,23 +335,24 @@ constexpr size_t FewRowsXBytes() {
 }
 template <class F, int M>
 constexpr size_t FewRowsSharedBytes() {
-  return FewRowsXBytes<M>() + static_cast<size_t>(kFewRowsStages) * FewRowsLayout::kRowsPerCta *
-                                  dq::Chunk<F>::kSegStride;
+  return FewRowsXBytes<M>() + static_cast<size_t>(kFewRowsStages) *
+                                  FewRowsLayout<M>::kRowsPerCta * dq::Chunk<F>::kSegStride;
 }
 
 // m <= M activation rows, x and y rows apart.
 template <DType T, int M>
-__global__ void __launch_bounds__(FewRowsLayout::kThreads)
+__global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
     FewRowsGemvKernel(const PartTable parts, GemvOutput output, int64_t k,
                       const float* __restrict__ x, bool x_vec4, int m) {
   using F = dq::Format<T>;
   using C = dq::Chunk<F>;
-  constexpr int R = FewRowsLayout::kRows;
+  using L = FewRowsLayout<M>;
+  constexpr int R = L::kRows;
   const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
   const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
   const int r = lane / 4, w = lane % 4;
   const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
-  const WarpRows<R> rows = RowsOf<FewRowsLayout>(parts, output, blockIdx.x, warp, row_bytes);
+  const WarpRows<R> rows = RowsOf<L>(parts, output, blockIdx.x, warp, row_bytes);
   extern __shared__ uint4 smem_words[];
   auto* xq = reinterpret_cast<uint2*>(smem_words);
   auto* xb = reinterpret_cast<dq::XBlock*>(reinterpret_cast<uint8_t*>(smem_words) +
@@ -349,26 +360,36 @@ __global__ void __launch_bounds__(FewRowsLayout::kThreads)
   uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + FewRowsXBytes<M>();
   const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
   const uint8_t* const w_r = PickAt(rows.w, r);
-  const ChunkBuffers<C, kFewRowsStages> buffers{wbuf, FewRowsLayout::kRowsPerCta};
+  const ChunkBuffers<C, kFewRowsStages> buffers{wbuf, L::kRowsPerCta};
   auto issue = [&](int64_t c) {
     buffers.Issue(c, chunks, row_bytes, rows.w, rows.valid, warp * R, lane);
+  };
+  auto cols_of = [&](int64_t c) {
+    return static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
   };
 
 #pragma unroll
   for (int s = 0; s < kFewRowsStages - 1; ++s) issue(s);
   LetNextStart();
   WaitForPrevious();
+  float4 xv[M][dq::kChunkCols / 4 / L::kThreads];  // the next chunk of x, as loaded
+  LoadXChunk<M, L::kThreads>(x, k, cols_of(0), m, x_vec4, xv);
   float partial[M] = {};
   for (int64_t c = 0; c < chunks; ++c) {
     __syncthreads();
     issue(c + kFewRowsStages - 1);
-    const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
-    StageXInt8<MmaXSlots, M, FewRowsLayout::kThreads>(x + c * dq::kChunkCols, k, cols, m, xq, xb,
-                                                      x_vec4);
+    const int cols = cols_of(c);
+    StoreXInt8<MmaXSlots, M, L::kThreads>(xv, xq, xb);
+    if (c + 1 < chunks) {
+      LoadXChunk<M, L::kThreads>(x + (c + 1) * dq::kChunkCols, k, cols_of(c + 1), m, x_vec4, xv);
+    }
     CpAsyncWait<kFewRowsStages - 1>();
     __syncthreads();
     const uint8_t* row = buffers.Chunk(c, warp * R + r, w_r);
     const int blocks = cols / F::kBlockElems;
+    // Four rows have ILP enough in their own dot products (unrolled, the Q5 ones spill).
+    constexpr int kUnroll = M <= 2 ? 2 : 1;
+#pragma unroll kUnroll
     for (int b = w; b < blocks; b += dq::kMmaWarps) {
       const auto slice = F::template Load<dq::PaddedReader>(row + b * F::kBlockBytes, 0);
       int dot[M] = {};
@@ -385,8 +406,8 @@ __global__ void __launch_bounds__(FewRowsLayout::kThreads)
       }
 #pragma unroll
       for (int i = 0; i < M; ++i) {
-        const dq::XBlock xv = xb[MmaXSlots::BlockOf(i, b)];
-        partial[i] = dq::Int8Step<F>(dot[i], xv.sum, xv.d, p.scale, p.bias, partial[i]);
+        const dq::XBlock xv_b = xb[MmaXSlots::BlockOf(i, b)];
+        partial[i] = dq::Int8Step<F>(dot[i], xv_b.sum, xv_b.d, p.scale, p.bias, partial[i]);
       }
     }
   }
@@ -421,8 +442,8 @@ cudaError_t LaunchFewRows(const GemvManyArgs& a, cudaStream_t stream) {
     return err;
   }
   unsigned grid = 0;
-  const PartTable table = TableFor<FewRowsLayout>(a, GroupLaunch{0, 1}, &grid);
-  return LaunchOverlapped(kernel, grid, FewRowsLayout::kThreads, kShared, stream, table, a.output,
+  const PartTable table = TableFor<FewRowsLayout<M>>(a, GroupLaunch{0, 1}, &grid);
+  return LaunchOverlapped(kernel, grid, FewRowsLayout<M>::kThreads, kShared, stream, table, a.output,
                           a.k, a.x, Aligned(a.x, 16), static_cast<int>(a.m));
 }
 
@@ -480,6 +501,20 @@ namespace wick::kernels::cuda {
 bool TensorCoreGemvTakes(DType type) {
   return type == DType::kQ4_0 || type == DType::kQ4_1 || type == DType::kQ5_0 ||
          type == DType::kQ5_1 || type == DType::kQ8_0;
+}
+
+GemvActivations DefaultGemvActivations(DType type) {
+  switch (type) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+      return GemvActivations::kF32;
+    case DType::kQ8_0:
+      return GemvActivations::kInt8;
+    default:
+      return TensorCoreGemvTakes(type) ? GemvActivations::kInt8TensorCores
+                                       : GemvActivations::kInt8;
+  }
 }
 
 }  // namespace wick::kernels::cuda
