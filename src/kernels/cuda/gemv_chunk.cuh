@@ -219,14 +219,20 @@ WICK_HD uint32_t SignedCodes(uint32_t u) {
 // times x's int8 values) and xsum (x's int8 values), under weight scale and bias and x's
 // block scale xd, added to acc. The integer parts are exact (|sums| < 2^20); the rest is one
 // rounding per operation, in this order on every path.
+//
+// Int8Term is its part before acc, which kernels may compute apart from the additions.
 template <class F>
-WICK_HD float Int8Step(int dot, float xsum, float xd, float scale, float bias, float acc) {
+WICK_HD float Int8Term(int dot, float xsum, float scale, float bias) {
   constexpr float kOffset = kCodesAreInt8<F> ? 0.0f : F::kOffset;
   float q = IntToFloat(dot);
   if constexpr (kOffset != 0.0f) q = FFma(-kOffset, xsum, q);
   float t = FMul(scale, q);
   if constexpr (F::kHasBias) t = FFma(bias, xsum, t);
-  return FFma(xd, t, acc);
+  return t;
+}
+template <class F>
+WICK_HD float Int8Step(int dot, float xsum, float xd, float scale, float bias, float acc) {
+  return FFma(xd, Int8Term<F>(dot, xsum, scale, bias), acc);
 }
 
 // AccumulateChunk with int8 x: xg holds the chunk's groups at GroupSlot, per activation row

@@ -30,6 +30,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/gemv_chunk.cuh"
 #include "kernels/cuda/gemv_common.cuh"
@@ -306,24 +307,25 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
 // as MmaGemvKernel: partial w adds blocks w, w + 4, ... in order, one Int8Step each, and the
 // total adds the partials in order. The block's integer sum comes from dp4a instead of mma,
 // exact either way, so the bits are the same, and a sequence's logits do not change when it
-// joins a batch. Warp-level like the GEMV: a warp owns 8 weight rows, lane (r, w) =
-// (lane / 4, lane % 4) partial w of row r for each of the M activation rows, each warp
-// copying its own rows' chunks.
+// joins a batch.
 //
-// Why it is shaped so: each row's sums are 4 lanes' serial chains whatever the layout, so a
-// product of n rows has only n / 8 warps of work, 512 for a 4096-row one, about one per SM
-// scheduler. Such a kernel is bound by latency, not by memory: one or two activation rows
-// take CTAs of 2 warps (a 4096-row product then fills every SM with 2 CTAs, which hide each
-// other's waits at the barriers), the block loop is unrolled so that a lane has several
-// blocks' loads in flight, and the next chunk of x is loaded into registers while this one is
-// multiplied (quantised into shared memory at the top of the next iteration), rather than
-// read from L2 in the critical path of every chunk.
+// Only the additions into a partial are a chain; everything before them (a block's integer
+// sums and its Int8Term) is independent per block. So a warp owns R weight rows and lane L
+// computes block L of each row's chunk (the int8 GEMV's parallelism: a 4096-row product has
+// 2048 warps), leaves the terms in shared memory, and then R * M * 4 lanes each add one
+// partial's 8 terms of the chunk in block order. (Lanes that each walked a partial's blocks
+// themselves, 4 a row, gave a 4096-row product 512 warps, one per SM scheduler: measured on
+// an H100 at 60% of the int8 GEMV's speed for one row.) The next chunk of x is loaded into
+// registers while this one is multiplied.
 template <int M>
-using FewRowsLayout = Layout<(M <= 2 ? 2 : 4), 8>;
+using FewRowsLayout = std::conditional_t<M == 1, Layout<8, 2>, Layout<4, 4>>;
 constexpr int kFewRowsStages = 3;
+// A warp's terms: per (weight row, activation row), one float a block, rows 36 floats apart
+// so that the 32 lanes adding 8 (row, activation row) pairs' 4 partials read distinct banks.
+constexpr int kTermStride = dq::kChunkBlocks + 4;
 
 // x's chunk: M rows of codes, then their block sums, as MmaXSlots lays out any rows; then
-// the weights' chunk copies.
+// the warps' terms; then the weights' chunk copies.
 template <int M>
 constexpr size_t FewRowsXCodeBytes() {
   return M * kXRowGroups * sizeof(uint2);
@@ -333,10 +335,16 @@ constexpr size_t FewRowsXBytes() {
   static_assert(FewRowsXCodeBytes<M>() % 16 == 0);
   return FewRowsXCodeBytes<M>() + M * dq::kChunkBlocks * sizeof(dq::XBlock);
 }
+template <int M>
+constexpr size_t FewRowsTermBytes() {
+  using L = FewRowsLayout<M>;
+  return static_cast<size_t>(L::kWarps) * L::kRows * M * kTermStride * sizeof(float);
+}
 template <class F, int M>
 constexpr size_t FewRowsSharedBytes() {
-  return FewRowsXBytes<M>() + static_cast<size_t>(kFewRowsStages) *
-                                  FewRowsLayout<M>::kRowsPerCta * dq::Chunk<F>::kSegStride;
+  return FewRowsXBytes<M>() + FewRowsTermBytes<M>() +
+         static_cast<size_t>(kFewRowsStages) * FewRowsLayout<M>::kRowsPerCta *
+             dq::Chunk<F>::kSegStride;
 }
 
 // m <= M activation rows, x and y rows apart.
@@ -348,18 +356,22 @@ __global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
   using C = dq::Chunk<F>;
   using L = FewRowsLayout<M>;
   constexpr int R = L::kRows;
+  constexpr int kChains = R * M * dq::kMmaWarps;  // (row, activation row, partial) of a warp
+  constexpr int kSlots = (kChains + dq::kWarpLanes - 1) / dq::kWarpLanes;
+  static_assert(F::kBlockElems * dq::kWarpLanes == dq::kChunkCols, "lane L: block L");
+  static_assert(FewRowsXBytes<M>() % 16 == 0 && FewRowsTermBytes<M>() % 16 == 0);
   const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
   const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
-  const int r = lane / 4, w = lane % 4;
   const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
   const WarpRows<R> rows = RowsOf<L>(parts, output, blockIdx.x, warp, row_bytes);
   extern __shared__ uint4 smem_words[];
-  auto* xq = reinterpret_cast<uint2*>(smem_words);
-  auto* xb = reinterpret_cast<dq::XBlock*>(reinterpret_cast<uint8_t*>(smem_words) +
-                                           FewRowsXCodeBytes<M>());
-  uint8_t* wbuf = reinterpret_cast<uint8_t*>(smem_words) + FewRowsXBytes<M>();
+  uint8_t* const smem = reinterpret_cast<uint8_t*>(smem_words);
+  auto* xq = reinterpret_cast<uint2*>(smem);
+  auto* xb = reinterpret_cast<dq::XBlock*>(smem + FewRowsXCodeBytes<M>());
+  float* const terms =
+      reinterpret_cast<float*>(smem + FewRowsXBytes<M>()) + warp * R * M * kTermStride;
+  uint8_t* wbuf = smem + FewRowsXBytes<M>() + FewRowsTermBytes<M>();
   const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
-  const uint8_t* const w_r = PickAt(rows.w, r);
   const ChunkBuffers<C, kFewRowsStages> buffers{wbuf, L::kRowsPerCta};
   auto issue = [&](int64_t c) {
     buffers.Issue(c, chunks, row_bytes, rows.w, rows.valid, warp * R, lane);
@@ -374,8 +386,9 @@ __global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
   WaitForPrevious();
   float4 xv[M][dq::kChunkCols / 4 / L::kThreads];  // the next chunk of x, as loaded
   LoadXChunk<M, L::kThreads>(x, k, cols_of(0), m, x_vec4, xv);
-  float partial[M] = {};
+  float partial[kSlots] = {};  // chain lane + 32 s: (row, activation row) chain / 4, w chain % 4
   for (int64_t c = 0; c < chunks; ++c) {
+    // Every warp is done with the chunk before: x's buffer, the terms, the weight buffers.
     __syncthreads();
     issue(c + kFewRowsStages - 1);
     const int cols = cols_of(c);
@@ -385,49 +398,82 @@ __global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
     }
     CpAsyncWait<kFewRowsStages - 1>();
     __syncthreads();
-    const uint8_t* row = buffers.Chunk(c, warp * R + r, w_r);
     const int blocks = cols / F::kBlockElems;
-    // Four rows have ILP enough in their own dot products (unrolled, the Q5 ones spill).
-    constexpr int kUnroll = M <= 2 ? 2 : 1;
-#pragma unroll kUnroll
-    for (int b = w; b < blocks; b += dq::kMmaWarps) {
-      const auto slice = F::template Load<dq::PaddedReader>(row + b * F::kBlockBytes, 0);
-      int dot[M] = {};
-      dq::Piece p{};
-#pragma unroll
-      for (int piece = 0; piece < 4; ++piece) {
-        p = F::Decode(slice, piece);
-        const uint32_t codes[2] = {dq::SignedCodes<F>(p.u[0]), dq::SignedCodes<F>(p.u[1])};
-#pragma unroll
-        for (int i = 0; i < M; ++i) {
-          const uint2 q = xq[MmaXSlots::Of(i, 4 * b + piece)];
-          dot[i] = dq::Dp4a(codes[1], q.y, dq::Dp4a(codes[0], q.x, dot[i]));
-        }
-      }
+    if (lane < blocks) {
+      // Block `lane` of x's rows: its 4 pieces' codes, 32 consecutive bytes, and its sum.
+      uint4 xc[M][2];
+      float xsum[M];
 #pragma unroll
       for (int i = 0; i < M; ++i) {
-        const dq::XBlock xv_b = xb[MmaXSlots::BlockOf(i, b)];
-        partial[i] = dq::Int8Step<F>(dot[i], xv_b.sum, xv_b.d, p.scale, p.bias, partial[i]);
+        const auto* at = reinterpret_cast<const uint4*>(xq + MmaXSlots::Of(i, 4 * lane));
+        xc[i][0] = at[0];
+        xc[i][1] = at[1];
+        xsum[i] = xb[MmaXSlots::BlockOf(i, lane)].sum;
+      }
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* row = buffers.Chunk(c, warp * R + r, rows.w[r]);
+        const auto slice = F::template Load<dq::PaddedReader>(row + lane * F::kBlockBytes, 0);
+        int dot[M] = {};
+        dq::Piece p{};
+#pragma unroll
+        for (int piece = 0; piece < 4; ++piece) {
+          p = F::Decode(slice, piece);
+          const uint32_t codes[2] = {dq::SignedCodes<F>(p.u[0]), dq::SignedCodes<F>(p.u[1])};
+#pragma unroll
+          for (int i = 0; i < M; ++i) {
+            const uint4 q = xc[i][piece / 2];
+            const uint32_t q0 = piece % 2 == 0 ? q.x : q.z;
+            const uint32_t q1 = piece % 2 == 0 ? q.y : q.w;
+            dot[i] = dq::Dp4a(codes[1], q1, dq::Dp4a(codes[0], q0, dot[i]));
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < M; ++i) {
+          terms[(r * M + i) * kTermStride + lane] =
+              dq::Int8Term<F>(dot[i], xsum[i], p.scale, p.bias);
+        }
+      }
+    }
+    __syncwarp();
+#pragma unroll
+    for (int s = 0; s < kSlots; ++s) {
+      const int chain = lane + s * dq::kWarpLanes;
+      if (chain >= kChains) break;
+      const int pair = chain / dq::kMmaWarps, i = pair % M;
+      const float* t = terms + pair * kTermStride;
+      for (int b = chain % dq::kMmaWarps; b < blocks; b += dq::kMmaWarps) {
+        partial[s] = math::FFma(xb[MmaXSlots::BlockOf(i, b)].d, t[b], partial[s]);
       }
     }
   }
+
+  // The partials to shared memory (the terms' space: this warp's own), then each output's
+  // total of its 4 partials in order, as MmaTotal adds the warps'.
+  __syncwarp();
 #pragma unroll
-  for (int i = 0; i < M; ++i) {
-    // Row r's partials, from lanes 4r .. 4r + 3, added in order as MmaTotal adds the warps'.
-    float parts_of_r[dq::kMmaWarps];
+  for (int s = 0; s < kSlots; ++s) {
+    const int chain = lane + s * dq::kWarpLanes;
+    if (chain < kChains) terms[chain] = partial[s];
+  }
+  __syncwarp();
+  auto total = [&](int r, int i) {
+    float v[dq::kMmaWarps];
 #pragma unroll
-    for (int j = 0; j < dq::kMmaWarps; ++j) {
-      parts_of_r[j] = __shfl_sync(kFullMask, partial[i], (lane & ~3) + j);
-    }
-    const float v = dq::MmaTotal(parts_of_r);
+    for (int w = 0; w < dq::kMmaWarps; ++w) v[w] = terms[(r * M + i) * dq::kMmaWarps + w];
+    return dq::MmaTotal(v);
+  };
+  for (int o = lane; o < R * M; o += dq::kWarpLanes) {
+    const int r = o / M, i = o % M;
+    if (i >= m) continue;
     float* y = rows.y + i * rows.y_stride;
     if (output == GemvOutput::kSwiGlu) {
-      // Rows 0..3 are gate rows, 4..7 the up rows of the same outputs (RowsOf).
-      const float up = __shfl_sync(kFullMask, v, (lane + 16) % dq::kWarpLanes);
-      if (i < m && w == 0 && r < R / 2 && rows.row0 + r < rows.n) {
-        y[rows.row0 + r] = math::FMul(math::Silu(v), up);
+      // Rows [0, R/2) are gate rows, [R/2, R) the up rows of the same outputs (RowsOf).
+      if (r < R / 2 && rows.row0 + r < rows.n) {
+        y[rows.row0 + r] = math::FMul(math::Silu(total(r, i)), total(r + R / 2, i));
       }
-    } else if (i < m && w == 0 && rows.row0 + r < rows.n) {
+    } else if (rows.row0 + r < rows.n) {
+      const float v = total(r, i);
       y[rows.row0 + r] = output == GemvOutput::kAccumulate ? y[rows.row0 + r] + v : v;
     }
   }
