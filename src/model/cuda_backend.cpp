@@ -106,9 +106,18 @@ Status CudaBackend::Init() {
   }
   if (const char* env = std::getenv("WICK_CUDA_GEMV"); env != nullptr) {
     const std::string_view mode(env);
-    if (mode == "f32") gemv_activations_ = kernels::cuda::GemvActivations::kF32;
-    if (mode == "int8") gemv_activations_ = kernels::cuda::GemvActivations::kInt8;
-    if (mode == "mma") gemv_activations_ = kernels::cuda::GemvActivations::kInt8TensorCores;
+    if (mode == "f32") {
+      gemv_activations_ = kernels::cuda::GemvActivations::kF32;
+    } else if (mode == "int8") {
+      gemv_activations_ = kernels::cuda::GemvActivations::kInt8;
+    } else if (mode == "mma") {
+      gemv_activations_ = kernels::cuda::GemvActivations::kInt8TensorCores;
+    } else if (mode != "auto" && !mode.empty()) {
+      std::fprintf(stderr,
+                   "wick: cuda:%d: WICK_CUDA_GEMV=%s is not auto, f32, int8 or mma; using "
+                   "auto (each type's default)\n",
+                   device_, env);
+    }
   }
   WICK_ASSIGN_OR_RETURN(blas_workspace_, Allocate(kBlasWorkspace));
   Result<std::unique_ptr<Cublas>> blas =

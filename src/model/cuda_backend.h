@@ -12,8 +12,9 @@
 // recording, or a step whose ops differ from it, records again; a step with per-step values
 // in kernel arguments is captured anew every time and applied with cudaGraphExecUpdate.
 // WICK_CUDA_GRAPHS=0 turns graphs off; WICK_CUDA_FUSE=0 runs the fused products as separate
-// ops; WICK_CUDA_GEMV=int8 runs decode products of quantised weights on int8 activations,
-// WICK_CUDA_GEMV=mma also on int8 tensor-core instructions for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0.
+// ops; WICK_CUDA_GEMV=f32|int8|mma runs every decode product of quantised weights on f32 x,
+// int8 x, or int8 x and tensor-core instructions for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (default,
+// =auto: each type's DefaultGemvActivations).
 #pragma once
 
 #include <cuda_runtime_api.h>

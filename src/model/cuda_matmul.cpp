@@ -124,8 +124,8 @@ Status CudaBackend::LaunchGemv(kernels::cuda::GemvManyArgs args, const char* wha
 }
 
 Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
-  return LaunchGemv(GemvCall(w, y, x, m, kernels::cuda::GemvOutput::kStore, GemvActivationsFor(w.type)),
-                    "gemv");
+  return LaunchGemv(
+      GemvCall(w, y, x, m, kernels::cuda::GemvOutput::kStore, GemvActivationsFor(w.type)), "gemv");
 }
 
 void CudaBackend::set_fused_products(bool on) {
@@ -209,10 +209,9 @@ Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, flo
   if (m <= 0 || !Launches({14, Key(w.data), Key(x), Key(residual), static_cast<uint64_t>(m)})) {
     return OkStatus();
   }
-  return LaunchGemv(
-      GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate,
-               GemvActivationsFor(w.type)),
-      "gemv into the residual");
+  return LaunchGemv(GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate,
+                             GemvActivationsFor(w.type)),
+                    "gemv into the residual");
 }
 
 }  // namespace wick::model

@@ -195,8 +195,8 @@ TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
     ASSERT_TRUE(p.gpu_model);
     gpu_->set_gemv_activations(activations);
     const char* how = activations == GemvActivations::kInt8TensorCores ? "tensor cores "
-                      : activations == GemvActivations::kInt8                ? "int8 x "
-                                                                             : "f32 x ";
+                      : activations == GemvActivations::kInt8          ? "int8 x "
+                                                                       : "f32 x ";
     Compare(p, DType::kF16, 12, 6, ToleranceFor(type), how + std::string(NameOf(type)));
     gpu_->set_gemv_activations(std::nullopt);
   }

@@ -98,6 +98,8 @@ struct Args {
   int64_t out_token_stride;
   float* scratch;  // split modes, see SplitMax
   int64_t chunk;   // split modes: cache positions per split, a multiple of kTile
+  // Split modes: CTAs per (sequence, row tile, kv head); split s runs in CTA s % split_groups.
+  int split_groups = kSplits;
   Mode mode;
   // Batched decode (n_tokens 1): sequence i's cache and positions; its q, out and scratch at
   // i times the strides from the first's. Null: one call.
@@ -223,16 +225,12 @@ constexpr size_t SmemFloats(int d, int rw) {
   return size_t{kTile} * (d + 4) + size_t{kTile} * d + size_t(rows) * d + size_t(rows) * kTile;
 }
 
+// One CTA's work for one split of the cache (split modes; 0 otherwise). smem4: SmemFloats.
 template <int D, int RW>
-__global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
-  LetNextStart();
-  WaitForPrevious();
-  // A batched decode launch stacks its sequences' splits along z.
-  const Args a = args.seqs == nullptr ? args : ForSequence(args, blockIdx.z / kSplits);
+__device__ __forceinline__ void AttendSplit(const Args& a, int split, float4* smem4) {
   constexpr int kRows = kWarps * RW;
   constexpr int kC = D / 32;       // accumulators per lane per row
   constexpr int kKStride = D + 4;  // keeps float4 rows aligned and lanes on distinct banks
-  extern __shared__ float4 smem4[];
   float* k_s = reinterpret_cast<float*>(smem4);  // [kTile][kKStride]
   float* v_s = k_s + kTile * kKStride;           // [kTile][D]
   float* q_s = v_s + kTile * D;                  // [kRows][D]
@@ -241,7 +239,6 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int g = static_cast<int>(blockIdx.y);
-  const int split = static_cast<int>(blockIdx.z % kSplits);
   const bool split_mode = a.mode != Mode::kWhole && a.mode != Mode::kWholeExact;
   const int64_t total_rows = a.n_tokens * a.group;
   // Later row tiles see more of the cache: start them first.
@@ -250,6 +247,9 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
   const int64_t block_lim = min(a.pos0 + last_row / a.group + 1, a.n_kv);
   const int64_t kv_lo = split_mode ? split * a.chunk : 0;
   const int64_t kv_hi = split_mode ? min(kv_lo + a.chunk, block_lim) : block_lim;
+  // A split past the cache's end (most of them in a short cache) only writes its empty
+  // statistics: no query to stage, no statistics to merge.
+  const bool empty = kv_lo >= kv_hi;
   const uint8_t* k_head = a.k + g * a.kv_head_stride;
   const uint8_t* v_head = a.v + g * a.kv_head_stride;
 
@@ -272,6 +272,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
     const int h = g * a.group + static_cast<int>(rho % a.group);
     row_hi[r] = min(min(a.pos0 + t + 1, a.n_kv), kv_hi);
     row_index[r] = t * a.n_head + h;
+    if (empty) continue;
     const float* q = a.q + t * a.q_token_stride + int64_t{h} * a.head_dim;
 #pragma unroll
     for (int c = 0; c < kC; ++c) {
@@ -357,7 +358,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
   float inv_sum[RW];
 #pragma unroll
   for (int r = 0; r < RW; ++r) {
-    if (a.mode == Mode::kSplitValues && row_index[r] >= 0) {
+    if (a.mode == Mode::kSplitValues && row_index[r] >= 0 && !empty) {
       // Lane i reads split i.
       const float mi = *SplitMax(a, lane, row_index[r]);
       const float li = *SplitSum(a, lane, row_index[r]);
@@ -463,6 +464,28 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
   }
 }
 
+// kSplit: the split modes (else the whole ones, a kernel of its own: the split loop costs
+// registers that prefill's 4 rows a warp would pay in occupancy).
+template <int D, int RW, bool kSplit>
+__global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
+  LetNextStart();
+  WaitForPrevious();
+  extern __shared__ float4 smem4[];
+  if constexpr (!kSplit) {
+    AttendSplit<D, RW>(args, 0, smem4);
+    return;
+  }
+  // A batched decode launch stacks its sequences' CTAs along z. A CTA walks its splits in
+  // turn, each computed as if it had a CTA of its own, so the bits do not depend on
+  // split_groups.
+  const int groups = args.split_groups;
+  const Args a = args.seqs == nullptr ? args : ForSequence(args, blockIdx.z / groups);
+  for (int split = static_cast<int>(blockIdx.z % groups); split < kSplits; split += groups) {
+    AttendSplit<D, RW>(a, split, smem4);
+    __syncthreads();  // the next split reuses the shared memory
+  }
+}
+
 // One warp per query row: merges the kSplits partials (lane i reads split i's statistics).
 // `normalised` (f16): the partials already carry the row's softmax and are summed in split
 // order, as the CPU sums them.
@@ -502,17 +525,27 @@ __global__ void __launch_bounds__(kThreads) CombineKernel(const Args args, bool 
   }
 }
 
-template <int D, int RW>
-cudaError_t LaunchAttention(const Args& a, dim3 grid, cudaStream_t stream) {
+template <int D, int RW, bool kSplit>
+cudaError_t LaunchAttentionKernel(const Args& a, dim3 grid, cudaStream_t stream) {
   const size_t smem = SmemFloats(D, RW) * sizeof(float);
+  auto* kernel = AttentionKernel<D, RW, kSplit>;
   if (smem > kDefaultSmemLimit) {
     // Host-side attribute, not a stream operation: allowed while a stream is captured.
-    const cudaError_t err =
-        cudaFuncSetAttribute(AttentionKernel<D, RW>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(smem));
+    const cudaError_t err = cudaFuncSetAttribute(
+        kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
     if (err != cudaSuccess) return err;
   }
-  return LaunchOverlapped(AttentionKernel<D, RW>, grid, kThreads, smem, stream, a);
+  return LaunchOverlapped(kernel, grid, kThreads, smem, stream, a);
+}
+
+template <int D, int RW>
+cudaError_t LaunchAttention(const Args& a, dim3 grid, cudaStream_t stream) {
+  if (a.mode != Mode::kWhole && a.mode != Mode::kWholeExact) {
+    return LaunchAttentionKernel<D, RW, true>(a, grid, stream);
+  }
+  // The whole modes run 4 rows a warp (Attention).
+  if constexpr (RW == 4) return LaunchAttentionKernel<D, RW, false>(a, grid, stream);
+  return cudaErrorInvalidValue;
 }
 
 template <int RW>
@@ -616,6 +649,21 @@ int64_t SplitChunk(int64_t n_kv) {
   return std::max<int64_t>(kTile, (per_split + kTile - 1) / kTile * kTile);
 }
 
+// CTAs a (sequence, row tile, kv head)'s kSplits splits run in, for `units` of them: all
+// kSplits while that leaves the GPU few CTAs (one sequence), fewer for a batch of sequences,
+// down to one CTA walking all its splits. Why: a short cache fills only its first splits,
+// and a CTA costs a few microseconds of latency even with nothing to do; 64 sequences of
+// llama2-7b's 32 heads at 32 CTAs each were 65536 CTAs a kernel, two kernels a layer,
+// about 0.27 ms a sequence a decode step on an H100 (step time less the GEMV bench's times).
+// A power of two, so the groups deal out the splits evenly; fixed by the batch's shape, so
+// a recorded step's launches stay valid as the cache grows.
+constexpr int64_t kDecodeCtaTarget = 2048;
+int SplitGroups(int64_t units) {
+  int groups = kSplits;
+  while (groups > 1 && units * (groups / 2) >= kDecodeCtaTarget) groups /= 2;
+  return groups;
+}
+
 // The split (decode) kernels for `seqs` sequences (1 for a call of its own, which may have
 // several query tokens).
 cudaError_t LaunchDecode(Args a, int64_t n_head_kv, int64_t seqs, cudaStream_t stream) {
@@ -625,8 +673,9 @@ cudaError_t LaunchDecode(Args a, int64_t n_head_kv, int64_t seqs, cudaStream_t s
   const int rows_per_warp = rows <= kWarps ? 1 : rows <= 2 * kWarps ? 2 : 4;
   const int64_t row_tiles = (rows + kWarps * rows_per_warp - 1) / (kWarps * rows_per_warp);
   if (seqs * kSplits > 65535) return cudaErrorInvalidValue;
+  a.split_groups = SplitGroups(row_tiles * n_head_kv * seqs);
   const dim3 grid(static_cast<unsigned>(row_tiles), static_cast<unsigned>(n_head_kv),
-                  static_cast<unsigned>(kSplits * seqs));
+                  static_cast<unsigned>(a.split_groups * seqs));
   if (f16) {
     a.mode = Mode::kSplitStats;
     cudaError_t err = Launch(a, rows_per_warp, grid, stream);

@@ -228,11 +228,11 @@ struct GemvXSlots {
   }
 };
 
-// Int8 activations: StageXInt8 (after its halves) quantises columns [0, cols) of the chunk at xc (M rows k apart, of which
-// the first `rows` exist) per 32-column block into xg, group g of row i (8 columns) at
-// Slots::Of(i, g) as a dq::XGroup, or where Slots::kCodesOnly as its 8 int8 values (a uint2);
-// where Slots::kBlockSums, block b's sum and scale into xb[Slots::BlockOf(i, b)]. Blocks past
-// cols and rows past `rows` become zeros. Thread t takes 4 consecutive columns of every
+// Int8 activations: StageXInt8 (after its halves) quantises columns [0, cols) of the chunk at xc (M
+// rows k apart, of which the first `rows` exist) per 32-column block into xg, group g of row i (8
+// columns) at Slots::Of(i, g) as a dq::XGroup, or where Slots::kCodesOnly as its 8 int8 values (a
+// uint2); where Slots::kBlockSums, block b's sum and scale into xb[Slots::BlockOf(i, b)]. Blocks
+// past cols and rows past `rows` become zeros. Thread t takes 4 consecutive columns of every
 // kThreads * 4, so the 8 threads of a block are 8 consecutive lanes, which agree on its amax
 // (and sum) by shuffles.
 //

@@ -489,8 +489,8 @@ cudaError_t LaunchFewRows(const GemvManyArgs& a, cudaStream_t stream) {
   }
   unsigned grid = 0;
   const PartTable table = TableFor<FewRowsLayout<M>>(a, GroupLaunch{0, 1}, &grid);
-  return LaunchOverlapped(kernel, grid, FewRowsLayout<M>::kThreads, kShared, stream, table, a.output,
-                          a.k, a.x, Aligned(a.x, 16), static_cast<int>(a.m));
+  return LaunchOverlapped(kernel, grid, FewRowsLayout<M>::kThreads, kShared, stream, table,
+                          a.output, a.k, a.x, Aligned(a.x, 16), static_cast<int>(a.m));
 }
 
 template <DType T>
@@ -558,8 +558,7 @@ GemvActivations DefaultGemvActivations(DType type) {
     case DType::kQ8_0:
       return GemvActivations::kInt8;
     default:
-      return TensorCoreGemvTakes(type) ? GemvActivations::kInt8TensorCores
-                                       : GemvActivations::kInt8;
+      return TensorCoreGemvTakes(type) ? GemvActivations::kInt8TensorCores : GemvActivations::kInt8;
   }
 }
 

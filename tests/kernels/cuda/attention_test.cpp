@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <random>
 #include <string>
@@ -347,6 +348,84 @@ TEST_F(CudaAttentionTest, ScratchDependsOnlyOnTokensHeadsAndHeadDim) {
   EXPECT_EQ(AttentionScratchFloats(p), 0u);
   p.n_tokens = 0;
   EXPECT_EQ(AttentionScratchFloats(p), 0u);
+}
+
+// A batch of sequences' decode rows in one launch gives each sequence's own call's bits,
+// for batches whose CTAs each walk one split (3 sequences), several (16: SplitGroups) or all
+// 32 (64), over caches from 1 position to past 32 tiles (every split in use).
+TEST_F(CudaAttentionTest, BatchedDecodeEqualsEachSequenceAlone) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  constexpr int kHeads = 32;
+  constexpr int kDim = 64;
+  constexpr int64_t kTokenFloats = int64_t{kHeads} * kDim;
+  for (const DType kv : {DType::kF16, DType::kF32}) {
+    for (const int n_seq : {3, 16, 64}) {
+      SCOPED_TRACE(std::string(NameOf(kv)) + " sequences " + std::to_string(n_seq));
+      std::mt19937 rng(static_cast<uint32_t>(n_seq));
+      std::normal_distribution<float> normal(0.0f, 1.0f);
+      std::vector<float> q(static_cast<size_t>(n_seq * kTokenFloats));
+      for (float& x : q) x = normal(rng);
+      const std::vector<float> sentinels(q.size(), kSentinel);
+      DeviceBuffer q_dev(q), batched_out(sentinels), alone_out(sentinels);
+      const int64_t row_bytes = kHeads * HeadBytes(kv, kDim);
+      std::deque<DeviceBuffer> caches;
+      std::vector<AttentionParams> batch;
+      for (int s = 0; s < n_seq; ++s) {
+        const int64_t n_kv = s % 8 == 5 ? 1030 + s : 1 + (37 * s) % 200;
+        std::vector<uint8_t> k(static_cast<size_t>(n_kv * row_bytes));
+        std::vector<uint8_t> v(k.size());
+        for (std::vector<uint8_t>* cache : {&k, &v}) {
+          for (int64_t e = 0; e < n_kv * kTokenFloats; ++e) {
+            const float x = normal(rng);
+            if (kv == DType::kF16) {
+              const uint16_t h = F32ToF16(x);
+              std::memcpy(cache->data() + 2 * e, &h, 2);
+            } else {
+              std::memcpy(cache->data() + 4 * e, &x, 4);
+            }
+          }
+        }
+        const DeviceBuffer& k_dev = caches.emplace_back(k);
+        const DeviceBuffer& v_dev = caches.emplace_back(v);
+        batch.push_back({.q = q_dev.get<float>() + s * kTokenFloats,
+                         .n_tokens = 1,
+                         .pos0 = n_kv - 1,
+                         .n_head = kHeads,
+                         .n_head_kv = kHeads,
+                         .head_dim = kDim,
+                         .k = k_dev.get(),
+                         .v = v_dev.get(),
+                         .kv_type = kv,
+                         .kv_row_stride = row_bytes,
+                         .n_kv = n_kv,
+                         .scale = 0.125f,
+                         .out = batched_out.get<float>() + s * kTokenFloats});
+      }
+      const size_t scratch_floats = AttentionScratchFloats(batch[0]);
+      DeviceBuffer scratch(n_seq * scratch_floats * sizeof(float));
+      ASSERT_EQ(cudaMemset(scratch.get(), 0xff, scratch.bytes()), cudaSuccess);
+      for (int s = 0; s < n_seq; ++s) {
+        AttentionParams alone = batch[s];
+        alone.out = alone_out.get<float>() + s * kTokenFloats;
+        ASSERT_EQ(Attention(alone, scratch.get<float>(), nullptr), cudaSuccess);
+      }
+      ASSERT_TRUE(CanBatchDecode(batch));
+      std::vector<uint8_t> args(DecodeBatchArgBytes(batch.size()));
+      PackDecodeBatch(batch, args.data());
+      DeviceBuffer args_dev(args);
+      ASSERT_EQ(cudaMemset(scratch.get(), 0xff, scratch.bytes()), cudaSuccess);
+      ASSERT_EQ(AttentionDecodeBatch(batch, args_dev.get(), scratch.get<float>(), nullptr),
+                cudaSuccess);
+      const std::vector<float> alone = alone_out.Download<float>(q.size());
+      const std::vector<float> batched = batched_out.Download<float>(q.size());
+      for (int s = 0; s < n_seq; ++s) {
+        const size_t at = static_cast<size_t>(s * kTokenFloats);
+        EXPECT_EQ(std::memcmp(alone.data() + at, batched.data() + at, kTokenFloats * 4), 0)
+            << "sequence " << s << " (n_kv " << batch[s].n_kv << ")";
+        EXPECT_NE(batched[at], kSentinel) << "sequence " << s;
+      }
+    }
+  }
 }
 
 TEST_F(CudaAttentionTest, NoTokensLaunchesNothing) {
