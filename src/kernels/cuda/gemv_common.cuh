@@ -310,6 +310,11 @@ __host__ __device__ constexpr int64_t ChunksOf(int64_t k) {
   return (k + dq::kChunkCols - 1) / dq::kChunkCols;
 }
 
+// The columns of chunk c of a k-column row (kChunkCols but in the last chunk).
+__host__ __device__ __forceinline__ int ChunkColsOf(int64_t k, int64_t c) {
+  return static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
+}
+
 template <class Slots>
 constexpr size_t PrequantizedRowChunkBytes() {
   return Slots::kRowChunkBytes + (Slots::kBlockSums ? dq::kChunkBlocks * sizeof(dq::XBlock) : 0);
@@ -334,7 +339,7 @@ __global__ void __launch_bounds__(kQuantizeThreads)
     QuantizeXKernel(const float* __restrict__ x, int64_t k, bool x_vec4, PrequantizedX out) {
   const int64_t q = blockIdx.x;
   const int64_t i = q / out.chunks, c = q % out.chunks;
-  const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
+  const int cols = ChunkColsOf(k, c);
   LetNextStart();
   WaitForPrevious();
   StageXInt8<Slots, 1, kQuantizeThreads>(

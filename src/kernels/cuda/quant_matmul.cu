@@ -198,7 +198,7 @@ __global__ void __launch_bounds__(L::kThreads, (kMinCtasPerSm<M, L>))
     // (those of chunk c - 1).
     __syncthreads();
     issue(c + kStages - 1);
-    const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
+    const int cols = ChunkColsOf(k, c);
     if constexpr (kInt8) {
       if (M == kGemvGroupRows && x_int8 != nullptr) {
         // Row i's chunk is already in GemvXSlots order: slot s goes to Of(i, ...) = i * 128 + s.

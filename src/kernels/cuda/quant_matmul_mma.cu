@@ -227,7 +227,7 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
       CpAsyncWait<3>();
     }
     __syncthreads();
-    const auto cols = static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
+    const int cols = ChunkColsOf(k, c);
     const auto* xq = reinterpret_cast<const uint2*>(x_stage(c));
     const auto* xb = reinterpret_cast<const dq::XBlock*>(x_stage(c) + kXCodeBytes);
     // Rows past the part's end were not copied: their buffers hold stale bytes, whose sums
@@ -371,13 +371,10 @@ __global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
   float* const terms =
       reinterpret_cast<float*>(smem + FewRowsXBytes<M>()) + warp * R * M * kTermStride;
   uint8_t* wbuf = smem + FewRowsXBytes<M>() + FewRowsTermBytes<M>();
-  const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
+  const int64_t chunks = ChunksOf(k);
   const ChunkBuffers<C, kFewRowsStages> buffers{wbuf, L::kRowsPerCta};
   auto issue = [&](int64_t c) {
     buffers.Issue(c, chunks, row_bytes, rows.w, rows.valid, warp * R, lane);
-  };
-  auto cols_of = [&](int64_t c) {
-    return static_cast<int>(MinI64(dq::kChunkCols, k - c * dq::kChunkCols));
   };
 
 #pragma unroll
@@ -385,16 +382,17 @@ __global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
   LetNextStart();
   WaitForPrevious();
   float4 xv[M][dq::kChunkCols / 4 / L::kThreads];  // the next chunk of x, as loaded
-  LoadXChunk<M, L::kThreads>(x, k, cols_of(0), m, x_vec4, xv);
+  LoadXChunk<M, L::kThreads>(x, k, ChunkColsOf(k, 0), m, x_vec4, xv);
   float partial[kSlots] = {};  // chain lane + 32 s: (row, activation row) chain / 4, w chain % 4
   for (int64_t c = 0; c < chunks; ++c) {
     // Every warp is done with the chunk before: x's buffer, the terms, the weight buffers.
     __syncthreads();
     issue(c + kFewRowsStages - 1);
-    const int cols = cols_of(c);
+    const int cols = ChunkColsOf(k, c);
     StoreXInt8<MmaXSlots, M, L::kThreads>(xv, xq, xb);
     if (c + 1 < chunks) {
-      LoadXChunk<M, L::kThreads>(x + (c + 1) * dq::kChunkCols, k, cols_of(c + 1), m, x_vec4, xv);
+      LoadXChunk<M, L::kThreads>(x + (c + 1) * dq::kChunkCols, k, ChunkColsOf(k, c + 1), m, x_vec4,
+                                 xv);
     }
     CpAsyncWait<kFewRowsStages - 1>();
     __syncthreads();
