@@ -135,7 +135,8 @@ class CudaBackend : public Backend {
   // Whether a product of m rows on `path` takes the GEMV (else the tensor-core GEMM).
   bool UsesGemv(int64_t m, kernels::MatmulPath path) const;
   Status GemvRows(const TensorRef& w, const float* x, int64_t m, float* y);
-  // GemvMany with the workspace it needs (grown here, so before a step is recorded).
+  // GemvMany with the type's activations (GemvActivationsFor) and the workspace it needs
+  // (grown here, so before a step is recorded).
   Status LaunchGemv(kernels::cuda::GemvManyArgs args, const char* what);
   // After a change of which kernels the ops launch: recorded steps are recorded anew.
   void RecordStepsAgain();

@@ -94,12 +94,11 @@ kernels::cuda::GemvPart PartOf(const TensorRef& w, float* y) {
   return {.w = w.data, .n = w.rows, .y = y};
 }
 
-// A GemvMany call of m rows of x on weights like w, `output` its results, w's part first.
+// A GemvMany call of m rows of x on weights like w, `output` its results, w's part first
+// (LaunchGemv picks its activations).
 kernels::cuda::GemvManyArgs GemvCall(const TensorRef& w, float* y, const float* x, int64_t m,
-                                     kernels::cuda::GemvOutput output,
-                                     kernels::cuda::GemvActivations activations) {
+                                     kernels::cuda::GemvOutput output) {
   kernels::cuda::GemvManyArgs args;
-  args.activations = activations;
   args.parts[0] = PartOf(w, y);
   args.type = w.type;
   args.k = w.row_len;
@@ -112,6 +111,7 @@ kernels::cuda::GemvManyArgs GemvCall(const TensorRef& w, float* y, const float* 
 }  // namespace
 
 Status CudaBackend::LaunchGemv(kernels::cuda::GemvManyArgs args, const char* what) {
+  args.activations = GemvActivationsFor(args.type);
   const size_t workspace =
       kernels::cuda::GemvWorkspaceBytes(args.type, args.k, args.m, args.activations);
   if (workspace > 0) {
@@ -124,8 +124,7 @@ Status CudaBackend::LaunchGemv(kernels::cuda::GemvManyArgs args, const char* wha
 }
 
 Status CudaBackend::GemvRows(const TensorRef& w, const float* x, int64_t m, float* y) {
-  return LaunchGemv(
-      GemvCall(w, y, x, m, kernels::cuda::GemvOutput::kStore, GemvActivationsFor(w.type)), "gemv");
+  return LaunchGemv(GemvCall(w, y, x, m, kernels::cuda::GemvOutput::kStore), "gemv");
 }
 
 void CudaBackend::set_fused_products(bool on) {
@@ -153,8 +152,7 @@ Status CudaBackend::MatmulMany(std::span<const MatmulTarget> targets, const floa
   for (size_t i = 0; i < targets.size();) {
     const TensorRef& first = *targets[i].w;
     kernels::cuda::GemvManyArgs args =
-        GemvCall(first, targets[i].y, x, m, kernels::cuda::GemvOutput::kStore,
-                 GemvActivationsFor(first.type));
+        GemvCall(first, targets[i].y, x, m, kernels::cuda::GemvOutput::kStore);
     size_t j = i + 1;
     for (; j < targets.size() && args.n_parts < kernels::cuda::kMaxGemvParts &&
            SameGemvShape(*targets[j].w, first);
@@ -192,8 +190,7 @@ Status CudaBackend::MatmulSwiGlu(const TensorRef& gate, const TensorRef& up, con
       !Launches({13, Key(gate.data), Key(up.data), Key(x), Key(out), static_cast<uint64_t>(m)})) {
     return OkStatus();
   }
-  kernels::cuda::GemvManyArgs args =
-      GemvCall(gate, out, x, m, kernels::cuda::GemvOutput::kSwiGlu, GemvActivationsFor(gate.type));
+  kernels::cuda::GemvManyArgs args = GemvCall(gate, out, x, m, kernels::cuda::GemvOutput::kSwiGlu);
   args.parts[1] = PartOf(up, nullptr);
   args.n_parts = 2;
   return LaunchGemv(args, "gemv with SwiGLU");
@@ -209,8 +206,7 @@ Status CudaBackend::MatmulAdd(const TensorRef& w, const float* x, int64_t m, flo
   if (m <= 0 || !Launches({14, Key(w.data), Key(x), Key(residual), static_cast<uint64_t>(m)})) {
     return OkStatus();
   }
-  return LaunchGemv(GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate,
-                             GemvActivationsFor(w.type)),
+  return LaunchGemv(GemvCall(w, residual, x, m, kernels::cuda::GemvOutput::kAccumulate),
                     "gemv into the residual");
 }
 
