@@ -155,9 +155,10 @@ const bool kRegistered = [] {
         auto* bench = benchmark::RegisterBenchmark(
             name.c_str(), [=](benchmark::State& state) { BM_Gemv(state, type, shape, a); });
         // The tensor-core GEMV also at 4 and 5 rows, either side of kMaxFewRows (where its
-        // CUDA-core twin hands over to the mma), and at 16 (one whole CTA of rows).
+        // CUDA-core twin hands over to the mma), at 16 (one whole CTA of rows) and at 32
+        // (the wide tiles, half full; WICK_CUDA_GEMV_TILES=0 runs groups of 16 instead).
         const bool mma = a == GemvActivations::kInt8TensorCores;
-        for (const int64_t m : {1, 4, 5, 8, 16, 64}) {
+        for (const int64_t m : {1, 4, 5, 8, 16, 32, 64}) {
           if (mma || m == 1 || m == 8 || m == 64) bench->Arg(m);
         }
         bench->UseManualTime()->Unit(benchmark::kMicrosecond);

@@ -235,6 +235,40 @@ WICK_HD float Int8Step(int dot, float xsum, float xd, float scale, float bias, f
   return FFma(xd, Int8Term<F>(dot, xsum, scale, bias), acc);
 }
 
+// Int8Step's bits with two float operations fewer, for the tensor-core kernels, whose float
+// steps (one per block, weight row and activation row) are most of their instructions:
+// - the codes' offset comes off in the integer domain (OffsetFreeCodes: code - offset as a
+//   signed byte), so the integer sum is dot - offset * xsum. Int8Term's first FFma computes
+//   exactly that value (all integers below 2^24, so the one rounding changes nothing);
+// - the integer sum arrives with IntToFloat's 1.5 * 2^23 bits already added (kIntToFloatBits,
+//   the mma's accumulator input), so that one subtraction makes it a float.
+inline constexpr uint32_t kIntToFloatBits = 0x4B400000u;
+
+template <class F>
+WICK_HD uint32_t OffsetFreeCodes(uint32_t u) {
+  if constexpr (kCodesAreInt8<F>) {
+    return u ^ 0x80808080u;
+  } else if constexpr (F::kOffset == 0.0f) {
+    return u;
+  } else {
+    // Codes below 128: code + 128 - offset is a byte, which the XOR turns into the signed
+    // code - offset.
+    static_assert(F::kOffset > 0.0f && F::kOffset < 128.0f);
+    constexpr uint32_t kOffsets = static_cast<uint32_t>(F::kOffset) * 0x01010101u;
+    return ((u | 0x80808080u) - kOffsets) ^ 0x80808080u;
+  }
+}
+
+// Int8Step(dot, ...) for biased_dot = kIntToFloatBits + the integer sum of the piece's
+// OffsetFreeCodes with x's int8 values (whose sum is xsum).
+template <class F>
+WICK_HD float Int8StepBiased(int biased_dot, float xsum, float xd, float scale, float bias,
+                             float acc) {
+  float t = FMul(scale, FSub(AsFloat(static_cast<uint32_t>(biased_dot)), 12582912.0f));
+  if constexpr (F::kHasBias) t = FFma(bias, xsum, t);
+  return FFma(xd, t, acc);
+}
+
 // AccumulateChunk with int8 x: xg holds the chunk's groups at GroupSlot, per activation row
 // kChunkGroups apart. For each run of pieces under one scale, bias and x block:
 //   acc += d_x * (scale * (sum q_w q_x - offset * sum q_x) + bias * sum q_x)

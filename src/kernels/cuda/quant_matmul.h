@@ -40,6 +40,13 @@ enum class GemvActivations {
 // The types kInt8TensorCores runs on tensor cores (the legacy 32-element formats).
 bool TensorCoreGemvTakes(DType type);
 
+// Whether kInt8TensorCores products of more than 16 activation rows take the wide tiles
+// (32 weight rows by 64 activation rows a CTA) rather than groups of 16 activation rows side
+// by side (16 weight rows a CTA); the results are the same bits either way. On unless
+// WICK_CUDA_GEMV_TILES=0 (for measuring one against the other); tests set it.
+bool TensorCoreGemvTiles();
+void SetTensorCoreGemvTiles(bool enabled);
+
 // How a backend multiplies weights of `type` unless told otherwise, from what measured fastest
 // on an H100 (docs/cuda.md): int8 tensor cores for the legacy 4- and 5-bit formats (one
 // sequence's decode as fast as kInt8, a batch's much faster), kInt8 for Q8_0 (whose

@@ -9,24 +9,22 @@
 // the one float step the int8 GEMV takes too (Int8Step: scales, offset, bias).
 //
 // The layout (gemv_chunk.cuh, "The tensor-core GEMV"): a CTA of 4 warps owns 16 weight rows
-// (the mma's M) and 16 activation rows, two tiles of the mma's N = 8 (more activation rows
-// run as groups side by side, as the GEMV's do). Its threads copy the rows' chunks of 1024
-// columns into shared memory with cp.async, two chunks ahead, and the chunk of x one chunk
-// ahead, quantised to int8 per 32 columns once before the product (QuantizeX, the int8
-// GEMV's quantisation; each CTA quantising its 16 rows of x itself would read 4 to 7 times
-// the weights' bytes of f32 x from L2). Warp w takes
-// blocks w, w + 4, ... of the chunk: lane (g, t) = (lane / 4, lane % 4) decodes piece t (8
-// columns) of weight rows g and g + 8 into its A fragment, once for both tiles, and reads
-// piece t of each tile's activation row g as its B fragment (PTX's m16n8k32 layout maps
-// k = 4t..4t+3 and 16+4t..16+4t+3 of a lane to the 8 columns of piece t, the same on both
-// sides, so the sums are those of the block). Each lane then holds the sums of weight rows
-// g, g + 8 with each tile's activation rows 2t, 2t + 1.
+// (the mma's M) and 16 activation rows, two tiles of the mma's N = 8. Its threads copy the
+// rows' chunks of 1024 columns into shared memory with cp.async, two chunks ahead, and the
+// chunk of x one chunk ahead, quantised to int8 per 32 columns once before the product
+// (QuantizeX, the int8 GEMV's quantisation; each CTA quantising its 16 rows of x itself would
+// read 4 to 7 times the weights' bytes of f32 x from L2). Warp w takes blocks w, w + 4, ... of
+// the chunk, each one decoded once for both tiles (MmaBlock, gemv_mma.cuh).
+//
+// More than 16 activation rows take the wide tiles of quant_matmul_mma_tile.cu (32 weight
+// rows by 64 activation rows a CTA) unless WICK_CUDA_GEMV_TILES=0, and then run here as
+// groups of 16 side by side, as the GEMV's do. Up to 4 take FewRowsGemvKernel below.
 //
 // A result depends only on its own weight row and activation row, in a fixed order: blocks in
 // order within each warp's share, then the warps' sums in warp order. So a sequence's logits
 // are the same alone or in any batch, which the server's tests require, as long as every
-// product of the type runs here (GemvMany sends every call of kInt8TensorCores here). Up to
-// 4 activation rows take FewRowsGemvKernel, which gives the same bits on CUDA cores.
+// product of the type takes these kernels (GemvMany sends every call of kInt8TensorCores
+// here): all three give the same bits.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -34,6 +32,7 @@
 
 #include "kernels/cuda/gemv_chunk.cuh"
 #include "kernels/cuda/gemv_common.cuh"
+#include "kernels/cuda/gemv_mma.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/ops_math.cuh"
 #include "kernels/cuda/quant_matmul.h"
@@ -49,18 +48,6 @@ constexpr int kMmaThreads = dq::kMmaWarps * dq::kWarpLanes;
 using MmaLayout = Layout<1, dq::kMmaRows>;        // the CTA's rows, as RowsOf and TableFor see them
 constexpr int kTiles = dq::kMmaActs / dq::kMmaN;  // mma per decoded block
 
-// x's chunk as the lanes read it: per activation row, each group's 8 int8 values (8 bytes),
-// rows 132 groups apart, so that the 16 lanes of a half warp (rows g .. g + 3 of a tile,
-// pieces 0..3) read 16 distinct bank pairs; and per row and block its sum and scale, which
-// the 8 lanes with the same t read together. Row i of the CTA's tile n is row 8n + i.
-constexpr int kXRowGroups = dq::kChunkGroups + 4;
-struct MmaXSlots {
-  static constexpr bool kCodesOnly = true;
-  static constexpr bool kBlockSums = true;
-  __device__ __forceinline__ static int Of(int i, int g) { return i * kXRowGroups + g; }
-  __device__ __forceinline__ static int BlockOf(int i, int b) { return i * dq::kChunkBlocks + b; }
-  static constexpr int kRowChunkBytes = dq::kChunkGroups * sizeof(uint2);  // one row's codes
-};
 constexpr size_t kXCodeBytes = dq::kMmaActs * kXRowGroups * sizeof(uint2);
 constexpr size_t kXBytes = kXCodeBytes + dq::kMmaActs * dq::kChunkBlocks * sizeof(dq::XBlock);
 static_assert(kXCodeBytes % 16 == 0 && kXBytes % 16 == 0);
@@ -76,52 +63,6 @@ constexpr size_t MmaSharedBytes() {
 constexpr int kCodeCopies = MmaXSlots::kRowChunkBytes / 16;
 constexpr int kBlockCopies = dq::kChunkBlocks * static_cast<int>(sizeof(dq::XBlock)) / 16;
 static_assert(dq::kChunkBlocks * sizeof(dq::XBlock) % 16 == 0);
-
-// d = a . b for a warp: a 16x32 int8 (A, row-major), b 32x8 int8 (B, column-major), d 16x8
-// int32, in the fragments of PTX's mma.m16n8k32 for 8-bit integers. Lane (g, t) holds
-//   a[0]: A[g][4t .. 4t+3]       a[1]: A[g+8][4t .. 4t+3]
-//   a[2]: A[g][16+4t .. 16+4t+3] a[3]: A[g+8][16+4t .. 16+4t+3]
-//   b[0]: B[4t .. 4t+3][g]       b[1]: B[16+4t .. 16+4t+3][g]
-//   d[0], d[1]: D[g][2t], D[g][2t+1]    d[2], d[3]: D[g+8][2t], D[g+8][2t+1]
-// (byte j of a word is its element j). Every lane of the warp must call it.
-__device__ __forceinline__ void MmaS8(const uint32_t (&a)[4], const uint32_t (&b)[2], int (&d)[4]) {
-#ifndef WICK_CUDA_EMU
-  asm volatile(
-      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%10, %10, %10, %10};\n"
-      : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(0));
-#else
-  // The emulator gathers the operands the fragments above spread over the warp.
-  uint32_t all_a[dq::kWarpLanes][4];
-  uint32_t all_b[dq::kWarpLanes][2];
-  wick_emu::WarpGather(a, all_a, sizeof a);
-  wick_emu::WarpGather(b, all_b, sizeof b);
-  const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
-  const int g = lane / 4, t = lane % 4;
-  d[0] = d[1] = d[2] = d[3] = 0;
-  for (int u = 0; u < 4; ++u) {
-    // Columns 4u.. and 16+4u.. of A's rows g and g + 8, from lane (g, u); the same rows of
-    // B's columns 2t and 2t + 1, from lanes (2t, u) and (2t + 1, u).
-    const uint32_t(&ag)[4] = all_a[4 * g + u];
-    const uint32_t(&b0)[2] = all_b[8 * t + u];
-    const uint32_t(&b1)[2] = all_b[8 * t + 4 + u];
-    d[0] = dq::Dp4a(ag[2], b0[1], dq::Dp4a(ag[0], b0[0], d[0]));
-    d[1] = dq::Dp4a(ag[2], b1[1], dq::Dp4a(ag[0], b1[0], d[1]));
-    d[2] = dq::Dp4a(ag[3], b0[1], dq::Dp4a(ag[1], b0[0], d[2]));
-    d[3] = dq::Dp4a(ag[3], b1[1], dq::Dp4a(ag[1], b1[0], d[3]));
-  }
-#endif
-}
-
-// v[i] for an i known only at run time, by selects over the unrolled array.
-template <class T, int N>
-__device__ __forceinline__ T PickAt(const T (&v)[N], int i) {
-  T out = v[0];
-#pragma unroll
-  for (int j = 1; j < N; ++j) out = i == j ? v[j] : out;
-  return out;
-}
 
 // Shared memory: x's chunk in two stages (kXBytes each, the first reused for the warps' sums
 // at the end), then per stage and row one weight chunk copy of kSegStride bytes: 69 to 94 KB,
@@ -228,38 +169,17 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
     }
     __syncthreads();
     const int cols = ChunkColsOf(k, c);
-    const auto* xq = reinterpret_cast<const uint2*>(x_stage(c));
-    const auto* xb = reinterpret_cast<const dq::XBlock*>(x_stage(c) + kXCodeBytes);
+    const MmaXView xv{reinterpret_cast<const uint2*>(x_stage(c)),
+                      reinterpret_cast<const dq::XBlock*>(x_stage(c) + kXCodeBytes), kXRowGroups,
+                      dq::kChunkBlocks};
     // Rows past the part's end were not copied: their buffers hold stale bytes, whose sums
     // land only in outputs that are not written.
     const uint8_t* row_g = buffers.Chunk(c, g, w_g);
     const uint8_t* row_g8 = buffers.Chunk(c, g + 8, w_g8);
     const int blocks = cols / F::kBlockElems;
     for (int b = warp; b < blocks; b += dq::kMmaWarps) {
-      const dq::Piece p0 = F::template PieceAt<dq::PaddedReader>(row_g + b * F::kBlockBytes, t);
-      const dq::Piece p1 = F::template PieceAt<dq::PaddedReader>(row_g8 + b * F::kBlockBytes, t);
-      const uint32_t a[4] = {dq::SignedCodes<F>(p0.u[0]), dq::SignedCodes<F>(p1.u[0]),
-                             dq::SignedCodes<F>(p0.u[1]), dq::SignedCodes<F>(p1.u[1])};
-#pragma unroll
-      for (int n = 0; n < kTiles; ++n) {
-        if (n >= tiles) break;
-        // B: piece t of activation row g of tile n (its int8 values only).
-        const int row0 = n * dq::kMmaN;
-        const uint2 raw = xq[MmaXSlots::Of(row0 + g, 4 * b + t)];
-        const uint32_t bq[2] = {raw.x, raw.y};
-        int d[4];
-        MmaS8(a, bq, d);
-        // The block sums and scales of activation rows 2t and 2t + 1 (the odd one only where
-        // there are odd rows: a single sequence's decode has none).
-        const dq::XBlock x0 = xb[MmaXSlots::BlockOf(row0 + 2 * t, b)];
-        acc[n][0][0] = dq::Int8Step<F>(d[0], x0.sum, x0.d, p0.scale, p0.bias, acc[n][0][0]);
-        acc[n][1][0] = dq::Int8Step<F>(d[2], x0.sum, x0.d, p1.scale, p1.bias, acc[n][1][0]);
-        if (acts > row0 + 1) {
-          const dq::XBlock x1 = xb[MmaXSlots::BlockOf(row0 + 2 * t + 1, b)];
-          acc[n][0][1] = dq::Int8Step<F>(d[1], x1.sum, x1.d, p0.scale, p0.bias, acc[n][0][1]);
-          acc[n][1][1] = dq::Int8Step<F>(d[3], x1.sum, x1.d, p1.scale, p1.bias, acc[n][1][1]);
-        }
-      }
+      MmaBlock<F, kTiles>(row_g + b * F::kBlockBytes, row_g8 + b * F::kBlockBytes, xv, b, tiles,
+                          acc);
     }
   }
 
@@ -507,6 +427,7 @@ cudaError_t LaunchMma(const GemvManyArgs& a, cudaStream_t stream) {
   if (const cudaError_t err = QuantizeX<MmaXSlots>(a.x, a.m, a.k, xq, stream); err != cudaSuccess) {
     return err;
   }
+  if (a.m > dq::kMmaActs && TensorCoreGemvTiles()) return TensorCoreTileGemvMany(a, xq, stream);
   const GroupLaunch g{0, static_cast<int>((a.m + dq::kMmaActs - 1) / dq::kMmaActs)};
   unsigned grid = 0;
   const PartTable table = TableFor<MmaLayout>(a, g, &grid);

@@ -816,6 +816,61 @@ TYPED_TEST(CudaDequantHostTyped, PieceAtIsTheDecodedPiece) {
   }
 }
 
+// The tensor-core kernels' float step (Int8StepBiased over OffsetFreeCodes, the integer sum
+// started at kIntToFloatBits as the mma's accumulator input) has Int8Step's bits, which the
+// host replay and FewRowsGemvKernel take: for every code, and for blocks whose x is random or
+// at the int8 extremes (the largest integer sums).
+TYPED_TEST(CudaDequantHostTyped, OffsetFreeStepIsInt8Step) {
+  constexpr DType T = TypeParam::kType;
+  using F = dq::Format<T>;
+  if constexpr (F::kSlots == 1) {
+    const int max_code = dq::kCodesAreInt8<F>                     ? 255
+                         : T == DType::kQ5_0 || T == DType::kQ5_1 ? 31
+                                                                  : 15;
+    for (int code = 0; code <= max_code; ++code) {
+      const uint32_t word = static_cast<uint32_t>(code) * 0x01010101u;
+      const uint32_t got = dq::OffsetFreeCodes<F>(word);
+      const int want = dq::kCodesAreInt8<F> ? static_cast<int8_t>(code ^ 0x80)
+                                            : code - static_cast<int>(F::kOffset);
+      for (int byte = 0; byte < 4; ++byte) {
+        ASSERT_EQ(static_cast<int8_t>(got >> (8 * byte)), want) << "code " << code;
+      }
+    }
+    std::mt19937 rng(17);
+    const std::vector<uint8_t> blocks = RandomBlocks<T>(64 * F::kBlockElems, true, rng);
+    std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
+    for (int b = 0; b < 64; ++b) {
+      const uint8_t* blk = blocks.data() + b * F::kBlockBytes;
+      float v[32];
+      for (int e = 0; e < 32; ++e) {
+        // Blocks 0..3: every value at +amax or -amax, the largest integer sums.
+        v[e] = b == 0   ? 1.0f
+               : b == 1 ? -1.0f
+               : b < 4  ? (e % 2 == b % 2 ? 2.5f : -2.5f)
+                        : uniform(rng);
+      }
+      dq::XGroup g[4];
+      emulation::QuantizeXBlock(v, g);
+      int dot = 0, biased = static_cast<int>(dq::kIntToFloatBits);
+      float xsum = 0.0f;
+      dq::Piece p{};
+      for (int t = 0; t < 4; ++t) {
+        p = F::template PieceAt<dq::ExactReader>(blk, t);
+        for (int h = 0; h < 2; ++h) {
+          dot = dq::Dp4a(dq::SignedCodes<F>(p.u[h]), g[t].q[h], dot);
+          biased = dq::Dp4a(dq::OffsetFreeCodes<F>(p.u[h]), g[t].q[h], biased);
+        }
+        xsum += g[t].sum;
+      }
+      for (const float acc : {0.0f, uniform(rng), -1e-3f}) {
+        const float want = dq::Int8Step<F>(dot, xsum, g[0].d, p.scale, p.bias, acc);
+        const float got = dq::Int8StepBiased<F>(biased, xsum, g[0].d, p.scale, p.bias, acc);
+        ASSERT_TRUE(SameFloat(got, want)) << "block " << b << ": " << got << " against " << want;
+      }
+    }
+  }
+}
+
 TEST(CudaDequantHost, EmulatedFloatGemvMatchesDoubleReference) {
   std::mt19937 rng(4);
   auto weights = [&](int64_t count) {

@@ -305,6 +305,59 @@ TEST(CudaGemv, MatchesCpuForEveryTypeAndBatchSize) {
   }
 }
 
+// Sets whether the tensor-core GEMV takes its wide tiles for the scope's calls.
+class TilesSetting {
+ public:
+  explicit TilesSetting(bool enabled) : saved_(TensorCoreGemvTiles()) {
+    SetTensorCoreGemvTiles(enabled);
+  }
+  ~TilesSetting() { SetTensorCoreGemvTiles(saved_); }
+  TilesSetting(const TilesSetting&) = delete;
+  TilesSetting& operator=(const TilesSetting&) = delete;
+
+ private:
+  bool saved_;
+};
+
+// More than 16 activation rows on tensor cores take the wide tiles (32 weight rows by 64
+// activation rows a CTA): correct, and the same bits as the groups of 16 rows, for one tile of
+// activation rows in part, a whole one and one more, rows whose 256-column steps end inside a
+// step (37 blocks) and rows at any alignment (their steps copied with 2-byte ends).
+TEST(CudaGemv, TensorCoreTilesEqualGroupsOf16) {
+  WICK_SKIP_WITHOUT_GPU();
+  Stream stream;
+  ASSERT_EQ(stream.error(), cudaSuccess);
+  test::CaseSample sample(2);
+  for (const DType t : kTypes) {
+    if (!TensorCoreGemvTakes(t)) continue;
+    const int64_t n = 67, k = OddK(t);
+    const Weights w = MakeWeights(t, n, k, 71, /*random_blocks=*/true);
+    const std::vector<float> x = RandomX(70, k, 72);
+    for (const int64_t m : {17, 64, 70}) {
+      for (const size_t w_offset : {size_t{0}, size_t{2}}) {
+        if (!sample.Take()) continue;
+        const Layout layout{.w_offset = w_offset,
+                            .y_stride = w_offset == 0 ? 0 : n + 3,
+                            .activations = GemvActivations::kInt8TensorCores};
+        bool vec = false;
+        std::vector<float> groups;
+        {
+          const TilesSetting off(false);
+          groups = RunGemv(w, x, m, layout, stream, &vec);
+        }
+        const TilesSetting on(true);
+        ExpectGemvCorrect(w, x, m, layout, stream);
+        const std::vector<float> tiles = RunGemv(w, x, m, layout, stream, &vec);
+        ASSERT_EQ(tiles.size(), groups.size());
+        for (size_t j = 0; j < tiles.size(); ++j) {
+          ASSERT_EQ(Bits(tiles[j]), Bits(groups[j]))
+              << NameOf(t) << " m " << m << " offset " << w_offset << " [" << j << "]";
+        }
+      }
+    }
+  }
+}
+
 TEST(CudaGemv, LargeMatrices) {
   WICK_SKIP_WITHOUT_GPU();
   Stream stream;
@@ -574,7 +627,8 @@ void ExpectSameBits(const std::vector<float>& got, const std::vector<float>& wan
 
 // Three matrices of different heights in one launch, each output as Gemv gives it alone; an
 // accumulating call adds to y exactly as Add does; a SwiGLU call equals SwiGlu of the gate and
-// up products. For every type and 1, 3, 8 and 19 activation rows (groups and a remainder).
+// up products. For every type and 1, 3, 8 and 19 activation rows (groups and a remainder), and
+// 70 on tensor cores.
 TEST(CudaGemvMany, EqualsSeparateCallsForEveryOutput) {
   WICK_SKIP_WITHOUT_GPU();
   Stream stream;
@@ -585,7 +639,11 @@ TEST(CudaGemvMany, EqualsSeparateCallsForEveryOutput) {
     const Weights b = MakeWeights(t, 16, k, 62, /*random_blocks=*/true);
     const Weights c = MakeWeights(t, 45, k, 63, /*random_blocks=*/true);
     const Weights up = MakeWeights(t, 67, k, 64, /*random_blocks=*/true);
-    for (const int64_t m : {1, 3, 8, 19}) {
+    for (const int64_t m : {1, 3, 8, 19, 70}) {
+      // 70: the tensor cores' wide tiles, a whole tile of activation rows and a part of one.
+      const bool tiles =
+          layout.activations == GemvActivations::kInt8TensorCores && TensorCoreGemvTakes(t);
+      if (m == 70 && !tiles) continue;
       SCOPED_TRACE(testing::Message() << NameOf(t) << " m " << m << " activations "
                                       << static_cast<int>(layout.activations));
       ManyFixture f({&a, &b, &c, &up}, RandomX(m, k, 65), m);
