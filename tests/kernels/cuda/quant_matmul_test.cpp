@@ -327,31 +327,35 @@ TEST(CudaGemv, TensorCoreTilesEqualGroupsOf16) {
   WICK_SKIP_WITHOUT_GPU();
   Stream stream;
   ASSERT_EQ(stream.error(), cudaSuccess);
-  test::CaseSample sample(2);
+  // Also a one-block row (one k-warp has work) and a 9-block one (a step and a block).
+  const std::pair<int64_t, int64_t> shapes[] = {{67, 0}, {1, 32}, {33, 288}};
   for (const DType t : kTypes) {
     if (!TensorCoreGemvTakes(t)) continue;
-    const int64_t n = 67, k = OddK(t);
-    const Weights w = MakeWeights(t, n, k, 71, /*random_blocks=*/true);
-    const std::vector<float> x = RandomX(70, k, 72);
-    for (const int64_t m : {17, 64, 70}) {
-      for (const size_t w_offset : {size_t{0}, size_t{2}}) {
-        if (!sample.Take()) continue;
-        const Layout layout{.w_offset = w_offset,
-                            .y_stride = w_offset == 0 ? 0 : n + 3,
-                            .activations = GemvActivations::kInt8TensorCores};
-        bool vec = false;
-        std::vector<float> groups;
-        {
-          const TilesSetting off(false);
-          groups = RunGemv(w, x, m, layout, stream, &vec);
-        }
-        const TilesSetting on(true);
-        ExpectGemvCorrect(w, x, m, layout, stream);
-        const std::vector<float> tiles = RunGemv(w, x, m, layout, stream, &vec);
-        ASSERT_EQ(tiles.size(), groups.size());
-        for (size_t j = 0; j < tiles.size(); ++j) {
-          ASSERT_EQ(Bits(tiles[j]), Bits(groups[j]))
-              << NameOf(t) << " m " << m << " offset " << w_offset << " [" << j << "]";
+    for (const auto& [n, k_or_odd] : shapes) {
+      const int64_t k = k_or_odd == 0 ? OddK(t) : k_or_odd;
+      const Weights w = MakeWeights(t, n, k, 71, /*random_blocks=*/true);
+      const std::vector<float> x = RandomX(70, k, 72);
+      for (const int64_t m : {17, 64, 70}) {
+        for (const size_t w_offset : {size_t{0}, size_t{2}}) {
+          if (n != 67 && w_offset != 0) continue;
+          const Layout layout{.w_offset = w_offset,
+                              .y_stride = w_offset == 0 ? 0 : n + 3,
+                              .activations = GemvActivations::kInt8TensorCores};
+          bool vec = false;
+          std::vector<float> groups;
+          {
+            const TilesSetting off(false);
+            groups = RunGemv(w, x, m, layout, stream, &vec);
+          }
+          const TilesSetting on(true);
+          ExpectGemvCorrect(w, x, m, layout, stream);
+          const std::vector<float> tiles = RunGemv(w, x, m, layout, stream, &vec);
+          ASSERT_EQ(tiles.size(), groups.size());
+          for (size_t j = 0; j < tiles.size(); ++j) {
+            ASSERT_EQ(Bits(tiles[j]), Bits(groups[j]))
+                << NameOf(t) << " n " << n << " k " << k << " m " << m << " offset " << w_offset
+                << " [" << j << "]";
+          }
         }
       }
     }
