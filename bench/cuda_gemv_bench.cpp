@@ -156,7 +156,8 @@ const bool kRegistered = [] {
             name.c_str(), [=](benchmark::State& state) { BM_Gemv(state, type, shape, a); });
         // The tensor-core GEMV also at 4 and 5 rows, either side of kMaxFewRows (where its
         // CUDA-core twin hands over to the mma), at 16 (one whole CTA of rows) and at 32
-        // (the wide tiles, half full; WICK_CUDA_GEMV_TILES=0 runs groups of 16 instead).
+        // (the wide tiles, half full; WICK_CUDA_GEMV_TILES=32 or 64 picks their height, 0
+        // runs groups of 16 instead).
         const bool mma = a == GemvActivations::kInt8TensorCores;
         for (const int64_t m : {1, 4, 5, 8, 16, 32, 64}) {
           if (mma || m == 1 || m == 8 || m == 64) bench->Arg(m);

@@ -258,14 +258,16 @@ TEST_P(CudaBatchedDecodeTest, MatchesSequencesAlone) {
   ASSERT_TRUE(p.gpu_model);
   gpu_->set_gemv_activations(GetParam());
   const int64_t n_vocab = p.gpu_model->hparams().n_vocab;
-  constexpr int kSeqs = 9;  // a group of 8 GEMV rows and one more
+  // A group of 8 GEMV rows and one more; on tensor cores past 16, where the wide tiles take
+  // the products.
+  const int n_seqs = GetParam() == kernels::cuda::GemvActivations::kInt8TensorCores ? 17 : 9;
   // Two decode steps: the batched shape's first runs eagerly, its second from a recording.
   constexpr int kSteps = 2;
   auto token = [](int s, int step) { return static_cast<int32_t>(3 + s + 20 * step); };
   std::vector<KvCache> caches;
   std::vector<std::vector<std::vector<float>>> alone(kSteps,
-                                                     std::vector<std::vector<float>>(kSeqs));
-  for (int s = 0; s < kSeqs; ++s) {
+                                                     std::vector<std::vector<float>>(n_seqs));
+  for (int s = 0; s < n_seqs; ++s) {
     // Alone: a prompt, then the decode steps.
     KvCache cache = *p.gpu_model->NewCache(128);
     const std::vector<int32_t> prompt = Tokens(5 + s, n_vocab, 100 + s);
@@ -286,19 +288,19 @@ TEST_P(CudaBatchedDecodeTest, MatchesSequencesAlone) {
   }
   for (int step = 0; step < kSteps; ++step) {
     SCOPED_TRACE(::testing::Message() << "batched step " << step);
-    std::vector<int32_t> next(kSeqs);
+    std::vector<int32_t> next(n_seqs);
     std::vector<BatchSequence> batch;
-    for (int s = 0; s < kSeqs; ++s) {
+    for (int s = 0; s < n_seqs; ++s) {
       next[s] = token(s, step);
       batch.push_back({.tokens = {&next[s], 1}, .cache = &caches[s], .logits = true});
     }
-    std::vector<float> logits(kSeqs * n_vocab);
+    std::vector<float> logits(n_seqs * n_vocab);
     const int64_t batched_before = gpu_->batched_attention_layers();
     Status st = p.gpu_model->ForwardBatch(batch, cpu_, logits.data());
     ASSERT_TRUE(st.ok()) << st.error().message();
     // Every layer's attention took the batched kernels, which compute each sequence as alone.
     EXPECT_EQ(gpu_->batched_attention_layers() - batched_before, p.gpu_model->hparams().n_layer);
-    for (int s = 0; s < kSeqs; ++s) {
+    for (int s = 0; s < n_seqs; ++s) {
       // The GEMV computes each row alone, so batching changes nothing.
       EXPECT_TRUE(
           std::equal(alone[step][s].begin(), alone[step][s].end(), logits.begin() + s * n_vocab))

@@ -40,12 +40,19 @@ enum class GemvActivations {
 // The types kInt8TensorCores runs on tensor cores (the legacy 32-element formats).
 bool TensorCoreGemvTakes(DType type);
 
-// Whether kInt8TensorCores products of more than 16 activation rows take the wide tiles
-// (32 weight rows by 64 activation rows a CTA) rather than groups of 16 activation rows side
-// by side (16 weight rows a CTA); the results are the same bits either way. On unless
-// WICK_CUDA_GEMV_TILES=0 (for measuring one against the other); tests set it.
-bool TensorCoreGemvTiles();
-void SetTensorCoreGemvTiles(bool enabled);
+// How kInt8TensorCores products of more than 16 activation rows run: in wide tiles of 32 or
+// 64 weight rows by 64 activation rows a CTA, or as groups of 16 activation rows side by side
+// (16 weight rows a CTA). The results are the same bits every way.
+enum class GemvTiles {
+  kAuto,    // 64 weight rows where that still gives every SM two CTAs or more, else 32
+  kOff,     // groups of 16 activation rows
+  kRows32,  // 32 weight rows a CTA
+  kRows64,  // 64 weight rows a CTA
+};
+// kAuto unless WICK_CUDA_GEMV_TILES says 0 (kOff), 32 or 64 (for measuring one against
+// another); tests set it.
+GemvTiles TensorCoreGemvTiles();
+void SetTensorCoreGemvTiles(GemvTiles tiles);
 
 // How a backend multiplies weights of `type` unless told otherwise, from what measured fastest
 // on an H100 (docs/cuda.md): int8 tensor cores for the legacy 4- and 5-bit formats (one

@@ -16,8 +16,8 @@
 // read 4 to 7 times the weights' bytes of f32 x from L2). Warp w takes blocks w, w + 4, ... of
 // the chunk, each one decoded once for both tiles (MmaBlock, gemv_mma.cuh).
 //
-// More than 16 activation rows take the wide tiles of quant_matmul_mma_tile.cu (32 weight
-// rows by 64 activation rows a CTA) unless WICK_CUDA_GEMV_TILES=0, and then run here as
+// More than 16 activation rows take the wide tiles of quant_matmul_mma_tile.cu (32 or 64
+// weight rows by 64 activation rows a CTA) unless WICK_CUDA_GEMV_TILES=0, and then run here as
 // groups of 16 side by side, as the GEMV's do. Up to 4 take FewRowsGemvKernel below.
 //
 // A result depends only on its own weight row and activation row, in a fixed order: blocks in
@@ -427,7 +427,9 @@ cudaError_t LaunchMma(const GemvManyArgs& a, cudaStream_t stream) {
   if (const cudaError_t err = QuantizeX<MmaXSlots>(a.x, a.m, a.k, xq, stream); err != cudaSuccess) {
     return err;
   }
-  if (a.m > dq::kMmaActs && TensorCoreGemvTiles()) return TensorCoreTileGemvMany(a, xq, stream);
+  if (a.m > dq::kMmaActs && TensorCoreGemvTiles() != GemvTiles::kOff) {
+    return TensorCoreTileGemvMany(a, xq, stream);
+  }
   const GroupLaunch g{0, static_cast<int>((a.m + dq::kMmaActs - 1) / dq::kMmaActs)};
   unsigned grid = 0;
   const PartTable table = TableFor<MmaLayout>(a, g, &grid);

@@ -5,28 +5,28 @@
 // are 4 groups of CTAs side by side, each CTA reading its 16 rows of x from L2 for 16 weight
 // rows and running only a few chunks of the row before it ends. Measured on an H100 (the
 // GEMV bench, 64 rows), a 7B layer's products ran at about 180 GB/s of weights: 20 ms of a
-// 39 ms decode step, latency-bound. Here a CTA owns 32 weight rows and 64 activation rows
-// (all of a 64-sequence batch), so each weight byte is read once per call and each x byte
-// once per 32 weight rows, and it walks the whole row, kTileStages - 1 steps of 256 columns
-// in flight.
+// 39 ms decode step, latency-bound. Here a CTA owns 32 or 64 weight rows and 64 activation
+// rows (all of a 64-sequence batch), so each weight byte is read once per call and each x
+// byte once per 32 or 64 weight rows, and it walks the whole row, kTileStages - 1 steps of
+// 256 columns in flight.
 //
-// The layout: 8 warps, 2 row groups of 16 weight rows (the mma's M) times 4 k-warps. k-warp w
+// The layout: 2 or 4 row groups of 16 weight rows (the mma's M), each 4 k-warps. k-warp w
 // takes blocks w, w + 4, ... of every step (so of the row, as quant_matmul_mma.cu's warp w),
 // for all 8 tiles of 8 activation rows (MmaBlock: a block decoded once for 8 mma). A result
 // therefore has exactly the operations of the 16-row kernel and of FewRowsGemvKernel, in the
 // same order (blocks in order within each k-warp's share, then the 4 sums in order,
-// MmaTotal), whatever m is: a sequence's logits do not depend on its batch.
+// MmaTotal), whatever m is and whichever tile: a sequence's logits do not depend on its batch.
 //
 // Each step's copies are one cp.async group per thread for x (the workspace QuantizeX filled:
 // 256 columns' codes and 8 block sums per activation row) and one for the weights (8 blocks
-// of each of the 32 rows, whole 16-byte words where the row allows, as ChunkBuffers copies a
-// chunk).
+// of each row, whole 16-byte words where the row allows, as ChunkBuffers copies a chunk).
 #include <cuda_runtime.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
+#include <string_view>
 
 #include "kernels/cuda/gemv_chunk.cuh"
 #include "kernels/cuda/gemv_common.cuh"
@@ -40,13 +40,19 @@ namespace wick::kernels::cuda::gemv {
 
 namespace {
 
-constexpr int kRowGroups = 2;
-constexpr int kTileWarps = kRowGroups * dq::kMmaWarps;
-constexpr int kTileThreads = kTileWarps * dq::kWarpLanes;
-constexpr int kTileRows = kRowGroups * dq::kMmaRows;  // weight rows a CTA
-constexpr int kTileActs = 64;                         // activation rows a CTA
-constexpr int kTileTiles = kTileActs / dq::kMmaN;     // mma per decoded block
-using TileLayout = Layout<kRowGroups, dq::kMmaRows>;  // RowsOf's warp: the row group
+// A CTA of RG row groups of 16 weight rows (2 or 4), each 4 k-warps.
+template <int RG>
+struct TileShape {
+  static_assert(RG == 2 || RG == 4);
+  static constexpr int kWarps = RG * dq::kMmaWarps;
+  static constexpr int kThreads = kWarps * dq::kWarpLanes;
+  static constexpr int kRows = RG * dq::kMmaRows;  // weight rows a CTA
+  // 2 CTAs of 8 warps an SM, or 1 of 16: either way at most 128 registers a thread.
+  static constexpr int kMinCtas = RG == 2 ? 2 : 1;
+  using L = Layout<RG, dq::kMmaRows>;  // RowsOf's warp: the row group
+};
+constexpr int kTileActs = 64;                      // activation rows a CTA
+constexpr int kTileTiles = kTileActs / dq::kMmaN;  // mma per decoded block
 
 // A step: 256 columns, a quarter of x's workspace chunk.
 constexpr int kStepBlocks = 8;
@@ -78,27 +84,34 @@ struct StepChunk {
 
 // The warps' sums at the end: [k-warp][activation row][weight row], rows padded by one float
 // so that a warp's 32 consecutive weight rows of one activation row are distinct banks.
-constexpr int kSumStride = kTileRows + 1;
-constexpr int kSumBytes = dq::kMmaWarps * kTileActs * kSumStride * static_cast<int>(sizeof(float));
+template <int RG>
+constexpr int kSumStride = TileShape<RG>::kRows + 1;
+template <int RG>
+constexpr size_t kSumBytes = dq::kMmaWarps* kTileActs* kSumStride<RG> * sizeof(float);
 
-template <class F>
+template <class F, int RG>
 constexpr size_t TileSharedBytes() {
   return static_cast<size_t>(kTileStages) *
-         (kXBytes + static_cast<size_t>(kTileRows) * StepChunk<F>::kSegStride);
+         (kXBytes + static_cast<size_t>(TileShape<RG>::kRows) * StepChunk<F>::kSegStride);
 }
 
-// Shared memory: x's steps (kTileStages of kXBytes, reused for the sums at the end), then the
-// weights' (kTileStages sets of kTileRows copies): 86 to 98 KB, 2 CTAs an SM, which the
-// registers are held to. `groups` groups of kTileActs activation rows (xq's rows and y's rows
-// apart), of which the call has m in all.
-template <DType T>
-__global__ void __launch_bounds__(kTileThreads, 2)
+// Shared memory: x's steps (kTileStages of kXBytes), then the weights' (kTileStages sets of
+// kRows copies), all of it reused for the sums at the end: 86 to 98 KB for 32 weight rows (2
+// CTAs an SM), 103 to 129 KB for 64. `groups` groups of kTileActs activation rows (xq's rows
+// and y's rows apart), of which the call has m in all.
+template <DType T, int RG>
+__global__ void __launch_bounds__(TileShape<RG>::kThreads, TileShape<RG>::kMinCtas)
     MmaTileGemvKernel(const PartTable parts, GemvOutput output, int64_t k, PrequantizedX xq_all,
                       int groups, int64_t m) {
   using F = dq::Format<T>;
   using S = StepChunk<F>;
+  using Shape = TileShape<RG>;
+  using TileLayout = typename Shape::L;
+  constexpr int kTileThreads = Shape::kThreads;
+  constexpr int kTileRows = Shape::kRows;
+  constexpr int kRowGroups = RG;
   constexpr int kCopyRows = dq::kMmaRows / dq::kMmaWarps;  // rows each warp copies
-  static_assert(kSumBytes <= TileSharedBytes<F>());
+  static_assert(kSumBytes<RG> <= TileSharedBytes<F, RG>());
   const CtaWork work = WorkOf(groups);
   const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
   const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
@@ -213,9 +226,9 @@ __global__ void __launch_bounds__(kTileThreads, 2)
   }
 
   // The k-warps' sums, added in k-warp order, each output by one thread.
-  __syncthreads();  // x's stages are free (no copy is in flight past the last step)
+  __syncthreads();  // the stages are free (no copy is in flight past the last step)
   float* sums = reinterpret_cast<float*>(smem_words);
-  auto at = [&](int w, int r, int i) { return sums + (w * kTileActs + i) * kSumStride + r; };
+  auto at = [&](int w, int r, int i) { return sums + (w * kTileActs + i) * kSumStride<RG> + r; };
 #pragma unroll
   for (int n = 0; n < kTileTiles; ++n) {
 #pragma unroll
@@ -253,22 +266,60 @@ __global__ void __launch_bounds__(kTileThreads, 2)
   }
 }
 
-template <DType T>
-cudaError_t LaunchTiles(const GemvManyArgs& a, const PrequantizedX& xq, cudaStream_t stream) {
-  constexpr size_t kShared = TileSharedBytes<dq::Format<T>>();
+template <DType T, int RG>
+cudaError_t LaunchTiles(const GemvManyArgs& a, const PrequantizedX& xq, const GroupLaunch& g,
+                        cudaStream_t stream) {
+  constexpr size_t kShared = TileSharedBytes<dq::Format<T>, RG>();
   static std::atomic<uint64_t> configured{0};
-  auto* kernel = MmaTileGemvKernel<T>;
+  auto* kernel = MmaTileGemvKernel<T, RG>;
   if (const cudaError_t err = AllowSharedBytes(kernel, kShared, configured); err != cudaSuccess) {
     return err;
   }
-  const GroupLaunch g{0, static_cast<int>((a.m + kTileActs - 1) / kTileActs)};
   unsigned grid = 0;
-  const PartTable table = TableFor<TileLayout>(a, g, &grid);
-  return LaunchOverlapped(kernel, grid, kTileThreads, kShared, stream, table, a.output, a.k, xq,
-                          g.groups, a.m);
+  const PartTable table = TableFor<typename TileShape<RG>::L>(a, g, &grid);
+  return LaunchOverlapped(kernel, grid, TileShape<RG>::kThreads, kShared, stream, table, a.output,
+                          a.k, xq, g.groups, a.m);
 }
 
-// -1: not decided yet (WICK_CUDA_GEMV_TILES is read on first use), 0 off, 1 on.
+// The current device's SMs, looked up once per device (0 if unknown).
+int SmCount() {
+  static std::array<std::atomic<int>, 64> known{};
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= 64) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  int sms = known[device].load(std::memory_order_relaxed);
+  if (sms == 0) {
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return 0;
+    }
+    known[device].store(sms, std::memory_order_relaxed);
+  }
+  return sms;
+}
+
+// 64 weight rows a CTA read each x byte half as often as 32, but make half the CTAs, one an
+// SM: kAuto takes them where every SM still gets two or more (a 7B model's q/k/v, gate/up
+// and output products), so that the last wave's idle SMs cost little; 32 for the others
+// (o and down, 4096 rows: 64 CTAs of 64 rows would leave half of an H100's 132 SMs idle).
+template <DType T>
+cudaError_t LaunchTiles(const GemvManyArgs& a, const PrequantizedX& xq, cudaStream_t stream) {
+  const GroupLaunch g{0, static_cast<int>((a.m + kTileActs - 1) / kTileActs)};
+  GemvTiles tiles = TensorCoreGemvTiles();
+  if (tiles == GemvTiles::kAuto) {
+    unsigned grid64 = 0;
+    (void)TableFor<TileShape<4>::L>(a, g, &grid64);
+    const int sms = SmCount();
+    tiles = sms > 0 && grid64 >= 2u * static_cast<unsigned>(sms) ? GemvTiles::kRows64
+                                                                 : GemvTiles::kRows32;
+  }
+  return tiles == GemvTiles::kRows64 ? LaunchTiles<T, 4>(a, xq, g, stream)
+                                     : LaunchTiles<T, 2>(a, xq, g, stream);
+}
+
+// -1: not decided yet (WICK_CUDA_GEMV_TILES is read on first use), else a GemvTiles.
 std::atomic<int> g_tiles{-1};
 
 }  // namespace
@@ -295,22 +346,27 @@ cudaError_t TensorCoreTileGemvMany(const GemvManyArgs& args, const PrequantizedX
 
 namespace wick::kernels::cuda {
 
-bool TensorCoreGemvTiles() {
+GemvTiles TensorCoreGemvTiles() {
   int state = gemv::g_tiles.load(std::memory_order_relaxed);
   if (state < 0) {
     const char* env = std::getenv("WICK_CUDA_GEMV_TILES");
-    state = env != nullptr && std::strcmp(env, "0") == 0 ? 0 : 1;
+    const std::string_view v = env == nullptr ? "" : env;
+    const GemvTiles tiles = v == "0"    ? GemvTiles::kOff
+                            : v == "32" ? GemvTiles::kRows32
+                            : v == "64" ? GemvTiles::kRows64
+                                        : GemvTiles::kAuto;
     int expected = -1;
     // A concurrent SetTensorCoreGemvTiles wins.
+    state = static_cast<int>(tiles);
     if (!gemv::g_tiles.compare_exchange_strong(expected, state, std::memory_order_relaxed)) {
       state = expected;
     }
   }
-  return state == 1;
+  return static_cast<GemvTiles>(state);
 }
 
-void SetTensorCoreGemvTiles(bool enabled) {
-  gemv::g_tiles.store(enabled ? 1 : 0, std::memory_order_relaxed);
+void SetTensorCoreGemvTiles(GemvTiles tiles) {
+  gemv::g_tiles.store(static_cast<int>(tiles), std::memory_order_relaxed);
 }
 
 }  // namespace wick::kernels::cuda

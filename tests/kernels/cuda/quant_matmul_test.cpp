@@ -305,21 +305,21 @@ TEST(CudaGemv, MatchesCpuForEveryTypeAndBatchSize) {
   }
 }
 
-// Sets whether the tensor-core GEMV takes its wide tiles for the scope's calls.
+// Sets how the tensor-core GEMV runs batches for the scope's calls.
 class TilesSetting {
  public:
-  explicit TilesSetting(bool enabled) : saved_(TensorCoreGemvTiles()) {
-    SetTensorCoreGemvTiles(enabled);
+  explicit TilesSetting(GemvTiles tiles) : saved_(TensorCoreGemvTiles()) {
+    SetTensorCoreGemvTiles(tiles);
   }
   ~TilesSetting() { SetTensorCoreGemvTiles(saved_); }
   TilesSetting(const TilesSetting&) = delete;
   TilesSetting& operator=(const TilesSetting&) = delete;
 
  private:
-  bool saved_;
+  GemvTiles saved_;
 };
 
-// More than 16 activation rows on tensor cores take the wide tiles (32 weight rows by 64
+// More than 16 activation rows on tensor cores take the wide tiles (32 or 64 weight rows by 64
 // activation rows a CTA): correct, and the same bits as the groups of 16 rows, for one tile of
 // activation rows in part, a whole one and one more, rows whose 256-column steps end inside a
 // step (37 blocks) and rows at any alignment (their steps copied with 2-byte ends).
@@ -344,17 +344,19 @@ TEST(CudaGemv, TensorCoreTilesEqualGroupsOf16) {
           bool vec = false;
           std::vector<float> groups;
           {
-            const TilesSetting off(false);
+            const TilesSetting off(GemvTiles::kOff);
             groups = RunGemv(w, x, m, layout, stream, &vec);
           }
-          const TilesSetting on(true);
-          ExpectGemvCorrect(w, x, m, layout, stream);
-          const std::vector<float> tiles = RunGemv(w, x, m, layout, stream, &vec);
-          ASSERT_EQ(tiles.size(), groups.size());
-          for (size_t j = 0; j < tiles.size(); ++j) {
-            ASSERT_EQ(Bits(tiles[j]), Bits(groups[j]))
-                << NameOf(t) << " n " << n << " k " << k << " m " << m << " offset " << w_offset
-                << " [" << j << "]";
+          for (const GemvTiles rows : {GemvTiles::kRows32, GemvTiles::kRows64}) {
+            const TilesSetting on(rows);
+            ExpectGemvCorrect(w, x, m, layout, stream);
+            const std::vector<float> tiles = RunGemv(w, x, m, layout, stream, &vec);
+            ASSERT_EQ(tiles.size(), groups.size());
+            for (size_t j = 0; j < tiles.size(); ++j) {
+              ASSERT_EQ(Bits(tiles[j]), Bits(groups[j]))
+                  << NameOf(t) << " n " << n << " k " << k << " m " << m << " offset " << w_offset
+                  << (rows == GemvTiles::kRows64 ? ", 64" : ", 32") << " rows [" << j << "]";
+            }
           }
         }
       }
