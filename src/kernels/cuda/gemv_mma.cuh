@@ -76,6 +76,58 @@ __device__ __forceinline__ T PickAt(const T (&v)[N], int i) {
   return out;
 }
 
+// The weight rows a thread of a tensor-core kernel touches, picked once from its row group's
+// (indexing rows.w by a lane's number would put it in local memory): the ones its k-warp
+// copies, and g and g + 8 of lane (g, t) for its fragments.
+struct MmaRowPicks {
+  static constexpr int kCopyRows = dq::kMmaRows / dq::kMmaWarps;
+  const uint8_t* copy_w[kCopyRows];
+  bool copy_valid[kCopyRows];
+  const uint8_t* w_g;
+  const uint8_t* w_g8;
+};
+
+__device__ __forceinline__ MmaRowPicks PickMmaRows(const WarpRows<dq::kMmaRows>& rows, int kwarp) {
+  MmaRowPicks p;
+#pragma unroll
+  for (int j = 0; j < MmaRowPicks::kCopyRows; ++j) {
+    p.copy_w[j] = PickAt(rows.w, kwarp * MmaRowPicks::kCopyRows + j);
+    p.copy_valid[j] = PickAt(rows.valid, kwarp * MmaRowPicks::kCopyRows + j);
+  }
+  const int g = static_cast<int>(threadIdx.x) % dq::kWarpLanes / 4;
+  p.w_g = PickAt(rows.w, g);
+  p.w_g8 = PickAt(rows.w, g + 8);
+  return p;
+}
+
+// Starts copying a piece of x's workspace (PrequantizedX) into a kernel's shared memory, as
+// the calling thread's share of a CTA of kThreads: for activation rows i < acts (row chunk
+// `first + i * xq.chunks + c`), kCodeBytes of codes from byte code_at of the row chunk to
+// stage + i * code_stride, and kBlocks block sums from block block_at to
+// stage + block_base + i * block_stride. Whole 16-byte words, by cp.async.
+template <int kCodeBytes, int kBlocks, int kThreads>
+__device__ __forceinline__ void IssueXRows(const PrequantizedX& xq, int64_t first, int64_t c,
+                                           int acts, int code_at, int block_at, uint8_t* stage,
+                                           int code_stride, int block_base, int block_stride) {
+  constexpr int kCodeCopies = kCodeBytes / 16;
+  constexpr int kBlockCopies = kBlocks * static_cast<int>(sizeof(dq::XBlock)) / 16;
+  static_assert(kCodeBytes % 16 == 0 && kBlocks * sizeof(dq::XBlock) % 16 == 0);
+  constexpr int kPerRow = kCodeCopies + kBlockCopies;
+  for (int q = static_cast<int>(threadIdx.x); q < acts * kPerRow; q += kThreads) {
+    const int i = q / kPerRow, j = q % kPerRow;
+    const int64_t at = first + i * xq.chunks + c;
+    if (j < kCodeCopies) {
+      CpAsync16(stage + i * code_stride + 16 * j,
+                xq.groups + at * MmaXSlots::kRowChunkBytes + code_at + 16 * j);
+    } else {
+      const auto* blocks =
+          reinterpret_cast<const uint8_t*>(xq.blocks + at * dq::kChunkBlocks + block_at);
+      CpAsync16(stage + block_base + i * block_stride + 16 * (j - kCodeCopies),
+                blocks + 16 * (j - kCodeCopies));
+    }
+  }
+}
+
 // x's rows in a kernel's shared memory: activation row i's group j (8 columns) at
 // codes[i * code_stride + j], its block j's sum and scale at blocks[i * block_stride + j].
 struct MmaXView {

@@ -59,8 +59,7 @@ constexpr size_t MmaSharedBytes() {
          static_cast<size_t>(kMmaStages) * dq::kMmaRows * dq::Chunk<F>::kSegStride;
 }
 
-// x's chunks as QuantizeX leaves them (gemv_common.cuh), in 16-byte copies.
-constexpr int kCodeCopies = MmaXSlots::kRowChunkBytes / 16;
+// x's block sums of a row chunk, in 16-byte words (the rows past the call's last are zeroed).
 constexpr int kBlockCopies = dq::kChunkBlocks * static_cast<int>(sizeof(dq::XBlock)) / 16;
 static_assert(dq::kChunkBlocks * sizeof(dq::XBlock) % 16 == 0);
 
@@ -75,7 +74,6 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
                   int groups, int64_t m) {
   using F = dq::Format<T>;
   using C = dq::Chunk<F>;
-  constexpr int kRowsPerWarp = dq::kMmaRows / dq::kMmaWarps;  // rows each warp copies
   const CtaWork work = WorkOf(groups);
   const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
   const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
@@ -90,44 +88,23 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
   uint8_t* const smem = reinterpret_cast<uint8_t*>(smem_words);
   uint8_t* wbuf = smem + kXStages * kXBytes;
 
-  // The rows this thread touches, picked once (indexing rows.w by a lane's number would put
-  // it in local memory): the ones its warp copies, and g and g + 8 for its fragments.
-  const uint8_t* copy_w[kRowsPerWarp];
-  bool copy_valid[kRowsPerWarp];
-#pragma unroll
-  for (int j = 0; j < kRowsPerWarp; ++j) {
-    copy_w[j] = PickAt(rows.w, warp * kRowsPerWarp + j);
-    copy_valid[j] = PickAt(rows.valid, warp * kRowsPerWarp + j);
-  }
-  const uint8_t* const w_g = PickAt(rows.w, g);
-  const uint8_t* const w_g8 = PickAt(rows.w, g + 8);
+  const MmaRowPicks picks = PickMmaRows(rows, warp);
   const ChunkBuffers<C, kMmaStages> buffers{wbuf, dq::kMmaRows};
   auto x_stage = [&](int64_t c) { return smem + static_cast<int>(c % kXStages) * kXBytes; };
   // Chunk c of x's rows, codes at MmaXSlots::Of(i, 0), block sums at BlockOf(i, 0), as one
   // cp.async group (empty past the last chunk: every iteration commits the same groups).
   auto issue_x = [&](int64_t c) {
     if (c < chunks) {
-      uint8_t* const stage = x_stage(c);
-      constexpr int kPerRow = kCodeCopies + kBlockCopies;
-      for (int q = static_cast<int>(threadIdx.x); q < acts * kPerRow; q += kMmaThreads) {
-        const int i = q / kPerRow, j = q % kPerRow;
-        const int64_t at = first + i * chunks + c;
-        if (j < kCodeCopies) {
-          CpAsync16(stage + i * kXRowGroups * sizeof(uint2) + 16 * j,
-                    xq_all.groups + at * MmaXSlots::kRowChunkBytes + 16 * j);
-        } else {
-          CpAsync16(stage + kXCodeBytes + i * dq::kChunkBlocks * sizeof(dq::XBlock) +
-                        16 * (j - kCodeCopies),
-                    reinterpret_cast<const uint8_t*>(xq_all.blocks + at * dq::kChunkBlocks) +
-                        16 * (j - kCodeCopies));
-        }
-      }
+      IssueXRows<MmaXSlots::kRowChunkBytes, dq::kChunkBlocks, kMmaThreads>(
+          xq_all, first, c, acts, 0, 0, x_stage(c), kXRowGroups * int{sizeof(uint2)},
+          static_cast<int>(kXCodeBytes), dq::kChunkBlocks * int{sizeof(dq::XBlock)});
     }
     CpAsyncCommit();
   };
   // Chunk c of the rows this warp copies.
   auto issue = [&](int64_t c) {
-    buffers.Issue(c, chunks, row_bytes, copy_w, copy_valid, warp * kRowsPerWarp, lane);
+    buffers.Issue(c, chunks, row_bytes, picks.copy_w, picks.copy_valid,
+                  warp * MmaRowPicks::kCopyRows, lane);
   };
 
   // The rows past the call's last activation row are never copied: zeros in both stages (their
@@ -174,8 +151,8 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
                       dq::kChunkBlocks};
     // Rows past the part's end were not copied: their buffers hold stale bytes, whose sums
     // land only in outputs that are not written.
-    const uint8_t* row_g = buffers.Chunk(c, g, w_g);
-    const uint8_t* row_g8 = buffers.Chunk(c, g + 8, w_g8);
+    const uint8_t* row_g = buffers.Chunk(c, g, picks.w_g);
+    const uint8_t* row_g8 = buffers.Chunk(c, g + 8, picks.w_g8);
     const int blocks = cols / F::kBlockElems;
     for (int b = warp; b < blocks; b += dq::kMmaWarps) {
       MmaBlock<F, kTiles>(row_g + b * F::kBlockBytes, row_g8 + b * F::kBlockBytes, xv, b, tiles,

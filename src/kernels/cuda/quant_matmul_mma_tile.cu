@@ -70,9 +70,6 @@ constexpr int kBlockStride = kStepBlocks * static_cast<int>(sizeof(dq::XBlock)) 
 constexpr int kXCodeBytes = kTileActs * kCodeStride;
 constexpr int kXBytes = kXCodeBytes + kTileActs * kBlockStride;
 static_assert(kCodeStride % 16 == 0 && kBlockStride % 16 == 0 && kXBytes % 16 == 0);
-// x's copies per activation row: 16-byte words of codes, then of block sums.
-constexpr int kCodeCopies = kStepCols / 16;
-constexpr int kBlockCopies = kStepBlocks * static_cast<int>(sizeof(dq::XBlock)) / 16;
 
 // A step of one weight row, as ChunkBuffers copies it.
 template <class F>
@@ -110,7 +107,6 @@ __global__ void __launch_bounds__(TileShape<RG>::kThreads, TileShape<RG>::kMinCt
   constexpr int kTileThreads = Shape::kThreads;
   constexpr int kTileRows = Shape::kRows;
   constexpr int kRowGroups = RG;
-  constexpr int kCopyRows = dq::kMmaRows / dq::kMmaWarps;  // rows each warp copies
   static_assert(kSumBytes<RG> <= TileSharedBytes<F, RG>());
   const CtaWork work = WorkOf(groups);
   const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
@@ -130,46 +126,24 @@ __global__ void __launch_bounds__(TileShape<RG>::kThreads, TileShape<RG>::kMinCt
   auto x_stage = [&](int64_t s) { return smem + static_cast<int>(s % kTileStages) * kXBytes; };
   const ChunkBuffers<S, kTileStages> buffers{smem + kTileStages * kXBytes, kTileRows};
 
-  // The rows this thread touches, picked once (indexing rows.w by a lane's number would put
-  // it in local memory): the ones its warp copies, and g and g + 8 for its fragments.
-  const uint8_t* copy_w[kCopyRows];
-  bool copy_valid[kCopyRows];
-#pragma unroll
-  for (int j = 0; j < kCopyRows; ++j) {
-    copy_w[j] = PickAt(rows.w, kwarp * kCopyRows + j);
-    copy_valid[j] = PickAt(rows.valid, kwarp * kCopyRows + j);
-  }
-  const uint8_t* const w_g = PickAt(rows.w, g);
-  const uint8_t* const w_g8 = PickAt(rows.w, g + 8);
+  const MmaRowPicks picks = PickMmaRows(rows, kwarp);
   const int first_row = group_rows * dq::kMmaRows;  // the row group's first buffer
 
   // Step s of x's rows (a cp.async group, empty past the last step: every iteration commits
   // the same groups).
   auto issue_x = [&](int64_t s) {
     if (s < steps) {
-      uint8_t* const stage = x_stage(s);
-      const int64_t c = s / kStepsPerChunk;
       const int sub = static_cast<int>(s % kStepsPerChunk);
-      constexpr int kPerRow = kCodeCopies + kBlockCopies;
-      for (int q = static_cast<int>(threadIdx.x); q < acts * kPerRow; q += kTileThreads) {
-        const int i = q / kPerRow, j = q % kPerRow;
-        const int64_t at = first + i * chunks + c;
-        if (j < kCodeCopies) {
-          CpAsync16(stage + i * kCodeStride + 16 * j,
-                    xq_all.groups + at * MmaXSlots::kRowChunkBytes + sub * kStepCols + 16 * j);
-        } else {
-          const auto* blocks = reinterpret_cast<const uint8_t*>(
-              xq_all.blocks + at * dq::kChunkBlocks + sub * kStepBlocks);
-          CpAsync16(stage + kXCodeBytes + i * kBlockStride + 16 * (j - kCodeCopies),
-                    blocks + 16 * (j - kCodeCopies));
-        }
-      }
+      IssueXRows<kStepCols, kStepBlocks, kTileThreads>(
+          xq_all, first, s / kStepsPerChunk, acts, sub * kStepCols, sub * kStepBlocks, x_stage(s),
+          kCodeStride, kXCodeBytes, kBlockStride);
     }
     CpAsyncCommit();
   };
   // Step s of the rows this warp copies (a cp.async group).
   auto issue_w = [&](int64_t s) {
-    buffers.Issue(s, steps, row_bytes, copy_w, copy_valid, first_row + kwarp * kCopyRows, lane);
+    buffers.Issue(s, steps, row_bytes, picks.copy_w, picks.copy_valid,
+                  first_row + kwarp * MmaRowPicks::kCopyRows, lane);
   };
 
   // The last tile's rows past the call's last activation row are never copied: zeros in every
@@ -216,8 +190,8 @@ __global__ void __launch_bounds__(TileShape<RG>::kThreads, TileShape<RG>::kMinCt
                       kBlockStride / static_cast<int>(sizeof(dq::XBlock))};
     // Rows past the part's end were not copied: their buffers hold stale bytes, whose sums
     // land only in outputs that are not written.
-    const uint8_t* row_g = buffers.Chunk(s, first_row + g, w_g);
-    const uint8_t* row_g8 = buffers.Chunk(s, first_row + g + 8, w_g8);
+    const uint8_t* row_g = buffers.Chunk(s, first_row + g, picks.w_g);
+    const uint8_t* row_g8 = buffers.Chunk(s, first_row + g + 8, picks.w_g8);
     const int blocks = static_cast<int>(MinI64(kStepCols, k - s * kStepCols)) / F::kBlockElems;
     for (int b = kwarp; b < blocks; b += dq::kMmaWarps) {
       MmaBlock<F, kTileTiles>(row_g + b * F::kBlockBytes, row_g8 + b * F::kBlockBytes, xv, b, tiles,
