@@ -176,6 +176,8 @@ __device__ __forceinline__ void MmaBlock(const uint8_t* blk_g, const uint8_t* bl
 
 // The tensor-core GEMV of quant_matmul_mma_tile.cu for a call of more than kMmaActs
 // activation rows, whose x QuantizeX<MmaXSlots> has put into xq (this launch follows it).
+// cudaErrorNotSupported, with nothing launched, where the device cannot give a CTA the
+// shared memory of either tile height.
 cudaError_t TensorCoreTileGemvMany(const GemvManyArgs& args, const PrequantizedX& xq,
                                    cudaStream_t stream);
 

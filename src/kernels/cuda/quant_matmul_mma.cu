@@ -405,7 +405,9 @@ cudaError_t LaunchMma(const GemvManyArgs& a, cudaStream_t stream) {
     return err;
   }
   if (a.m > dq::kMmaActs && TensorCoreGemvTiles() != GemvTiles::kOff) {
-    return TensorCoreTileGemvMany(a, xq, stream);
+    // Where the device lacks the tiles' shared memory, the groups of 16 below (the same bits).
+    const cudaError_t err = TensorCoreTileGemvMany(a, xq, stream);
+    if (err != cudaErrorNotSupported) return err;
   }
   const GroupLaunch g{0, static_cast<int>((a.m + dq::kMmaActs - 1) / dq::kMmaActs)};
   unsigned grid = 0;

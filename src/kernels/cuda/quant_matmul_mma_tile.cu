@@ -255,42 +255,59 @@ cudaError_t LaunchTiles(const GemvManyArgs& a, const PrequantizedX& xq, const Gr
                           a.k, xq, g.groups, a.m);
 }
 
-// The current device's SMs, looked up once per device (0 if unknown).
-int SmCount() {
-  static std::array<std::atomic<int>, 64> known{};
+// What the current device offers the tiles, looked up once per device (zeros if unknown).
+struct DeviceLimits {
+  int sms;
+  int shared_optin;  // dynamic shared memory a CTA may opt into
+};
+DeviceLimits LimitsOfDevice() {
+  static std::array<std::atomic<int>, 64> sms_of{};
+  static std::array<std::atomic<int>, 64> shared_of{};
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= 64) {
     (void)cudaGetLastError();
-    return 0;
+    return {0, 0};
   }
-  int sms = known[device].load(std::memory_order_relaxed);
-  if (sms == 0) {
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+  DeviceLimits l{sms_of[device].load(std::memory_order_relaxed),
+                 shared_of[device].load(std::memory_order_relaxed)};
+  if (l.sms == 0 || l.shared_optin == 0) {
+    if (cudaDeviceGetAttribute(&l.sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&l.shared_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+            cudaSuccess) {
       (void)cudaGetLastError();
-      return 0;
+      return {0, 0};
     }
-    known[device].store(sms, std::memory_order_relaxed);
+    sms_of[device].store(l.sms, std::memory_order_relaxed);
+    shared_of[device].store(l.shared_optin, std::memory_order_relaxed);
   }
-  return sms;
+  return l;
 }
 
 // 64 weight rows a CTA read each x byte half as often as 32, but make half the CTAs, one an
-// SM: kAuto takes them where every SM still gets two or more (a 7B model's q/k/v, gate/up
-// and output products), so that the last wave's idle SMs cost little; 32 for the others
+// SM: kAuto takes them where every SM still gets two or more (a 7B model's gate/up and output
+// products on an H100), so that the last wave's idle SMs cost little; 32 for the others
 // (o and down, 4096 rows: 64 CTAs of 64 rows would leave half of an H100's 132 SMs idle).
+// Either height only where the device has its shared memory (64 rows of Q8_0 take 129 KB,
+// more than GPUs of compute capability 8.6 and 8.9 give a CTA); cudaErrorNotSupported, with
+// nothing launched, where neither fits.
 template <DType T>
 cudaError_t LaunchTiles(const GemvManyArgs& a, const PrequantizedX& xq, cudaStream_t stream) {
+  using F = dq::Format<T>;
   const GroupLaunch g{0, static_cast<int>((a.m + kTileActs - 1) / kTileActs)};
+  const DeviceLimits limits = LimitsOfDevice();
+  const auto fits = [&](size_t bytes) { return bytes <= static_cast<size_t>(limits.shared_optin); };
   GemvTiles tiles = TensorCoreGemvTiles();
   if (tiles == GemvTiles::kAuto) {
     unsigned grid64 = 0;
     (void)TableFor<TileShape<4>::L>(a, g, &grid64);
-    const int sms = SmCount();
-    tiles = sms > 0 && grid64 >= 2u * static_cast<unsigned>(sms) ? GemvTiles::kRows64
-                                                                 : GemvTiles::kRows32;
+    tiles = limits.sms > 0 && grid64 >= 2u * static_cast<unsigned>(limits.sms) ? GemvTiles::kRows64
+                                                                               : GemvTiles::kRows32;
   }
-  return tiles == GemvTiles::kRows64 ? LaunchTiles<T, 4>(a, xq, g, stream)
-                                     : LaunchTiles<T, 2>(a, xq, g, stream);
+  if (tiles == GemvTiles::kRows64 && fits(TileSharedBytes<F, 4>())) {
+    return LaunchTiles<T, 4>(a, xq, g, stream);
+  }
+  if (fits(TileSharedBytes<F, 2>())) return LaunchTiles<T, 2>(a, xq, g, stream);
+  return cudaErrorNotSupported;
 }
 
 // -1: not decided yet (WICK_CUDA_GEMV_TILES is read on first use), else a GemvTiles.
