@@ -40,14 +40,15 @@ enum class GemvActivations {
 // The types kInt8TensorCores runs on tensor cores (the legacy 32-element formats).
 bool TensorCoreGemvTakes(DType type);
 
-// How kInt8TensorCores products of more than 16 activation rows run: in wide tiles of 32 or
-// 64 weight rows by 64 activation rows a CTA, or as groups of 16 activation rows side by side
+// How kInt8TensorCores products of 5 activation rows or more run: in wide tiles of 32 or 64
+// weight rows by 64 activation rows a CTA, or as groups of 16 activation rows side by side
 // (16 weight rows a CTA). The results are the same bits every way.
 enum class GemvTiles {
-  kAuto,    // 64 weight rows where that still gives every SM two CTAs or more, else 32
+  kAuto,    // groups of 16 up to 16 rows; past that 64 weight rows where that still gives
+            // every SM two CTAs or more, else 32
   kOff,     // groups of 16 activation rows
-  kRows32,  // 32 weight rows a CTA
-  kRows64,  // 64 weight rows a CTA
+  kRows32,  // 32 weight rows a CTA, from 5 rows
+  kRows64,  // 64 weight rows a CTA, from 5 rows
 };
 // kAuto unless WICK_CUDA_GEMV_TILES says 0 (kOff), 32 or 64 (for measuring one against
 // another); tests set it.

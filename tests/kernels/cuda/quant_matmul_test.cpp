@@ -320,9 +320,10 @@ class TilesSetting {
 };
 
 // More than 16 activation rows on tensor cores take the wide tiles (32 or 64 weight rows by 64
-// activation rows a CTA): correct, and the same bits as the groups of 16 rows, for one tile of
-// activation rows in part, a whole one and one more, rows whose 256-column steps end inside a
-// step (37 blocks) and rows at any alignment (their steps copied with 2-byte ends).
+// activation rows a CTA; fewer too where a height is set by hand): correct, and the same bits
+// as the groups of 16 rows, for a few rows, one tile of activation rows in part, a whole one
+// and one more, rows whose 256-column steps end inside a step (37 blocks), and rows at any
+// alignment (their steps copied with 2-byte ends).
 TEST(CudaGemv, TensorCoreTilesEqualGroupsOf16) {
   WICK_SKIP_WITHOUT_GPU();
   Stream stream;
@@ -335,7 +336,8 @@ TEST(CudaGemv, TensorCoreTilesEqualGroupsOf16) {
       const int64_t k = k_or_odd == 0 ? OddK(t) : k_or_odd;
       const Weights w = MakeWeights(t, n, k, 71, /*random_blocks=*/true);
       const std::vector<float> x = RandomX(70, k, 72);
-      for (const int64_t m : {17, 64, 70}) {
+      // 5 and 16 take the tiles only with a height set by hand.
+      for (const int64_t m : {5, 16, 17, 64, 70}) {
         for (const size_t w_offset : {size_t{0}, size_t{2}}) {
           if (n != 67 && w_offset != 0) continue;
           const Layout layout{.w_offset = w_offset,
