@@ -17,6 +17,8 @@
 
 #include <mma.h>
 
+#include "kernels/cuda/device_info.h"
+
 namespace wick::kernels::cuda {
 namespace {
 
@@ -232,13 +234,7 @@ cudaError_t TryWmmaPrefill(const Args& a, cudaStream_t stream) {
   const size_t need = a.head_dim <= 64    ? WmmaSmem<64>::kBytes
                       : a.head_dim <= 128 ? WmmaSmem<128>::kBytes
                                           : WmmaSmem<256>::kBytes;
-  int device = 0;
-  int optin = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
-          cudaSuccess ||
-      static_cast<size_t>(optin) < need) {
-    (void)cudaGetLastError();
+  if (static_cast<size_t>(LimitsOfCurrentDevice().shared_optin) < need) {
     return cudaErrorNotSupported;
   }
   if (a.head_dim <= 64) return LaunchWmma<64>(a, stream);

@@ -62,29 +62,41 @@ bool HaveUsableCudaDevice(std::string* why) {
   return false;
 }
 
+CurrentDeviceLimits LimitsOfCurrentDevice() {
+  // Per device, packed into one word so that a reader sees all of it or none (0: not yet):
+  // compute capability in bits 0-7, multiprocessors 8-23, shared_optin 24-55.
+  static std::array<std::atomic<uint64_t>, 64> known{};
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= 64) {
+    (void)cudaGetLastError();
+    return {};
+  }
+  uint64_t packed = known[device].load(std::memory_order_relaxed);
+  if (packed == 0) {
+    int major = 0, minor = 0, sms = 0, optin = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+            cudaSuccess) {
+      (void)cudaGetLastError();
+      return {};
+    }
+    packed = static_cast<uint64_t>((major * 10 + minor) & 0xff) |
+             static_cast<uint64_t>(sms & 0xffff) << 8 |
+             static_cast<uint64_t>(static_cast<uint32_t>(optin)) << 24;
+    known[device].store(packed, std::memory_order_relaxed);
+  }
+  return {static_cast<int>(packed & 0xff), static_cast<int>((packed >> 8) & 0xffff),
+          static_cast<int>(packed >> 24)};
+}
+
 bool OverlappedLaunchesEnabled() {
   static const bool requested = [] {
     const char* env = std::getenv("WICK_CUDA_PDL");
     return env != nullptr && std::strcmp(env, "1") == 0;
   }();
-  if (!requested) return false;
-  // Per device: 0 unknown, 1 no, 2 yes.
-  static std::array<std::atomic<int>, 64> decided{};
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= 64) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  int state = decided[device].load(std::memory_order_relaxed);
-  if (state == 0) {
-    int major = 0;
-    const bool ok =
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess;
-    if (!ok) (void)cudaGetLastError();
-    state = ok && major >= 9 ? 2 : 1;
-    decided[device].store(state, std::memory_order_relaxed);
-  }
-  return state == 2;
+  return requested && LimitsOfCurrentDevice().compute_capability >= 90;
 }
 
 }  // namespace wick::kernels::cuda

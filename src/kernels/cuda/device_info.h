@@ -30,6 +30,15 @@ Result<std::vector<CudaDeviceInfo>> ListCudaDevices();
 // `why`, for GTEST_SKIP.
 bool HaveUsableCudaDevice(std::string* why);
 
+// What kernel launchers ask of the current device (cudaGetDevice), looked up once per device;
+// all zeros where the runtime cannot say (the caller then takes its most general path).
+struct CurrentDeviceLimits {
+  int compute_capability = 0;  // major * 10 + minor
+  int multiprocessors = 0;
+  int shared_optin = 0;  // dynamic shared memory bytes a CTA may opt into
+};
+CurrentDeviceLimits LimitsOfCurrentDevice();
+
 // Whether kernels/cuda/launch.cuh overlaps kernel launches on the current device: asked for by
 // WICK_CUDA_PDL=1 (off by default until measured) and possible from compute capability 9.0.
 // Decided once per device.

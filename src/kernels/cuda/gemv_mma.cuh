@@ -1,8 +1,8 @@
 // What the two tensor-core GEMV kernels share (quant_matmul_mma.cu: 16 weight rows a CTA, for
-// up to kMmaActs activation rows; quant_matmul_mma_tile.cu: 32 weight rows and 64 activation
-// rows a CTA, for more): the int8 mma instruction, x's layout in the workspace that QuantizeX
-// fills, and one warp's work on one 32-column block, so that both give every output the same
-// operations in the same order.
+// up to kMmaActs activation rows; quant_matmul_mma_tile.cu: 32 or 64 weight rows and 64
+// activation rows a CTA, for more): the int8 mma instruction, x's layout in the workspace that
+// QuantizeX fills, and one warp's work on one 32-column block, so that both give every output the
+// same operations in the same order.
 #pragma once
 
 #include <cuda_runtime.h>

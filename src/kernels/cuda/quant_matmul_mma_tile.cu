@@ -22,12 +22,12 @@
 // of each row, whole 16-byte words where the row allows, as ChunkBuffers copies a chunk).
 #include <cuda_runtime.h>
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "kernels/cuda/device_info.h"
 #include "kernels/cuda/gemv_chunk.cuh"
 #include "kernels/cuda/gemv_common.cuh"
 #include "kernels/cuda/gemv_mma.cuh"
@@ -255,34 +255,6 @@ cudaError_t LaunchTiles(const GemvManyArgs& a, const PrequantizedX& xq, const Gr
                           a.k, xq, g.groups, a.m);
 }
 
-// What the current device offers the tiles, looked up once per device (zeros if unknown).
-struct DeviceLimits {
-  int sms;
-  int shared_optin;  // dynamic shared memory a CTA may opt into
-};
-DeviceLimits LimitsOfDevice() {
-  static std::array<std::atomic<int>, 64> sms_of{};
-  static std::array<std::atomic<int>, 64> shared_of{};
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= 64) {
-    (void)cudaGetLastError();
-    return {0, 0};
-  }
-  DeviceLimits l{sms_of[device].load(std::memory_order_relaxed),
-                 shared_of[device].load(std::memory_order_relaxed)};
-  if (l.sms == 0 || l.shared_optin == 0) {
-    if (cudaDeviceGetAttribute(&l.sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&l.shared_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
-            cudaSuccess) {
-      (void)cudaGetLastError();
-      return {0, 0};
-    }
-    sms_of[device].store(l.sms, std::memory_order_relaxed);
-    shared_of[device].store(l.shared_optin, std::memory_order_relaxed);
-  }
-  return l;
-}
-
 // 64 weight rows a CTA read each x byte half as often as 32, but make half the CTAs, one an
 // SM: kAuto takes them where every SM still gets two or more (a 7B model's gate/up and output
 // products on an H100), so that the last wave's idle SMs cost little; 32 for the others
@@ -294,14 +266,16 @@ template <DType T>
 cudaError_t LaunchTiles(const GemvManyArgs& a, const PrequantizedX& xq, cudaStream_t stream) {
   using F = dq::Format<T>;
   const GroupLaunch g{0, static_cast<int>((a.m + kTileActs - 1) / kTileActs)};
-  const DeviceLimits limits = LimitsOfDevice();
+  const CurrentDeviceLimits limits = LimitsOfCurrentDevice();
   const auto fits = [&](size_t bytes) { return bytes <= static_cast<size_t>(limits.shared_optin); };
   GemvTiles tiles = TensorCoreGemvTiles();
   if (tiles == GemvTiles::kAuto) {
     unsigned grid64 = 0;
     (void)TableFor<TileShape<4>::L>(a, g, &grid64);
-    tiles = limits.sms > 0 && grid64 >= 2u * static_cast<unsigned>(limits.sms) ? GemvTiles::kRows64
-                                                                               : GemvTiles::kRows32;
+    tiles =
+        limits.multiprocessors > 0 && grid64 >= 2u * static_cast<unsigned>(limits.multiprocessors)
+            ? GemvTiles::kRows64
+            : GemvTiles::kRows32;
   }
   if (tiles == GemvTiles::kRows64 && fits(TileSharedBytes<F, 4>())) {
     return LaunchTiles<T, 4>(a, xq, g, stream);
