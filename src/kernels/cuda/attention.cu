@@ -22,6 +22,9 @@
 //    its rows' partial (max, sum, accumulators) in scratch and a combine kernel merges them.
 //    For f16 a statistics kernel runs first and the value kernel merges the splits' (max,
 //    sum) itself, so its partials are already normalised and the combine only adds them.
+//    Where one CTA owns all the splits of its rows (a large batch of sequences), it runs both
+//    passes itself, one kernel: the values pass then rereads K tiles it has just read,
+//    likely still in L2, where the value kernel would read them from memory again.
 //
 // Inside a block, positions between a row's causal limit and the block's are masked to a
 // zero probability, but their V rows are still multiplied by it: a non-finite V there (a
@@ -64,6 +67,9 @@ enum class Mode : int {
   kSplitOnline,  // online softmax over the split's chunk: (max, sum, unnormalised acc)
   kSplitStats,   // the split's (max, sum) only
   kSplitValues,  // merges every split's (max, sum), then normalised, rounded P.V of its chunk
+  // kSplitStats over every split, then kSplitValues over every split, in one CTA: only with
+  // split_groups 1, so the statistics the values pass merges are all the CTA's own.
+  kSplitStatsThenValues,
 };
 
 enum class KvKind : int { kF32, kF16, kQ8_0 };
@@ -225,9 +231,10 @@ constexpr size_t SmemFloats(int d, int rw) {
   return size_t{kTile} * (d + 4) + size_t{kTile} * d + size_t(rows) * d + size_t(rows) * kTile;
 }
 
-// One CTA's work for one split of the cache (split modes; 0 otherwise). smem4: SmemFloats.
+// One CTA's work for one split of the cache (split modes; 0 otherwise) in `mode` (a.mode but
+// for kSplitStatsThenValues's passes). smem4: SmemFloats.
 template <int D, int RW>
-__device__ __forceinline__ void AttendSplit(const Args& a, int split, float4* smem4) {
+__device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split, float4* smem4) {
   constexpr int kRows = kWarps * RW;
   constexpr int kC = D / 32;       // accumulators per lane per row
   constexpr int kKStride = D + 4;  // keeps float4 rows aligned and lanes on distinct banks
@@ -239,7 +246,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, int split, float4* sm
   const int warp = static_cast<int>(threadIdx.x) / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int g = static_cast<int>(blockIdx.y);
-  const bool split_mode = a.mode != Mode::kWhole && a.mode != Mode::kWholeExact;
+  const bool split_mode = mode != Mode::kWhole && mode != Mode::kWholeExact;
   const int64_t total_rows = a.n_tokens * a.group;
   // Later row tiles see more of the cache: start them first.
   const int64_t row0 = (int64_t{gridDim.x} - 1 - blockIdx.x) * kRows;
@@ -325,7 +332,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, int split, float4* sm
   }
 
   // Pass 1 of the exact modes: each row's max and sum of exp(s - max).
-  if (a.mode == Mode::kWholeExact || a.mode == Mode::kSplitStats) {
+  if (mode == Mode::kWholeExact || mode == Mode::kSplitStats) {
     for (int64_t j0 = kv_lo; j0 < kv_hi; j0 += kTile) {
       __syncthreads();  // every warp is done with the previous tile
       LoadTile<D>(a, k_head, j0, static_cast<int>(min(int64_t{kTile}, kv_hi - j0)), k_s, kKStride);
@@ -342,7 +349,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, int split, float4* sm
     }
   }
 
-  if (a.mode == Mode::kSplitStats) {
+  if (mode == Mode::kSplitStats) {
 #pragma unroll
     for (int r = 0; r < RW; ++r) {
       if (row_index[r] >= 0 && lane == 0) {
@@ -354,11 +361,11 @@ __device__ __forceinline__ void AttendSplit(const Args& a, int split, float4* sm
   }
 
   // The rows' global statistics, for the exact modes' second pass.
-  const bool exact = a.mode == Mode::kWholeExact || a.mode == Mode::kSplitValues;
+  const bool exact = mode == Mode::kWholeExact || mode == Mode::kSplitValues;
   float inv_sum[RW];
 #pragma unroll
   for (int r = 0; r < RW; ++r) {
-    if (a.mode == Mode::kSplitValues && row_index[r] >= 0 && !empty) {
+    if (mode == Mode::kSplitValues && row_index[r] >= 0 && !empty) {
       // Lane i reads split i.
       const float mi = *SplitMax(a, lane, row_index[r]);
       const float li = *SplitSum(a, lane, row_index[r]);
@@ -436,11 +443,11 @@ __device__ __forceinline__ void AttendSplit(const Args& a, int split, float4* sm
   for (int r = 0; r < RW; ++r) {
     const int64_t i = row_index[r];
     if (i < 0) continue;
-    if (a.mode == Mode::kWhole || a.mode == Mode::kWholeExact) {
+    if (mode == Mode::kWhole || mode == Mode::kWholeExact) {
       const int64_t t = i / a.n_head;
       const int64_t h = i % a.n_head;
       float* dst = a.out + t * a.out_token_stride + h * a.head_dim;
-      const float norm = a.mode == Mode::kWhole ? 1.0f / row_sum[r] : 1.0f;
+      const float norm = mode == Mode::kWhole ? 1.0f / row_sum[r] : 1.0f;
 #pragma unroll
       for (int c = 0; c < kC; ++c) {
         const int d = c * 32 + lane;
@@ -448,7 +455,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, int split, float4* sm
       }
       continue;
     }
-    if (a.mode == Mode::kSplitOnline && lane == 0) {
+    if (mode == Mode::kSplitOnline && lane == 0) {
       *SplitMax(a, split, i) = row_max[r];
       *SplitSum(a, split, i) = row_sum[r];
     }
@@ -472,7 +479,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
   WaitForPrevious();
   extern __shared__ float4 smem4[];
   if constexpr (!kSplit) {
-    AttendSplit<D, RW>(args, 0, smem4);
+    AttendSplit<D, RW>(args, args.mode, 0, smem4);
     return;
   }
   // A batched decode launch stacks its sequences' CTAs along z. A CTA walks its splits in
@@ -480,9 +487,15 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
   // split_groups.
   const int groups = args.split_groups;
   const Args a = args.seqs == nullptr ? args : ForSequence(args, blockIdx.z / groups);
-  for (int split = static_cast<int>(blockIdx.z % groups); split < kSplits; split += groups) {
-    AttendSplit<D, RW>(a, split, smem4);
-    __syncthreads();  // the next split reuses the shared memory
+  const bool both_passes = a.mode == Mode::kSplitStatsThenValues;
+  for (int pass = 0; pass < (both_passes ? 2 : 1); ++pass) {
+    const Mode mode = !both_passes ? a.mode : pass == 0 ? Mode::kSplitStats : Mode::kSplitValues;
+    for (int split = static_cast<int>(blockIdx.z % groups); split < kSplits; split += groups) {
+      AttendSplit<D, RW>(a, mode, split, smem4);
+      // The next split reuses the shared memory; the values pass reads the statistics the
+      // CTA's warps wrote to global memory, which this barrier makes visible to all of them.
+      __syncthreads();
+    }
   }
 }
 
@@ -676,7 +689,11 @@ cudaError_t LaunchDecode(Args a, int64_t n_head_kv, int64_t seqs, cudaStream_t s
   a.split_groups = SplitGroups(row_tiles * n_head_kv * seqs);
   const dim3 grid(static_cast<unsigned>(row_tiles), static_cast<unsigned>(n_head_kv),
                   static_cast<unsigned>(a.split_groups * seqs));
-  if (f16) {
+  if (f16 && a.split_groups == 1) {
+    a.mode = Mode::kSplitStatsThenValues;
+    const cudaError_t err = Launch(a, rows_per_warp, grid, stream);
+    if (err != cudaSuccess) return err;
+  } else if (f16) {
     a.mode = Mode::kSplitStats;
     cudaError_t err = Launch(a, rows_per_warp, grid, stream);
     if (err != cudaSuccess) return err;
