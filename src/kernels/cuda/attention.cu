@@ -298,6 +298,10 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
   }
   __syncwarp();
 
+  // Slot r holds row row0 + r * kWarps + warp, so a warp whose first slot is past the last
+  // row has none: it only helps stage the tiles (3 of 4 warps in a decode without GQA).
+  const bool warp_has_rows = row_index[0] >= 0;
+
   // Scores of this lane's position in the staged K tile for the warp's rows; -inf where
   // masked.
   float s[RW];
@@ -337,6 +341,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
       __syncthreads();  // every warp is done with the previous tile
       LoadTile<D>(a, k_head, j0, static_cast<int>(min(int64_t{kTile}, kv_hi - j0)), k_s, kKStride);
       __syncthreads();
+      if (!warp_has_rows) continue;
       compute_scores(j0);
 #pragma unroll
       for (int r = 0; r < RW; ++r) {
@@ -392,6 +397,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
     LoadTile<D>(a, k_head, j0, n_valid, k_s, kKStride);
     LoadTile<D>(a, v_head, j0, n_valid, v_s, D);
     __syncthreads();
+    if (!warp_has_rows) continue;
     compute_scores(j0);
 #pragma unroll
     for (int r = 0; r < RW; ++r) {
