@@ -163,7 +163,7 @@ int RunBench(const BenchOptions& opts) {
       if (!c.ok()) return ReportError(c.error().message());
       caches.push_back(std::move(*c));
     }
-    std::vector<float> batch_logits;
+    model::DeviceBuffer batch_logits;
     // The warm-up sizes the buffers (and records the step on a GPU).
     Result<double> ns = engine::TimeBatchedDecode(m.model, backend, caches, batch_logits, rng,
                                                   opts.parallel_prompt, 3);

@@ -44,7 +44,9 @@ int RunPerplexity(const PerplexityOptions& opts) {
   Result<model::KvCache> cache = m.model.NewCache(ctx);
   if (!cache.ok()) return ReportError(cache.error().message());
   model::CpuBackend& backend = *devices->cpu;
-  std::vector<float> logits(static_cast<size_t>(ctx * n_vocab));
+  Result<model::DeviceBuffer> logits_buf = m.model.AllocateLogits(ctx, backend);
+  if (!logits_buf.ok()) return ReportError(logits_buf.error().message());
+  auto* logits = static_cast<float*>(logits_buf->data());
   const int32_t bos = m.tokenizer->vocab().bos;
   const bool tty = isatty(fileno(stderr)) != 0;
 
@@ -54,10 +56,10 @@ int RunPerplexity(const PerplexityOptions& opts) {
     std::vector<int32_t> window(tokens.begin() + w * ctx, tokens.begin() + (w + 1) * ctx);
     if (bos >= 0) window[0] = bos;
     cache->Clear();
-    Status st = m.model.Forward(window, *cache, backend, logits.data());
+    Status st = m.model.Forward(window, *cache, backend, logits);
     if (!st.ok()) return ReportError(st.error().message());
     for (int64_t j = ctx / 2; j < ctx - 1; ++j) {
-      const float* row = logits.data() + j * n_vocab;
+      const float* row = logits + j * n_vocab;
       float max = row[0];
       for (int64_t v = 1; v < n_vocab; ++v) max = std::max(max, row[v]);
       double sum = 0;

@@ -99,7 +99,7 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::Create(model::LlamaModel& mode
     WICK_ASSIGN_OR_RETURN(model::KvCache cache, model.NewCache(opts.n_ctx, opts.kv_type));
     engine->slots_.push_back(std::make_unique<Slot>(std::move(cache)));
   }
-  engine->logits_.resize(static_cast<size_t>(opts.n_parallel * model.hparams().n_vocab));
+  WICK_ASSIGN_OR_RETURN(engine->logits_, model.AllocateLogits(opts.n_parallel, backend));
   engine->thread_ = std::thread([e = engine.get()] { e->Loop(); });
   return engine;
 }
@@ -308,7 +308,8 @@ Status BatchEngine::Step() {
     budget -= chunk;
   }
   if (batch_.empty()) return OkStatus();
-  WICK_RETURN_IF_ERROR(model_.ForwardBatch(batch_, backend_, logits_.data()));
+  const auto* logits = static_cast<float*>(logits_.data());
+  WICK_RETURN_IF_ERROR(model_.ForwardBatch(batch_, backend_, static_cast<float*>(logits_.data())));
 
   const int64_t n_vocab = model_.hparams().n_vocab;
   int64_t row = 0;
@@ -320,7 +321,7 @@ Status BatchEngine::Step() {
       slot.n_evaluated += batch_[i].tokens.size();
       if (slot.n_evaluated == prompt.size()) slot.generating = true;
     }
-    if (batch_[i].logits) Sample(slot, logits_.data() + row++ * n_vocab);
+    if (batch_[i].logits) Sample(slot, logits + row++ * n_vocab);
   }
   return OkStatus();
 }

@@ -153,7 +153,7 @@ class BatchEngine {
   model::Backend& backend_;
   BatchEngineOptions options_;
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<float> logits_;
+  model::DeviceBuffer logits_;  // n_parallel rows, from LlamaModel::AllocateLogits
   std::vector<model::BatchSequence> batch_;
   std::vector<Slot*> batch_slots_;
   uint64_t admitted_ = 0;

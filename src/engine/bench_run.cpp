@@ -25,18 +25,23 @@ Result<double> TimeForwardRun(model::LlamaModel& model, model::Backend& backend,
 }
 
 Result<double> TimeBatchedDecode(model::LlamaModel& model, model::Backend& backend,
-                                 std::span<model::KvCache> caches, std::vector<float>& logits,
+                                 std::span<model::KvCache> caches, model::DeviceBuffer& logits,
                                  std::mt19937& rng, int64_t n_prompt, int64_t n_gen) {
   const int64_t n_vocab = model.hparams().n_vocab;
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(n_vocab - 1));
-  logits.resize(caches.size() * static_cast<size_t>(n_vocab));
+  const auto rows = static_cast<int64_t>(caches.size());
+  if (logits.bytes() < static_cast<size_t>(rows * n_vocab) * sizeof(float)) {
+    logits = model::DeviceBuffer();
+    WICK_ASSIGN_OR_RETURN(logits, model.AllocateLogits(rows, backend));
+  }
+  auto* out = static_cast<float*>(logits.data());
   std::vector<int32_t> tokens(static_cast<size_t>(std::max<int64_t>(n_prompt, 1)));
   for (model::KvCache& cache : caches) {
     cache.Clear();
     if (n_prompt == 0) continue;
     for (int32_t& t : tokens) t = token(rng);
     const model::BatchSequence s{.tokens = tokens, .cache = &cache, .logits = true, .prompt = true};
-    WICK_RETURN_IF_ERROR(model.ForwardBatch({&s, 1}, backend, logits.data()));
+    WICK_RETURN_IF_ERROR(model.ForwardBatch({&s, 1}, backend, out));
   }
   std::vector<int32_t> next(caches.size());
   std::vector<model::BatchSequence> batch(caches.size());
@@ -46,7 +51,7 @@ Result<double> TimeBatchedDecode(model::LlamaModel& model, model::Backend& backe
       next[j] = token(rng);
       batch[j] = {.tokens = {&next[j], 1}, .cache = &caches[j], .logits = true};
     }
-    WICK_RETURN_IF_ERROR(model.ForwardBatch(batch, backend, logits.data()));
+    WICK_RETURN_IF_ERROR(model.ForwardBatch(batch, backend, out));
   }
   return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
 }

@@ -22,10 +22,11 @@ Result<double> TimeForwardRun(model::LlamaModel& model, model::Backend& backend,
 
 // Continuous batching's steady state, as llama-batched-bench measures it: each cache gets a
 // prompt of n_prompt random tokens (not timed), then n_gen steps each decode one token of
-// every sequence in one ForwardBatch. Returns the nanoseconds of the decode steps. `logits`
-// holds caches.size() * n_vocab.
+// every sequence in one ForwardBatch. Returns the nanoseconds of the decode steps. `logits`:
+// from model.AllocateLogits, allocated here when it holds fewer than caches.size() rows, as
+// a server's engine keeps it (pinned where the output runs on a GPU).
 Result<double> TimeBatchedDecode(model::LlamaModel& model, model::Backend& backend,
-                                 std::span<model::KvCache> caches, std::vector<float>& logits,
+                                 std::span<model::KvCache> caches, model::DeviceBuffer& logits,
                                  std::mt19937& rng, int64_t n_prompt, int64_t n_gen);
 
 }  // namespace wick::engine

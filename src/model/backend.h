@@ -33,7 +33,8 @@ class DeviceMemory {
   virtual void Free(void* data) = 0;
 };
 
-// A block of a backend's memory, freed when the buffer is destroyed.
+// A block of a backend's memory, or of the host memory it hands out (AllocateHost), freed
+// when the buffer is destroyed.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
@@ -105,8 +106,14 @@ class Backend {
   virtual Result<DeviceBuffer> Allocate(size_t bytes) = 0;
   // Host to backend memory; `src` may be reused as soon as the call returns.
   virtual Status CopyToDevice(void* dst, const void* src, size_t bytes) = 0;
-  // Backend to host memory, after every op enqueued before it has finished.
+  // Backend to host memory, after every op enqueued before it has finished. Inside a step
+  // (BeginStep .. EndStep) it lands when EndStep returns, and no later op of the step may
+  // write `src`.
   virtual Status CopyToHost(void* dst, const void* src, size_t bytes) = 0;
+  // Host memory that CopyToHost fills without an extra copy: pinned memory that a GPU's copy
+  // engine writes directly, where other host memory goes through the backend's staging
+  // buffer. Plain host memory on the CPU. For buffers refilled every step, such as logits.
+  virtual Result<DeviceBuffer> AllocateHost(size_t bytes) = 0;
   // A tensor the ops of this backend can read: the same view for host memory, otherwise a
   // device copy that the backend keeps until it is destroyed.
   virtual Result<TensorRef> Upload(const TensorRef& tensor) = 0;
@@ -193,6 +200,7 @@ class CpuBackend : public Backend {
   Result<DeviceBuffer> Allocate(size_t bytes) override;
   Status CopyToDevice(void* dst, const void* src, size_t bytes) override;
   Status CopyToHost(void* dst, const void* src, size_t bytes) override;
+  Result<DeviceBuffer> AllocateHost(size_t bytes) override { return Allocate(bytes); }
   Result<TensorRef> Upload(const TensorRef& tensor) override { return tensor; }
 
   Status Matmul(const TensorRef& w, const float* x, int64_t m, float* y,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string_view>
 
 #include "kernels/cuda/attention.h"
@@ -69,12 +70,45 @@ class CudaBackend::Memory : public DeviceMemory {
   std::map<void*, uint64_t> sizes_;
 };
 
+// AllocateHost's pinned blocks, shared with every buffer handed out: CopyToHost asks it
+// whether a destination lies in one (a buffer may be freed on another thread).
+class CudaBackend::PinnedHostMemory : public DeviceMemory {
+ public:
+  void Free(void* data) override {
+    {
+      const std::lock_guard lock(mu_);
+      blocks_.erase(reinterpret_cast<uintptr_t>(data));
+    }
+    (void)cudaFreeHost(data);
+    (void)cudaGetLastError();
+  }
+  void Track(void* data, size_t bytes) {
+    const std::lock_guard lock(mu_);
+    blocks_[reinterpret_cast<uintptr_t>(data)] = bytes;
+  }
+  bool Contains(const void* p, size_t bytes) const {
+    const auto at = reinterpret_cast<uintptr_t>(p);
+    const std::lock_guard lock(mu_);
+    auto it = blocks_.upper_bound(at);
+    if (it == blocks_.begin()) return false;
+    --it;
+    return at - it->first <= it->second && bytes <= it->second - (at - it->first);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<uintptr_t, size_t> blocks_;  // start: bytes
+};
+
 Result<std::unique_ptr<Backend>> CreateCudaBackend(int index) {
   WICK_ASSIGN_OR_RETURN(std::unique_ptr<CudaBackend> be, CudaBackend::Create(index));
   return std::unique_ptr<Backend>(std::move(be));
 }
 
-CudaBackend::CudaBackend(int device) : device_(device), memory_(std::make_shared<Memory>(device)) {}
+CudaBackend::CudaBackend(int device)
+    : device_(device),
+      memory_(std::make_shared<Memory>(device)),
+      pinned_(std::make_shared<PinnedHostMemory>()) {}
 
 Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(int device) {
   std::unique_ptr<CudaBackend> be(new CudaBackend(device));
@@ -176,17 +210,34 @@ Status CudaBackend::TakeStatus() {
 }
 
 Result<DeviceBuffer> CudaBackend::Allocate(size_t bytes) {
+  return AllocateBlock(bytes, /*pinned_host=*/false);
+}
+
+Result<DeviceBuffer> CudaBackend::AllocateHost(size_t bytes) {
+  return AllocateBlock(bytes, /*pinned_host=*/true);
+}
+
+Result<DeviceBuffer> CudaBackend::AllocateBlock(size_t bytes, bool pinned_host) {
   UseDevice();
   if (capturing_) {
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("{}: allocation while a step is being recorded", name()));
   }
   void* p = nullptr;
-  const cudaError_t err = cudaMalloc(&p, std::max<size_t>(bytes, 256));
+  const cudaError_t err = pinned_host
+                              ? cudaHostAlloc(&p, std::max<size_t>(bytes, 1), cudaHostAllocDefault)
+                              : cudaMalloc(&p, std::max<size_t>(bytes, 256));
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
-    return Error(ErrorCode::kOutOfRange, fmt::format("{}: cannot allocate {} of GPU memory ({})",
-                                                     name(), FormatBytes(bytes), MemoryInfo()));
+    return Error(ErrorCode::kOutOfRange,
+                 pinned_host ? fmt::format("{}: cannot allocate {} of pinned host memory", name(),
+                                           FormatBytes(bytes))
+                             : fmt::format("{}: cannot allocate {} of GPU memory ({})", name(),
+                                           FormatBytes(bytes), MemoryInfo()));
+  }
+  if (pinned_host) {
+    pinned_->Track(p, bytes);
+    return DeviceBuffer(pinned_, p, bytes);
   }
   memory_->Track(p, bytes);
   return DeviceBuffer(memory_, p, bytes);
@@ -284,21 +335,35 @@ Status CudaBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
 Status CudaBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return OkStatus();
   UseDevice();
-  WICK_ASSIGN_OR_RETURN(uint8_t * staged, Stage(bytes));
-  if (Launches({11, Key(src), bytes})) {
-    WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staged, src, bytes, cudaMemcpyDeviceToHost, stream_),
-                              "copy to host");
+  if (capturing_ || replaying_) {
+    // Issued by EndStep after the step's kernels, never recorded: so a recording holds no host
+    // address, which its owner may free or the next step change, and is the same whether the
+    // copy goes straight to pinned memory or through the staging buffer.
+    deferred_.push_back({dst, src, bytes});
+    return OkStatus();
   }
-  pending_.push_back({dst, staged, bytes});
-  // Inside a recorded or replayed step the copy lands when EndStep has run the step.
-  if (capturing_ || replaying_) return OkStatus();
+  WICK_RETURN_IF_ERROR(EnqueueCopyToHost(dst, src, bytes));
   return Synchronize();
+}
+
+Status CudaBackend::EnqueueCopyToHost(void* dst, const void* src, size_t bytes) {
+  if (pinned_->Contains(dst, bytes)) {
+    WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_),
+                              "copy to host");
+    return OkStatus();
+  }
+  WICK_ASSIGN_OR_RETURN(uint8_t * staged, Stage(bytes));
+  WICK_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staged, src, bytes, cudaMemcpyDeviceToHost, stream_),
+                            "copy to host");
+  pending_.push_back({dst, staged, bytes});
+  return OkStatus();
 }
 
 void CudaBackend::AbortCapture() {
   if (replaying_) {  // nothing was launched: only the host's share of the step goes
     replaying_ = false;
     pending_.clear();
+    deferred_.clear();
     staging_used_ = 0;
     return;
   }
@@ -309,6 +374,7 @@ void CudaBackend::AbortCapture() {
   (void)cudaGetLastError();
   capturing_ = false;
   pending_.clear();
+  deferred_.clear();
   staging_used_ = 0;
 }
 
@@ -391,6 +457,11 @@ uint64_t CudaBackend::Generation() const {
 }
 
 bool CudaBackend::Launches(std::initializer_list<uint64_t> key, bool per_step_values) {
+  if (!deferred_.empty() && status_.ok()) {
+    // The copy runs after the whole step: an op after it could change what it copies.
+    status_ = Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{}: an op after a copy to the host in a recorded step", name()));
+  }
   for (const uint64_t v : key) step_signature_ = (step_signature_ ^ v) * 0x100000001b3ull;
   if (per_step_values) step_replayable_ = false;
   return !replaying_;
@@ -398,6 +469,7 @@ bool CudaBackend::Launches(std::initializer_list<uint64_t> key, bool per_step_va
 
 Status CudaBackend::FailStep(cudaError_t err, const char* what) {
   pending_.clear();
+  deferred_.clear();
   staging_used_ = 0;
   Check(err, what);
   NoGraphsFor(step_shape_);
@@ -412,6 +484,7 @@ Status CudaBackend::EndStep() {
       // Not the recorded ops: nothing ran. Recorded afresh next time.
       rec.replayable = false;
       pending_.clear();
+      deferred_.clear();
       staging_used_ = 0;
       return Error(ErrorCode::kUnavailable,
                    fmt::format("{}: a step of shape {} differed from its recording; it did not run",
@@ -458,6 +531,13 @@ Status CudaBackend::EndStep() {
     upfront_args_[step_shape_] = step_args_block_ == 0 ? step_args_used_ : 0;
   }
   step_shape_ = -1;
+  std::vector<DeferredCopy> copies = std::move(deferred_);
+  deferred_.clear();
+  for (const DeferredCopy& c : copies) {
+    if (Status st = EnqueueCopyToHost(c.dst, c.src, c.bytes); !st.ok() && status_.ok()) {
+      status_ = std::move(st);
+    }
+  }
   return Synchronize();
 }
 

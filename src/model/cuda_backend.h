@@ -44,6 +44,7 @@ class CudaBackend : public Backend {
   Result<DeviceBuffer> Allocate(size_t bytes) override;
   Status CopyToDevice(void* dst, const void* src, size_t bytes) override;
   Status CopyToHost(void* dst, const void* src, size_t bytes) override;
+  Result<DeviceBuffer> AllocateHost(size_t bytes) override;
   Result<TensorRef> Upload(const TensorRef& tensor) override;
   uint64_t bytes_in_use() const override;
   void BeginStep(int64_t shape) override;
@@ -102,9 +103,16 @@ class CudaBackend : public Backend {
 
  private:
   class Memory;
+  class PinnedHostMemory;
   struct PendingCopy {
     void* dst;
     const void* staged;
+    size_t bytes;
+  };
+  // A recorded step's copy to the host, enqueued by EndStep after the step's kernels.
+  struct DeferredCopy {
+    void* dst;
+    const void* src;
     size_t bytes;
   };
 
@@ -114,10 +122,15 @@ class CudaBackend : public Backend {
   // Records the first failure of a void op; reported by the next Status-returning call.
   void Check(cudaError_t err, const char* what);
   Status TakeStatus();
+  // Allocate (device memory) or AllocateHost (pinned host memory).
+  Result<DeviceBuffer> AllocateBlock(size_t bytes, bool pinned_host);
   // Grows `buf` to at least `bytes` (contents lost); refused while a step is being recorded.
   Status Reserve(DeviceBuffer& buf, size_t bytes, const char* what);
   // `bytes` of pinned host memory for a copy in this step; waits for the stream when full.
   Result<uint8_t*> Stage(size_t bytes);
+  // The stream's copy of `bytes` at device `src` to host `dst`: straight into AllocateHost
+  // memory, else into staging memory that Synchronize copies on to `dst`.
+  Status EnqueueCopyToHost(void* dst, const void* src, size_t bytes);
   Status Synchronize();
   void AbortCapture();
   // Notes an op of the step (`key`: what its launches depend on, for the step's signature)
@@ -165,6 +178,8 @@ class CudaBackend : public Backend {
   size_t staging_bytes_ = 0;
   size_t staging_used_ = 0;
   std::vector<PendingCopy> pending_;
+  std::shared_ptr<PinnedHostMemory> pinned_;  // AllocateHost's blocks
+  std::vector<DeferredCopy> deferred_;
 
   DeviceBuffer attention_scratch_, gemm_weights_, gemm_activations_, gemv_workspace_;
   std::vector<DeviceBuffer> step_args_;  // blocks; this step uses [0, block) and `used` of it

@@ -96,6 +96,13 @@ Result<KvCache> LlamaModel::NewCache(int64_t n_ctx, DType type) const {
   return KvCache::Create(hp_, n_ctx, type, gpu_, first_gpu_layer_);
 }
 
+Result<DeviceBuffer> LlamaModel::AllocateLogits(int64_t rows, Backend& cpu) const {
+  const auto bytes = static_cast<size_t>(std::max<int64_t>(rows, 1) * hp_.n_vocab) * sizeof(float);
+  Result<DeviceBuffer> buf = (gpu_output_on_ ? *gpu_ : cpu).AllocateHost(bytes);
+  if (!buf.ok()) return std::move(buf).error().With("logits");
+  return buf;
+}
+
 Status LlamaModel::CheckCache(const KvCache& cache) const {
   if (cache.n_layer() != hp_.n_layer) {
     return Error(ErrorCode::kInvalidArgument,

@@ -51,6 +51,10 @@ class LlamaModel {
 
   // A KV cache whose layers live where they run (host memory when nothing is offloaded).
   Result<KvCache> NewCache(int64_t n_ctx, DType type = DType::kF16) const;
+  // Host memory for `rows` rows of logits, which Forward and ForwardBatch fill without an extra
+  // copy when the output runs on a GPU (its pinned memory); from `cpu` otherwise. Allocate it
+  // after Offload, and once: for a buffer refilled every step.
+  Result<DeviceBuffer> AllocateLogits(int64_t rows, Backend& cpu) const;
 
   // Runs `tokens` at positions cache.n_past() onwards, appends their keys and values to
   // `cache`, and writes the logits of every token to `logits` ([tokens][n_vocab]), or with

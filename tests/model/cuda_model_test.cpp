@@ -294,9 +294,12 @@ TEST_P(CudaBatchedDecodeTest, MatchesSequencesAlone) {
       next[s] = token(s, step);
       batch.push_back({.tokens = {&next[s], 1}, .cache = &caches[s], .logits = true});
     }
-    std::vector<float> logits(n_seqs * n_vocab);
+    // Pinned memory, as a server's engine has it: the copy goes to it straight.
+    Result<DeviceBuffer> buf = p.gpu_model->AllocateLogits(n_seqs, cpu_);
+    ASSERT_TRUE(buf.ok()) << buf.error().message();
+    const std::span<const float> logits(static_cast<const float*>(buf->data()), n_seqs * n_vocab);
     const int64_t batched_before = gpu_->batched_attention_layers();
-    Status st = p.gpu_model->ForwardBatch(batch, cpu_, logits.data());
+    Status st = p.gpu_model->ForwardBatch(batch, cpu_, static_cast<float*>(buf->data()));
     ASSERT_TRUE(st.ok()) << st.error().message();
     // Every layer's attention took the batched kernels, which compute each sequence as alone.
     EXPECT_EQ(gpu_->batched_attention_layers() - batched_before, p.gpu_model->hparams().n_layer);
@@ -385,6 +388,49 @@ TEST_F(CudaModelTest, RecordedStepsWhoseCopiesOutgrowTheStagingMemory) {
   // The second step is recorded, the third replays that recording, the fourth records again.
   EXPECT_EQ(gpu.graph_launches(), 3);
   EXPECT_EQ(gpu.replayed_steps(), 1);
+}
+
+// Copies to the host from recorded steps, into AllocateHost's pinned memory (straight, at an
+// offset into the block) or into other memory (through the staging buffer): a recording
+// holds neither, so a step that changes where its copy goes still replays it.
+TEST_F(CudaModelTest, RecordedStepsCopyIntoPinnedOrOtherHostMemory) {
+  SKIP_WITHOUT_GPU();
+  Result<std::unique_ptr<CudaBackend>> be = CudaBackend::Create(0);
+  ASSERT_TRUE(be.ok()) << be.error().message();
+  CudaBackend& gpu = **be;
+  constexpr int64_t kFloats = 4096;
+  Result<DeviceBuffer> in = gpu.Allocate(kFloats * 4);
+  Result<DeviceBuffer> out = gpu.Allocate(kFloats * 4);
+  Result<DeviceBuffer> pinned = gpu.AllocateHost(3 * kFloats * 4);
+  ASSERT_TRUE(in.ok() && out.ok() && pinned.ok());
+  float* pinned_dst = static_cast<float*>(pinned->data()) + kFloats;
+  for (int step = 0; step < 5; ++step) {
+    std::vector<float> host(static_cast<size_t>(kFloats)), plain(host.size(), -1.0f);
+    for (int64_t i = 0; i < kFloats; ++i) host[i] = static_cast<float>(step * 11 + i % 997);
+    std::fill_n(pinned_dst, kFloats, -1.0f);
+    float* dst = step == 3 ? plain.data() : pinned_dst;
+    gpu.BeginStep(/*shape=*/1);
+    ASSERT_TRUE(gpu.CopyToDevice(in->data(), host.data(), kFloats * 4).ok());
+    gpu.Copy(static_cast<const float*>(in->data()), static_cast<float*>(out->data()), kFloats);
+    ASSERT_TRUE(gpu.CopyToHost(dst, out->data(), kFloats * 4).ok());
+    const Status st = gpu.EndStep();
+    ASSERT_TRUE(st.ok()) << "step " << step << ": " << st.error().message();
+    EXPECT_TRUE(std::equal(host.begin(), host.end(), dst)) << "step " << step;
+  }
+  // The first step runs eagerly, the second is recorded, and every later one replays it.
+  EXPECT_EQ(gpu.graph_launches(), 4);
+  EXPECT_EQ(gpu.replayed_steps(), 3);
+
+  // Such a copy runs after the step's kernels, so an op after it in the step is an error.
+  gpu.BeginStep(/*shape=*/2);
+  ASSERT_TRUE(gpu.EndStep().ok());
+  gpu.BeginStep(2);
+  ASSERT_TRUE(gpu.CopyToHost(pinned_dst, out->data(), kFloats * 4).ok());
+  gpu.Copy(static_cast<const float*>(in->data()), static_cast<float*>(out->data()), kFloats);
+  const Status late = gpu.EndStep();
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.error().message().find("after a copy to the host"), std::string::npos)
+      << late.error().message();
 }
 
 // A recorded step that fails half-way (here: it allocates, which a recording cannot) is
