@@ -306,14 +306,29 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
     return OkStatus();
   }
   // The last rows of the sequences that want logits, side by side; the output projection
-  // then runs once for all of them, on the decode path whatever the sequence's kind.
-  int64_t j = 0;
+  // then runs once for all of them, on the decode path whatever the sequence's kind. A
+  // decode step's rows are already so, in x; otherwise runs of consecutive rows are copied
+  // in one piece each (a copy per row is a graph node per sequence).
+  const int64_t d = hp_.n_embd;
+  int64_t j = 0, run_src = 0, run_dst = 0, run_len = 0;
+  bool in_place = true;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!batch[i].logits) continue;
-    const float* row = st.act->x + (segs_[i].row0 + segs_[i].n - 1) * hp_.n_embd;
-    st.be->Copy(row, st.act->last + j * hp_.n_embd, hp_.n_embd);
+    const int64_t src = segs_[i].row0 + segs_[i].n - 1;
+    in_place = in_place && src == j;
+    if (run_len > 0 && src != run_src + run_len) {
+      st.be->Copy(st.act->x + run_src * d, st.act->last + run_dst * d, run_len * d);
+      run_len = 0;
+    }
+    if (run_len == 0) {
+      run_src = src;
+      run_dst = j;
+    }
+    ++run_len;
     ++j;
   }
+  if (in_place) return Output(st, be, st.act->x, n_logits, logits, kernels::MatmulPath::kDot);
+  st.be->Copy(st.act->x + run_src * d, st.act->last + run_dst * d, run_len * d);
   return Output(st, be, st.act->last, n_logits, logits, kernels::MatmulPath::kDot);
 }
 
