@@ -226,6 +226,13 @@ __device__ __forceinline__ float* SplitAcc(const Args& a, int split, int64_t row
   return a.scratch + 2 * kSplits * rows + (split * rows + row) * a.head_dim;
 }
 
+// Whether any position of the cache lies in `split`: the splits past the cache's end (most of
+// them in a short cache) are never run, and their readers take them as empty, (-inf, 0), the
+// statistics they would have written.
+__device__ __forceinline__ bool SplitInUse(const Args& a, int split) {
+  return split * a.chunk < a.n_kv;
+}
+
 constexpr size_t SmemFloats(int d, int rw) {
   const int rows = kWarps * rw;
   return size_t{kTile} * (d + 4) + size_t{kTile} * d + size_t(rows) * d + size_t(rows) * kTile;
@@ -254,8 +261,9 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
   const int64_t block_lim = min(a.pos0 + last_row / a.group + 1, a.n_kv);
   const int64_t kv_lo = split_mode ? split * a.chunk : 0;
   const int64_t kv_hi = split_mode ? min(kv_lo + a.chunk, block_lim) : block_lim;
-  // A split past the cache's end (most of them in a short cache) only writes its empty
-  // statistics: no query to stage, no statistics to merge.
+  // A split past the block's causal limit (a later split of a few-token decode) only writes
+  // its empty statistics: no query to stage, no statistics to merge. Splits past the cache's
+  // end do not run at all (SplitInUse).
   const bool empty = kv_lo >= kv_hi;
   const uint8_t* k_head = a.k + g * a.kv_head_stride;
   const uint8_t* v_head = a.v + g * a.kv_head_stride;
@@ -372,8 +380,9 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
   for (int r = 0; r < RW; ++r) {
     if (mode == Mode::kSplitValues && row_index[r] >= 0 && !empty) {
       // Lane i reads split i.
-      const float mi = *SplitMax(a, lane, row_index[r]);
-      const float li = *SplitSum(a, lane, row_index[r]);
+      const bool in_use = SplitInUse(a, lane);
+      const float mi = in_use ? *SplitMax(a, lane, row_index[r]) : kNegInf;
+      const float li = in_use ? *SplitSum(a, lane, row_index[r]) : 0.0f;
       const float mx = WarpMax(mi);
       row_max[r] = mx;
       row_sum[r] = WarpSum(li > 0.0f ? li * expf(mi - mx) : 0.0f);
@@ -496,7 +505,8 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(const Args args) {
   const bool both_passes = a.mode == Mode::kSplitStatsThenValues;
   for (int pass = 0; pass < (both_passes ? 2 : 1); ++pass) {
     const Mode mode = !both_passes ? a.mode : pass == 0 ? Mode::kSplitStats : Mode::kSplitValues;
-    for (int split = static_cast<int>(blockIdx.z % groups); split < kSplits; split += groups) {
+    for (int split = static_cast<int>(blockIdx.z % groups); split < kSplits && SplitInUse(a, split);
+         split += groups) {
       AttendSplit<D, RW>(a, mode, split, smem4);
       // The next split reuses the shared memory; the values pass reads the statistics the
       // CTA's warps wrote to global memory, which this barrier makes visible to all of them.
@@ -516,8 +526,9 @@ __global__ void __launch_bounds__(kThreads) CombineKernel(const Args args, bool 
   const int64_t rows_all = a.n_tokens * a.n_head;
   const int64_t i = blockIdx.x * int64_t{kWarps} + threadIdx.x / 32;
   if (i >= rows_all) return;  // uniform per warp
-  const float mi = *SplitMax(a, lane, i);
-  const float li = *SplitSum(a, lane, i);
+  const bool in_use = SplitInUse(a, lane);
+  const float mi = in_use ? *SplitMax(a, lane, i) : kNegInf;
+  const float li = in_use ? *SplitSum(a, lane, i) : 0.0f;
   float w;
   if (normalised) {
     w = li > 0.0f ? 1.0f : 0.0f;
