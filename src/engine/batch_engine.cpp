@@ -308,8 +308,8 @@ Status BatchEngine::Step() {
     budget -= chunk;
   }
   if (batch_.empty()) return OkStatus();
-  const auto* logits = static_cast<float*>(logits_.data());
-  WICK_RETURN_IF_ERROR(model_.ForwardBatch(batch_, backend_, static_cast<float*>(logits_.data())));
+  auto* logits = static_cast<float*>(logits_.data());
+  WICK_RETURN_IF_ERROR(model_.ForwardBatch(batch_, backend_, logits));
 
   const int64_t n_vocab = model_.hparams().n_vocab;
   int64_t row = 0;

@@ -359,12 +359,16 @@ Status CudaBackend::EnqueueCopyToHost(void* dst, const void* src, size_t bytes) 
   return OkStatus();
 }
 
+void CudaBackend::DropStepCopies() {
+  pending_.clear();
+  deferred_.clear();
+  staging_used_ = 0;
+}
+
 void CudaBackend::AbortCapture() {
   if (replaying_) {  // nothing was launched: only the host's share of the step goes
     replaying_ = false;
-    pending_.clear();
-    deferred_.clear();
-    staging_used_ = 0;
+    DropStepCopies();
     return;
   }
   if (!capturing_) return;
@@ -373,9 +377,7 @@ void CudaBackend::AbortCapture() {
   if (graph != nullptr) (void)cudaGraphDestroy(graph);
   (void)cudaGetLastError();
   capturing_ = false;
-  pending_.clear();
-  deferred_.clear();
-  staging_used_ = 0;
+  DropStepCopies();
 }
 
 void CudaBackend::AbortStep() {
@@ -468,9 +470,7 @@ bool CudaBackend::Launches(std::initializer_list<uint64_t> key, bool per_step_va
 }
 
 Status CudaBackend::FailStep(cudaError_t err, const char* what) {
-  pending_.clear();
-  deferred_.clear();
-  staging_used_ = 0;
+  DropStepCopies();
   Check(err, what);
   NoGraphsFor(step_shape_);
   return TakeStatus();
@@ -483,9 +483,7 @@ Status CudaBackend::EndStep() {
     if (!step_replayable_ || step_signature_ != rec.signature || Generation() != rec.generation) {
       // Not the recorded ops: nothing ran. Recorded afresh next time.
       rec.replayable = false;
-      pending_.clear();
-      deferred_.clear();
-      staging_used_ = 0;
+      DropStepCopies();
       return Error(ErrorCode::kUnavailable,
                    fmt::format("{}: a step of shape {} differed from its recording; it did not run",
                                name(), step_shape_));
@@ -531,13 +529,12 @@ Status CudaBackend::EndStep() {
     upfront_args_[step_shape_] = step_args_block_ == 0 ? step_args_used_ : 0;
   }
   step_shape_ = -1;
-  std::vector<DeferredCopy> copies = std::move(deferred_);
-  deferred_.clear();
-  for (const DeferredCopy& c : copies) {
+  for (const DeferredCopy& c : deferred_) {
     if (Status st = EnqueueCopyToHost(c.dst, c.src, c.bytes); !st.ok() && status_.ok()) {
       status_ = std::move(st);
     }
   }
+  deferred_.clear();
   return Synchronize();
 }
 

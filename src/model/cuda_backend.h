@@ -132,6 +132,8 @@ class CudaBackend : public Backend {
   // memory, else into staging memory that Synchronize copies on to `dst`.
   Status EnqueueCopyToHost(void* dst, const void* src, size_t bytes);
   Status Synchronize();
+  // Forgets the step's copies to the host (staged and deferred) and its staging memory.
+  void DropStepCopies();
   void AbortCapture();
   // Notes an op of the step (`key`: what its launches depend on, for the step's signature)
   // and says whether to launch it: not while replaying a recording. per_step_values: its

@@ -195,9 +195,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
   for (int r = 0; r < RW; ++r) {
     if (mode == Mode::kSplitValues && row_index[r] >= 0 && !empty) {
       // Lane i reads split i.
-      const bool in_use = SplitInUse(a, lane);
-      const float mi = in_use ? *SplitMax(a, lane, row_index[r]) : kNegInf;
-      const float li = in_use ? *SplitSum(a, lane, row_index[r]) : 0.0f;
+      const auto [mi, li] = ReadSplitStats(a, lane, row_index[r]);
       const float mx = WarpMax(mi);
       row_max[r] = mx;
       row_sum[r] = WarpSum(li > 0.0f ? li * expf(mi - mx) : 0.0f);
@@ -341,9 +339,7 @@ __global__ void __launch_bounds__(kThreads) CombineKernel(const Args args, bool 
   const int64_t rows_all = a.n_tokens * a.n_head;
   const int64_t i = blockIdx.x * int64_t{kWarps} + threadIdx.x / 32;
   if (i >= rows_all) return;  // uniform per warp
-  const bool in_use = SplitInUse(a, lane);
-  const float mi = in_use ? *SplitMax(a, lane, i) : kNegInf;
-  const float li = in_use ? *SplitSum(a, lane, i) : 0.0f;
+  const auto [mi, li] = ReadSplitStats(a, lane, i);
   float w;
   if (normalised) {
     w = li > 0.0f ? 1.0f : 0.0f;

@@ -200,5 +200,16 @@ __device__ __forceinline__ bool SplitInUse(const Args& a, int split) {
   return split * a.chunk < a.n_kv;
 }
 
+// Split `split`'s (max, sum) for `row`, as its statistics pass or online softmax wrote them;
+// (-inf, 0) for a split not in use.
+struct SplitStats {
+  float max;
+  float sum;
+};
+__device__ __forceinline__ SplitStats ReadSplitStats(const Args& a, int split, int64_t row) {
+  if (!SplitInUse(a, split)) return {kNegInf, 0.0f};
+  return {*SplitMax(a, split, row), *SplitSum(a, split, row)};
+}
+
 }  // namespace
 }  // namespace wick::kernels::cuda
