@@ -23,6 +23,7 @@
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/quant_ref.h"
 #include "kernels/cpu/ref_order.h"
+#include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 #include "kernels/cpu/wasm_relaxed.h"
 
 // The quantizer must reproduce the reference's roundings exactly; a contracted a * b + c
@@ -252,11 +253,11 @@ struct Acc {
   V32 sum1;
 
   void Add(V16 a, V16 b) {
-#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
+#ifdef WICK_VNNI_EVEX
     // AVX-512 VNNI's vpdpwssd: the pairs' products added to the lanes in one instruction (the
     // same lanes as the multiply-add and add it replaces).
     if constexpr (kV == 32) {
-      sum0 = V32{_mm256_dpwssd_epi32(sum0.raw, a.raw, b.raw)};
+      sum0 = V32{vnni::DotPairs(sum0.raw, a.raw, b.raw)};
       return;
     }
 #endif

@@ -451,13 +451,9 @@ float DotQ4_0Q8_0LanesImpl(const void* vw, const void* va, int64_t n) {
 
 void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64_t n, float* out) {
 #if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-  if (HasAvxVnni()) {
-    DotQ4Q8VnniX4(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va),
-                  n / static_cast<int64_t>(kBlock), out);
-    return;
-  }
-#endif
-#if HWY_TARGET == HWY_WASM
+  DotQ4Q8VnniX4(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va),
+                n / static_cast<int64_t>(kBlock), out);
+#elif HWY_TARGET == HWY_WASM
   DotQ4_0Q8_0RowsWasm(vw, row_bytes, 4, va, n, out);
 #else
   for (int r = 0; r < 4; ++r) {
@@ -473,12 +469,9 @@ void DotQ4_0Q8_0X4TokensImpl(const void* vw, uint64_t row_bytes, const void* va,
 void DotQ4_0Q8_0X8TokensImpl(const void* vw, uint64_t row_bytes, const void* va, uint64_t a_stride,
                              int count, int64_t n, float* out) {
 #if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-  if (HasAvxVnni()) {
-    DotQ4Q8VnniX8Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
-                        a_stride, count, n / static_cast<int64_t>(kBlock), out);
-    return;
-  }
-#endif
+  DotQ4Q8VnniX8Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
+                      a_stride, count, n / static_cast<int64_t>(kBlock), out);
+#else
   float half[4 * 4];
   for (int h = 0; h < 2; ++h) {
     DotQ4_0Q8_0X4TokensImpl(static_cast<const uint8_t*>(vw) + 4 * h * row_bytes, row_bytes, va,
@@ -487,21 +480,20 @@ void DotQ4_0Q8_0X8TokensImpl(const void* vw, uint64_t row_bytes, const void* va,
       for (int r = 0; r < 4; ++r) out[8 * t + 4 * h + r] = half[4 * t + r];
     }
   }
+#endif
 }
 
 void DotQ4_0Q8_0X4TokensImpl(const void* vw, uint64_t row_bytes, const void* va, uint64_t a_stride,
                              int count, int64_t n, float* out) {
 #if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-  if (HasAvxVnni()) {
-    DotQ4Q8VnniX4Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
-                        a_stride, count, n / static_cast<int64_t>(kBlock), out);
-    return;
-  }
-#endif
+  DotQ4Q8VnniX4Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
+                      a_stride, count, n / static_cast<int64_t>(kBlock), out);
+#else
   for (int t = 0; t < count; ++t) {
     DotQ4_0Q8_0X4Impl(vw, row_bytes, static_cast<const uint8_t*>(va) + t * a_stride, n,
                       out + 4 * t);
   }
+#endif
 }
 
 // The min term of the affine formats, m * sum(a), comes from the activation's stored

@@ -1,4 +1,4 @@
-// Q4_0 dot products with AVX-VNNI for Highway's AVX3_DL target (Zen 4, Sapphire Rapids), in
+// Q4_0 dot products with AVX512-VNNI for Highway's AVX3_DL target (Ice Lake, Zen 4 and newer), in
 // the whole-block order of llama.cpp's repacked Q4_0 kernels (ref_order.h). Include it after
 // <hwy/highway.h> in a file that Highway's foreach_target.h re-includes; WICK_Q4_0_VNNI says
 // whether this target has them.
@@ -16,6 +16,7 @@
 
 #include "core/quant_blocks.h"
 #include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 
 #undef WICK_Q4_0_VNNI
 #if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
@@ -26,22 +27,15 @@ HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace q4_0_vnni {
 
-// Highway's AVX3_DL target also enables AVX-VNNI, so the compiler emits the VEX form of
-// vpdpbusd, which Ice Lake (AVX512-VNNI only) lacks: such CPUs take the generic path.
-bool HasAvxVnni() {
-  static const bool has = __builtin_cpu_supports("avxvnni");
-  return has;
-}
-
-// AVX3_DL CPUs with AVX-VNNI (Zen 4, Sapphire Rapids): one vpdpbusd
+// Every AVX3_DL CPU has AVX512-VNNI (vnni_evex-inl.h): one vpdpbusd
 // multiplies a block's 32 unsigned nibbles by its 32 signed activations and sums them in
 // fours, where the generic path widens both to int16 first. 256-bit vectors, one block
 // each: as fast as 512-bit ones on Zen 4, and no cross-block shuffles. The nibbles are
 // unsigned (0..15); sum((q - 8) * a) = sum(q * a) - sum(8 * a), the second a vpdpbusd too.
-// Highway 1.0.3 has no VNNI op, hence the intrinsics.
+// Highway 1.0.3 has no VNNI op, hence the intrinsics (and vnni_evex-inl.h's instructions).
 
 // The whole-block sums of four rows' lane sums, as four int32 lanes (exact).
-__attribute__((target("avxvnni"))) inline __m128i BlockTotals4(const __m256i* dot) {
+inline __m128i BlockTotals4(const __m256i* dot) {
   const __m256i h =
       _mm256_hadd_epi32(_mm256_hadd_epi32(dot[0], dot[1]), _mm256_hadd_epi32(dot[2], dot[3]));
   return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
@@ -52,9 +46,8 @@ __attribute__((target("avxvnni"))) inline __m128i BlockTotals4(const __m256i* do
 // row-block costs about ten instructions and decode streams the weights at memory speed. Each
 // (row, activation) pair sums as DotQ4_0Q8_0Impl does: whole blocks, in order.
 template <int kActs>
-__attribute__((target("avxvnni"))) void DotQ4Q8VnniRows(const uint8_t* w, uint64_t row_bytes,
-                                                        const Q8_0Block* const* a, int64_t nb,
-                                                        float* const* out) {
+void DotQ4Q8VnniRows(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* const* a, int64_t nb,
+                     float* const* out) {
   constexpr int kRows = 4;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i eights = _mm256_set1_epi8(8);
@@ -82,9 +75,9 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniRows(const uint8_t* w, uint64
     for (int t = 0; t < kActs; ++t) {
       const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
       const __m256i neg_offset = _mm256_sub_epi32(
-          _mm256_setzero_si256(), _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights, av));
+          _mm256_setzero_si256(), vnni::DotBytes(_mm256_setzero_si256(), eights, av));
       __m256i dot[kRows];
-      for (int r = 0; r < kRows; ++r) dot[r] = _mm256_dpbusd_avx_epi32(neg_offset, x[r], av);
+      for (int r = 0; r < kRows; ++r) dot[r] = vnni::DotBytes(neg_offset, x[r], av);
       const __m128 scale = _mm_mul_ps(d_w, _mm_set1_ps(F16ToF32ByTable(a[t][b].d)));
       acc[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot)), scale, acc[t]);
     }
@@ -92,17 +85,16 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniRows(const uint8_t* w, uint64
   for (int t = 0; t < kActs; ++t) _mm_storeu_ps(out[t], acc[t]);
 }
 
-__attribute__((target("avxvnni"))) void DotQ4Q8VnniX4(const uint8_t* w, uint64_t row_bytes,
-                                                      const Q8_0Block* a, int64_t nb, float* out) {
+void DotQ4Q8VnniX4(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* a, int64_t nb,
+                   float* out) {
   DotQ4Q8VnniRows<1>(w, row_bytes, &a, nb, &out);
 }
 
 // DotQ4Q8VnniX4 for `count` (1 to 4) activation rows `a_stride` bytes apart (a batched decode
 // step, a prompt's tokens): each weight block is loaded and unpacked once for all, and every
 // result is bit-identical to DotQ4Q8VnniX4's. out[4 * t + r] is row r's, token t's.
-__attribute__((target("avxvnni"))) void DotQ4Q8VnniX4Tokens(const uint8_t* w, uint64_t row_bytes,
-                                                            const uint8_t* a, uint64_t a_stride,
-                                                            int count, int64_t nb, float* out) {
+void DotQ4Q8VnniX4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uint64_t a_stride,
+                         int count, int64_t nb, float* out) {
   const Q8_0Block* acts[4];
   float* outs[4];
   for (int t = 0; t < count; ++t) {
@@ -131,9 +123,8 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX4Tokens(const uint8_t* w, ui
 // broadcast, meets the same four elements of all eight rows, and a block's eight group sums
 // pile up in place, with no horizontal sums (llama.cpp repacks its Q4_0 weights for the same
 // reason; here the transposition happens in registers, once per block for all the tokens).
-__attribute__((target("avxvnni"))) void DotQ4Q8VnniX8Tokens(const uint8_t* w, uint64_t row_bytes,
-                                                            const uint8_t* a, uint64_t a_stride,
-                                                            int count, int64_t nb, float* out) {
+void DotQ4Q8VnniX8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uint64_t a_stride,
+                         int count, int64_t nb, float* out) {
   constexpr int kRows = 8;
   constexpr int kMaxActs = 4;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
@@ -171,9 +162,8 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX8Tokens(const uint8_t* w, ui
     for (int t = 0; t < count; ++t) {
       const Q8_0Block& ab = acts[t][b];
       // -8 * sum(a) in every lane: the nibbles' offset, for the whole block.
-      __m256i offset =
-          _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), eights,
-                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs)));
+      __m256i offset = vnni::DotBytes(_mm256_setzero_si256(), eights,
+                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs)));
       offset = _mm256_add_epi32(offset, _mm256_permute2x128_si256(offset, offset, 1));
       offset = _mm256_add_epi32(offset, _mm256_shuffle_epi32(offset, 0x4e));
       offset = _mm256_add_epi32(offset, _mm256_shuffle_epi32(offset, 0xb1));
@@ -181,7 +171,7 @@ __attribute__((target("avxvnni"))) void DotQ4Q8VnniX8Tokens(const uint8_t* w, ui
       for (int g = 0; g < 8; ++g) {
         int32_t four;
         std::memcpy(&four, ab.qs + 4 * g, sizeof(four));
-        total = _mm256_dpbusd_avx_epi32(total, group[g], _mm256_set1_epi32(four));
+        total = vnni::DotBytes(total, group[g], _mm256_set1_epi32(four));
       }
       const __m256 scale = _mm256_mul_ps(d_w, _mm256_set1_ps(F16ToF32ByTable(ab.d)));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), scale, acc[t]);

@@ -1,0 +1,49 @@
+// AVX512-VNNI's vpdpbusd and vpdpwssd on 256-bit vectors, always EVEX-encoded, for Highway's
+// AVX3_DL target. Include it after <hwy/highway.h> in a file that Highway's foreach_target.h
+// re-includes; WICK_VNNI_EVEX says whether this target has them.
+//
+// Why not the intrinsics: Highway 1.0.3 (Debian 12's) compiles AVX3_DL with AVX-VNNI, the
+// VEX-encoded form of these instructions (Alder Lake, Sapphire Rapids, Zen 5), so GCC emits
+// _mm256_dpwssd_epi32 as VEX; but it picks AVX3_DL at run time on any CPU with AVX512-VNNI,
+// and Ice Lake and Zen 4 have that without AVX-VNNI: the VEX form stops them with SIGILL (the
+// k-quant dot products did, on a Zen 4). The EVEX form runs wherever AVX3_DL is picked.
+// tests/kernels/vnni_encoding_test.cpp checks that the library holds no VEX form.
+#if defined(WICK_KERNELS_CPU_VNNI_EVEX_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef WICK_KERNELS_CPU_VNNI_EVEX_INL_H_
+#undef WICK_KERNELS_CPU_VNNI_EVEX_INL_H_
+#else
+#define WICK_KERNELS_CPU_VNNI_EVEX_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#undef WICK_VNNI_EVEX
+#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
+#define WICK_VNNI_EVEX 1
+#include <immintrin.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace vnni {
+
+// (%{ %}: braces are dialect alternatives in GCC asm.)
+// acc + the sums of four products of unsigned bytes of u and signed bytes of s, per int32 lane
+// (_mm256_dpbusd_epi32).
+HWY_INLINE __m256i DotBytes(__m256i acc, __m256i u, __m256i s) {
+  asm("%{evex%} vpdpbusd %[s], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(u), [s] "vm"(s));
+  return acc;
+}
+
+// acc + the sums of pairs of products of the int16 lanes of a and b, per int32 lane
+// (_mm256_dpwssd_epi32).
+HWY_INLINE __m256i DotPairs(__m256i acc, __m256i a, __m256i b) {
+  asm("%{evex%} vpdpwssd %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [b] "vm"(b));
+  return acc;
+}
+
+}  // namespace vnni
+}  // namespace wick::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
+#endif  // WICK_KERNELS_CPU_VNNI_EVEX_INL_H_ toggle
