@@ -250,10 +250,13 @@ Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Back
   // (Shape 0: ForwardBatch's shapes, its numbers of sequences, differ in their ops.)
   const int64_t shape = n == 1 && last_only ? 0 : -1;
   WICK_ASSIGN_OR_RETURN(Stage st, RunLayers(tokens.data(), n, {&seg, 1}, be, shape));
-  cache.Advance(n);
   const int64_t first = last_only ? n - 1 : 0;
-  return Output(st, be, st.act->x + first * hp_.n_embd, n - first, logits,
-                kernels::MatmulPath::kAuto);
+  // The cache takes the new rows only once the step has run: a step that fails (on a GPU,
+  // as late as EndStep) leaves it as it was, and the caller may run the tokens again.
+  WICK_RETURN_IF_ERROR(Output(st, be, st.act->x + first * hp_.n_embd, n - first, logits,
+                              kernels::MatmulPath::kAuto));
+  cache.Advance(n);
+  return OkStatus();
 }
 
 Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& be, float* logits) {
@@ -299,7 +302,14 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
   // number of sequences: the GPU may record it once and replay it.
   const int64_t shape = all_decode ? n : -1;
   WICK_ASSIGN_OR_RETURN(Stage st, RunLayers(batch_tokens_.data(), n, segs_, be, shape));
+  // As in Forward, the caches advance only after the step has run.
+  WICK_RETURN_IF_ERROR(OutputBatch(batch, st, be, n_logits, logits));
   for (const Segment& s : segs_) s.cache->Advance(s.n);
+  return OkStatus();
+}
+
+Status LlamaModel::OutputBatch(std::span<const BatchSequence> batch, const Stage& st, Backend& be,
+                               int64_t n_logits, float* logits) {
   if (n_logits == 0) {
     // Nothing to bring back, but the step must still run (and finish) on the GPU.
     if (st.be != &be) return st.be->EndStep();

@@ -60,13 +60,15 @@ class LlamaModel {
   // `cache`, and writes the logits of every token to `logits` ([tokens][n_vocab]), or with
   // `last_only` those of the last token ([n_vocab]): generation needs no more, and the output
   // projection is the largest matmul of a small model. `backend` runs the layers that are not
-  // offloaded, and the embedding lookup; `logits` is host memory.
+  // offloaded, and the embedding lookup; `logits` is host memory. After an error the cache
+  // holds what it held before (its rows past n_past may have been overwritten).
   Status Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& backend, float* logits,
                  bool last_only = false);
 
   // Runs several sequences (distinct caches) in one pass: every matmul takes all their tokens.
   // Writes [k][n_vocab] logits for the k sequences with `logits` set, in order. Each
-  // sequence's results are bit-identical to running it alone through ForwardBatch.
+  // sequence's results are bit-identical to running it alone through ForwardBatch. After an
+  // error every cache holds what it held before, as with Forward.
   Status ForwardBatch(std::span<const BatchSequence> batch, Backend& backend, float* logits);
 
  private:
@@ -108,6 +110,10 @@ class LlamaModel {
   // `logits`, on the output's stage, and the end of the step.
   Status Output(Stage from, Backend& cpu, const float* x, int64_t rows, float* logits,
                 kernels::MatmulPath path);
+  // ForwardBatch's output: the last rows of the sequences that want logits (n_logits of
+  // them), side by side, through Output; or only the end of the step when none does.
+  Status OutputBatch(std::span<const BatchSequence> batch, const Stage& st, Backend& cpu,
+                     int64_t n_logits, float* logits);
   Status CheckCache(const KvCache& cache) const;
   Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st);
   // fn(row0, rows, path) for each run of segments sharing a path: the rows one matmul call

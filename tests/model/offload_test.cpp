@@ -59,11 +59,15 @@ class StandInDevice : public CpuBackend {
   Status EndStep() override {
     EXPECT_TRUE(in_step_) << "a step ended that never began";
     in_step_ = false;
+    // As a GPU reports a fault of a step's kernels: when the step runs, at its end.
+    if (fail_end_step_) return Error(ErrorCode::kIo, "stand-in: the step failed");
     return OkStatus();
   }
+  void AbortStep() override { in_step_ = false; }
 
   int to_device_ = 0, to_host_ = 0, recordable_steps_ = 0;
   bool in_step_ = false;
+  bool fail_end_step_ = false;
 
  private:
   uint64_t in_use_ = 0;
@@ -177,6 +181,46 @@ TEST_F(OffloadTest, BatchedSequencesMatchTheCpu) {
   EXPECT_EQ(got, want);
   EXPECT_EQ(s0.n_past(), 14);
   EXPECT_FALSE(device_.in_step_);
+}
+
+// A step that fails as late as its end leaves every cache as it was: running the same
+// tokens again gives the CPU's logits, as if the failed step never happened.
+TEST_F(OffloadTest, AFailedStepLeavesTheCachesAsTheyWere) {
+  for (int64_t layers : {4, 2}) {  // the output on the device, then on the host
+    SCOPED_TRACE(layers);
+    auto split = Offloaded(layers);
+    const std::vector<int32_t> prompt = Tokens(9, 5);
+    KvCache cc = *cpu_model_->NewCache(64), c0 = *split->NewCache(64), c1 = *split->NewCache(64);
+    std::vector<float> want(n_vocab_), got(2 * n_vocab_);
+    ASSERT_TRUE(cpu_model_->Forward(prompt, cc, cpu_, want.data(), true).ok());
+
+    device_.fail_end_step_ = true;
+    Status st = split->Forward(prompt, c0, cpu_, got.data(), true);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.error().message().find("the step failed"), std::string::npos);
+    EXPECT_EQ(c0.n_past(), 0);
+    device_.fail_end_step_ = false;
+    ASSERT_TRUE(split->Forward(prompt, c0, cpu_, got.data(), true).ok());
+    EXPECT_EQ(std::vector<float>(got.begin(), got.begin() + n_vocab_), want);
+
+    // The same for a batch: a decode step of two sequences, and a prompt without logits.
+    ASSERT_TRUE(split->Forward(prompt, c1, cpu_, got.data(), true).ok());
+    const int32_t t0 = 11, t1 = 13;
+    const std::vector<BatchSequence> decode{{.tokens = {&t0, 1}, .cache = &c0, .logits = true},
+                                            {.tokens = {&t1, 1}, .cache = &c1, .logits = true}};
+    const BatchSequence quiet{.tokens = {&t1, 1}, .cache = &c1, .logits = false};
+    device_.fail_end_step_ = true;
+    EXPECT_FALSE(split->ForwardBatch(decode, cpu_, got.data()).ok());
+    EXPECT_FALSE(split->ForwardBatch({&quiet, 1}, cpu_, got.data()).ok());
+    EXPECT_EQ(c0.n_past(), 9);
+    EXPECT_EQ(c1.n_past(), 9);
+    device_.fail_end_step_ = false;
+    ASSERT_TRUE(split->ForwardBatch(decode, cpu_, got.data()).ok());
+    EXPECT_EQ(c0.n_past(), 10);
+    ASSERT_TRUE(cpu_model_->Forward({&t1, 1}, cc, cpu_, want.data(), true).ok());
+    EXPECT_EQ(std::vector<float>(got.begin() + n_vocab_, got.end()), want);
+    EXPECT_FALSE(device_.in_step_);
+  }
 }
 
 TEST_F(OffloadTest, CachesInTheWrongPlaceAndBadLayerCountsAreErrors) {
