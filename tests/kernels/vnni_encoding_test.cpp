@@ -14,7 +14,7 @@
 namespace wick {
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__)
 TEST(VnniEncodingTest, KernelsHoldNoVexVnniInstructions) {
   if (std::system("objdump --version > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "objdump (binutils) not found: cannot read this binary's instructions";
