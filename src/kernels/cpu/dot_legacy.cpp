@@ -23,7 +23,7 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
-#include "kernels/cpu/q4_0_vnni-inl.h"    // per target: after highway.h
+#include "kernels/cpu/q4_0_x86-inl.h"     // per target: after highway.h
 #include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
 #include "kernels/cpu/wasm_relaxed.h"
 
@@ -367,8 +367,8 @@ HWY_INLINE float MinTerm(uint16_t m_w, uint16_t s_a) {
   return hn::GetLane(hn::Mul(BroadcastScale(d1, m_w), BroadcastScale(d1, s_a)));
 }
 
-#ifdef WICK_Q4_0_VNNI
-using namespace q4_0_vnni;  // NOLINT(google-build-using-namespace): this file's own kernels
+#ifdef WICK_Q4_0_X86
+using namespace q4_0_x86;  // NOLINT(google-build-using-namespace): this file's own kernels
 #endif
 
 #ifdef WICK_REF_ORDER_X86
@@ -450,9 +450,9 @@ float DotQ4_0Q8_0LanesImpl(const void* vw, const void* va, int64_t n) {
 }
 
 void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64_t n, float* out) {
-#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-  DotQ4Q8VnniX4(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va),
-                n / static_cast<int64_t>(kBlock), out);
+#ifdef WICK_Q4_0_X86
+  DotQ4Q8X4(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va),
+            n / static_cast<int64_t>(kBlock), out);
 #elif HWY_TARGET == HWY_WASM
   DotQ4_0Q8_0RowsWasm(vw, row_bytes, 4, va, n, out);
 #else
@@ -468,9 +468,9 @@ void DotQ4_0Q8_0X4TokensImpl(const void* vw, uint64_t row_bytes, const void* va,
 // Eight rows: out[8 * t + r].
 void DotQ4_0Q8_0X8TokensImpl(const void* vw, uint64_t row_bytes, const void* va, uint64_t a_stride,
                              int count, int64_t n, float* out) {
-#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-  DotQ4Q8VnniX8Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
-                      a_stride, count, n / static_cast<int64_t>(kBlock), out);
+#ifdef WICK_Q4_0_X86
+  DotQ4Q8X8Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
+                  a_stride, count, n / static_cast<int64_t>(kBlock), out);
 #else
   float half[4 * 4];
   for (int h = 0; h < 2; ++h) {
@@ -485,9 +485,9 @@ void DotQ4_0Q8_0X8TokensImpl(const void* vw, uint64_t row_bytes, const void* va,
 
 void DotQ4_0Q8_0X4TokensImpl(const void* vw, uint64_t row_bytes, const void* va, uint64_t a_stride,
                              int count, int64_t n, float* out) {
-#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-  DotQ4Q8VnniX4Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
-                      a_stride, count, n / static_cast<int64_t>(kBlock), out);
+#ifdef WICK_Q4_0_X86
+  DotQ4Q8X4Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
+                  a_stride, count, n / static_cast<int64_t>(kBlock), out);
 #else
   for (int t = 0; t < count; ++t) {
     DotQ4_0Q8_0X4Impl(vw, row_bytes, static_cast<const uint8_t*>(va) + t * a_stride, n,

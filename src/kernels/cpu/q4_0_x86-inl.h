@@ -1,12 +1,13 @@
-// Q4_0 dot products with AVX512-VNNI for Highway's AVX3_DL target (Ice Lake, Zen 4 and newer), in
-// the whole-block order of llama.cpp's repacked Q4_0 kernels (ref_order.h). Include it after
-// <hwy/highway.h> in a file that Highway's foreach_target.h re-includes; WICK_Q4_0_VNNI says
-// whether this target has them.
-#if defined(WICK_KERNELS_CPU_Q4_0_VNNI_INL_H_) == defined(HWY_TARGET_TOGGLE)
-#ifdef WICK_KERNELS_CPU_Q4_0_VNNI_INL_H_
-#undef WICK_KERNELS_CPU_Q4_0_VNNI_INL_H_
+// Q4_0 dot products for Highway's x86 targets from AVX2 up, in the whole-block order of
+// llama.cpp's repacked Q4_0 kernels (ref_order.h): each block's integer sum exactly, then one
+// multiply-add per block, so every result is bit-identical to DotQ4_0Q8_0Impl's. Include it
+// after <hwy/highway.h> in a file that Highway's foreach_target.h re-includes; WICK_Q4_0_X86
+// says whether this target has them.
+#if defined(WICK_KERNELS_CPU_Q4_0_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef WICK_KERNELS_CPU_Q4_0_X86_INL_H_
+#undef WICK_KERNELS_CPU_Q4_0_X86_INL_H_
 #else
-#define WICK_KERNELS_CPU_Q4_0_VNNI_INL_H_
+#define WICK_KERNELS_CPU_Q4_0_X86_INL_H_
 #endif
 
 #include <hwy/highway.h>
@@ -18,21 +19,32 @@
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 
-#undef WICK_Q4_0_VNNI
-#if HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-#define WICK_Q4_0_VNNI 1
+#undef WICK_Q4_0_X86
+#if HWY_TARGET <= HWY_AVX2 && HWY_ARCH_X86
+#define WICK_Q4_0_X86 1
 #include <immintrin.h>
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
-namespace q4_0_vnni {
+namespace q4_0_x86 {
 
-// Every AVX3_DL CPU has AVX512-VNNI (vnni_evex-inl.h): one vpdpbusd
-// multiplies a block's 32 unsigned nibbles by its 32 signed activations and sums them in
-// fours, where the generic path widens both to int16 first. 256-bit vectors, one block
-// each: as fast as 512-bit ones on Zen 4, and no cross-block shuffles. The nibbles are
-// unsigned (0..15); sum((q - 8) * a) = sum(q * a) - sum(8 * a), the second a vpdpbusd too.
-// Highway 1.0.3 has no VNNI op, hence the intrinsics (and vnni_evex-inl.h's instructions).
+// A block's 32 unsigned nibbles times its 32 signed activations, summed in fours into int32
+// lanes, where the generic path widens both to int16 first. 256-bit vectors, one block each:
+// as fast as 512-bit ones on Zen 4, and no cross-block shuffles. The nibbles are unsigned
+// (0..15); sum((q - 8) * a) = sum(q * a) - sum(8 * a), the second such a sum too.
+
+// acc + the sums of four products of unsigned bytes u (below 128: nibbles, eights) and signed
+// bytes s, per int32 lane: one vpdpbusd where the CPU has AVX-512 VNNI (AVX3_DL), else
+// vpmaddubsw (whose int16 pair sums cannot saturate for such u: 2 * 127 * 128 < 2^15) and
+// vpmaddwd. Exact either way, so the targets' results are the same bits.
+HWY_INLINE __m256i DotBytes(__m256i acc, __m256i u, __m256i s) {
+#ifdef WICK_VNNI_EVEX
+  return vnni::DotBytes(acc, u, s);
+#else
+  const __m256i pairs = _mm256_maddubs_epi16(u, s);
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+#endif
+}
 
 // The whole-block sums of four rows' lane sums, as four int32 lanes (exact).
 inline __m128i BlockTotals4(const __m256i* dot) {
@@ -46,8 +58,8 @@ inline __m128i BlockTotals4(const __m256i* dot) {
 // row-block costs about ten instructions and decode streams the weights at memory speed. Each
 // (row, activation) pair sums as DotQ4_0Q8_0Impl does: whole blocks, in order.
 template <int kActs>
-void DotQ4Q8VnniRows(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* const* a, int64_t nb,
-                     float* const* out) {
+void DotQ4Q8Rows(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* const* a, int64_t nb,
+                 float* const* out) {
   constexpr int kRows = 4;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i eights = _mm256_set1_epi8(8);
@@ -74,10 +86,10 @@ void DotQ4Q8VnniRows(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* cons
         static_cast<int16_t>(rows[2][b].d), static_cast<int16_t>(rows[3][b].d), 0, 0, 0, 0));
     for (int t = 0; t < kActs; ++t) {
       const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
-      const __m256i neg_offset = _mm256_sub_epi32(
-          _mm256_setzero_si256(), vnni::DotBytes(_mm256_setzero_si256(), eights, av));
+      const __m256i neg_offset =
+          _mm256_sub_epi32(_mm256_setzero_si256(), DotBytes(_mm256_setzero_si256(), eights, av));
       __m256i dot[kRows];
-      for (int r = 0; r < kRows; ++r) dot[r] = vnni::DotBytes(neg_offset, x[r], av);
+      for (int r = 0; r < kRows; ++r) dot[r] = DotBytes(neg_offset, x[r], av);
       const __m128 scale = _mm_mul_ps(d_w, _mm_set1_ps(F16ToF32ByTable(a[t][b].d)));
       acc[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(BlockTotals4(dot)), scale, acc[t]);
     }
@@ -85,16 +97,15 @@ void DotQ4Q8VnniRows(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* cons
   for (int t = 0; t < kActs; ++t) _mm_storeu_ps(out[t], acc[t]);
 }
 
-void DotQ4Q8VnniX4(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* a, int64_t nb,
-                   float* out) {
-  DotQ4Q8VnniRows<1>(w, row_bytes, &a, nb, &out);
+void DotQ4Q8X4(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* a, int64_t nb, float* out) {
+  DotQ4Q8Rows<1>(w, row_bytes, &a, nb, &out);
 }
 
-// DotQ4Q8VnniX4 for `count` (1 to 4) activation rows `a_stride` bytes apart (a batched decode
+// DotQ4Q8X4 for `count` (1 to 4) activation rows `a_stride` bytes apart (a batched decode
 // step, a prompt's tokens): each weight block is loaded and unpacked once for all, and every
-// result is bit-identical to DotQ4Q8VnniX4's. out[4 * t + r] is row r's, token t's.
-void DotQ4Q8VnniX4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uint64_t a_stride,
-                         int count, int64_t nb, float* out) {
+// result is bit-identical to DotQ4Q8X4's. out[4 * t + r] is row r's, token t's.
+void DotQ4Q8X4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uint64_t a_stride,
+                     int count, int64_t nb, float* out) {
   const Q8_0Block* acts[4];
   float* outs[4];
   for (int t = 0; t < count; ++t) {
@@ -103,28 +114,28 @@ void DotQ4Q8VnniX4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a,
   }
   switch (count) {
     case 1:
-      DotQ4Q8VnniRows<1>(w, row_bytes, acts, nb, outs);
+      DotQ4Q8Rows<1>(w, row_bytes, acts, nb, outs);
       break;
     case 2:
-      DotQ4Q8VnniRows<2>(w, row_bytes, acts, nb, outs);
+      DotQ4Q8Rows<2>(w, row_bytes, acts, nb, outs);
       break;
     case 3:
-      DotQ4Q8VnniRows<3>(w, row_bytes, acts, nb, outs);
+      DotQ4Q8Rows<3>(w, row_bytes, acts, nb, outs);
       break;
     default:
-      DotQ4Q8VnniRows<4>(w, row_bytes, acts, nb, outs);
+      DotQ4Q8Rows<4>(w, row_bytes, acts, nb, outs);
       break;
   }
 }
 
 // Eight weight rows against `count` (1 to 4) activation rows `a_stride` bytes apart, into
-// out[8 * t + r], each result bit-identical to DotQ4Q8VnniX4's. The rows' blocks are transposed
-// so that int32 lane r of every vpdpbusd belongs to row r: a group of four activations,
+// out[8 * t + r], each result bit-identical to DotQ4Q8X4's. The rows' blocks are transposed
+// so that int32 lane r of every DotBytes belongs to row r: a group of four activations,
 // broadcast, meets the same four elements of all eight rows, and a block's eight group sums
 // pile up in place, with no horizontal sums (llama.cpp repacks its Q4_0 weights for the same
 // reason; here the transposition happens in registers, once per block for all the tokens).
-void DotQ4Q8VnniX8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uint64_t a_stride,
-                         int count, int64_t nb, float* out) {
+void DotQ4Q8X8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uint64_t a_stride,
+                     int count, int64_t nb, float* out) {
   constexpr int kRows = 8;
   constexpr int kMaxActs = 4;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
@@ -162,8 +173,8 @@ void DotQ4Q8VnniX8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a,
     for (int t = 0; t < count; ++t) {
       const Q8_0Block& ab = acts[t][b];
       // -8 * sum(a) in every lane: the nibbles' offset, for the whole block.
-      __m256i offset = vnni::DotBytes(_mm256_setzero_si256(), eights,
-                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs)));
+      __m256i offset = DotBytes(_mm256_setzero_si256(), eights,
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs)));
       offset = _mm256_add_epi32(offset, _mm256_permute2x128_si256(offset, offset, 1));
       offset = _mm256_add_epi32(offset, _mm256_shuffle_epi32(offset, 0x4e));
       offset = _mm256_add_epi32(offset, _mm256_shuffle_epi32(offset, 0xb1));
@@ -171,7 +182,7 @@ void DotQ4Q8VnniX8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a,
       for (int g = 0; g < 8; ++g) {
         int32_t four;
         std::memcpy(&four, ab.qs + 4 * g, sizeof(four));
-        total = vnni::DotBytes(total, group[g], _mm256_set1_epi32(four));
+        total = DotBytes(total, group[g], _mm256_set1_epi32(four));
       }
       const __m256 scale = _mm256_mul_ps(d_w, _mm256_set1_ps(F16ToF32ByTable(ab.d)));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), scale, acc[t]);
@@ -180,9 +191,9 @@ void DotQ4Q8VnniX8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a,
   for (int t = 0; t < count; ++t) _mm256_storeu_ps(out + kRows * t, acc[t]);
 }
 
-}  // namespace q4_0_vnni
+}  // namespace q4_0_x86
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
-#endif  // HWY_TARGET == HWY_AVX3_DL && HWY_ARCH_X86
-#endif  // WICK_KERNELS_CPU_Q4_0_VNNI_INL_H_
+#endif  // HWY_TARGET <= HWY_AVX2 && HWY_ARCH_X86
+#endif  // WICK_KERNELS_CPU_Q4_0_X86_INL_H_
