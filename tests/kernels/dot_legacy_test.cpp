@@ -370,7 +370,9 @@ TEST_P(DotLegacyTest, Q4_0RowsAndTokensEqualOneRowBitForBit) {
       simd::DotQ4_0Q8_0X8Tokens(w.data(), row_bytes, a.data(), a_stride, count, n, x8);
       for (int t = 0; t < count; ++t) {
         for (int r = 0; r < 8; ++r) {
-          if (r < 4) EXPECT_EQ(x4[4 * t + r], want[t][r]) << "X4 n=" << n << " count " << count;
+          if (r < 4) {
+            EXPECT_EQ(x4[4 * t + r], want[t][r]) << "X4 n=" << n << " count " << count;
+          }
           EXPECT_EQ(x8[8 * t + r], want[t][r])
               << "X8 n=" << n << " count " << count << " row " << r;
         }
