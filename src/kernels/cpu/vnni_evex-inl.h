@@ -6,8 +6,10 @@
 // VEX-encoded form of these instructions (Alder Lake, Sapphire Rapids, Zen 5), so GCC emits
 // _mm256_dpwssd_epi32 as VEX; but it picks AVX3_DL at run time on any CPU with AVX512-VNNI,
 // and Ice Lake and Zen 4 have that without AVX-VNNI: the VEX form stops them with SIGILL (the
-// k-quant dot products did, on a Zen 4). The EVEX form runs wherever AVX3_DL is picked.
-// tests/kernels/vnni_encoding_test.cpp checks that the library holds no VEX form.
+// k-quant dot products did, on a Zen 4). The EVEX form runs wherever AVX3_DL is picked: the
+// helpers below spell it with the {evex} pseudo-prefix (written %{evex%}, since braces mark
+// dialect alternatives in GCC's asm templates). tests/kernels/vnni_encoding_test.cpp reads the
+// kernels' instructions in its own binary and fails on any VEX form.
 #if defined(WICK_KERNELS_CPU_VNNI_EVEX_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef WICK_KERNELS_CPU_VNNI_EVEX_INL_H_
 #undef WICK_KERNELS_CPU_VNNI_EVEX_INL_H_
@@ -26,7 +28,6 @@ HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace vnni {
 
-// (%{ %}: braces are dialect alternatives in GCC asm.)
 // acc + the sums of four products of unsigned bytes of u and signed bytes of s, per int32 lane
 // (_mm256_dpbusd_epi32).
 HWY_INLINE __m256i DotBytes(__m256i acc, __m256i u, __m256i s) {
