@@ -158,6 +158,8 @@ class Backend {
   virtual void SwiGlu(const float* gate, const float* up, float* out, int64_t rows,
                       int64_t cols) = 0;
   virtual void Add(const float* a, const float* b, float* out, int64_t n) = 0;
+  // x[r] = x[r] + bias for each of `rows` rows of n (back to back).
+  virtual void AddBias(float* x, const float* bias, int64_t rows, int64_t n) = 0;
   virtual Status Attention(const kernels::AttentionParams& params) = 0;
   // Independent attention calls in one pass, each row computed as if alone.
   virtual Status AttentionBatch(std::span<const kernels::AttentionParams> batch) = 0;
@@ -212,6 +214,7 @@ class CpuBackend : public Backend {
             const kernels::RopeConfig& config) override;
   void SwiGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
   void Add(const float* a, const float* b, float* out, int64_t n) override;
+  void AddBias(float* x, const float* bias, int64_t rows, int64_t n) override;
   Status Attention(const kernels::AttentionParams& params) override;
   Status AttentionBatch(std::span<const kernels::AttentionParams> batch) override;
   void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,

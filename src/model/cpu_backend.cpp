@@ -98,6 +98,15 @@ void CpuBackend::Add(const float* a, const float* b, float* out, int64_t n) {
   });
 }
 
+void CpuBackend::AddBias(float* x, const float* bias, int64_t rows, int64_t n) {
+  pool_.ParallelFor(rows, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(n, 1)),
+                    [&](int64_t begin, int64_t end) {
+                      for (int64_t r = begin; r < end; ++r) {
+                        kernels::Add(x + r * n, bias, x + r * n, n);
+                      }
+                    });
+}
+
 Status CpuBackend::Attention(const kernels::AttentionParams& params) {
   return kernels::Attention(params, pool_);
 }

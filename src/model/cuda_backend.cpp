@@ -570,6 +570,13 @@ void CudaBackend::Add(const float* a, const float* b, float* out, int64_t n) {
   Check(kernels::cuda::Add(a, b, out, n, stream_), "add");
 }
 
+void CudaBackend::AddBias(float* x, const float* bias, int64_t rows, int64_t n) {
+  if (!Launches({16, Key(x), Key(bias), static_cast<uint64_t>(rows), static_cast<uint64_t>(n)})) {
+    return;
+  }
+  Check(kernels::cuda::AddBias(x, bias, rows, n, stream_), "bias add");
+}
+
 void CudaBackend::StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                             int64_t row_bytes) {
   if (!Launches({6, Key(src), static_cast<uint64_t>(rows)}, /*per_step_values=*/true)) return;

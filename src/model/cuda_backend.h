@@ -68,6 +68,7 @@ class CudaBackend : public Backend {
             const kernels::RopeConfig& config) override;
   void SwiGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
   void Add(const float* a, const float* b, float* out, int64_t n) override;
+  void AddBias(float* x, const float* bias, int64_t rows, int64_t n) override;
   Status Attention(const kernels::AttentionParams& params) override;
   Status AttentionBatch(std::span<const kernels::AttentionParams> batch) override;
   // A batch of decode tokens (one per sequence) takes one launch per kernel for all of them.

@@ -372,11 +372,9 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
     return be.MatmulMany(qkv, h + row0 * hp_.n_embd, rows, path);
   }));
   if (L.bq) {
-    for (int64_t t = 0; t < n; ++t) {
-      be.Add(a.q + t * q_dim, L.bq.f32(), a.q + t * q_dim, q_dim);
-      be.Add(a.k + t * kv_dim, L.bk.f32(), a.k + t * kv_dim, kv_dim);
-      be.Add(a.v + t * kv_dim, L.bv.f32(), a.v + t * kv_dim, kv_dim);
-    }
+    be.AddBias(a.q, L.bq.f32(), n, q_dim);
+    be.AddBias(a.k, L.bk.f32(), n, kv_dim);
+    be.AddBias(a.v, L.bv.f32(), n, kv_dim);
   }
   if (L.q_norm) {
     be.RmsNorm(a.q, L.q_norm.f32(), a.q, n * hp_.n_head, hp_.head_dim, hp_.rms_eps);

@@ -90,9 +90,9 @@ class CudaModelTest : public ::testing::Test {
     std::unique_ptr<LlamaModel> cpu_model, gpu_model;
   };
 
-  Pair Build(DType type, int64_t gpu_layers = -1) {
+  Pair Build(DType type, int64_t gpu_layers = -1, const SynthPreset* preset = nullptr) {
     SynthOptions options;
-    options.preset = *FindSynthPreset("tiny");
+    options.preset = preset != nullptr ? preset : *FindSynthPreset("tiny");
     options.type = type;
     Pair p;
     Result<GgufWriter> writer = BuildSyntheticModel(options);
@@ -199,6 +199,29 @@ TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
                                                                        : "f32 x ";
     Compare(p, DType::kF16, 12, 6, ToleranceFor(type), how + std::string(NameOf(type)));
     gpu_->set_gemv_activations(std::nullopt);
+  }
+}
+
+// The other architectures' extra steps on the GPU: Qwen2's q/k/v biases (one add a bias for
+// all of a step's tokens), NEOX RoPE and an output projection that is the embedding table
+// (tied: the table both on the host for lookups and on the GPU as a weight); Qwen3's RMSNorm of
+// every q and k head. `tiny`'s size, so that the emulator runs it too.
+TEST_F(CudaModelTest, Qwen2AndQwen3MatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (std::string_view arch : {"qwen2", "qwen3"}) {
+    SynthPreset preset = **FindSynthPreset("qwen2-1.5b");
+    preset.arch = arch;
+    preset.n_embd = 256;
+    preset.n_layer = 2;
+    preset.n_head = 8;
+    preset.n_head_kv = 2;
+    preset.n_ff = 512;
+    preset.n_vocab = 0;  // the generated vocabulary's 32000
+    Pair p = Build(DType::kQ8_0, -1, &preset);
+    ASSERT_TRUE(p.gpu_model);
+    ASSERT_EQ(p.gpu_model->hparams().arch->name, arch);
+    // 20 prompt tokens (the bias over 20 rows at once), then decode steps (recorded, replayed).
+    Compare(p, DType::kF16, 20, 4, 0.10f, std::string(arch));
   }
 }
 

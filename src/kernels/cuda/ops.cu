@@ -177,6 +177,24 @@ __global__ void AddKernel4(const float4* a, const float4* b, float4* out, int64_
   }
 }
 
+// x[r][i] += bias[i] for rows of n: one launch for all of a step's rows (a bias add per row
+// was a launch per token, 3 a layer for Qwen2's q, k and v).
+__global__ void AddBiasKernel(float* x, const float* bias, int64_t rows, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    x[i] = x[i] + bias[i % n];
+  }
+}
+
+__global__ void AddBiasKernel4(float4* x, const float4* bias, int64_t rows, int64_t n4) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * n4;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const float4 a = x[i];
+    const float4 b = bias[i % n4];
+    x[i] = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
+  }
+}
+
 // ---- Conversions and the KV store ----
 
 // Where row r of a KV store goes: row_dst[r] (device memory) when given, else dst + r *
@@ -400,6 +418,17 @@ cudaError_t Add(const float* a, const float* b, float* out, int64_t n, cudaStrea
                                                         reinterpret_cast<float4*>(out), n / 4);
   } else {
     AddKernel<<<GridFor(n), kThreads, 0, stream>>>(a, b, out, n);
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t AddBias(float* x, const float* bias, int64_t rows, int64_t n, cudaStream_t stream) {
+  if (rows <= 0 || n <= 0) return cudaSuccess;
+  if (n % 4 == 0 && Aligned16(x) && Aligned16(bias)) {
+    AddBiasKernel4<<<GridFor(rows * n / 4), kThreads, 0, stream>>>(
+        reinterpret_cast<float4*>(x), reinterpret_cast<const float4*>(bias), rows, n / 4);
+  } else {
+    AddBiasKernel<<<GridFor(rows * n), kThreads, 0, stream>>>(x, bias, rows, n);
   }
   return cudaGetLastError();
 }

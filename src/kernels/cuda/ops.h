@@ -39,6 +39,10 @@ cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cu
 // out = a + b; out may alias either input.
 cudaError_t Add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream);
 
+// x[r] = x[r] + bias for each of `rows` rows of n floats (back to back), the CPU's f32
+// addition: a layer's bias for all of a step's tokens at once.
+cudaError_t AddBias(float* x, const float* bias, int64_t rows, int64_t n, cudaStream_t stream);
+
 // Row r of src ([rows][n] f32) to dst + r * row_bytes as `type`: F32, F16 (round to nearest
 // even) or Q8_0 (n a multiple of 32, rounded as the CPU's QuantizeQ8_0). For the KV cache.
 cudaError_t StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,

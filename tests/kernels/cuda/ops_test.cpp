@@ -157,6 +157,31 @@ TEST(CudaOpsTest, SwiGluAndAddMatchCpu) {
   }
 }
 
+TEST(CudaOpsTest, AddBiasMatchesCpuRowByRow) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  // n a multiple of 4 or not (the float4 kernel or the scalar one), x aligned or not.
+  for (int64_t n : {1, 5, 256, 3584}) {
+    for (int64_t rows : {1, 3, 64}) {
+      for (int64_t offset : {0, 1}) {
+        SCOPED_TRACE(::testing::Message() << "n " << n << " rows " << rows << " offset " << offset);
+        const std::vector<float> x = RandomFloats(static_cast<size_t>(rows * n + 1), 8, 4.0f);
+        const std::vector<float> bias = RandomFloats(static_cast<size_t>(n), 9);
+        std::vector<float> want = x;
+        for (int64_t r = 0; r < rows; ++r) {
+          float* row = want.data() + offset + r * n;
+          kernels::Add(row, bias.data(), row, n);
+        }
+        DeviceBuffer dx(x), dbias(bias);
+        ASSERT_CUDA_OK(AddBias(dx.get<float>() + offset, dbias.get<float>(), rows, n, nullptr));
+        const std::vector<float> got = dx.Download<float>(x.size());
+        for (size_t i = 0; i < x.size(); ++i) {
+          ASSERT_EQ(got[i], want[i]) << "element " << i;  // one IEEE addition, or untouched
+        }
+      }
+    }
+  }
+}
+
 // Inputs with every kind of value an f16 conversion treats specially.
 std::vector<float> F16TestValues(size_t n, uint32_t seed) {
   std::vector<float> v = RandomFloats(n, seed);
