@@ -122,7 +122,8 @@ class Backend {
 
   // A forward step whose work the backend may record once and replay (CUDA graphs): the
   // ops between BeginStep and EndStep are the same kernels every time a step with the same
-  // `shape` runs, only their arguments change. EndStep runs the step. No-ops on the CPU.
+  // `shape` runs, only their arguments change (models sharing a backend give their steps
+  // distinct shapes). EndStep runs the step. No-ops on the CPU.
   virtual void BeginStep(int64_t shape) { (void)shape; }
   virtual Status EndStep() { return OkStatus(); }
   // Drops a step that an error ended before EndStep (what it recorded, its pending copies), so

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +45,9 @@ Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
         fmt::format("--gpu-layers {}: the model has {} layers", n_gpu_layers, hp_.n_layer));
   }
   if (n_gpu_layers == 0) return OkStatus();
+  // Shapes are a step's sequences (under 2^32), so each offload takes a block of 2^32.
+  static std::atomic<int64_t> offloads{0};
+  step_shape_base_ = (offloads.fetch_add(1, std::memory_order_relaxed) % (int64_t{1} << 30)) << 32;
   const uint64_t before = gpu.bytes_in_use();
   gpu_layers_.assign(static_cast<size_t>(hp_.n_layer), LayerWeights{});
   const int64_t first = hp_.n_layer - n_gpu_layers;
@@ -172,7 +176,7 @@ Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n
     if (l == first_gpu_layer_) {
       // The rest of the step runs on the GPU: its input crosses once.
       WICK_RETURN_IF_ERROR(gpu_act_.Reserve(hp_, n, gpu_));
-      gpu_->BeginStep(step_shape);
+      gpu_->BeginStep(step_shape < 0 ? -1 : step_shape_base_ + step_shape);
       const Stage gst = GpuStage();
       WICK_RETURN_IF_ERROR(
           gst.be->CopyToDevice(gst.act->x, st.act->x, static_cast<size_t>(n * hp_.n_embd) * 4));

@@ -130,6 +130,10 @@ class LlamaModel {
 
   // Offloaded part (gpu_ null: none).
   Backend* gpu_ = nullptr;
+  // Added to this model's step shapes (BeginStep): another model offloaded to the same
+  // backend records its own steps, whose buffers the backend's first eager step of a shape
+  // would not have sized. Set by Offload, distinct for every offload in the process.
+  int64_t step_shape_base_ = 0;
   int64_t first_gpu_layer_ = 0;  // set to n_layer at load
   bool gpu_output_on_ = false;
   uint64_t gpu_weight_bytes_ = 0;
