@@ -186,6 +186,8 @@ TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
       {DType::kQ6_K, GemvActivations::kInt8},
       {DType::kQ4_0, GemvActivations::kInt8TensorCores},
       {DType::kQ8_0, GemvActivations::kInt8TensorCores},
+      {DType::kQ4_K, GemvActivations::kInt8TensorCores},
+      {DType::kQ5_K, GemvActivations::kInt8TensorCores},
       // f32 x, no longer any type's default (DefaultGemvActivations) but still a choice.
       {DType::kQ4_0, GemvActivations::kF32},
       {DType::kQ4_K, GemvActivations::kF32}};
@@ -277,60 +279,70 @@ INSTANTIATE_TEST_SUITE_P(Activations, CudaBatchedDecodeTest,
 
 TEST_P(CudaBatchedDecodeTest, MatchesSequencesAlone) {
   SKIP_WITHOUT_GPU();
-  Pair p = Build(DType::kQ4_0);
-  ASSERT_TRUE(p.gpu_model);
-  gpu_->set_gemv_activations(GetParam());
-  const int64_t n_vocab = p.gpu_model->hparams().n_vocab;
-  // A group of 8 GEMV rows and one more; on tensor cores past 16, where the wide tiles take
-  // the products.
-  const int n_seqs = GetParam() == kernels::cuda::GemvActivations::kInt8TensorCores ? 17 : 9;
-  // Two decode steps: the batched shape's first runs eagerly, its second from a recording.
-  constexpr int kSteps = 2;
-  auto token = [](int s, int step) { return static_cast<int32_t>(3 + s + 20 * step); };
-  std::vector<KvCache> caches;
-  std::vector<std::vector<std::vector<float>>> alone(kSteps,
-                                                     std::vector<std::vector<float>>(n_seqs));
-  for (int s = 0; s < n_seqs; ++s) {
-    // Alone: a prompt, then the decode steps.
-    KvCache cache = *p.gpu_model->NewCache(128);
-    const std::vector<int32_t> prompt = Tokens(5 + s, n_vocab, 100 + s);
-    std::vector<float> logits(n_vocab);
-    const BatchSequence ps{.tokens = prompt, .cache = &cache, .logits = true, .prompt = true};
-    ASSERT_TRUE(p.gpu_model->ForwardBatch({&ps, 1}, cpu_, logits.data()).ok());
+  const bool mma = GetParam() == kernels::cuda::GemvActivations::kInt8TensorCores;
+  // On tensor cores Q4_K too, whose sub-blocks of 32 are the mma's blocks (and its Q6_K
+  // output the int8 GEMV's, which computes each row alone as well). Both models on one
+  // backend: the second's first step of 17 sequences is its own first, run eagerly (it once
+  // took the first model's recording slot and allocated its logits inside a recording).
+  std::vector<DType> types = {DType::kQ4_0};
+  if (mma) types.push_back(DType::kQ4_K);
+  for (const DType type : types) {
+    SCOPED_TRACE(NameOf(type));
+    Pair p = Build(type);
+    ASSERT_TRUE(p.gpu_model);
+    gpu_->set_gemv_activations(GetParam());
+    const int64_t n_vocab = p.gpu_model->hparams().n_vocab;
+    // A group of 8 GEMV rows and one more; on tensor cores past 16, where the wide tiles take
+    // the products.
+    const int n_seqs = mma ? 17 : 9;
+    // Two decode steps: the batched shape's first runs eagerly, its second from a recording.
+    constexpr int kSteps = 2;
+    auto token = [](int s, int step) { return static_cast<int32_t>(3 + s + 20 * step); };
+    std::vector<KvCache> caches;
+    std::vector<std::vector<std::vector<float>>> alone(kSteps,
+                                                       std::vector<std::vector<float>>(n_seqs));
+    for (int s = 0; s < n_seqs; ++s) {
+      // Alone: a prompt, then the decode steps.
+      KvCache cache = *p.gpu_model->NewCache(128);
+      const std::vector<int32_t> prompt = Tokens(5 + s, n_vocab, 100 + s);
+      std::vector<float> logits(n_vocab);
+      const BatchSequence ps{.tokens = prompt, .cache = &cache, .logits = true, .prompt = true};
+      ASSERT_TRUE(p.gpu_model->ForwardBatch({&ps, 1}, cpu_, logits.data()).ok());
+      for (int step = 0; step < kSteps; ++step) {
+        const int32_t next = token(s, step);
+        const BatchSequence ds{.tokens = {&next, 1}, .cache = &cache, .logits = true};
+        ASSERT_TRUE(p.gpu_model->ForwardBatch({&ds, 1}, cpu_, logits.data()).ok());
+        alone[step][s] = logits;
+      }
+      // Again, for the batched run: the prompt only.
+      KvCache again = *p.gpu_model->NewCache(128);
+      const BatchSequence ps2{.tokens = prompt, .cache = &again, .logits = true, .prompt = true};
+      ASSERT_TRUE(p.gpu_model->ForwardBatch({&ps2, 1}, cpu_, logits.data()).ok());
+      caches.push_back(std::move(again));
+    }
     for (int step = 0; step < kSteps; ++step) {
-      const int32_t next = token(s, step);
-      const BatchSequence ds{.tokens = {&next, 1}, .cache = &cache, .logits = true};
-      ASSERT_TRUE(p.gpu_model->ForwardBatch({&ds, 1}, cpu_, logits.data()).ok());
-      alone[step][s] = logits;
-    }
-    // Again, for the batched run: the prompt only.
-    KvCache again = *p.gpu_model->NewCache(128);
-    const BatchSequence ps2{.tokens = prompt, .cache = &again, .logits = true, .prompt = true};
-    ASSERT_TRUE(p.gpu_model->ForwardBatch({&ps2, 1}, cpu_, logits.data()).ok());
-    caches.push_back(std::move(again));
-  }
-  for (int step = 0; step < kSteps; ++step) {
-    SCOPED_TRACE(::testing::Message() << "batched step " << step);
-    std::vector<int32_t> next(n_seqs);
-    std::vector<BatchSequence> batch;
-    for (int s = 0; s < n_seqs; ++s) {
-      next[s] = token(s, step);
-      batch.push_back({.tokens = {&next[s], 1}, .cache = &caches[s], .logits = true});
-    }
-    // Pinned memory, as a server's engine has it: the copy goes to it straight.
-    Result<DeviceBuffer> buf = p.gpu_model->AllocateLogits(n_seqs, cpu_);
-    ASSERT_TRUE(buf.ok()) << buf.error().message();
-    const std::span<const float> logits(static_cast<const float*>(buf->data()), n_seqs * n_vocab);
-    const int64_t batched_before = gpu_->batched_attention_layers();
-    Status st = p.gpu_model->ForwardBatch(batch, cpu_, static_cast<float*>(buf->data()));
-    ASSERT_TRUE(st.ok()) << st.error().message();
-    // Every layer's attention took the batched kernels, which compute each sequence as alone.
-    EXPECT_EQ(gpu_->batched_attention_layers() - batched_before, p.gpu_model->hparams().n_layer);
-    for (int s = 0; s < n_seqs; ++s) {
-      // The GEMV computes each row alone, so batching changes nothing.
-      EXPECT_TRUE(
-          std::equal(alone[step][s].begin(), alone[step][s].end(), logits.begin() + s * n_vocab))
-          << "sequence " << s;
+      SCOPED_TRACE(::testing::Message() << "batched step " << step);
+      std::vector<int32_t> next(n_seqs);
+      std::vector<BatchSequence> batch;
+      for (int s = 0; s < n_seqs; ++s) {
+        next[s] = token(s, step);
+        batch.push_back({.tokens = {&next[s], 1}, .cache = &caches[s], .logits = true});
+      }
+      // Pinned memory, as a server's engine has it: the copy goes to it straight.
+      Result<DeviceBuffer> buf = p.gpu_model->AllocateLogits(n_seqs, cpu_);
+      ASSERT_TRUE(buf.ok()) << buf.error().message();
+      const std::span<const float> logits(static_cast<const float*>(buf->data()), n_seqs * n_vocab);
+      const int64_t batched_before = gpu_->batched_attention_layers();
+      Status st = p.gpu_model->ForwardBatch(batch, cpu_, static_cast<float*>(buf->data()));
+      ASSERT_TRUE(st.ok()) << st.error().message();
+      // Every layer's attention took the batched kernels, which compute each sequence as alone.
+      EXPECT_EQ(gpu_->batched_attention_layers() - batched_before, p.gpu_model->hparams().n_layer);
+      for (int s = 0; s < n_seqs; ++s) {
+        // The GEMV computes each row alone, so batching changes nothing.
+        EXPECT_TRUE(
+            std::equal(alone[step][s].begin(), alone[step][s].end(), logits.begin() + s * n_vocab))
+            << "sequence " << s;
+      }
     }
   }
 }

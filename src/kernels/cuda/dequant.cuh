@@ -443,6 +443,26 @@ struct NibbleFormat : KQuantFormat<Block, 64> {
   WICK_HD static int PieceCol(int slot, int k) {
     return 64 * (slot >> 1) + 16 * (slot & 1) + 8 * (k & 1) + 32 * (k >> 1);
   }
+
+  // The tensor-core GEMV reads 32-column blocks: here sub-block j (0..7), elements 32j ..
+  // 32j + 31 under one scale and min, nibble j % 2 of qs[32(j / 2) ..]. Piece t of it is
+  // elements 32j + 8t .. + 7.
+  template <class Rd>
+  WICK_HD static void Sub32Scales(const uint8_t* blk, int j, Piece& p) {
+    const Scales sc = LoadScales<Rd>(blk, j >> 1);
+    // Selects, not sc.dl[j & 1]: an index known only at run time puts the array in local
+    // memory.
+    const bool high = (j & 1) != 0;
+    p.scale = high ? sc.dl[1] : sc.dl[0];
+    p.bias = -(high ? sc.ml[1] : sc.ml[0]);
+  }
+  template <class Rd>
+  WICK_HD static void Sub32Nibbles(const uint8_t* blk, int j, int t, Piece& p) {
+    uint32_t w[2];
+    Rd::Words(blk + offsetof(Block, qs) + 32 * (j >> 1) + 8 * t, w);
+    p.u[0] = Nibbles(w[0], j & 1);
+    p.u[1] = Nibbles(w[1], j & 1);
+  }
 };
 
 template <>
@@ -460,6 +480,15 @@ struct Format<DType::kQ4_K> : NibbleFormat<Q4_KBlock> {
     return s;
   }
   WICK_HD static Piece Decode(const Slice& s, int k) { return PieceOf(s.qs, s.sc, k); }
+
+  // Sub-block j's piece t (NibbleFormat), reading only what it needs.
+  template <class Rd>
+  WICK_HD static Piece Sub32PieceAt(const uint8_t* blk, int j, int t) {
+    Piece p;
+    Sub32Nibbles<Rd>(blk, j, t, p);
+    Sub32Scales<Rd>(blk, j, p);
+    return p;
+  }
 };
 
 template <>
@@ -485,6 +514,19 @@ struct Format<DType::kQ5_K> : NibbleFormat<Q5_KBlock> {
     Piece p = PieceOf(s.qs, s.sc, k);
 #pragma unroll
     for (int j = 0; j < 2; ++j) p.u[j] |= ((s.qh[2 * (k & 1) + j] >> (k >> 1)) & 0x01010101u) << 4;
+    return p;
+  }
+
+  // Sub-block j's piece t (NibbleFormat): element 32j + l's fifth bit is bit j of qh[l].
+  template <class Rd>
+  WICK_HD static Piece Sub32PieceAt(const uint8_t* blk, int j, int t) {
+    Piece p;
+    Sub32Nibbles<Rd>(blk, j, t, p);
+    uint32_t qh[2];
+    Rd::Words(blk + offsetof(Q5_KBlock, qh) + 8 * t, qh);
+    p.u[0] |= ((qh[0] >> j) & 0x01010101u) << 4;
+    p.u[1] |= ((qh[1] >> j) & 0x01010101u) << 4;
+    Sub32Scales<Rd>(blk, j, p);
     return p;
   }
 };

@@ -338,6 +338,28 @@ inline constexpr int kMmaRows = 16;  // the mma's M: weight rows
 inline constexpr int kMmaN = 8;      // the mma's N: activation rows of one instruction
 inline constexpr int kMmaActs = 16;  // activation rows per CTA: a block decoded once for 2 mma
 
+// Piece t (columns 8t .. 8t + 7) of the 32-column block b of a row, from `row`: the row's
+// bytes, or a copy of them that starts at one of the format's blocks. The tensor-core
+// GEMV's unit, one x block: a legacy block, or a k-quant super-block's sub-block b % 8
+// (Q4_K and Q5_K, whose 32 columns share one scale and min).
+//
+// kMmaFormat<F>: whether MmaPiece reads F (TensorCoreGemvTakes' types).
+template <class F>
+inline constexpr bool kMmaFormat = F::kSlots == 1 || requires(const uint8_t* p) {
+  F::template Sub32PieceAt<PaddedReader>(p, 0, 0);
+};
+
+template <class F, class Rd>
+WICK_HD Piece MmaPiece(const uint8_t* row, int64_t b, int t) {
+  static_assert(kMmaFormat<F> && F::kBlockElems == 32 * F::kSlots);
+  if constexpr (F::kSlots == 1) {
+    return F::template PieceAt<Rd>(row + b * F::kBlockBytes, t);
+  } else {
+    return F::template Sub32PieceAt<Rd>(row + b / F::kSlots * F::kBlockBytes,
+                                        static_cast<int>(b % F::kSlots), t);
+  }
+}
+
 WICK_HD float MmaTotal(const float (&warp_sums)[kMmaWarps]) {
   float v = warp_sums[0];
   for (int w = 1; w < kMmaWarps; ++w) v = FAdd(v, warp_sums[w]);

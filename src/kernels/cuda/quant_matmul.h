@@ -32,12 +32,15 @@ enum class GemvActivations {
   kInt8,  // x quantised to int8 per 32 columns (d = amax / 127, as GGUF's Q8_0; the CPU
           // backend, like llama.cpp, quantises x too: Q8_0, or Q8_K per 256 for k-quants),
           // integer dot products, a float step per 8-32 weights
-  kInt8TensorCores,  // kInt8's x, and for the legacy formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)
-                     // int8 mma instructions, 16 weight rows by 8 activation rows by 32
-                     // columns each, for every m (batched decode); other types as kInt8
+  kInt8TensorCores,  // kInt8's x, and for the legacy formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0),
+                     // Q4_K and Q5_K int8 mma instructions, 16 weight rows by 8 activation
+                     // rows by 32 columns each, for every m (batched decode); other types as
+                     // kInt8
 };
 
-// The types kInt8TensorCores runs on tensor cores (the legacy 32-element formats).
+// The types kInt8TensorCores runs on tensor cores: the legacy 32-element formats, and Q4_K
+// and Q5_K, whose 32-element sub-blocks each have one scale and min. (Q2_K, Q3_K and Q6_K
+// scale every 16 elements, which a 32-column block's one integer sum cannot take.)
 bool TensorCoreGemvTakes(DType type);
 
 // How kInt8TensorCores products of 5 activation rows or more run: in wide tiles of 32 or 64
@@ -58,9 +61,9 @@ void SetTensorCoreGemvTiles(GemvTiles tiles);
 // How a backend multiplies weights of `type` unless told otherwise, from what measured fastest
 // on an H100 (docs/cuda.md): int8 tensor cores for the legacy 4- and 5-bit formats (one
 // sequence's decode as fast as kInt8, a batch's much faster), kInt8 for Q8_0 (whose
-// CUDA-core path for a few rows is slower than kInt8's) and the k-quants, f32 x for float
-// weights (which ignore the choice). Each type keeps one path for every m, so a sequence's
-// logits do not change when it joins a batch.
+// CUDA-core path for a few rows is slower than kInt8's) and the k-quants (Q4_K's and Q5_K's
+// tensor-core path not yet measured), f32 x for float weights (which ignore the choice). Each type
+// keeps one path for every m, so a sequence's logits do not change when it joins a batch.
 GemvActivations DefaultGemvActivations(DType type);
 
 struct GemvArgs {

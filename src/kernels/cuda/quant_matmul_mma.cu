@@ -1,5 +1,6 @@
 // The tensor-core GEMV (GemvActivations::kInt8TensorCores) for the legacy formats (Q4_0, Q4_1,
-// Q5_0, Q5_1, Q8_0): the decode products of a batch of sequences on int8 mma instructions.
+// Q5_0, Q5_1, Q8_0) and the k-quants whose 32-column sub-blocks have a scale and min of their
+// own (Q4_K, Q5_K): the decode products of a batch of sequences on int8 mma instructions.
 //
 // Why: the CUDA-core GEMV (quant_matmul.cu) spends its instructions per weight and activation
 // row, so 16 or 64 sequences decoding together are bound by arithmetic (measured on an H100:
@@ -153,10 +154,9 @@ __global__ void __launch_bounds__(kMmaThreads, 3)
     // land only in outputs that are not written.
     const uint8_t* row_g = buffers.Chunk(c, g, picks.w_g);
     const uint8_t* row_g8 = buffers.Chunk(c, g + 8, picks.w_g8);
-    const int blocks = cols / F::kBlockElems;
+    const int blocks = cols / 32;
     for (int b = warp; b < blocks; b += dq::kMmaWarps) {
-      MmaBlock<F, kTiles>(row_g + b * F::kBlockBytes, row_g8 + b * F::kBlockBytes, xv, b, tiles,
-                          acc);
+      MmaBlock<F, kTiles>(row_g, row_g8, xv, b, tiles, acc);
     }
   }
 
@@ -244,6 +244,26 @@ constexpr size_t FewRowsSharedBytes() {
              dq::Chunk<F>::kSegStride;
 }
 
+// Lane L's block L of a row's chunk copy, all four of its pieces: a legacy block's words
+// loaded once and decoded per piece (MmaPiece's bits: PieceAtIsTheDecodedPiece), a k-quant's
+// sub-block as MmaPiece reads it.
+template <class F, bool kLegacy = F::kSlots == 1>
+struct LaneBlock {
+  typename F::Slice slice;
+  __device__ __forceinline__ LaneBlock(const uint8_t* row, int b)
+      : slice(F::template Load<dq::PaddedReader>(row + b * F::kBlockBytes, 0)) {}
+  __device__ __forceinline__ dq::Piece Piece(int t) const { return F::Decode(slice, t); }
+};
+template <class F>
+struct LaneBlock<F, false> {
+  const uint8_t* row;
+  int b;
+  __device__ __forceinline__ LaneBlock(const uint8_t* r, int block) : row(r), b(block) {}
+  __device__ __forceinline__ dq::Piece Piece(int t) const {
+    return dq::MmaPiece<F, dq::PaddedReader>(row, b, t);
+  }
+};
+
 // m <= M activation rows, x and y rows apart.
 template <DType T, int M>
 __global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
@@ -255,7 +275,7 @@ __global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
   constexpr int R = L::kRows;
   constexpr int kChains = R * M * dq::kMmaWarps;  // (row, activation row, partial) of a warp
   constexpr int kSlots = (kChains + dq::kWarpLanes - 1) / dq::kWarpLanes;
-  static_assert(F::kBlockElems * dq::kWarpLanes == dq::kChunkCols, "lane L: block L");
+  static_assert(32 * dq::kWarpLanes == dq::kChunkCols, "lane L: block L");
   static_assert(FewRowsXBytes<M>() % 16 == 0 && FewRowsTermBytes<M>() % 16 == 0);
   const int warp = static_cast<int>(threadIdx.x) / dq::kWarpLanes;
   const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
@@ -293,7 +313,7 @@ __global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
     }
     CpAsyncWait<kFewRowsStages - 1>();
     __syncthreads();
-    const int blocks = cols / F::kBlockElems;
+    const int blocks = cols / 32;
     if (lane < blocks) {
       // Block `lane` of x's rows: its 4 pieces' codes, 32 consecutive bytes, and its sum.
       uint4 xc[M][2];
@@ -307,13 +327,12 @@ __global__ void __launch_bounds__(FewRowsLayout<M>::kThreads)
       }
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        const uint8_t* row = buffers.Chunk(c, warp * R + r, rows.w[r]);
-        const auto slice = F::template Load<dq::PaddedReader>(row + lane * F::kBlockBytes, 0);
+        const LaneBlock<F> block(buffers.Chunk(c, warp * R + r, rows.w[r]), lane);
         int dot[M] = {};
         dq::Piece p{};
 #pragma unroll
         for (int piece = 0; piece < 4; ++piece) {
-          p = F::Decode(slice, piece);
+          p = block.Piece(piece);
           const uint32_t codes[2] = {dq::SignedCodes<F>(p.u[0]), dq::SignedCodes<F>(p.u[1])};
 #pragma unroll
           for (int i = 0; i < M; ++i) {
@@ -439,6 +458,10 @@ cudaError_t TensorCoreGemvMany(const GemvManyArgs& args, cudaStream_t stream) {
       return LaunchMma<DType::kQ5_1>(args, stream);
     case DType::kQ8_0:
       return LaunchMma<DType::kQ8_0>(args, stream);
+    case DType::kQ4_K:
+      return LaunchMma<DType::kQ4_K>(args, stream);
+    case DType::kQ5_K:
+      return LaunchMma<DType::kQ5_K>(args, stream);
     default:
       return cudaErrorInvalidValue;
   }
@@ -450,7 +473,8 @@ namespace wick::kernels::cuda {
 
 bool TensorCoreGemvTakes(DType type) {
   return type == DType::kQ4_0 || type == DType::kQ4_1 || type == DType::kQ5_0 ||
-         type == DType::kQ5_1 || type == DType::kQ8_0;
+         type == DType::kQ5_1 || type == DType::kQ8_0 || type == DType::kQ4_K ||
+         type == DType::kQ5_K;
 }
 
 GemvActivations DefaultGemvActivations(DType type) {
@@ -460,6 +484,8 @@ GemvActivations DefaultGemvActivations(DType type) {
     case DType::kBF16:
       return GemvActivations::kF32;
     case DType::kQ8_0:
+    case DType::kQ4_K:  // its tensor-core path is new and not yet measured against kInt8
+    case DType::kQ5_K:
       return GemvActivations::kInt8;
     default:
       return TensorCoreGemvTakes(type) ? GemvActivations::kInt8TensorCores : GemvActivations::kInt8;

@@ -71,10 +71,12 @@ constexpr int kXCodeBytes = kTileActs * kCodeStride;
 constexpr int kXBytes = kXCodeBytes + kTileActs * kBlockStride;
 static_assert(kCodeStride % 16 == 0 && kBlockStride % 16 == 0 && kXBytes % 16 == 0);
 
-// A step of one weight row, as ChunkBuffers copies it.
+// A step of one weight row, as ChunkBuffers copies it: 8 legacy blocks or one k-quant
+// super-block.
 template <class F>
 struct StepChunk {
-  static constexpr int kBytes = kStepBlocks * F::kBlockBytes;
+  static_assert(kStepCols % F::kBlockElems == 0);
+  static constexpr int kBytes = kStepCols / F::kBlockElems * F::kBlockBytes;
   // Up to 15 bytes of misalignment before, the padded reader's 4 bytes of over-read after.
   static constexpr int kSegStride = (kBytes + 15 + 4 + 15) / 16 * 16;
 };
@@ -192,10 +194,9 @@ __global__ void __launch_bounds__(TileShape<RG>::kThreads, TileShape<RG>::kMinCt
     // land only in outputs that are not written.
     const uint8_t* row_g = buffers.Chunk(s, first_row + g, picks.w_g);
     const uint8_t* row_g8 = buffers.Chunk(s, first_row + g + 8, picks.w_g8);
-    const int blocks = static_cast<int>(MinI64(kStepCols, k - s * kStepCols)) / F::kBlockElems;
+    const int blocks = static_cast<int>(MinI64(kStepCols, k - s * kStepCols)) / 32;
     for (int b = kwarp; b < blocks; b += dq::kMmaWarps) {
-      MmaBlock<F, kTileTiles>(row_g + b * F::kBlockBytes, row_g8 + b * F::kBlockBytes, xv, b, tiles,
-                              acc);
+      MmaBlock<F, kTileTiles>(row_g, row_g8, xv, b, tiles, acc);
     }
   }
 
@@ -302,6 +303,10 @@ cudaError_t TensorCoreTileGemvMany(const GemvManyArgs& args, const PrequantizedX
       return LaunchTiles<DType::kQ5_1>(args, xq, stream);
     case DType::kQ8_0:
       return LaunchTiles<DType::kQ8_0>(args, xq, stream);
+    case DType::kQ4_K:
+      return LaunchTiles<DType::kQ4_K>(args, xq, stream);
+    case DType::kQ5_K:
+      return LaunchTiles<DType::kQ5_K>(args, xq, stream);
     default:
       return cudaErrorInvalidValue;
   }

@@ -133,9 +133,9 @@ template <DType T>
 void EmulateTensorCores(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_t m,
                         float* y) {
   using F = dq::Format<T>;
-  static_assert(F::kBlockElems == 32 && (dq::kChunkCols / 32) % dq::kMmaWarps == 0);
-  const int64_t blocks = k / 32;
-  const int64_t row_bytes = blocks * F::kBlockBytes;
+  static_assert((dq::kChunkCols / 32) % dq::kMmaWarps == 0);
+  const int64_t blocks = k / 32;  // MmaPiece's: a k-quant super-block is 8 of them
+  const int64_t row_bytes = k / F::kBlockElems * F::kBlockBytes;
   std::vector<dq::XGroup> xg(m * blocks * 4);
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t b = 0; b < blocks; ++b) {
@@ -150,13 +150,12 @@ void EmulateTensorCores(const uint8_t* w, int64_t n, int64_t k, const float* x, 
     for (int64_t i = 0; i < m; ++i) {
       float sums[dq::kMmaWarps] = {};
       for (int64_t b = 0; b < blocks; ++b) {
-        const uint8_t* blk = w + r * row_bytes + b * F::kBlockBytes;
         const dq::XGroup* g = &xg[(i * blocks + b) * 4];
         int dot = 0;
         float xsum = 0.0f;
         dq::Piece p{};
         for (int t = 0; t < 4; ++t) {
-          p = F::template PieceAt<dq::ExactReader>(blk, t);
+          p = dq::MmaPiece<F, dq::ExactReader>(w + r * row_bytes, b, t);
           dot = dq::Dp4a(dq::SignedCodes<F>(p.u[0]), g[t].q[0], dot);
           dot = dq::Dp4a(dq::SignedCodes<F>(p.u[1]), g[t].q[1], dot);
           xsum += g[t].sum;
@@ -281,7 +280,7 @@ void EmulateTyped(const uint8_t* w, int64_t n, int64_t k, const float* x, int64_
   if constexpr (T == DType::kF32 || T == DType::kF16 || T == DType::kBF16) {
     EmulateFloat<T>(w, n, k, x, m, vec, y);
   } else if (activations == GemvActivations::kInt8TensorCores && TensorCoreGemvTakes(T)) {
-    if constexpr (dq::Format<T>::kSlots == 1) EmulateTensorCores<T>(w, n, k, x, m, y);
+    if constexpr (dq::kMmaFormat<dq::Format<T>>) EmulateTensorCores<T>(w, n, k, x, m, y);
   } else {
     // The device computes whole groups of 8 rows, then the rest, each row alone.
     for (int64_t i0 = 0; i0 < m; i0 += 8) {
@@ -536,6 +535,18 @@ void ExpectSlicesMatchCpu(const std::vector<uint8_t>& bytes, int64_t rows, int64
       }
       for (int e = 0; e < F::kBlockElems; ++e) ASSERT_EQ(seen[e], 1) << "block column " << e;
     }
+    // The tensor-core GEMV's view: 32-column block b, piece t is columns 32b + 8t ...
+    if constexpr (dq::kMmaFormat<F>) {
+      for (int64_t b = 0; b < k / 32; ++b) {
+        for (int t = 0; t < 4; ++t) {
+          const dq::Piece p =
+              dq::MmaPiece<F, dq::ExactReader>(bytes.data() + row * row_bytes, b, t);
+          float q[8];
+          dq::Quants<F>(p, q);
+          for (int e = 0; e < 8; ++e) check(dq::Weight<F>(p, q[e]), row, 32 * b + 8 * t + e, "mma");
+        }
+      }
+    }
   }
 
   const int64_t chunks = (k + dq::kChunkCols - 1) / dq::kChunkCols;
@@ -551,6 +562,20 @@ void ExpectSlicesMatchCpu(const std::vector<uint8_t>& bytes, int64_t rows, int64
             StageChunk(src.data() + shift + row * row_bytes + c * C::kBytes, nbytes, stage.data());
         // The padded reader's reach stays inside the buffer.
         ASSERT_LE(chunk - stage.data() + nbytes + 4, C::kSegStride);
+        if constexpr (dq::kMmaFormat<F>) {
+          // The tensor-core kernels' copies: 32-column block b of the chunk.
+          for (int b = 0; b < nbytes / F::kBlockBytes * F::kSlots; ++b) {
+            for (int t = 0; t < 4; ++t) {
+              const dq::Piece p = dq::MmaPiece<F, dq::PaddedReader>(chunk, b, t);
+              float q[8];
+              dq::Quants<F>(p, q);
+              for (int e = 0; e < 8; ++e) {
+                check(dq::Weight<F>(p, q[e]), row, c * dq::kChunkCols + 32 * b + 8 * t + e,
+                      "staged mma");
+              }
+            }
+          }
+        }
         for (int lane = 0; lane < kLanes; ++lane) {
           if (C::LaneBlock(lane) >= nbytes / F::kBlockBytes) continue;
           const auto slice = F::template Load<dq::PaddedReader>(
@@ -792,9 +817,12 @@ TYPED_TEST(CudaDequantHostTyped, EmulatedInt8GemvOfZerosAndNonFiniteX) {
 }
 
 // The tensor-core GEMV reads a piece wherever its lane sits: PieceAt must be Decode(Load).
+// (The k-quants' sub-block pieces have no slice to compare with: ExpectSlicesMatchCpu holds
+// their weights to the CPU's.)
 TYPED_TEST(CudaDequantHostTyped, PieceAtIsTheDecodedPiece) {
   constexpr DType T = TypeParam::kType;
   using F = dq::Format<T>;
+  EXPECT_EQ(TensorCoreGemvTakes(T), dq::kMmaFormat<F>);
   if constexpr (F::kSlots == 1) {
     ASSERT_TRUE(TensorCoreGemvTakes(T));
     std::mt19937 rng(13);
@@ -811,8 +839,6 @@ TYPED_TEST(CudaDequantHostTyped, PieceAtIsTheDecodedPiece) {
             << "block " << b << " piece " << k;
       }
     }
-  } else {
-    EXPECT_FALSE(TensorCoreGemvTakes(T));
   }
 }
 
@@ -823,10 +849,10 @@ TYPED_TEST(CudaDequantHostTyped, PieceAtIsTheDecodedPiece) {
 TYPED_TEST(CudaDequantHostTyped, OffsetFreeStepIsInt8Step) {
   constexpr DType T = TypeParam::kType;
   using F = dq::Format<T>;
-  if constexpr (F::kSlots == 1) {
-    const int max_code = dq::kCodesAreInt8<F>                     ? 255
-                         : T == DType::kQ5_0 || T == DType::kQ5_1 ? 31
-                                                                  : 15;
+  if constexpr (dq::kMmaFormat<F>) {
+    const int max_code = dq::kCodesAreInt8<F>                                          ? 255
+                         : T == DType::kQ5_0 || T == DType::kQ5_1 || T == DType::kQ5_K ? 31
+                                                                                       : 15;
     for (int code = 0; code <= max_code; ++code) {
       const uint32_t word = static_cast<uint32_t>(code) * 0x01010101u;
       const uint32_t got = dq::OffsetFreeCodes<F>(word);
@@ -837,10 +863,10 @@ TYPED_TEST(CudaDequantHostTyped, OffsetFreeStepIsInt8Step) {
       }
     }
     std::mt19937 rng(17);
-    const std::vector<uint8_t> blocks = RandomBlocks<T>(64 * F::kBlockElems, true, rng);
+    // 64 blocks of 32 columns (8 k-quant super-blocks).
+    const std::vector<uint8_t> blocks = RandomBlocks<T>(64 * 32, true, rng);
     std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
     for (int b = 0; b < 64; ++b) {
-      const uint8_t* blk = blocks.data() + b * F::kBlockBytes;
       float v[32];
       for (int e = 0; e < 32; ++e) {
         // Blocks 0..3: every value at +amax or -amax, the largest integer sums.
@@ -855,7 +881,7 @@ TYPED_TEST(CudaDequantHostTyped, OffsetFreeStepIsInt8Step) {
       float xsum = 0.0f;
       dq::Piece p{};
       for (int t = 0; t < 4; ++t) {
-        p = F::template PieceAt<dq::ExactReader>(blk, t);
+        p = dq::MmaPiece<F, dq::ExactReader>(blocks.data(), b, t);
         for (int h = 0; h < 2; ++h) {
           dot = dq::Dp4a(dq::SignedCodes<F>(p.u[h]), g[t].q[h], dot);
           biased = dq::Dp4a(dq::OffsetFreeCodes<F>(p.u[h]), g[t].q[h], biased);

@@ -162,7 +162,7 @@ constexpr Layout kInt8X{.activations = GemvActivations::kInt8};
 constexpr Layout kTensorCoresX{.activations = GemvActivations::kInt8TensorCores};
 
 // Every type with f32 x, then the quantised ones again with int8 x, then on tensor cores the
-// types that have them and one that falls back to the int8 GEMV.
+// types that have them and one that falls back to the int8 GEMV (Q6_K).
 std::vector<std::pair<DType, Layout>> WithInt8X() {
   std::vector<std::pair<DType, Layout>> cases;
   for (const DType t : kTypes) cases.push_back({t, Layout{}});
@@ -170,7 +170,7 @@ std::vector<std::pair<DType, Layout>> WithInt8X() {
     if (!IsFloat(t)) cases.push_back({t, kInt8X});
   }
   for (const DType t : kTypes) {
-    if (TensorCoreGemvTakes(t) || t == DType::kQ4_K) cases.push_back({t, kTensorCoresX});
+    if (TensorCoreGemvTakes(t) || t == DType::kQ6_K) cases.push_back({t, kTensorCoresX});
   }
   return cases;
 }
@@ -328,12 +328,14 @@ TEST(CudaGemv, TensorCoreTilesEqualGroupsOf16) {
   WICK_SKIP_WITHOUT_GPU();
   Stream stream;
   ASSERT_EQ(stream.error(), cudaSuccess);
-  // Also a one-block row (one k-warp has work) and a 9-block one (a step and a block).
+  // Also a one-block row (one k-warp has work) and a 9-block one (a step and a block); for the
+  // k-quants, whose rows are whole 256-column steps, one super-block (each k-warp 2 of its 8
+  // sub-blocks) and 9 (two chunks and a step).
   const std::pair<int64_t, int64_t> shapes[] = {{67, 0}, {1, 32}, {33, 288}};
   for (const DType t : kTypes) {
     if (!TensorCoreGemvTakes(t)) continue;
     for (const auto& [n, k_or_odd] : shapes) {
-      const int64_t k = k_or_odd == 0 ? OddK(t) : k_or_odd;
+      const int64_t k = k_or_odd == 0 ? OddK(t) : k_or_odd * (InfoOf(t).block_size / 32);
       const Weights w = MakeWeights(t, n, k, 71, /*random_blocks=*/true);
       const std::vector<float> x = RandomX(70, k, 72);
       // 5 and 16 take the tiles only with a height set by hand.
@@ -500,7 +502,9 @@ TEST(CudaGemv, RejectsBadArgumentsAndSkipsEmptyWork) {
   // Tensor cores for 5 rows or more quantise x into a workspace, which must be there.
   EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_0, 64, 4, GemvActivations::kInt8TensorCores), 0u);
   EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_0, 64, 5, GemvActivations::kInt8), 0u);
-  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_K, 256, 5, GemvActivations::kInt8TensorCores), 0u);
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_K, 256, 5, GemvActivations::kInt8TensorCores),
+            5u * (1024 + 32 * 8));  // Q4_K takes the tensor cores too
+  EXPECT_EQ(GemvWorkspaceBytes(DType::kQ6_K, 256, 5, GemvActivations::kInt8TensorCores), 0u);
   // The int8 GEMV quantises the rows of its whole groups of 8 once: 16 bytes per 8 columns.
   EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_K, 256, 7, GemvActivations::kInt8), 0u);
   EXPECT_EQ(GemvWorkspaceBytes(DType::kQ4_K, 1280, 8, GemvActivations::kInt8), 8u * 2 * 2048);
