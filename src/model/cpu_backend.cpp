@@ -16,6 +16,11 @@ namespace {
 // hand-off cost is small, a multiple of 16 so no two threads share a cache line.
 constexpr int64_t kElementGrain = 4096;
 
+// Rows of n a chunk of row-wise ops takes: about kElementGrain floats, at least one row.
+int64_t RowGrain(int64_t n) {
+  return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(n, 1));
+}
+
 // Host memory, 64-byte aligned as the SIMD kernels prefer.
 class HostMemory : public DeviceMemory {
  public:
@@ -84,12 +89,11 @@ void CpuBackend::Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_
 
 void CpuBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t rows,
                         int64_t cols) {
-  pool_.ParallelFor(rows, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(cols, 1)),
-                    [&](int64_t begin, int64_t end) {
-                      for (int64_t r = begin; r < end; ++r) {
-                        kernels::SwiGlu(gate + r * cols, up + r * cols, out + r * cols, cols);
-                      }
-                    });
+  pool_.ParallelFor(rows, RowGrain(cols), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      kernels::SwiGlu(gate + r * cols, up + r * cols, out + r * cols, cols);
+    }
+  });
 }
 
 void CpuBackend::Add(const float* a, const float* b, float* out, int64_t n) {
@@ -99,12 +103,9 @@ void CpuBackend::Add(const float* a, const float* b, float* out, int64_t n) {
 }
 
 void CpuBackend::AddBias(float* x, const float* bias, int64_t rows, int64_t n) {
-  pool_.ParallelFor(rows, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(n, 1)),
-                    [&](int64_t begin, int64_t end) {
-                      for (int64_t r = begin; r < end; ++r) {
-                        kernels::Add(x + r * n, bias, x + r * n, n);
-                      }
-                    });
+  pool_.ParallelFor(rows, RowGrain(n), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) kernels::Add(x + r * n, bias, x + r * n, n);
+  });
 }
 
 Status CpuBackend::Attention(const kernels::AttentionParams& params) {

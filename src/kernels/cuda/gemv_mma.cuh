@@ -140,33 +140,33 @@ struct MmaXView {
 // One warp's share of one 32-column block: its 16 weight rows (block b of the copies of rows
 // g and g + 8 of lane (g, t) at row_g and row_g8, as MmaPiece reads it) against `tiles`
 // tiles of 8 activation rows (block b of the view; tile n is rows 8n .. 8n + 7). Lane (g, t)
-// decodes piece t (8 columns) of its two weight rows into its A fragment, once for every tile, and
-// reads piece t of each tile's activation row g as its B fragment (PTX's m16n8k32 layout maps k =
-// 4t..4t+3 and 16+4t..16+4t+3 of a lane to the 8 columns of piece t, the same on both sides, so the
-// sums are those of the block). It then holds the sums of weight rows g, g + 8 with each
-// tile's activation rows 2t, 2t + 1, and adds each one's Int8Step (as Int8StepBiased) to
-// acc[n][h][j]: weight row g + 8h, activation row 8n + 2t + j.
+// decodes piece t (8 columns) of its two weight rows into its A fragment, once for every
+// tile, and reads piece t of each tile's activation row g as its B fragment (PTX's m16n8k32
+// layout maps k = 4t..4t+3 and 16+4t..16+4t+3 of a lane to the 8 columns of piece t, the
+// same on both sides, so the sums are those of the block). It then holds the sums of weight
+// rows g, g + 8 with each tile's activation rows 2t, 2t + 1, and adds each one's Int8Step
+// (as Int8StepBiased) to acc[n][h][j]: weight row g + 8h, activation row 8n + 2t + j.
 template <class F, int kTiles>
 __device__ __forceinline__ void MmaBlock(const uint8_t* row_g, const uint8_t* row_g8,
-                                         const MmaXView& x, int xb, int tiles,
+                                         const MmaXView& x, int b, int tiles,
                                          float (&acc)[kTiles][2][2]) {
   const int lane = static_cast<int>(threadIdx.x) % dq::kWarpLanes;
   const int g = lane / 4, t = lane % 4;
-  const dq::Piece p0 = dq::MmaPiece<F, dq::PaddedReader>(row_g, xb, t);
-  const dq::Piece p1 = dq::MmaPiece<F, dq::PaddedReader>(row_g8, xb, t);
+  const dq::Piece p0 = dq::MmaPiece<F, dq::PaddedReader>(row_g, b, t);
+  const dq::Piece p1 = dq::MmaPiece<F, dq::PaddedReader>(row_g8, b, t);
   const uint32_t a[4] = {dq::OffsetFreeCodes<F>(p0.u[0]), dq::OffsetFreeCodes<F>(p1.u[0]),
                          dq::OffsetFreeCodes<F>(p0.u[1]), dq::OffsetFreeCodes<F>(p1.u[1])};
 #pragma unroll
   for (int n = 0; n < kTiles; ++n) {
     if (n >= tiles) break;
     const int row0 = n * dq::kMmaN;
-    const uint2 raw = x.codes[(row0 + g) * x.code_stride + 4 * xb + t];
+    const uint2 raw = x.codes[(row0 + g) * x.code_stride + 4 * b + t];
     const uint32_t bq[2] = {raw.x, raw.y};
     int d[4];
     MmaS8(a, bq, static_cast<int>(dq::kIntToFloatBits), d);
     // The block sums and scales of activation rows 2t and 2t + 1.
-    const dq::XBlock x0 = x.blocks[(row0 + 2 * t) * x.block_stride + xb];
-    const dq::XBlock x1 = x.blocks[(row0 + 2 * t + 1) * x.block_stride + xb];
+    const dq::XBlock x0 = x.blocks[(row0 + 2 * t) * x.block_stride + b];
+    const dq::XBlock x1 = x.blocks[(row0 + 2 * t + 1) * x.block_stride + b];
     acc[n][0][0] = dq::Int8StepBiased<F>(d[0], x0.sum, x0.d, p0.scale, p0.bias, acc[n][0][0]);
     acc[n][0][1] = dq::Int8StepBiased<F>(d[1], x1.sum, x1.d, p0.scale, p0.bias, acc[n][0][1]);
     acc[n][1][0] = dq::Int8StepBiased<F>(d[2], x0.sum, x0.d, p1.scale, p1.bias, acc[n][1][0]);

@@ -161,38 +161,43 @@ __global__ void SwiGluKernel4(const float4* gate, const float4* up, float4* out,
   }
 }
 
-__global__ void AddKernel(const float* a, const float* b, float* out, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    out[i] = a[i] + b[i];
+__device__ __forceinline__ float Plus(float x, float y) {
+  return x + y;
+}
+__device__ __forceinline__ float4 Plus(float4 x, float4 y) {
+  return make_float4(x.x + y.x, x.y + y.y, x.z + y.z, x.w + y.w);
+}
+
+// out[r][i] = a[r][i] + b[i] for `rows` rows of n (float or float4) back to back: one row of b
+// added to every row (a layer's bias for all of a step's tokens, which was a launch per
+// token), or with one row, two arrays added. Rows on the grid's y, so that no thread divides.
+template <class T>
+__global__ void AddRowsKernel(const T* a, const T* b, T* out, int64_t rows, int64_t n) {
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+         i += int64_t{gridDim.x} * blockDim.x) {
+      out[r * n + i] = Plus(a[r * n + i], b[i]);
+    }
   }
 }
 
-__global__ void AddKernel4(const float4* a, const float4* b, float4* out, int64_t n4) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n4;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    const float4 x = a[i];
-    const float4 y = b[i];
-    out[i] = make_float4(x.x + y.x, x.y + y.y, x.z + y.z, x.w + y.w);
+// AddRowsKernel over float4 where every row allows it, else floats.
+cudaError_t AddRows(const float* a, const float* b, float* out, int64_t rows, int64_t n,
+                    cudaStream_t stream) {
+  if (rows <= 0 || n <= 0) return cudaSuccess;
+  const bool vec4 = n % 4 == 0 && Aligned16(a) && Aligned16(b) && Aligned16(out);
+  const int64_t width = vec4 ? n / 4 : n;
+  const int x_blocks = GridFor(width);
+  const dim3 grid(static_cast<unsigned>(x_blocks),
+                  static_cast<unsigned>(std::clamp<int64_t>(kMaxBlocks / x_blocks, 1, rows)));
+  if (vec4) {
+    AddRowsKernel<float4><<<grid, kThreads, 0, stream>>>(
+        reinterpret_cast<const float4*>(a), reinterpret_cast<const float4*>(b),
+        reinterpret_cast<float4*>(out), rows, width);
+  } else {
+    AddRowsKernel<float><<<grid, kThreads, 0, stream>>>(a, b, out, rows, width);
   }
-}
-
-// x[r][i] += bias[i] for rows of n: one launch for all of a step's rows (a bias add per row
-// was a launch per token, 3 a layer for Qwen2's q, k and v).
-__global__ void AddBiasKernel(float* x, const float* bias, int64_t rows, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * n;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    x[i] = x[i] + bias[i % n];
-  }
-}
-
-__global__ void AddBiasKernel4(float4* x, const float4* bias, int64_t rows, int64_t n4) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * n4;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    const float4 a = x[i];
-    const float4 b = bias[i % n4];
-    x[i] = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
-  }
+  return cudaGetLastError();
 }
 
 // ---- Conversions and the KV store ----
@@ -411,26 +416,11 @@ cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cu
 }
 
 cudaError_t Add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream) {
-  if (n <= 0) return cudaSuccess;
-  if (n % 4 == 0 && Aligned16(a) && Aligned16(b) && Aligned16(out)) {
-    AddKernel4<<<GridFor(n / 4), kThreads, 0, stream>>>(reinterpret_cast<const float4*>(a),
-                                                        reinterpret_cast<const float4*>(b),
-                                                        reinterpret_cast<float4*>(out), n / 4);
-  } else {
-    AddKernel<<<GridFor(n), kThreads, 0, stream>>>(a, b, out, n);
-  }
-  return cudaGetLastError();
+  return AddRows(a, b, out, 1, n, stream);
 }
 
 cudaError_t AddBias(float* x, const float* bias, int64_t rows, int64_t n, cudaStream_t stream) {
-  if (rows <= 0 || n <= 0) return cudaSuccess;
-  if (n % 4 == 0 && Aligned16(x) && Aligned16(bias)) {
-    AddBiasKernel4<<<GridFor(rows * n / 4), kThreads, 0, stream>>>(
-        reinterpret_cast<float4*>(x), reinterpret_cast<const float4*>(bias), rows, n / 4);
-  } else {
-    AddBiasKernel<<<GridFor(rows * n), kThreads, 0, stream>>>(x, bias, rows, n);
-  }
-  return cudaGetLastError();
+  return AddRows(x, bias, x, rows, n, stream);
 }
 
 cudaError_t StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,

@@ -62,8 +62,9 @@ void SetTensorCoreGemvTiles(GemvTiles tiles);
 // on an H100 (docs/cuda.md): int8 tensor cores for the legacy 4- and 5-bit formats (one
 // sequence's decode as fast as kInt8, a batch's much faster), kInt8 for Q8_0 (whose
 // CUDA-core path for a few rows is slower than kInt8's) and the k-quants (Q4_K's and Q5_K's
-// tensor-core path not yet measured), f32 x for float weights (which ignore the choice). Each type
-// keeps one path for every m, so a sequence's logits do not change when it joins a batch.
+// tensor-core path not yet measured), f32 x for float weights (which ignore the choice).
+// Each type keeps one path for every m, so a sequence's logits do not change when it joins
+// a batch.
 GemvActivations DefaultGemvActivations(DType type);
 
 struct GemvArgs {

@@ -515,6 +515,12 @@ void ExpectSlicesMatchCpu(const std::vector<uint8_t>& bytes, int64_t rows, int64
                     << Bits(want) << ")";
     }
   };
+  // A piece's 8 weights, columns col .. col + 7 of the row.
+  auto check_piece = [&](const dq::Piece& p, int64_t row, int64_t col, const char* how) {
+    float q[8];
+    dq::Quants<F>(p, q);
+    for (int e = 0; e < 8; ++e) check(dq::Weight<F>(p, q[e]), row, col + e, how);
+  };
 
   for (int64_t row = 0; row < rows; ++row) {
     for (int64_t b = 0; b < blocks_per_row; ++b) {
@@ -539,11 +545,8 @@ void ExpectSlicesMatchCpu(const std::vector<uint8_t>& bytes, int64_t rows, int64
     if constexpr (dq::kMmaFormat<F>) {
       for (int64_t b = 0; b < k / 32; ++b) {
         for (int t = 0; t < 4; ++t) {
-          const dq::Piece p =
-              dq::MmaPiece<F, dq::ExactReader>(bytes.data() + row * row_bytes, b, t);
-          float q[8];
-          dq::Quants<F>(p, q);
-          for (int e = 0; e < 8; ++e) check(dq::Weight<F>(p, q[e]), row, 32 * b + 8 * t + e, "mma");
+          check_piece(dq::MmaPiece<F, dq::ExactReader>(bytes.data() + row * row_bytes, b, t), row,
+                      32 * b + 8 * t, "mma");
         }
       }
     }
@@ -566,13 +569,8 @@ void ExpectSlicesMatchCpu(const std::vector<uint8_t>& bytes, int64_t rows, int64
           // The tensor-core kernels' copies: 32-column block b of the chunk.
           for (int b = 0; b < nbytes / F::kBlockBytes * F::kSlots; ++b) {
             for (int t = 0; t < 4; ++t) {
-              const dq::Piece p = dq::MmaPiece<F, dq::PaddedReader>(chunk, b, t);
-              float q[8];
-              dq::Quants<F>(p, q);
-              for (int e = 0; e < 8; ++e) {
-                check(dq::Weight<F>(p, q[e]), row, c * dq::kChunkCols + 32 * b + 8 * t + e,
-                      "staged mma");
-              }
+              check_piece(dq::MmaPiece<F, dq::PaddedReader>(chunk, b, t), row,
+                          c * dq::kChunkCols + 32 * b + 8 * t, "staged mma");
             }
           }
         }
@@ -581,13 +579,8 @@ void ExpectSlicesMatchCpu(const std::vector<uint8_t>& bytes, int64_t rows, int64
           const auto slice = F::template Load<dq::PaddedReader>(
               chunk + C::LaneBlock(lane) * F::kBlockBytes, C::LaneSlot(lane));
           for (int piece = 0; piece < 4; ++piece) {
-            const dq::Piece p = F::Decode(slice, piece);
-            float q[8];
-            dq::Quants<F>(p, q);
-            for (int e = 0; e < 8; ++e) {
-              check(dq::Weight<F>(p, q[e]), row,
-                    c * dq::kChunkCols + C::LanePieceCol(lane, piece) + e, "staged");
-            }
+            check_piece(F::Decode(slice, piece), row,
+                        c * dq::kChunkCols + C::LanePieceCol(lane, piece), "staged");
           }
         }
       }
