@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -333,6 +334,89 @@ TEST_P(DotKTest, SimdQuantizedActivationsGiveTheSameDot) {
 
 INSTANTIATE_TEST_SUITE_P(AllTargets, DotKTest, ::testing::ValuesIn(RunnableSimdTargets()),
                          [](const auto& param_info) { return param_info.param.name; });
+
+using DotTokensFn = void (*)(const void*, const void*, uint64_t, int, int64_t, float*);
+constexpr DotTokensFn kTokensFns[] = {simd::DotQ2_KQ8_KTokens, simd::DotQ3_KQ8_KTokens,
+                                      simd::DotQ4_KQ8_KTokens, simd::DotQ5_KQ8_KTokens,
+                                      simd::DotQ6_KQ8_KTokens};
+static_assert(std::size(kTokensFns) == std::size(kFormats));
+
+// A row against four activation rows, one dot at a time and through the tokens kernel with
+// every count: dots[t], then tokens[count][t].
+struct RowResults {
+  float dots[4];
+  float tokens[5][4];
+};
+
+RowResults RunRow(size_t format, const std::vector<uint8_t>& w, const std::vector<Q8_KBlock>& a,
+                  int64_t n) {
+  const uint64_t stride = static_cast<uint64_t>(n / kQK_K) * sizeof(Q8_KBlock);
+  RowResults r{};
+  for (int t = 0; t < 4; ++t) {
+    r.dots[t] = kFormats[format].simd_dot(w.data(), a.data() + t * (n / kQK_K), n);
+  }
+  for (int count = 1; count <= 4; ++count) {
+    kTokensFns[format](w.data(), a.data(), stride, count, n, r.tokens[count]);
+  }
+  return r;
+}
+
+// The AVX-512 targets run their own Q4_K and Q5_K kernels (512-bit vectors); every x86 target
+// from AVX2 up must give the reference order's bits (ref_order.h), and on every target a
+// prompt's tokens must give each token's own dot bit for bit.
+TEST(DotKOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
+  const std::vector<SimdTarget> targets = RunnableSimdTargets();
+  const auto avx2 = std::find_if(targets.begin(), targets.end(),
+                                 [](const SimdTarget& t) { return t.name == "AVX2"; });
+  std::mt19937 rng(8);
+  for (size_t f = 0; f < std::size(kFormats); ++f) {
+    for (int64_t n : kLengths) {
+      const auto nb = static_cast<size_t>(n / kQK_K);
+      // Random bytes, a quantized row, and every quant and scale bit set.
+      std::vector<std::vector<uint8_t>> rows = {
+          RandomBlocks(kFormats[f], n, rng), Quantize(kFormats[f], RandomRow(n, rng, 1.0f)),
+          std::vector<uint8_t>(nb * kFormats[f].block_bytes, 0xFF)};
+      SetF16(rows[2], kFormats[f].block_bytes, kFormats[f].d_offset, 0.5f);
+      if (kFormats[f].dmin_offset != kNoMin) {
+        SetF16(rows[2], kFormats[f].block_bytes, kFormats[f].dmin_offset, 0.25f);
+      }
+      // Four tokens, the second one all -128.
+      std::vector<Q8_KBlock> acts = RandomActivations(4 * n, rng);
+      for (size_t b = nb; b < 2 * nb; ++b) {
+        std::memset(acts[b].qs, 0x80, sizeof(acts[b].qs));
+        for (int16_t& s : acts[b].bsums) s = -16 * 128;
+      }
+      for (const auto& w : rows) {
+        std::vector<RowResults> per_target;
+        for (const SimdTarget& target : targets) {
+          ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+          per_target.push_back(RunRow(f, w, acts, n));
+          const RowResults& r = per_target.back();
+          for (int count = 1; count <= 4; ++count) {
+            for (int t = 0; t < count; ++t) {
+              EXPECT_EQ(std::bit_cast<uint32_t>(r.tokens[count][t]),
+                        std::bit_cast<uint32_t>(r.dots[t]))
+                  << kFormats[f].name << " " << target.name << " n=" << n << " count=" << count
+                  << " token " << t;
+            }
+          }
+        }
+        ASSERT_TRUE(ForceSimdTarget("auto").ok());
+        if (avx2 == targets.end()) continue;
+        const RowResults& want = per_target[static_cast<size_t>(avx2 - targets.begin())];
+        for (size_t i = 0; i < targets.size(); ++i) {
+          if (targets[i].id > avx2->id) continue;  // below AVX2: Highway's own order
+          for (int t = 0; t < 4; ++t) {
+            EXPECT_EQ(std::bit_cast<uint32_t>(per_target[i].dots[t]),
+                      std::bit_cast<uint32_t>(want.dots[t]))
+                << kFormats[f].name << " " << targets[i].name << " n=" << n << " token " << t;
+          }
+        }
+      }
+    }
+  }
+  if (avx2 == targets.end()) GTEST_SKIP() << "this CPU cannot run the AVX2 target";
+}
 
 }  // namespace
 }  // namespace wick::kernels

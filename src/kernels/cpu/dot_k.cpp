@@ -21,9 +21,11 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/k_scales.h"
 #include "kernels/cpu/quant_ref.h"
 #include "kernels/cpu/ref_order.h"
-#include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
+#include "kernels/cpu/scale_min6_avx512-inl.h"  // per target: after highway.h
+#include "kernels/cpu/vnni_evex-inl.h"          // per target: after highway.h
 #include "kernels/cpu/wasm_relaxed.h"
 
 // The quantizer must reproduce the reference's roundings exactly; a contracted a * b + c
@@ -51,37 +53,6 @@ constexpr auto kPairSub16 = [] {
   for (int p = 0; p < kQK_K / 2; ++p) t.v[p] = static_cast<int8_t>(p / 8);
   return t;
 }();
-
-// Sixteen bytes as two little-endian words. The unpacked scales stay in registers: storing
-// them as bytes and loading a vector back stalls on store-to-load forwarding.
-struct Bytes16 {
-  uint64_t lo;
-  uint64_t hi;
-};
-
-// Q4_K and Q5_K's twelve packed bytes to eight 6-bit scales (lo) and eight 6-bit mins (hi),
-// layout in quant_k.cpp's UnpackScaleMin6, four bytes at a time.
-Bytes16 UnpackScaleMin6(const uint8_t* packed) {
-  uint32_t w[3];
-  std::memcpy(w, packed, sizeof(w));
-  const uint64_t s_lo = w[0] & 0x3f3f3f3f;
-  const uint64_t s_hi = (w[2] & 0x0f0f0f0f) | (((w[0] >> 6) & 0x03030303) << 4);
-  const uint64_t m_lo = w[1] & 0x3f3f3f3f;
-  const uint64_t m_hi = ((w[2] >> 4) & 0x0f0f0f0f) | (((w[1] >> 6) & 0x03030303) << 4);
-  return {s_lo | (s_hi << 32), m_lo | (m_hi << 32)};
-}
-
-// Q3_K's twelve packed bytes to sixteen 6-bit scales, still stored + 32 (layout in quant_k.cpp's
-// UnpackQ3_KScale): low nibbles from bytes 0-7, top two bits from bytes 8-11.
-Bytes16 UnpackQ3_KScales(const uint8_t* packed) {
-  uint32_t w[3];
-  std::memcpy(w, packed, sizeof(w));
-  const uint64_t s0 = (w[0] & 0x0f0f0f0f) | ((w[2] & 0x03030303) << 4);
-  const uint64_t s1 = (w[1] & 0x0f0f0f0f) | (((w[2] >> 2) & 0x03030303) << 4);
-  const uint64_t s2 = ((w[0] >> 4) & 0x0f0f0f0f) | (((w[2] >> 4) & 0x03030303) << 4);
-  const uint64_t s3 = ((w[1] >> 4) & 0x0f0f0f0f) | (((w[2] >> 6) & 0x03030303) << 4);
-  return {s0 | (s1 << 32), s2 | (s3 << 32)};
-}
 
 }  // namespace
 }  // namespace wick::kernels
@@ -661,12 +632,21 @@ float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
 float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
   return DotRow<Q3_KBlock, BlockQ3_K<1>, MinTerm::kNone>(w, a, n);
 }
+#ifdef WICK_SCALE_MIN6_AVX512
+float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
+  return scale_min6_avx512::Dot<Q4_KBlock>(w, a, n);
+}
+float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
+  return scale_min6_avx512::Dot<Q5_KBlock>(w, a, n);
+}
+#else
 float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
   return DotRow<Q4_KBlock, BlockQ4_K<1>, MinTerm::kFourLanes>(w, a, n);
 }
 float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
   return DotRow<Q5_KBlock, BlockQ5_K<1>, MinTerm::kScalar>(w, a, n);
 }
+#endif
 float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
   return DotRow<Q6_KBlock, BlockQ6_K<1>, MinTerm::kNone>(w, a, n);
 }
@@ -676,12 +656,21 @@ void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t 
 void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
   DotTokens<Q3_KBlock, SumsQ3_K, MinTerm::kNone>(w, a, s, c, n, o);
 }
+#ifdef WICK_SCALE_MIN6_AVX512
+void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  scale_min6_avx512::DotTokens<Q4_KBlock>(w, a, s, c, n, o);
+}
+void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  scale_min6_avx512::DotTokens<Q5_KBlock>(w, a, s, c, n, o);
+}
+#else
 void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
   DotTokens<Q4_KBlock, SumsQ4_K, MinTerm::kFourLanes>(w, a, s, c, n, o);
 }
 void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
   DotTokens<Q5_KBlock, SumsQ5_K, MinTerm::kScalar>(w, a, s, c, n, o);
 }
+#endif
 void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
   DotTokens<Q6_KBlock, SumsQ6_K, MinTerm::kNone>(w, a, s, c, n, o);
 }
