@@ -19,13 +19,13 @@
 
 #include "core/half.h"
 #include "core/quant_blocks.h"
+#include "kernels/cpu/dot_k_avx512-inl.h"  // per target: after highway.h
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/k_scales.h"
 #include "kernels/cpu/quant_ref.h"
 #include "kernels/cpu/ref_order.h"
-#include "kernels/cpu/scale_min6_avx512-inl.h"  // per target: after highway.h
-#include "kernels/cpu/vnni_evex-inl.h"          // per target: after highway.h
+#include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 #include "kernels/cpu/wasm_relaxed.h"
 
 // The quantizer must reproduce the reference's roundings exactly; a contracted a * b + c
@@ -632,12 +632,31 @@ float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
 float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
   return DotRow<Q3_KBlock, BlockQ3_K<1>, MinTerm::kNone>(w, a, n);
 }
-#ifdef WICK_SCALE_MIN6_AVX512
+void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotTokens<Q2_KBlock, SumsQ2_K, MinTerm::kSameLanes>(w, a, s, c, n, o);
+}
+void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotTokens<Q3_KBlock, SumsQ3_K, MinTerm::kNone>(w, a, s, c, n, o);
+}
+#ifdef WICK_DOT_K_AVX512
+// The same bits on 512-bit vectors (dot_k_avx512-inl.h).
 float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
-  return scale_min6_avx512::Dot<Q4_KBlock>(w, a, n);
+  return dot_k_avx512::Dot<Q4_KBlock>(w, a, n);
 }
 float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
-  return scale_min6_avx512::Dot<Q5_KBlock>(w, a, n);
+  return dot_k_avx512::Dot<Q5_KBlock>(w, a, n);
+}
+float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
+  return dot_k_avx512::Dot<Q6_KBlock>(w, a, n);
+}
+void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  dot_k_avx512::DotTokens<Q4_KBlock>(w, a, s, c, n, o);
+}
+void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  dot_k_avx512::DotTokens<Q5_KBlock>(w, a, s, c, n, o);
+}
+void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  dot_k_avx512::DotTokens<Q6_KBlock>(w, a, s, c, n, o);
 }
 #else
 float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
@@ -646,34 +665,19 @@ float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
 float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
   return DotRow<Q5_KBlock, BlockQ5_K<1>, MinTerm::kScalar>(w, a, n);
 }
-#endif
 float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
   return DotRow<Q6_KBlock, BlockQ6_K<1>, MinTerm::kNone>(w, a, n);
 }
-void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  DotTokens<Q2_KBlock, SumsQ2_K, MinTerm::kSameLanes>(w, a, s, c, n, o);
-}
-void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  DotTokens<Q3_KBlock, SumsQ3_K, MinTerm::kNone>(w, a, s, c, n, o);
-}
-#ifdef WICK_SCALE_MIN6_AVX512
-void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  scale_min6_avx512::DotTokens<Q4_KBlock>(w, a, s, c, n, o);
-}
-void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  scale_min6_avx512::DotTokens<Q5_KBlock>(w, a, s, c, n, o);
-}
-#else
 void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
   DotTokens<Q4_KBlock, SumsQ4_K, MinTerm::kFourLanes>(w, a, s, c, n, o);
 }
 void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
   DotTokens<Q5_KBlock, SumsQ5_K, MinTerm::kScalar>(w, a, s, c, n, o);
 }
-#endif
 void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
   DotTokens<Q6_KBlock, SumsQ6_K, MinTerm::kNone>(w, a, s, c, n, o);
 }
+#endif  // WICK_DOT_K_AVX512
 
 #endif  // HWY_TARGET == HWY_SCALAR
 

@@ -42,8 +42,13 @@ HWY_INLINE __m256i DotPairs(__m256i acc, __m256i a, __m256i b) {
   return acc;
 }
 
-// The same on 512-bit vectors (_mm512_dpwssd_epi32, whose intrinsic needs avx512vnni, which
-// Highway 1.0.3's AVX3_DL does not enable; a 512-bit form is always EVEX).
+// The same two on 512-bit vectors (_mm512_dpbusd_epi32, _mm512_dpwssd_epi32, whose intrinsics
+// need avx512vnni, which Highway 1.0.3's AVX3_DL does not enable; a 512-bit form is always
+// EVEX).
+HWY_INLINE __m512i DotBytes(__m512i acc, __m512i u, __m512i s) {
+  asm("vpdpbusd %[s], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(u), [s] "vm"(s));
+  return acc;
+}
 HWY_INLINE __m512i DotPairs(__m512i acc, __m512i a, __m512i b) {
   asm("vpdpwssd %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [b] "vm"(b));
   return acc;

@@ -1,0 +1,364 @@
+// Q4_K, Q5_K and Q6_K dot products for Highway's AVX-512 targets (AVX3, AVX3_DL),
+// bit-identical to dot_k.cpp's DotRows on x86 from AVX2 up (the reference's lanes and order,
+// ref_order.h). Include it after <hwy/highway.h> in a file that Highway's foreach_target.h
+// re-includes; WICK_DOT_K_AVX512 says whether this target has them.
+//
+// Why kernels of their own: the generic one runs 32-byte vectors, one 32-element run each,
+// and spent more instructions on unpacking a block's scales and on its per-block float steps
+// than on the products (a prompt's Q4_K matmuls ran about 250 instructions a block for four
+// tokens, 64 of them multiplies; here 156, and a 4096 x 4096 Q4_K matmul of 512 tokens takes
+// 84 ms instead of 98 on a Zen 4 core pair). Here a 64-byte vector holds 64 consecutive
+// elements. The formats pack their quants in 32-byte runs whose low and high bits belong to
+// elements 32 (Q4_K, Q5_K) or 64 (Q6_K) apart, so two runs side by side (or one, broadcast)
+// give 64 consecutive elements with in-lane shifts and masks, no cross-lane shuffle; the
+// sub-block scales come from one shuffle a vector. The two halves of a block's int32 sums
+// are added at its end, which gives each lane the same exact integer as the 32-byte kernel's,
+// so the float steps, and the results, are the same bits.
+#if defined(WICK_KERNELS_CPU_DOT_K_AVX512_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef WICK_KERNELS_CPU_DOT_K_AVX512_INL_H_
+#undef WICK_KERNELS_CPU_DOT_K_AVX512_INL_H_
+#else
+#define WICK_KERNELS_CPU_DOT_K_AVX512_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "core/quant_blocks.h"
+#include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/k_scales.h"
+#include "kernels/cpu/ref_order.h"
+#include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
+
+#undef WICK_DOT_K_AVX512
+#if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
+#define WICK_DOT_K_AVX512 1
+#include <immintrin.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace dot_k_avx512 {
+
+// acc + the sums of pairs of products of the int16 lanes of a and b, per int32 lane:
+// AVX-512 VNNI's vpdpwssd where the target has it.
+HWY_INLINE __m512i DotPairs(__m512i acc, __m512i a, __m512i b) {
+#ifdef WICK_VNNI_EVEX
+  return vnni::DotPairs(acc, a, b);
+#else
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+#endif
+}
+
+// Sixteen int16 lanes of `lo` in the low half and sixteen of `hi` in the high half.
+HWY_INLINE __m512i Halves16(int16_t lo, int16_t hi) {
+  return _mm512_inserti64x4(_mm512_set1_epi16(lo), _mm256_set1_epi16(hi), 1);
+}
+
+// 32 bytes at p in both halves.
+HWY_INLINE __m512i Broadcast32(const uint8_t* p) {
+  return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// nibbles | (moved & mask), one instruction.
+HWY_INLINE __m512i MergeBits(__m512i nibbles, __m512i moved, uint8_t mask) {
+  return _mm512_ternarylogic_epi32(nibbles, moved, _mm512_set1_epi8(static_cast<char>(mask)), 0xF8);
+}
+
+// Sixteen int32 lanes of `lo` in the low half and sixteen of `hi` in the high half.
+HWY_INLINE __m512i Halves32(int32_t lo, int32_t hi) {
+  return _mm512_inserti64x4(_mm512_set1_epi32(lo), _mm256_set1_epi32(hi), 1);
+}
+
+// Every int16 lane of 128-bit lane k holding k.
+HWY_INLINE __m512i LaneIndex16() {
+  return _mm512_set_epi64(0x0003000300030003, 0x0003000300030003, 0x0002000200020002,
+                          0x0002000200020002, 0x0001000100010001, 0x0001000100010001, 0, 0);
+}
+
+// How a block's products meet its scales. Without AVX-512 VNNI, the byte products are summed
+// in pairs (vpmaddubsw) and each run's pairs are scaled into the int32 lanes (vpmaddwd): two
+// multiplies a run. With it, each run's products are summed in fours (vpdpbusd, each sum
+// below 2^15), two runs' sums are interleaved as the int16 halves of each lane, and one
+// vpdpwssd scales both: three multiplies for two runs. Either way lane l gains scale * (the
+// four products of its quad) for each quad of its lane, so the integers are the same.
+#ifdef WICK_VNNI_EVEX
+constexpr bool kQuads = true;
+#else
+constexpr bool kQuads = false;
+#endif
+constexpr int kScaleVectors = kQuads ? 2 : 4;
+
+// A block's four 64-element runs of quants (x) with their int16 scales lined up with the
+// products (scale: per run, or with kQuads per pair of runs); for Q4_K and Q5_K the eight
+// mins as int16, each twice (m0 m0 m1 m1 ...: int16 lanes 2j and 2j + 1 meet the
+// activations' 16-element sums of sub-block j); for Q6_K the offset that moving the activations to
+// unsigned bytes adds (offset: per pair of products, or with kQuads minus it, per quad).
+struct Unpacked {
+  __m512i x[4];
+  __m512i scale[4];
+  __m512i offset[4];
+  __m256i mins;
+};
+
+// Per-format constants, built once a call.
+template <class Block>
+struct Constants;
+
+// Q4_K and Q5_K: run h is elements 64h..64h+63, the low nibbles of the h-th 32 quant bytes
+// (sub-block 2h) then their high nibbles (sub-block 2h + 1).
+template <class Block>
+requires std::is_same_v<Block, Q4_KBlock> || std::is_same_v<Block, Q5_KBlock>
+struct Constants<Block> {
+  // Byte shuffles of the eight int16 scales (repeated in every 128-bit lane): scale 2h over
+  // the low half and 2h + 1 over the high half of run h; with kQuads, runs 2p and 2p + 1's in
+  // the low and high int16 of each lane.
+  __m512i shuffle[kScaleVectors];
+  // Q5_K: shifts taking bits 2h (low half) and 2h + 1 (high half) of the qh bytes to bit 4.
+  __m512i shift[4];
+
+  Constants() {
+    const auto bytes = [](int j) { return (2 * j) | ((2 * j + 1) << 8); };  // scale j's
+    for (int i = 0; i < kScaleVectors; ++i) {
+      shuffle[i] = kQuads ? Halves32(bytes(4 * i) | (bytes(4 * i + 2) << 16),
+                                     bytes(4 * i + 1) | (bytes(4 * i + 3) << 16))
+                          : Halves16(static_cast<int16_t>(bytes(2 * i)),
+                                     static_cast<int16_t>(bytes(2 * i + 1)));
+    }
+    for (int h = 0; h < 4; ++h) {
+      shift[h] = h < 2 ? Halves16(static_cast<int16_t>(4 - 2 * h), static_cast<int16_t>(3 - 2 * h))
+                       : Halves16(static_cast<int16_t>(2 * h - 4), static_cast<int16_t>(2 * h - 3));
+    }
+  }
+
+  HWY_INLINE Unpacked Unpack(const Block& w) const {
+    const Bytes16 scale_min = UnpackScaleMin6(w.scales);
+    const __m512i table = _mm512_broadcast_i32x4(
+        _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scale_min.lo))));
+    Unpacked u{};
+    const __m128i mins = _mm_cvtsi64_si128(static_cast<int64_t>(scale_min.hi));
+    u.mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins));
+    for (int h = 0; h < 4; ++h) {
+      const __m512i q = Broadcast32(w.qs + 32 * h);
+      // The high half shifted down a nibble; the 16-bit shift's carries are masked off.
+      u.x[h] =
+          _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), _mm512_set1_epi8(0x0f));
+      if constexpr (std::is_same_v<Block, Q5_KBlock>) {
+        // The fifth bit of element e is bit e / 32 of qh[e % 32]. A 16-bit shift by at most
+        // 4 brings no bit of the other byte to bit 4, so masking bit 4 is exact.
+        const __m512i qh = Broadcast32(w.qh);
+        const __m512i moved =
+            h < 2 ? _mm512_sllv_epi16(qh, shift[h]) : _mm512_srlv_epi16(qh, shift[h]);
+        u.x[h] = MergeBits(u.x[h], moved, 0x10);
+      }
+    }
+    for (int i = 0; i < kScaleVectors; ++i) u.scale[i] = _mm512_shuffle_epi8(table, shuffle[i]);
+    return u;
+  }
+};
+
+// Q6_K: run 2h + c is elements 128h + 64c..+63: the low (c = 0) or high (c = 1) nibbles of
+// ql[64h..64h+63], whose two 32-byte halves hold elements 32 apart, with their top two bits
+// from crumbs 2c and 2c + 1 of qh[32h..32h+31]. Quants are stored + 32.
+template <>
+struct Constants<Q6_KBlock> {
+  // Word permutations of the sixteen int16 scales: 128-bit lane k of run i gets sub-block
+  // 4i + k's; with kQuads, runs 2p and 2p + 1's in the low and high int16 of each lane.
+  __m512i permute[kScaleVectors];
+  // Shifts taking crumbs 0 and 2 (c = 0, left) or 4 and 6 (c = 1, right) to bits 4-5.
+  __m512i shift[2];
+
+  Constants() {
+    for (int i = 0; i < kScaleVectors; ++i) {
+      const int32_t base = kQuads ? (8 * i) | ((8 * i + 4) << 16) : (4 * i) | ((4 * i) << 16);
+      permute[i] = _mm512_add_epi16(LaneIndex16(), _mm512_set1_epi32(base));
+    }
+    shift[0] = Halves16(4, 2);
+    shift[1] = Halves16(0, 2);
+  }
+
+  HWY_INLINE Unpacked Unpack(const Q6_KBlock& w) const {
+    const __m512i scales = _mm512_castsi256_si512(
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales))));
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    Unpacked u{};
+    for (int h = 0; h < 2; ++h) {
+      const __m512i ql = _mm512_loadu_si512(w.ql + 64 * h);
+      const __m512i qh = Broadcast32(w.qh + 32 * h);
+      // A 16-bit shift by at most 4 brings no bit of the other byte to bits 4-5.
+      u.x[2 * h] = MergeBits(_mm512_and_si512(ql, low4), _mm512_sllv_epi16(qh, shift[0]), 0x30);
+      u.x[2 * h + 1] = MergeBits(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
+                                 _mm512_srlv_epi16(qh, shift[1]), 0x30);
+    }
+    // The quants less their offset, signed (-32..31), so that the activations, moved to
+    // unsigned bytes a + 128, take the unsigned side of the byte products: one multiply a
+    // token where (q * a) - (32 * a) took two. (a + 128) * (q - 32) - 128 * (q - 32) is
+    // the same exact sum.
+    const __m512i top = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int i = 0; i < 4; ++i) {
+      u.x[i] = _mm512_sub_epi8(u.x[i], _mm512_set1_epi8(32));
+#ifdef WICK_VNNI_EVEX
+      u.offset[i] = vnni::DotBytes(_mm512_setzero_si512(), top,
+                                   _mm512_sub_epi8(_mm512_setzero_si512(), u.x[i]));
+#else
+      u.offset[i] = _mm512_maddubs_epi16(top, u.x[i]);
+#endif
+    }
+    for (int i = 0; i < kScaleVectors; ++i)
+      u.scale[i] = _mm512_permutexvar_epi16(permute[i], scales);
+    return u;
+  }
+};
+
+#ifdef WICK_VNNI_EVEX
+// Run i's products with the activations at `act`, summed in fours into int32 lanes.
+template <class Block>
+HWY_INLINE __m512i QuadSums(const Unpacked& u, int i, const int8_t* act) {
+  const __m512i a = _mm512_loadu_si512(act);
+  if constexpr (std::is_same_v<Block, Q6_KBlock>) {
+    // Sums of (a + 128) * (q - 32) less 128 * (q - 32): at most 4 * 32 * 128 in magnitude.
+    return vnni::DotBytes(u.offset[i],
+                          _mm512_xor_si512(a, _mm512_set1_epi8(static_cast<char>(0x80))), u.x[i]);
+  } else {
+    return vnni::DotBytes(_mm512_setzero_si512(), u.x[i], a);  // at most 4 * 31 * 128
+  }
+}
+#endif
+
+// A block's scaled integer sums against one activation row, per int32 lane (the two halves
+// still to be added).
+template <class Block>
+HWY_INLINE __m512i BlockSums(const Unpacked& u, const Q8_KBlock& a) {
+#ifdef WICK_VNNI_EVEX
+  __m512i acc = _mm512_setzero_si512();
+  for (int p = 0; p < 2; ++p) {
+    const __m512i even = QuadSums<Block>(u, 2 * p, a.qs + 128 * p);
+    const __m512i odd = QuadSums<Block>(u, 2 * p + 1, a.qs + 128 * p + 64);
+    // Each quad sum fits in 16 bits: run 2p + 1's go to the high int16 of each lane.
+    const __m512i both = _mm512_mask_blend_epi16(0xAAAAAAAAu, even, _mm512_slli_epi32(odd, 16));
+    acc = p == 0 ? _mm512_madd_epi16(both, u.scale[0]) : DotPairs(acc, both, u.scale[1]);
+  }
+  return acc;
+#else
+  __m512i acc = _mm512_setzero_si512();
+  for (int i = 0; i < 4; ++i) {
+    const __m512i act = _mm512_loadu_si512(a.qs + 64 * i);
+    __m512i pairs;
+    if constexpr (std::is_same_v<Block, Q6_KBlock>) {
+      // Pairs of (a + 128) * (q - 32) are at most 2 * 255 * 32 in magnitude, their offsets
+      // 2 * 128 * 32: neither saturates.
+      const __m512i act_u = _mm512_xor_si512(act, _mm512_set1_epi8(static_cast<char>(0x80)));
+      pairs = _mm512_sub_epi16(_mm512_maddubs_epi16(act_u, u.x[i]), u.offset[i]);
+    } else {
+      pairs = _mm512_maddubs_epi16(u.x[i], act);
+    }
+    acc = i == 0 ? _mm512_madd_epi16(pairs, u.scale[i]) : DotPairs(acc, pairs, u.scale[i]);
+  }
+  return acc;
+#endif
+}
+
+// One weight row against kActs Q8_K activation rows, into out[0..kActs): each result the
+// same bits as dot_k.cpp's DotRows (Q4_K's mins in the reference's four float lanes, Q5_K's
+// in a scalar; Q6_K's -32 offset in the lanes of its elements).
+template <class Block, int kActs>
+void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* out) {
+  constexpr bool kQ6 = std::is_same_v<Block, Q6_KBlock>;
+  constexpr bool kFourLaneMins = std::is_same_v<Block, Q4_KBlock>;
+  const Constants<Block> constants;
+  __m256 sum[kActs];
+  __m256 mins4[kActs];  // Q4_K: the reference's four lanes in lanes 0, 2, 4, 6
+  float mins[kActs];
+  for (int t = 0; t < kActs; ++t) {
+    sum[t] = _mm256_setzero_ps();
+    mins4[t] = _mm256_setzero_ps();
+    mins[t] = 0.0f;
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    const Block& wb = w[b];
+    const Unpacked u = constants.Unpack(wb);
+    __m512i acc[kActs];
+    for (int t = 0; t < kActs; ++t) acc[t] = BlockSums<Block>(u, a[t][b]);
+    const __m256 d_w = _mm256_set1_ps(F16ToF32ByTable(wb.d));
+    for (int t = 0; t < kActs; ++t) {
+      const Q8_KBlock& ab = a[t][b];
+      const __m256i lanes =
+          _mm256_add_epi32(_mm512_castsi512_si256(acc[t]), _mm512_extracti64x4_epi64(acc[t], 1));
+      const __m256 d_a = _mm256_broadcast_ss(&ab.d);
+      sum[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_mul_ps(d_a, d_w), sum[t]);
+      if constexpr (!kQ6) {
+        // Lane j: min j times sub-block j's activation sum; lanes 2l and 2l + 1 added in
+        // lane 2l: the reference's lane l, mins 2l and 2l + 1 (odd lanes are left unused).
+        const float dmin_w = F16ToF32ByTable(wb.dmin);
+        const __m256i per_min = _mm256_madd_epi16(
+            u.mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums)));
+        const __m256i four = _mm256_add_epi32(per_min, _mm256_srli_epi64(per_min, 32));
+        if constexpr (kFourLaneMins) {
+          // -(a.d * dmin) rounds as (-a.d) * dmin does.
+          mins4[t] = _mm256_fmadd_ps(_mm256_mul_ps(d_a, _mm256_set1_ps(-dmin_w)),
+                                     _mm256_cvtepi32_ps(four), mins4[t]);
+        } else {
+          // The four lanes' exact integer total.
+          const __m128i pairs =
+              _mm_add_epi32(_mm256_castsi256_si128(four), _mm256_extracti128_si256(four, 1));
+          const int32_t total = _mm_cvtsi128_si32(pairs) + _mm_extract_epi32(pairs, 2);
+          mins[t] = std::fma(-ab.d * dmin_w, static_cast<float>(total), mins[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < kActs; ++t) {
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, sum[t]);
+    const float total = SumTree8(lanes);
+    if constexpr (kFourLaneMins) {
+      alignas(32) float m[8];
+      _mm256_store_ps(m, mins4[t]);
+      out[t] = total + ((m[0] + m[4]) + (m[2] + m[6]));
+    } else {
+      out[t] = total + mins[t];  // + 0.0f for Q6_K, as DotRows adds it
+    }
+  }
+}
+
+// `count` (1 to 4) activation rows `a_stride` bytes apart, as dot_k.cpp's DotTokens.
+template <class Block>
+void DotTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n, float* out) {
+  const auto* wb = static_cast<const Block*>(w);
+  const Q8_KBlock* acts[4];
+  for (int t = 0; t < count; ++t) {
+    acts[t] = reinterpret_cast<const Q8_KBlock*>(static_cast<const uint8_t*>(a) + t * a_stride);
+  }
+  const int64_t nb = n / kQK_K;
+  switch (count) {
+    case 1:
+      DotRowTokens<Block, 1>(wb, acts, nb, out);
+      break;
+    case 2:
+      DotRowTokens<Block, 2>(wb, acts, nb, out);
+      break;
+    case 3:
+      DotRowTokens<Block, 3>(wb, acts, nb, out);
+      break;
+    default:
+      DotRowTokens<Block, 4>(wb, acts, nb, out);
+      break;
+  }
+}
+
+template <class Block>
+float Dot(const void* w, const void* a, int64_t n) {
+  const Q8_KBlock* act = static_cast<const Q8_KBlock*>(a);
+  float out;
+  DotRowTokens<Block, 1>(static_cast<const Block*>(w), &act, n / kQK_K, &out);
+  return out;
+}
+
+}  // namespace dot_k_avx512
+}  // namespace wick::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
+#endif  // WICK_KERNELS_CPU_DOT_K_AVX512_INL_H_
