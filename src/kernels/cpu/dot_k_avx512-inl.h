@@ -96,8 +96,9 @@ constexpr int kScaleVectors = kQuads ? 2 : 4;
 // A block's four 64-element runs of quants (x) with their int16 scales lined up with the
 // products (scale: per run, or with kQuads per pair of runs); for Q4_K and Q5_K the eight
 // mins as int16, each twice (m0 m0 m1 m1 ...: int16 lanes 2j and 2j + 1 meet the
-// activations' 16-element sums of sub-block j); for Q6_K the offset that moving the activations to
-// unsigned bytes adds (offset: per pair of products, or with kQuads minus it, per quad).
+// activations' 16-element sums of sub-block j); for Q6_K the offset that moving the
+// activations to unsigned bytes adds (offset: per pair of products, or with kQuads minus
+// it, per quad).
 struct Unpacked {
   __m512i x[4];
   __m512i scale[4];
@@ -208,8 +209,9 @@ struct Constants<Q6_KBlock> {
       u.offset[i] = _mm512_maddubs_epi16(top, u.x[i]);
 #endif
     }
-    for (int i = 0; i < kScaleVectors; ++i)
+    for (int i = 0; i < kScaleVectors; ++i) {
       u.scale[i] = _mm512_permutexvar_epi16(permute[i], scales);
+    }
     return u;
   }
 };
