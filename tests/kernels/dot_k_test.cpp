@@ -28,6 +28,7 @@ constexpr double kRelTol = 1e-5;
 constexpr int64_t kLengths[] = {256, 512, 4096};
 
 using DotFn = float (*)(const void*, const void*, int64_t);
+using DotTokensFn = void (*)(const void*, const void*, uint64_t, int, int64_t, float*);
 
 struct KFormat {
   const char* name;
@@ -36,23 +37,24 @@ struct KFormat {
   void (*dequantize)(const void*, float*, int64_t);
   DotFn ref_dot;
   DotFn simd_dot;
-  size_t d_offset;     // f16 super-block scale
-  size_t dmin_offset;  // f16 scale of the mins; kNoMin for the symmetric formats
+  DotTokensFn simd_tokens;  // one row against 1-4 activation rows
+  size_t d_offset;          // f16 super-block scale
+  size_t dmin_offset;       // f16 scale of the mins; kNoMin for the symmetric formats
 };
 
 constexpr size_t kNoMin = ~size_t{0};
 
 const KFormat kFormats[] = {
     {"Q2_K", sizeof(Q2_KBlock), ref::QuantizeQ2_K, ref::DequantizeQ2_K, ref::DotQ2_KQ8_K,
-     simd::DotQ2_KQ8_K, offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)},
+     simd::DotQ2_KQ8_K, simd::DotQ2_KQ8_KTokens, offsetof(Q2_KBlock, d), offsetof(Q2_KBlock, dmin)},
     {"Q3_K", sizeof(Q3_KBlock), ref::QuantizeQ3_K, ref::DequantizeQ3_K, ref::DotQ3_KQ8_K,
-     simd::DotQ3_KQ8_K, offsetof(Q3_KBlock, d), kNoMin},
+     simd::DotQ3_KQ8_K, simd::DotQ3_KQ8_KTokens, offsetof(Q3_KBlock, d), kNoMin},
     {"Q4_K", sizeof(Q4_KBlock), ref::QuantizeQ4_K, ref::DequantizeQ4_K, ref::DotQ4_KQ8_K,
-     simd::DotQ4_KQ8_K, offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)},
+     simd::DotQ4_KQ8_K, simd::DotQ4_KQ8_KTokens, offsetof(Q4_KBlock, d), offsetof(Q4_KBlock, dmin)},
     {"Q5_K", sizeof(Q5_KBlock), ref::QuantizeQ5_K, ref::DequantizeQ5_K, ref::DotQ5_KQ8_K,
-     simd::DotQ5_KQ8_K, offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)},
+     simd::DotQ5_KQ8_K, simd::DotQ5_KQ8_KTokens, offsetof(Q5_KBlock, d), offsetof(Q5_KBlock, dmin)},
     {"Q6_K", sizeof(Q6_KBlock), ref::QuantizeQ6_K, ref::DequantizeQ6_K, ref::DotQ6_KQ8_K,
-     simd::DotQ6_KQ8_K, offsetof(Q6_KBlock, d), kNoMin},
+     simd::DotQ6_KQ8_K, simd::DotQ6_KQ8_KTokens, offsetof(Q6_KBlock, d), kNoMin},
 };
 
 // Every test runs once per SIMD target this CPU can execute.
@@ -335,12 +337,6 @@ TEST_P(DotKTest, SimdQuantizedActivationsGiveTheSameDot) {
 INSTANTIATE_TEST_SUITE_P(AllTargets, DotKTest, ::testing::ValuesIn(RunnableSimdTargets()),
                          [](const auto& param_info) { return param_info.param.name; });
 
-using DotTokensFn = void (*)(const void*, const void*, uint64_t, int, int64_t, float*);
-constexpr DotTokensFn kTokensFns[] = {simd::DotQ2_KQ8_KTokens, simd::DotQ3_KQ8_KTokens,
-                                      simd::DotQ4_KQ8_KTokens, simd::DotQ5_KQ8_KTokens,
-                                      simd::DotQ6_KQ8_KTokens};
-static_assert(std::size(kTokensFns) == std::size(kFormats));
-
 // A row against four activation rows, one dot at a time and through the tokens kernel with
 // every count: dots[t], then tokens[count][t].
 struct RowResults {
@@ -356,7 +352,7 @@ RowResults RunRow(size_t format, const std::vector<uint8_t>& w, const std::vecto
     r.dots[t] = kFormats[format].simd_dot(w.data(), a.data() + t * (n / kQK_K), n);
   }
   for (int count = 1; count <= 4; ++count) {
-    kTokensFns[format](w.data(), a.data(), stride, count, n, r.tokens[count]);
+    kFormats[format].simd_tokens(w.data(), a.data(), stride, count, n, r.tokens[count]);
   }
   return r;
 }

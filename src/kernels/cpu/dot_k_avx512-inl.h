@@ -101,7 +101,7 @@ constexpr int kScaleVectors = kQuads ? 2 : 4;
 // it, per quad).
 struct Unpacked {
   __m512i x[4];
-  __m512i scale[4];
+  __m512i scale[kScaleVectors];
   __m512i offset[4];
   __m256i mins;
 };
@@ -143,6 +143,8 @@ struct Constants<Block> {
     Unpacked u{};
     const __m128i mins = _mm_cvtsi64_si128(static_cast<int64_t>(scale_min.hi));
     u.mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins));
+    __m512i qh = _mm512_setzero_si512();
+    if constexpr (std::is_same_v<Block, Q5_KBlock>) qh = Broadcast32(w.qh);
     for (int h = 0; h < 4; ++h) {
       const __m512i q = Broadcast32(w.qs + 32 * h);
       // The high half shifted down a nibble; the 16-bit shift's carries are masked off.
@@ -151,7 +153,6 @@ struct Constants<Block> {
       if constexpr (std::is_same_v<Block, Q5_KBlock>) {
         // The fifth bit of element e is bit e / 32 of qh[e % 32]. A 16-bit shift by at most
         // 4 brings no bit of the other byte to bit 4, so masking bit 4 is exact.
-        const __m512i qh = Broadcast32(w.qh);
         const __m512i moved =
             h < 2 ? _mm512_sllv_epi16(qh, shift[h]) : _mm512_srlv_epi16(qh, shift[h]);
         u.x[h] = MergeBits(u.x[h], moved, 0x10);
@@ -286,6 +287,9 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
     __m512i acc[kActs];
     for (int t = 0; t < kActs; ++t) acc[t] = BlockSums<Block>(u, a[t][b]);
     const __m256 d_w = _mm256_set1_ps(F16ToF32ByTable(wb.d));
+    float dmin_w = 0.0f;
+    if constexpr (!kQ6) dmin_w = F16ToF32ByTable(wb.dmin);
+    const __m256 neg_dmin_w = _mm256_set1_ps(-dmin_w);
     for (int t = 0; t < kActs; ++t) {
       const Q8_KBlock& ab = a[t][b];
       const __m256i lanes =
@@ -295,14 +299,13 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
       if constexpr (!kQ6) {
         // Lane j: min j times sub-block j's activation sum; lanes 2l and 2l + 1 added in
         // lane 2l: the reference's lane l, mins 2l and 2l + 1 (odd lanes are left unused).
-        const float dmin_w = F16ToF32ByTable(wb.dmin);
         const __m256i per_min = _mm256_madd_epi16(
             u.mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums)));
         const __m256i four = _mm256_add_epi32(per_min, _mm256_srli_epi64(per_min, 32));
         if constexpr (kFourLaneMins) {
           // -(a.d * dmin) rounds as (-a.d) * dmin does.
-          mins4[t] = _mm256_fmadd_ps(_mm256_mul_ps(d_a, _mm256_set1_ps(-dmin_w)),
-                                     _mm256_cvtepi32_ps(four), mins4[t]);
+          mins4[t] =
+              _mm256_fmadd_ps(_mm256_mul_ps(d_a, neg_dmin_w), _mm256_cvtepi32_ps(four), mins4[t]);
         } else {
           // The four lanes' exact integer total.
           const __m128i pairs =

@@ -1,6 +1,6 @@
-// AVX512-VNNI's vpdpbusd and vpdpwssd on 256-bit vectors, always EVEX-encoded, for Highway's
-// AVX3_DL target. Include it after <hwy/highway.h> in a file that Highway's foreach_target.h
-// re-includes; WICK_VNNI_EVEX says whether this target has them.
+// AVX512-VNNI's vpdpbusd and vpdpwssd on 256- and 512-bit vectors, always EVEX-encoded, for
+// Highway's AVX3_DL target. Include it after <hwy/highway.h> in a file that Highway's
+// foreach_target.h re-includes; WICK_VNNI_EVEX says whether this target has them.
 //
 // Why not the intrinsics: Highway 1.0.3 (Debian 12's) compiles AVX3_DL with AVX-VNNI, the
 // VEX-encoded form of these instructions (Alder Lake, Sapphire Rapids, Zen 5), so GCC emits
@@ -9,7 +9,9 @@
 // k-quant dot products did, on a Zen 4). The EVEX form runs wherever AVX3_DL is picked: the
 // helpers below spell it with the {evex} pseudo-prefix (written %{evex%}, since braces mark
 // dialect alternatives in GCC's asm templates). tests/kernels/vnni_encoding_test.cpp reads the
-// kernels' instructions in its own binary and fails on any VEX form.
+// kernels' instructions in its own binary and fails on any VEX form. The 512-bit forms have no
+// VEX encoding, but their intrinsics need avx512vnni, which Highway 1.0.3's AVX3_DL does not
+// enable, so they are spelled here too (V: __m256i or __m512i).
 #if defined(WICK_KERNELS_CPU_VNNI_EVEX_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef WICK_KERNELS_CPU_VNNI_EVEX_INL_H_
 #undef WICK_KERNELS_CPU_VNNI_EVEX_INL_H_
@@ -29,28 +31,18 @@ namespace wick::kernels::HWY_NAMESPACE {
 namespace vnni {
 
 // acc + the sums of four products of unsigned bytes of u and signed bytes of s, per int32 lane
-// (_mm256_dpbusd_epi32).
-HWY_INLINE __m256i DotBytes(__m256i acc, __m256i u, __m256i s) {
+// (_mm256_dpbusd_epi32, _mm512_dpbusd_epi32).
+template <class V>
+HWY_INLINE V DotBytes(V acc, V u, V s) {
   asm("%{evex%} vpdpbusd %[s], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(u), [s] "vm"(s));
   return acc;
 }
 
 // acc + the sums of pairs of products of the int16 lanes of a and b, per int32 lane
-// (_mm256_dpwssd_epi32).
-HWY_INLINE __m256i DotPairs(__m256i acc, __m256i a, __m256i b) {
+// (_mm256_dpwssd_epi32, _mm512_dpwssd_epi32).
+template <class V>
+HWY_INLINE V DotPairs(V acc, V a, V b) {
   asm("%{evex%} vpdpwssd %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [b] "vm"(b));
-  return acc;
-}
-
-// The same two on 512-bit vectors (_mm512_dpbusd_epi32, _mm512_dpwssd_epi32, whose intrinsics
-// need avx512vnni, which Highway 1.0.3's AVX3_DL does not enable; a 512-bit form is always
-// EVEX).
-HWY_INLINE __m512i DotBytes(__m512i acc, __m512i u, __m512i s) {
-  asm("vpdpbusd %[s], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(u), [s] "vm"(s));
-  return acc;
-}
-HWY_INLINE __m512i DotPairs(__m512i acc, __m512i a, __m512i b) {
-  asm("vpdpwssd %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [b] "vm"(b));
   return acc;
 }
 
