@@ -17,6 +17,7 @@
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/quant_ref.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/vec_dot.h"
 
 namespace wick::kernels {
 namespace {
@@ -337,21 +338,21 @@ TEST_P(DotKTest, SimdQuantizedActivationsGiveTheSameDot) {
 INSTANTIATE_TEST_SUITE_P(AllTargets, DotKTest, ::testing::ValuesIn(RunnableSimdTargets()),
                          [](const auto& param_info) { return param_info.param.name; });
 
-// A row against four activation rows, one dot at a time and through the tokens kernel with
-// every count: dots[t], then tokens[count][t].
+// A row against kMaxDotTokens activation rows, one dot at a time and through the tokens kernel
+// with every count: dots[t], then tokens[count][t].
 struct RowResults {
-  float dots[4];
-  float tokens[5][4];
+  float dots[kMaxDotTokens];
+  float tokens[kMaxDotTokens + 1][kMaxDotTokens];
 };
 
 RowResults RunRow(size_t format, const std::vector<uint8_t>& w, const std::vector<Q8_KBlock>& a,
                   int64_t n) {
   const uint64_t stride = static_cast<uint64_t>(n / kQK_K) * sizeof(Q8_KBlock);
   RowResults r{};
-  for (int t = 0; t < 4; ++t) {
+  for (int t = 0; t < kMaxDotTokens; ++t) {
     r.dots[t] = kFormats[format].simd_dot(w.data(), a.data() + t * (n / kQK_K), n);
   }
-  for (int count = 1; count <= 4; ++count) {
+  for (int count = 1; count <= kMaxDotTokens; ++count) {
     kFormats[format].simd_tokens(w.data(), a.data(), stride, count, n, r.tokens[count]);
   }
   return r;
@@ -376,11 +377,14 @@ TEST(DotKOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
       if (kFormats[f].dmin_offset != kNoMin) {
         SetF16(rows[2], kFormats[f].block_bytes, kFormats[f].dmin_offset, 0.25f);
       }
-      // Four tokens, the second one all -128.
-      std::vector<Q8_KBlock> acts = RandomActivations(4 * n, rng);
-      for (size_t b = nb; b < 2 * nb; ++b) {
-        std::memset(acts[b].qs, 0x80, sizeof(acts[b].qs));
-        for (int16_t& s : acts[b].bsums) s = -16 * 128;
+      // kMaxDotTokens tokens, the second and the seventh all -128 (Q4_K's kernels pair the
+      // tokens' mins: one in an odd place, one in an even place).
+      std::vector<Q8_KBlock> acts = RandomActivations(kMaxDotTokens * n, rng);
+      for (size_t token : {1, 6}) {
+        for (size_t b = token * nb; b < (token + 1) * nb; ++b) {
+          std::memset(acts[b].qs, 0x80, sizeof(acts[b].qs));
+          for (int16_t& s : acts[b].bsums) s = -16 * 128;
+        }
       }
       for (const auto& w : rows) {
         std::vector<RowResults> per_target;
@@ -388,7 +392,7 @@ TEST(DotKOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
           ASSERT_TRUE(ForceSimdTarget(target.name).ok());
           per_target.push_back(RunRow(f, w, acts, n));
           const RowResults& r = per_target.back();
-          for (int count = 1; count <= 4; ++count) {
+          for (int count = 1; count <= kMaxDotTokens; ++count) {
             for (int t = 0; t < count; ++t) {
               EXPECT_EQ(std::bit_cast<uint32_t>(r.tokens[count][t]),
                         std::bit_cast<uint32_t>(r.dots[t]))
@@ -402,7 +406,7 @@ TEST(DotKOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
         const RowResults& want = per_target[static_cast<size_t>(avx2 - targets.begin())];
         for (size_t i = 0; i < targets.size(); ++i) {
           if (targets[i].id > avx2->id) continue;  // below AVX2: Highway's own order
-          for (int t = 0; t < 4; ++t) {
+          for (int t = 0; t < kMaxDotTokens; ++t) {
             EXPECT_EQ(std::bit_cast<uint32_t>(per_target[i].dots[t]),
                       std::bit_cast<uint32_t>(want.dots[t]))
                 << kFormats[f].name << " " << targets[i].name << " n=" << n << " token " << t;

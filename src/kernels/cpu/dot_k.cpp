@@ -25,6 +25,8 @@
 #include "kernels/cpu/k_scales.h"
 #include "kernels/cpu/quant_ref.h"
 #include "kernels/cpu/ref_order.h"
+#include "kernels/cpu/token_groups.h"
+#include "kernels/cpu/vec_dot.h"
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 #include "kernels/cpu/wasm_relaxed.h"
 
@@ -586,23 +588,14 @@ float DotRow(const void* w, const void* a, int64_t n) {
   return out;
 }
 
-// `count` (1 to 4) activation rows.
+// `count` activation rows, four at a time.
 template <class Block, template <int> class Sums, MinTerm kMin>
 void DotTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n, float* out) {
-  switch (count) {
-    case 1:
-      DotRows<Block, Sums<1>::kFn, kMin, 1>(w, a, a_stride, n, out);
-      break;
-    case 2:
-      DotRows<Block, Sums<2>::kFn, kMin, 2>(w, a, a_stride, n, out);
-      break;
-    case 3:
-      DotRows<Block, Sums<3>::kFn, kMin, 3>(w, a, a_stride, n, out);
-      break;
-    default:
-      DotRows<Block, Sums<4>::kFn, kMin, 4>(w, a, a_stride, n, out);
-      break;
-  }
+  ForTokenGroups<4>(count, [&](auto acts, int first) {
+    constexpr int kActs = decltype(acts)::value;
+    DotRows<Block, Sums<kActs>::kFn, kMin, kActs>(
+        w, static_cast<const uint8_t*>(a) + first * a_stride, a_stride, n, out + first);
+  });
 }
 
 template <int kActs>
@@ -717,6 +710,14 @@ void DotKTokensQ6Impl(const void* w, const void* a, uint64_t s, int c, int64_t n
 void QuantizeQ8_KRowImpl(const float* src, void* dst, int64_t n) {
   QuantizeQ8_KImpl(src, dst, n);
 }
+int DotKTokensPerCallImpl() {
+#ifdef WICK_DOT_K_AVX512
+  static_assert(dot_k_avx512::kTokensPerCall <= kMaxDotTokens);
+  return dot_k_avx512::kTokensPerCall;
+#else
+  return kDotTokens;  // more would spill the 16 AVX2 registers and leave L1
+#endif
+}
 
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -735,6 +736,7 @@ HWY_EXPORT(DotKTokensQ4Impl);
 HWY_EXPORT(DotKTokensQ5Impl);
 HWY_EXPORT(DotKTokensQ6Impl);
 HWY_EXPORT(QuantizeQ8_KRowImpl);
+HWY_EXPORT(DotKTokensPerCallImpl);
 
 namespace simd {
 
@@ -770,6 +772,9 @@ void DotQ6_KQ8_KTokens(const void* w, const void* a, uint64_t s, int c, int64_t 
 }
 void QuantizeQ8_K(const float* src, void* dst, int64_t n) {
   HWY_DYNAMIC_DISPATCH(QuantizeQ8_KRowImpl)(src, dst, n);
+}
+int DotKTokensPerCall() {
+  return HWY_DYNAMIC_DISPATCH(DotKTokensPerCallImpl)();
 }
 
 }  // namespace simd

@@ -33,6 +33,7 @@
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/k_scales.h"
 #include "kernels/cpu/ref_order.h"
+#include "kernels/cpu/token_groups.h"
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 
 #undef WICK_DOT_K_AVX512
@@ -265,6 +266,15 @@ HWY_INLINE __m512i BlockSums(const Unpacked& u, const Q8_KBlock& a) {
 #endif
 }
 
+// The reference's four lanes of Q4_K's mins for token pair (even, odd), in the even and the
+// odd lanes: lane j of a madd holds min j times sub-block j's activation sum, and the
+// reference's lane l sums mins 2l and 2l + 1. One vector serves two tokens, so its float steps
+// run once a pair.
+HWY_INLINE __m256i MinLanesOfPair(__m256i even, __m256i odd) {
+  return _mm256_add_epi32(_mm256_blend_epi32(even, odd, 0xAA),
+                          _mm256_shuffle_epi32(_mm256_blend_epi32(odd, even, 0xAA), 0xB1));
+}
+
 // One weight row against kActs Q8_K activation rows, into out[0..kActs): each result the
 // same bits as dot_k.cpp's DotRows (Q4_K's mins in the reference's four float lanes, Q5_K's
 // in a scalar; Q6_K's -32 offset in the lanes of its elements).
@@ -272,15 +282,17 @@ template <class Block, int kActs>
 void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* out) {
   constexpr bool kQ6 = std::is_same_v<Block, Q6_KBlock>;
   constexpr bool kFourLaneMins = std::is_same_v<Block, Q4_KBlock>;
+  // Q4_K: tokens 2p and 2p + 1's four lanes in the even and the odd lanes of mins4[p].
+  constexpr int kPairs = (kActs + 1) / 2;
   const Constants<Block> constants;
   __m256 sum[kActs];
-  __m256 mins4[kActs];  // Q4_K: the reference's four lanes in lanes 0, 2, 4, 6
+  __m256 mins4[kPairs];
   float mins[kActs];
   for (int t = 0; t < kActs; ++t) {
     sum[t] = _mm256_setzero_ps();
-    mins4[t] = _mm256_setzero_ps();
     mins[t] = 0.0f;
   }
+  for (__m256& m : mins4) m = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const Block& wb = w[b];
     const Unpacked u = constants.Unpack(wb);
@@ -289,30 +301,43 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
     const __m256 d_w = _mm256_set1_ps(F16ToF32ByTable(wb.d));
     float dmin_w = 0.0f;
     if constexpr (!kQ6) dmin_w = F16ToF32ByTable(wb.dmin);
-    const __m256 neg_dmin_w = _mm256_set1_ps(-dmin_w);
+    __m256 d_a[kActs];
+    __m256i per_min[kActs];  // Q4_K and Q5_K: lane j, min j times sub-block j's sum
     for (int t = 0; t < kActs; ++t) {
       const Q8_KBlock& ab = a[t][b];
       const __m256i lanes =
           _mm256_add_epi32(_mm512_castsi512_si256(acc[t]), _mm512_extracti64x4_epi64(acc[t], 1));
-      const __m256 d_a = _mm256_broadcast_ss(&ab.d);
-      sum[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_mul_ps(d_a, d_w), sum[t]);
+      d_a[t] = _mm256_broadcast_ss(&ab.d);
+      sum[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_mul_ps(d_a[t], d_w), sum[t]);
       if constexpr (!kQ6) {
-        // Lane j: min j times sub-block j's activation sum; lanes 2l and 2l + 1 added in
-        // lane 2l: the reference's lane l, mins 2l and 2l + 1 (odd lanes are left unused).
-        const __m256i per_min = _mm256_madd_epi16(
+        per_min[t] = _mm256_madd_epi16(
             u.mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums)));
-        const __m256i four = _mm256_add_epi32(per_min, _mm256_srli_epi64(per_min, 32));
-        if constexpr (kFourLaneMins) {
-          // -(a.d * dmin) rounds as (-a.d) * dmin does.
-          mins4[t] =
-              _mm256_fmadd_ps(_mm256_mul_ps(d_a, neg_dmin_w), _mm256_cvtepi32_ps(four), mins4[t]);
-        } else {
-          // The four lanes' exact integer total.
-          const __m128i pairs =
-              _mm_add_epi32(_mm256_castsi256_si128(four), _mm256_extracti128_si256(four, 1));
-          const int32_t total = _mm_cvtsi128_si32(pairs) + _mm_extract_epi32(pairs, 2);
-          mins[t] = std::fma(-ab.d * dmin_w, static_cast<float>(total), mins[t]);
+      }
+      if constexpr (!kQ6 && !kFourLaneMins) {
+        // The reference's four lanes' exact integer total.
+        const __m256i four = _mm256_add_epi32(per_min[t], _mm256_srli_epi64(per_min[t], 32));
+        const __m128i pairs =
+            _mm_add_epi32(_mm256_castsi256_si128(four), _mm256_extracti128_si256(four, 1));
+        const int32_t total = _mm_cvtsi128_si32(pairs) + _mm_extract_epi32(pairs, 2);
+        mins[t] = std::fma(-ab.d * dmin_w, static_cast<float>(total), mins[t]);
+      }
+    }
+    if constexpr (kFourLaneMins) {
+      const __m256 neg_dmin_w = _mm256_set1_ps(-dmin_w);
+      for (int p = 0; p < kPairs; ++p) {
+        const int t = 2 * p;
+        __m256i four;
+        __m256 d;
+        if (t + 1 < kActs) {
+          four = MinLanesOfPair(per_min[t], per_min[t + 1]);
+          d = _mm256_blend_ps(d_a[t], d_a[t + 1], 0xAA);
+        } else {  // odd lanes unused
+          four = _mm256_add_epi32(per_min[t], _mm256_srli_epi64(per_min[t], 32));
+          d = d_a[t];
         }
+        // -(a.d * dmin) rounds as (-a.d) * dmin does.
+        mins4[p] =
+            _mm256_fmadd_ps(_mm256_mul_ps(d, neg_dmin_w), _mm256_cvtepi32_ps(four), mins4[p]);
       }
     }
   }
@@ -322,37 +347,33 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
     const float total = SumTree8(lanes);
     if constexpr (kFourLaneMins) {
       alignas(32) float m[8];
-      _mm256_store_ps(m, mins4[t]);
-      out[t] = total + ((m[0] + m[4]) + (m[2] + m[6]));
+      _mm256_store_ps(m, mins4[t / 2]);
+      const int o = t % 2;
+      out[t] = total + ((m[o] + m[4 + o]) + (m[2 + o] + m[6 + o]));
     } else {
       out[t] = total + mins[t];  // + 0.0f for Q6_K, as DotRows adds it
     }
   }
 }
 
-// `count` (1 to 4) activation rows `a_stride` bytes apart, as dot_k.cpp's DotTokens.
+// Tokens a call takes at once: eight share each unpacked block, where four spent about a fifth
+// of a Q4_K prompt's matmul time on unpacking. Eight tokens' accumulators still fit the 32
+// vector registers with few spills (vec_dot.cpp's tokens_per_call says so to Matmul).
+constexpr int kTokensPerCall = 8;
+
+// `count` activation rows `a_stride` bytes apart, as dot_k.cpp's DotTokens.
 template <class Block>
 void DotTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n, float* out) {
   const auto* wb = static_cast<const Block*>(w);
-  const Q8_KBlock* acts[4];
-  for (int t = 0; t < count; ++t) {
-    acts[t] = reinterpret_cast<const Q8_KBlock*>(static_cast<const uint8_t*>(a) + t * a_stride);
-  }
-  const int64_t nb = n / kQK_K;
-  switch (count) {
-    case 1:
-      DotRowTokens<Block, 1>(wb, acts, nb, out);
-      break;
-    case 2:
-      DotRowTokens<Block, 2>(wb, acts, nb, out);
-      break;
-    case 3:
-      DotRowTokens<Block, 3>(wb, acts, nb, out);
-      break;
-    default:
-      DotRowTokens<Block, 4>(wb, acts, nb, out);
-      break;
-  }
+  ForTokenGroups<kTokensPerCall>(count, [&](auto acts, int first) {
+    constexpr int kActs = decltype(acts)::value;
+    const Q8_KBlock* rows[kActs];
+    for (int t = 0; t < kActs; ++t) {
+      rows[t] = reinterpret_cast<const Q8_KBlock*>(static_cast<const uint8_t*>(a) +
+                                                   (first + t) * a_stride);
+    }
+    DotRowTokens<Block, kActs>(wb, rows, n / kQK_K, out + first);
+  });
 }
 
 template <class Block>

@@ -62,6 +62,8 @@ void DotQ5_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int coun
                        float* out);
 void DotQ6_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
                        float* out);
+// How many tokens the k-quants' tokens kernels take at once on the running target.
+int DotKTokensPerCall();
 // Four weight rows, `row_bytes` apart, against one activation row: out[0..3].
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
 // DotQ4_0Q8_0X4 against `count` (1 to 4) activation rows `a_stride` bytes apart, each result

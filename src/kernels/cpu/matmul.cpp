@@ -67,6 +67,8 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   const VecDotRowsTokensFn dot_rows8_tokens = gemm_order ? nullptr : kernel->dot_rows8_tokens;
   const VecDotTokensFn dot_tokens = gemm_order ? nullptr : kernel->dot_tokens;
   const GemmTileFn gemm_tile = gemm_order ? kernel->gemm_tile : nullptr;
+  const int tokens_per_call =
+      kernel->tokens_per_call != nullptr ? kernel->tokens_per_call() : kDotTokens;
   pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {
     for (int64_t r0 = begin; r0 < end; r0 += kRowTile) {
       const int64_t r1 = std::min(end, r0 + kRowTile);
@@ -76,11 +78,12 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
                   a_bytes, static_cast<int>(p.m), p.k, p.y + r0, p.n);
         continue;
       }
-      // A prompt's tokens in fours where the kernel can: each weight block unpacked once.
-      for (; dot_tokens != nullptr && i + 1 < p.m; i += kDotTokens) {
-        const int count = static_cast<int>(std::min<int64_t>(kDotTokens, p.m - i));
+      // A prompt's tokens several at a time where the kernel can: each weight block unpacked
+      // once for them all.
+      for (; dot_tokens != nullptr && i + 1 < p.m; i += tokens_per_call) {
+        const int count = static_cast<int>(std::min<int64_t>(tokens_per_call, p.m - i));
         const uint8_t* a = act + static_cast<uint64_t>(i) * a_bytes;
-        float out[kDotTokens];
+        float out[kMaxDotTokens];
         for (int64_t r = r0; r < r1; ++r) {
           dot_tokens(w + static_cast<uint64_t>(r) * w_bytes, a, a_bytes, count, p.k, out);
           for (int t = 0; t < count; ++t) p.y[(i + t) * p.n + r] = out[t];

@@ -17,6 +17,7 @@
 
 #include "core/quant_blocks.h"
 #include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/token_groups.h"
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 
 #undef WICK_Q4_0_X86
@@ -112,20 +113,9 @@ void DotQ4Q8X4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uin
     acts[t] = reinterpret_cast<const Q8_0Block*>(a + t * a_stride);
     outs[t] = out + 4 * t;
   }
-  switch (count) {
-    case 1:
-      DotQ4Q8Rows<1>(w, row_bytes, acts, nb, outs);
-      break;
-    case 2:
-      DotQ4Q8Rows<2>(w, row_bytes, acts, nb, outs);
-      break;
-    case 3:
-      DotQ4Q8Rows<3>(w, row_bytes, acts, nb, outs);
-      break;
-    default:
-      DotQ4Q8Rows<4>(w, row_bytes, acts, nb, outs);
-      break;
-  }
+  ForTokenGroups<4>(count, [&](auto tokens, int first) {
+    DotQ4Q8Rows<decltype(tokens)::value>(w, row_bytes, acts + first, nb, outs + first);
+  });
 }
 
 // Eight weight rows against `count` (1 to 4) activation rows `a_stride` bytes apart, into

@@ -14,14 +14,16 @@ using VecDotFn = float (*)(const void* w, const void* a, int64_t n);
 inline constexpr int kDotRows = 4;
 using VecDotRowsFn = void (*)(const void* w, uint64_t row_bytes, const void* a, int64_t n,
                               float* out);
+inline constexpr int kDotTokens = 4;
 // The same for `count` (1 to kDotTokens) activation rows `a_stride` bytes apart into
 // out[kDotRows * t + r], each result bit-identical to a VecDotRowsFn call (a batched decode step
 // or a prompt loads and unpacks the weights once for all).
 using VecDotRowsTokensFn = void (*)(const void* w, uint64_t row_bytes, const void* a,
                                     uint64_t a_stride, int count, int64_t n, float* out);
-// One weight row against `count` (at most kDotTokens) activation rows `a_stride` bytes apart,
-// each result bit-identical to a VecDotFn call (a prompt's tokens share each unpacked block).
-inline constexpr int kDotTokens = 4;
+// One weight row against `count` (at most the kernel's tokens_per_call(), itself at most
+// kMaxDotTokens) activation rows `a_stride` bytes apart, each result bit-identical to a
+// VecDotFn call (a prompt's tokens share each unpacked block).
+inline constexpr int kMaxDotTokens = 8;
 using VecDotTokensFn = void (*)(const void* w, const void* a, uint64_t a_stride, int count,
                                 int64_t n, float* out);
 // dot_gemm over `rows` weight rows x `tokens` activation rows at once, into
@@ -44,7 +46,10 @@ struct VecDotKernel {
   VecDotFn dot_gemm = nullptr;
   int64_t gemm_multiple = 0;
   VecDotTokensFn dot_tokens = nullptr;  // optional
-  GemmTileFn gemm_tile = nullptr;       // optional, only with dot_gemm
+  // dot_tokens' largest count on the running target (null: kDotTokens): as many tokens as
+  // keep their accumulators in registers and their activation rows in L1.
+  int (*tokens_per_call)() = nullptr;
+  GemmTileFn gemm_tile = nullptr;  // optional, only with dot_gemm
 };
 
 // nullptr when the weight type has no dot product (activation-only or unsupported types).
