@@ -94,6 +94,9 @@ constexpr int64_t kRefKvPad = 32;
 // reference's GEMM), 64 for one token (its dot product's four 16-lane accumulators).
 constexpr int kPrefillSlots = 16;
 constexpr int kDecodeSlots = 64;
+// So that a position's slot is a mask, not a division, in the innermost loop.
+static_assert((kPrefillSlots & (kPrefillSlots - 1)) == 0 &&
+              (kDecodeSlots & (kDecodeSlots - 1)) == 0);
 
 // Floats of scratch a task with `n_rows` rows over `n_positions` cache positions needs.
 // Scores are padded to whole 16-element groups, and the tail sums are doubles.
@@ -198,13 +201,46 @@ void SlotSums(const float* a, const float* b, int64_t begin, int64_t end, int n_
   }
 }
 
+// The lanes of v summed as halves of halves: for 16 lanes SumTree16's order.
+template <class D>
+HWY_INLINE float HalvesSum(D d, hn::Vec<D> v) {
+#if HWY_TARGET == HWY_SCALAR  // one lane, and no UpperHalf
+  (void)d;
+  return hn::GetLane(v);
+#else
+  if constexpr (hn::MaxLanes(d) == 1) {
+    return hn::GetLane(v);
+  } else {
+    const hn::Half<D> dh;
+    return HalvesSum(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
+  }
+#endif
+}
+
+// SlotSums over 16 slots and SumTree16, in registers: slot s lives in lane s % N of vector
+// s / N, and the tree's first levels, slots 8, 4, ... apart, add whole vectors.
+float ScoreGemm(const float* q, const float* k, int hd) {
+  const D16F d;
+  constexpr int kLanes = static_cast<int>(hn::MaxLanes(d));
+  constexpr int kVectors = 16 / kLanes;
+  hn::Vec<D16F> acc[kVectors];
+  for (auto& a : acc) a = hn::Zero(d);
+  for (int i0 = 0; i0 < hd; i0 += 16) {
+    for (int v = 0; v < kVectors; ++v) {
+      acc[v] =
+          hn::MulAdd(hn::LoadU(d, q + i0 + v * kLanes), hn::LoadU(d, k + i0 + v * kLanes), acc[v]);
+    }
+  }
+  for (int n = kVectors / 2; n >= 1; n /= 2) {
+    for (int v = 0; v < n; ++v) acc[v] = hn::Add(acc[v], acc[v + n]);
+  }
+  return HalvesSum(d, acc[0]);
+}
+
 // q . k as the reference's kq product computes it.
 float Score(const float* q, const float* k, int hd, bool gemm, bool f32_cache) {
+  if (gemm && hd % 16 == 0) return ScoreGemm(q, k, hd);
   alignas(64) float slots[kDecodeSlots] = {};
-  if (gemm && hd % 16 == 0) {
-    SlotSums(q, k, 0, hd, 16, slots);
-    return SumTree16(slots);
-  }
   const int64_t vector_part = VectorPart64(hd);
   SlotSums(q, k, 0, vector_part, kDecodeSlots, slots);
   float lanes[16];
@@ -255,16 +291,45 @@ void Softmax(float* x, int64_t n, bool round_f16) {
   if (round_f16) RoundToF16(x, n);
 }
 
-// acc[0..hd) = fma(w, v[0..hd), acc).
-void AddWeighted(float* acc, float w, const float* v, int hd) {
+// acc[0..hd) = fma(w[j], v[j * v_stride + 0..hd), acc) for j = first, first + step, ... below
+// end, in that order: the terms of one slot row in a tile, added in registers (a row's slots
+// each take every step-th position, so adding position by position would load and store a
+// slot row per term).
+void AddWeightedEvery(float* acc, const float* w, const float* v, int64_t v_stride, int64_t first,
+                      int64_t end, int64_t step, int hd) {
   const hn::ScalableTag<float> d;
   const int lanes = static_cast<int>(hn::Lanes(d));
-  const auto vw = hn::Set(d, w);
   int i = 0;
-  for (; i + lanes <= hd; i += lanes) {
-    hn::StoreU(hn::MulAdd(vw, hn::LoadU(d, v + i), hn::LoadU(d, acc + i)), d, acc + i);
+  for (; i + 4 * lanes <= hd; i += 4 * lanes) {
+    auto a0 = hn::LoadU(d, acc + i);
+    auto a1 = hn::LoadU(d, acc + i + lanes);
+    auto a2 = hn::LoadU(d, acc + i + 2 * lanes);
+    auto a3 = hn::LoadU(d, acc + i + 3 * lanes);
+    for (int64_t j = first; j < end; j += step) {
+      const auto vw = hn::Set(d, w[j]);
+      const float* vj = v + j * v_stride + i;
+      a0 = hn::MulAdd(vw, hn::LoadU(d, vj), a0);
+      a1 = hn::MulAdd(vw, hn::LoadU(d, vj + lanes), a1);
+      a2 = hn::MulAdd(vw, hn::LoadU(d, vj + 2 * lanes), a2);
+      a3 = hn::MulAdd(vw, hn::LoadU(d, vj + 3 * lanes), a3);
+    }
+    hn::StoreU(a0, d, acc + i);
+    hn::StoreU(a1, d, acc + i + lanes);
+    hn::StoreU(a2, d, acc + i + 2 * lanes);
+    hn::StoreU(a3, d, acc + i + 3 * lanes);
   }
-  for (; i < hd; ++i) acc[i] = std::fma(w, v[i], acc[i]);
+  for (; i + lanes <= hd; i += lanes) {
+    auto a = hn::LoadU(d, acc + i);
+    for (int64_t j = first; j < end; j += step) {
+      a = hn::MulAdd(hn::Set(d, w[j]), hn::LoadU(d, v + j * v_stride + i), a);
+    }
+    hn::StoreU(a, d, acc + i);
+  }
+  for (; i < hd; ++i) {
+    float a = acc[i];
+    for (int64_t j = first; j < end; j += step) a = std::fma(w[j], v[j * v_stride + i], a);
+    acc[i] = a;
+  }
 }
 
 // a[0..hd) = a + b.
@@ -342,8 +407,10 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
       const int64_t n_valid = std::min({n_block, valid_of(r) - b0, vector_end - b0});
       const float* w = scores + r * score_stride + b0;
       float* row_slots = slots + r * n_slots * hd;
-      for (int64_t j = 0; j < n_valid; ++j) {
-        AddWeighted(row_slots + ((b0 + j) % n_slots) * hd, w[j], v.base + j * v.stride, hd);
+      // Position b0 + j goes to slot (b0 + j) % n_slots: slot by slot, its positions in order.
+      for (int64_t first = 0; first < std::min<int64_t>(n_slots, n_valid); ++first) {
+        AddWeightedEvery(row_slots + ((b0 + first) & (n_slots - 1)) * hd, w, v.base, v.stride,
+                         first, n_valid, n_slots, hd);
       }
     }
   }
