@@ -275,6 +275,20 @@ HWY_INLINE __m256i MinLanesOfPair(__m256i even, __m256i odd) {
                           _mm256_shuffle_epi32(_mm256_blend_epi32(odd, even, 0xAA), 0xB1));
 }
 
+// Lane t: the exact integer sum of v[t]'s eight lanes (t < kActs; 0 above).
+template <int kActs>
+HWY_INLINE __m256i LaneTotals(const __m256i* v) {
+  __m256i x[8];
+  for (int t = 0; t < 8; ++t) x[t] = t < kActs ? v[t] : _mm256_setzero_si256();
+  // 128-bit lane 0 of q[i]: the sums of the low halves of x[4i..4i+3]; lane 1: of the high.
+  const __m256i q0 =
+      _mm256_hadd_epi32(_mm256_hadd_epi32(x[0], x[1]), _mm256_hadd_epi32(x[2], x[3]));
+  const __m256i q1 =
+      _mm256_hadd_epi32(_mm256_hadd_epi32(x[4], x[5]), _mm256_hadd_epi32(x[6], x[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
+                          _mm256_permute2x128_si256(q0, q1, 0x31));
+}
+
 // One weight row against kActs Q8_K activation rows, into out[0..kActs): each result the
 // same bits as dot_k.cpp's DotRows (Q4_K's mins in the reference's four float lanes, Q5_K's
 // in a scalar; Q6_K's -32 offset in the lanes of its elements).
@@ -282,16 +296,15 @@ template <class Block, int kActs>
 void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* out) {
   constexpr bool kQ6 = std::is_same_v<Block, Q6_KBlock>;
   constexpr bool kFourLaneMins = std::is_same_v<Block, Q4_KBlock>;
+  static_assert(kActs <= 8);
   // Q4_K: tokens 2p and 2p + 1's four lanes in the even and the odd lanes of mins4[p].
   constexpr int kPairs = (kActs + 1) / 2;
   const Constants<Block> constants;
   __m256 sum[kActs];
   __m256 mins4[kPairs];
-  float mins[kActs];
-  for (int t = 0; t < kActs; ++t) {
-    sum[t] = _mm256_setzero_ps();
-    mins[t] = 0.0f;
-  }
+  // Q5_K: token t's scalar in lane t (each lane's steps are the reference's scalar ones).
+  __m256 mins = _mm256_setzero_ps();
+  for (__m256& s : sum) s = _mm256_setzero_ps();
   for (__m256& m : mins4) m = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const Block& wb = w[b];
@@ -313,14 +326,15 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
         per_min[t] = _mm256_madd_epi16(
             u.mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums)));
       }
-      if constexpr (!kQ6 && !kFourLaneMins) {
-        // The reference's four lanes' exact integer total.
-        const __m256i four = _mm256_add_epi32(per_min[t], _mm256_srli_epi64(per_min[t], 32));
-        const __m128i pairs =
-            _mm_add_epi32(_mm256_castsi256_si128(four), _mm256_extracti128_si256(four, 1));
-        const int32_t total = _mm_cvtsi128_si32(pairs) + _mm_extract_epi32(pairs, 2);
-        mins[t] = std::fma(-ab.d * dmin_w, static_cast<float>(total), mins[t]);
-      }
+    }
+    if constexpr (!kQ6 && !kFourLaneMins) {
+      // fma(-a.d * dmin, the exact integer total of the mins' products, mins) per token;
+      // -(a.d * dmin) rounds as (-a.d) * dmin does.
+      __m256 d = d_a[0];
+      for (int t = 1; t < kActs; ++t)
+        d = _mm256_mask_blend_ps(static_cast<__mmask8>(1u << t), d, d_a[t]);
+      mins = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(-dmin_w)),
+                             _mm256_cvtepi32_ps(LaneTotals<kActs>(per_min)), mins);
     }
     if constexpr (kFourLaneMins) {
       const __m256 neg_dmin_w = _mm256_set1_ps(-dmin_w);
@@ -341,6 +355,8 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
       }
     }
   }
+  alignas(32) float mins_of[8];
+  _mm256_store_ps(mins_of, mins);
   for (int t = 0; t < kActs; ++t) {
     alignas(32) float lanes[8];
     _mm256_store_ps(lanes, sum[t]);
@@ -351,7 +367,7 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
       const int o = t % 2;
       out[t] = total + ((m[o] + m[4 + o]) + (m[2 + o] + m[6 + o]));
     } else {
-      out[t] = total + mins[t];  // + 0.0f for Q6_K, as DotRows adds it
+      out[t] = total + mins_of[t];  // + 0.0f for Q6_K, as DotRows adds it
     }
   }
 }
