@@ -715,7 +715,7 @@ int DotKTokensPerCallImpl() {
   static_assert(dot_k_avx512::kTokensPerCall <= kMaxDotTokens);
   return dot_k_avx512::kTokensPerCall;
 #else
-  return kDotTokens;  // more would spill the 16 AVX2 registers and leave L1
+  return kDotTokens;  // more spill the 16 registers below AVX-512, and their rows leave L1
 #endif
 }
 

@@ -289,9 +289,10 @@ HWY_INLINE __m256i LaneTotals(const __m256i* v) {
                           _mm256_permute2x128_si256(q0, q1, 0x31));
 }
 
-// One weight row against kActs Q8_K activation rows, into out[0..kActs): each result the
-// same bits as dot_k.cpp's DotRows (Q4_K's mins in the reference's four float lanes, Q5_K's
-// in a scalar; Q6_K's -32 offset in the lanes of its elements).
+// One weight row against kActs (at most 8) Q8_K activation rows, into out[0..kActs): each
+// result the same bits as dot_k.cpp's DotRows (Q4_K's mins in the reference's four float
+// lanes, two tokens to a vector; Q5_K's in a scalar per token, token t's in lane t of one
+// vector; Q6_K's -32 offset in the lanes of its elements).
 template <class Block, int kActs>
 void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* out) {
   constexpr bool kQ6 = std::is_same_v<Block, Q6_KBlock>;
@@ -331,8 +332,9 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
       // fma(-a.d * dmin, the exact integer total of the mins' products, mins) per token;
       // -(a.d * dmin) rounds as (-a.d) * dmin does.
       __m256 d = d_a[0];
-      for (int t = 1; t < kActs; ++t)
+      for (int t = 1; t < kActs; ++t) {
         d = _mm256_mask_blend_ps(static_cast<__mmask8>(1u << t), d, d_a[t]);
+      }
       mins = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(-dmin_w)),
                              _mm256_cvtepi32_ps(LaneTotals<kActs>(per_min)), mins);
     }
@@ -373,8 +375,8 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
 }
 
 // Tokens a call takes at once: eight share each unpacked block, where four spent about a fifth
-// of a Q4_K prompt's matmul time on unpacking. Eight tokens' accumulators still fit the 32
-// vector registers with few spills (vec_dot.cpp's tokens_per_call says so to Matmul).
+// of a Q4_K prompt's matmul time on unpacking. Eight tokens' accumulators spill a few vectors
+// to the stack, which costs less than the unpacking saved (DotKTokensPerCall tells Matmul).
 constexpr int kTokensPerCall = 8;
 
 // `count` activation rows `a_stride` bytes apart, as dot_k.cpp's DotTokens.
