@@ -38,7 +38,7 @@ struct KFormat {
   void (*dequantize)(const void*, float*, int64_t);
   DotFn ref_dot;
   DotFn simd_dot;
-  DotTokensFn simd_tokens;  // one row against 1-4 activation rows
+  DotTokensFn simd_tokens;  // one row against 1 to kMaxDotTokens activation rows
   size_t d_offset;          // f16 super-block scale
   size_t dmin_offset;       // f16 scale of the mins; kNoMin for the symmetric formats
 };
@@ -358,9 +358,10 @@ RowResults RunRow(size_t format, const std::vector<uint8_t>& w, const std::vecto
   return r;
 }
 
-// The AVX-512 targets run their own Q4_K and Q5_K kernels (512-bit vectors); every x86 target
-// from AVX2 up must give the reference order's bits (ref_order.h), and on every target a
-// prompt's tokens must give each token's own dot bit for bit.
+// The AVX-512 targets run their own Q4_K, Q5_K and Q6_K kernels (512-bit vectors, eight
+// tokens a call); every x86 target from AVX2 up must give the reference order's bits
+// (ref_order.h), and on every target a prompt's tokens must give each token's own dot bit for
+// bit.
 TEST(DotKOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
   const std::vector<SimdTarget> targets = RunnableSimdTargets();
   const auto avx2 = std::find_if(targets.begin(), targets.end(),
