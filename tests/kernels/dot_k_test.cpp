@@ -358,7 +358,7 @@ RowResults RunRow(size_t format, const std::vector<uint8_t>& w, const std::vecto
   return r;
 }
 
-// The AVX-512 targets run their own Q4_K, Q5_K and Q6_K kernels (512-bit vectors, eight
+// The AVX-512 targets run their own k-quant kernels (512-bit vectors, eight
 // tokens a call); every x86 target from AVX2 up must give the reference order's bits
 // (ref_order.h), and on every target a prompt's tokens must give each token's own dot bit for
 // bit.

@@ -619,20 +619,20 @@ struct SumsQ6_K {
   static constexpr auto kFn = BlockQ6_K<kActs>;
 };
 
-float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q2_KBlock, BlockQ2_K<1>, MinTerm::kSameLanes>(w, a, n);
-}
-float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q3_KBlock, BlockQ3_K<1>, MinTerm::kNone>(w, a, n);
-}
-void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  DotTokens<Q2_KBlock, SumsQ2_K, MinTerm::kSameLanes>(w, a, s, c, n, o);
-}
-void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  DotTokens<Q3_KBlock, SumsQ3_K, MinTerm::kNone>(w, a, s, c, n, o);
-}
 #ifdef WICK_DOT_K_AVX512
 // The same bits on 512-bit vectors (dot_k_avx512-inl.h).
+float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
+  return dot_k_avx512::Dot<Q2_KBlock>(w, a, n);
+}
+float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
+  return dot_k_avx512::Dot<Q3_KBlock>(w, a, n);
+}
+void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  dot_k_avx512::DotTokens<Q2_KBlock>(w, a, s, c, n, o);
+}
+void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  dot_k_avx512::DotTokens<Q3_KBlock>(w, a, s, c, n, o);
+}
 float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
   return dot_k_avx512::Dot<Q4_KBlock>(w, a, n);
 }
@@ -652,6 +652,18 @@ void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t 
   dot_k_avx512::DotTokens<Q6_KBlock>(w, a, s, c, n, o);
 }
 #else
+float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
+  return DotRow<Q2_KBlock, BlockQ2_K<1>, MinTerm::kSameLanes>(w, a, n);
+}
+float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
+  return DotRow<Q3_KBlock, BlockQ3_K<1>, MinTerm::kNone>(w, a, n);
+}
+void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotTokens<Q2_KBlock, SumsQ2_K, MinTerm::kSameLanes>(w, a, s, c, n, o);
+}
+void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotTokens<Q3_KBlock, SumsQ3_K, MinTerm::kNone>(w, a, s, c, n, o);
+}
 float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
   return DotRow<Q4_KBlock, BlockQ4_K<1>, MinTerm::kFourLanes>(w, a, n);
 }

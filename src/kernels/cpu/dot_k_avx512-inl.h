@@ -1,4 +1,4 @@
-// Q4_K, Q5_K and Q6_K dot products for Highway's AVX-512 targets (AVX3, AVX3_DL),
+// The k-quant dot products (Q2_K to Q6_K) for Highway's AVX-512 targets (AVX3, AVX3_DL),
 // bit-identical to dot_k.cpp's DotRows on x86 from AVX2 up (the reference's lanes and order,
 // ref_order.h). Include it after <hwy/highway.h> in a file that Highway's foreach_target.h
 // re-includes; WICK_DOT_K_AVX512 says whether this target has them.
@@ -7,15 +7,17 @@
 // and spent more instructions on unpacking a block's scales and on its per-block float steps
 // than on the products (a prompt's Q4_K matmuls ran about 250 instructions a block for four
 // tokens, 64 of them multiplies). Here a 64-byte vector holds 64 consecutive elements. The
-// formats pack their quants in 32-byte runs whose low and high bits belong to elements 32
-// (Q4_K, Q5_K) or 64 (Q6_K) apart, so two runs side by side (or one, broadcast) give 64
+// formats pack their quants in 32-byte runs whose bit fields belong to elements 32 (Q2_K,
+// Q3_K, Q4_K, Q5_K) or 64 (Q6_K) apart, so two runs side by side (or one, broadcast) give 64
 // consecutive elements with in-lane shifts and masks, no cross-lane shuffle; the sub-block
-// scales come from one shuffle a vector. The two halves of a block's int32 sums are added at
-// its end, which gives each lane the same exact integer as the 32-byte kernel's, so the
+// scales come from one shuffle or permutation a vector. The two halves of a block's int32 sums are
+// added at its end, which gives each lane the same exact integer as the 32-byte kernel's, so the
 // float steps, and the results, are the same bits. Measured on two Zen 4 cores
 // (wick_bench_kernels, 512 tokens x 4096 x 4096): Q4_K 98 -> 84 ms while the machine was
 // loaded, level with the generic kernel when it was not (both then wait on the multiplies);
-// Q6_K 104 -> 79 ms; Q6_K's 4096 x 14336 GEMV 1.18 -> 1.03 ms.
+// Q6_K 104 -> 79 ms; Q6_K's 4096 x 14336 GEMV 1.18 -> 1.03 ms. Q2_K and Q3_K, one thread, the
+// real Matmul at 4096 x 1024, min of 9, cycles a token-block: prompts (512 tokens) 14.4 ->
+// 13.0 and 18.0 -> 14.4, decode (one token) 22.3 -> 19.6 and 31.7 -> 29.5.
 #if defined(WICK_KERNELS_CPU_DOT_K_AVX512_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef WICK_KERNELS_CPU_DOT_K_AVX512_INL_H_
 #undef WICK_KERNELS_CPU_DOT_K_AVX512_INL_H_
@@ -111,6 +113,112 @@ struct Unpacked {
 template <class Block>
 struct Constants;
 
+// Q3_K and Q6_K store signed quants (offset by 4 and 32): the activations, moved to unsigned
+// bytes a + 128, take the unsigned side of the byte products, and the offsets hold what that
+// adds.
+template <class Block>
+constexpr bool kSignedQuants = std::is_same_v<Block, Q3_KBlock> || std::is_same_v<Block, Q6_KBlock>;
+
+// The signed quants' offsets: minus 128 times run i's quants, per pair of products (or with
+// kQuads per quad). (a + 128) * q - 128 * q is the same exact sum as a * q.
+HWY_INLINE void SetOffsets(Unpacked& u) {
+  const __m512i top = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int i = 0; i < 4; ++i) {
+#ifdef WICK_VNNI_EVEX
+    u.offset[i] = vnni::DotBytes(_mm512_setzero_si512(), top,
+                                 _mm512_sub_epi8(_mm512_setzero_si512(), u.x[i]));
+#else
+    u.offset[i] = _mm512_maddubs_epi16(top, u.x[i]);
+#endif
+  }
+}
+
+// The formats with a scale per 16 elements (Q2_K, Q3_K, Q6_K): run i covers sub-blocks
+// 4i..4i+3, one a 128-bit lane.
+struct SixteenScales {
+  // Word permutations of the sixteen int16 scales: 128-bit lane k of run i gets sub-block
+  // 4i + k's; with kQuads, runs 2p and 2p + 1's in the low and high int16 of each lane.
+  __m512i permute[kScaleVectors];
+
+  SixteenScales() {
+    for (int i = 0; i < kScaleVectors; ++i) {
+      const int32_t base = kQuads ? (8 * i) | ((8 * i + 4) << 16) : (4 * i) | ((4 * i) << 16);
+      permute[i] = _mm512_add_epi16(LaneIndex16(), _mm512_set1_epi32(base));
+    }
+  }
+
+  // `scales`: the sixteen as int16.
+  HWY_INLINE void Spread(__m256i scales, Unpacked& u) const {
+    const __m512i all = _mm512_castsi256_si512(scales);
+    for (int i = 0; i < kScaleVectors; ++i) u.scale[i] = _mm512_permutexvar_epi16(permute[i], all);
+  }
+};
+
+// Q2_K and Q3_K's low two bits: element 128h + 32k + l is crumb k of qs[32h + l], so run i
+// (h = i / 2) is crumbs 2(i % 2) and 2(i % 2) + 1 of the h-th 32 bytes, in the two halves.
+struct CrumbRuns {
+  // Shifts taking crumbs 0 and 1 (even runs) or 2 and 3 (odd runs) to the low bits.
+  __m512i shift[2];
+
+  // Spelled out, as every constructor here: an implicit one would miss the target's
+  // instruction-set attributes.
+  CrumbRuns() : shift{Halves16(0, 2), Halves16(4, 6)} {}
+
+  HWY_INLINE __m512i Run(const uint8_t* qs, int i) const {
+    // A 16-bit shift brings the other byte's bits only above bit 1, which the mask clears.
+    return _mm512_and_si512(_mm512_srlv_epi16(Broadcast32(qs + 32 * (i / 2)), shift[i % 2]),
+                            _mm512_set1_epi8(3));
+  }
+};
+
+// Q2_K: unsigned 2-bit quants under sixteen 4-bit scales and mins (low and high nibble of a
+// byte); u.mins holds the sixteen mins as int16, to meet the activations' 16-element sums.
+template <>
+struct Constants<Q2_KBlock> : SixteenScales, CrumbRuns {
+  Constants() {}  // spelled out: see CrumbRuns
+  HWY_INLINE Unpacked Unpack(const Q2_KBlock& w) const {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    Unpacked u{};
+    u.mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
+    for (int i = 0; i < 4; ++i) u.x[i] = Run(w.qs, i);
+    Spread(_mm256_cvtepu8_epi16(_mm_and_si128(packed, low4)), u);
+    return u;
+  }
+};
+
+// Q3_K: run i's high bits are bits 2i and 2i + 1 (the crumbs' k + 4h) of hmask[0..31], in the
+// two halves; a quant is its crumb minus 4 where its bit is clear.
+template <>
+struct Constants<Q3_KBlock> : SixteenScales, CrumbRuns {
+  __m512i high_bit[4];
+
+  Constants() {
+    for (int i = 0; i < 4; ++i) {
+      high_bit[i] = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * i))),
+                                       _mm256_set1_epi8(static_cast<char>(1 << (2 * i + 1))), 1);
+    }
+  }
+
+  HWY_INLINE Unpacked Unpack(const Q3_KBlock& w) const {
+    const Bytes16 packed = UnpackQ3_KScales(w.scales);
+    const __m128i scales = _mm_sub_epi8(
+        _mm_set_epi64x(static_cast<int64_t>(packed.hi), static_cast<int64_t>(packed.lo)),
+        _mm_set1_epi8(32));
+    const __m512i hmask = Broadcast32(w.hmask);
+    const __m512i four = _mm512_set1_epi8(4);
+    Unpacked u{};
+    for (int i = 0; i < 4; ++i) {
+      const __m512i crumbs = Run(w.qs, i);
+      u.x[i] =
+          _mm512_mask_sub_epi8(crumbs, _mm512_testn_epi8_mask(hmask, high_bit[i]), crumbs, four);
+    }
+    SetOffsets(u);
+    Spread(_mm256_cvtepi8_epi16(scales), u);
+    return u;
+  }
+};
+
 // Q4_K and Q5_K: run h is elements 64h..64h+63, the low nibbles of the h-th 32 quant bytes
 // (sub-block 2h) then their high nibbles (sub-block 2h + 1).
 template <class Block>
@@ -168,25 +276,13 @@ struct Constants<Block> {
 // ql[64h..64h+63], whose two 32-byte halves hold elements 32 apart, with their top two bits
 // from crumbs 2c and 2c + 1 of qh[32h..32h+31]. Quants are stored + 32.
 template <>
-struct Constants<Q6_KBlock> {
-  // Word permutations of the sixteen int16 scales: 128-bit lane k of run i gets sub-block
-  // 4i + k's; with kQuads, runs 2p and 2p + 1's in the low and high int16 of each lane.
-  __m512i permute[kScaleVectors];
+struct Constants<Q6_KBlock> : SixteenScales {
   // Shifts taking crumbs 0 and 2 (c = 0, left) or 4 and 6 (c = 1, right) to bits 4-5.
   __m512i shift[2];
 
-  Constants() {
-    for (int i = 0; i < kScaleVectors; ++i) {
-      const int32_t base = kQuads ? (8 * i) | ((8 * i + 4) << 16) : (4 * i) | ((4 * i) << 16);
-      permute[i] = _mm512_add_epi16(LaneIndex16(), _mm512_set1_epi32(base));
-    }
-    shift[0] = Halves16(4, 2);
-    shift[1] = Halves16(0, 2);
-  }
+  Constants() : shift{Halves16(4, 2), Halves16(0, 2)} {}
 
   HWY_INLINE Unpacked Unpack(const Q6_KBlock& w) const {
-    const __m512i scales = _mm512_castsi256_si512(
-        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales))));
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     Unpacked u{};
     for (int h = 0; h < 2; ++h) {
@@ -197,23 +293,9 @@ struct Constants<Q6_KBlock> {
       u.x[2 * h + 1] = MergeBits(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
                                  _mm512_srlv_epi16(qh, shift[1]), 0x30);
     }
-    // The quants less their offset, signed (-32..31), so that the activations, moved to
-    // unsigned bytes a + 128, take the unsigned side of the byte products: one multiply a
-    // token where (q * a) - (32 * a) took two. (a + 128) * (q - 32) - 128 * (q - 32) is
-    // the same exact sum.
-    const __m512i top = _mm512_set1_epi8(static_cast<char>(0x80));
-    for (int i = 0; i < 4; ++i) {
-      u.x[i] = _mm512_sub_epi8(u.x[i], _mm512_set1_epi8(32));
-#ifdef WICK_VNNI_EVEX
-      u.offset[i] = vnni::DotBytes(_mm512_setzero_si512(), top,
-                                   _mm512_sub_epi8(_mm512_setzero_si512(), u.x[i]));
-#else
-      u.offset[i] = _mm512_maddubs_epi16(top, u.x[i]);
-#endif
-    }
-    for (int i = 0; i < kScaleVectors; ++i) {
-      u.scale[i] = _mm512_permutexvar_epi16(permute[i], scales);
-    }
+    for (__m512i& x : u.x) x = _mm512_sub_epi8(x, _mm512_set1_epi8(32));  // signed, -32..31
+    SetOffsets(u);
+    Spread(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales))), u);
     return u;
   }
 };
@@ -223,12 +305,12 @@ struct Constants<Q6_KBlock> {
 template <class Block>
 HWY_INLINE __m512i QuadSums(const Unpacked& u, int i, const int8_t* act) {
   const __m512i a = _mm512_loadu_si512(act);
-  if constexpr (std::is_same_v<Block, Q6_KBlock>) {
-    // Sums of (a + 128) * (q - 32) less 128 * (q - 32): at most 4 * 32 * 128 in magnitude.
+  if constexpr (kSignedQuants<Block>) {
+    // Sums of (a + 128) * q less 128 * q: at most 4 * 32 * 128 in magnitude (Q6_K).
     return vnni::DotBytes(u.offset[i],
                           _mm512_xor_si512(a, _mm512_set1_epi8(static_cast<char>(0x80))), u.x[i]);
   } else {
-    return vnni::DotBytes(_mm512_setzero_si512(), u.x[i], a);  // at most 4 * 31 * 128
+    return vnni::DotBytes(_mm512_setzero_si512(), u.x[i], a);  // at most 4 * 31 * 128 (Q5_K)
   }
 }
 #endif
@@ -252,8 +334,8 @@ HWY_INLINE __m512i BlockSums(const Unpacked& u, const Q8_KBlock& a) {
   for (int i = 0; i < 4; ++i) {
     const __m512i act = _mm512_loadu_si512(a.qs + 64 * i);
     __m512i pairs;
-    if constexpr (std::is_same_v<Block, Q6_KBlock>) {
-      // Pairs of (a + 128) * (q - 32) are at most 2 * 255 * 32 in magnitude, their offsets
+    if constexpr (kSignedQuants<Block>) {
+      // Pairs of (a + 128) * q are at most 2 * 255 * 32 in magnitude (Q6_K), their offsets
       // 2 * 128 * 32: neither saturates.
       const __m512i act_u = _mm512_xor_si512(act, _mm512_set1_epi8(static_cast<char>(0x80)));
       pairs = _mm512_sub_epi16(_mm512_maddubs_epi16(act_u, u.x[i]), u.offset[i]);
@@ -290,13 +372,16 @@ HWY_INLINE __m256i LaneTotals(const __m256i* v) {
 }
 
 // One weight row against kActs (at most 8) Q8_K activation rows, into out[0..kActs): each
-// result the same bits as dot_k.cpp's DotRows (Q4_K's mins in the reference's four float
-// lanes, two tokens to a vector; Q5_K's in a scalar per token, token t's in lane t of one
-// vector; Q6_K's -32 offset in the lanes of its elements).
+// result the same bits as dot_k.cpp's DotRows (Q2_K's mins in the sum's lanes, before the
+// block's scaled sums; Q4_K's in the reference's four float lanes, two tokens to a vector;
+// Q5_K's in a scalar per token, token t's in lane t of one vector; Q3_K and Q6_K's offsets in
+// the lanes of their elements).
 template <class Block, int kActs>
 void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* out) {
-  constexpr bool kQ6 = std::is_same_v<Block, Q6_KBlock>;
+  constexpr bool kMins = !kSignedQuants<Block>;
+  constexpr bool kSameLaneMins = std::is_same_v<Block, Q2_KBlock>;
   constexpr bool kFourLaneMins = std::is_same_v<Block, Q4_KBlock>;
+  constexpr bool kScalarMins = std::is_same_v<Block, Q5_KBlock>;
   static_assert(kActs <= 8);
   // Q4_K: tokens 2p and 2p + 1's four lanes in the even and the odd lanes of mins4[p].
   constexpr int kPairs = (kActs + 1) / 2;
@@ -314,21 +399,28 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
     for (int t = 0; t < kActs; ++t) acc[t] = BlockSums<Block>(u, a[t][b]);
     const __m256 d_w = _mm256_set1_ps(F16ToF32ByTable(wb.d));
     float dmin_w = 0.0f;
-    if constexpr (!kQ6) dmin_w = F16ToF32ByTable(wb.dmin);
+    if constexpr (kMins) dmin_w = F16ToF32ByTable(wb.dmin);
     __m256 d_a[kActs];
-    __m256i per_min[kActs];  // Q4_K and Q5_K: lane j, min j times sub-block j's sum
+    // Lane j: Q4_K and Q5_K's min j times sub-block j's sum; Q2_K's mins 2j and 2j + 1 times
+    // theirs.
+    __m256i per_min[kActs];
     for (int t = 0; t < kActs; ++t) {
       const Q8_KBlock& ab = a[t][b];
       const __m256i lanes =
           _mm256_add_epi32(_mm512_castsi512_si256(acc[t]), _mm512_extracti64x4_epi64(acc[t], 1));
       d_a[t] = _mm256_broadcast_ss(&ab.d);
-      sum[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_mul_ps(d_a[t], d_w), sum[t]);
-      if constexpr (!kQ6) {
+      if constexpr (kMins) {
         per_min[t] = _mm256_madd_epi16(
             u.mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums)));
       }
+      if constexpr (kSameLaneMins) {
+        // -(a.d * dmin) rounds as (-a.d) * dmin does.
+        sum[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(per_min[t]),
+                                 _mm256_mul_ps(d_a[t], _mm256_set1_ps(-dmin_w)), sum[t]);
+      }
+      sum[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_mul_ps(d_a[t], d_w), sum[t]);
     }
-    if constexpr (!kQ6 && !kFourLaneMins) {
+    if constexpr (kScalarMins) {
       // fma(-a.d * dmin, the exact integer total of the mins' products, mins) per token;
       // -(a.d * dmin) rounds as (-a.d) * dmin does.
       __m256 d = d_a[0];
@@ -369,7 +461,7 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
       const int o = t % 2;
       out[t] = total + ((m[o] + m[4 + o]) + (m[2 + o] + m[6 + o]));
     } else {
-      out[t] = total + mins_of[t];  // + 0.0f for Q6_K, as DotRows adds it
+      out[t] = total + mins_of[t];  // + 0.0f but for Q5_K, as DotRows adds it
     }
   }
 }
