@@ -2,6 +2,8 @@
 // activation quantizers, against the scalar references, on every SIMD target this CPU runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -382,6 +384,95 @@ TEST_P(DotLegacyTest, Q4_0RowsAndTokensEqualOneRowBitForBit) {
     simd::DotQ4_0Q8_0X4(w.data(), row_bytes, a.data(), n, x4);
     for (int r = 0; r < 4; ++r) EXPECT_EQ(x4[r], want[0][r]) << "X4 one token, n=" << n;
   }
+}
+
+// The lane formats' tokens kernels (one weight row against one to eight tokens; AVX-512 VNNI
+// takes eight a call, with the activations moved to unsigned bytes) give each token the bits of
+// its own one-token dot, and every x86 target from AVX2 up gives AVX2's: the reference order
+// (ref_order.h) whatever the instructions.
+TEST(DotLegacyOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
+  using TokensFn = void (*)(const void*, const void*, uint64_t, int, int64_t, float*);
+  struct LaneFormat {
+    const BlockFormat& format;
+    DotFn dot;
+    TokensFn tokens;
+  };
+  const LaneFormat formats[] = {
+      {kBlockFormats[0], simd::DotQ4_0Q8_0Lanes, simd::DotQ4_0Q8_0LanesTokens},
+      {kBlockFormats[1], simd::DotQ4_1Q8_1, simd::DotQ4_1Q8_1Tokens},
+      {kBlockFormats[2], simd::DotQ5_0Q8_0, simd::DotQ5_0Q8_0Tokens},
+      {kBlockFormats[3], simd::DotQ5_1Q8_1, simd::DotQ5_1Q8_1Tokens},
+      {kBlockFormats[4], simd::DotQ8_0Q8_0, simd::DotQ8_0Q8_0Tokens},
+  };
+  constexpr int kTokens = 8;
+  const std::vector<SimdTarget> targets = RunnableSimdTargets();
+  const auto avx2 = std::find_if(targets.begin(), targets.end(),
+                                 [](const SimdTarget& t) { return t.name == "AVX2"; });
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> scale(0.0f, 0.05f);
+  for (const LaneFormat& lf : formats) {
+    const BlockFormat& f = lf.format;
+    for (int64_t n : {int64_t{32}, int64_t{4096 + 32}}) {
+      const int64_t nb = n / kBlock;
+      // Random bytes (Q8_0's -128 included) and a row of every bit set.
+      std::vector<std::vector<uint8_t>> rows(2);
+      rows[0].resize(static_cast<size_t>(nb) * f.block_size);
+      for (uint8_t& v : rows[0]) v = static_cast<uint8_t>(byte(rng));
+      rows[1].assign(rows[0].size(), 0xff);
+      for (std::vector<uint8_t>& w : rows) {
+        for (int64_t b = 0; b < nb; ++b) {
+          SetScale(w, b * f.block_size, scale(rng));
+          if (f.has_min) SetScale(w, b * f.block_size + 2, scale(rng));
+        }
+      }
+      // Activations in [-127, 127], as the quantizers write them; the third token all -127 and
+      // the sixth all 127.
+      const size_t act_bytes = static_cast<size_t>(nb) * ActBlockSize(f);
+      std::vector<uint8_t> a(kTokens * act_bytes);
+      for (int t = 0; t < kTokens; ++t) {
+        for (int64_t b = 0; b < nb; ++b) {
+          const size_t base = t * act_bytes + b * ActBlockSize(f);
+          SetScale(a, base, std::fabs(scale(rng)));
+          if (f.q8_1) SetScale(a, base + 2, 100.0f * scale(rng));
+          for (int j = 0; j < kBlock; ++j) {
+            const int q = t == 2 ? -127 : (t == 5 ? 127 : byte(rng) % 255 - 127);
+            a[base + (f.q8_1 ? 4 : 2) + j] = static_cast<uint8_t>(static_cast<int8_t>(q));
+          }
+        }
+      }
+      for (const std::vector<uint8_t>& w : rows) {
+        std::vector<std::vector<float>> dots;
+        for (const SimdTarget& target : targets) {
+          ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+          dots.emplace_back();
+          for (int t = 0; t < kTokens; ++t) {
+            dots.back().push_back(lf.dot(w.data(), a.data() + t * act_bytes, n));
+          }
+          for (int count = 1; count <= kTokens; ++count) {
+            float got[kTokens];
+            lf.tokens(w.data(), a.data(), act_bytes, count, n, got);
+            for (int t = 0; t < count; ++t) {
+              EXPECT_EQ(std::bit_cast<uint32_t>(got[t]), std::bit_cast<uint32_t>(dots.back()[t]))
+                  << f.name << " " << target.name << " n=" << n << " count=" << count << " token "
+                  << t;
+            }
+          }
+        }
+        ASSERT_TRUE(ForceSimdTarget("auto").ok());
+        if (avx2 == targets.end()) continue;
+        const std::vector<float>& want = dots[static_cast<size_t>(avx2 - targets.begin())];
+        for (size_t i = 0; i < targets.size(); ++i) {
+          if (targets[i].id > avx2->id) continue;  // below AVX2: Highway's own order
+          for (int t = 0; t < kTokens; ++t) {
+            EXPECT_EQ(std::bit_cast<uint32_t>(dots[i][t]), std::bit_cast<uint32_t>(want[t]))
+                << f.name << " " << targets[i].name << " n=" << n << " token " << t;
+          }
+        }
+      }
+    }
+  }
+  if (avx2 == targets.end()) GTEST_SKIP() << "this CPU cannot run the AVX2 target";
 }
 
 TEST(Q8ActivationTest, RoundsTiesToEvenAndScalesBy127OverAmax) {

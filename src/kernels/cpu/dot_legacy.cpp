@@ -25,6 +25,7 @@
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/q4_0_x86-inl.h"     // per target: after highway.h
 #include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
+#include "kernels/cpu/vec_dot.h"
 #include "kernels/cpu/wasm_relaxed.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -665,6 +666,15 @@ void QuantizeQ8_1Impl(const float* src, void* dst, int64_t n) {
   }
 }
 
+int DotLegacyTokensPerCallImpl() {
+#ifdef WICK_REF_ORDER_X86
+  static_assert(kMaxTokens <= kMaxDotTokens);
+  return kMaxTokens;
+#else
+  return kDotTokens;
+#endif
+}
+
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -688,6 +698,7 @@ HWY_EXPORT(DotQ5_1Q8_1TokensImpl);
 HWY_EXPORT(DotQ8_0Q8_0TokensImpl);
 HWY_EXPORT(QuantizeQ8_0Impl);
 HWY_EXPORT(QuantizeQ8_1Impl);
+HWY_EXPORT(DotLegacyTokensPerCallImpl);
 
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0Impl)(w, a, n);
@@ -741,6 +752,9 @@ void QuantizeQ8_0(const float* src, void* dst, int64_t n) {
 }
 void QuantizeQ8_1(const float* src, void* dst, int64_t n) {
   HWY_DYNAMIC_DISPATCH(QuantizeQ8_1Impl)(src, dst, n);
+}
+int DotLegacyTokensPerCall() {
+  return HWY_DYNAMIC_DISPATCH(DotLegacyTokensPerCallImpl)();
 }
 
 }  // namespace wick::kernels::simd

@@ -37,7 +37,7 @@ float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
 // Q4_0 in the lane order of the other block formats, for tensors whose row count is not a
 // multiple of 8 (which llama.cpp does not repack; see ref_order.h).
 float DotQ4_0Q8_0Lanes(const void* w, const void* a, int64_t n);
-// One weight row against `count` (at most kDotTokens, vec_dot.h) activation rows `a_stride`
+// One weight row against `count` (at most DotLegacyTokensPerCall()) activation rows `a_stride`
 // bytes apart, each result bit-identical to the one-row dot's: a prompt's tokens share each
 // unpacked weight block.
 void DotQ4_0Q8_0Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
@@ -64,6 +64,8 @@ void DotQ6_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int coun
                        float* out);
 // How many tokens the k-quants' tokens kernels take at once on the running target.
 int DotKTokensPerCall();
+// The same for the tokens kernels of the 32-element block formats but Q4_0's whole-block one.
+int DotLegacyTokensPerCall();
 // Four weight rows, `row_bytes` apart, against one activation row: out[0..3].
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
 // DotQ4_0Q8_0X4 against `count` (1 to 4) activation rows `a_stride` bytes apart, each result

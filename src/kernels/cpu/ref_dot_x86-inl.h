@@ -16,6 +16,8 @@
 #include <cstring>
 
 #include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/token_groups.h"
+#include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 
 #if HWY_ARCH_X86
 #include <immintrin.h>
@@ -86,38 +88,72 @@ HWY_INLINE float MinTerms(float acc, uint16_t m_w, uint16_t s_a) {
   return std::fma(F16Scale(m_w), F16Scale(s_a), acc);
 }
 
-// Up to this many activation rows share each unpacked weight block (a prompt's tokens): vec_dot.h's
-// kDotTokens.
+// Up to this many activation rows share each unpacked weight block (a prompt's tokens): eight
+// where AVX-512 VNNI leaves registers for them (DotLegacyTokensPerCall tells Matmul), else
+// vec_dot.h's kDotTokens, whose accumulators and temporaries fill AVX2's sixteen registers.
+#ifdef WICK_VNNI_EVEX
+constexpr int kMaxTokens = 8;
+#else
 constexpr int kMaxTokens = 4;
+#endif
 
-// A weight row of 32-element blocks against `count` (at most kMaxTokens) activation rows
-// `a_stride` bytes apart, into out[0..count): each weight block is unpacked once. `unpack`
-// gives the block's 32 quants as bytes (signed, or unsigned for kUnsigned); kMins adds the
-// affine formats' m_w * s_a terms.
-template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
-HWY_INLINE void DotLanesTokens(const WBlock* w, const uint8_t* a, uint64_t a_stride, int count,
-                               int64_t nb, float* out, const Unpack& unpack) {
-  __m256 acc[kMaxTokens];
-  float mins[kMaxTokens];
-  for (int t = 0; t < kMaxTokens; ++t) {
+// A weight row of 32-element blocks against kActs activation rows `a_stride` bytes apart, into
+// out[0..kActs): each weight block is unpacked once. `unpack` gives the block's 32 quants as
+// bytes (signed, or unsigned for kUnsigned); kMins adds the affine formats' m_w * s_a terms.
+// kActs is a template parameter (token_groups.h), so each instance keeps its accumulators in
+// registers.
+template <int kActs, class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
+HWY_INLINE void DotLanesActs(const WBlock* w, const uint8_t* a, uint64_t a_stride, int64_t nb,
+                             float* out, const Unpack& unpack) {
+  __m256 acc[kActs];
+  float mins[kActs];
+  for (int t = 0; t < kActs; ++t) {
     acc[t] = _mm256_setzero_ps();
     mins[t] = 0.0f;
   }
-  const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     const __m256i wq = unpack(w[b]);
-    const __m256i w_mag = kUnsigned ? wq : _mm256_sign_epi8(wq, wq);
     const float d_w = F16Scale(w[b].d);
-    for (int t = 0; t < count; ++t) {
+#ifdef WICK_VNNI_EVEX
+    // vpdpbusd multiplies unsigned by signed bytes. Signed quants meet the activations moved to
+    // unsigned (a + 128), less 128 * (each four quants' sum), once a block for all the tokens:
+    // the same exact lane sums as the sign trick's (exact for activations above -128, which is
+    // all the quantizers write), in two instructions a token instead of three.
+    const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+    __m256i start = _mm256_setzero_si256();
+    if constexpr (!kUnsigned) {
+      start = _mm256_sub_epi32(_mm256_setzero_si256(), vnni::DotBytes(start, top, wq));
+    }
+#else
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i w_mag = kUnsigned ? wq : _mm256_sign_epi8(wq, wq);
+#endif
+    for (int t = 0; t < kActs; ++t) {
       const ABlock& ab = reinterpret_cast<const ABlock*>(a + t * a_stride)[b];
       const __m256i av = LoadBlock(ab.qs);
+#ifdef WICK_VNNI_EVEX
+      const __m256i sums = kUnsigned ? vnni::DotBytes(start, wq, av)
+                                     : vnni::DotBytes(start, _mm256_xor_si256(av, top), wq);
+#else
       const __m256i pairs = _mm256_maddubs_epi16(w_mag, kUnsigned ? av : _mm256_sign_epi8(av, wq));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d_w * F16Scale(ab.d)),
-                               _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones)), acc[t]);
+      const __m256i sums = _mm256_madd_epi16(pairs, ones);
+#endif
+      acc[t] =
+          _mm256_fmadd_ps(_mm256_set1_ps(d_w * F16Scale(ab.d)), _mm256_cvtepi32_ps(sums), acc[t]);
       if constexpr (kMins) mins[t] = MinTerms(mins[t], w[b].m, ab.s);
     }
   }
-  for (int t = 0; t < count; ++t) out[t] = kMins ? SumLanes8(acc[t]) + mins[t] : SumLanes8(acc[t]);
+  for (int t = 0; t < kActs; ++t) out[t] = kMins ? SumLanes8(acc[t]) + mins[t] : SumLanes8(acc[t]);
+}
+
+// DotLanesActs for `count` (at most kMaxTokens) activation rows.
+template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
+HWY_INLINE void DotLanesTokens(const WBlock* w, const uint8_t* a, uint64_t a_stride, int count,
+                               int64_t nb, float* out, const Unpack& unpack) {
+  ForTokenGroups<kMaxTokens>(count, [&](auto acts, int first) {
+    DotLanesActs<decltype(acts)::value, WBlock, ABlock, kUnsigned, kMins>(
+        w, a + first * a_stride, a_stride, nb, out + first, unpack);
+  });
 }
 
 // Q4_0's whole-block order (the rows llama.cpp repacks) for `count` activation rows.
