@@ -341,13 +341,14 @@ TEST_P(DotLegacyTest, Q4_0FourRowsMatchOneRow) {
   }
 }
 
-// The multi-row Q4_0 kernels (a matmul's rows four or eight at a time, against one to four
-// tokens) give each (row, token) the bits of the one-row kernel on the same target: a
-// sequence's logits do not depend on how many tokens share its matmul.
+// The multi-row Q4_0 kernels (a matmul's rows four or eight at a time, against one to eight
+// tokens; AVX-512 takes eight a call) give each (row, token) the bits of the one-row kernel on the
+// same target: a sequence's logits do not depend on how many tokens share its matmul.
 TEST_P(DotLegacyTest, Q4_0RowsAndTokensEqualOneRowBitForBit) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> byte(0, 255);
   std::normal_distribution<float> scale(0.0f, 0.02f);
+  constexpr int kMaxTokens = 8;
   for (int64_t n : {int64_t{32}, int64_t{4096}}) {
     const int64_t nb = n / kBlock;
     const uint64_t row_bytes = static_cast<uint64_t>(nb) * sizeof(Q4_0Block);
@@ -356,18 +357,18 @@ TEST_P(DotLegacyTest, Q4_0RowsAndTokensEqualOneRowBitForBit) {
     auto* blocks = reinterpret_cast<Q4_0Block*>(w.data());
     for (int64_t b = 0; b < 8 * nb; ++b) blocks[b].d = F32ToF16(scale(rng));
     const uint64_t a_stride = static_cast<uint64_t>(nb) * sizeof(Q8_0Block);
-    std::vector<Q8_0Block> a(static_cast<size_t>(4 * nb));
+    std::vector<Q8_0Block> a(static_cast<size_t>(kMaxTokens * nb));
     for (Q8_0Block& blk : a) {
       blk.d = F32ToF16(std::fabs(scale(rng)));
       for (int8_t& q : blk.qs) q = static_cast<int8_t>(byte(rng) % 255 - 127);
     }
-    float want[4][8];
-    for (int t = 0; t < 4; ++t) {
+    float want[kMaxTokens][8];
+    for (int t = 0; t < kMaxTokens; ++t) {
       for (int r = 0; r < 8; ++r)
         want[t][r] = simd::DotQ4_0Q8_0(w.data() + r * row_bytes, &a[t * nb], n);
     }
-    for (int count = 1; count <= 4; ++count) {
-      float x4[16], x8[32];
+    for (int count = 1; count <= kMaxTokens; ++count) {
+      float x4[4 * kMaxTokens], x8[8 * kMaxTokens];
       simd::DotQ4_0Q8_0X4Tokens(w.data(), row_bytes, a.data(), a_stride, count, n, x4);
       simd::DotQ4_0Q8_0X8Tokens(w.data(), row_bytes, a.data(), a_stride, count, n, x8);
       for (int t = 0; t < count; ++t) {

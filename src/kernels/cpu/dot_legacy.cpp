@@ -473,7 +473,7 @@ void DotQ4_0Q8_0X8TokensImpl(const void* vw, uint64_t row_bytes, const void* va,
   DotQ4Q8X8Tokens(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const uint8_t*>(va),
                   a_stride, count, n / static_cast<int64_t>(kBlock), out);
 #else
-  float half[4 * 4];
+  float half[4 * kMaxDotTokens];
   for (int h = 0; h < 2; ++h) {
     DotQ4_0Q8_0X4TokensImpl(static_cast<const uint8_t*>(vw) + 4 * h * row_bytes, row_bytes, va,
                             a_stride, count, n, half);

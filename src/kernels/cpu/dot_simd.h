@@ -64,12 +64,12 @@ void DotQ6_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int coun
                        float* out);
 // How many tokens the k-quants' tokens kernels take at once on the running target.
 int DotKTokensPerCall();
-// The same for the tokens kernels of the 32-element block formats but Q4_0's whole-block one.
+// The same for the tokens kernels of the 32-element block formats (Q4_0's rows kernels too).
 int DotLegacyTokensPerCall();
 // Four weight rows, `row_bytes` apart, against one activation row: out[0..3].
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
-// DotQ4_0Q8_0X4 against `count` (1 to 4) activation rows `a_stride` bytes apart, each result
-// bit-identical to a DotQ4_0Q8_0X4 call; out[4 * t + r].
+// DotQ4_0Q8_0X4 against `count` (1 to kMaxDotTokens) activation rows `a_stride` bytes apart, each
+// result bit-identical to a DotQ4_0Q8_0X4 call; out[4 * t + r].
 void DotQ4_0Q8_0X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
                          int count, int64_t n, float* out);
 // The same for eight rows: out[8 * t + r].

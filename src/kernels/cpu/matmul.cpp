@@ -91,11 +91,11 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
       }
       // Several activation rows at once where the kernel can: the same results, a fraction of
       // the weight work.
-      for (; dot_rows_tokens != nullptr && i + 1 < p.m; i += kDotTokens) {
-        const int count = static_cast<int>(std::min<int64_t>(kDotTokens, p.m - i));
+      for (; dot_rows_tokens != nullptr && i + 1 < p.m; i += tokens_per_call) {
+        const int count = static_cast<int>(std::min<int64_t>(tokens_per_call, p.m - i));
         const uint8_t* a = act + static_cast<uint64_t>(i) * a_bytes;
         int64_t r = r0;
-        float out[2 * kDotRows * kDotTokens];
+        float out[2 * kDotRows * kMaxDotTokens];
         for (; dot_rows8_tokens != nullptr && r + 2 * kDotRows <= r1; r += 2 * kDotRows) {
           dot_rows8_tokens(w + static_cast<uint64_t>(r) * w_bytes, w_bytes, a, a_bytes, count, p.k,
                            out);

@@ -17,7 +17,9 @@
 
 #include "core/quant_blocks.h"
 #include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
 #include "kernels/cpu/token_groups.h"
+#include "kernels/cpu/vec_dot.h"
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 
 #undef WICK_Q4_0_X86
@@ -102,13 +104,13 @@ void DotQ4Q8X4(const uint8_t* w, uint64_t row_bytes, const Q8_0Block* a, int64_t
   DotQ4Q8Rows<1>(w, row_bytes, &a, nb, &out);
 }
 
-// DotQ4Q8X4 for `count` (1 to 4) activation rows `a_stride` bytes apart (a batched decode
-// step, a prompt's tokens): each weight block is loaded and unpacked once for all, and every
+// DotQ4Q8X4 for `count` (1 to kMaxDotTokens) activation rows `a_stride` bytes apart (a batched
+// decode step, a prompt's tokens): each weight block is loaded and unpacked once for all, and every
 // result is bit-identical to DotQ4Q8X4's. out[4 * t + r] is row r's, token t's.
 void DotQ4Q8X4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uint64_t a_stride,
                      int count, int64_t nb, float* out) {
-  const Q8_0Block* acts[4];
-  float* outs[4];
+  const Q8_0Block* acts[kMaxDotTokens];
+  float* outs[kMaxDotTokens];
   for (int t = 0; t < count; ++t) {
     acts[t] = reinterpret_cast<const Q8_0Block*>(a + t * a_stride);
     outs[t] = out + 4 * t;
@@ -118,24 +120,40 @@ void DotQ4Q8X4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uin
   });
 }
 
-// Eight weight rows against `count` (1 to 4) activation rows `a_stride` bytes apart, into
-// out[8 * t + r], each result bit-identical to DotQ4Q8X4's. The rows' blocks are transposed
-// so that int32 lane r of every DotBytes belongs to row r: a group of four activations,
-// broadcast, meets the same four elements of all eight rows, and a block's eight group sums
-// pile up in place, with no horizontal sums (llama.cpp repacks its Q4_0 weights for the same
-// reason; here the transposition happens in registers, once per block for all the tokens).
-void DotQ4Q8X8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uint64_t a_stride,
-                     int count, int64_t nb, float* out) {
+// The whole-block sums of up to eight tokens' lane sums (v[0..kActs)), lane t for token t
+// (exact; zero above kActs).
+template <int kActs>
+HWY_INLINE __m256i BlockTotals8(const __m256i* v) {
+  __m256i x[8];
+  for (int t = 0; t < 8; ++t) x[t] = t < kActs ? v[t] : _mm256_setzero_si256();
+  // 128-bit lane 0 of q[i]: the sums of the low halves of x[4i..4i+3]; lane 1: of the high.
+  const __m256i q0 =
+      _mm256_hadd_epi32(_mm256_hadd_epi32(x[0], x[1]), _mm256_hadd_epi32(x[2], x[3]));
+  const __m256i q1 =
+      _mm256_hadd_epi32(_mm256_hadd_epi32(x[4], x[5]), _mm256_hadd_epi32(x[6], x[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
+                          _mm256_permute2x128_si256(q0, q1, 0x31));
+}
+
+// Tokens a DotQ4Q8X8Tokens call takes at once (ref_dot_x86-inl.h's kMaxTokens, which
+// DotLegacyTokensPerCall reports): eight where AVX-512's 32 registers hold their accumulators
+// beside the eight rows' unpacked groups, four below.
+constexpr int kX8Tokens = ref_x86::kMaxTokens;
+
+// Eight weight rows against kActs activation rows, into out[8 * t + r], each result
+// bit-identical to DotQ4Q8X4's. The rows' blocks are transposed so that int32 lane r of every
+// DotBytes belongs to row r: a group of four activations, broadcast, meets the same four
+// elements of all eight rows, and a block's eight group sums pile up in place, with no
+// horizontal sums (llama.cpp repacks its Q4_0 weights for the same reason; here the
+// transposition happens in registers, once per block for all the tokens).
+template <int kActs>
+void DotQ4Q8X8Acts(const Q4_0Block* const* rows, const Q8_0Block* const* acts, int64_t nb,
+                   float* out) {
   constexpr int kRows = 8;
-  constexpr int kMaxActs = 4;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i eights = _mm256_set1_epi8(8);
-  __m256 acc[kMaxActs];
-  for (int t = 0; t < kMaxActs; ++t) acc[t] = _mm256_setzero_ps();
-  const Q4_0Block* rows[kRows];
-  for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
-  const Q8_0Block* acts[kMaxActs];
-  for (int t = 0; t < count; ++t) acts[t] = reinterpret_cast<const Q8_0Block*>(a + t * a_stride);
+  __m256 acc[kActs];
+  for (__m256& a : acc) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     // Rows r and r + 4 side by side, then a 4 x 4 transpose of 32-bit units per half: unit j of
     // every row (its bytes 4j..4j+3) in lane order 0..7.
@@ -160,15 +178,18 @@ void DotQ4Q8X8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uin
     uint16_t d_bits[kRows];
     for (int r = 0; r < kRows; ++r) d_bits[r] = rows[r][b].d;
     const __m256 d_w = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d_bits)));
-    for (int t = 0; t < count; ++t) {
+    // -8 * sum(a), the nibbles' offset, in lane t for token t: the tokens' horizontal sums
+    // done together, where one token's took six instructions.
+    __m256i eight_sums[kActs];
+    for (int t = 0; t < kActs; ++t) {
+      eight_sums[t] = DotBytes(_mm256_setzero_si256(), eights,
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acts[t][b].qs)));
+    }
+    const __m256i offsets =
+        _mm256_sub_epi32(_mm256_setzero_si256(), BlockTotals8<kActs>(eight_sums));
+    for (int t = 0; t < kActs; ++t) {
       const Q8_0Block& ab = acts[t][b];
-      // -8 * sum(a) in every lane: the nibbles' offset, for the whole block.
-      __m256i offset = DotBytes(_mm256_setzero_si256(), eights,
-                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs)));
-      offset = _mm256_add_epi32(offset, _mm256_permute2x128_si256(offset, offset, 1));
-      offset = _mm256_add_epi32(offset, _mm256_shuffle_epi32(offset, 0x4e));
-      offset = _mm256_add_epi32(offset, _mm256_shuffle_epi32(offset, 0xb1));
-      __m256i total = _mm256_sub_epi32(_mm256_setzero_si256(), offset);
+      __m256i total = _mm256_permutevar8x32_epi32(offsets, _mm256_set1_epi32(t));
       for (int g = 0; g < 8; ++g) {
         int32_t four;
         std::memcpy(&four, ab.qs + 4 * g, sizeof(four));
@@ -178,7 +199,19 @@ void DotQ4Q8X8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uin
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), scale, acc[t]);
     }
   }
-  for (int t = 0; t < count; ++t) _mm256_storeu_ps(out + kRows * t, acc[t]);
+  for (int t = 0; t < kActs; ++t) _mm256_storeu_ps(out + kRows * t, acc[t]);
+}
+
+// DotQ4Q8X8Acts for `count` (at most kMaxDotTokens) activation rows `a_stride` bytes apart.
+void DotQ4Q8X8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uint64_t a_stride,
+                     int count, int64_t nb, float* out) {
+  const Q4_0Block* rows[8];
+  for (int r = 0; r < 8; ++r) rows[r] = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
+  const Q8_0Block* acts[kMaxDotTokens];
+  for (int t = 0; t < count; ++t) acts[t] = reinterpret_cast<const Q8_0Block*>(a + t * a_stride);
+  ForTokenGroups<kX8Tokens>(count, [&](auto tokens, int first) {
+    DotQ4Q8X8Acts<decltype(tokens)::value>(rows, acts + first, nb, out + 8 * first);
+  });
 }
 
 }  // namespace q4_0_x86

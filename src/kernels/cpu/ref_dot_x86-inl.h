@@ -89,9 +89,9 @@ HWY_INLINE float MinTerms(float acc, uint16_t m_w, uint16_t s_a) {
 }
 
 // Up to this many activation rows share each unpacked weight block (a prompt's tokens): eight
-// where AVX-512 VNNI leaves registers for them (DotLegacyTokensPerCall tells Matmul), else
-// vec_dot.h's kDotTokens, whose accumulators and temporaries fill AVX2's sixteen registers.
-#ifdef WICK_VNNI_EVEX
+// where AVX-512's 32 registers hold them (DotLegacyTokensPerCall tells Matmul), else vec_dot.h's
+// kDotTokens, whose accumulators and temporaries fill AVX2's sixteen registers.
+#if HWY_TARGET <= HWY_AVX3
 constexpr int kMaxTokens = 8;
 #else
 constexpr int kMaxTokens = 4;

@@ -15,7 +15,8 @@ inline constexpr int kDotRows = 4;
 using VecDotRowsFn = void (*)(const void* w, uint64_t row_bytes, const void* a, int64_t n,
                               float* out);
 inline constexpr int kDotTokens = 4;
-// The same for `count` (1 to kDotTokens) activation rows `a_stride` bytes apart into
+// The same for `count` (1 to the kernel's tokens_per_call()) activation rows `a_stride` bytes
+// apart into
 // out[kDotRows * t + r], each result bit-identical to a VecDotRowsFn call (a batched decode step
 // or a prompt loads and unpacks the weights once for all).
 using VecDotRowsTokensFn = void (*)(const void* w, uint64_t row_bytes, const void* a,
@@ -46,8 +47,9 @@ struct VecDotKernel {
   VecDotFn dot_gemm = nullptr;
   int64_t gemm_multiple = 0;
   VecDotTokensFn dot_tokens = nullptr;  // optional
-  // dot_tokens' largest count on the running target (null: kDotTokens): as many tokens as
-  // keep their accumulators in registers and their activation rows in L1.
+  // dot_tokens' (or dot_rows_tokens') largest count on the running target (null: kDotTokens),
+  // at most kMaxDotTokens: as many tokens as keep their accumulators in registers and their
+  // activation rows in L1.
   int (*tokens_per_call)() = nullptr;
   GemmTileFn gemm_tile = nullptr;  // optional, only with dot_gemm
 };
