@@ -34,6 +34,7 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/k_scales.h"
+#include "kernels/cpu/lane_totals_x86-inl.h"  // per target: after highway.h
 #include "kernels/cpu/ref_order.h"
 #include "kernels/cpu/token_groups.h"
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
@@ -357,20 +358,6 @@ HWY_INLINE __m256i MinLanesOfPair(__m256i even, __m256i odd) {
                           _mm256_shuffle_epi32(_mm256_blend_epi32(odd, even, 0xAA), 0xB1));
 }
 
-// Lane t: the exact integer sum of v[t]'s eight lanes (t < kActs; 0 above).
-template <int kActs>
-HWY_INLINE __m256i LaneTotals(const __m256i* v) {
-  __m256i x[8];
-  for (int t = 0; t < 8; ++t) x[t] = t < kActs ? v[t] : _mm256_setzero_si256();
-  // 128-bit lane 0 of q[i]: the sums of the low halves of x[4i..4i+3]; lane 1: of the high.
-  const __m256i q0 =
-      _mm256_hadd_epi32(_mm256_hadd_epi32(x[0], x[1]), _mm256_hadd_epi32(x[2], x[3]));
-  const __m256i q1 =
-      _mm256_hadd_epi32(_mm256_hadd_epi32(x[4], x[5]), _mm256_hadd_epi32(x[6], x[7]));
-  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
-                          _mm256_permute2x128_si256(q0, q1, 0x31));
-}
-
 // One weight row against kActs (at most 8) Q8_K activation rows, into out[0..kActs): each
 // result the same bits as dot_k.cpp's DotRows (Q2_K's mins in the sum's lanes, before the
 // block's scaled sums; Q4_K's in the reference's four float lanes, two tokens to a vector;
@@ -428,7 +415,7 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
         d = _mm256_mask_blend_ps(static_cast<__mmask8>(1u << t), d, d_a[t]);
       }
       mins = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(-dmin_w)),
-                             _mm256_cvtepi32_ps(LaneTotals<kActs>(per_min)), mins);
+                             _mm256_cvtepi32_ps(LaneTotals8<kActs>(per_min)), mins);
     }
     if constexpr (kFourLaneMins) {
       const __m256 neg_dmin_w = _mm256_set1_ps(-dmin_w);

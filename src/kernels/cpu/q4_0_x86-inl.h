@@ -17,7 +17,8 @@
 
 #include "core/quant_blocks.h"
 #include "kernels/cpu/f16_table.h"
-#include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
+#include "kernels/cpu/lane_totals_x86-inl.h"  // per target: after highway.h
+#include "kernels/cpu/ref_dot_x86-inl.h"      // per target: after highway.h
 #include "kernels/cpu/token_groups.h"
 #include "kernels/cpu/vec_dot.h"
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
@@ -120,21 +121,6 @@ void DotQ4Q8X4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uin
   });
 }
 
-// The whole-block sums of up to eight tokens' lane sums (v[0..kActs)), lane t for token t
-// (exact; zero above kActs).
-template <int kActs>
-HWY_INLINE __m256i BlockTotals8(const __m256i* v) {
-  __m256i x[8];
-  for (int t = 0; t < 8; ++t) x[t] = t < kActs ? v[t] : _mm256_setzero_si256();
-  // 128-bit lane 0 of q[i]: the sums of the low halves of x[4i..4i+3]; lane 1: of the high.
-  const __m256i q0 =
-      _mm256_hadd_epi32(_mm256_hadd_epi32(x[0], x[1]), _mm256_hadd_epi32(x[2], x[3]));
-  const __m256i q1 =
-      _mm256_hadd_epi32(_mm256_hadd_epi32(x[4], x[5]), _mm256_hadd_epi32(x[6], x[7]));
-  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
-                          _mm256_permute2x128_si256(q0, q1, 0x31));
-}
-
 // Tokens a DotQ4Q8X8Tokens call takes at once (ref_dot_x86-inl.h's kMaxTokens, which
 // DotLegacyTokensPerCall reports): eight where AVX-512's 32 registers hold their accumulators
 // beside the eight rows' unpacked groups, four below.
@@ -186,7 +172,7 @@ void DotQ4Q8X8Acts(const Q4_0Block* const* rows, const Q8_0Block* const* acts, i
                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acts[t][b].qs)));
     }
     const __m256i offsets =
-        _mm256_sub_epi32(_mm256_setzero_si256(), BlockTotals8<kActs>(eight_sums));
+        _mm256_sub_epi32(_mm256_setzero_si256(), LaneTotals8<kActs>(eight_sums));
     for (int t = 0; t < kActs; ++t) {
       const Q8_0Block& ab = acts[t][b];
       __m256i total = _mm256_permutevar8x32_epi32(offsets, _mm256_set1_epi32(t));
