@@ -16,9 +16,8 @@ using VecDotRowsFn = void (*)(const void* w, uint64_t row_bytes, const void* a, 
                               float* out);
 inline constexpr int kDotTokens = 4;
 // The same for `count` (1 to the kernel's tokens_per_call()) activation rows `a_stride` bytes
-// apart into
-// out[kDotRows * t + r], each result bit-identical to a VecDotRowsFn call (a batched decode step
-// or a prompt loads and unpacks the weights once for all).
+// apart into out[kDotRows * t + r], each result bit-identical to a VecDotRowsFn call (a batched
+// decode step or a prompt loads and unpacks the weights once for all).
 using VecDotRowsTokensFn = void (*)(const void* w, uint64_t row_bytes, const void* a,
                                     uint64_t a_stride, int count, int64_t n, float* out);
 // One weight row against `count` (at most the kernel's tokens_per_call(), itself at most
