@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/token_groups.h"
@@ -82,10 +84,14 @@ HWY_INLINE int32_t SumInt8Lanes(__m256i v) {
   return _mm_cvtsi128_si32(r);
 }
 
-// m_w * s_a summed block by block, each step one fused multiply-add as the reference's
-// compiler contracts `summs += m * s`.
-HWY_INLINE float MinTerms(float acc, uint16_t m_w, uint16_t s_a) {
-  return std::fma(F16Scale(m_w), F16Scale(s_a), acc);
+// fn(std::integral_constant<int, t>{}) for t in [0, kCount): for intrinsics whose lane index
+// must be a constant.
+template <int kCount, class Fn>
+HWY_INLINE void ForEachToken(Fn&& fn) {
+  [&]<int... kT>(std::integer_sequence<int, kT...>) {
+    (fn(std::integral_constant<int, kT>{}), ...);
+  }
+  (std::make_integer_sequence<int, kCount>{});
 }
 
 // Up to this many activation rows share each unpacked weight block (a prompt's tokens): eight
@@ -106,11 +112,8 @@ template <int kActs, class WBlock, class ABlock, bool kUnsigned, bool kMins, cla
 HWY_INLINE void DotLanesActs(const WBlock* w, const uint8_t* a, uint64_t a_stride, int64_t nb,
                              float* out, const Unpack& unpack) {
   __m256 acc[kActs];
-  float mins[kActs];
-  for (int t = 0; t < kActs; ++t) {
-    acc[t] = _mm256_setzero_ps();
-    mins[t] = 0.0f;
-  }
+  for (__m256& sum : acc) sum = _mm256_setzero_ps();
+  __m256 mins = _mm256_setzero_ps();  // lane t: token t's
   for (int64_t b = 0; b < nb; ++b) {
     const __m256i wq = unpack(w[b]);
     const float d_w = F16Scale(w[b].d);
@@ -140,10 +143,25 @@ HWY_INLINE void DotLanesActs(const WBlock* w, const uint8_t* a, uint64_t a_strid
 #endif
       acc[t] =
           _mm256_fmadd_ps(_mm256_set1_ps(d_w * F16Scale(ab.d)), _mm256_cvtepi32_ps(sums), acc[t]);
-      if constexpr (kMins) mins[t] = MinTerms(mins[t], w[b].m, ab.s);
+    }
+    if constexpr (kMins) {
+      // m_w * s_a summed block by block, each step one fused multiply-add as the reference's
+      // compiler contracts `summs += m * s`: token t's in lane t (the f16 conversions are
+      // exact), where a scalar chain per token took a fifth of the time. The s values go into
+      // the register one by one: stored as words and loaded as a vector, they stalled on store
+      // forwarding (decode ran five times slower).
+      __m128i s_bits = _mm_setzero_si128();
+      ForEachToken<kActs>([&](auto t) {
+        s_bits = _mm_insert_epi16(s_bits, reinterpret_cast<const ABlock*>(a + t * a_stride)[b].s,
+                                  decltype(t)::value);
+      });
+      mins = _mm256_fmadd_ps(_mm256_set1_ps(F16Scale(w[b].m)), _mm256_cvtph_ps(s_bits), mins);
     }
   }
-  for (int t = 0; t < kActs; ++t) out[t] = kMins ? SumLanes8(acc[t]) + mins[t] : SumLanes8(acc[t]);
+  alignas(32) float mins_of[8];
+  _mm256_store_ps(mins_of, mins);
+  for (int t = 0; t < kActs; ++t)
+    out[t] = kMins ? SumLanes8(acc[t]) + mins_of[t] : SumLanes8(acc[t]);
 }
 
 // DotLanesActs for `count` (at most kMaxTokens) activation rows.
