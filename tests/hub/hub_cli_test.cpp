@@ -203,22 +203,36 @@ TEST_F(HubCliTest, CmdPullsItsDefaultModelOnFirstUse) {
                  .lfs = true}});
   ScopedEnv config_home("XDG_CONFIG_HOME", (dir_.path() / "config").string());
   ScopedEnv state_dir("WICK_CACHE_DIR", (dir_.path() / "wick-cache").string());
-  // The model has random weights: a seed whose noise closes the JSON answer within -n (what
-  // the answer says is not what this test checks).
+  // The model has random weights, and the prompt holds the working directory and the OS
+  // release: whether its noise closes the JSON answer within -n depends on the machine and the
+  // checkout's path. What this test checks is the pull, not the answer: the first run pulls
+  // the model (and answers, or says the answer did not finish), and the offline run gives the
+  // same result from the cache.
   const std::vector<std::string> args = {
       "cmd",    "--dry-run", "--json", "--temp", "1",
       "--seed", "3",         "-n",     "900",    "list the files in this folder"};
   wick::testing::CommandResult first = wick::testing::RunWick(args);
-  ASSERT_EQ(first.exit_code, 0) << first.err;
-  const Json answer = Json::parse(first.out, nullptr, false);
-  ASSERT_TRUE(answer.is_object()) << first.out;
-  EXPECT_NE(answer["model"].get<std::string>().find(dir_.path().string()), std::string::npos)
-      << answer["model"];
-  EXPECT_TRUE(answer["cmd"].is_string());
+  ASSERT_NE(first.err.find("pulled qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"), std::string::npos)
+      << first.err;
+  if (first.exit_code == 0) {
+    const Json answer = Json::parse(first.out, nullptr, false);
+    ASSERT_TRUE(answer.is_object()) << first.out;
+    EXPECT_NE(answer["model"].get<std::string>().find(dir_.path().string()), std::string::npos)
+        << answer["model"];
+    EXPECT_TRUE(answer["cmd"].is_string());
+  } else {
+    EXPECT_NE(first.err.find("did not finish"), std::string::npos) << first.err;
+  }
   ScopedEnv offline("HF_HUB_OFFLINE", "1");
   wick::testing::CommandResult again = wick::testing::RunWick(args);
-  ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(Json::parse(again.out, nullptr, false)["cmd"], answer["cmd"]);
+  EXPECT_EQ(again.err.find("pulled"), std::string::npos) << again.err;
+  ASSERT_EQ(again.exit_code, first.exit_code) << again.err;
+  if (first.exit_code == 0) {
+    EXPECT_EQ(Json::parse(again.out, nullptr, false)["cmd"],
+              Json::parse(first.out, nullptr, false)["cmd"]);
+  } else {
+    EXPECT_NE(again.err.find("did not finish"), std::string::npos) << again.err;
+  }
 }
 
 }  // namespace
