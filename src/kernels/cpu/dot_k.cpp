@@ -619,70 +619,55 @@ struct SumsQ6_K {
   static constexpr auto kFn = BlockQ6_K<kActs>;
 };
 
+// A format's kernels on this target: on AVX-512 its 512-bit ones (dot_k_avx512-inl.h, the
+// same bits), elsewhere DotRows.
+template <class Block, template <int> class Sums, MinTerm kMin>
+float DotKRow(const void* w, const void* a, int64_t n) {
 #ifdef WICK_DOT_K_AVX512
-// The same bits on 512-bit vectors (dot_k_avx512-inl.h).
-float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
-  return dot_k_avx512::Dot<Q2_KBlock>(w, a, n);
-}
-float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
-  return dot_k_avx512::Dot<Q3_KBlock>(w, a, n);
-}
-void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  dot_k_avx512::DotTokens<Q2_KBlock>(w, a, s, c, n, o);
-}
-void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  dot_k_avx512::DotTokens<Q3_KBlock>(w, a, s, c, n, o);
-}
-float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
-  return dot_k_avx512::Dot<Q4_KBlock>(w, a, n);
-}
-float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
-  return dot_k_avx512::Dot<Q5_KBlock>(w, a, n);
-}
-float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
-  return dot_k_avx512::Dot<Q6_KBlock>(w, a, n);
-}
-void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  dot_k_avx512::DotTokens<Q4_KBlock>(w, a, s, c, n, o);
-}
-void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  dot_k_avx512::DotTokens<Q5_KBlock>(w, a, s, c, n, o);
-}
-void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  dot_k_avx512::DotTokens<Q6_KBlock>(w, a, s, c, n, o);
-}
+  return dot_k_avx512::Dot<Block>(w, a, n);
 #else
+  return DotRow<Block, Sums<1>::kFn, kMin>(w, a, n);
+#endif
+}
+template <class Block, template <int> class Sums, MinTerm kMin>
+void DotKTokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+#ifdef WICK_DOT_K_AVX512
+  dot_k_avx512::DotTokens<Block>(w, a, s, c, n, o);
+#else
+  DotTokens<Block, Sums, kMin>(w, a, s, c, n, o);
+#endif
+}
+
 float DotQ2_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q2_KBlock, BlockQ2_K<1>, MinTerm::kSameLanes>(w, a, n);
+  return DotKRow<Q2_KBlock, SumsQ2_K, MinTerm::kSameLanes>(w, a, n);
 }
 float DotQ3_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q3_KBlock, BlockQ3_K<1>, MinTerm::kNone>(w, a, n);
-}
-void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  DotTokens<Q2_KBlock, SumsQ2_K, MinTerm::kSameLanes>(w, a, s, c, n, o);
-}
-void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  DotTokens<Q3_KBlock, SumsQ3_K, MinTerm::kNone>(w, a, s, c, n, o);
+  return DotKRow<Q3_KBlock, SumsQ3_K, MinTerm::kNone>(w, a, n);
 }
 float DotQ4_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q4_KBlock, BlockQ4_K<1>, MinTerm::kFourLanes>(w, a, n);
+  return DotKRow<Q4_KBlock, SumsQ4_K, MinTerm::kFourLanes>(w, a, n);
 }
 float DotQ5_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q5_KBlock, BlockQ5_K<1>, MinTerm::kScalar>(w, a, n);
+  return DotKRow<Q5_KBlock, SumsQ5_K, MinTerm::kScalar>(w, a, n);
 }
 float DotQ6_KImpl(const void* w, const void* a, int64_t n) {
-  return DotRow<Q6_KBlock, BlockQ6_K<1>, MinTerm::kNone>(w, a, n);
+  return DotKRow<Q6_KBlock, SumsQ6_K, MinTerm::kNone>(w, a, n);
+}
+void DotQ2_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotKTokens<Q2_KBlock, SumsQ2_K, MinTerm::kSameLanes>(w, a, s, c, n, o);
+}
+void DotQ3_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
+  DotKTokens<Q3_KBlock, SumsQ3_K, MinTerm::kNone>(w, a, s, c, n, o);
 }
 void DotQ4_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  DotTokens<Q4_KBlock, SumsQ4_K, MinTerm::kFourLanes>(w, a, s, c, n, o);
+  DotKTokens<Q4_KBlock, SumsQ4_K, MinTerm::kFourLanes>(w, a, s, c, n, o);
 }
 void DotQ5_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  DotTokens<Q5_KBlock, SumsQ5_K, MinTerm::kScalar>(w, a, s, c, n, o);
+  DotKTokens<Q5_KBlock, SumsQ5_K, MinTerm::kScalar>(w, a, s, c, n, o);
 }
 void DotQ6_KTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  DotTokens<Q6_KBlock, SumsQ6_K, MinTerm::kNone>(w, a, s, c, n, o);
+  DotKTokens<Q6_KBlock, SumsQ6_K, MinTerm::kNone>(w, a, s, c, n, o);
 }
-#endif  // WICK_DOT_K_AVX512
 
 #endif  // HWY_TARGET == HWY_SCALAR
 

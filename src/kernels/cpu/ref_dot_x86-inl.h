@@ -159,9 +159,10 @@ HWY_INLINE void DotLanesActs(const WBlock* w, const uint8_t* a, uint64_t a_strid
     }
   }
   alignas(32) float mins_of[8];
-  _mm256_store_ps(mins_of, mins);
-  for (int t = 0; t < kActs; ++t)
+  if constexpr (kMins) _mm256_store_ps(mins_of, mins);
+  for (int t = 0; t < kActs; ++t) {
     out[t] = kMins ? SumLanes8(acc[t]) + mins_of[t] : SumLanes8(acc[t]);
+  }
 }
 
 // DotLanesActs for `count` (at most kMaxTokens) activation rows.
