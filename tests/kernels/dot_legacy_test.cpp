@@ -15,6 +15,7 @@
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/quant_ref.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/vec_dot.h"
 
 namespace wick::kernels {
 namespace {
@@ -387,6 +388,45 @@ TEST_P(DotLegacyTest, Q4_0RowsAndTokensEqualOneRowBitForBit) {
   }
 }
 
+// A weight row of nb blocks for the lane-format tests: random bytes (Q8_0's -128 included),
+// or every bit set, under random scales (and mins).
+std::vector<uint8_t> LaneWeightRow(const BlockFormat& f, int64_t nb, bool all_ones,
+                                   std::mt19937& rng) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> scale(0.0f, 0.05f);
+  std::vector<uint8_t> w(static_cast<size_t>(nb) * f.block_size, 0xff);
+  if (!all_ones) {
+    for (uint8_t& v : w) v = static_cast<uint8_t>(byte(rng));
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    SetScale(w, b * f.block_size, scale(rng));
+    if (f.has_min) SetScale(w, b * f.block_size + 2, scale(rng));
+  }
+  return w;
+}
+
+// `tokens` activation rows of nb blocks in [-127, 127], as the quantizers write them; the third
+// token all -127 and the sixth all 127.
+std::vector<uint8_t> LaneActivations(const BlockFormat& f, int64_t nb, int tokens,
+                                     std::mt19937& rng) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> scale(0.0f, 0.05f);
+  const size_t act_bytes = static_cast<size_t>(nb) * ActBlockSize(f);
+  std::vector<uint8_t> a(tokens * act_bytes);
+  for (int t = 0; t < tokens; ++t) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const size_t base = t * act_bytes + b * ActBlockSize(f);
+      SetScale(a, base, std::fabs(scale(rng)));
+      if (f.q8_1) SetScale(a, base + 2, 100.0f * scale(rng));
+      for (int j = 0; j < kBlock; ++j) {
+        const int q = t == 2 ? -127 : (t == 5 ? 127 : byte(rng) % 255 - 127);
+        a[base + (f.q8_1 ? 4 : 2) + j] = static_cast<uint8_t>(static_cast<int8_t>(q));
+      }
+    }
+  }
+  return a;
+}
+
 // The lane formats' tokens kernels (one weight row against one to eight tokens; AVX-512 VNNI
 // takes eight a call, with the activations moved to unsigned bytes) give each token the bits of
 // its own one-token dot, and every x86 target from AVX2 up gives AVX2's: the reference order
@@ -410,38 +450,14 @@ TEST(DotLegacyOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
   const auto avx2 = std::find_if(targets.begin(), targets.end(),
                                  [](const SimdTarget& t) { return t.name == "AVX2"; });
   std::mt19937 rng(12);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::normal_distribution<float> scale(0.0f, 0.05f);
   for (const LaneFormat& lf : formats) {
     const BlockFormat& f = lf.format;
     for (int64_t n : {int64_t{32}, int64_t{4096 + 32}}) {
       const int64_t nb = n / kBlock;
-      // Random bytes (Q8_0's -128 included) and a row of every bit set.
-      std::vector<std::vector<uint8_t>> rows(2);
-      rows[0].resize(static_cast<size_t>(nb) * f.block_size);
-      for (uint8_t& v : rows[0]) v = static_cast<uint8_t>(byte(rng));
-      rows[1].assign(rows[0].size(), 0xff);
-      for (std::vector<uint8_t>& w : rows) {
-        for (int64_t b = 0; b < nb; ++b) {
-          SetScale(w, b * f.block_size, scale(rng));
-          if (f.has_min) SetScale(w, b * f.block_size + 2, scale(rng));
-        }
-      }
-      // Activations in [-127, 127], as the quantizers write them; the third token all -127 and
-      // the sixth all 127.
+      const std::vector<std::vector<uint8_t>> rows = {LaneWeightRow(f, nb, false, rng),
+                                                      LaneWeightRow(f, nb, true, rng)};
       const size_t act_bytes = static_cast<size_t>(nb) * ActBlockSize(f);
-      std::vector<uint8_t> a(kTokens * act_bytes);
-      for (int t = 0; t < kTokens; ++t) {
-        for (int64_t b = 0; b < nb; ++b) {
-          const size_t base = t * act_bytes + b * ActBlockSize(f);
-          SetScale(a, base, std::fabs(scale(rng)));
-          if (f.q8_1) SetScale(a, base + 2, 100.0f * scale(rng));
-          for (int j = 0; j < kBlock; ++j) {
-            const int q = t == 2 ? -127 : (t == 5 ? 127 : byte(rng) % 255 - 127);
-            a[base + (f.q8_1 ? 4 : 2) + j] = static_cast<uint8_t>(static_cast<int8_t>(q));
-          }
-        }
-      }
+      const std::vector<uint8_t> a = LaneActivations(f, nb, kTokens, rng);
       for (const std::vector<uint8_t>& w : rows) {
         std::vector<std::vector<float>> dots;
         for (const SimdTarget& target : targets) {
@@ -474,6 +490,55 @@ TEST(DotLegacyOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
     }
   }
   if (avx2 == targets.end()) GTEST_SKIP() << "this CPU cannot run the AVX2 target";
+}
+
+// The lane formats' four-row kernels (a decode step: four weight rows against one token) give
+// each row the bits of its own one-row dot on every target.
+TEST(DotLegacyOrderTest, FourRowsMatchOneRowOnEveryTarget) {
+  using RowsFn = void (*)(const void*, uint64_t, const void*, int64_t, float*);
+  struct LaneFormat {
+    const BlockFormat& format;
+    DotFn dot;
+    RowsFn rows;
+  };
+  const LaneFormat formats[] = {
+      {kBlockFormats[0], simd::DotQ4_0Q8_0Lanes, simd::DotQ4_0Q8_0LanesX4},
+      {kBlockFormats[1], simd::DotQ4_1Q8_1, simd::DotQ4_1Q8_1X4},
+      {kBlockFormats[2], simd::DotQ5_0Q8_0, simd::DotQ5_0Q8_0X4},
+      {kBlockFormats[3], simd::DotQ5_1Q8_1, simd::DotQ5_1Q8_1X4},
+      {kBlockFormats[4], simd::DotQ8_0Q8_0, simd::DotQ8_0Q8_0X4},
+  };
+  std::mt19937 rng(13);
+  for (const LaneFormat& lf : formats) {
+    const BlockFormat& f = lf.format;
+    for (int64_t n : {int64_t{32}, int64_t{4096 + 32}}) {
+      const int64_t nb = n / kBlock;
+      // Rows 0, 1 and 3 random, row 2 every bit set, one after another as in a tensor.
+      std::vector<uint8_t> w;
+      for (int r = 0; r < kDotRows; ++r) {
+        const std::vector<uint8_t> row = LaneWeightRow(f, nb, r == 2, rng);
+        w.insert(w.end(), row.begin(), row.end());
+      }
+      const uint64_t row_bytes = static_cast<uint64_t>(nb) * f.block_size;
+      const size_t act_bytes = static_cast<size_t>(nb) * ActBlockSize(f);
+      const std::vector<uint8_t> a = LaneActivations(f, nb, 6, rng);
+      for (const SimdTarget& target : RunnableSimdTargets()) {
+        ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+        // The first token, and the sixth (all 127).
+        for (size_t token : {size_t{0}, size_t{5}}) {
+          const uint8_t* act = a.data() + token * act_bytes;
+          float got[kDotRows];
+          lf.rows(w.data(), row_bytes, act, n, got);
+          for (int r = 0; r < kDotRows; ++r) {
+            const float want = lf.dot(w.data() + r * row_bytes, act, n);
+            EXPECT_EQ(std::bit_cast<uint32_t>(got[r]), std::bit_cast<uint32_t>(want))
+                << f.name << " " << target.name << " n=" << n << " token " << token << " row " << r;
+          }
+        }
+      }
+      ASSERT_TRUE(ForceSimdTarget("auto").ok());
+    }
+  }
 }
 
 TEST(Q8ActivationTest, RoundsTiesToEvenAndScalesBy127OverAmax) {

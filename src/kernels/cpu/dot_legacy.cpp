@@ -373,32 +373,6 @@ using namespace q4_0_x86;  // NOLINT(google-build-using-namespace): this file's 
 #endif
 
 #ifdef WICK_REF_ORDER_X86
-// Each format's 32 quants of a block as bytes, for ref_dot_x86-inl.h's row kernels.
-struct UnpackQ4_0 {
-  __m256i operator()(const Q4_0Block& b) const {
-    return _mm256_sub_epi8(NibbleBytes(b.qs), _mm256_set1_epi8(8));
-  }
-};
-struct UnpackQ4_1 {
-  __m256i operator()(const Q4_1Block& b) const { return NibbleBytes(b.qs); }
-};
-// q - 16 where the fifth bit is clear: the nibble with the top four bits of the byte set.
-struct UnpackQ5_0 {
-  __m256i operator()(const Q5_0Block& b) const {
-    return _mm256_or_si256(NibbleBytes(b.qs),
-                           _mm256_andnot_si256(FifthBitBytes(b.qh), _mm256_set1_epi8(-16)));
-  }
-};
-struct UnpackQ5_1 {
-  __m256i operator()(const Q5_1Block& b) const {
-    return _mm256_or_si256(NibbleBytes(b.qs),
-                           _mm256_and_si256(FifthBitBytes(b.qh), _mm256_set1_epi8(0x10)));
-  }
-};
-struct UnpackQ8_0 {
-  __m256i operator()(const Q8_0Block& b) const { return LoadBlock(b.qs); }
-};
-
 // One weight row against `count` activation rows in each format's reference order.
 template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
 void LanesTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,

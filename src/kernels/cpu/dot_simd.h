@@ -75,6 +75,13 @@ void DotQ4_0Q8_0X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint6
 // The same for eight rows: out[8 * t + r].
 void DotQ4_0Q8_0X8Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
                          int count, int64_t n, float* out);
+// The same four-row call for the lane-order formats (dot_legacy_rows.cpp), each result
+// bit-identical to the one-row dot's.
+void DotQ4_0Q8_0LanesX4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
+void DotQ4_1Q8_1X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
+void DotQ5_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
+void DotQ5_1Q8_1X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
+void DotQ8_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n);
 float DotQ5_0Q8_0(const void* w, const void* a, int64_t n);
 float DotQ5_1Q8_1(const void* w, const void* a, int64_t n);

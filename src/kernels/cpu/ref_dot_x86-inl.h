@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/quant_blocks.h"
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/token_groups.h"
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
@@ -65,6 +66,32 @@ HWY_INLINE __m256i LoadBlock(const int8_t* qs) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
 }
 
+// Each format's 32 quants of a block as bytes, for the row kernels below.
+struct UnpackQ4_0 {
+  __m256i operator()(const Q4_0Block& b) const {
+    return _mm256_sub_epi8(NibbleBytes(b.qs), _mm256_set1_epi8(8));
+  }
+};
+struct UnpackQ4_1 {
+  __m256i operator()(const Q4_1Block& b) const { return NibbleBytes(b.qs); }
+};
+// q - 16 where the fifth bit is clear: the nibble with the top four bits of the byte set.
+struct UnpackQ5_0 {
+  __m256i operator()(const Q5_0Block& b) const {
+    return _mm256_or_si256(NibbleBytes(b.qs),
+                           _mm256_andnot_si256(FifthBitBytes(b.qh), _mm256_set1_epi8(-16)));
+  }
+};
+struct UnpackQ5_1 {
+  __m256i operator()(const Q5_1Block& b) const {
+    return _mm256_or_si256(NibbleBytes(b.qs),
+                           _mm256_and_si256(FifthBitBytes(b.qh), _mm256_set1_epi8(0x10)));
+  }
+};
+struct UnpackQ8_0 {
+  __m256i operator()(const Q8_0Block& b) const { return LoadBlock(b.qs); }
+};
+
 HWY_INLINE float F16Scale(uint16_t h) {
   return F16ToF32ByTable(h);
 }
@@ -87,7 +114,7 @@ HWY_INLINE int32_t SumInt8Lanes(__m256i v) {
 // fn(std::integral_constant<int, t>{}) for t in [0, kCount): for intrinsics whose lane index
 // must be a constant.
 template <int kCount, class Fn>
-HWY_INLINE void ForEachToken(Fn&& fn) {
+HWY_INLINE void ForEachIndex(Fn&& fn) {
   [&]<int... kT>(std::integer_sequence<int, kT...>) {
     (fn(std::integral_constant<int, kT>{}), ...);
   }
@@ -151,7 +178,7 @@ HWY_INLINE void DotLanesActs(const WBlock* w, const uint8_t* a, uint64_t a_strid
       // the register one by one: stored as words and loaded as a vector, they stalled on store
       // forwarding (decode ran five times slower).
       __m128i s_bits = _mm_setzero_si128();
-      ForEachToken<kActs>([&](auto t) {
+      ForEachIndex<kActs>([&](auto t) {
         s_bits = _mm_insert_epi16(s_bits, reinterpret_cast<const ABlock*>(a + t * a_stride)[b].s,
                                   decltype(t)::value);
       });
@@ -173,6 +200,70 @@ HWY_INLINE void DotLanesTokens(const WBlock* w, const uint8_t* a, uint64_t a_str
     DotLanesActs<decltype(acts)::value, WBlock, ABlock, kUnsigned, kMins>(
         w, a + first * a_stride, a_stride, nb, out + first, unpack);
   });
+}
+
+// kRows weight rows `row_bytes` apart against one activation row (a decode step), into
+// out[0..kRows): each row's sum is DotLanesActs<1>'s, bit for bit, but the rows' independent
+// accumulators hide the fused multiply-add's latency, which bounds one row (a block each four
+// cycles), and the activation's load and offsets are shared.
+template <int kRows, class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
+HWY_INLINE void DotLanesRows(const uint8_t* w, uint64_t row_bytes, const ABlock* a, int64_t nb,
+                             float* out, const Unpack& unpack) {
+  static_assert(kRows <= 8);
+  const WBlock* rows[kRows];
+  for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const WBlock*>(w + r * row_bytes);
+  __m256 acc[kRows];
+  for (__m256& sum : acc) sum = _mm256_setzero_ps();
+  __m256 mins = _mm256_setzero_ps();  // lane r: row r's
+  constexpr int kStepBytes = kRows * static_cast<int>(sizeof(WBlock));
+  for (int64_t b = 0; b < nb; ++b) {
+    // Interleaved rows are streams the hardware prefetcher follows poorly (see DotQ4Q8Rows):
+    // sweep the next call's rows, kStepBytes of them a block, so all of them by the end.
+    const char* ahead = reinterpret_cast<const char*>(w) + kRows * row_bytes + b * kStepBytes;
+    for (int offset = 0; offset < kStepBytes; offset += 64) {
+      _mm_prefetch(ahead + offset, _MM_HINT_T0);
+    }
+    const __m256i av = LoadBlock(a[b].qs);
+    const float d_a = F16Scale(a[b].d);
+#ifdef WICK_VNNI_EVEX
+    const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+    const __m256i a_unsigned = kUnsigned ? av : _mm256_xor_si256(av, top);
+#else
+    const __m256i ones = _mm256_set1_epi16(1);
+#endif
+    for (int r = 0; r < kRows; ++r) {
+      const WBlock& wb = rows[r][b];
+      const __m256i wq = unpack(wb);
+#ifdef WICK_VNNI_EVEX
+      // As DotLanesActs: signed quants against a + 128, less 128 * each four quants' sum.
+      const __m256i sums =
+          kUnsigned
+              ? vnni::DotBytes(_mm256_setzero_si256(), wq, av)
+              : vnni::DotBytes(_mm256_sub_epi32(_mm256_setzero_si256(),
+                                                vnni::DotBytes(_mm256_setzero_si256(), top, wq)),
+                               a_unsigned, wq);
+#else
+      const __m256i w_mag = kUnsigned ? wq : _mm256_sign_epi8(wq, wq);
+      const __m256i pairs = _mm256_maddubs_epi16(w_mag, kUnsigned ? av : _mm256_sign_epi8(av, wq));
+      const __m256i sums = _mm256_madd_epi16(pairs, ones);
+#endif
+      acc[r] =
+          _mm256_fmadd_ps(_mm256_set1_ps(F16Scale(wb.d) * d_a), _mm256_cvtepi32_ps(sums), acc[r]);
+    }
+    if constexpr (kMins) {
+      // Row r's m_w * s_a in lane r, the same fused step as DotLanesActs' token lanes.
+      __m128i m_bits = _mm_setzero_si128();
+      ForEachIndex<kRows>([&](auto r) {
+        m_bits = _mm_insert_epi16(m_bits, rows[decltype(r)::value][b].m, decltype(r)::value);
+      });
+      mins = _mm256_fmadd_ps(_mm256_cvtph_ps(m_bits), _mm256_set1_ps(F16Scale(a[b].s)), mins);
+    }
+  }
+  alignas(32) float mins_of[8];
+  if constexpr (kMins) _mm256_store_ps(mins_of, mins);
+  for (int r = 0; r < kRows; ++r) {
+    out[r] = kMins ? SumLanes8(acc[r]) + mins_of[r] : SumLanes8(acc[r]);
+  }
 }
 
 // Q4_0's whole-block order (the rows llama.cpp repacks) for `count` activation rows.
