@@ -62,6 +62,15 @@ HWY_INLINE __m256i FifthBitBytes(const uint8_t* qh) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
 }
 
+#if HWY_TARGET <= HWY_AVX3
+// Bit j of the little-endian qh as mask bit j.
+HWY_INLINE __mmask32 FifthBitMask(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof(bits));
+  return _cvtu32_mask32(bits);
+}
+#endif
+
 HWY_INLINE __m256i LoadBlock(const int8_t* qs) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
 }
@@ -75,17 +84,30 @@ struct UnpackQ4_0 {
 struct UnpackQ4_1 {
   __m256i operator()(const Q4_1Block& b) const { return NibbleBytes(b.qs); }
 };
-// q - 16 where the fifth bit is clear: the nibble with the top four bits of the byte set.
+// q - 16 where the fifth bit is clear: the nibble with the top four bits of the byte set. On
+// AVX-512 the 32 bits are a byte mask as they stand: one masked subtract (add) instead of
+// spreading them over the bytes.
 struct UnpackQ5_0 {
   __m256i operator()(const Q5_0Block& b) const {
+#if HWY_TARGET <= HWY_AVX3
+    const __m256i nibbles = NibbleBytes(b.qs);
+    return _mm256_mask_sub_epi8(nibbles, _knot_mask32(FifthBitMask(b.qh)), nibbles,
+                                _mm256_set1_epi8(16));
+#else
     return _mm256_or_si256(NibbleBytes(b.qs),
                            _mm256_andnot_si256(FifthBitBytes(b.qh), _mm256_set1_epi8(-16)));
+#endif
   }
 };
 struct UnpackQ5_1 {
   __m256i operator()(const Q5_1Block& b) const {
+#if HWY_TARGET <= HWY_AVX3
+    const __m256i nibbles = NibbleBytes(b.qs);
+    return _mm256_mask_add_epi8(nibbles, FifthBitMask(b.qh), nibbles, _mm256_set1_epi8(16));
+#else
     return _mm256_or_si256(NibbleBytes(b.qs),
                            _mm256_and_si256(FifthBitBytes(b.qh), _mm256_set1_epi8(0x10)));
+#endif
   }
 };
 struct UnpackQ8_0 {
