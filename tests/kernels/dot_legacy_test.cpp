@@ -388,6 +388,22 @@ TEST_P(DotLegacyTest, Q4_0RowsAndTokensEqualOneRowBitForBit) {
   }
 }
 
+// Each lane format's kernels: the one-row dot, the tokens call and the four-row call.
+struct LaneKernels {
+  const BlockFormat& format;
+  DotFn dot;
+  void (*tokens)(const void*, const void*, uint64_t, int, int64_t, float*);
+  void (*rows)(const void*, uint64_t, const void*, int64_t, float*);
+};
+const LaneKernels kLaneKernels[] = {
+    {kBlockFormats[0], simd::DotQ4_0Q8_0Lanes, simd::DotQ4_0Q8_0LanesTokens,
+     simd::DotQ4_0Q8_0LanesX4},
+    {kBlockFormats[1], simd::DotQ4_1Q8_1, simd::DotQ4_1Q8_1Tokens, simd::DotQ4_1Q8_1X4},
+    {kBlockFormats[2], simd::DotQ5_0Q8_0, simd::DotQ5_0Q8_0Tokens, simd::DotQ5_0Q8_0X4},
+    {kBlockFormats[3], simd::DotQ5_1Q8_1, simd::DotQ5_1Q8_1Tokens, simd::DotQ5_1Q8_1X4},
+    {kBlockFormats[4], simd::DotQ8_0Q8_0, simd::DotQ8_0Q8_0Tokens, simd::DotQ8_0Q8_0X4},
+};
+
 // A weight row of nb blocks for the lane-format tests: random bytes (Q8_0's -128 included),
 // or every bit set, under random scales (and mins).
 std::vector<uint8_t> LaneWeightRow(const BlockFormat& f, int64_t nb, bool all_ones,
@@ -432,25 +448,12 @@ std::vector<uint8_t> LaneActivations(const BlockFormat& f, int64_t nb, int token
 // its own one-token dot, and every x86 target from AVX2 up gives AVX2's: the reference order
 // (ref_order.h) whatever the instructions.
 TEST(DotLegacyOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
-  using TokensFn = void (*)(const void*, const void*, uint64_t, int, int64_t, float*);
-  struct LaneFormat {
-    const BlockFormat& format;
-    DotFn dot;
-    TokensFn tokens;
-  };
-  const LaneFormat formats[] = {
-      {kBlockFormats[0], simd::DotQ4_0Q8_0Lanes, simd::DotQ4_0Q8_0LanesTokens},
-      {kBlockFormats[1], simd::DotQ4_1Q8_1, simd::DotQ4_1Q8_1Tokens},
-      {kBlockFormats[2], simd::DotQ5_0Q8_0, simd::DotQ5_0Q8_0Tokens},
-      {kBlockFormats[3], simd::DotQ5_1Q8_1, simd::DotQ5_1Q8_1Tokens},
-      {kBlockFormats[4], simd::DotQ8_0Q8_0, simd::DotQ8_0Q8_0Tokens},
-  };
   constexpr int kTokens = 8;
   const std::vector<SimdTarget> targets = RunnableSimdTargets();
   const auto avx2 = std::find_if(targets.begin(), targets.end(),
                                  [](const SimdTarget& t) { return t.name == "AVX2"; });
   std::mt19937 rng(12);
-  for (const LaneFormat& lf : formats) {
+  for (const LaneKernels& lf : kLaneKernels) {
     const BlockFormat& f = lf.format;
     for (int64_t n : {int64_t{32}, int64_t{4096 + 32}}) {
       const int64_t nb = n / kBlock;
@@ -495,21 +498,8 @@ TEST(DotLegacyOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
 // The lane formats' four-row kernels (a decode step: four weight rows against one token) give
 // each row the bits of its own one-row dot on every target.
 TEST(DotLegacyOrderTest, FourRowsMatchOneRowOnEveryTarget) {
-  using RowsFn = void (*)(const void*, uint64_t, const void*, int64_t, float*);
-  struct LaneFormat {
-    const BlockFormat& format;
-    DotFn dot;
-    RowsFn rows;
-  };
-  const LaneFormat formats[] = {
-      {kBlockFormats[0], simd::DotQ4_0Q8_0Lanes, simd::DotQ4_0Q8_0LanesX4},
-      {kBlockFormats[1], simd::DotQ4_1Q8_1, simd::DotQ4_1Q8_1X4},
-      {kBlockFormats[2], simd::DotQ5_0Q8_0, simd::DotQ5_0Q8_0X4},
-      {kBlockFormats[3], simd::DotQ5_1Q8_1, simd::DotQ5_1Q8_1X4},
-      {kBlockFormats[4], simd::DotQ8_0Q8_0, simd::DotQ8_0Q8_0X4},
-  };
   std::mt19937 rng(13);
-  for (const LaneFormat& lf : formats) {
+  for (const LaneKernels& lf : kLaneKernels) {
     const BlockFormat& f = lf.format;
     for (int64_t n : {int64_t{32}, int64_t{4096 + 32}}) {
       const int64_t nb = n / kBlock;
