@@ -77,6 +77,12 @@ TEST_P(ConvertTest, F32ToF16MatchesScalar) {
   std::vector<uint16_t> h(in.size());
   F32ToF16Row(in.data(), h.data(), static_cast<int64_t>(in.size()));
   for (size_t i = 0; i < in.size(); ++i) ASSERT_EQ(h[i], F32ToF16(in[i])) << in[i];
+  std::vector<float> through(in.size());
+  F32ThroughF16Row(in.data(), through.data(), static_cast<int64_t>(in.size()));
+  for (size_t i = 0; i < in.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(through[i]), std::bit_cast<uint32_t>(F16ToF32(h[i])))
+        << in[i];
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTargets, ConvertTest, ::testing::ValuesIn(RunnableSimdTargets()),

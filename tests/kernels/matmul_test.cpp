@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <random>
 
@@ -130,6 +131,52 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTest,
                          [](const auto& param_info) {
                            return std::string(NameOf(param_info.param));
                          });
+
+// A prompt's f32 and f16 matmuls run register tiles (f16's against f32 activations rounded
+// through f16); every output must be the bits of the GEMM-order dot of its weight row and its
+// activation row as the dot's own format holds it, on every target: ragged tile edges, and
+// more tokens than one tile (six on AVX-512) takes.
+TEST(MatmulTilesTest, FloatTilesGiveTheGemmDotsBits) {
+  const int64_t k = 1024, n = 13, m = 19;
+  for (DType type : {DType::kF32, DType::kF16}) {
+    const QuantTraits* traits = FindQuantTraits(type);
+    const VecDotKernel* kernel = FindVecDot(type);
+    ASSERT_NE(kernel, nullptr);
+    const uint64_t w_row = *BytesFor(type, k);
+    const uint64_t a_row = *BytesFor(kernel->dot_type, k);
+    std::vector<float> w_f32 = Random(static_cast<size_t>(n * k), 5);
+    std::vector<uint8_t> w(static_cast<size_t>(n) * w_row);
+    for (int64_t r = 0; r < n; ++r) traits->quantize(w_f32.data() + r * k, w.data() + r * w_row, k);
+    std::vector<float> x = Random(static_cast<size_t>(m * k), 6);
+    x[7] = 1e-9f;  // rounds to an f16 subnormal
+    std::vector<uint8_t> a(a_row);
+    for (const SimdTarget& target : RunnableSimdTargets()) {
+      ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+      ThreadPool pool(2);
+      MatmulScratch scratch;
+      std::vector<float> y(static_cast<size_t>(m * n), NAN);
+      ASSERT_TRUE(Matmul({.w = w.data(),
+                          .w_type = type,
+                          .n = n,
+                          .k = k,
+                          .x = x.data(),
+                          .m = m,
+                          .y = y.data(),
+                          .path = MatmulPath::kGemm},
+                         pool, scratch)
+                      .ok());
+      for (int64_t i = 0; i < m; ++i) {
+        kernel->quantize_input(x.data() + i * k, a.data(), k);
+        for (int64_t r = 0; r < n; ++r) {
+          const float want = kernel->dot_gemm(w.data() + r * w_row, a.data(), k);
+          ASSERT_EQ(std::bit_cast<uint32_t>(y[i * n + r]), std::bit_cast<uint32_t>(want))
+              << NameOf(type) << " " << target.name << " token " << i << " row " << r;
+        }
+      }
+    }
+    ASSERT_TRUE(ForceSimdTarget("auto").ok());
+  }
+}
 
 TEST(MatmulErrorsTest, BadShapesAndTypesAreErrors) {
   ThreadPool pool(1);

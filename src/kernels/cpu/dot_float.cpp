@@ -47,8 +47,8 @@ HWY_INLINE float ToF32(hwy::bfloat16_t v) {
 }
 
 // slots[s] = fma(w[i], a[i], slots[s]) for i < n (a multiple of kSlots), s = i % kSlots.
-template <int kSlots, class T>
-HWY_INLINE void SlotSums(const T* w, const T* a, int64_t n, float* slots) {
+template <int kSlots, class TW, class TA>
+HWY_INLINE void SlotSums(const TW* w, const TA* a, int64_t n, float* slots) {
   // Fixed-width targets only (x86, WebAssembly): the lane count is known here.
   constexpr size_t lanes = hn::MaxLanes(DF());
   constexpr size_t vectors = kSlots / lanes;
@@ -105,8 +105,8 @@ HWY_INLINE float DotSteps64(const T* w, const T* a, int64_t n) {
 
 // llamafile's GEMM (tinyBLAS) for f32 and f16: one 16-lane fused sum over the row (n a
 // multiple of 16), then the tree.
-template <class T>
-HWY_INLINE float DotLanes16(const T* w, const T* a, int64_t n) {
+template <class TW, class TA>
+HWY_INLINE float DotLanes16(const TW* w, const TA* a, int64_t n) {
   alignas(32) float slots[16];
   SlotSums<16>(w, a, n, slots);
   return SumTree16(slots);
@@ -138,9 +138,12 @@ using V16 = hn::Vec<D16>;
 constexpr size_t kLanes16 = hn::MaxLanes(D16());
 constexpr size_t kVecs16 = 16 / kLanes16;  // vectors per 16-lane accumulator
 // Rows x tokens per tile: 16 (AVX-512) or 6 (AVX2: two vectors per accumulator) pairs, what the
-// register file holds beside the loads.
+// register file holds beside the loads. f16 weights against f32 activations take six tokens on
+// AVX-512: only the four weight vectors need converting (on Zen 4 a conversion costs most of
+// an FMA's slot), so more pairs per conversion is what speeds them up.
 constexpr int kTileRows = kLanes16 == 16 ? 4 : 2;
-constexpr int kTileTokens = kLanes16 == 16 ? 4 : 3;
+template <class TW, class TA>
+constexpr int kTileTokens = kLanes16 == 16 ? (std::is_same_v<TW, TA> ? 4 : 6) : 3;
 
 HWY_INLINE V16 Load16(const float* p) {
   return hn::LoadU(D16(), p);
@@ -149,7 +152,7 @@ HWY_INLINE V16 Load16(const hwy::float16_t* p) {
   return hn::PromoteTo(D16(), hn::LoadU(hn::Rebind<hwy::float16_t, D16>(), p));
 }
 
-template <class T, int kRows, int kTokens>
+template <class TW, class TA, int kRows, int kTokens>
 HWY_INLINE void TileLanes16(const uint8_t* w, uint64_t w_stride, const uint8_t* a,
                             uint64_t a_stride, int64_t k, float* y, int64_t y_stride) {
   V16 acc[kRows][kTokens][kVecs16];
@@ -163,9 +166,9 @@ HWY_INLINE void TileLanes16(const uint8_t* w, uint64_t w_stride, const uint8_t* 
       const int64_t i = i0 + static_cast<int64_t>(v * kLanes16);
       V16 wv[kRows];
       for (int r = 0; r < kRows; ++r)
-        wv[r] = Load16(reinterpret_cast<const T*>(w + r * w_stride) + i);
+        wv[r] = Load16(reinterpret_cast<const TW*>(w + r * w_stride) + i);
       for (int t = 0; t < kTokens; ++t) {
-        const V16 av = Load16(reinterpret_cast<const T*>(a + t * a_stride) + i);
+        const V16 av = Load16(reinterpret_cast<const TA*>(a + t * a_stride) + i);
         for (int r = 0; r < kRows; ++r) acc[r][t][v] = hn::MulAdd(wv[r], av, acc[r][t][v]);
       }
     }
@@ -179,24 +182,27 @@ HWY_INLINE void TileLanes16(const uint8_t* w, uint64_t w_stride, const uint8_t* 
   }
 }
 
-// rows x tokens pairs in register tiles; the ragged edges take the one-pair kernel, which sums
+// rows x tokens pairs in register tiles, a group of tokens meeting every row in turn (its
+// activation rows stay in L1); the ragged edges take the one-pair kernel, which sums
 // identically.
-template <class T, float (*kOne)(const void*, const void*, int64_t)>
+template <class TW, class TA>
 void GemmTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
               int tokens, int64_t k, float* y, int64_t y_stride) {
+  constexpr int kTokens = kTileTokens<TW, TA>;
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(a);
   const int full_rows = rows / kTileRows * kTileRows;
-  const int full_tokens = tokens / kTileTokens * kTileTokens;
-  for (int r = 0; r < full_rows; r += kTileRows) {
-    for (int t = 0; t < full_tokens; t += kTileTokens) {
-      TileLanes16<T, kTileRows, kTileTokens>(wb + r * w_stride, w_stride, ab + t * a_stride,
-                                             a_stride, k, y + t * y_stride + r, y_stride);
+  const int full_tokens = tokens / kTokens * kTokens;
+  for (int t = 0; t < full_tokens; t += kTokens) {
+    for (int r = 0; r < full_rows; r += kTileRows) {
+      TileLanes16<TW, TA, kTileRows, kTokens>(wb + r * w_stride, w_stride, ab + t * a_stride,
+                                              a_stride, k, y + t * y_stride + r, y_stride);
     }
   }
   for (int r = 0; r < rows; ++r) {
     for (int t = r < full_rows ? full_tokens : 0; t < tokens; ++t) {
-      y[t * y_stride + r] = kOne(wb + r * w_stride, ab + t * a_stride, k);
+      y[t * y_stride + r] = DotLanes16(reinterpret_cast<const TW*>(wb + r * w_stride),
+                                       reinterpret_cast<const TA*>(ab + t * a_stride), k);
     }
   }
 }
@@ -243,11 +249,11 @@ float DotBF16GemmImpl(const void* vw, const void* va, int64_t n) {
 
 void GemmTileF32Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                      int tokens, int64_t k, float* y, int64_t y_stride) {
-  GemmTile<float, DotF32GemmImpl>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+  GemmTile<float, float>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 }
 void GemmTileF16Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                      int tokens, int64_t k, float* y, int64_t y_stride) {
-  GemmTile<hwy::float16_t, DotF16GemmImpl>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+  GemmTile<hwy::float16_t, float>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 }
 
 }  // namespace wick::kernels::HWY_NAMESPACE

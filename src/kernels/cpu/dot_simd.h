@@ -30,6 +30,8 @@ float DotBF16Gemm(const void* w, const void* a, int64_t n);
 // bit-identical to the one-row Gemm dot's.
 void GemmTileF32(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                  int tokens, int64_t k, float* y, int64_t y_stride);
+// f16 weights against f32 activations that hold f16 values (F32ThroughF16Row's), each result
+// bit-identical to DotF16Gemm on the f16 activations.
 void GemmTileF16(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                  int tokens, int64_t k, float* y, int64_t y_stride);
 

@@ -35,24 +35,29 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
     return Error(ErrorCode::kUnsupported,
                  fmt::format("matmul: no kernel for {} weights", NameOf(p.w_type)));
   }
-  Result<uint64_t> w_row_bytes = BytesFor(p.w_type, static_cast<uint64_t>(p.k));
-  Result<uint64_t> a_row_bytes = BytesFor(kernel->dot_type, static_cast<uint64_t>(p.k));
-  if (!w_row_bytes.ok()) return Invalid(w_row_bytes.error().message());
-  if (!a_row_bytes.ok()) return Invalid(a_row_bytes.error().message());
-
   // llama.cpp's GEMM order for a step of several tokens, where the type has one and the row
   // length suits it (ref_order.h).
   const bool gemm = p.path == MatmulPath::kGemm || (p.path == MatmulPath::kAuto && p.m > 1);
   const bool gemm_order = gemm && kernel->dot_gemm != nullptr && p.k % kernel->gemm_multiple == 0;
+  // The tiles may take their activations in a format of their own.
+  const bool gemm_input =
+      gemm_order && kernel->gemm_tile != nullptr && kernel->gemm_quantize_input != nullptr;
+  const DType act_type = gemm_input ? kernel->gemm_input_type : kernel->dot_type;
+  const QuantizeRowFn quantize = gemm_input ? kernel->gemm_quantize_input : kernel->quantize_input;
+
+  Result<uint64_t> w_row_bytes = BytesFor(p.w_type, static_cast<uint64_t>(p.k));
+  Result<uint64_t> a_row_bytes = BytesFor(act_type, static_cast<uint64_t>(p.k));
+  if (!w_row_bytes.ok()) return Invalid(w_row_bytes.error().message());
+  if (!a_row_bytes.ok()) return Invalid(a_row_bytes.error().message());
 
   const auto* act = reinterpret_cast<const uint8_t*>(p.x);
-  if (kernel->dot_type != DType::kF32) {
+  if (act_type != DType::kF32 || gemm_input) {
     scratch.activations.resize(static_cast<size_t>(p.m) * *a_row_bytes);
     uint8_t* dst = scratch.activations.data();
     const uint64_t a_bytes = *a_row_bytes;
     pool.ParallelFor(p.m, 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
-        kernel->quantize_input(p.x + i * p.k, dst + static_cast<uint64_t>(i) * a_bytes, p.k);
+        quantize(p.x + i * p.k, dst + static_cast<uint64_t>(i) * a_bytes, p.k);
       }
     });
     act = dst;

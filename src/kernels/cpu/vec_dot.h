@@ -51,6 +51,10 @@ struct VecDotKernel {
   // activation rows in L1.
   int (*tokens_per_call)() = nullptr;
   GemmTileFn gemm_tile = nullptr;  // optional, only with dot_gemm
+  // Optional, only with gemm_tile: the activations gemm_tile takes, when not dot_type's (f16
+  // weights: f32 values rounded through f16, so that a tile converts only the weights).
+  QuantizeRowFn gemm_quantize_input = nullptr;
+  DType gemm_input_type = DType::kF32;
 };
 
 // nullptr when the weight type has no dot product (activation-only or unsupported types).
