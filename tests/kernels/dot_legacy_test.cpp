@@ -388,20 +388,20 @@ TEST_P(DotLegacyTest, Q4_0RowsAndTokensEqualOneRowBitForBit) {
   }
 }
 
-// Each lane format's kernels: the one-row dot, the tokens call and the four-row call.
+// Each lane format's kernels: the one-row dot and the four-row calls (one token, or several).
 struct LaneKernels {
   const BlockFormat& format;
   DotFn dot;
-  void (*tokens)(const void*, const void*, uint64_t, int, int64_t, float*);
   void (*rows)(const void*, uint64_t, const void*, int64_t, float*);
+  void (*rows_tokens)(const void*, uint64_t, const void*, uint64_t, int, int64_t, float*);
 };
 const LaneKernels kLaneKernels[] = {
-    {kBlockFormats[0], simd::DotQ4_0Q8_0Lanes, simd::DotQ4_0Q8_0LanesTokens,
-     simd::DotQ4_0Q8_0LanesX4},
-    {kBlockFormats[1], simd::DotQ4_1Q8_1, simd::DotQ4_1Q8_1Tokens, simd::DotQ4_1Q8_1X4},
-    {kBlockFormats[2], simd::DotQ5_0Q8_0, simd::DotQ5_0Q8_0Tokens, simd::DotQ5_0Q8_0X4},
-    {kBlockFormats[3], simd::DotQ5_1Q8_1, simd::DotQ5_1Q8_1Tokens, simd::DotQ5_1Q8_1X4},
-    {kBlockFormats[4], simd::DotQ8_0Q8_0, simd::DotQ8_0Q8_0Tokens, simd::DotQ8_0Q8_0X4},
+    {kBlockFormats[0], simd::DotQ4_0Q8_0Lanes, simd::DotQ4_0Q8_0LanesX4,
+     simd::DotQ4_0Q8_0LanesX4Tokens},
+    {kBlockFormats[1], simd::DotQ4_1Q8_1, simd::DotQ4_1Q8_1X4, simd::DotQ4_1Q8_1X4Tokens},
+    {kBlockFormats[2], simd::DotQ5_0Q8_0, simd::DotQ5_0Q8_0X4, simd::DotQ5_0Q8_0X4Tokens},
+    {kBlockFormats[3], simd::DotQ5_1Q8_1, simd::DotQ5_1Q8_1X4, simd::DotQ5_1Q8_1X4Tokens},
+    {kBlockFormats[4], simd::DotQ8_0Q8_0, simd::DotQ8_0Q8_0X4, simd::DotQ8_0Q8_0X4Tokens},
 };
 
 // A weight row of nb blocks for the lane-format tests: random bytes (Q8_0's -128 included),
@@ -443,11 +443,11 @@ std::vector<uint8_t> LaneActivations(const BlockFormat& f, int64_t nb, int token
   return a;
 }
 
-// The lane formats' tokens kernels (one weight row against one to eight tokens; AVX-512 VNNI
-// takes eight a call, with the activations moved to unsigned bytes) give each token the bits of
-// its own one-token dot, and every x86 target from AVX2 up gives AVX2's: the reference order
-// (ref_order.h) whatever the instructions.
-TEST(DotLegacyOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
+// The lane formats' dots on every x86 target from AVX2 up give AVX2's bits (AVX-512 VNNI moves
+// the activations to unsigned bytes, AVX-512 reads Q5's fifth bits as a mask): the reference
+// order (ref_order.h) whatever the instructions. FourRowsMatchOneRowOnEveryTarget ties the
+// four-row calls to these dots.
+TEST(DotLegacyOrderTest, X86TargetsAgreeBitForBit) {
   constexpr int kTokens = 8;
   const std::vector<SimdTarget> targets = RunnableSimdTargets();
   const auto avx2 = std::find_if(targets.begin(), targets.end(),
@@ -469,15 +469,6 @@ TEST(DotLegacyOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
           for (int t = 0; t < kTokens; ++t) {
             dots.back().push_back(lf.dot(w.data(), a.data() + t * act_bytes, n));
           }
-          for (int count = 1; count <= kTokens; ++count) {
-            float got[kTokens];
-            lf.tokens(w.data(), a.data(), act_bytes, count, n, got);
-            for (int t = 0; t < count; ++t) {
-              EXPECT_EQ(std::bit_cast<uint32_t>(got[t]), std::bit_cast<uint32_t>(dots.back()[t]))
-                  << f.name << " " << target.name << " n=" << n << " count=" << count << " token "
-                  << t;
-            }
-          }
         }
         ASSERT_TRUE(ForceSimdTarget("auto").ok());
         if (avx2 == targets.end()) continue;
@@ -495,8 +486,9 @@ TEST(DotLegacyOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
   if (avx2 == targets.end()) GTEST_SKIP() << "this CPU cannot run the AVX2 target";
 }
 
-// The lane formats' four-row kernels (a decode step: four weight rows against one token) give
-// each row the bits of its own one-row dot on every target.
+// The lane formats' four-row kernels (a decode step: four weight rows against one token; a
+// prompt: against one to eight tokens) give each pair the bits of its own one-row dot on every
+// target.
 TEST(DotLegacyOrderTest, FourRowsMatchOneRowOnEveryTarget) {
   std::mt19937 rng(13);
   for (const LaneKernels& lf : kLaneKernels) {
@@ -511,17 +503,35 @@ TEST(DotLegacyOrderTest, FourRowsMatchOneRowOnEveryTarget) {
       }
       const uint64_t row_bytes = static_cast<uint64_t>(nb) * f.block_size;
       const size_t act_bytes = static_cast<size_t>(nb) * ActBlockSize(f);
-      const std::vector<uint8_t> a = LaneActivations(f, nb, 6, rng);
+      constexpr int kTokens = 8;
+      const std::vector<uint8_t> a = LaneActivations(f, nb, kTokens, rng);
       for (const SimdTarget& target : RunnableSimdTargets()) {
         ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+        float want[kTokens][kDotRows];
+        for (int t = 0; t < kTokens; ++t) {
+          for (int r = 0; r < kDotRows; ++r) {
+            want[t][r] = lf.dot(w.data() + r * row_bytes, a.data() + t * act_bytes, n);
+          }
+        }
+        for (int count = 1; count <= kTokens; ++count) {
+          float got[kTokens * kDotRows];
+          lf.rows_tokens(w.data(), row_bytes, a.data(), act_bytes, count, n, got);
+          for (int t = 0; t < count; ++t) {
+            for (int r = 0; r < kDotRows; ++r) {
+              EXPECT_EQ(std::bit_cast<uint32_t>(got[kDotRows * t + r]),
+                        std::bit_cast<uint32_t>(want[t][r]))
+                  << f.name << " " << target.name << " n=" << n << " count=" << count << " token "
+                  << t << " row " << r;
+            }
+          }
+        }
         // The first token, and the sixth (all 127).
         for (size_t token : {size_t{0}, size_t{5}}) {
           const uint8_t* act = a.data() + token * act_bytes;
           float got[kDotRows];
           lf.rows(w.data(), row_bytes, act, n, got);
           for (int r = 0; r < kDotRows; ++r) {
-            const float want = lf.dot(w.data() + r * row_bytes, act, n);
-            EXPECT_EQ(std::bit_cast<uint32_t>(got[r]), std::bit_cast<uint32_t>(want))
+            EXPECT_EQ(std::bit_cast<uint32_t>(got[r]), std::bit_cast<uint32_t>(want[token][r]))
                 << f.name << " " << target.name << " n=" << n << " token " << token << " row " << r;
           }
         }

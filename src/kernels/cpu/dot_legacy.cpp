@@ -373,18 +373,13 @@ using namespace q4_0_x86;  // NOLINT(google-build-using-namespace): this file's 
 #endif
 
 #ifdef WICK_REF_ORDER_X86
-// One weight row against `count` activation rows in each format's reference order.
-template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
-void LanesTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                 float* out) {
-  DotLanesTokens<WBlock, ABlock, kUnsigned, kMins>(static_cast<const WBlock*>(w),
-                                                   static_cast<const uint8_t*>(a), a_stride, count,
-                                                   n / static_cast<int64_t>(kBlock), out, Unpack());
-}
+// One weight row against one activation row in each format's reference order.
 template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
 float LanesOne(const void* w, const void* a, int64_t n) {
   float out;
-  LanesTokens<WBlock, ABlock, kUnsigned, kMins, Unpack>(w, a, 0, 1, n, &out);
+  DotLanesActs<1, WBlock, ABlock, kUnsigned, kMins>(
+      static_cast<const WBlock*>(w), static_cast<const uint8_t*>(a), 0,
+      n / static_cast<int64_t>(kBlock), &out, Unpack());
   return out;
 }
 #endif
@@ -542,57 +537,6 @@ float DotQ8_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   });
 }
 
-// One weight row against `count` activation rows `a_stride` bytes apart (a prompt's tokens),
-// each result bit-identical to the one-row function's.
-#ifdef WICK_REF_ORDER_X86
-void DotQ4_0Q8_0TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                           float* out) {
-  DotBlocksTokens<Q4_0Block, Q8_0Block>(static_cast<const Q4_0Block*>(w),
-                                        static_cast<const uint8_t*>(a), a_stride, count,
-                                        n / static_cast<int64_t>(kBlock), out, UnpackQ4_0());
-}
-void DotQ4_0Q8_0LanesTokensImpl(const void* w, const void* a, uint64_t a_stride, int count,
-                                int64_t n, float* out) {
-  LanesTokens<Q4_0Block, Q8_0Block, false, false, UnpackQ4_0>(w, a, a_stride, count, n, out);
-}
-void DotQ4_1Q8_1TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                           float* out) {
-  LanesTokens<Q4_1Block, Q8_1Block, true, true, UnpackQ4_1>(w, a, a_stride, count, n, out);
-}
-void DotQ5_0Q8_0TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                           float* out) {
-  LanesTokens<Q5_0Block, Q8_0Block, false, false, UnpackQ5_0>(w, a, a_stride, count, n, out);
-}
-void DotQ5_1Q8_1TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                           float* out) {
-  LanesTokens<Q5_1Block, Q8_1Block, true, true, UnpackQ5_1>(w, a, a_stride, count, n, out);
-}
-void DotQ8_0Q8_0TokensImpl(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                           float* out) {
-  LanesTokens<Q8_0Block, Q8_0Block, false, false, UnpackQ8_0>(w, a, a_stride, count, n, out);
-}
-#else
-void DotQ4_0Q8_0TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  simd::DotTokensRowByRow<DotQ4_0Q8_0Impl>(w, a, s, c, n, o);
-}
-void DotQ4_0Q8_0LanesTokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n,
-                                float* o) {
-  simd::DotTokensRowByRow<DotQ4_0Q8_0LanesImpl>(w, a, s, c, n, o);
-}
-void DotQ4_1Q8_1TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  simd::DotTokensRowByRow<DotQ4_1Q8_1Impl>(w, a, s, c, n, o);
-}
-void DotQ5_0Q8_0TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  simd::DotTokensRowByRow<DotQ5_0Q8_0Impl>(w, a, s, c, n, o);
-}
-void DotQ5_1Q8_1TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  simd::DotTokensRowByRow<DotQ5_1Q8_1Impl>(w, a, s, c, n, o);
-}
-void DotQ8_0Q8_0TokensImpl(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  simd::DotTokensRowByRow<DotQ8_0Q8_0Impl>(w, a, s, c, n, o);
-}
-#endif
-
 namespace {
 
 // Quantizes one block as ref::QuantizeQ8_0Activations does: d = amax / 127 and
@@ -664,12 +608,6 @@ HWY_EXPORT(DotQ4_1Q8_1Impl);
 HWY_EXPORT(DotQ5_0Q8_0Impl);
 HWY_EXPORT(DotQ5_1Q8_1Impl);
 HWY_EXPORT(DotQ8_0Q8_0Impl);
-HWY_EXPORT(DotQ4_0Q8_0TokensImpl);
-HWY_EXPORT(DotQ4_0Q8_0LanesTokensImpl);
-HWY_EXPORT(DotQ4_1Q8_1TokensImpl);
-HWY_EXPORT(DotQ5_0Q8_0TokensImpl);
-HWY_EXPORT(DotQ5_1Q8_1TokensImpl);
-HWY_EXPORT(DotQ8_0Q8_0TokensImpl);
 HWY_EXPORT(QuantizeQ8_0Impl);
 HWY_EXPORT(QuantizeQ8_1Impl);
 HWY_EXPORT(DotLegacyTokensPerCallImpl);
@@ -699,24 +637,6 @@ float DotQ5_0Q8_0(const void* w, const void* a, int64_t n) {
 }
 float DotQ5_1Q8_1(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ5_1Q8_1Impl)(w, a, n);
-}
-void DotQ4_0Q8_0Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0TokensImpl)(w, a, s, c, n, o);
-}
-void DotQ4_0Q8_0LanesTokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0LanesTokensImpl)(w, a, s, c, n, o);
-}
-void DotQ4_1Q8_1Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  HWY_DYNAMIC_DISPATCH(DotQ4_1Q8_1TokensImpl)(w, a, s, c, n, o);
-}
-void DotQ5_0Q8_0Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  HWY_DYNAMIC_DISPATCH(DotQ5_0Q8_0TokensImpl)(w, a, s, c, n, o);
-}
-void DotQ5_1Q8_1Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  HWY_DYNAMIC_DISPATCH(DotQ5_1Q8_1TokensImpl)(w, a, s, c, n, o);
-}
-void DotQ8_0Q8_0Tokens(const void* w, const void* a, uint64_t s, int c, int64_t n, float* o) {
-  HWY_DYNAMIC_DISPATCH(DotQ8_0Q8_0TokensImpl)(w, a, s, c, n, o);
 }
 float DotQ8_0Q8_0(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ8_0Q8_0Impl)(w, a, n);

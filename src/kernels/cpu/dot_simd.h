@@ -39,21 +39,9 @@ float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
 // Q4_0 in the lane order of the other block formats, for tensors whose row count is not a
 // multiple of 8 (which llama.cpp does not repack; see ref_order.h).
 float DotQ4_0Q8_0Lanes(const void* w, const void* a, int64_t n);
-// One weight row against `count` (at most DotLegacyTokensPerCall()) activation rows `a_stride`
-// bytes apart, each result bit-identical to the one-row dot's: a prompt's tokens share each
-// unpacked weight block.
-void DotQ4_0Q8_0Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                       float* out);
-void DotQ4_0Q8_0LanesTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                            float* out);
-void DotQ4_1Q8_1Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                       float* out);
-void DotQ5_0Q8_0Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                       float* out);
-void DotQ5_1Q8_1Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                       float* out);
-void DotQ8_0Q8_0Tokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
-                       float* out);
+// One weight row against `count` (at most DotKTokensPerCall()) activation rows `a_stride` bytes
+// apart, each result bit-identical to the one-row dot's: a prompt's tokens share each unpacked
+// weight block.
 void DotQ2_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
                        float* out);
 void DotQ3_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int count, int64_t n,
@@ -84,6 +72,18 @@ void DotQ4_1Q8_1X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, 
 void DotQ5_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
 void DotQ5_1Q8_1X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
 void DotQ8_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
+// The same rows against `count` (at most DotLegacyTokensPerCall()) activation rows `a_stride`
+// bytes apart (a prompt), into out[4 * t + r], each result the one-row dot's bits.
+void DotQ4_0Q8_0LanesX4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
+                              int count, int64_t n, float* out);
+void DotQ4_1Q8_1X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
+                         int count, int64_t n, float* out);
+void DotQ5_0Q8_0X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
+                         int count, int64_t n, float* out);
+void DotQ5_1Q8_1X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
+                         int count, int64_t n, float* out);
+void DotQ8_0Q8_0X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
+                         int count, int64_t n, float* out);
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n);
 float DotQ5_0Q8_0(const void* w, const void* a, int64_t n);
 float DotQ5_1Q8_1(const void* w, const void* a, int64_t n);

@@ -214,16 +214,6 @@ HWY_INLINE void DotLanesActs(const WBlock* w, const uint8_t* a, uint64_t a_strid
   }
 }
 
-// DotLanesActs for `count` (at most kMaxTokens) activation rows.
-template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
-HWY_INLINE void DotLanesTokens(const WBlock* w, const uint8_t* a, uint64_t a_stride, int count,
-                               int64_t nb, float* out, const Unpack& unpack) {
-  ForTokenGroups<kMaxTokens>(count, [&](auto acts, int first) {
-    DotLanesActs<decltype(acts)::value, WBlock, ABlock, kUnsigned, kMins>(
-        w, a + first * a_stride, a_stride, nb, out + first, unpack);
-  });
-}
-
 // kRows weight rows `row_bytes` apart against one activation row (a decode step), into
 // out[0..kRows): each row's sum is DotLanesActs<1>'s, bit for bit, but the rows' independent
 // accumulators hide the fused multiply-add's latency, which bounds one row (a block each four
@@ -285,6 +275,87 @@ HWY_INLINE void DotLanesRows(const uint8_t* w, uint64_t row_bytes, const ABlock*
   if constexpr (kMins) _mm256_store_ps(mins_of, mins);
   for (int r = 0; r < kRows; ++r) {
     out[r] = kMins ? SumLanes8(acc[r]) + mins_of[r] : SumLanes8(acc[r]);
+  }
+}
+
+// kRows weight rows `row_bytes` apart against kActs activation rows `a_stride` bytes apart (a
+// prompt's tokens), into out[out_stride * t + r]: each pair's sum is DotLanesActs<1>'s, bit
+// for bit.
+// A block's unpacked weights serve kActs tokens and an activation's unsigned move and scale
+// serve kRows rows.
+template <int kRows, int kActs, class WBlock, class ABlock, bool kUnsigned, bool kMins,
+          class Unpack>
+HWY_INLINE void DotLanesRowsActs(const uint8_t* w, uint64_t row_bytes, const uint8_t* a,
+                                 uint64_t a_stride, int64_t nb, float* out, int out_stride,
+                                 const Unpack& unpack) {
+  static_assert(kRows <= 8 && kActs <= 8);
+  const WBlock* rows[kRows];
+  for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const WBlock*>(w + r * row_bytes);
+  __m256 acc[kRows][kActs];
+  for (auto& row : acc) {
+    for (__m256& sum : row) sum = _mm256_setzero_ps();
+  }
+  __m256 mins[kRows];  // lane t: token t's
+  for (__m256& m : mins) m = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i wq[kRows];
+    float d_w[kRows];
+#ifdef WICK_VNNI_EVEX
+    const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+    __m256i start[kRows];
+#else
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i w_mag[kRows];
+#endif
+    for (int r = 0; r < kRows; ++r) {
+      wq[r] = unpack(rows[r][b]);
+      d_w[r] = F16Scale(rows[r][b].d);
+#ifdef WICK_VNNI_EVEX
+      start[r] = kUnsigned ? _mm256_setzero_si256()
+                           : _mm256_sub_epi32(_mm256_setzero_si256(),
+                                              vnni::DotBytes(_mm256_setzero_si256(), top, wq[r]));
+#else
+      w_mag[r] = kUnsigned ? wq[r] : _mm256_sign_epi8(wq[r], wq[r]);
+#endif
+    }
+    for (int t = 0; t < kActs; ++t) {
+      const ABlock& ab = reinterpret_cast<const ABlock*>(a + t * a_stride)[b];
+      const __m256i av = LoadBlock(ab.qs);
+      const float d_a = F16Scale(ab.d);
+#ifdef WICK_VNNI_EVEX
+      const __m256i a_unsigned = kUnsigned ? av : _mm256_xor_si256(av, top);
+#endif
+      for (int r = 0; r < kRows; ++r) {
+#ifdef WICK_VNNI_EVEX
+        const __m256i sums = kUnsigned ? vnni::DotBytes(start[r], wq[r], av)
+                                       : vnni::DotBytes(start[r], a_unsigned, wq[r]);
+#else
+        const __m256i pairs =
+            _mm256_maddubs_epi16(w_mag[r], kUnsigned ? av : _mm256_sign_epi8(av, wq[r]));
+        const __m256i sums = _mm256_madd_epi16(pairs, ones);
+#endif
+        acc[r][t] =
+            _mm256_fmadd_ps(_mm256_set1_ps(d_w[r] * d_a), _mm256_cvtepi32_ps(sums), acc[r][t]);
+      }
+    }
+    if constexpr (kMins) {
+      __m128i s_bits = _mm_setzero_si128();
+      ForEachIndex<kActs>([&](auto t) {
+        s_bits = _mm_insert_epi16(s_bits, reinterpret_cast<const ABlock*>(a + t * a_stride)[b].s,
+                                  decltype(t)::value);
+      });
+      const __m256 s = _mm256_cvtph_ps(s_bits);
+      for (int r = 0; r < kRows; ++r) {
+        mins[r] = _mm256_fmadd_ps(_mm256_set1_ps(F16Scale(rows[r][b].m)), s, mins[r]);
+      }
+    }
+  }
+  for (int r = 0; r < kRows; ++r) {
+    alignas(32) float mins_of[8];
+    if constexpr (kMins) _mm256_store_ps(mins_of, mins[r]);
+    for (int t = 0; t < kActs; ++t) {
+      out[out_stride * t + r] = kMins ? SumLanes8(acc[r][t]) + mins_of[t] : SumLanes8(acc[r][t]);
+    }
   }
 }
 
