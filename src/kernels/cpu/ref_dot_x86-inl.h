@@ -155,8 +155,8 @@ constexpr int kMaxTokens = 4;
 // A weight row of 32-element blocks against kActs activation rows `a_stride` bytes apart, into
 // out[0..kActs): each weight block is unpacked once. `unpack` gives the block's 32 quants as
 // bytes (signed, or unsigned for kUnsigned); kMins adds the affine formats' m_w * s_a terms.
-// kActs is a template parameter (token_groups.h), so each instance keeps its accumulators in
-// registers.
+// The one-row dots run it for one token, and are the reference that DotLanesRows and
+// DotLanesRowsActs (several rows a call) reproduce bit for bit.
 template <int kActs, class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
 HWY_INLINE void DotLanesActs(const WBlock* w, const uint8_t* a, uint64_t a_stride, int64_t nb,
                              float* out, const Unpack& unpack) {
