@@ -377,9 +377,9 @@ using namespace q4_0_x86;  // NOLINT(google-build-using-namespace): this file's 
 template <class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
 float LanesOne(const void* w, const void* a, int64_t n) {
   float out;
-  DotLanesActs<1, WBlock, ABlock, kUnsigned, kMins>(
-      static_cast<const WBlock*>(w), static_cast<const uint8_t*>(a), 0,
-      n / static_cast<int64_t>(kBlock), &out, Unpack());
+  DotLanesRowsActs<1, 1, WBlock, ABlock, kUnsigned, kMins>(
+      static_cast<const uint8_t*>(w), 0, static_cast<const uint8_t*>(a), 0,
+      n / static_cast<int64_t>(kBlock), &out, 1, Unpack());
   return out;
 }
 #endif

@@ -152,70 +152,8 @@ constexpr int kMaxTokens = 8;
 constexpr int kMaxTokens = 4;
 #endif
 
-// A weight row of 32-element blocks against kActs activation rows `a_stride` bytes apart, into
-// out[0..kActs): each weight block is unpacked once. `unpack` gives the block's 32 quants as
-// bytes (signed, or unsigned for kUnsigned); kMins adds the affine formats' m_w * s_a terms.
-// The one-row dots run it for one token, and are the reference that DotLanesRows and
-// DotLanesRowsActs (several rows a call) reproduce bit for bit.
-template <int kActs, class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
-HWY_INLINE void DotLanesActs(const WBlock* w, const uint8_t* a, uint64_t a_stride, int64_t nb,
-                             float* out, const Unpack& unpack) {
-  __m256 acc[kActs];
-  for (__m256& sum : acc) sum = _mm256_setzero_ps();
-  __m256 mins = _mm256_setzero_ps();  // lane t: token t's
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i wq = unpack(w[b]);
-    const float d_w = F16Scale(w[b].d);
-#ifdef WICK_VNNI_EVEX
-    // vpdpbusd multiplies unsigned by signed bytes. Signed quants meet the activations moved to
-    // unsigned (a + 128), less 128 * (each four quants' sum), once a block for all the tokens:
-    // the same exact lane sums as the sign trick's (exact for activations above -128, which is
-    // all the quantizers write), in two instructions a token instead of three.
-    const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
-    __m256i start = _mm256_setzero_si256();
-    if constexpr (!kUnsigned) {
-      start = _mm256_sub_epi32(_mm256_setzero_si256(), vnni::DotBytes(start, top, wq));
-    }
-#else
-    const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i w_mag = kUnsigned ? wq : _mm256_sign_epi8(wq, wq);
-#endif
-    for (int t = 0; t < kActs; ++t) {
-      const ABlock& ab = reinterpret_cast<const ABlock*>(a + t * a_stride)[b];
-      const __m256i av = LoadBlock(ab.qs);
-#ifdef WICK_VNNI_EVEX
-      const __m256i sums = kUnsigned ? vnni::DotBytes(start, wq, av)
-                                     : vnni::DotBytes(start, _mm256_xor_si256(av, top), wq);
-#else
-      const __m256i pairs = _mm256_maddubs_epi16(w_mag, kUnsigned ? av : _mm256_sign_epi8(av, wq));
-      const __m256i sums = _mm256_madd_epi16(pairs, ones);
-#endif
-      acc[t] =
-          _mm256_fmadd_ps(_mm256_set1_ps(d_w * F16Scale(ab.d)), _mm256_cvtepi32_ps(sums), acc[t]);
-    }
-    if constexpr (kMins) {
-      // m_w * s_a summed block by block, each step one fused multiply-add as the reference's
-      // compiler contracts `summs += m * s`: token t's in lane t (the f16 conversions are
-      // exact), where a scalar chain per token took a fifth of the time. The s values go into
-      // the register one by one: stored as words and loaded as a vector, they stalled on store
-      // forwarding (decode ran five times slower).
-      __m128i s_bits = _mm_setzero_si128();
-      ForEachIndex<kActs>([&](auto t) {
-        s_bits = _mm_insert_epi16(s_bits, reinterpret_cast<const ABlock*>(a + t * a_stride)[b].s,
-                                  decltype(t)::value);
-      });
-      mins = _mm256_fmadd_ps(_mm256_set1_ps(F16Scale(w[b].m)), _mm256_cvtph_ps(s_bits), mins);
-    }
-  }
-  alignas(32) float mins_of[8];
-  if constexpr (kMins) _mm256_store_ps(mins_of, mins);
-  for (int t = 0; t < kActs; ++t) {
-    out[t] = kMins ? SumLanes8(acc[t]) + mins_of[t] : SumLanes8(acc[t]);
-  }
-}
-
 // kRows weight rows `row_bytes` apart against one activation row (a decode step), into
-// out[0..kRows): each row's sum is DotLanesActs<1>'s, bit for bit, but the rows' independent
+// out[0..kRows): each row's sum is DotLanesRowsActs<1, 1>'s, bit for bit, but the rows' independent
 // accumulators hide the fused multiply-add's latency, which bounds one row (a block each four
 // cycles), and the activation's load and offsets are shared.
 template <int kRows, class WBlock, class ABlock, bool kUnsigned, bool kMins, class Unpack>
@@ -247,7 +185,7 @@ HWY_INLINE void DotLanesRows(const uint8_t* w, uint64_t row_bytes, const ABlock*
       const WBlock& wb = rows[r][b];
       const __m256i wq = unpack(wb);
 #ifdef WICK_VNNI_EVEX
-      // As DotLanesActs: signed quants against a + 128, less 128 * each four quants' sum.
+      // As DotLanesRowsActs: signed quants against a + 128, less 128 * each four quants' sum.
       const __m256i sums =
           kUnsigned
               ? vnni::DotBytes(_mm256_setzero_si256(), wq, av)
@@ -263,7 +201,7 @@ HWY_INLINE void DotLanesRows(const uint8_t* w, uint64_t row_bytes, const ABlock*
           _mm256_fmadd_ps(_mm256_set1_ps(F16Scale(wb.d) * d_a), _mm256_cvtepi32_ps(sums), acc[r]);
     }
     if constexpr (kMins) {
-      // Row r's m_w * s_a in lane r, the same fused step as DotLanesActs' token lanes.
+      // Row r's m_w * s_a in lane r, the same fused step as DotLanesRowsActs' token lanes.
       __m128i m_bits = _mm_setzero_si128();
       ForEachIndex<kRows>([&](auto r) {
         m_bits = _mm_insert_epi16(m_bits, rows[decltype(r)::value][b].m, decltype(r)::value);
@@ -278,11 +216,12 @@ HWY_INLINE void DotLanesRows(const uint8_t* w, uint64_t row_bytes, const ABlock*
   }
 }
 
-// kRows weight rows `row_bytes` apart against kActs activation rows `a_stride` bytes apart (a
-// prompt's tokens), into out[out_stride * t + r]: each pair's sum is DotLanesActs<1>'s, bit
-// for bit.
-// A block's unpacked weights serve kActs tokens and an activation's unsigned move and scale
-// serve kRows rows.
+// kRows weight rows `row_bytes` apart against kActs activation rows `a_stride` bytes apart, into
+// out[out_stride * t + r], in the reference's order for every pair: one row and one token is
+// the one-row dot, and several (a prompt's tokens) give each pair the same bits. A block's
+// 32 quants come from `unpack` as bytes (signed, or unsigned for kUnsigned) and serve kActs
+// tokens; a token's activations and scale serve kRows rows; kMins adds the affine formats'
+// m_w * s_a terms.
 template <int kRows, int kActs, class WBlock, class ABlock, bool kUnsigned, bool kMins,
           class Unpack>
 HWY_INLINE void DotLanesRowsActs(const uint8_t* w, uint64_t row_bytes, const uint8_t* a,
@@ -301,6 +240,10 @@ HWY_INLINE void DotLanesRowsActs(const uint8_t* w, uint64_t row_bytes, const uin
     __m256i wq[kRows];
     float d_w[kRows];
 #ifdef WICK_VNNI_EVEX
+    // vpdpbusd multiplies unsigned by signed bytes. Signed quants meet the activations moved to
+    // unsigned (a + 128), less 128 * (each four quants' sum), once a block for all the tokens:
+    // the same exact lane sums as the sign trick's (exact for activations above -128, which is
+    // all the quantizers write), in two instructions a token instead of three.
     const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
     __m256i start[kRows];
 #else
@@ -339,6 +282,11 @@ HWY_INLINE void DotLanesRowsActs(const uint8_t* w, uint64_t row_bytes, const uin
       }
     }
     if constexpr (kMins) {
+      // m_w * s_a summed block by block, each step one fused multiply-add as the reference's
+      // compiler contracts `summs += m * s`: token t's in lane t (the f16 conversions are
+      // exact), where a scalar chain per token took a fifth of the time. The s values go into
+      // the register one by one: stored as words and loaded as a vector, they stalled on store
+      // forwarding (decode ran five times slower).
       __m128i s_bits = _mm_setzero_si128();
       ForEachIndex<kActs>([&](auto t) {
         s_bits = _mm_insert_epi16(s_bits, reinterpret_cast<const ABlock*>(a + t * a_stride)[b].s,
