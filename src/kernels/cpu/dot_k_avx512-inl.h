@@ -98,11 +98,11 @@ constexpr bool kQuads = false;
 constexpr int kScaleVectors = kQuads ? 2 : 4;
 
 // A block's four 64-element runs of quants (x) with their int16 scales lined up with the
-// products (scale: per run, or with kQuads per pair of runs); for Q4_K and Q5_K the eight
-// mins as int16, each twice (m0 m0 m1 m1 ...: int16 lanes 2j and 2j + 1 meet the
-// activations' 16-element sums of sub-block j); for Q6_K the offset that moving the
-// activations to unsigned bytes adds (offset: per pair of products, or with kQuads minus
-// it, per quad).
+// products (scale: per run, or with kQuads per pair of runs); the mins as int16: Q2_K's
+// sixteen, to meet the activations' 16-element sums, and Q4_K and Q5_K's eight as
+// m0..m3 m0..m3 | m4..m7 m4..m7, to meet two tokens' sub-block sums (PairSubBlockSums); for
+// Q6_K the offset that moving the activations to unsigned bytes adds (offset: per pair of
+// products, or with kQuads minus it, per quad).
 struct Unpacked {
   __m512i x[4];
   __m512i scale[kScaleVectors];
@@ -251,8 +251,9 @@ struct Constants<Block> {
     const __m512i table = _mm512_broadcast_i32x4(
         _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scale_min.lo))));
     Unpacked u{};
-    const __m128i mins = _mm_cvtsi64_si128(static_cast<int64_t>(scale_min.hi));
-    u.mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins));
+    const __m128i mins =
+        _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scale_min.hi)));
+    u.mins = _mm256_permute4x64_epi64(_mm256_castsi128_si256(mins), 0x50);  // qwords 0 0 1 1
     __m512i qh = _mm512_setzero_si512();
     if constexpr (std::is_same_v<Block, Q5_KBlock>) qh = Broadcast32(w.qh);
     for (int h = 0; h < 4; ++h) {
@@ -349,28 +350,48 @@ HWY_INLINE __m512i BlockSums(const Unpacked& u, const Q8_KBlock& a) {
 #endif
 }
 
-// The reference's four lanes of Q4_K's mins for token pair (even, odd), in the even and the
-// odd lanes: lane j of a madd holds min j times sub-block j's activation sum, and the
-// reference's lane l sums mins 2l and 2l + 1. One vector serves two tokens, so its float steps
-// run once a pair.
-HWY_INLINE __m256i MinLanesOfPair(__m256i even, __m256i odd) {
-  return _mm256_add_epi32(_mm256_blend_epi32(even, odd, 0xAA),
-                          _mm256_shuffle_epi32(_mm256_blend_epi32(odd, even, 0xAA), 0xB1));
+// Two tokens' sub-block sums (S_j: the activations' 16-element sums 2j and 2j + 1) as int16,
+// S0..S3 of `first` and of `second`, then S4..S7 of each: against Unpacked::mins one madd
+// gives the reference's four lanes of Q4_K's mins for both (lane l: mins 2l and 2l + 1 times
+// their sums), [first l0 l1, second l0 l1 | first l2 l3, second l2 l3], so their float steps
+// run once a pair. `second` null: its lanes 0.
+HWY_INLINE __m256i PairSubBlockSums(const Q8_KBlock& first, const Q8_KBlock* second) {
+  const auto bsums = [](const Q8_KBlock& a) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
+  };
+  // At most 2 * 16 * 128 in magnitude: no int16 wraps.
+  return _mm256_hadd_epi16(bsums(first),
+                           second != nullptr ? bsums(*second) : _mm256_setzero_si256());
+}
+
+// Lane t: the exact integer total of token t's four lanes in pairs[t / 2] (PairSubBlockSums'
+// layout), for t < 2 * kPairs (0 above).
+template <int kPairs>
+HWY_INLINE __m256i PairTotals(const __m256i* pairs) {
+  static_assert(kPairs <= 4);
+  __m256i x[4];
+  for (int p = 0; p < 4; ++p) x[p] = p < kPairs ? pairs[p] : _mm256_setzero_si256();
+  // Tokens 0-3's lanes l0 + l1 in the low half, l2 + l3 in the high; then tokens 4-7's.
+  const __m256i lo = _mm256_hadd_epi32(x[0], x[1]);
+  const __m256i hi = _mm256_hadd_epi32(x[2], x[3]);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20),
+                          _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
 // One weight row against kActs (at most 8) Q8_K activation rows, into out[0..kActs): each
 // result the same bits as dot_k.cpp's DotRows (Q2_K's mins in the sum's lanes, before the
-// block's scaled sums; Q4_K's in the reference's four float lanes, two tokens to a vector;
-// Q5_K's in a scalar per token, token t's in lane t of one vector; Q3_K and Q6_K's offsets in
-// the lanes of their elements).
+// block's scaled sums; Q4_K's in the reference's four float lanes, two tokens to a vector as
+// PairSubBlockSums lays them out; Q5_K's in a scalar per token, token t's in lane t of one
+// vector; Q3_K and Q6_K's offsets in the lanes of their elements).
 template <class Block, int kActs>
 void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* out) {
   constexpr bool kMins = !kSignedQuants<Block>;
   constexpr bool kSameLaneMins = std::is_same_v<Block, Q2_KBlock>;
   constexpr bool kFourLaneMins = std::is_same_v<Block, Q4_KBlock>;
   constexpr bool kScalarMins = std::is_same_v<Block, Q5_KBlock>;
+  constexpr bool kPairMins = kFourLaneMins || kScalarMins;
   static_assert(kActs <= 8);
-  // Q4_K: tokens 2p and 2p + 1's four lanes in the even and the odd lanes of mins4[p].
+  // Q4_K: tokens 2p and 2p + 1's four lanes in mins4[p], as PairSubBlockSums lays them out.
   constexpr int kPairs = (kActs + 1) / 2;
   const Constants<Block> constants;
   __m256 sum[kActs];
@@ -388,21 +409,26 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
     float dmin_w = 0.0f;
     if constexpr (kMins) dmin_w = F16ToF32ByTable(wb.dmin);
     __m256 d_a[kActs];
-    // Lane j: Q4_K and Q5_K's min j times sub-block j's sum; Q2_K's mins 2j and 2j + 1 times
-    // theirs.
-    __m256i per_min[kActs];
+    // Q4_K and Q5_K, token pair p: the reference's four lanes of each (PairSubBlockSums).
+    __m256i pair_min[kPairs];
+    if constexpr (kPairMins) {
+      for (int p = 0; p < kPairs; ++p) {
+        const int t = 2 * p;
+        pair_min[p] = _mm256_madd_epi16(
+            u.mins, PairSubBlockSums(a[t][b], t + 1 < kActs ? &a[t + 1][b] : nullptr));
+      }
+    }
     for (int t = 0; t < kActs; ++t) {
       const Q8_KBlock& ab = a[t][b];
       const __m256i lanes =
           _mm256_add_epi32(_mm512_castsi512_si256(acc[t]), _mm512_extracti64x4_epi64(acc[t], 1));
       d_a[t] = _mm256_broadcast_ss(&ab.d);
-      if constexpr (kMins) {
-        per_min[t] = _mm256_madd_epi16(
-            u.mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums)));
-      }
       if constexpr (kSameLaneMins) {
+        // Lane j: mins 2j and 2j + 1 times their 16-element sums.
+        const __m256i per_min = _mm256_madd_epi16(
+            u.mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums)));
         // -(a.d * dmin) rounds as (-a.d) * dmin does.
-        sum[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(per_min[t]),
+        sum[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(per_min),
                                  _mm256_mul_ps(d_a[t], _mm256_set1_ps(-dmin_w)), sum[t]);
       }
       sum[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_mul_ps(d_a[t], d_w), sum[t]);
@@ -415,42 +441,34 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
         d = _mm256_mask_blend_ps(static_cast<__mmask8>(1u << t), d, d_a[t]);
       }
       mins = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(-dmin_w)),
-                             _mm256_cvtepi32_ps(LaneTotals8<kActs>(per_min)), mins);
+                             _mm256_cvtepi32_ps(PairTotals<kPairs>(pair_min)), mins);
     }
     if constexpr (kFourLaneMins) {
       const __m256 neg_dmin_w = _mm256_set1_ps(-dmin_w);
       for (int p = 0; p < kPairs; ++p) {
         const int t = 2 * p;
-        __m256i four;
-        __m256 d;
-        if (t + 1 < kActs) {
-          four = MinLanesOfPair(per_min[t], per_min[t + 1]);
-          d = _mm256_blend_ps(d_a[t], d_a[t + 1], 0xAA);
-        } else {  // odd lanes unused
-          four = _mm256_add_epi32(per_min[t], _mm256_srli_epi64(per_min[t], 32));
-          d = d_a[t];
-        }
+        const __m256 d = t + 1 < kActs ? _mm256_blend_ps(d_a[t], d_a[t + 1], 0xCC) : d_a[t];
         // -(a.d * dmin) rounds as (-a.d) * dmin does.
-        mins4[p] =
-            _mm256_fmadd_ps(_mm256_mul_ps(d, neg_dmin_w), _mm256_cvtepi32_ps(four), mins4[p]);
+        mins4[p] = _mm256_fmadd_ps(_mm256_mul_ps(d, neg_dmin_w), _mm256_cvtepi32_ps(pair_min[p]),
+                                   mins4[p]);
       }
     }
   }
-  alignas(32) float mins_of[8];
-  _mm256_store_ps(mins_of, mins);
-  for (int t = 0; t < kActs; ++t) {
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, sum[t]);
-    const float total = SumTree8(lanes);
-    if constexpr (kFourLaneMins) {
-      alignas(32) float m[8];
-      _mm256_store_ps(m, mins4[t / 2]);
-      const int o = t % 2;
-      out[t] = total + ((m[o] + m[4 + o]) + (m[2 + o] + m[6 + o]));
-    } else {
-      out[t] = total + mins_of[t];  // + 0.0f but for Q5_K, as DotRows adds it
-    }
+  // Per token: the reference's sum of the lanes, plus the mins' (Q4_K: (l0 + l2) + (l1 + l3)
+  // of its four lanes; Q5_K: its lane of `mins`; the others 0.0f, as DotRows adds them).
+  __m256 min_terms = mins;
+  if constexpr (kFourLaneMins) {
+    // Lane t: the four-lane sum of token t, from the pairs' (l0 + l2, l1 + l3) side by side.
+    __m256 m[4];
+    for (int p = 0; p < 4; ++p) m[p] = p < kPairs ? mins4[p] : _mm256_setzero_ps();
+    const auto halves = [](__m256 x, __m256 y) {  // [x's lo + hi | y's lo + hi]
+      return _mm256_add_ps(_mm256_permute2f128_ps(x, y, 0x20), _mm256_permute2f128_ps(x, y, 0x31));
+    };
+    min_terms = _mm256_hadd_ps(halves(m[0], m[2]), halves(m[1], m[3]));
   }
+  alignas(32) float totals[8];
+  _mm256_store_ps(totals, _mm256_add_ps(LaneSumTrees8<kActs>(sum), min_terms));
+  for (int t = 0; t < kActs; ++t) out[t] = totals[t];
 }
 
 // Tokens a call takes at once: eight share each unpacked block, where four spent about a fifth

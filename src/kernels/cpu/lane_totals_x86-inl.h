@@ -34,6 +34,30 @@ HWY_INLINE __m256i LaneTotals8(const __m256i* v) {
                           _mm256_permute2x128_si256(q0, q1, 0x31));
 }
 
+// Lane t: SumTree8 of v[t]'s eight float lanes (ref_order.h: hsum_float_8's order), the same
+// bits, for t < kActs (at most 8; 0 above). Eight rows' sums, transposed as they are added,
+// cost a fifth of the stores and scalar adds of eight SumTree8 calls.
+template <int kActs>
+HWY_INLINE __m256 LaneSumTrees8(const __m256* v) {
+  static_assert(kActs <= 8);
+  __m256 x[8];
+  for (int t = 0; t < 8; ++t) x[t] = t < kActs ? v[t] : _mm256_setzero_ps();
+  // r[i]: [x[i]'s four sums of lanes j and j + 4 | x[i + 4]'s].
+  __m256 r[4];
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_add_ps(_mm256_permute2f128_ps(x[i], x[i + 4], 0x20),
+                         _mm256_permute2f128_ps(x[i], x[i + 4], 0x31));
+  }
+  // c[h]: per row of r[2h] and r[2h + 1], sums 0 + 2 and 1 + 3 side by side.
+  __m256 c[2];
+  for (int h = 0; h < 2; ++h) {
+    c[h] = _mm256_add_ps(_mm256_shuffle_ps(r[2 * h], r[2 * h + 1], 0x44),
+                         _mm256_shuffle_ps(r[2 * h], r[2 * h + 1], 0xEE));
+  }
+  // Rows 0-3 in the low half, 4-7 in the high.
+  return _mm256_hadd_ps(c[0], c[1]);
+}
+
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
