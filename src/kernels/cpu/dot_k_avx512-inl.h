@@ -251,8 +251,7 @@ struct Constants<Block> {
     const __m512i table = _mm512_broadcast_i32x4(
         _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scale_min.lo))));
     Unpacked u{};
-    const __m128i mins =
-        _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scale_min.hi)));
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scale_min.hi)));
     u.mins = _mm256_permute4x64_epi64(_mm256_castsi128_si256(mins), 0x50);  // qwords 0 0 1 1
     __m512i qh = _mm512_setzero_si512();
     if constexpr (std::is_same_v<Block, Q5_KBlock>) qh = Broadcast32(w.qh);
