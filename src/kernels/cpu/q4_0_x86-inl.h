@@ -178,16 +178,28 @@ void DotQ4Q8X8Acts(const Q4_0Block* const* rows, const Q8_0Block* const* acts, i
     }
     const __m256i offsets =
         _mm256_sub_epi32(_mm256_setzero_si256(), LaneTotals8<kActs>(eight_sums));
-    for (int t = 0; t < kActs; ++t) {
-      const Q8_0Block& ab = acts[t][b];
-      __m256i total = _mm256_permutevar8x32_epi32(offsets, _mm256_set1_epi32(t));
-      for (int g = 0; g < 8; ++g) {
+    // Each token's sum is a chain of eight multiply-adds (four cycles each): the tokens take
+    // turns, group by group, so that consecutive ones are independent. Token by token, the
+    // chains waiting on one another filled the scheduler and the kernel ran at a third of the
+    // multipliers' rate.
+    __m256i total[kActs];
+    for (__m256i& x : total) x = _mm256_setzero_si256();
+    for (int g = 0; g < 8; ++g) {
+      for (int t = 0; t < kActs; ++t) {
+#ifdef WICK_VNNI_EVEX
+        total[t] = vnni::DotBytesBroadcast(total[t], group[g], acts[t][b].qs + 4 * g);
+#else
         int32_t four;
-        std::memcpy(&four, ab.qs + 4 * g, sizeof(four));
-        total = DotBytes(total, group[g], _mm256_set1_epi32(four));
+        std::memcpy(&four, acts[t][b].qs + 4 * g, sizeof(four));
+        total[t] = DotBytes(total[t], group[g], _mm256_set1_epi32(four));
+#endif
       }
-      const __m256 scale = _mm256_mul_ps(d_w, _mm256_set1_ps(F16ToF32ByTable(ab.d)));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), scale, acc[t]);
+    }
+    for (int t = 0; t < kActs; ++t) {
+      total[t] =
+          _mm256_add_epi32(total[t], _mm256_permutevar8x32_epi32(offsets, _mm256_set1_epi32(t)));
+      const __m256 scale = _mm256_mul_ps(d_w, _mm256_set1_ps(F16ToF32ByTable(acts[t][b].d)));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total[t]), scale, acc[t]);
     }
   }
   for (int t = 0; t < kActs; ++t) _mm256_storeu_ps(out + kRows * t, acc[t]);

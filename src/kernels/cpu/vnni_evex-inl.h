@@ -38,6 +38,15 @@ HWY_INLINE V DotBytes(V acc, V u, V s) {
   return acc;
 }
 
+// DotBytes(acc, u, the four bytes at p in every int32 lane), the broadcast folded into the
+// instruction's memory operand (256-bit vectors).
+HWY_INLINE __m256i DotBytesBroadcast(__m256i acc, __m256i u, const void* p) {
+  asm("%{evex%} vpdpbusd %[s]%{1to8%}, %[u], %[acc]"
+      : [acc] "+v"(acc)
+      : [u] "v"(u), [s] "m"(*static_cast<const int32_t*>(p)));
+  return acc;
+}
+
 // acc + the sums of pairs of products of the int16 lanes of a and b, per int32 lane
 // (_mm256_dpwssd_epi32, _mm512_dpwssd_epi32).
 template <class V>
