@@ -460,10 +460,7 @@ void DotRowTokens(const Block* w, const Q8_KBlock* const* a, int64_t nb, float* 
     // Lane t: the four-lane sum of token t, from the pairs' (l0 + l2, l1 + l3) side by side.
     __m256 m[4];
     for (int p = 0; p < 4; ++p) m[p] = p < kPairs ? mins4[p] : _mm256_setzero_ps();
-    const auto halves = [](__m256 x, __m256 y) {  // [x's lo + hi | y's lo + hi]
-      return _mm256_add_ps(_mm256_permute2f128_ps(x, y, 0x20), _mm256_permute2f128_ps(x, y, 0x31));
-    };
-    min_terms = _mm256_hadd_ps(halves(m[0], m[2]), halves(m[1], m[3]));
+    min_terms = _mm256_hadd_ps(HalvesSums(m[0], m[2]), HalvesSums(m[1], m[3]));
   }
   alignas(32) float totals[8];
   _mm256_store_ps(totals, _mm256_add_ps(LaneSumTrees8<kActs>(sum), min_terms));

@@ -34,6 +34,11 @@ HWY_INLINE __m256i LaneTotals8(const __m256i* v) {
                           _mm256_permute2x128_si256(q0, q1, 0x31));
 }
 
+// [x's low half + its high half | y's low half + its high half], lane by lane.
+HWY_INLINE __m256 HalvesSums(__m256 x, __m256 y) {
+  return _mm256_add_ps(_mm256_permute2f128_ps(x, y, 0x20), _mm256_permute2f128_ps(x, y, 0x31));
+}
+
 // Lane t: SumTree8 of v[t]'s eight float lanes (ref_order.h: hsum_float_8's order), the same
 // bits, for t < kActs (at most 8; 0 above). Eight rows' sums, transposed as they are added,
 // cost a fifth of the stores and scalar adds of eight SumTree8 calls.
@@ -45,8 +50,7 @@ HWY_INLINE __m256 LaneSumTrees8(const __m256* v) {
   // r[i]: [x[i]'s four sums of lanes j and j + 4 | x[i + 4]'s].
   __m256 r[4];
   for (int i = 0; i < 4; ++i) {
-    r[i] = _mm256_add_ps(_mm256_permute2f128_ps(x[i], x[i + 4], 0x20),
-                         _mm256_permute2f128_ps(x[i], x[i + 4], 0x31));
+    r[i] = HalvesSums(x[i], x[i + 4]);
   }
   // c[h]: per row of r[2h] and r[2h + 1], sums 0 + 2 and 1 + 3 side by side.
   __m256 c[2];
