@@ -394,14 +394,19 @@ struct LaneKernels {
   DotFn dot;
   void (*rows)(const void*, uint64_t, const void*, int64_t, float*);
   void (*rows_tokens)(const void*, uint64_t, const void*, uint64_t, int, int64_t, float*);
+  void (*tile)(const void*, uint64_t, int, const void*, uint64_t, int, int64_t, float*, int64_t);
 };
 const LaneKernels kLaneKernels[] = {
     {kBlockFormats[0], simd::DotQ4_0Q8_0Lanes, simd::DotQ4_0Q8_0LanesX4,
-     simd::DotQ4_0Q8_0LanesX4Tokens},
-    {kBlockFormats[1], simd::DotQ4_1Q8_1, simd::DotQ4_1Q8_1X4, simd::DotQ4_1Q8_1X4Tokens},
-    {kBlockFormats[2], simd::DotQ5_0Q8_0, simd::DotQ5_0Q8_0X4, simd::DotQ5_0Q8_0X4Tokens},
-    {kBlockFormats[3], simd::DotQ5_1Q8_1, simd::DotQ5_1Q8_1X4, simd::DotQ5_1Q8_1X4Tokens},
-    {kBlockFormats[4], simd::DotQ8_0Q8_0, simd::DotQ8_0Q8_0X4, simd::DotQ8_0Q8_0X4Tokens},
+     simd::DotQ4_0Q8_0LanesX4Tokens, simd::LanesTileQ4_0},
+    {kBlockFormats[1], simd::DotQ4_1Q8_1, simd::DotQ4_1Q8_1X4, simd::DotQ4_1Q8_1X4Tokens,
+     simd::LanesTileQ4_1},
+    {kBlockFormats[2], simd::DotQ5_0Q8_0, simd::DotQ5_0Q8_0X4, simd::DotQ5_0Q8_0X4Tokens,
+     simd::LanesTileQ5_0},
+    {kBlockFormats[3], simd::DotQ5_1Q8_1, simd::DotQ5_1Q8_1X4, simd::DotQ5_1Q8_1X4Tokens,
+     simd::LanesTileQ5_1},
+    {kBlockFormats[4], simd::DotQ8_0Q8_0, simd::DotQ8_0Q8_0X4, simd::DotQ8_0Q8_0X4Tokens,
+     simd::LanesTileQ8_0},
 };
 
 // A weight row of nb blocks for the lane-format tests: random bytes (Q8_0's -128 included),
@@ -533,6 +538,56 @@ TEST(DotLegacyOrderTest, FourRowsMatchOneRowOnEveryTarget) {
           for (int r = 0; r < kDotRows; ++r) {
             EXPECT_EQ(std::bit_cast<uint32_t>(got[r]), std::bit_cast<uint32_t>(want[token][r]))
                 << f.name << " " << target.name << " n=" << n << " token " << token << " row " << r;
+          }
+        }
+      }
+      ASSERT_TRUE(ForceSimdTarget("auto").ok());
+    }
+  }
+}
+
+// The lane formats' tiles (a prompt: up to 16 transposed rows against all the tokens) give
+// each pair the bits of its own one-row dot, on every target, for any count of rows and tokens,
+// and write nothing beyond the tile's rows.
+TEST(DotLegacyOrderTest, TileMatchesOneRowOnEveryTarget) {
+  std::mt19937 rng(14);
+  constexpr int kRows = 21;  // a whole tile of 16 and a part of 5
+  constexpr int kTokens = 5;
+  constexpr int64_t kYStride = kRows + 3;
+  for (const LaneKernels& lf : kLaneKernels) {
+    const BlockFormat& f = lf.format;
+    for (int64_t n : {int64_t{32}, int64_t{4096 + 32}}) {
+      const int64_t nb = n / kBlock;
+      // Random rows, but row 7 with every bit set.
+      std::vector<uint8_t> w;
+      for (int r = 0; r < kRows; ++r) {
+        const std::vector<uint8_t> row = LaneWeightRow(f, nb, r == 7, rng);
+        w.insert(w.end(), row.begin(), row.end());
+      }
+      const uint64_t row_bytes = static_cast<uint64_t>(nb) * f.block_size;
+      const size_t act_bytes = static_cast<size_t>(nb) * ActBlockSize(f);
+      const std::vector<uint8_t> a = LaneActivations(f, nb, kTokens, rng);
+      for (const SimdTarget& target : RunnableSimdTargets()) {
+        ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+        for (int rows : {1, 5, 16, kRows}) {
+          for (int tokens = 1; tokens <= kTokens; ++tokens) {
+            std::vector<float> y(static_cast<size_t>(kYStride * kTokens), -7.0f);
+            lf.tile(w.data(), row_bytes, rows, a.data(), act_bytes, tokens, n, y.data(), kYStride);
+            for (int t = 0; t < kTokens; ++t) {
+              for (int r = 0; r < kYStride; ++r) {
+                const float got = y[static_cast<size_t>(t * kYStride + r)];
+                if (t >= tokens || r >= rows) {
+                  EXPECT_EQ(got, -7.0f)
+                      << f.name << " " << target.name << " wrote token " << t << " row " << r
+                      << " of a " << rows << " x " << tokens << " tile";
+                  continue;
+                }
+                const float want = lf.dot(w.data() + r * row_bytes, a.data() + t * act_bytes, n);
+                EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
+                    << f.name << " " << target.name << " n=" << n << " rows=" << rows
+                    << " tokens=" << tokens << " token " << t << " row " << r;
+              }
+            }
           }
         }
       }

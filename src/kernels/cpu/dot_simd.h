@@ -84,6 +84,21 @@ void DotQ5_1Q8_1X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint6
                          int count, int64_t n, float* out);
 void DotQ8_0Q8_0X4Tokens(const void* w, uint64_t row_bytes, const void* a, uint64_t a_stride,
                          int count, int64_t n, float* out);
+// `rows` weight rows (w_stride bytes apart) of a lane-order format against `tokens` activation
+// rows (a_stride bytes apart) into y[t * y_stride + r], each result bit-identical to the
+// one-row dot's (lanes_tile.cpp). For steps of at least LanesTileMinTokens() tokens; 0 says the
+// running target has no tile.
+int LanesTileMinTokens();
+void LanesTileQ4_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride);
+void LanesTileQ4_1(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride);
+void LanesTileQ5_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride);
+void LanesTileQ5_1(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride);
+void LanesTileQ8_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride);
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n);
 float DotQ5_0Q8_0(const void* w, const void* a, int64_t n);
 float DotQ5_1Q8_1(const void* w, const void* a, int64_t n);

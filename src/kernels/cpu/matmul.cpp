@@ -71,7 +71,13 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   const VecDotRowsTokensFn dot_rows_tokens = gemm_order ? nullptr : kernel->dot_rows_tokens;
   const VecDotRowsTokensFn dot_rows8_tokens = gemm_order ? nullptr : kernel->dot_rows8_tokens;
   const VecDotTokensFn dot_tokens = gemm_order ? nullptr : kernel->dot_tokens;
-  const GemmTileFn gemm_tile = gemm_order ? kernel->gemm_tile : nullptr;
+  // A tile takes the rows against all the tokens: the GEMM order's, or the dot's own where the
+  // step is long enough to repay its setup.
+  GemmTileFn gemm_tile = gemm_order ? kernel->gemm_tile : nullptr;
+  if (!gemm_order && kernel->tokens_tile != nullptr) {
+    const int min_tokens = kernel->tokens_tile_min();
+    if (min_tokens > 0 && p.m >= min_tokens) gemm_tile = kernel->tokens_tile;
+  }
   const int tokens_per_call =
       kernel->tokens_per_call != nullptr ? kernel->tokens_per_call() : kDotTokens;
   pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {

@@ -51,6 +51,10 @@ struct VecDotKernel {
   // activation rows in L1.
   int (*tokens_per_call)() = nullptr;
   GemmTileFn gemm_tile = nullptr;  // optional, only with dot_gemm
+  // Optional: rows x tokens in `dot`'s own order, each result bit-identical to a `dot` call,
+  // for steps of at least tokens_tile_min() tokens (0: not on the running target).
+  GemmTileFn tokens_tile = nullptr;
+  int (*tokens_tile_min)() = nullptr;  // with tokens_tile
   // Optional, only with gemm_tile: the activations gemm_tile takes, when not dot_type's (f16
   // weights: f32 values rounded through f16, so that a tile converts only the weights).
   QuantizeRowFn gemm_quantize_input = nullptr;

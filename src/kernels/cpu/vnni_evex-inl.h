@@ -47,6 +47,14 @@ HWY_INLINE __m256i DotBytesBroadcast(__m256i acc, __m256i u, const void* p) {
   return acc;
 }
 
+// The same for 512-bit vectors: the four bytes at p in every one of the sixteen lanes.
+HWY_INLINE __m512i DotBytesBroadcast(__m512i acc, __m512i u, const void* p) {
+  asm("vpdpbusd %[s]%{1to16%}, %[u], %[acc]"
+      : [acc] "+v"(acc)
+      : [u] "v"(u), [s] "m"(*static_cast<const int32_t*>(p)));
+  return acc;
+}
+
 // acc + the sums of pairs of products of the int16 lanes of a and b, per int32 lane
 // (_mm256_dpwssd_epi32, _mm512_dpwssd_epi32).
 template <class V>

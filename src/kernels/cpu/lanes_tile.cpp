@@ -1,0 +1,316 @@
+// A prompt's matmul for the 32-element block formats in the lane order (Q8_0, Q5_0, Q4_1, Q5_1,
+// and Q4_0 where llama.cpp does not repack it), on AVX-512 VNNI: up to 16 weight rows against
+// all the step's tokens, each result bit-identical to the one-row dot's (ref_dot_x86-inl.h).
+//
+// The reference sums a block's 32 products in eight lanes of four consecutive elements, each
+// lane scaled into its own accumulator. Row by row (DotLanesRowsActs), every block of every
+// row-token pair then costs a scalar d_w * d_a product and its broadcast besides the multiply-
+// adds, and the scalar products share the multiply-add ports. Here the tile's blocks are first
+// transposed so that lane r of a vector holds row r: one vector's multiply-adds serve 16 rows, a
+// block's 16 scale products are one vector product per token, and a token's four activations
+// come as the instruction's broadcast operand. The transposed tile (640 bytes a block) stays in
+// L2 while every token passes over it.
+// Highway compiles this file once per SIMD target; only AVX3_DL has the tile (TileMinTokens).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/lanes_tile.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "core/quant_blocks.h"
+#include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
+#include "kernels/cpu/vnni_evex-inl.h"    // per target: after highway.h
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace {
+
+// A lane format: its blocks, whether its quants are unsigned, whether it has min terms, and its
+// one-row dot (the reference each result matches).
+template <class W, class A, bool kUnsignedQuants, bool kMinTerms, class U,
+          float (*kOneRow)(const void*, const void*, int64_t)>
+struct TileFormat {
+  using WBlock = W;
+  using ABlock = A;
+  using Unpack = U;
+  static constexpr bool kUnsigned = kUnsignedQuants;
+  static constexpr bool kMins = kMinTerms;
+  static constexpr auto kOne = kOneRow;
+};
+
+#ifdef WICK_VNNI_EVEX
+using ref_x86::F16Scale;
+using ref_x86::UnpackQ4_0;
+using ref_x86::UnpackQ4_1;
+using ref_x86::UnpackQ5_0;
+using ref_x86::UnpackQ5_1;
+using ref_x86::UnpackQ8_0;
+#else
+struct UnpackQ4_0 {};
+struct UnpackQ4_1 {};
+struct UnpackQ5_0 {};
+struct UnpackQ5_1 {};
+struct UnpackQ8_0 {};
+#endif
+
+using Q4_0Tile = TileFormat<Q4_0Block, Q8_0Block, false, false, UnpackQ4_0, simd::DotQ4_0Q8_0Lanes>;
+using Q4_1Tile = TileFormat<Q4_1Block, Q8_1Block, true, true, UnpackQ4_1, simd::DotQ4_1Q8_1>;
+using Q5_0Tile = TileFormat<Q5_0Block, Q8_0Block, false, false, UnpackQ5_0, simd::DotQ5_0Q8_0>;
+using Q5_1Tile = TileFormat<Q5_1Block, Q8_1Block, true, true, UnpackQ5_1, simd::DotQ5_1Q8_1>;
+using Q8_0Tile = TileFormat<Q8_0Block, Q8_0Block, false, false, UnpackQ8_0, simd::DotQ8_0Q8_0>;
+
+#ifdef WICK_VNNI_EVEX
+constexpr int kTileRows = 16;
+// Fewer tokens than this take the row kernels: the transposition costs about as much as two
+// tokens' multiply-adds.
+constexpr int kTileMinTokens = 16;
+
+// One block of the tile's 16 rows: unit[j][r] holds row r's quants 4j..4j+3 (moved to unsigned,
+// q + 128, for the signed formats), d[r] and m[r] its scale and min.
+struct alignas(64) TileBlock {
+  int32_t unit[8][kTileRows];
+  float d[kTileRows];
+  float m[kTileRows];
+};
+
+// out[j] lane r = 32-bit unit j of q[r], for eight rows.
+HWY_INLINE void Transpose8x8(const __m256i* q, __m256i* out) {
+  __m256i pairs[8];  // units of rows 2i and 2i + 1 interleaved, per 128-bit half
+  for (int i = 0; i < 4; ++i) {
+    pairs[2 * i] = _mm256_unpacklo_epi32(q[2 * i], q[2 * i + 1]);
+    pairs[2 * i + 1] = _mm256_unpackhi_epi32(q[2 * i], q[2 * i + 1]);
+  }
+  // quads[4 * h + j]: units j (low half) and j + 4 (high half) of rows 4h..4h+3.
+  __m256i quads[8];
+  for (int h = 0; h < 2; ++h) {
+    const __m256i* p = pairs + 4 * h;
+    quads[4 * h + 0] = _mm256_unpacklo_epi64(p[0], p[2]);
+    quads[4 * h + 1] = _mm256_unpackhi_epi64(p[0], p[2]);
+    quads[4 * h + 2] = _mm256_unpacklo_epi64(p[1], p[3]);
+    quads[4 * h + 3] = _mm256_unpackhi_epi64(p[1], p[3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    out[j] = _mm256_permute2x128_si256(quads[j], quads[4 + j], 0x20);
+    out[j + 4] = _mm256_permute2x128_si256(quads[j], quads[4 + j], 0x31);
+  }
+}
+
+// Transposes `rows` (1 to 16) rows' nb blocks into tile; a missing row repeats the last one
+// (its results are not stored).
+template <class F>
+void Transpose(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, TileBlock* tile) {
+  using WBlock = typename F::WBlock;
+  const WBlock* row[kTileRows];
+  for (int r = 0; r < kTileRows; ++r) {
+    row[r] = reinterpret_cast<const WBlock*>(w + std::min(r, rows - 1) * w_stride);
+  }
+  const typename F::Unpack unpack;
+  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < nb; ++b) {
+    TileBlock& tb = tile[b];
+    for (int h = 0; h < 2; ++h) {
+      __m256i q[8];
+      for (int i = 0; i < 8; ++i) {
+        q[i] = unpack(row[8 * h + i][b]);
+        if constexpr (!F::kUnsigned) q[i] = _mm256_xor_si256(q[i], top);
+      }
+      __m256i units[8];
+      Transpose8x8(q, units);
+      for (int j = 0; j < 8; ++j) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(&tb.unit[j][8 * h]), units[j]);
+      }
+    }
+    for (int r = 0; r < kTileRows; ++r) {
+      tb.d[r] = F16Scale(row[r][b].d);
+      if constexpr (F::kMins) tb.m[r] = F16Scale(row[r][b].m);
+    }
+  }
+}
+
+// p's int32 in all sixteen lanes, loaded as such: from a value stored just before, the compiler
+// would otherwise extract and broadcast it in registers, two shuffles a multiply-add.
+HWY_INLINE __m512i BroadcastInt32(const int32_t* p) {
+  __m512i v;
+  asm("vpbroadcastd %[p], %[v]" : [v] "=v"(v) : [p] "m"(*p));
+  return v;
+}
+
+// The exact int32 lanes as floats. (_mm512_cvtepi32_ps draws a false -Wmaybe-uninitialized
+// from GCC 12 in its headers; the all-lanes mask compiles to the same instruction.)
+HWY_INLINE __m512 ToFloats(__m512i v) {
+  return _mm512_maskz_cvtepi32_ps(static_cast<__mmask16>(0xffff), v);
+}
+
+// The tile's rows against kTokens activation rows `a_stride` bytes apart, into
+// y[t * y_stride + r] for r < rows. Lane r of acc[t][j] is the reference's lane j of the pair
+// (row r, token t): the same fused multiply-adds of the same exact lane sums, block by block.
+template <class F, int kTokens>
+HWY_INLINE void TileTokens(const TileBlock* tile, int64_t nb, const uint8_t* a, uint64_t a_stride,
+                           float* y, int64_t y_stride, int rows) {
+  using ABlock = typename F::ABlock;
+  const ABlock* act[kTokens];
+  for (int t = 0; t < kTokens; ++t) act[t] = reinterpret_cast<const ABlock*>(a + t * a_stride);
+  __m512 acc[kTokens][8];
+  __m512 mins[kTokens];
+  for (int t = 0; t < kTokens; ++t) {
+    for (__m512& v : acc[t]) v = _mm512_setzero_ps();
+    mins[t] = _mm512_setzero_ps();
+  }
+  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+  // Signed quants went in as q + 128: each lane sum starts from -128 * (its four activations'
+  // sum), the same for every row, so computed once per token (in lane j) and broadcast. They
+  // are computed a block ahead: computed in the block they serve, every multiply-add of the
+  // block waited on them and the loop ran at two thirds of the rate.
+  alignas(32) int32_t start[2][kTokens][8];
+  const auto starts_of = [&](int64_t b) {
+    if constexpr (!F::kUnsigned) {
+      for (int t = 0; t < kTokens; ++t) {
+        const __m256i sums =
+            vnni::DotBytes(_mm256_setzero_si256(), top, ref_x86::LoadBlock(act[t][b].qs));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(start[b & 1][t]),
+                           _mm256_sub_epi32(_mm256_setzero_si256(), sums));
+      }
+    }
+  };
+  starts_of(0);
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b + 1 < nb) starts_of(b + 1);
+    const TileBlock& tb = tile[b];
+    const __m512 d_w = _mm512_load_ps(tb.d);
+    __m512 scale[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+      const ABlock& ab = act[t][b];
+      scale[t] = _mm512_mul_ps(d_w, _mm512_set1_ps(F16Scale(ab.d)));
+      if constexpr (F::kMins) {
+        mins[t] = _mm512_fmadd_ps(_mm512_load_ps(tb.m), _mm512_set1_ps(F16Scale(ab.s)), mins[t]);
+      }
+    }
+    for (int j = 0; j < 8; ++j) {
+      const __m512i unit = _mm512_load_si512(tb.unit[j]);
+      for (int t = 0; t < kTokens; ++t) {
+        const __m512i init =
+            F::kUnsigned ? _mm512_setzero_si512() : BroadcastInt32(&start[b & 1][t][j]);
+        const __m512i total = vnni::DotBytesBroadcast(init, unit, act[t][b].qs + 4 * j);
+        acc[t][j] = _mm512_fmadd_ps(scale[t], ToFloats(total), acc[t][j]);
+      }
+    }
+  }
+  const __mmask16 stored = static_cast<__mmask16>((1u << rows) - 1);
+  for (int t = 0; t < kTokens; ++t) {
+    // hsum_float_8's order over the lanes j (SumLanes8): j + 4 onto j, then (0 + 2) + (1 + 3).
+    __m512 half[4];
+    for (int j = 0; j < 4; ++j) half[j] = _mm512_add_ps(acc[t][j + 4], acc[t][j]);
+    __m512 sum = _mm512_add_ps(_mm512_add_ps(half[0], half[2]), _mm512_add_ps(half[1], half[3]));
+    if constexpr (F::kMins) sum = _mm512_add_ps(sum, mins[t]);
+    _mm512_mask_storeu_ps(y + t * y_stride, stored, sum);
+  }
+}
+#endif  // WICK_VNNI_EVEX
+
+template <class F>
+void LanesTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+               int tokens, int64_t k, float* y, int64_t y_stride) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
+#ifdef WICK_VNNI_EVEX
+  const int64_t nb = k / static_cast<int64_t>(kQK8_0);
+  // Grown once per thread to the longest row it meets.
+  thread_local std::vector<TileBlock> tile;
+  if (tile.size() < static_cast<size_t>(nb)) tile.resize(static_cast<size_t>(nb));
+  for (int r0 = 0; r0 < rows; r0 += kTileRows) {
+    const int count = std::min(kTileRows, rows - r0);
+    Transpose<F>(wb + r0 * w_stride, w_stride, count, nb, tile.data());
+    int t = 0;
+    for (; t + 2 <= tokens; t += 2) {
+      TileTokens<F, 2>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
+                       y_stride, count);
+    }
+    if (t < tokens) {
+      TileTokens<F, 1>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
+                       y_stride, count);
+    }
+  }
+#else
+  // Not called where TileMinTokens is 0; correct anyway, one dot at a time.
+  for (int t = 0; t < tokens; ++t) {
+    for (int r = 0; r < rows; ++r) {
+      y[t * y_stride + r] = F::kOne(wb + r * w_stride, ab + t * a_stride, k);
+    }
+  }
+#endif
+}
+
+}  // namespace
+
+int LanesTileMinTokensImpl() {
+#ifdef WICK_VNNI_EVEX
+  return kTileMinTokens;
+#else
+  return 0;
+#endif
+}
+
+void LanesTileQ4_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                       int tokens, int64_t k, float* y, int64_t y_stride) {
+  LanesTile<Q4_0Tile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void LanesTileQ4_1Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                       int tokens, int64_t k, float* y, int64_t y_stride) {
+  LanesTile<Q4_1Tile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void LanesTileQ5_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                       int tokens, int64_t k, float* y, int64_t y_stride) {
+  LanesTile<Q5_0Tile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void LanesTileQ5_1Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                       int tokens, int64_t k, float* y, int64_t y_stride) {
+  LanesTile<Q5_1Tile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void LanesTileQ8_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                       int tokens, int64_t k, float* y, int64_t y_stride) {
+  LanesTile<Q8_0Tile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+
+}  // namespace wick::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace wick::kernels::simd {
+
+HWY_EXPORT(LanesTileMinTokensImpl);
+HWY_EXPORT(LanesTileQ4_0Impl);
+HWY_EXPORT(LanesTileQ4_1Impl);
+HWY_EXPORT(LanesTileQ5_0Impl);
+HWY_EXPORT(LanesTileQ5_1Impl);
+HWY_EXPORT(LanesTileQ8_0Impl);
+
+int LanesTileMinTokens() {
+  return HWY_DYNAMIC_DISPATCH(LanesTileMinTokensImpl)();
+}
+void LanesTileQ4_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(LanesTileQ4_0Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void LanesTileQ4_1(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(LanesTileQ4_1Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void LanesTileQ5_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(LanesTileQ5_0Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void LanesTileQ5_1(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(LanesTileQ5_1Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void LanesTileQ8_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                   int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(LanesTileQ8_0Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+
+}  // namespace wick::kernels::simd
+#endif  // HWY_ONCE
