@@ -10,7 +10,8 @@
 // block's 16 scale products are one vector product per token, and a token's four activations
 // come as the instruction's broadcast operand. The transposed tile (640 bytes a block) stays in
 // L2 while every token passes over it.
-// Highway compiles this file once per SIMD target; only AVX3_DL has the tile (TileMinTokens).
+// Highway compiles this file once per SIMD target; only AVX3_DL has the tile (see
+// LanesTileMinTokens).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/lanes_tile.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -65,9 +66,10 @@ using Q8_0Tile = TileFormat<Q8_0Block, Q8_0Block, false, false, UnpackQ8_0, simd
 
 #ifdef WICK_VNNI_EVEX
 constexpr int kTileRows = 16;
-// Fewer tokens than this take the row kernels: the transposition costs about as much as two
-// tokens' multiply-adds.
-constexpr int kTileMinTokens = 16;
+// Fewer tokens than this take the row kernels, which need no transposition. One thread, Q8_0,
+// 2048 x 2048, cycles a token-block (row kernels, tile): 2 tokens 22.0, 25.2; 4 tokens 18.2,
+// 17.7; 8 tokens 17.0, 12.9; 16 tokens 16.9, 11.1.
+constexpr int kTileMinTokens = 4;
 
 // One block of the tile's 16 rows: unit[j][r] holds row r's quants 4j..4j+3 (moved to unsigned,
 // q + 128, for the signed formats), d[r] and m[r] its scale and min.
@@ -225,6 +227,13 @@ void LanesTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64
     const int count = std::min(kTileRows, rows - r0);
     Transpose<F>(wb + r0 * w_stride, w_stride, count, nb, tile.data());
     int t = 0;
+    // Three tokens' 24 accumulators fit beside the rest; the formats with mins keep two.
+    if constexpr (!F::kMins) {
+      for (; t + 3 <= tokens; t += 3) {
+        TileTokens<F, 3>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
+                         y_stride, count);
+      }
+    }
     for (; t + 2 <= tokens; t += 2) {
       TileTokens<F, 2>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
                        y_stride, count);
