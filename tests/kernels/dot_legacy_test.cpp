@@ -549,12 +549,21 @@ TEST(DotLegacyOrderTest, FourRowsMatchOneRowOnEveryTarget) {
 // The lane formats' tiles (a prompt: up to 16 transposed rows against all the tokens) give
 // each pair the bits of its own one-row dot, on every target, for any count of rows and tokens,
 // and write nothing beyond the tile's rows.
+// The same for the Q4_0 rows llama.cpp repacks (whole-block sums).
 TEST(DotLegacyOrderTest, TileMatchesOneRowOnEveryTarget) {
   std::mt19937 rng(14);
   constexpr int kRows = 21;  // a whole tile of 16 and a part of 5
-  constexpr int kTokens = 5;
+  constexpr int kTokens = 9;
   constexpr int64_t kYStride = kRows + 3;
-  for (const LaneKernels& lf : kLaneKernels) {
+  struct Tile {
+    const BlockFormat& format;
+    DotFn dot;
+    void (*tile)(const void*, uint64_t, int, const void*, uint64_t, int, int64_t, float*, int64_t);
+  };
+  std::vector<Tile> tiles;
+  for (const LaneKernels& lf : kLaneKernels) tiles.push_back({lf.format, lf.dot, lf.tile});
+  tiles.push_back({kBlockFormats[0], simd::DotQ4_0Q8_0, simd::TileQ4_0Q8_0});
+  for (const Tile& lf : tiles) {
     const BlockFormat& f = lf.format;
     for (int64_t n : {int64_t{32}, int64_t{4096 + 32}}) {
       const int64_t nb = n / kBlock;

@@ -33,7 +33,7 @@ namespace {
 // A lane format: its blocks, whether its quants are unsigned, whether it has min terms, and its
 // one-row dot (the reference each result matches).
 template <class W, class A, bool kUnsignedQuants, bool kMinTerms, class U,
-          float (*kOneRow)(const void*, const void*, int64_t)>
+          float (*kOneRow)(const void*, const void*, int64_t), bool kWhole = false>
 struct TileFormat {
   using WBlock = W;
   using ABlock = A;
@@ -41,6 +41,9 @@ struct TileFormat {
   static constexpr bool kUnsigned = kUnsignedQuants;
   static constexpr bool kMins = kMinTerms;
   static constexpr auto kOne = kOneRow;
+  // Q4_0 rows that llama.cpp repacks: each block's whole integer sum scaled at once, not the
+  // eight lanes (ref_dot_x86-inl.h).
+  static constexpr bool kWholeBlock = kWhole;
 };
 
 #ifdef WICK_VNNI_EVEX
@@ -63,6 +66,8 @@ using Q4_1Tile = TileFormat<Q4_1Block, Q8_1Block, true, true, UnpackQ4_1, simd::
 using Q5_0Tile = TileFormat<Q5_0Block, Q8_0Block, false, false, UnpackQ5_0, simd::DotQ5_0Q8_0>;
 using Q5_1Tile = TileFormat<Q5_1Block, Q8_1Block, true, true, UnpackQ5_1, simd::DotQ5_1Q8_1>;
 using Q8_0Tile = TileFormat<Q8_0Block, Q8_0Block, false, false, UnpackQ8_0, simd::DotQ8_0Q8_0>;
+using Q4_0WholeTile =
+    TileFormat<Q4_0Block, Q8_0Block, false, false, UnpackQ4_0, simd::DotQ4_0Q8_0, true>;
 
 #ifdef WICK_VNNI_EVEX
 constexpr int kTileRows = 16;
@@ -72,11 +77,15 @@ constexpr int kTileRows = 16;
 constexpr int kTileMinTokens = 4;
 
 // One block of the tile's 16 rows: unit[j][r] holds row r's quants 4j..4j+3 (moved to unsigned,
-// q + 128, for the signed formats), d[r] and m[r] its scale and min.
+// q + 128, for the signed lane formats; as they are for whole-block Q4_0), d[r] its scale, and
+// m[r] its min (affine formats) or offset[r] -128 * the sum of its quants (whole-block Q4_0).
 struct alignas(64) TileBlock {
   int32_t unit[8][kTileRows];
   float d[kTileRows];
-  float m[kTileRows];
+  union {
+    float m[kTileRows];
+    int32_t offset[kTileRows];
+  };
 };
 
 // out[j] lane r = 32-bit unit j of q[r], for eight rows.
@@ -118,12 +127,18 @@ void Transpose(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, TileBl
       __m256i q[8];
       for (int i = 0; i < 8; ++i) {
         q[i] = unpack(row[8 * h + i][b]);
-        if constexpr (!F::kUnsigned) q[i] = _mm256_xor_si256(q[i], top);
+        if constexpr (!F::kUnsigned && !F::kWholeBlock) q[i] = _mm256_xor_si256(q[i], top);
       }
       __m256i units[8];
       Transpose8x8(q, units);
+      __m256i sums = _mm256_setzero_si256();
       for (int j = 0; j < 8; ++j) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(&tb.unit[j][8 * h]), units[j]);
+        if constexpr (F::kWholeBlock) sums = vnni::DotBytes(sums, top, units[j]);
+      }
+      if constexpr (F::kWholeBlock) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(&tb.offset[8 * h]),
+                           _mm256_sub_epi32(_mm256_setzero_si256(), sums));
       }
     }
     for (int r = 0; r < kTileRows; ++r) {
@@ -211,6 +226,54 @@ HWY_INLINE void TileTokens(const TileBlock* tile, int64_t nb, const uint8_t* a, 
     _mm512_mask_storeu_ps(y + t * y_stride, stored, sum);
   }
 }
+// Whole-block Q4_0: the tile's rows against kTokens activation rows, into y[t * y_stride + r]
+// for r < rows. Lane r of acc[t] is the pair's running sum, as DotQ4Q8X8Acts keeps it. The
+// quants (q - 8) stay signed and the activations move to unsigned bytes (a + 128), a block
+// ahead, so that every instruction takes the four activations as a broadcast register and the
+// tile's unit as its memory operand; each sum starts from the tile's -128 * sum(q - 8) and
+// runs as two chains (even and odd groups), which keeps enough multiply-adds in flight.
+template <class F, int kTokens>
+HWY_INLINE void TileTokensWhole(const TileBlock* tile, int64_t nb, const uint8_t* a,
+                                uint64_t a_stride, float* y, int64_t y_stride, int rows) {
+  const Q8_0Block* act[kTokens];
+  for (int t = 0; t < kTokens; ++t) act[t] = reinterpret_cast<const Q8_0Block*>(a + t * a_stride);
+  __m512 acc[kTokens];
+  for (__m512& v : acc) v = _mm512_setzero_ps();
+  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+  alignas(32) int32_t moved[2][kTokens][8];
+  const auto move = [&](int64_t b) {
+    for (int t = 0; t < kTokens; ++t) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(moved[b & 1][t]),
+                         _mm256_xor_si256(ref_x86::LoadBlock(act[t][b].qs), top));
+    }
+  };
+  move(0);
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b + 1 < nb) move(b + 1);
+    const TileBlock& tb = tile[b];
+    const __m512i offset = _mm512_load_si512(tb.offset);
+    __m512i even[kTokens], odd[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+      even[t] = offset;
+      odd[t] = _mm512_setzero_si512();
+    }
+    for (int g = 0; g < 8; g += 2) {
+      const __m512i unit_even = _mm512_load_si512(tb.unit[g]);
+      const __m512i unit_odd = _mm512_load_si512(tb.unit[g + 1]);
+      for (int t = 0; t < kTokens; ++t) {
+        even[t] = vnni::DotBytes(even[t], BroadcastInt32(&moved[b & 1][t][g]), unit_even);
+        odd[t] = vnni::DotBytes(odd[t], BroadcastInt32(&moved[b & 1][t][g + 1]), unit_odd);
+      }
+    }
+    const __m512 d_w = _mm512_load_ps(tb.d);
+    for (int t = 0; t < kTokens; ++t) {
+      const __m512 scale = _mm512_mul_ps(d_w, _mm512_set1_ps(F16Scale(act[t][b].d)));
+      acc[t] = _mm512_fmadd_ps(ToFloats(_mm512_add_epi32(even[t], odd[t])), scale, acc[t]);
+    }
+  }
+  const __mmask16 stored = static_cast<__mmask16>((1u << rows) - 1);
+  for (int t = 0; t < kTokens; ++t) _mm512_mask_storeu_ps(y + t * y_stride, stored, acc[t]);
+}
 #endif  // WICK_VNNI_EVEX
 
 template <class F>
@@ -227,6 +290,17 @@ void LanesTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64
     const int count = std::min(kTileRows, rows - r0);
     Transpose<F>(wb + r0 * w_stride, w_stride, count, nb, tile.data());
     int t = 0;
+    if constexpr (F::kWholeBlock) {
+      for (; t + 4 <= tokens; t += 4) {
+        TileTokensWhole<F, 4>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
+                              y_stride, count);
+      }
+      for (; t < tokens; ++t) {
+        TileTokensWhole<F, 1>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
+                              y_stride, count);
+      }
+      continue;
+    }
     // Three tokens' 24 accumulators fit beside the rest; the formats with mins keep two.
     if constexpr (!F::kMins) {
       for (; t + 3 <= tokens; t += 3) {
@@ -279,6 +353,10 @@ void LanesTileQ5_1Impl(const void* w, uint64_t w_stride, int rows, const void* a
                        int tokens, int64_t k, float* y, int64_t y_stride) {
   LanesTile<Q5_1Tile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 }
+void TileQ4_0Q8_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                      int tokens, int64_t k, float* y, int64_t y_stride) {
+  LanesTile<Q4_0WholeTile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
 void LanesTileQ8_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                        int tokens, int64_t k, float* y, int64_t y_stride) {
   LanesTile<Q8_0Tile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
@@ -296,6 +374,7 @@ HWY_EXPORT(LanesTileQ4_1Impl);
 HWY_EXPORT(LanesTileQ5_0Impl);
 HWY_EXPORT(LanesTileQ5_1Impl);
 HWY_EXPORT(LanesTileQ8_0Impl);
+HWY_EXPORT(TileQ4_0Q8_0Impl);
 
 int LanesTileMinTokens() {
   return HWY_DYNAMIC_DISPATCH(LanesTileMinTokensImpl)();
@@ -319,6 +398,11 @@ void LanesTileQ5_1(const void* w, uint64_t w_stride, int rows, const void* a, ui
 void LanesTileQ8_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                    int tokens, int64_t k, float* y, int64_t y_stride) {
   HWY_DYNAMIC_DISPATCH(LanesTileQ8_0Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+
+void TileQ4_0Q8_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                  int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(TileQ4_0Q8_0Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 }
 
 }  // namespace wick::kernels::simd
