@@ -24,6 +24,7 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
+#include "kernels/cpu/tile_x86-inl.h"     // per target: after highway.h
 #include "kernels/cpu/vnni_evex-inl.h"    // per target: after highway.h
 
 HWY_BEFORE_NAMESPACE();
@@ -53,6 +54,11 @@ using ref_x86::UnpackQ4_1;
 using ref_x86::UnpackQ5_0;
 using ref_x86::UnpackQ5_1;
 using ref_x86::UnpackQ8_0;
+using tile_x86::BroadcastInt32;
+using tile_x86::kTileMinTokens;
+using tile_x86::kTileRows;
+using tile_x86::ToFloats;
+using tile_x86::Transpose8x8;
 #else
 struct UnpackQ4_0 {};
 struct UnpackQ4_1 {};
@@ -70,11 +76,6 @@ using Q4_0WholeTile =
     TileFormat<Q4_0Block, Q8_0Block, false, false, UnpackQ4_0, simd::DotQ4_0Q8_0, true>;
 
 #ifdef WICK_VNNI_EVEX
-constexpr int kTileRows = 16;
-// Fewer tokens than this take the row kernels, which need no transposition. One thread, Q8_0,
-// 2048 x 2048, cycles a token-block (row kernels, tile): 2 tokens 22.0, 25.2; 4 tokens 18.2,
-// 17.7; 8 tokens 17.0, 12.9; 16 tokens 16.9, 11.1.
-constexpr int kTileMinTokens = 4;
 
 // One block of the tile's 16 rows: unit[j][r] holds row r's quants 4j..4j+3 (moved to unsigned,
 // q + 128, for the signed lane formats; as they are for whole-block Q4_0), d[r] its scale, and
@@ -87,28 +88,6 @@ struct alignas(64) TileBlock {
     int32_t offset[kTileRows];
   };
 };
-
-// out[j] lane r = 32-bit unit j of q[r], for eight rows.
-HWY_INLINE void Transpose8x8(const __m256i* q, __m256i* out) {
-  __m256i pairs[8];  // units of rows 2i and 2i + 1 interleaved, per 128-bit half
-  for (int i = 0; i < 4; ++i) {
-    pairs[2 * i] = _mm256_unpacklo_epi32(q[2 * i], q[2 * i + 1]);
-    pairs[2 * i + 1] = _mm256_unpackhi_epi32(q[2 * i], q[2 * i + 1]);
-  }
-  // quads[4 * h + j]: units j (low half) and j + 4 (high half) of rows 4h..4h+3.
-  __m256i quads[8];
-  for (int h = 0; h < 2; ++h) {
-    const __m256i* p = pairs + 4 * h;
-    quads[4 * h + 0] = _mm256_unpacklo_epi64(p[0], p[2]);
-    quads[4 * h + 1] = _mm256_unpackhi_epi64(p[0], p[2]);
-    quads[4 * h + 2] = _mm256_unpacklo_epi64(p[1], p[3]);
-    quads[4 * h + 3] = _mm256_unpackhi_epi64(p[1], p[3]);
-  }
-  for (int j = 0; j < 4; ++j) {
-    out[j] = _mm256_permute2x128_si256(quads[j], quads[4 + j], 0x20);
-    out[j + 4] = _mm256_permute2x128_si256(quads[j], quads[4 + j], 0x31);
-  }
-}
 
 // Transposes `rows` (1 to 16) rows' nb blocks into tile; a missing row repeats the last one
 // (its results are not stored).
@@ -146,20 +125,6 @@ void Transpose(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, TileBl
       if constexpr (F::kMins) tb.m[r] = F16Scale(row[r][b].m);
     }
   }
-}
-
-// p's int32 in all sixteen lanes, loaded as such: from a value stored just before, the compiler
-// would otherwise extract and broadcast it in registers, two shuffles a multiply-add.
-HWY_INLINE __m512i BroadcastInt32(const int32_t* p) {
-  __m512i v;
-  asm("vpbroadcastd %[p], %[v]" : [v] "=v"(v) : [p] "m"(*p));
-  return v;
-}
-
-// The exact int32 lanes as floats. (_mm512_cvtepi32_ps draws a false -Wmaybe-uninitialized
-// from GCC 12 in its headers; the all-lanes mask compiles to the same instruction.)
-HWY_INLINE __m512 ToFloats(__m512i v) {
-  return _mm512_maskz_cvtepi32_ps(static_cast<__mmask16>(0xffff), v);
 }
 
 // The tile's rows against kTokens activation rows `a_stride` bytes apart, into

@@ -1,0 +1,252 @@
+// A prompt's Q4_K matmul on AVX-512 VNNI as transposed 16-row tiles (see lanes_tile.cpp): up to
+// 16 weight rows against all the step's tokens, each result bit-identical to DotQ4_KQ8_K's.
+//
+// The reference (dot_k.cpp's DotRows) keeps eight int32 lanes a super-block: lane i gains, for
+// every sub-block s, scale_s * (the four products of elements 4i..4i+3 of s); then one fused
+// multiply-add of d per lane, and the mins in four lanes of their own. In the tile, lane r of
+// every vector is row r, so lane i of the reference is a vector of its own: the quant bytes
+// that hold elements 4i..4i+3 of sub-blocks 2h (low nibbles) and 2h + 1 (high nibbles) are
+// one dword of a row, transposed as they are stored. A token's four activations come as the
+// broadcast operand of vpdpbusd; the two sub-blocks' four-sums (below 2^15) are interleaved as
+// the int16 halves of each lane and scaled together by one vpdpwssd, as the row kernel does.
+// Highway compiles this file once per SIMD target; only AVX3_DL has the tile.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/k_tile.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "core/quant_blocks.h"
+#include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/k_scales.h"
+#include "kernels/cpu/tile_x86-inl.h"   // per target: after highway.h
+#include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace {
+
+#ifdef WICK_ROW_TILES
+using tile_x86::BroadcastInt32;
+using tile_x86::kTileRows;
+using tile_x86::ToFloats;
+
+// One super-block of the tile's 16 rows. quants[h][i][r]: row r's quant bytes 32h + 4i..+3
+// (elements 4i..4i+3 of sub-block 2h in the low nibbles, of 2h + 1 in the high ones);
+// scales[h][r] and mins[l][r]: sub-blocks 2h, 2h + 1's scales (and 2l, 2l + 1's mins) as the
+// low and high int16; start[i][r] what lane i of row r starts from (see Q4_KTileTokens); d
+// and dmin the row's f16 factors as floats.
+struct alignas(64) Q4_KTileBlock {
+  int32_t quants[4][8][kTileRows];
+  int32_t scales[4][kTileRows];
+  int32_t mins[4][kTileRows];
+  int32_t start[8][kTileRows];
+  float d[kTileRows];
+  float dmin[kTileRows];
+};
+
+// Transposes `rows` (1 to 16) rows' nb super-blocks into tile; a missing row repeats the last
+// one (its results are not stored).
+void TransposeQ4_K(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, Q4_KTileBlock* tile) {
+  const Q4_KBlock* row[kTileRows];
+  for (int r = 0; r < kTileRows; ++r) {
+    row[r] = reinterpret_cast<const Q4_KBlock*>(w + std::min(r, rows - 1) * w_stride);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    Q4_KTileBlock& tb = tile[b];
+    for (int h = 0; h < 4; ++h) {
+      for (int half = 0; half < 2; ++half) {
+        __m256i q[8];
+        for (int i = 0; i < 8; ++i) {
+          q[i] = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(row[8 * half + i][b].qs + 32 * h));
+        }
+        __m256i units[8];
+        tile_x86::Transpose8x8(q, units);
+        for (int i = 0; i < 8; ++i) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(&tb.quants[h][i][8 * half]), units[i]);
+        }
+      }
+    }
+    for (int r = 0; r < kTileRows; ++r) {
+      const Q4_KBlock& wb = row[r][b];
+      const Bytes16 scale_min = UnpackScaleMin6(wb.scales);
+      for (int h = 0; h < 4; ++h) {
+        const auto byte = [](uint64_t v, int j) {
+          return static_cast<int32_t>((v >> (8 * j)) & 0xff);
+        };
+        tb.scales[h][r] = byte(scale_min.lo, 2 * h) | (byte(scale_min.lo, 2 * h + 1) << 16);
+        tb.mins[h][r] = byte(scale_min.hi, 2 * h) | (byte(scale_min.hi, 2 * h + 1) << 16);
+      }
+      tb.d[r] = F16ToF32ByTable(wb.d);
+      tb.dmin[r] = F16ToF32ByTable(wb.dmin);
+    }
+    // -128 * sum over h of scale(2h) * (the four quants of lane i in sub-block 2h): what the
+    // kernel's unsigned activations (a + 128) add to the even sub-blocks' lane sums.
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    const __m512i ones = _mm512_set1_epi8(1);
+    const __m512i low16 = _mm512_set1_epi32(0xffff);
+    for (int i = 0; i < 8; ++i) {
+      __m512i extra = _mm512_setzero_si512();
+      for (int h = 0; h < 4; ++h) {
+        const __m512i four =
+            vnni::DotBytes(_mm512_setzero_si512(),
+                           _mm512_and_si512(_mm512_load_si512(tb.quants[h][i]), low4), ones);
+        extra = _mm512_add_epi32(
+            extra,
+            _mm512_mullo_epi32(four, _mm512_and_si512(_mm512_load_si512(tb.scales[h]), low16)));
+      }
+      _mm512_store_si512(tb.start[i],
+                         _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(extra, 7)));
+    }
+  }
+}
+
+// The tile's rows against kTokens activation rows `a_stride` bytes apart, into
+// y[t * y_stride + r] for r < rows. Lane r of sums[t][i] is the reference's lane i of the pair
+// (row r, token t), and lane r of mins[t][l] its min lane l: the same exact integers, the same
+// fused multiply-adds, super-block by super-block.
+template <int kTokens>
+HWY_INLINE void Q4_KTileTokens(const Q4_KTileBlock* tile, int64_t nb, const uint8_t* a,
+                               uint64_t a_stride, float* y, int64_t y_stride, int rows) {
+  const Q8_KBlock* act[kTokens];
+  for (int t = 0; t < kTokens; ++t) act[t] = reinterpret_cast<const Q8_KBlock*>(a + t * a_stride);
+  __m512 sums[kTokens][8];
+  __m512 mins[kTokens][4];
+  for (int t = 0; t < kTokens; ++t) {
+    for (__m512& v : sums[t]) v = _mm512_setzero_ps();
+    for (__m512& v : mins[t]) v = _mm512_setzero_ps();
+  }
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  // Each token's sub-block sums (the reference's hadd of its 16-element sums), pair l as the
+  // int16 halves of dword l, a super-block ahead, to be broadcast.
+  alignas(16) int32_t sub_sums[2][kTokens][4];
+  // The even sub-blocks' activations as unsigned bytes (a + 128), also a super-block ahead.
+  alignas(32) int32_t moved[2][kTokens][4][8];
+  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+  const auto ahead = [&](int64_t b) {
+    for (int t = 0; t < kTokens; ++t) {
+      const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t][b].bsums));
+      _mm_store_si128(
+          reinterpret_cast<__m128i*>(sub_sums[b & 1][t]),
+          _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1)));
+      for (int h = 0; h < 4; ++h) {
+        const __m256i qs =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t][b].qs + 64 * h));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(moved[b & 1][t][h]),
+                           _mm256_xor_si256(qs, top));
+      }
+    }
+  };
+  ahead(0);
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b + 1 < nb) ahead(b + 1);
+    const Q4_KTileBlock& tb = tile[b];
+    __m512 d[kTokens];
+    for (int t = 0; t < kTokens; ++t)
+      d[t] = _mm512_mul_ps(_mm512_set1_ps(act[t][b].d), _mm512_load_ps(tb.d));
+      // Unrolled whole: with i as a run-time index the sums live on the stack.
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      __m512i lane[kTokens];
+      for (__m512i& v : lane) v = _mm512_load_si512(tb.start[i]);
+#pragma GCC unroll 4
+      for (int h = 0; h < 4; ++h) {
+        const __m512i packed = _mm512_load_si512(tb.quants[h][i]);
+        const __m512i lo = _mm512_and_si512(packed, low4);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low4);
+        const __m512i scale = _mm512_load_si512(tb.scales[h]);
+        for (int t = 0; t < kTokens; ++t) {
+          // Sub-block 2h + 1's four-sum (below 2^15 in magnitude) in the high int16 of each
+          // lane, then sub-block 2h's against the unsigned activations added below it: at
+          // least 0 and below 2^14, so no borrow reaches the high half. The tile's start takes
+          // the 128 * scale * quants that the unsigned activations add back off.
+          const __m512i four_hi = vnni::DotBytesBroadcast(_mm512_setzero_si512(), hi,
+                                                          act[t][b].qs + 64 * h + 32 + 4 * i);
+          const __m512i both = vnni::DotBytes(_mm512_slli_epi32(four_hi, 16),
+                                              BroadcastInt32(&moved[b & 1][t][h][i]), lo);
+          lane[t] = vnni::DotPairs(lane[t], both, scale);
+        }
+      }
+      for (int t = 0; t < kTokens; ++t) {
+        sums[t][i] = _mm512_fmadd_ps(ToFloats(lane[t]), d[t], sums[t][i]);
+      }
+    }
+    const __m512 dmin_w = _mm512_load_ps(tb.dmin);
+    for (int t = 0; t < kTokens; ++t) {
+      const __m512 dmin = _mm512_mul_ps(_mm512_set1_ps(-act[t][b].d), dmin_w);
+      for (int l = 0; l < 4; ++l) {
+        const __m512i four = vnni::DotPairs(_mm512_setzero_si512(), _mm512_load_si512(tb.mins[l]),
+                                            BroadcastInt32(&sub_sums[b & 1][t][l]));
+        mins[t][l] = _mm512_fmadd_ps(dmin, ToFloats(four), mins[t][l]);
+      }
+    }
+  }
+  const __mmask16 stored = static_cast<__mmask16>((1u << rows) - 1);
+  for (int t = 0; t < kTokens; ++t) {
+    // hsum_float_8's order over the lanes i, then the four min lanes as DotRows adds them.
+    __m512 half[4];
+    for (int i = 0; i < 4; ++i) half[i] = _mm512_add_ps(sums[t][i + 4], sums[t][i]);
+    const __m512 lanes =
+        _mm512_add_ps(_mm512_add_ps(half[0], half[2]), _mm512_add_ps(half[1], half[3]));
+    const __m512 min_total =
+        _mm512_add_ps(_mm512_add_ps(mins[t][0], mins[t][2]), _mm512_add_ps(mins[t][1], mins[t][3]));
+    _mm512_mask_storeu_ps(y + t * y_stride, stored, _mm512_add_ps(lanes, min_total));
+  }
+}
+#endif  // WICK_ROW_TILES
+
+}  // namespace
+
+void TileQ4_KQ8_KImpl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                      int tokens, int64_t k, float* y, int64_t y_stride) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
+#ifdef WICK_ROW_TILES
+  const int64_t nb = k / static_cast<int64_t>(kQK_K);
+  // Grown once per thread to the longest row it meets.
+  thread_local std::vector<Q4_KTileBlock> tile;
+  if (tile.size() < static_cast<size_t>(nb)) tile.resize(static_cast<size_t>(nb));
+  for (int r0 = 0; r0 < rows; r0 += kTileRows) {
+    const int count = std::min(kTileRows, rows - r0);
+    TransposeQ4_K(wb + r0 * w_stride, w_stride, count, nb, tile.data());
+    int t = 0;
+    for (; t + 2 <= tokens; t += 2) {
+      Q4_KTileTokens<2>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
+                        y_stride, count);
+    }
+    if (t < tokens) {
+      Q4_KTileTokens<1>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
+                        y_stride, count);
+    }
+  }
+#else
+  // Not called where LanesTileMinTokens is 0; correct anyway, one dot at a time.
+  for (int t = 0; t < tokens; ++t) {
+    for (int r = 0; r < rows; ++r) {
+      y[t * y_stride + r] = simd::DotQ4_KQ8_K(wb + r * w_stride, ab + t * a_stride, k);
+    }
+  }
+#endif
+}
+
+}  // namespace wick::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace wick::kernels::simd {
+
+HWY_EXPORT(TileQ4_KQ8_KImpl);
+
+void TileQ4_KQ8_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                  int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(TileQ4_KQ8_KImpl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+
+}  // namespace wick::kernels::simd
+#endif  // HWY_ONCE
