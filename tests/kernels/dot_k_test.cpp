@@ -419,62 +419,71 @@ TEST(DotKOrderTest, TokensMatchOneDotAndX86TargetsAgreeBitForBit) {
   if (avx2 == targets.end()) GTEST_SKIP() << "this CPU cannot run the AVX2 target";
 }
 
-// A prompt's Q4_K tile (up to 16 transposed rows against all the tokens) gives each pair the bits
-// of its own one-row dot, on every target, for any count of rows and tokens, and writes nothing
-// beyond the tile's rows.
-TEST(DotKOrderTest, Q4_KTileMatchesOneRowOnEveryTarget) {
-  const KFormat& f = kFormats[2];
-  ASSERT_STREQ(f.name, "Q4_K");
+// A prompt's Q4_K and Q5_K tiles (up to 16 transposed rows against all the tokens) give each
+// pair the bits of its own one-row dot, on every target, for any count of rows and tokens, and
+// write nothing beyond the tile's rows.
+TEST(DotKOrderTest, TilesMatchOneRowOnEveryTarget) {
+  struct Tile {
+    const KFormat& format;
+    void (*tile)(const void*, uint64_t, int, const void*, uint64_t, int, int64_t, float*, int64_t);
+  };
+  const Tile tiles[] = {{kFormats[2], simd::TileQ4_KQ8_K}, {kFormats[3], simd::TileQ5_KQ8_K}};
+  ASSERT_STREQ(tiles[0].format.name, "Q4_K");
+  ASSERT_STREQ(tiles[1].format.name, "Q5_K");
   constexpr int kRows = 21;  // a whole tile of 16 and a part of 5
   constexpr int kTokens = 5;
   constexpr int64_t kYStride = kRows + 3;
   std::mt19937 rng(9);
-  for (int64_t n : {int64_t{256}, int64_t{4096}}) {
-    const auto nb = static_cast<size_t>(n / kQK_K);
-    const size_t row_bytes = nb * f.block_bytes;
-    // Random bytes, quantized rows, and row 4 with every quant and scale bit set.
-    std::vector<uint8_t> w;
-    for (int r = 0; r < kRows; ++r) {
-      std::vector<uint8_t> row =
-          r % 2 == 0 ? RandomBlocks(f, n, rng) : Quantize(f, RandomRow(n, rng, 1.0f));
-      if (r == 4) {
-        row.assign(row_bytes, 0xFF);
-        SetF16(row, f.block_bytes, f.d_offset, 0.5f);
-        SetF16(row, f.block_bytes, f.dmin_offset, 0.25f);
+  for (const Tile& tile : tiles) {
+    const KFormat& f = tile.format;
+    for (int64_t n : {int64_t{256}, int64_t{4096}}) {
+      const auto nb = static_cast<size_t>(n / kQK_K);
+      const size_t row_bytes = nb * f.block_bytes;
+      // Random bytes, quantized rows, and row 4 with every quant and scale bit set.
+      std::vector<uint8_t> w;
+      for (int r = 0; r < kRows; ++r) {
+        std::vector<uint8_t> row =
+            r % 2 == 0 ? RandomBlocks(f, n, rng) : Quantize(f, RandomRow(n, rng, 1.0f));
+        if (r == 4) {
+          row.assign(row_bytes, 0xFF);
+          SetF16(row, f.block_bytes, f.d_offset, 0.5f);
+          SetF16(row, f.block_bytes, f.dmin_offset, 0.25f);
+        }
+        w.insert(w.end(), row.begin(), row.end());
       }
-      w.insert(w.end(), row.begin(), row.end());
-    }
-    // The fourth token all -128.
-    std::vector<Q8_KBlock> acts = RandomActivations(kTokens * n, rng);
-    for (size_t b = 3 * nb; b < 4 * nb; ++b) {
-      std::memset(acts[b].qs, 0x80, sizeof(acts[b].qs));
-      for (int16_t& s : acts[b].bsums) s = -16 * 128;
-    }
-    const uint64_t a_stride = nb * sizeof(Q8_KBlock);
-    for (const SimdTarget& target : RunnableSimdTargets()) {
-      ASSERT_TRUE(ForceSimdTarget(target.name).ok());
-      for (int rows : {1, 5, 16, kRows}) {
-        for (int tokens = 1; tokens <= kTokens; ++tokens) {
-          std::vector<float> y(static_cast<size_t>(kYStride * kTokens), -7.0f);
-          simd::TileQ4_KQ8_K(w.data(), row_bytes, rows, acts.data(), a_stride, tokens, n, y.data(),
-                             kYStride);
-          for (int t = 0; t < kTokens; ++t) {
-            for (int r = 0; r < kYStride; ++r) {
-              const float got = y[static_cast<size_t>(t * kYStride + r)];
-              if (t >= tokens || r >= rows) {
-                EXPECT_EQ(got, -7.0f) << target.name << " wrote token " << t << " row " << r;
-                continue;
+      // The fourth token all -128.
+      std::vector<Q8_KBlock> acts = RandomActivations(kTokens * n, rng);
+      for (size_t b = 3 * nb; b < 4 * nb; ++b) {
+        std::memset(acts[b].qs, 0x80, sizeof(acts[b].qs));
+        for (int16_t& s : acts[b].bsums) s = -16 * 128;
+      }
+      const uint64_t a_stride = nb * sizeof(Q8_KBlock);
+      for (const SimdTarget& target : RunnableSimdTargets()) {
+        ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+        for (int rows : {1, 5, 16, kRows}) {
+          for (int tokens = 1; tokens <= kTokens; ++tokens) {
+            std::vector<float> y(static_cast<size_t>(kYStride * kTokens), -7.0f);
+            tile.tile(w.data(), row_bytes, rows, acts.data(), a_stride, tokens, n, y.data(),
+                      kYStride);
+            for (int t = 0; t < kTokens; ++t) {
+              for (int r = 0; r < kYStride; ++r) {
+                const float got = y[static_cast<size_t>(t * kYStride + r)];
+                if (t >= tokens || r >= rows) {
+                  EXPECT_EQ(got, -7.0f)
+                      << f.name << " " << target.name << " wrote token " << t << " row " << r;
+                  continue;
+                }
+                const float want = f.simd_dot(w.data() + r * row_bytes, &acts[t * nb], n);
+                EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
+                    << f.name << " " << target.name << " n=" << n << " rows=" << rows
+                    << " tokens=" << tokens << " token " << t << " row " << r;
               }
-              const float want = simd::DotQ4_KQ8_K(w.data() + r * row_bytes, &acts[t * nb], n);
-              EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
-                  << target.name << " n=" << n << " rows=" << rows << " tokens=" << tokens
-                  << " token " << t << " row " << r;
             }
           }
         }
       }
+      ASSERT_TRUE(ForceSimdTarget("auto").ok());
     }
-    ASSERT_TRUE(ForceSimdTarget("auto").ok());
   }
 }
 

@@ -1,5 +1,6 @@
-// A prompt's Q4_K matmul on AVX-512 VNNI as transposed 16-row tiles (see lanes_tile.cpp): up to
-// 16 weight rows against all the step's tokens, each result bit-identical to DotQ4_KQ8_K's.
+// A prompt's Q4_K and Q5_K matmuls on AVX-512 VNNI as transposed 16-row tiles (see
+// lanes_tile.cpp): up to 16 weight rows against all the step's tokens, each result
+// bit-identical to the one-row dot's (DotQ4_KQ8_K, DotQ5_KQ8_K).
 //
 // The reference (dot_k.cpp's DotRows) keeps eight int32 lanes a super-block: lane i gains, for
 // every sub-block s, scale_s * (the four products of elements 4i..4i+3 of s); then one fused
@@ -9,6 +10,8 @@
 // one dword of a row, transposed as they are stored. A token's four activations come as the
 // broadcast operand of vpdpbusd; the two sub-blocks' four-sums (below 2^15) are interleaved as
 // the int16 halves of each lane and scaled together by one vpdpwssd, as the row kernel does.
+// Q5_K's fifth bits of lane i's elements are likewise one dword of its qh (bit s for
+// sub-block s).
 // Highway compiles this file once per SIMD target; only AVX3_DL has the tile.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/k_tile.cpp"
@@ -18,6 +21,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/quant_blocks.h"
@@ -31,6 +35,9 @@ HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace {
 
+template <class Block>
+constexpr bool kFifthBit = std::is_same_v<Block, Q5_KBlock>;
+
 #ifdef WICK_ROW_TILES
 using tile_x86::BroadcastInt32;
 using tile_x86::kTileRows;
@@ -38,11 +45,13 @@ using tile_x86::ToFloats;
 
 // One super-block of the tile's 16 rows. quants[h][i][r]: row r's quant bytes 32h + 4i..+3
 // (elements 4i..4i+3 of sub-block 2h in the low nibbles, of 2h + 1 in the high ones);
-// scales[h][r] and mins[l][r]: sub-blocks 2h, 2h + 1's scales (and 2l, 2l + 1's mins) as the
-// low and high int16; start[i][r] what lane i of row r starts from (see Q4_KTileTokens); d
-// and dmin the row's f16 factors as floats.
-struct alignas(64) Q4_KTileBlock {
+// high[i][r] (Q5_K): row r's qh bytes 4i..4i+3 (bit s: the fifth bits of those elements in
+// sub-block s); scales[h][r] and mins[l][r]: sub-blocks 2h, 2h + 1's scales (and 2l, 2l + 1's
+// mins) as the low and high int16; start[i][r] what lane i of row r starts from (see
+// KTileTokens); d and dmin the row's f16 factors as floats.
+struct alignas(64) KTileBlock {
   int32_t quants[4][8][kTileRows];
+  int32_t high[8][kTileRows];
   int32_t scales[4][kTileRows];
   int32_t mins[4][kTileRows];
   int32_t start[8][kTileRows];
@@ -50,36 +59,67 @@ struct alignas(64) Q4_KTileBlock {
   float dmin[kTileRows];
 };
 
+// 32 bytes of each of 8 rows (row i at rows[i] + offset), transposed into out[j][8 * half..].
+HWY_INLINE void TransposeRows(const uint8_t* const* rows, size_t offset, int32_t (*out)[kTileRows],
+                              int half) {
+  __m256i q[8];
+  for (int i = 0; i < 8; ++i) {
+    q[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i] + offset));
+  }
+  __m256i units[8];
+  tile_x86::Transpose8x8(q, units);
+  for (int j = 0; j < 8; ++j) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(&out[j][8 * half]), units[j]);
+  }
+}
+
+// Sub-blocks 2h (lo) and 2h + 1 (hi)'s quants of one lane, as bytes, from the tile's packed
+// nibbles and (Q5_K) fifth bits.
+template <class Block>
+HWY_INLINE void LaneQuants(__m512i packed, __m512i high, int h, __m512i& lo, __m512i& hi) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  lo = _mm512_and_si512(packed, low4);
+  hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low4);
+  if constexpr (kFifthBit<Block>) {
+    // Bits 2h and 2h + 1 of each byte to bit 4. A 16-bit shift by at most 4 brings no bit of
+    // the other byte to bit 4, so masking bit 4 is exact.
+    const __m512i bit4 = _mm512_set1_epi8(0x10);
+    const __m512i lo_bit =
+        h < 2 ? _mm512_slli_epi16(high, 4 - 2 * h) : _mm512_srli_epi16(high, 2 * h - 4);
+    const __m512i hi_bit =
+        h < 2 ? _mm512_slli_epi16(high, 3 - 2 * h) : _mm512_srli_epi16(high, 2 * h - 3);
+    lo = _mm512_or_si512(lo, _mm512_and_si512(lo_bit, bit4));
+    hi = _mm512_or_si512(hi, _mm512_and_si512(hi_bit, bit4));
+  }
+}
+
 // Transposes `rows` (1 to 16) rows' nb super-blocks into tile; a missing row repeats the last
 // one (its results are not stored).
-void TransposeQ4_K(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, Q4_KTileBlock* tile) {
-  const Q4_KBlock* row[kTileRows];
+template <class Block>
+void TransposeK(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, KTileBlock* tile) {
+  const Block* row[kTileRows];
   for (int r = 0; r < kTileRows; ++r) {
-    row[r] = reinterpret_cast<const Q4_KBlock*>(w + std::min(r, rows - 1) * w_stride);
+    row[r] = reinterpret_cast<const Block*>(w + std::min(r, rows - 1) * w_stride);
   }
   for (int64_t b = 0; b < nb; ++b) {
-    Q4_KTileBlock& tb = tile[b];
-    for (int h = 0; h < 4; ++h) {
-      for (int half = 0; half < 2; ++half) {
-        __m256i q[8];
-        for (int i = 0; i < 8; ++i) {
-          q[i] = _mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(row[8 * half + i][b].qs + 32 * h));
-        }
-        __m256i units[8];
-        tile_x86::Transpose8x8(q, units);
-        for (int i = 0; i < 8; ++i) {
-          _mm256_store_si256(reinterpret_cast<__m256i*>(&tb.quants[h][i][8 * half]), units[i]);
-        }
+    KTileBlock& tb = tile[b];
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* quants[8];
+      const uint8_t* high[8];
+      for (int i = 0; i < 8; ++i) {
+        quants[i] = row[8 * half + i][b].qs;
+        if constexpr (kFifthBit<Block>) high[i] = row[8 * half + i][b].qh;
       }
+      for (int h = 0; h < 4; ++h) TransposeRows(quants, 32 * h, tb.quants[h], half);
+      if constexpr (kFifthBit<Block>) TransposeRows(high, 0, tb.high, half);
     }
     for (int r = 0; r < kTileRows; ++r) {
-      const Q4_KBlock& wb = row[r][b];
+      const Block& wb = row[r][b];
       const Bytes16 scale_min = UnpackScaleMin6(wb.scales);
+      const auto byte = [](uint64_t v, int j) {
+        return static_cast<int32_t>((v >> (8 * j)) & 0xff);
+      };
       for (int h = 0; h < 4; ++h) {
-        const auto byte = [](uint64_t v, int j) {
-          return static_cast<int32_t>((v >> (8 * j)) & 0xff);
-        };
         tb.scales[h][r] = byte(scale_min.lo, 2 * h) | (byte(scale_min.lo, 2 * h + 1) << 16);
         tb.mins[h][r] = byte(scale_min.hi, 2 * h) | (byte(scale_min.hi, 2 * h + 1) << 16);
       }
@@ -88,18 +128,17 @@ void TransposeQ4_K(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, Q4
     }
     // -128 * sum over h of scale(2h) * (the four quants of lane i in sub-block 2h): what the
     // kernel's unsigned activations (a + 128) add to the even sub-blocks' lane sums.
-    const __m512i low4 = _mm512_set1_epi8(0x0f);
     const __m512i ones = _mm512_set1_epi8(1);
     const __m512i low16 = _mm512_set1_epi32(0xffff);
     for (int i = 0; i < 8; ++i) {
       __m512i extra = _mm512_setzero_si512();
       for (int h = 0; h < 4; ++h) {
-        const __m512i four =
-            vnni::DotBytes(_mm512_setzero_si512(),
-                           _mm512_and_si512(_mm512_load_si512(tb.quants[h][i]), low4), ones);
-        extra = _mm512_add_epi32(
-            extra,
-            _mm512_mullo_epi32(four, _mm512_and_si512(_mm512_load_si512(tb.scales[h]), low16)));
+        __m512i lo, hi;
+        LaneQuants<Block>(_mm512_load_si512(tb.quants[h][i]), _mm512_load_si512(tb.high[i]), h, lo,
+                          hi);
+        const __m512i four = vnni::DotBytes(_mm512_setzero_si512(), lo, ones);
+        const __m512i scale = _mm512_and_si512(_mm512_load_si512(tb.scales[h]), low16);
+        extra = _mm512_add_epi32(extra, _mm512_mullo_epi32(four, scale));
       }
       _mm512_store_si512(tb.start[i],
                          _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(extra, 7)));
@@ -109,20 +148,21 @@ void TransposeQ4_K(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, Q4
 
 // The tile's rows against kTokens activation rows `a_stride` bytes apart, into
 // y[t * y_stride + r] for r < rows. Lane r of sums[t][i] is the reference's lane i of the pair
-// (row r, token t), and lane r of mins[t][l] its min lane l: the same exact integers, the same
-// fused multiply-adds, super-block by super-block.
-template <int kTokens>
-HWY_INLINE void Q4_KTileTokens(const Q4_KTileBlock* tile, int64_t nb, const uint8_t* a,
-                               uint64_t a_stride, float* y, int64_t y_stride, int rows) {
+// (row r, token t), and lane r of mins[t][l] its min lane l (Q4_K; Q5_K's min term is one
+// scalar, mins[t][0]): the same exact integers, the same fused multiply-adds, super-block by
+// super-block.
+template <class Block, int kTokens>
+HWY_INLINE void KTileTokens(const KTileBlock* tile, int64_t nb, const uint8_t* a, uint64_t a_stride,
+                            float* y, int64_t y_stride, int rows) {
+  constexpr int kMinLanes = kFifthBit<Block> ? 1 : 4;
   const Q8_KBlock* act[kTokens];
   for (int t = 0; t < kTokens; ++t) act[t] = reinterpret_cast<const Q8_KBlock*>(a + t * a_stride);
   __m512 sums[kTokens][8];
-  __m512 mins[kTokens][4];
+  __m512 mins[kTokens][kMinLanes];
   for (int t = 0; t < kTokens; ++t) {
     for (__m512& v : sums[t]) v = _mm512_setzero_ps();
     for (__m512& v : mins[t]) v = _mm512_setzero_ps();
   }
-  const __m512i low4 = _mm512_set1_epi8(0x0f);
   // Each token's sub-block sums (the reference's hadd of its 16-element sums), pair l as the
   // int16 halves of dword l, a super-block ahead, to be broadcast.
   alignas(16) int32_t sub_sums[2][kTokens][4];
@@ -146,26 +186,29 @@ HWY_INLINE void Q4_KTileTokens(const Q4_KTileBlock* tile, int64_t nb, const uint
   ahead(0);
   for (int64_t b = 0; b < nb; ++b) {
     if (b + 1 < nb) ahead(b + 1);
-    const Q4_KTileBlock& tb = tile[b];
+    const KTileBlock& tb = tile[b];
     __m512 d[kTokens];
-    for (int t = 0; t < kTokens; ++t)
+    for (int t = 0; t < kTokens; ++t) {
       d[t] = _mm512_mul_ps(_mm512_set1_ps(act[t][b].d), _mm512_load_ps(tb.d));
-      // Unrolled whole: with i as a run-time index the sums live on the stack.
+    }
+    // Unrolled whole: with i as a run-time index the sums live on the stack.
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
       __m512i lane[kTokens];
       for (__m512i& v : lane) v = _mm512_load_si512(tb.start[i]);
+      const __m512i high =
+          kFifthBit<Block> ? _mm512_load_si512(tb.high[i]) : _mm512_setzero_si512();
 #pragma GCC unroll 4
       for (int h = 0; h < 4; ++h) {
-        const __m512i packed = _mm512_load_si512(tb.quants[h][i]);
-        const __m512i lo = _mm512_and_si512(packed, low4);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low4);
+        __m512i lo, hi;
+        LaneQuants<Block>(_mm512_load_si512(tb.quants[h][i]), high, h, lo, hi);
         const __m512i scale = _mm512_load_si512(tb.scales[h]);
         for (int t = 0; t < kTokens; ++t) {
           // Sub-block 2h + 1's four-sum (below 2^15 in magnitude) in the high int16 of each
           // lane, then sub-block 2h's against the unsigned activations added below it: at
-          // least 0 and below 2^14, so no borrow reaches the high half. The tile's start takes
-          // the 128 * scale * quants that the unsigned activations add back off.
+          // least 0 and below 2^15 (4 * 31 * 255), so no borrow reaches the high half. The
+          // tile's start takes the 128 * scale * quants that the unsigned activations add
+          // back off.
           const __m512i four_hi = vnni::DotBytesBroadcast(_mm512_setzero_si512(), hi,
                                                           act[t][b].qs + 64 * h + 32 + 4 * i);
           const __m512i both = vnni::DotBytes(_mm512_slli_epi32(four_hi, 16),
@@ -180,59 +223,84 @@ HWY_INLINE void Q4_KTileTokens(const Q4_KTileBlock* tile, int64_t nb, const uint
     const __m512 dmin_w = _mm512_load_ps(tb.dmin);
     for (int t = 0; t < kTokens; ++t) {
       const __m512 dmin = _mm512_mul_ps(_mm512_set1_ps(-act[t][b].d), dmin_w);
+      // Lane pair l: mins 2l and 2l + 1 against sub-block sums 2l and 2l + 1.
+      __m512i four[4];
       for (int l = 0; l < 4; ++l) {
-        const __m512i four = vnni::DotPairs(_mm512_setzero_si512(), _mm512_load_si512(tb.mins[l]),
-                                            BroadcastInt32(&sub_sums[b & 1][t][l]));
-        mins[t][l] = _mm512_fmadd_ps(dmin, ToFloats(four), mins[t][l]);
+        four[l] = vnni::DotPairs(_mm512_setzero_si512(), _mm512_load_si512(tb.mins[l]),
+                                 BroadcastInt32(&sub_sums[b & 1][t][l]));
+      }
+      if constexpr (kFifthBit<Block>) {
+        // Q5_K: the four lanes' exact integer total, one fused multiply-add.
+        const __m512i total = _mm512_add_epi32(_mm512_add_epi32(four[0], four[1]),
+                                               _mm512_add_epi32(four[2], four[3]));
+        mins[t][0] = _mm512_fmadd_ps(dmin, ToFloats(total), mins[t][0]);
+      } else {
+        for (int l = 0; l < 4; ++l)
+          mins[t][l] = _mm512_fmadd_ps(dmin, ToFloats(four[l]), mins[t][l]);
       }
     }
   }
   const __mmask16 stored = static_cast<__mmask16>((1u << rows) - 1);
   for (int t = 0; t < kTokens; ++t) {
-    // hsum_float_8's order over the lanes i, then the four min lanes as DotRows adds them.
+    // hsum_float_8's order over the lanes i, then the min term as DotRows adds it.
     __m512 half[4];
     for (int i = 0; i < 4; ++i) half[i] = _mm512_add_ps(sums[t][i + 4], sums[t][i]);
     const __m512 lanes =
         _mm512_add_ps(_mm512_add_ps(half[0], half[2]), _mm512_add_ps(half[1], half[3]));
-    const __m512 min_total =
-        _mm512_add_ps(_mm512_add_ps(mins[t][0], mins[t][2]), _mm512_add_ps(mins[t][1], mins[t][3]));
+    __m512 min_total = mins[t][0];
+    if constexpr (!kFifthBit<Block>) {
+      min_total = _mm512_add_ps(_mm512_add_ps(mins[t][0], mins[t][2]),
+                                _mm512_add_ps(mins[t][1], mins[t][3]));
+    }
     _mm512_mask_storeu_ps(y + t * y_stride, stored, _mm512_add_ps(lanes, min_total));
   }
 }
 #endif  // WICK_ROW_TILES
 
-}  // namespace
-
-void TileQ4_KQ8_KImpl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
-                      int tokens, int64_t k, float* y, int64_t y_stride) {
+template <class Block>
+void KTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride, int tokens,
+           int64_t k, float* y, int64_t y_stride,
+           float (*one_row)(const void*, const void*, int64_t)) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(a);
 #ifdef WICK_ROW_TILES
+  (void)one_row;
   const int64_t nb = k / static_cast<int64_t>(kQK_K);
   // Grown once per thread to the longest row it meets.
-  thread_local std::vector<Q4_KTileBlock> tile;
+  thread_local std::vector<KTileBlock> tile;
   if (tile.size() < static_cast<size_t>(nb)) tile.resize(static_cast<size_t>(nb));
   for (int r0 = 0; r0 < rows; r0 += kTileRows) {
     const int count = std::min(kTileRows, rows - r0);
-    TransposeQ4_K(wb + r0 * w_stride, w_stride, count, nb, tile.data());
+    TransposeK<Block>(wb + r0 * w_stride, w_stride, count, nb, tile.data());
     int t = 0;
     for (; t + 2 <= tokens; t += 2) {
-      Q4_KTileTokens<2>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
-                        y_stride, count);
+      KTileTokens<Block, 2>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
+                            y_stride, count);
     }
     if (t < tokens) {
-      Q4_KTileTokens<1>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
-                        y_stride, count);
+      KTileTokens<Block, 1>(tile.data(), nb, ab + t * a_stride, a_stride, y + t * y_stride + r0,
+                            y_stride, count);
     }
   }
 #else
   // Not called where LanesTileMinTokens is 0; correct anyway, one dot at a time.
   for (int t = 0; t < tokens; ++t) {
     for (int r = 0; r < rows; ++r) {
-      y[t * y_stride + r] = simd::DotQ4_KQ8_K(wb + r * w_stride, ab + t * a_stride, k);
+      y[t * y_stride + r] = one_row(wb + r * w_stride, ab + t * a_stride, k);
     }
   }
 #endif
+}
+
+}  // namespace
+
+void TileQ4_KQ8_KImpl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                      int tokens, int64_t k, float* y, int64_t y_stride) {
+  KTile<Q4_KBlock>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride, simd::DotQ4_KQ8_K);
+}
+void TileQ5_KQ8_KImpl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                      int tokens, int64_t k, float* y, int64_t y_stride) {
+  KTile<Q5_KBlock>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride, simd::DotQ5_KQ8_K);
 }
 
 }  // namespace wick::kernels::HWY_NAMESPACE
@@ -242,10 +310,15 @@ HWY_AFTER_NAMESPACE();
 namespace wick::kernels::simd {
 
 HWY_EXPORT(TileQ4_KQ8_KImpl);
+HWY_EXPORT(TileQ5_KQ8_KImpl);
 
 void TileQ4_KQ8_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                   int tokens, int64_t k, float* y, int64_t y_stride) {
   HWY_DYNAMIC_DISPATCH(TileQ4_KQ8_KImpl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void TileQ5_KQ8_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                  int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(TileQ5_KQ8_KImpl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 }
 
 }  // namespace wick::kernels::simd
