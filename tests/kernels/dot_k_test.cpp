@@ -427,9 +427,12 @@ TEST(DotKOrderTest, TilesMatchOneRowOnEveryTarget) {
     const KFormat& format;
     void (*tile)(const void*, uint64_t, int, const void*, uint64_t, int, int64_t, float*, int64_t);
   };
-  const Tile tiles[] = {{kFormats[2], simd::TileQ4_KQ8_K}, {kFormats[3], simd::TileQ5_KQ8_K}};
+  const Tile tiles[] = {{kFormats[2], simd::TileQ4_KQ8_K},
+                        {kFormats[3], simd::TileQ5_KQ8_K},
+                        {kFormats[4], simd::TileQ6_KQ8_K}};
   ASSERT_STREQ(tiles[0].format.name, "Q4_K");
   ASSERT_STREQ(tiles[1].format.name, "Q5_K");
+  ASSERT_STREQ(tiles[2].format.name, "Q6_K");
   constexpr int kRows = 21;  // a whole tile of 16 and a part of 5
   constexpr int kTokens = 5;
   constexpr int64_t kYStride = kRows + 3;
@@ -447,7 +450,7 @@ TEST(DotKOrderTest, TilesMatchOneRowOnEveryTarget) {
         if (r == 4) {
           row.assign(row_bytes, 0xFF);
           SetF16(row, f.block_bytes, f.d_offset, 0.5f);
-          SetF16(row, f.block_bytes, f.dmin_offset, 0.25f);
+          if (f.dmin_offset != kNoMin) SetF16(row, f.block_bytes, f.dmin_offset, 0.25f);
         }
         w.insert(w.end(), row.begin(), row.end());
       }

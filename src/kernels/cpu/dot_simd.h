@@ -120,8 +120,10 @@ void QuantizeQ8_K(const float* src, void* dst, int64_t n);
 // for steps of at least LanesTileMinTokens() tokens.
 void TileQ4_KQ8_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                   int tokens, int64_t k, float* y, int64_t y_stride);
-// The same for Q5_K, each result DotQ5_KQ8_K's bits.
+// The same for Q5_K and Q6_K, each result their one-row dot's bits.
 void TileQ5_KQ8_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                  int tokens, int64_t k, float* y, int64_t y_stride);
+void TileQ6_KQ8_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                   int tokens, int64_t k, float* y, int64_t y_stride);
 
 }  // namespace wick::kernels::simd

@@ -129,7 +129,9 @@ constexpr std::array kKernels = {
            .quantize_input = simd::QuantizeQ8_K,
            .dot = simd::DotQ6_KQ8_K,
            .dot_tokens = simd::DotQ6_KQ8_KTokens,
-           .tokens_per_call = simd::DotKTokensPerCall}},
+           .tokens_per_call = simd::DotKTokensPerCall,
+           .tokens_tile = simd::TileQ6_KQ8_K,
+           .tokens_tile_min = simd::LanesTileMinTokens}},
 };
 
 constexpr VecDotKernel kQ4_0Lanes{.dot_type = DType::kQ8_0,
