@@ -272,10 +272,7 @@ HWY_INLINE void KTileTokens(const KTileBlock<Block>* tile, int64_t nb, const uin
   const __mmask16 stored = static_cast<__mmask16>((1u << rows) - 1);
   for (int t = 0; t < kTokens; ++t) {
     // hsum_float_8's order over the lanes i, then the min term as DotRows adds it.
-    __m512 half[4];
-    for (int i = 0; i < 4; ++i) half[i] = _mm512_add_ps(sums[t][i + 4], sums[t][i]);
-    const __m512 lanes =
-        _mm512_add_ps(_mm512_add_ps(half[0], half[2]), _mm512_add_ps(half[1], half[3]));
+    const __m512 lanes = tile_x86::SumLanes8(sums[t]);
     __m512 min_total = mins[t][0];
     if constexpr (!kFifthBit<Block>) {
       min_total = _mm512_add_ps(_mm512_add_ps(mins[t][0], mins[t][2]),
@@ -452,11 +449,7 @@ HWY_INLINE void Q6_KTileTokens(const Q6_KTileBlock* tile, int64_t nb, const uint
   }
   const __mmask16 stored = static_cast<__mmask16>((1u << rows) - 1);
   for (int t = 0; t < kTokens; ++t) {
-    __m512 half[4];
-    for (int i = 0; i < 4; ++i) half[i] = _mm512_add_ps(sums[t][i + 4], sums[t][i]);
-    _mm512_mask_storeu_ps(
-        y + t * y_stride, stored,
-        _mm512_add_ps(_mm512_add_ps(half[0], half[2]), _mm512_add_ps(half[1], half[3])));
+    _mm512_mask_storeu_ps(y + t * y_stride, stored, tile_x86::SumLanes8(sums[t]));
   }
 }
 #endif  // WICK_ROW_TILES

@@ -183,10 +183,7 @@ HWY_INLINE void TileTokens(const TileBlock* tile, int64_t nb, const uint8_t* a, 
   }
   const __mmask16 stored = static_cast<__mmask16>((1u << rows) - 1);
   for (int t = 0; t < kTokens; ++t) {
-    // hsum_float_8's order over the lanes j (SumLanes8): j + 4 onto j, then (0 + 2) + (1 + 3).
-    __m512 half[4];
-    for (int j = 0; j < 4; ++j) half[j] = _mm512_add_ps(acc[t][j + 4], acc[t][j]);
-    __m512 sum = _mm512_add_ps(_mm512_add_ps(half[0], half[2]), _mm512_add_ps(half[1], half[3]));
+    __m512 sum = tile_x86::SumLanes8(acc[t]);
     if constexpr (F::kMins) sum = _mm512_add_ps(sum, mins[t]);
     _mm512_mask_storeu_ps(y + t * y_stride, stored, sum);
   }
