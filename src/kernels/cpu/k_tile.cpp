@@ -35,10 +35,10 @@ HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace {
 
+#ifdef WICK_ROW_TILES
 template <class Block>
 constexpr bool kFifthBit = std::is_same_v<Block, Q5_KBlock>;
 
-#ifdef WICK_ROW_TILES
 using tile_x86::BroadcastInt32;
 using tile_x86::kTileRows;
 using tile_x86::ToFloats;
