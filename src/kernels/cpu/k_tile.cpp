@@ -28,8 +28,9 @@
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/k_scales.h"
-#include "kernels/cpu/tile_x86-inl.h"   // per target: after highway.h
-#include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
+#include "kernels/cpu/k_tile_avx2-inl.h"  // per target: after highway.h
+#include "kernels/cpu/tile_x86-inl.h"     // per target: after highway.h
+#include "kernels/cpu/vnni_evex-inl.h"    // per target: after highway.h
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
@@ -509,8 +510,11 @@ void KTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a
                             y_stride, count);
     }
   }
+#elif defined(WICK_ROW_TILES8)
+  (void)one_row;
+  k_tile_avx2::KTile8<Block>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 #else
-  // Not called where LanesTileMinTokens is 0; correct anyway, one dot at a time.
+  // Not called where KTileMinTokens is 0; correct anyway, one dot at a time.
   for (int t = 0; t < tokens; ++t) {
     for (int r = 0; r < rows; ++r) {
       y[t * y_stride + r] = one_row(wb + r * w_stride, ab + t * a_stride, k);
@@ -520,6 +524,23 @@ void KTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a
 }
 
 }  // namespace
+
+int KTileMinTokensImpl() {
+#if defined(WICK_ROW_TILES)
+  return tile_x86::kTileMinTokens;
+#elif defined(WICK_ROW_TILES8)
+  return k_tile_avx2::kMinTokens;
+#else
+  return 0;
+#endif
+}
+int Q6_KTileMinTokensImpl() {
+#if defined(WICK_ROW_TILES)
+  return tile_x86::kTileMinTokens;
+#else
+  return 0;
+#endif
+}
 
 void TileQ6_KQ8_KImpl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                       int tokens, int64_t k, float* y, int64_t y_stride) {
@@ -540,9 +561,18 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace wick::kernels::simd {
 
+HWY_EXPORT(KTileMinTokensImpl);
+HWY_EXPORT(Q6_KTileMinTokensImpl);
 HWY_EXPORT(TileQ4_KQ8_KImpl);
 HWY_EXPORT(TileQ5_KQ8_KImpl);
 HWY_EXPORT(TileQ6_KQ8_KImpl);
+
+int KTileMinTokens() {
+  return HWY_DYNAMIC_DISPATCH(KTileMinTokensImpl)();
+}
+int Q6_KTileMinTokens() {
+  return HWY_DYNAMIC_DISPATCH(Q6_KTileMinTokensImpl)();
+}
 
 void TileQ4_KQ8_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                   int tokens, int64_t k, float* y, int64_t y_stride) {

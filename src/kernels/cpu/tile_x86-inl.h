@@ -1,7 +1,9 @@
 // Helpers of the transposed row tiles (lanes_tile.cpp, k_tile.cpp): a prompt's matmul with up
 // to 16 weight rows transposed so that lane r of every 512-bit vector holds row r, for
-// Highway's AVX3_DL target (AVX-512 VNNI). Include it after <hwy/highway.h> in a file that
-// Highway's foreach_target.h re-includes; WICK_ROW_TILES says whether this target has them.
+// Highway's AVX3_DL target (AVX-512 VNNI), or 8 rows in 256-bit vectors for its AVX2 target
+// (k_tile_avx2-inl.h). Include it after <hwy/highway.h> in a file that Highway's
+// foreach_target.h re-includes; WICK_ROW_TILES says whether this target has the 16-row tiles,
+// WICK_ROW_TILES8 the 8-row ones.
 #if defined(WICK_KERNELS_CPU_TILE_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef WICK_KERNELS_CPU_TILE_X86_INL_H_
 #undef WICK_KERNELS_CPU_TILE_X86_INL_H_
@@ -16,19 +18,13 @@
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
 
 #undef WICK_ROW_TILES
-#ifdef WICK_VNNI_EVEX
-#define WICK_ROW_TILES 1
+#undef WICK_ROW_TILES8
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 #include <immintrin.h>
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace tile_x86 {
-
-constexpr int kTileRows = 16;
-// Fewer tokens than this take the row kernels, which need no transposition. One thread, Q8_0,
-// 2048 x 2048, cycles a token-block (row kernels, tile): 2 tokens 22.0, 25.2; 4 tokens 18.2,
-// 17.7; 8 tokens 17.0, 12.9; 16 tokens 16.9, 11.1.
-constexpr int kTileMinTokens = 4;
 
 // out[j] lane r = 32-bit unit j of q[r], for eight rows.
 HWY_INLINE void Transpose8x8(const __m256i* q, __m256i* out) {
@@ -51,6 +47,28 @@ HWY_INLINE void Transpose8x8(const __m256i* q, __m256i* out) {
     out[j + 4] = _mm256_permute2x128_si256(quads[j], quads[4 + j], 0x31);
   }
 }
+
+}  // namespace tile_x86
+}  // namespace wick::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+#endif  // AVX2 and up
+
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX2
+#define WICK_ROW_TILES8 1
+#endif
+
+#ifdef WICK_VNNI_EVEX
+#define WICK_ROW_TILES 1
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace tile_x86 {
+
+constexpr int kTileRows = 16;
+// Fewer tokens than this take the row kernels, which need no transposition. One thread, Q8_0,
+// 2048 x 2048, cycles a token-block (row kernels, tile): 2 tokens 22.0, 25.2; 4 tokens 18.2,
+// 17.7; 8 tokens 17.0, 12.9; 16 tokens 16.9, 11.1.
+constexpr int kTileMinTokens = 4;
 
 // p's int32 in all sixteen lanes, loaded as such: from a value stored just before, the compiler
 // would otherwise extract and broadcast it in registers, two shuffles a multiply-add.

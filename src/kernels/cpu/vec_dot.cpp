@@ -115,7 +115,7 @@ constexpr std::array kKernels = {
            .dot_tokens = simd::DotQ4_KQ8_KTokens,
            .tokens_per_call = simd::DotKTokensPerCall,
            .tokens_tile = simd::TileQ4_KQ8_K,
-           .tokens_tile_min = simd::LanesTileMinTokens}},
+           .tokens_tile_min = simd::KTileMinTokens}},
     Entry{DType::kQ5_K,
           {.dot_type = DType::kQ8_K,
            .quantize_input = simd::QuantizeQ8_K,
@@ -123,7 +123,7 @@ constexpr std::array kKernels = {
            .dot_tokens = simd::DotQ5_KQ8_KTokens,
            .tokens_per_call = simd::DotKTokensPerCall,
            .tokens_tile = simd::TileQ5_KQ8_K,
-           .tokens_tile_min = simd::LanesTileMinTokens}},
+           .tokens_tile_min = simd::KTileMinTokens}},
     Entry{DType::kQ6_K,
           {.dot_type = DType::kQ8_K,
            .quantize_input = simd::QuantizeQ8_K,
@@ -131,7 +131,7 @@ constexpr std::array kKernels = {
            .dot_tokens = simd::DotQ6_KQ8_KTokens,
            .tokens_per_call = simd::DotKTokensPerCall,
            .tokens_tile = simd::TileQ6_KQ8_K,
-           .tokens_tile_min = simd::LanesTileMinTokens}},
+           .tokens_tile_min = simd::Q6_KTileMinTokens}},
 };
 
 constexpr VecDotKernel kQ4_0Lanes{.dot_type = DType::kQ8_0,
