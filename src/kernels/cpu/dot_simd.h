@@ -117,10 +117,8 @@ float DotQ6_KQ8_K(const void* w, const void* a, int64_t n);
 void QuantizeQ8_K(const float* src, void* dst, int64_t n);
 // `rows` Q4_K weight rows (w_stride bytes apart) against `tokens` Q8_K activation rows
 // (a_stride bytes apart) into y[t * y_stride + r], each result DotQ4_KQ8_K's bits (k_tile.cpp),
-// for steps of at least KTileMinTokens() tokens (Q6_K: Q6_KTileMinTokens()); 0 says the
-// running target has no tile.
+// for steps of at least KTileMinTokens() tokens; 0 says the running target has no tile.
 int KTileMinTokens();
-int Q6_KTileMinTokens();
 void TileQ4_KQ8_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                   int tokens, int64_t k, float* y, int64_t y_stride);
 // The same for Q5_K and Q6_K, each result their one-row dot's bits.

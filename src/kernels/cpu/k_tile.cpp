@@ -457,9 +457,9 @@ HWY_INLINE void Q6_KTileTokens(const Q6_KTileBlock* tile, int64_t nb, const uint
 
 void TileQ6_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
               int tokens, int64_t k, float* y, int64_t y_stride) {
+#ifdef WICK_ROW_TILES
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(a);
-#ifdef WICK_ROW_TILES
   const int64_t nb = k / static_cast<int64_t>(kQK_K);
   thread_local std::vector<Q6_KTileBlock> tile;
   if (tile.size() < static_cast<size_t>(nb)) tile.resize(static_cast<size_t>(nb));
@@ -476,7 +476,11 @@ void TileQ6_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_
                         y_stride, count);
     }
   }
+#elif defined(WICK_ROW_TILES8)
+  k_tile_avx2::KTile8<Q6_KBlock>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 #else
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
   for (int t = 0; t < tokens; ++t) {
     for (int r = 0; r < rows; ++r) {
       y[t * y_stride + r] = simd::DotQ6_KQ8_K(wb + r * w_stride, ab + t * a_stride, k);
@@ -489,10 +493,10 @@ template <class Block>
 void KTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride, int tokens,
            int64_t k, float* y, int64_t y_stride,
            float (*one_row)(const void*, const void*, int64_t)) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* ab = static_cast<const uint8_t*>(a);
 #ifdef WICK_ROW_TILES
   (void)one_row;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
   const int64_t nb = k / static_cast<int64_t>(kQK_K);
   // Grown once per thread to the longest row it meets.
   thread_local std::vector<KTileBlock<Block>> tile;
@@ -515,6 +519,8 @@ void KTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a
   k_tile_avx2::KTile8<Block>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 #else
   // Not called where KTileMinTokens is 0; correct anyway, one dot at a time.
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
   for (int t = 0; t < tokens; ++t) {
     for (int r = 0; r < rows; ++r) {
       y[t * y_stride + r] = one_row(wb + r * w_stride, ab + t * a_stride, k);
@@ -530,13 +536,6 @@ int KTileMinTokensImpl() {
   return tile_x86::kTileMinTokens;
 #elif defined(WICK_ROW_TILES8)
   return k_tile_avx2::kMinTokens;
-#else
-  return 0;
-#endif
-}
-int Q6_KTileMinTokensImpl() {
-#if defined(WICK_ROW_TILES)
-  return tile_x86::kTileMinTokens;
 #else
   return 0;
 #endif
@@ -562,16 +561,12 @@ HWY_AFTER_NAMESPACE();
 namespace wick::kernels::simd {
 
 HWY_EXPORT(KTileMinTokensImpl);
-HWY_EXPORT(Q6_KTileMinTokensImpl);
 HWY_EXPORT(TileQ4_KQ8_KImpl);
 HWY_EXPORT(TileQ5_KQ8_KImpl);
 HWY_EXPORT(TileQ6_KQ8_KImpl);
 
 int KTileMinTokens() {
   return HWY_DYNAMIC_DISPATCH(KTileMinTokensImpl)();
-}
-int Q6_KTileMinTokens() {
-  return HWY_DYNAMIC_DISPATCH(Q6_KTileMinTokensImpl)();
 }
 
 void TileQ4_KQ8_K(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,

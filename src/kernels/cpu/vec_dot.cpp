@@ -131,7 +131,7 @@ constexpr std::array kKernels = {
            .dot_tokens = simd::DotQ6_KQ8_KTokens,
            .tokens_per_call = simd::DotKTokensPerCall,
            .tokens_tile = simd::TileQ6_KQ8_K,
-           .tokens_tile_min = simd::Q6_KTileMinTokens}},
+           .tokens_tile_min = simd::KTileMinTokens}},
 };
 
 constexpr VecDotKernel kQ4_0Lanes{.dot_type = DType::kQ8_0,
