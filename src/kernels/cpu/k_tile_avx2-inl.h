@@ -147,15 +147,13 @@ HWY_INLINE void RowScales(const Block& wb, int r, KTile8Block& tb) {
   tb.d[r] = F16ToF32ByTable(wb.d);
 }
 
-// One token's step of lane i in pair j: the unsigned activations against the signed quants,
-// read from the tile as the multiplies' memory operands.
-HWY_INLINE void LaneStep(__m256i& lane, const int32_t* even, const int32_t* odd,
-                         const int32_t* scale, __m256i act_even, __m256i act_odd) {
+// One token's step of lane i in pair j: the unsigned activations against the signed quants.
+HWY_INLINE void LaneStep(__m256i& lane, __m256i even, __m256i odd, __m256i scale, __m256i act_even,
+                         __m256i act_odd) {
   // Each pair sum is at most 2 * 255 * 32 in magnitude: both add exactly in int16.
   const __m256i both =
-      _mm256_add_epi16(_mm256_maddubs_epi16(act_even, *reinterpret_cast<const __m256i*>(even)),
-                       _mm256_maddubs_epi16(act_odd, *reinterpret_cast<const __m256i*>(odd)));
-  lane = _mm256_add_epi32(lane, _mm256_madd_epi16(both, *reinterpret_cast<const __m256i*>(scale)));
+      _mm256_add_epi16(_mm256_maddubs_epi16(act_even, even), _mm256_maddubs_epi16(act_odd, odd));
+  lane = _mm256_add_epi32(lane, _mm256_madd_epi16(both, scale));
   // Kept a running sum: GCC otherwise regroups a lane's adds into a tree after the loop and
   // parks every product on the stack until then.
   asm("" : "+x"(lane));
@@ -196,8 +194,9 @@ void Transpose8(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, KTile
         __m256i extra = _mm256_setzero_si256();
         const int r0 = kHalf * half;
         for (int j = 0; j < 4; ++j) {
-          LaneStep(extra, tb.quants[j][2 * i] + r0, tb.quants[j][2 * i + 1] + r0,
-                   tb.scales[j][i / 4] + r0, ones, ones);
+          LaneStep(extra, LoadHalf(tb.quants[j][2 * i], half),
+                   LoadHalf(tb.quants[j][2 * i + 1], half), LoadHalf(tb.scales[j][i / 4], half),
+                   ones, ones);
         }
         StoreHalf(tb.start[i], half,
                   _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(extra, 7)));
@@ -211,14 +210,6 @@ HWY_INLINE __m256i Broadcast8(const int32_t* p) {
   __m256i v;
   asm("vpbroadcastd %[p], %[v]" : [v] "=x"(v) : [p] "m"(*p));
   return v;
-}
-
-// Lane r of the result: the eight vectors' lanes r added as hsum_float_8 adds a row's eight
-// lanes (lane j + 4 onto lane j, then (0 + 2) + (1 + 3)).
-HWY_INLINE __m256 SumLanes8(const __m256* lanes) {
-  __m256 half[4];
-  for (int j = 0; j < 4; ++j) half[j] = _mm256_add_ps(lanes[j + 4], lanes[j]);
-  return _mm256_add_ps(_mm256_add_ps(half[0], half[2]), _mm256_add_ps(half[1], half[3]));
 }
 
 // A token's super-block as the kernel reads it: the quants as unsigned bytes (a + 128),
@@ -284,9 +275,9 @@ void KTile8Tokens(const KTile8Block* tile, int half, int64_t nb, const ArrangedB
       __m256i lane0 = LoadHalf(tb.start[i], half), lane1 = lane0, lane2 = lane0, lane3 = lane0;
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
-        const int32_t* even = tb.quants[j][2 * i] + r0;
-        const int32_t* odd = tb.quants[j][2 * i + 1] + r0;
-        const int32_t* scale = tb.scales[j][i / 4] + r0;
+        const __m256i even = LoadHalf(tb.quants[j][2 * i], half);
+        const __m256i odd = LoadHalf(tb.quants[j][2 * i + 1], half);
+        const __m256i scale = LoadHalf(tb.scales[j][i / 4], half);
         const auto step = [&](__m256i& lane, const ArrangedBlock* token) {
           LaneStep(lane, even, odd, scale, Broadcast8(&token->quants[j][2 * i]),
                    Broadcast8(&token->quants[j][2 * i + 1]));
@@ -329,7 +320,7 @@ void KTile8Tokens(const KTile8Block* tile, int half, int64_t nb, const ArrangedB
     __m256 lanes[8];
     for (int i = 0; i < 8; ++i) lanes[i] = _mm256_load_ps(sums[t][i]);
     // hsum_float_8's order over the lanes i, then the min term as DotRows adds it.
-    __m256 total = SumLanes8(lanes);
+    __m256 total = tile_x86::SumLanes8(lanes);
     if constexpr (kHasMins<Block>) {
       const __m256* m = mins[t];
       total = _mm256_add_ps(

@@ -48,6 +48,14 @@ HWY_INLINE void Transpose8x8(const __m256i* q, __m256i* out) {
   }
 }
 
+// Lane r of the result: the eight vectors' lanes r added as hsum_float_8 adds a row's eight
+// reference lanes (lane j + 4 onto lane j, then (0 + 2) + (1 + 3)).
+HWY_INLINE __m256 SumLanes8(const __m256* lanes) {
+  __m256 half[4];
+  for (int j = 0; j < 4; ++j) half[j] = _mm256_add_ps(lanes[j + 4], lanes[j]);
+  return _mm256_add_ps(_mm256_add_ps(half[0], half[2]), _mm256_add_ps(half[1], half[3]));
+}
+
 }  // namespace tile_x86
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -84,8 +92,7 @@ HWY_INLINE __m512 ToFloats(__m512i v) {
   return _mm512_maskz_cvtepi32_ps(static_cast<__mmask16>(0xffff), v);
 }
 
-// Lane r of the result: the eight vectors' lanes r added as hsum_float_8 adds a row's eight
-// reference lanes (lane j + 4 onto lane j, then (0 + 2) + (1 + 3)).
+// The same for 16 rows.
 HWY_INLINE __m512 SumLanes8(const __m512* lanes) {
   __m512 half[4];
   for (int j = 0; j < 4; ++j) half[j] = _mm512_add_ps(lanes[j + 4], lanes[j]);
