@@ -99,7 +99,9 @@ void LanesTileQ5_1(const void* w, uint64_t w_stride, int rows, const void* a, ui
                    int tokens, int64_t k, float* y, int64_t y_stride);
 void LanesTileQ8_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                    int tokens, int64_t k, float* y, int64_t y_stride);
-// The same for the Q4_0 rows llama.cpp repacks, each result DotQ4_0Q8_0's bits.
+// The same for the Q4_0 rows llama.cpp repacks, each result DotQ4_0Q8_0's bits, for steps of
+// at least TileQ4_0MinTokens() tokens.
+int TileQ4_0MinTokens();
 void TileQ4_0Q8_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                   int tokens, int64_t k, float* y, int64_t y_stride);
 float DotQ4_1Q8_1(const void* w, const void* a, int64_t n);

@@ -23,9 +23,10 @@
 
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
-#include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
-#include "kernels/cpu/tile_x86-inl.h"     // per target: after highway.h
-#include "kernels/cpu/vnni_evex-inl.h"    // per target: after highway.h
+#include "kernels/cpu/lanes_tile_avx2-inl.h"  // per target: after highway.h
+#include "kernels/cpu/ref_dot_x86-inl.h"      // per target: after highway.h
+#include "kernels/cpu/tile_x86-inl.h"         // per target: after highway.h
+#include "kernels/cpu/vnni_evex-inl.h"        // per target: after highway.h
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
@@ -47,19 +48,21 @@ struct TileFormat {
   static constexpr bool kWholeBlock = kWhole;
 };
 
-#ifdef WICK_VNNI_EVEX
+#if defined(WICK_VNNI_EVEX) || defined(WICK_ROW_TILES8)
 using ref_x86::F16Scale;
 using ref_x86::UnpackQ4_0;
 using ref_x86::UnpackQ4_1;
 using ref_x86::UnpackQ5_0;
 using ref_x86::UnpackQ5_1;
 using ref_x86::UnpackQ8_0;
+#endif
+#ifdef WICK_VNNI_EVEX
 using tile_x86::BroadcastInt32;
 using tile_x86::kTileMinTokens;
 using tile_x86::kTileRows;
 using tile_x86::ToFloats;
 using tile_x86::Transpose8x8;
-#else
+#elif !defined(WICK_ROW_TILES8)
 struct UnpackQ4_0 {};
 struct UnpackQ4_1 {};
 struct UnpackQ5_0 {};
@@ -280,7 +283,13 @@ void LanesTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64
     }
   }
 #else
-  // Not called where TileMinTokens is 0; correct anyway, one dot at a time.
+#ifdef WICK_ROW_TILES8
+  if constexpr (!F::kWholeBlock) {
+    lanes_tile_avx2::LanesTile8<F>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+    return;
+  }
+#endif
+  // Not called where the tile's min tokens are 0; correct anyway, one dot at a time.
   for (int t = 0; t < tokens; ++t) {
     for (int r = 0; r < rows; ++r) {
       y[t * y_stride + r] = F::kOne(wb + r * w_stride, ab + t * a_stride, k);
@@ -292,6 +301,15 @@ void LanesTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64
 }  // namespace
 
 int LanesTileMinTokensImpl() {
+#if defined(WICK_VNNI_EVEX)
+  return kTileMinTokens;
+#elif defined(WICK_ROW_TILES8)
+  return lanes_tile_avx2::kMinTokens;
+#else
+  return 0;
+#endif
+}
+int TileQ4_0MinTokensImpl() {
 #ifdef WICK_VNNI_EVEX
   return kTileMinTokens;
 #else
@@ -331,6 +349,7 @@ HWY_AFTER_NAMESPACE();
 namespace wick::kernels::simd {
 
 HWY_EXPORT(LanesTileMinTokensImpl);
+HWY_EXPORT(TileQ4_0MinTokensImpl);
 HWY_EXPORT(LanesTileQ4_0Impl);
 HWY_EXPORT(LanesTileQ4_1Impl);
 HWY_EXPORT(LanesTileQ5_0Impl);
@@ -340,6 +359,9 @@ HWY_EXPORT(TileQ4_0Q8_0Impl);
 
 int LanesTileMinTokens() {
   return HWY_DYNAMIC_DISPATCH(LanesTileMinTokensImpl)();
+}
+int TileQ4_0MinTokens() {
+  return HWY_DYNAMIC_DISPATCH(TileQ4_0MinTokensImpl)();
 }
 void LanesTileQ4_0(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                    int tokens, int64_t k, float* y, int64_t y_stride) {

@@ -59,7 +59,7 @@ constexpr std::array kKernels = {
            .dot_rows8_tokens = simd::DotQ4_0Q8_0X8Tokens,
            .tokens_per_call = simd::DotLegacyTokensPerCall,
            .tokens_tile = simd::TileQ4_0Q8_0,
-           .tokens_tile_min = simd::LanesTileMinTokens}},
+           .tokens_tile_min = simd::TileQ4_0MinTokens}},
     Entry{DType::kQ4_1,
           {.dot_type = DType::kQ8_1,
            .quantize_input = simd::QuantizeQ8_1,
