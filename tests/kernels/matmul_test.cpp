@@ -93,34 +93,42 @@ TEST_P(MatmulTest, ForcedPathRowsDoNotDependOnTheBatch) {
   std::vector<uint8_t> w(static_cast<size_t>(n) * w_row);
   for (int64_t r = 0; r < n; ++r) traits->quantize(w_f32.data() + r * k, w.data() + r * w_row, k);
   std::vector<float> x = Random(static_cast<size_t>(m * k), 4);
-  for (MatmulPath path : {MatmulPath::kDot, MatmulPath::kGemm}) {
-    auto run = [&](int64_t first, int64_t rows) {
-      std::vector<float> y(static_cast<size_t>(rows * n), NAN);
-      Status st = Matmul({.w = w.data(),
-                          .w_type = type,
-                          .n = n,
-                          .k = k,
-                          .x = x.data() + first * k,
-                          .m = rows,
-                          .y = y.data(),
-                          .path = path},
-                         pool, scratch);
-      EXPECT_TRUE(st.ok());
-      return y;
-    };
-    const std::vector<float> all = run(0, m);
-    const std::vector<float> head = run(0, 16);
-    const std::vector<float> tail = run(16, m - 16);
-    for (int64_t i = 0; i < m; ++i) {
-      const std::vector<float> alone = run(i, 1);
-      const std::vector<float>& part = i < 16 ? head : tail;
-      const int64_t pi = i < 16 ? i : i - 16;
-      for (int64_t r = 0; r < n; ++r) {
-        ASSERT_EQ(all[i * n + r], alone[r]) << "path " << static_cast<int>(path) << " row " << i;
-        ASSERT_EQ(all[i * n + r], part[pi * n + r]) << "path " << static_cast<int>(path);
+  // Every target: a step of 37 tokens takes the prompt tiles where the target has them (16
+  // rows of AVX-512 VNNI, two vectors of 8 on AVX2), 16 takes them or not, 1 never does.
+  for (const SimdTarget& target : RunnableSimdTargets()) {
+    ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+    for (MatmulPath path : {MatmulPath::kDot, MatmulPath::kGemm}) {
+      auto run = [&](int64_t first, int64_t rows) {
+        std::vector<float> y(static_cast<size_t>(rows * n), NAN);
+        Status st = Matmul({.w = w.data(),
+                            .w_type = type,
+                            .n = n,
+                            .k = k,
+                            .x = x.data() + first * k,
+                            .m = rows,
+                            .y = y.data(),
+                            .path = path},
+                           pool, scratch);
+        EXPECT_TRUE(st.ok());
+        return y;
+      };
+      const std::vector<float> all = run(0, m);
+      const std::vector<float> head = run(0, 16);
+      const std::vector<float> tail = run(16, m - 16);
+      for (int64_t i = 0; i < m; ++i) {
+        const std::vector<float> alone = run(i, 1);
+        const std::vector<float>& part = i < 16 ? head : tail;
+        const int64_t pi = i < 16 ? i : i - 16;
+        for (int64_t r = 0; r < n; ++r) {
+          ASSERT_EQ(all[i * n + r], alone[r])
+              << target.name << " path " << static_cast<int>(path) << " row " << i;
+          ASSERT_EQ(all[i * n + r], part[pi * n + r])
+              << target.name << " path " << static_cast<int>(path);
+        }
       }
     }
   }
+  ASSERT_TRUE(ForceSimdTarget("auto").ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTest,
