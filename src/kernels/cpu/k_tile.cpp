@@ -12,7 +12,8 @@
 // the int16 halves of each lane and scaled together by one vpdpwssd, as the row kernel does.
 // Q5_K's fifth bits of lane i's elements are likewise one dword of its qh (bit s for
 // sub-block s).
-// Highway compiles this file once per SIMD target; only AVX3_DL has the tile.
+// Highway compiles this file once per SIMD target: AVX3_DL has these tiles, AVX2 the 8-lane
+// ones of k_tile_avx2-inl.h, the others none (see KTileMinTokens).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/k_tile.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep

@@ -10,8 +10,8 @@
 // block's 16 scale products are one vector product per token, and a token's four activations
 // come as the instruction's broadcast operand. The transposed tile (640 bytes a block) stays in
 // L2 while every token passes over it.
-// Highway compiles this file once per SIMD target; only AVX3_DL has the tile (see
-// LanesTileMinTokens).
+// Highway compiles this file once per SIMD target: AVX3_DL has these tiles, AVX2 the 8-lane
+// ones of lanes_tile_avx2-inl.h, the others none (see LanesTileMinTokens).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/lanes_tile.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
