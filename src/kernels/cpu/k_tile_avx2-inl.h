@@ -192,7 +192,6 @@ void Transpose8(const uint8_t* w, uint64_t w_stride, int rows, int64_t nb, KTile
     for (int i = 0; i < 8; ++i) {
       for (int half = 0; half < 2; ++half) {
         __m256i extra = _mm256_setzero_si256();
-        const int r0 = kHalf * half;
         for (int j = 0; j < 4; ++j) {
           LaneStep(extra, LoadHalf(tb.quants[j][2 * i], half),
                    LoadHalf(tb.quants[j][2 * i + 1], half), LoadHalf(tb.scales[j][i / 4], half),

@@ -1,9 +1,9 @@
 // Helpers of the transposed row tiles (lanes_tile.cpp, k_tile.cpp): a prompt's matmul with up
 // to 16 weight rows transposed so that lane r of every 512-bit vector holds row r, for
-// Highway's AVX3_DL target (AVX-512 VNNI), or 8 rows in 256-bit vectors for its AVX2 target
-// (k_tile_avx2-inl.h). Include it after <hwy/highway.h> in a file that Highway's
-// foreach_target.h re-includes; WICK_ROW_TILES says whether this target has the 16-row tiles,
-// WICK_ROW_TILES8 the 8-row ones.
+// Highway's AVX3_DL target (AVX-512 VNNI), or as two 256-bit vectors of 8 for its AVX2 target
+// (k_tile_avx2-inl.h, lanes_tile_avx2-inl.h). Include it after <hwy/highway.h> in a file that
+// Highway's foreach_target.h re-includes; WICK_ROW_TILES says whether this target has the 16-row
+// tiles, WICK_ROW_TILES8 the 8-row ones.
 #if defined(WICK_KERNELS_CPU_TILE_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef WICK_KERNELS_CPU_TILE_X86_INL_H_
 #undef WICK_KERNELS_CPU_TILE_X86_INL_H_
