@@ -49,11 +49,13 @@ HWY_INLINE void Transpose8x8(const __m256i* q, __m256i* out) {
 }
 
 // Lane r of the result: the eight vectors' lanes r added as hsum_float_8 adds a row's eight
-// reference lanes (lane j + 4 onto lane j, then (0 + 2) + (1 + 3)).
-HWY_INLINE __m256 SumLanes8(const __m256* lanes) {
-  __m256 half[4];
-  for (int j = 0; j < 4; ++j) half[j] = _mm256_add_ps(lanes[j + 4], lanes[j]);
-  return _mm256_add_ps(_mm256_add_ps(half[0], half[2]), _mm256_add_ps(half[1], half[3]));
+// reference lanes (lane j + 4 onto lane j, then (0 + 2) + (1 + 3)); V is __m256 (8 rows) or
+// __m512 (16), whose + is the vector add.
+template <class V>
+HWY_INLINE V SumLanes8(const V* lanes) {
+  V half[4];
+  for (int j = 0; j < 4; ++j) half[j] = lanes[j + 4] + lanes[j];
+  return (half[0] + half[2]) + (half[1] + half[3]);
 }
 
 }  // namespace tile_x86
@@ -90,13 +92,6 @@ HWY_INLINE __m512i BroadcastInt32(const int32_t* p) {
 // from GCC 12 in its headers; the all-lanes mask compiles to the same instruction.)
 HWY_INLINE __m512 ToFloats(__m512i v) {
   return _mm512_maskz_cvtepi32_ps(static_cast<__mmask16>(0xffff), v);
-}
-
-// The same for 16 rows.
-HWY_INLINE __m512 SumLanes8(const __m512* lanes) {
-  __m512 half[4];
-  for (int j = 0; j < 4; ++j) half[j] = _mm512_add_ps(lanes[j + 4], lanes[j]);
-  return _mm512_add_ps(_mm512_add_ps(half[0], half[2]), _mm512_add_ps(half[1], half[3]));
 }
 
 }  // namespace tile_x86
