@@ -24,6 +24,9 @@ struct BenchOptions {
   std::string model;
   int64_t n_prompt = 512;
   int64_t n_gen = 128;
+  // Tokens already in the cache when each test starts (llama-bench's -d), one pass of every
+  // test per depth.
+  std::vector<int64_t> depths{0};
   int repetitions = 5;
   int threads = 0;
   DeviceOptions device;
@@ -41,9 +44,10 @@ struct BatchedResult {
 };
 
 struct TestResult {
-  std::string name;  // pp512, tg128
+  std::string name;  // pp512, tg128, tg128 @ d4096
   int64_t n_prompt = 0;
   int64_t n_gen = 0;
+  int64_t n_depth = 0;
   std::vector<double> samples_ns;
   std::vector<double> samples_ts;
   double avg_ts = 0, stddev_ts = 0;
@@ -108,11 +112,15 @@ int RunBench(const BenchOptions& opts) {
   if (opts.n_prompt < 0 || opts.n_gen < 0 || opts.repetitions < 1) {
     return ReportError("-p and -n must be >= 0 and -r >= 1");
   }
+  if (opts.depths.empty()) return ReportError("-d needs at least one depth");
   Result<std::unique_ptr<LoadedModel>> loaded = LoadedModel::Load(opts.model);
   if (!loaded.ok()) return ReportError(loaded.error().message());
   LoadedModel& m = **loaded;
   const ModelFacts facts = Describe(m);
-  const int64_t n_ctx = std::max<int64_t>({opts.n_prompt, opts.n_gen, 1});
+  const int64_t max_depth = *std::max_element(opts.depths.begin(), opts.depths.end());
+  const int64_t n_ctx = max_depth + std::max<int64_t>({opts.n_prompt, opts.n_gen, 1});
+  // The depth is filled in llama-bench's default micro-batches.
+  const int64_t fill_batch = std::min<int64_t>(max_depth, 512);
   const int max_parallel =
       opts.parallel.empty() ? 0 : *std::max_element(opts.parallel.begin(), opts.parallel.end());
   const int64_t parallel_ctx = opts.parallel_prompt + opts.parallel_gen;
@@ -121,7 +129,8 @@ int RunBench(const BenchOptions& opts) {
       opts.device, m.model,
       {.threads = opts.threads,
        .n_ctx = n_ctx + (max_parallel > 0 ? parallel_ctx * max_parallel : 0),
-       .max_batch_tokens = std::max<int64_t>({opts.n_prompt, opts.parallel_prompt, max_parallel})});
+       .max_batch_tokens =
+           std::max<int64_t>({opts.n_prompt, opts.parallel_prompt, max_parallel, fill_batch})});
   if (!devices.ok()) return ReportError(devices.error().message());
   LogDevice(*devices);
   Result<model::KvCache> cache = m.model.NewCache(n_ctx);
@@ -131,24 +140,29 @@ int RunBench(const BenchOptions& opts) {
   std::mt19937 rng(42);
 
   std::vector<TestResult> results;
-  if (opts.n_prompt > 0) {
-    TestResult& r = results.emplace_back();
-    r.name = fmt::format("pp{}", opts.n_prompt);
-    r.n_prompt = opts.n_prompt;
-  }
-  if (opts.n_gen > 0) {
-    TestResult& r = results.emplace_back();
-    r.name = fmt::format("tg{}", opts.n_gen);
-    r.n_gen = opts.n_gen;
+  for (int64_t depth : opts.depths) {
+    const std::string at = depth > 0 ? fmt::format(" @ d{}", depth) : "";
+    if (opts.n_prompt > 0) {
+      TestResult& r = results.emplace_back();
+      r.name = fmt::format("pp{}{}", opts.n_prompt, at);
+      r.n_prompt = opts.n_prompt;
+      r.n_depth = depth;
+    }
+    if (opts.n_gen > 0) {
+      TestResult& r = results.emplace_back();
+      r.name = fmt::format("tg{}{}", opts.n_gen, at);
+      r.n_gen = opts.n_gen;
+      r.n_depth = depth;
+    }
   }
   for (TestResult& r : results) {
+    const engine::ForwardRunShape shape{
+        .n_prompt = r.n_prompt, .n_gen = r.n_gen, .n_depth = r.n_depth, .fill_batch = fill_batch};
     // A warm-up run pages the weights in and sizes every buffer.
-    Result<double> warm =
-        engine::TimeForwardRun(m.model, backend, *cache, logits, rng, r.n_prompt, r.n_gen);
+    Result<double> warm = engine::TimeForwardRun(m.model, backend, *cache, logits, rng, shape);
     if (!warm.ok()) return ReportError(warm.error().message());
     for (int i = 0; i < opts.repetitions; ++i) {
-      Result<double> ns =
-          engine::TimeForwardRun(m.model, backend, *cache, logits, rng, r.n_prompt, r.n_gen);
+      Result<double> ns = engine::TimeForwardRun(m.model, backend, *cache, logits, rng, shape);
       if (!ns.ok()) return ReportError(ns.error().message());
       r.samples_ns.push_back(*ns);
       r.samples_ts.push_back(1e9 * static_cast<double>(r.n_prompt + r.n_gen) / *ns);
@@ -194,6 +208,7 @@ int RunBench(const BenchOptions& opts) {
                           {"type_v", "f16"},
                           {"n_prompt", r.n_prompt},
                           {"n_gen", r.n_gen},
+                          {"n_depth", r.n_depth},
                           {"avg_ns", static_cast<uint64_t>(avg_ns)},
                           {"avg_ts", r.avg_ts},
                           {"stddev_ts", r.stddev_ts},
@@ -263,6 +278,10 @@ void RegisterBench(CLI::App& app, CommandRunner& runner) {
       ->required();
   cmd->add_option("-p,--n-prompt", opts->n_prompt, "Prompt tokens per pp test (0: skip)");
   cmd->add_option("-n,--n-gen", opts->n_gen, "Generated tokens per tg test (0: skip)");
+  cmd->add_option("-d,--n-depth", opts->depths,
+                  "Tokens already in the KV cache when each test starts, e.g. 0,4096 (default 0)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test");
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
   AddDeviceOptions(*cmd, opts->device);

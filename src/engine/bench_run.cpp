@@ -7,17 +7,25 @@ namespace wick::engine {
 
 Result<double> TimeForwardRun(model::LlamaModel& model, model::Backend& backend,
                               model::KvCache& cache, std::vector<float>& logits, std::mt19937& rng,
-                              int64_t n_prompt, int64_t n_gen) {
+                              const ForwardRunShape& shape) {
   const int64_t n_vocab = model.hparams().n_vocab;
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(n_vocab - 1));
   cache.Clear();
+  std::vector<int32_t> tokens;
+  for (int64_t done = 0; done < shape.n_depth;) {
+    const int64_t n = std::min(std::max<int64_t>(shape.fill_batch, 1), shape.n_depth - done);
+    tokens.resize(static_cast<size_t>(n));
+    for (int32_t& t : tokens) t = token(rng);
+    WICK_RETURN_IF_ERROR(model.Forward(tokens, cache, backend, logits.data(), true));
+    done += n;
+  }
   const auto start = std::chrono::steady_clock::now();
-  if (n_prompt > 0) {
-    std::vector<int32_t> tokens(static_cast<size_t>(n_prompt));
+  if (shape.n_prompt > 0) {
+    tokens.resize(static_cast<size_t>(shape.n_prompt));
     for (int32_t& t : tokens) t = token(rng);
     WICK_RETURN_IF_ERROR(model.Forward(tokens, cache, backend, logits.data(), true));
   }
-  for (int64_t i = 0; i < n_gen; ++i) {
+  for (int64_t i = 0; i < shape.n_gen; ++i) {
     const int32_t t = token(rng);
     WICK_RETURN_IF_ERROR(model.Forward({&t, 1}, cache, backend, logits.data(), true));
   }

@@ -192,7 +192,8 @@ Result<json> Bench(Session& s, int n_prompt, int n_gen) {
   std::mt19937 rng(42);
   std::vector<float> logits(static_cast<size_t>(hp.n_vocab));
   const auto run = [&](int pp, int tg) {
-    return engine::TimeForwardRun(s.model, *s.backend, *s.cache, logits, rng, pp, tg);
+    return engine::TimeForwardRun(s.model, *s.backend, *s.cache, logits, rng,
+                                  {.n_prompt = pp, .n_gen = tg});
   };
   // A warm-up run sizes every buffer; then prefill and decode are timed separately, each from
   // an empty cache, as llama-bench times pp and tg.

@@ -68,6 +68,26 @@ TEST_F(BenchTest, JsonUsesLlamaBenchFieldNames) {
   EXPECT_GT(j[1]["weight_gbps"].get<double>(), 0.0);
 }
 
+TEST_F(BenchTest, DepthsRunEveryTestAfterThatManyCachedTokens) {
+  // 700 tokens fill the cache in two batches before each timed run.
+  testing::CommandResult r = RunWick({"bench", "-m", model_.string(), "-p", "16", "-n", "4", "-d",
+                                      "0,700", "-r", "1", "-t", "2", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u);
+  const int depths[] = {0, 0, 700, 700};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(j[i]["n_depth"], depths[i]);
+    EXPECT_EQ(j[i]["n_prompt"], i % 2 == 0 ? 16 : 0);
+    EXPECT_GT(j[i]["avg_ts"].get<double>(), 0.0);
+  }
+  r = RunWick({"bench", "-m", model_.string(), "-p", "8", "-n", "2", "-d", "40", "-r", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("pp8 @ d40"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tg2 @ d40"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("| pp8 |"), std::string::npos) << r.out;
+}
+
 TEST_F(BenchTest, BadInputIsAOneLineError) {
   testing::CommandResult r = RunWick({"bench", "-m", dir_.File("missing.gguf").string()});
   EXPECT_EQ(r.exit_code, 1);
