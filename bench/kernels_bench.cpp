@@ -99,10 +99,11 @@ constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ4
                             DType::kQ5_0, DType::kQ5_1, DType::kQ8_0, DType::kQ2_K, DType::kQ3_K,
                             DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
-// Llama-3-8B's attention shape (32 query heads, 8 KV heads, head_dim 128) over an f16
-// cache of `ctx` positions; `n_tokens` query tokens at the end of it (1 = decode).
-void RunAttention(benchmark::State& state, int64_t ctx, int64_t n_tokens) {
-  constexpr int kHeads = 32, kKvHeads = 8, kHeadDim = 128;
+// Llama-3-8B's attention shape (32 query heads, 8 KV heads, head_dim 128; Llama-3.2-1B's
+// with head_dim 64) over an f16 cache of `ctx` positions; `n_tokens` query tokens at the end
+// of it (1 = decode).
+void RunAttention(benchmark::State& state, int64_t ctx, int64_t n_tokens, int kHeadDim = 128) {
+  constexpr int kHeads = 32, kKvHeads = 8;
   const size_t cache = static_cast<size_t>(ctx) * kKvHeads * kHeadDim;
   std::vector<uint16_t> k(cache, F32ToF16(0.01f)), v(cache, F32ToF16(0.02f));
   std::vector<float> q(static_cast<size_t>(n_tokens) * kHeads * kHeadDim, 0.1f);
@@ -148,6 +149,14 @@ void RegisterAll() {
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
+  }
+  for (int64_t n_tokens : {int64_t{1}, int64_t{512}}) {
+    std::string name = std::string("Attention/hd64/ctx4096/") +
+                       (n_tokens == 1 ? "decode" : "prefill" + std::to_string(n_tokens));
+    benchmark::RegisterBenchmark(
+        name.c_str(), [n_tokens](benchmark::State& s) { RunAttention(s, 4096, n_tokens, 64); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   }
   for (DType type : kTypes) {
     for (int64_t n : {4096, 14336}) {

@@ -374,6 +374,61 @@ TEST_F(AttentionTest, F16CacheStaysNearTheF32Result) {
   EXPECT_GT(error, kF32Tolerance);  // it did read f16 values
 }
 
+// Where a target has kernels that take a block of cache positions at a time (x86 from AVX2
+// up), they keep the one-position kernels' products, slots and trees: the outputs' bits match,
+// for prompts and decode steps over every cache type and head size.
+TEST_F(AttentionTest, BlockKernelsGiveTheOnePositionBits) {
+  struct Case {
+    DType type;
+    int head_dim;
+    int64_t n_tokens, pos0;
+  };
+  std::vector<Case> cases;
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    for (int head_dim : {64, 96, 128}) {
+      for (int64_t n_tokens : {1, 3, 37}) {
+        for (int64_t pos0 : {0, 61, 700}) cases.push_back({type, head_dim, n_tokens, pos0});
+      }
+    }
+  }
+  cases.push_back({DType::kF16, 128, 1, 4095});
+  cases.push_back({DType::kF16, 256, 1, 300});
+  cases.push_back({DType::kF16, 80, 1, 1000});
+  cases.push_back({DType::kF32, 48, 5, 90});
+  ThreadPool pool(2);
+  auto run = [&](Problem& problem, size_t n) {
+    AttentionParams params = problem.Params();
+    EXPECT_TRUE(Attention(params, pool).ok());
+    std::vector<uint32_t> bits(n);
+    std::memcpy(bits.data(), params.out, n * sizeof(float));
+    return bits;
+  };
+  for (const SimdTarget& target : targets_) {
+    ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+    for (const Case& c : cases) {
+      for (int group : {1, 3, 4, 6}) {
+        Problem problem({.kv_type = c.type,
+                         .n_head = 2 * group,
+                         .n_head_kv = 2,
+                         .head_dim = c.head_dim,
+                         .n_tokens = c.n_tokens,
+                         .pos0 = c.pos0},
+                        seed_++);
+        const size_t n = static_cast<size_t>(c.n_tokens * 2 * group * c.head_dim);
+        UseOnePositionAttentionKernels(true);
+        const std::vector<uint32_t> want = run(problem, n);
+        UseOnePositionAttentionKernels(false);
+        const std::vector<uint32_t> got = run(problem, n);
+        size_t diff = 0;
+        while (diff < n && got[diff] == want[diff]) ++diff;
+        EXPECT_EQ(diff, n) << target.name << " " << NameOf(c.type) << " group " << group << " dim "
+                           << c.head_dim << " tokens " << c.n_tokens << " pos0 " << c.pos0
+                           << ": first difference at output " << diff;
+      }
+    }
+  }
+}
+
 TEST(AttentionErrorTest, InvalidParamsAreErrors) {
   ThreadPool pool(2);
   Problem problem({.n_head = 4, .n_head_kv = 2, .n_tokens = 3, .pos0 = 5}, 1);

@@ -34,11 +34,13 @@
 #include "kernels/cpu/ref_order.h"
 
 // clang-format off
+#include <hwy/cache_control.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 // A per-target header, so it must follow highway.h.
 #include <hwy/contrib/math/math-inl.h>
 #include "kernels/cpu/ref_exp-inl.h"
+#include "kernels/cpu/attention_x86-inl.h"
 // clang-format on
 
 // Shared by every per-target copy of the code below, so defined once.
@@ -61,6 +63,12 @@ constexpr int64_t kMaxScoreFloats = int64_t{1} << 20;
 
 // Largest head_dim a q8_0 cache supports (the query's blocks live on the stack).
 constexpr int kMaxHeadDim = 1024;
+
+// Cache rows read ahead of their conversion.
+constexpr int64_t kPrefetchRows = 32;
+
+// Set by tests: the one-position kernels everywhere, to compare with the block kernels.
+std::atomic<bool> one_position_kernels{false};
 
 // Bytes of one head's keys or values at one position.
 int64_t HeadBytes(DType kv_type, int head_dim) {
@@ -143,8 +151,15 @@ RowsF32 CacheRows(const AttentionParams& p, const void* cache, int64_t first, in
   if (p.kv_type == DType::kF32) {
     return {reinterpret_cast<const float*>(bytes), p.kv_row_stride / 4};
   }
+  // Rows of one kv head are whole positions apart: the hardware prefetcher does not follow
+  // them from page to page.
+  const int64_t row_bytes = HeadBytes(p.kv_type, p.head_dim);
   for (int64_t j = 0; j < count; ++j) {
     const uint8_t* row = bytes + j * p.kv_row_stride;
+    if (first + j + kPrefetchRows < p.n_kv) {
+      const uint8_t* ahead = row + kPrefetchRows * p.kv_row_stride;
+      for (int64_t b = 0; b < row_bytes; b += 64) hwy::Prefetch(ahead + b);
+    }
     if (p.kv_type == DType::kF16) {
       F16ToF32(reinterpret_cast<const uint16_t*>(row), buf + j * p.head_dim, p.head_dim);
     } else {
@@ -352,6 +367,14 @@ void TreeRows16(float* slots, int hd) {
   AddRows(slots, slots + hd, hd);
 }
 
+// n pointers of this thread's, for a task's rows.
+template <class T>
+std::vector<T*>& RowPointers(int64_t n) {
+  thread_local std::vector<T*> pointers;
+  pointers.resize(static_cast<size_t>(n));
+  return pointers;
+}
+
 // `scratch` holds ScratchFloats(rows, positions, head_dim) floats.
 void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* scratch) {
   const int group = p.n_head / p.n_head_kv;
@@ -378,21 +401,42 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
   // Cache positions row r attends to (causal).
   auto valid_of = [&](int64_t r) { return p.pos0 + token_of(r) + 1; };
 
+  const bool block_kernels = !one_position_kernels.load(std::memory_order_relaxed);
+  // The score kernels' slot orders: 16-lane fused sums (gemm) or 64 slots (decode).
+  [[maybe_unused]] const bool score_blocks = block_kernels && hd % (gemm ? 16 : 64) == 0;
   for (int64_t r = 0; r < n_rows; ++r) {
     const float* q = p.q + token_of(r) * p.q_token_stride + head_of(r) * hd;
     std::copy(q, q + hd, q_rows + r * hd);
     RoundQuery(p.kv_type, q_rows + r * hd, hd);
   }
+  // Each row's query and the current tile's scores, for the block kernels.
+  std::vector<const float*>& q_ptrs = RowPointers<const float>(n_rows);
+  std::vector<float*>& score_ptrs = RowPointers<float>(n_rows);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    q_ptrs[r] = q_rows + r * hd;
+    score_ptrs[r] = scores + r * score_stride;
+  }
   for (int64_t b0 = 0; b0 < n_positions; b0 += kBlock) {
     const int64_t n_block = std::min(kBlock, n_positions - b0);
     const RowsF32 k = CacheRows(p, p.k, b0, n_block, task.kv_head, k_buf);
+    // Positions that every row's block kernel computes: some rows' later ones, past what they
+    // attend to, are cache rows all the same, and their softmax ignores them.
+    int64_t blocks_done = 0;
+#if WICK_ATTENTION_X86
+    if (score_blocks) {
+      blocks_done = attention_x86::ScoreBlocks(q_ptrs.data(), n_rows, k.base, k.stride,
+                                               std::min(n_block, valid_of(n_rows - 1) - b0), hd,
+                                               gemm, p.scale, score_ptrs.data());
+    }
+#endif
     for (int64_t r = 0; r < n_rows; ++r) {
       const int64_t n_valid = std::min(n_block, valid_of(r) - b0);
       float* s = scores + r * score_stride + b0;
-      for (int64_t j = 0; j < n_valid; ++j) {
+      for (int64_t j = blocks_done; j < n_valid; ++j) {
         s[j] = Score(q_rows + r * hd, k.base + j * k.stride, hd, gemm, f32) * p.scale;
       }
     }
+    for (int64_t r = 0; r < n_rows; ++r) score_ptrs[r] += kBlock;
   }
   for (int64_t r = 0; r < n_rows; ++r) Softmax(scores + r * score_stride, valid_of(r), f16);
 
@@ -400,7 +444,31 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
   const int64_t padded_kv = (p.pos0 + p.n_tokens + kRefKvPad - 1) / kRefKvPad * kRefKvPad;
   const int64_t vector_end = gemm ? n_positions : std::min(n_positions, VectorPart64(padded_kv));
   std::fill(slots, slots + n_rows * n_slots * hd, 0.0f);
-  for (int64_t b0 = 0; b0 < n_positions; b0 += kBlock) {
+  bool values_done = false;
+#if WICK_ATTENTION_X86
+  if (block_kernels && !gemm && p.kv_type != DType::kQ8_0 && hd % attention_x86::kLanes == 0) {
+    // One token: every row sees the same positions, and its slots take whole columns of the
+    // cache, read in place.
+    const auto* v_rows = static_cast<const uint8_t*>(p.v) + task.kv_head * p.kv_head_stride;
+    const int64_t end = std::min(n_positions, vector_end);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
+      const float* w[4];
+      float* row_slots[4];
+      const int64_t n = std::min<int64_t>(4, n_rows - r0);
+      for (int64_t i = 0; i < n; ++i) {
+        w[i] = scores + (r0 + i) * score_stride;
+        row_slots[i] = slots + (r0 + i) * n_slots * hd;
+      }
+      if (f16) {
+        attention_x86::DecodeValueSlots<true>(v_rows, p.kv_row_stride, w, n, end, hd, row_slots);
+      } else {
+        attention_x86::DecodeValueSlots<false>(v_rows, p.kv_row_stride, w, n, end, hd, row_slots);
+      }
+    }
+    values_done = true;
+  }
+#endif
+  for (int64_t b0 = 0; b0 < n_positions && !values_done; b0 += kBlock) {
     const int64_t n_block = std::min(kBlock, n_positions - b0);
     const RowsF32 v = CacheRows(p, p.v, b0, n_block, task.kv_head, v_buf);
     for (int64_t r = 0; r < n_rows; ++r) {
@@ -610,6 +678,10 @@ Status AttentionBatch(std::span<const AttentionParams> batch, ThreadPool& pool) 
 
 Status Attention(const AttentionParams& params, ThreadPool& pool) {
   return AttentionBatch({&params, 1}, pool);
+}
+
+void UseOnePositionAttentionKernels(bool one_position) {
+  one_position_kernels.store(one_position, std::memory_order_relaxed);
 }
 
 }  // namespace wick::kernels

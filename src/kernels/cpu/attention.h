@@ -62,4 +62,8 @@ Status Attention(const AttentionParams& params, ThreadPool& pool);
 // batch; an error in any item leaves every `out` untouched.
 Status AttentionBatch(std::span<const AttentionParams> batch, ThreadPool& pool);
 
+// For tests: true makes every target compute each score and value sum one cache position at a
+// time, as the targets without block kernels do, so that the two can be compared bit for bit.
+void UseOnePositionAttentionKernels(bool one_position);
+
 }  // namespace wick::kernels

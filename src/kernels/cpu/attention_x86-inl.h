@@ -1,0 +1,283 @@
+// Attention's scores and decode values a block of cache positions at a time, for Highway's x86
+// targets from AVX2 up (attention.cpp): the same products, slots and trees as the one-position
+// kernels there, with the positions in the lanes at the end. Include it after <hwy/highway.h>
+// in a file that Highway's foreach_target.h re-includes; WICK_ATTENTION_X86 says whether this
+// target has them.
+//
+// A score is q . k summed in slots (16 for a prompt's GEMM, 64 for a decode step's dot
+// product), the slots folded to 16 lanes and the 16 lanes added as halves of halves (lane
+// i + 8 onto lane i, then + 4, + 2, + 1). One position at a time, that last tree is four
+// shuffles and four adds for a single number. Here a vector of 16 slot lanes per position
+// is kept for a register's width of positions, and four levels of two-input shuffles add the
+// positions' halves side by side, so the tree's adds (the same adds: IEEE addition is
+// commutative) serve every position at once and leave position p in lane p.
+#if defined(WICK_KERNELS_CPU_ATTENTION_X86_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef WICK_KERNELS_CPU_ATTENTION_X86_INL_H_
+#undef WICK_KERNELS_CPU_ATTENTION_X86_INL_H_
+#else
+#define WICK_KERNELS_CPU_ATTENTION_X86_INL_H_
+#endif
+
+#include <hwy/cache_control.h>
+#include <hwy/highway.h>
+
+#include <cstdint>
+
+#undef WICK_ATTENTION_X86
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+#define WICK_ATTENTION_X86 1
+#include <immintrin.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace wick::kernels::HWY_NAMESPACE {
+namespace attention_x86 {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Slot lanes: 16 on AVX-512, 8 (two vectors of the 16 slots) on AVX2.
+using DSlots = hn::CappedTag<float, 16>;
+using VSlots = hn::Vec<DSlots>;
+constexpr int kLanes = static_cast<int>(hn::MaxLanes(DSlots()));
+// Vectors that hold the 16 lanes of the tree.
+constexpr int kTreeVectors = 16 / kLanes;
+
+// Lane p of the result: the lanes of x[p] (p < kLanes) added as halves of halves.
+#if HWY_TARGET <= HWY_AVX3
+HWY_INLINE VSlots HalvesSums(const VSlots* x) {
+  // Fed in this order, the shuffles below leave position p in lane p.
+  constexpr int kOrder[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+  __m512 halves[8];  // [lanes 0-7 + 8-15 of one position | of the next]
+  for (int i = 0; i < 8; ++i) {
+    const __m512 a = x[kOrder[2 * i]].raw, b = x[kOrder[2 * i + 1]].raw;
+    halves[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+  }
+  __m512 quarters[4];  // four positions' lanes 0-3 + 4-7, a 128-bit block each
+  for (int i = 0; i < 4; ++i) {
+    const __m512 a = halves[2 * i], b = halves[2 * i + 1];
+    quarters[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD));
+  }
+  __m512 pairs[2];  // per block: two lanes 0 + 2, 1 + 3 of two positions
+  for (int i = 0; i < 2; ++i) {
+    const __m512 a = quarters[2 * i], b = quarters[2 * i + 1];
+    pairs[i] = _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
+  }
+  return VSlots{_mm512_add_ps(_mm512_shuffle_ps(pairs[0], pairs[1], 0x88),
+                              _mm512_shuffle_ps(pairs[0], pairs[1], 0xDD))};
+}
+#else
+HWY_INLINE VSlots HalvesSums(const VSlots* x) {
+  constexpr int kOrder[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+  __m256 quarters[4];  // [lanes 0-3 + 4-7 of one position | of the next]
+  for (int i = 0; i < 4; ++i) {
+    const __m256 a = x[kOrder[2 * i]].raw, b = x[kOrder[2 * i + 1]].raw;
+    quarters[i] =
+        _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+  }
+  __m256 pairs[2];
+  for (int i = 0; i < 2; ++i) {
+    const __m256 a = quarters[2 * i], b = quarters[2 * i + 1];
+    pairs[i] = _mm256_add_ps(_mm256_shuffle_ps(a, b, 0x44), _mm256_shuffle_ps(a, b, 0xEE));
+  }
+  return VSlots{_mm256_add_ps(_mm256_shuffle_ps(pairs[0], pairs[1], 0x88),
+                              _mm256_shuffle_ps(pairs[0], pairs[1], 0xDD))};
+}
+#endif
+
+// The tree's first levels over whole vectors (vector v + v + n/2, n halving), as the
+// one-position kernels fold them; the last vector's lanes are left to HalvesSums.
+HWY_INLINE VSlots FoldVectors(VSlots* v) {
+  for (int n = kTreeVectors / 2; n >= 1; n /= 2) {
+    for (int i = 0; i < n; ++i) v[i] = hn::Add(v[i], v[i + n]);
+  }
+  return v[0];
+}
+
+// A prompt's score lanes for kPositions rows from `k` (hd a multiple of 16): 16 slots of
+// fused sums over steps of 16. A row's sums form one chain of dependent multiply-adds, so
+// several rows go side by side.
+template <int kPositions>
+HWY_INLINE void GemmSlotLanes(const float* q, const float* k, int64_t stride, int hd,
+                              VSlots* lanes) {
+  const DSlots d;
+  VSlots acc[kPositions][kTreeVectors];
+  for (auto& row : acc) {
+    for (auto& a : row) a = hn::Zero(d);
+  }
+  for (int i0 = 0; i0 < hd; i0 += 16) {
+    for (int v = 0; v < kTreeVectors; ++v) {
+      const auto qv = hn::LoadU(d, q + i0 + v * kLanes);
+      for (int p = 0; p < kPositions; ++p) {
+        acc[p][v] = hn::MulAdd(qv, hn::LoadU(d, k + p * stride + i0 + v * kLanes), acc[p][v]);
+      }
+    }
+  }
+  for (int p = 0; p < kPositions; ++p) lanes[p] = FoldVectors(acc[p]);
+}
+
+// A decode step's score lanes: 64 slots of fused sums over steps of 64 (hd a multiple of 64),
+// folded to 16 as (s + s+32) + (s+16 + s+48).
+HWY_INLINE VSlots DotSlotLanes(const float* q, const float* k, int hd) {
+  const DSlots d;
+  constexpr int kSlotVectors = 64 / kLanes;
+  VSlots slots[kSlotVectors];
+  for (auto& s : slots) s = hn::Zero(d);
+  for (int i0 = 0; i0 < hd; i0 += 64) {
+    for (int v = 0; v < kSlotVectors; ++v) {
+      slots[v] = hn::MulAdd(hn::LoadU(d, q + i0 + v * kLanes), hn::LoadU(d, k + i0 + v * kLanes),
+                            slots[v]);
+    }
+  }
+  VSlots lanes16[kTreeVectors];
+  for (int m = 0; m < kTreeVectors; ++m) {
+    lanes16[m] = hn::Add(hn::Add(slots[m], slots[m + 2 * kTreeVectors]),
+                         hn::Add(slots[m + kTreeVectors], slots[m + 3 * kTreeVectors]));
+  }
+  return FoldVectors(lanes16);
+}
+
+// out[r][j] = scale * (q[r] . row j) for kRows query rows and j < n - n % kLanes, rows
+// `stride` floats apart, in the prompt's order (gemm) or a decode step's. The positions go
+// outermost, so that each row's floats, read from L1 by every query row, are read from memory
+// or L2 once. Returns how many positions it computed.
+template <int kRows>
+HWY_INLINE int64_t ScoreBlockRows(const float* const* q, const float* rows, int64_t stride,
+                                  int64_t n, int hd, bool gemm, float scale, float* const* out) {
+  const DSlots d;
+  const auto vscale = hn::Set(d, scale);
+  int64_t j0 = 0;
+  for (; j0 + kLanes <= n; j0 += kLanes) {
+    VSlots lanes[kRows][kLanes];
+    if (gemm) {
+      // Eight chains of multiply-adds in flight: four cycles each, two 256-bit a cycle.
+      constexpr int kSide = 8 / kTreeVectors;
+      for (int p = 0; p < kLanes; p += kSide) {
+        for (int r = 0; r < kRows; ++r) {
+          GemmSlotLanes<kSide>(q[r], rows + (j0 + p) * stride, stride, hd, lanes[r] + p);
+        }
+      }
+    } else {
+      for (int p = 0; p < kLanes; ++p) {
+        for (int r = 0; r < kRows; ++r) {
+          lanes[r][p] = DotSlotLanes(q[r], rows + (j0 + p) * stride, hd);
+        }
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      hn::StoreU(hn::Mul(HalvesSums(lanes[r]), vscale), d, out[r] + j0);
+    }
+  }
+  return j0;
+}
+
+// ScoreBlockRows for n_rows query rows, four at a time.
+HWY_INLINE int64_t ScoreBlocks(const float* const* q, int64_t n_rows, const float* rows,
+                               int64_t stride, int64_t n, int hd, bool gemm, float scale,
+                               float* const* out) {
+  int64_t done = n;
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    done = ScoreBlockRows<4>(q + r, rows, stride, n, hd, gemm, scale, out + r);
+  }
+  switch (n_rows - r) {
+    case 3:
+      return ScoreBlockRows<3>(q + r, rows, stride, n, hd, gemm, scale, out + r);
+    case 2:
+      return ScoreBlockRows<2>(q + r, rows, stride, n, hd, gemm, scale, out + r);
+    case 1:
+      return ScoreBlockRows<1>(q + r, rows, stride, n, hd, gemm, scale, out + r);
+    default:
+      return done;
+  }
+}
+
+// kVectors vectors of a cache row's values as f32, from element i.
+template <bool kF16, int kVectors>
+HWY_INLINE void LoadValues(const uint8_t* row, int i, VSlots* v) {
+  const DSlots d;
+  if constexpr (kF16) {
+    const hn::Rebind<hwy::float16_t, DSlots> dh;
+    const auto* h = reinterpret_cast<const hwy::float16_t*>(row) + i;
+    for (int c = 0; c < kVectors; ++c) v[c] = hn::PromoteTo(d, hn::LoadU(dh, h + c * kLanes));
+  } else {
+    const auto* f = reinterpret_cast<const float*>(row) + i;
+    for (int c = 0; c < kVectors; ++c) v[c] = hn::LoadU(d, f + c * kLanes);
+  }
+}
+
+// Elements [i, i + kVectors * kLanes) of kRows rows' decode slots: for slot s < 64,
+// slots[r][s * hd + ...] = sum over positions j = s, s + 64, ... below `end` of
+// w[r][j] * value row j, fused in that order from 0 (the reference's dot product per
+// output element). The accumulators stay in registers for the whole range, and each value
+// row is read once for all the rows.
+template <bool kF16, int kRows, int kVectors>
+HWY_INLINE void DecodeValueSlotsPart(const uint8_t* v, int64_t stride, const float* const* w,
+                                     int64_t end, int hd, int i, float* const* slots) {
+  const DSlots d;
+  // A slot's positions are 64 cache rows apart, too far for the hardware prefetcher.
+  constexpr int64_t kAhead = 16 * 64;
+  constexpr int kBytes = kVectors * kLanes * (kF16 ? 2 : 4);
+  const int offset = i * (kF16 ? 2 : 4);
+  for (int64_t s = 0; s < 64 && s < end; ++s) {
+    VSlots acc[kRows][kVectors];
+    for (auto& row : acc) {
+      for (auto& a : row) a = hn::Zero(d);
+    }
+    for (int64_t j = s; j < end; j += 64) {
+      if (j + kAhead < end) {
+        const uint8_t* ahead = v + (j + kAhead) * stride + offset;
+        for (int b = 0; b < kBytes; b += 64) hwy::Prefetch(ahead + b);
+      }
+      VSlots values[kVectors];
+      LoadValues<kF16, kVectors>(v + j * stride, i, values);
+      for (int r = 0; r < kRows; ++r) {
+        const auto weight = hn::Set(d, w[r][j]);
+        for (int c = 0; c < kVectors; ++c) acc[r][c] = hn::MulAdd(weight, values[c], acc[r][c]);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      for (int c = 0; c < kVectors; ++c) {
+        hn::StoreU(acc[r][c], d, slots[r] + s * hd + i + c * kLanes);
+      }
+    }
+  }
+}
+
+// Every element of kRows rows' decode slots (hd a multiple of kLanes).
+template <bool kF16, int kRows>
+HWY_INLINE void DecodeValueSlotRows(const uint8_t* v, int64_t stride, const float* const* w,
+                                    int64_t end, int hd, float* const* slots) {
+  // Accumulators and values within the 16 (AVX2) or 32 (AVX-512) vector registers.
+  constexpr int kChunk = kLanes == 16 ? 4 : 2;
+  int i = 0;
+  for (; i + kChunk * kLanes <= hd; i += kChunk * kLanes) {
+    DecodeValueSlotsPart<kF16, kRows, kChunk>(v, stride, w, end, hd, i, slots);
+  }
+  for (; i < hd; i += kLanes) DecodeValueSlotsPart<kF16, kRows, 1>(v, stride, w, end, hd, i, slots);
+}
+
+// DecodeValueSlotRows for n_rows rows, four at a time.
+template <bool kF16>
+HWY_INLINE void DecodeValueSlots(const uint8_t* v, int64_t stride, const float* const* w,
+                                 int64_t n_rows, int64_t end, int hd, float* const* slots) {
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4)
+    DecodeValueSlotRows<kF16, 4>(v, stride, w + r, end, hd, slots + r);
+  switch (n_rows - r) {
+    case 3:
+      DecodeValueSlotRows<kF16, 3>(v, stride, w + r, end, hd, slots + r);
+      break;
+    case 2:
+      DecodeValueSlotRows<kF16, 2>(v, stride, w + r, end, hd, slots + r);
+      break;
+    case 1:
+      DecodeValueSlotRows<kF16, 1>(v, stride, w + r, end, hd, slots + r);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace attention_x86
+}  // namespace wick::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+#endif  // x86, AVX2 and up
+#endif  // WICK_KERNELS_CPU_ATTENTION_X86_INL_H_ toggle
