@@ -367,14 +367,6 @@ void TreeRows16(float* slots, int hd) {
   AddRows(slots, slots + hd, hd);
 }
 
-// n pointers of this thread's, for a task's rows.
-template <class T>
-std::vector<T*>& RowPointers(int64_t n) {
-  thread_local std::vector<T*> pointers;
-  pointers.resize(static_cast<size_t>(n));
-  return pointers;
-}
-
 // `scratch` holds ScratchFloats(rows, positions, head_dim) floats.
 void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* scratch) {
   const int group = p.n_head / p.n_head_kv;
@@ -409,13 +401,6 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
     std::copy(q, q + hd, q_rows + r * hd);
     RoundQuery(p.kv_type, q_rows + r * hd, hd);
   }
-  // Each row's query and the current tile's scores, for the block kernels.
-  std::vector<const float*>& q_ptrs = RowPointers<const float>(n_rows);
-  std::vector<float*>& score_ptrs = RowPointers<float>(n_rows);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    q_ptrs[r] = q_rows + r * hd;
-    score_ptrs[r] = scores + r * score_stride;
-  }
   for (int64_t b0 = 0; b0 < n_positions; b0 += kBlock) {
     const int64_t n_block = std::min(kBlock, n_positions - b0);
     const RowsF32 k = CacheRows(p, p.k, b0, n_block, task.kv_head, k_buf);
@@ -424,9 +409,9 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
     int64_t blocks_done = 0;
 #if WICK_ATTENTION_X86
     if (score_blocks) {
-      blocks_done = attention_x86::ScoreBlocks(q_ptrs.data(), n_rows, k.base, k.stride,
+      blocks_done = attention_x86::ScoreBlocks(q_rows, hd, n_rows, k.base, k.stride,
                                                std::min(n_block, valid_of(n_rows - 1) - b0), hd,
-                                               gemm, p.scale, score_ptrs.data());
+                                               gemm, p.scale, scores + b0, score_stride);
     }
 #endif
     for (int64_t r = 0; r < n_rows; ++r) {
@@ -436,7 +421,6 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
         s[j] = Score(q_rows + r * hd, k.base + j * k.stride, hd, gemm, f32) * p.scale;
       }
     }
-    for (int64_t r = 0; r < n_rows; ++r) score_ptrs[r] += kBlock;
   }
   for (int64_t r = 0; r < n_rows; ++r) Softmax(scores + r * score_stride, valid_of(r), f16);
 
@@ -450,20 +434,13 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
     // One token: every row sees the same positions, and its slots take whole columns of the
     // cache, read in place.
     const auto* v_rows = static_cast<const uint8_t*>(p.v) + task.kv_head * p.kv_head_stride;
-    const int64_t end = std::min(n_positions, vector_end);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
-      const float* w[4];
-      float* row_slots[4];
-      const int64_t n = std::min<int64_t>(4, n_rows - r0);
-      for (int64_t i = 0; i < n; ++i) {
-        w[i] = scores + (r0 + i) * score_stride;
-        row_slots[i] = slots + (r0 + i) * n_slots * hd;
-      }
-      if (f16) {
-        attention_x86::DecodeValueSlots<true>(v_rows, p.kv_row_stride, w, n, end, hd, row_slots);
-      } else {
-        attention_x86::DecodeValueSlots<false>(v_rows, p.kv_row_stride, w, n, end, hd, row_slots);
-      }
+    const int64_t slots_stride = n_slots * hd;
+    if (f16) {
+      attention_x86::DecodeValueSlots<true>(v_rows, p.kv_row_stride, scores, score_stride, n_rows,
+                                            vector_end, hd, slots, slots_stride);
+    } else {
+      attention_x86::DecodeValueSlots<false>(v_rows, p.kv_row_stride, scores, score_stride, n_rows,
+                                             vector_end, hd, slots, slots_stride);
     }
     values_done = true;
   }

@@ -134,59 +134,69 @@ HWY_INLINE VSlots DotSlotLanes(const float* q, const float* k, int hd) {
   return FoldVectors(lanes16);
 }
 
-// out[r][j] = scale * (q[r] . row j) for kRows query rows and j < n - n % kLanes, rows
-// `stride` floats apart, in the prompt's order (gemm) or a decode step's. The positions go
-// outermost, so that each row's floats, read from L1 by every query row, are read from memory
-// or L2 once. Returns how many positions it computed.
+// f.template operator()<R>(r0) for the rows [r0, r0 + R) of n_rows: R = 4, then the last 1-3.
+template <class F>
+HWY_INLINE void InGroupsOfFour(int64_t n_rows, const F& f) {
+  int64_t r0 = 0;
+  for (; r0 + 4 <= n_rows; r0 += 4) f.template operator()<4>(r0);
+  switch (n_rows - r0) {
+    case 3:
+      f.template operator()<3>(r0);
+      break;
+    case 2:
+      f.template operator()<2>(r0);
+      break;
+    case 1:
+      f.template operator()<1>(r0);
+      break;
+    default:
+      break;
+  }
+}
+
+// out[r * out_stride + j] = scale * (query row r . cache row j) for kRows query rows
+// (`q_stride` floats apart) and j < n - n % kLanes, cache rows `stride` floats apart, in the
+// prompt's order (gemm) or a decode step's. The positions go outermost, so that each cache
+// row, read from L1 by every query row, is read from memory or L2 once.
 template <int kRows>
-HWY_INLINE int64_t ScoreBlockRows(const float* const* q, const float* rows, int64_t stride,
-                                  int64_t n, int hd, bool gemm, float scale, float* const* out) {
+HWY_INLINE void ScoreBlockRows(const float* q, int64_t q_stride, const float* rows, int64_t stride,
+                               int64_t n, int hd, bool gemm, float scale, float* out,
+                               int64_t out_stride) {
   const DSlots d;
   const auto vscale = hn::Set(d, scale);
-  int64_t j0 = 0;
-  for (; j0 + kLanes <= n; j0 += kLanes) {
+  for (int64_t j0 = 0; j0 + kLanes <= n; j0 += kLanes) {
     VSlots lanes[kRows][kLanes];
     if (gemm) {
       // Eight chains of multiply-adds in flight: four cycles each, two 256-bit a cycle.
       constexpr int kSide = 8 / kTreeVectors;
       for (int p = 0; p < kLanes; p += kSide) {
         for (int r = 0; r < kRows; ++r) {
-          GemmSlotLanes<kSide>(q[r], rows + (j0 + p) * stride, stride, hd, lanes[r] + p);
+          GemmSlotLanes<kSide>(q + r * q_stride, rows + (j0 + p) * stride, stride, hd,
+                               lanes[r] + p);
         }
       }
     } else {
       for (int p = 0; p < kLanes; ++p) {
         for (int r = 0; r < kRows; ++r) {
-          lanes[r][p] = DotSlotLanes(q[r], rows + (j0 + p) * stride, hd);
+          lanes[r][p] = DotSlotLanes(q + r * q_stride, rows + (j0 + p) * stride, hd);
         }
       }
     }
     for (int r = 0; r < kRows; ++r) {
-      hn::StoreU(hn::Mul(HalvesSums(lanes[r]), vscale), d, out[r] + j0);
+      hn::StoreU(hn::Mul(HalvesSums(lanes[r]), vscale), d, out + r * out_stride + j0);
     }
   }
-  return j0;
 }
 
-// ScoreBlockRows for n_rows query rows, four at a time.
-HWY_INLINE int64_t ScoreBlocks(const float* const* q, int64_t n_rows, const float* rows,
+// ScoreBlockRows for n_rows query rows; returns how many positions it computed.
+HWY_INLINE int64_t ScoreBlocks(const float* q, int64_t q_stride, int64_t n_rows, const float* rows,
                                int64_t stride, int64_t n, int hd, bool gemm, float scale,
-                               float* const* out) {
-  int64_t done = n;
-  int64_t r = 0;
-  for (; r + 4 <= n_rows; r += 4) {
-    done = ScoreBlockRows<4>(q + r, rows, stride, n, hd, gemm, scale, out + r);
-  }
-  switch (n_rows - r) {
-    case 3:
-      return ScoreBlockRows<3>(q + r, rows, stride, n, hd, gemm, scale, out + r);
-    case 2:
-      return ScoreBlockRows<2>(q + r, rows, stride, n, hd, gemm, scale, out + r);
-    case 1:
-      return ScoreBlockRows<1>(q + r, rows, stride, n, hd, gemm, scale, out + r);
-    default:
-      return done;
-  }
+                               float* out, int64_t out_stride) {
+  InGroupsOfFour(n_rows, [&]<int R>(int64_t r0) {
+    ScoreBlockRows<R>(q + r0 * q_stride, q_stride, rows, stride, n, hd, gemm, scale,
+                      out + r0 * out_stride, out_stride);
+  });
+  return n - n % kLanes;
 }
 
 // kVectors vectors of a cache row's values as f32, from element i.
@@ -204,13 +214,14 @@ HWY_INLINE void LoadValues(const uint8_t* row, int i, VSlots* v) {
 }
 
 // Elements [i, i + kVectors * kLanes) of kRows rows' decode slots: for slot s < 64,
-// slots[r][s * hd + ...] = sum over positions j = s, s + 64, ... below `end` of
-// w[r][j] * value row j, fused in that order from 0 (the reference's dot product per
+// slots[r * slots_stride + s * hd + ...] = sum over positions j = s, s + 64, ... below `end`
+// of w[r * w_stride + j] * value row j, fused in that order from 0 (the reference's dot product per
 // output element). The accumulators stay in registers for the whole range, and each value
 // row is read once for all the rows.
 template <bool kF16, int kRows, int kVectors>
-HWY_INLINE void DecodeValueSlotsPart(const uint8_t* v, int64_t stride, const float* const* w,
-                                     int64_t end, int hd, int i, float* const* slots) {
+HWY_INLINE void DecodeValueSlotsPart(const uint8_t* v, int64_t stride, const float* w,
+                                     int64_t w_stride, int64_t end, int hd, int i, float* slots,
+                                     int64_t slots_stride) {
   const DSlots d;
   // A slot's positions are 64 cache rows apart, too far for the hardware prefetcher.
   constexpr int64_t kAhead = 16 * 64;
@@ -229,13 +240,13 @@ HWY_INLINE void DecodeValueSlotsPart(const uint8_t* v, int64_t stride, const flo
       VSlots values[kVectors];
       LoadValues<kF16, kVectors>(v + j * stride, i, values);
       for (int r = 0; r < kRows; ++r) {
-        const auto weight = hn::Set(d, w[r][j]);
+        const auto weight = hn::Set(d, w[r * w_stride + j]);
         for (int c = 0; c < kVectors; ++c) acc[r][c] = hn::MulAdd(weight, values[c], acc[r][c]);
       }
     }
     for (int r = 0; r < kRows; ++r) {
       for (int c = 0; c < kVectors; ++c) {
-        hn::StoreU(acc[r][c], d, slots[r] + s * hd + i + c * kLanes);
+        hn::StoreU(acc[r][c], d, slots + r * slots_stride + s * hd + i + c * kLanes);
       }
     }
   }
@@ -243,37 +254,30 @@ HWY_INLINE void DecodeValueSlotsPart(const uint8_t* v, int64_t stride, const flo
 
 // Every element of kRows rows' decode slots (hd a multiple of kLanes).
 template <bool kF16, int kRows>
-HWY_INLINE void DecodeValueSlotRows(const uint8_t* v, int64_t stride, const float* const* w,
-                                    int64_t end, int hd, float* const* slots) {
+HWY_INLINE void DecodeValueSlotRows(const uint8_t* v, int64_t stride, const float* w,
+                                    int64_t w_stride, int64_t end, int hd, float* slots,
+                                    int64_t slots_stride) {
   // Accumulators and values within the 16 (AVX2) or 32 (AVX-512) vector registers.
   constexpr int kChunk = kLanes == 16 ? 4 : 2;
   int i = 0;
   for (; i + kChunk * kLanes <= hd; i += kChunk * kLanes) {
-    DecodeValueSlotsPart<kF16, kRows, kChunk>(v, stride, w, end, hd, i, slots);
+    DecodeValueSlotsPart<kF16, kRows, kChunk>(v, stride, w, w_stride, end, hd, i, slots,
+                                              slots_stride);
   }
-  for (; i < hd; i += kLanes) DecodeValueSlotsPart<kF16, kRows, 1>(v, stride, w, end, hd, i, slots);
+  for (; i < hd; i += kLanes) {
+    DecodeValueSlotsPart<kF16, kRows, 1>(v, stride, w, w_stride, end, hd, i, slots, slots_stride);
+  }
 }
 
-// DecodeValueSlotRows for n_rows rows, four at a time.
+// DecodeValueSlotRows for n_rows rows.
 template <bool kF16>
-HWY_INLINE void DecodeValueSlots(const uint8_t* v, int64_t stride, const float* const* w,
-                                 int64_t n_rows, int64_t end, int hd, float* const* slots) {
-  int64_t r = 0;
-  for (; r + 4 <= n_rows; r += 4)
-    DecodeValueSlotRows<kF16, 4>(v, stride, w + r, end, hd, slots + r);
-  switch (n_rows - r) {
-    case 3:
-      DecodeValueSlotRows<kF16, 3>(v, stride, w + r, end, hd, slots + r);
-      break;
-    case 2:
-      DecodeValueSlotRows<kF16, 2>(v, stride, w + r, end, hd, slots + r);
-      break;
-    case 1:
-      DecodeValueSlotRows<kF16, 1>(v, stride, w + r, end, hd, slots + r);
-      break;
-    default:
-      break;
-  }
+HWY_INLINE void DecodeValueSlots(const uint8_t* v, int64_t stride, const float* w, int64_t w_stride,
+                                 int64_t n_rows, int64_t end, int hd, float* slots,
+                                 int64_t slots_stride) {
+  InGroupsOfFour(n_rows, [&]<int R>(int64_t r0) {
+    DecodeValueSlotRows<kF16, R>(v, stride, w + r0 * w_stride, w_stride, end, hd,
+                                 slots + r0 * slots_stride, slots_stride);
+  });
 }
 
 }  // namespace attention_x86
