@@ -1,4 +1,4 @@
-// Attention's scores and decode values a block of cache positions at a time, for Highway's x86
+// Attention's scores and values a block of cache positions at a time, for Highway's x86
 // targets from AVX2 up (attention.cpp): the same products, slots and trees as the one-position
 // kernels there, with the positions in the lanes at the end. Include it after <hwy/highway.h>
 // in a file that Highway's foreach_target.h re-includes; WICK_ATTENTION_X86 says whether this
@@ -213,26 +213,28 @@ HWY_INLINE void LoadValues(const uint8_t* row, int i, VSlots* v) {
   }
 }
 
-// Elements [i, i + kVectors * kLanes) of kRows rows' decode slots: for slot s < 64,
-// slots[r * slots_stride + s * hd + ...] = sum over positions j = s, s + 64, ... below `end`
-// of w[r * w_stride + j] * value row j, fused in that order from 0 (the reference's dot product per
-// output element). The accumulators stay in registers for the whole range, and each value
+// Elements [i, i + kVectors * kLanes) of kRows rows' value slots: for slot s < kSlots (16 for
+// a prompt's GEMM, 64 for a decode step's dot product), slots[r * slots_stride + s * hd + ...]
+// += w[r * w_stride + j] * value row j for positions j = s, s + kSlots, ... below `end`, fused
+// in that order (the reference's sum per output element, continued from the slots' sums of the
+// positions before). The accumulators stay in registers for the whole range, and each value
 // row is read once for all the rows.
-template <bool kF16, int kRows, int kVectors>
-HWY_INLINE void DecodeValueSlotsPart(const uint8_t* v, int64_t stride, const float* w,
-                                     int64_t w_stride, int64_t end, int hd, int i, float* slots,
-                                     int64_t slots_stride) {
+template <bool kF16, int kSlots, int kRows, int kVectors>
+HWY_INLINE void ValueSlotsPart(const uint8_t* v, int64_t stride, const float* w, int64_t w_stride,
+                               int64_t end, int hd, int i, float* slots, int64_t slots_stride) {
   const DSlots d;
-  // A slot's positions are 64 cache rows apart, too far for the hardware prefetcher.
-  constexpr int64_t kAhead = 16 * 64;
+  // A slot's positions are kSlots cache rows apart, too far for the hardware prefetcher.
+  constexpr int64_t kAhead = 16 * kSlots;
   constexpr int kBytes = kVectors * kLanes * (kF16 ? 2 : 4);
   const int offset = i * (kF16 ? 2 : 4);
-  for (int64_t s = 0; s < 64 && s < end; ++s) {
+  for (int64_t s = 0; s < kSlots && s < end; ++s) {
     VSlots acc[kRows][kVectors];
-    for (auto& row : acc) {
-      for (auto& a : row) a = hn::Zero(d);
+    for (int r = 0; r < kRows; ++r) {
+      for (int c = 0; c < kVectors; ++c) {
+        acc[r][c] = hn::LoadU(d, slots + r * slots_stride + s * hd + i + c * kLanes);
+      }
     }
-    for (int64_t j = s; j < end; j += 64) {
+    for (int64_t j = s; j < end; j += kSlots) {
       if (j + kAhead < end) {
         const uint8_t* ahead = v + (j + kAhead) * stride + offset;
         for (int b = 0; b < kBytes; b += 64) hwy::Prefetch(ahead + b);
@@ -252,31 +254,33 @@ HWY_INLINE void DecodeValueSlotsPart(const uint8_t* v, int64_t stride, const flo
   }
 }
 
-// Every element of kRows rows' decode slots (hd a multiple of kLanes).
-template <bool kF16, int kRows>
-HWY_INLINE void DecodeValueSlotRows(const uint8_t* v, int64_t stride, const float* w,
-                                    int64_t w_stride, int64_t end, int hd, float* slots,
-                                    int64_t slots_stride) {
+// Every element of kRows rows' value slots (hd a multiple of kLanes).
+template <bool kF16, int kSlots, int kRows>
+HWY_INLINE void ValueSlotRows(const uint8_t* v, int64_t stride, const float* w, int64_t w_stride,
+                              int64_t end, int hd, float* slots, int64_t slots_stride) {
   // Accumulators and values within the 16 (AVX2) or 32 (AVX-512) vector registers.
   constexpr int kChunk = kLanes == 16 ? 4 : 2;
   int i = 0;
   for (; i + kChunk * kLanes <= hd; i += kChunk * kLanes) {
-    DecodeValueSlotsPart<kF16, kRows, kChunk>(v, stride, w, w_stride, end, hd, i, slots,
-                                              slots_stride);
+    ValueSlotsPart<kF16, kSlots, kRows, kChunk>(v, stride, w, w_stride, end, hd, i, slots,
+                                                slots_stride);
   }
   for (; i < hd; i += kLanes) {
-    DecodeValueSlotsPart<kF16, kRows, 1>(v, stride, w, w_stride, end, hd, i, slots, slots_stride);
+    ValueSlotsPart<kF16, kSlots, kRows, 1>(v, stride, w, w_stride, end, hd, i, slots, slots_stride);
   }
 }
 
-// DecodeValueSlotRows for n_rows rows.
-template <bool kF16>
-HWY_INLINE void DecodeValueSlots(const uint8_t* v, int64_t stride, const float* w, int64_t w_stride,
-                                 int64_t n_rows, int64_t end, int hd, float* slots,
-                                 int64_t slots_stride) {
+// ValueSlotRows for n_rows rows, every one over positions [0, end) (a multiple of kSlots
+// apart from the slots' first position): a row that attends to fewer has zero weights past
+// them (adding an exact zero to a sum that started at +0 changes no bit, as the reference's
+// masked terms do not).
+template <bool kF16, int kSlots>
+HWY_INLINE void ValueSlots(const uint8_t* v, int64_t stride, const float* w, int64_t w_stride,
+                           int64_t n_rows, int64_t end, int hd, float* slots,
+                           int64_t slots_stride) {
   InGroupsOfFour(n_rows, [&]<int R>(int64_t r0) {
-    DecodeValueSlotRows<kF16, R>(v, stride, w + r0 * w_stride, w_stride, end, hd,
-                                 slots + r0 * slots_stride, slots_stride);
+    ValueSlotRows<kF16, kSlots, R>(v, stride, w + r0 * w_stride, w_stride, end, hd,
+                                   slots + r0 * slots_stride, slots_stride);
   });
 }
 
