@@ -223,7 +223,8 @@ template <bool kF16, int kSlots, int kRows, int kVectors>
 HWY_INLINE void ValueSlotsPart(const uint8_t* v, int64_t stride, const float* w, int64_t w_stride,
                                int64_t end, int hd, int i, float* slots, int64_t slots_stride) {
   const DSlots d;
-  // A slot's positions are kSlots cache rows apart, too far for the hardware prefetcher.
+  // A slot's positions are kSlots cache rows apart, too far for the hardware prefetcher. (A
+  // prompt's blocks are shorter than this distance: their rows stay in L2 for the next rows.)
   constexpr int64_t kAhead = 16 * kSlots;
   constexpr int kBytes = kVectors * kLanes * (kF16 ? 2 : 4);
   const int offset = i * (kF16 ? 2 : 4);
@@ -270,10 +271,10 @@ HWY_INLINE void ValueSlotRows(const uint8_t* v, int64_t stride, const float* w, 
   }
 }
 
-// ValueSlotRows for n_rows rows, every one over positions [0, end) (a multiple of kSlots
-// apart from the slots' first position): a row that attends to fewer has zero weights past
-// them (adding an exact zero to a sum that started at +0 changes no bit, as the reference's
-// masked terms do not).
+// ValueSlotRows for n_rows rows, every one over positions [0, end) of `v` and `w`, which start
+// at a multiple of kSlots (so that position j is slot j % kSlots). A row that attends to fewer
+// has zero weights past them: an exact zero added to a sum begun at +0 changes no bit, as the
+// reference's masked terms change none.
 template <bool kF16, int kSlots>
 HWY_INLINE void ValueSlots(const uint8_t* v, int64_t stride, const float* w, int64_t w_stride,
                            int64_t n_rows, int64_t end, int hd, float* slots,
