@@ -193,8 +193,8 @@ void RegisterAll() {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  // Before any kernel runs: the attention and norm benchmarks never pass through the matmul
-  // lookup that applies WICK_SIMD in the engine.
+  // Before any kernel runs: the attention benchmarks never pass through the matmul lookup
+  // that applies WICK_SIMD in the engine.
   (void)wick::kernels::ApplySimdEnvironment();
   wick::kernels::RegisterAll();
   benchmark::RunSpecifiedBenchmarks();

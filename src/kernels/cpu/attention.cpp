@@ -448,11 +448,10 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
     const int64_t slots_stride = n_slots * hd;
     // A prompt's many rows each walk a block of positions that stays in L2; a decode step's
     // few walk the whole range once.
-    const int64_t block = gemm ? kValueBlock : vector_end;
-    for (int64_t b0 = 0; b0 < vector_end; b0 += block) {
-      const uint8_t* v = v_rows + b0 * p.kv_row_stride;
-      const int64_t n_block = std::min(block, vector_end - b0);
-      auto value_slots = [&]<int kSlots>() {
+    auto value_slots = [&]<int kSlots>(int64_t block) {
+      for (int64_t b0 = 0; b0 < vector_end; b0 += block) {
+        const uint8_t* v = v_rows + b0 * p.kv_row_stride;
+        const int64_t n_block = std::min(block, vector_end - b0);
         if (f16) {
           attention_x86::ValueSlots<true, kSlots>(v, p.kv_row_stride, scores + b0, score_stride,
                                                   n_rows, n_block, hd, slots, slots_stride);
@@ -460,12 +459,12 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
           attention_x86::ValueSlots<false, kSlots>(v, p.kv_row_stride, scores + b0, score_stride,
                                                    n_rows, n_block, hd, slots, slots_stride);
         }
-      };
-      if (gemm) {
-        value_slots.template operator()<kPrefillSlots>();
-      } else {
-        value_slots.template operator()<kDecodeSlots>();
       }
+    };
+    if (gemm) {
+      value_slots.template operator()<kPrefillSlots>(kValueBlock);
+    } else {
+      value_slots.template operator()<kDecodeSlots>(vector_end);
     }
     values_done = true;
   }
