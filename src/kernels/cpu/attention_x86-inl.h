@@ -42,19 +42,23 @@ constexpr int kTreeVectors = 16 / kLanes;
 
 // Lane p of the result: the lanes of x[p] (p < kLanes) added as halves of halves.
 #if HWY_TARGET <= HWY_AVX3
-HWY_INLINE VSlots HalvesSums(const VSlots* x) {
-  // Fed in this order, the shuffles below leave position p in lane p.
-  constexpr int kOrder[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
-  __m512 halves[8];  // [lanes 0-7 + 8-15 of one position | of the next]
-  for (int i = 0; i < 8; ++i) {
-    const __m512 a = x[kOrder[2 * i]].raw, b = x[kOrder[2 * i + 1]].raw;
+// The tree's first two levels for positions g, g + 4, g + 8 and g + 12 (x[0..3]): their
+// lanes 0-3 + 4-7 + 8-11 + 12-15, a 128-bit block each. The shuffles below pair positions
+// so that these four positions only meet each other in the first two levels, which can
+// then run as soon as a group of four positions is done.
+HWY_INLINE __m512 QuarterSums(const VSlots* x) {
+  __m512 halves[2];  // [lanes 0-7 + 8-15 of one position | of the next]
+  for (int i = 0; i < 2; ++i) {
+    const __m512 a = x[2 * i].raw, b = x[2 * i + 1].raw;
     halves[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
   }
-  __m512 quarters[4];  // four positions' lanes 0-3 + 4-7, a 128-bit block each
-  for (int i = 0; i < 4; ++i) {
-    const __m512 a = halves[2 * i], b = halves[2 * i + 1];
-    quarters[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD));
-  }
+  return _mm512_add_ps(_mm512_shuffle_f32x4(halves[0], halves[1], 0x88),
+                       _mm512_shuffle_f32x4(halves[0], halves[1], 0xDD));
+}
+
+// The tree's last two levels over QuarterSums of the position groups g = 0..3: position p in
+// lane p.
+HWY_INLINE VSlots QuartersToLanes(const __m512* quarters) {
   __m512 pairs[2];  // per block: two lanes 0 + 2, 1 + 3 of two positions
   for (int i = 0; i < 2; ++i) {
     const __m512 a = quarters[2 * i], b = quarters[2 * i + 1];
@@ -62,6 +66,15 @@ HWY_INLINE VSlots HalvesSums(const VSlots* x) {
   }
   return VSlots{_mm512_add_ps(_mm512_shuffle_ps(pairs[0], pairs[1], 0x88),
                               _mm512_shuffle_ps(pairs[0], pairs[1], 0xDD))};
+}
+
+HWY_INLINE VSlots HalvesSums(const VSlots* x) {
+  __m512 quarters[4];
+  for (int g = 0; g < 4; ++g) {
+    const VSlots group[4] = {x[g], x[g + 4], x[g + 8], x[g + 12]};
+    quarters[g] = QuarterSums(group);
+  }
+  return QuartersToLanes(quarters);
 }
 #else
 HWY_INLINE VSlots HalvesSums(const VSlots* x) {
@@ -112,6 +125,38 @@ HWY_INLINE void GemmSlotLanes(const float* q, const float* k, int64_t stride, in
   }
   for (int p = 0; p < kPositions; ++p) lanes[p] = FoldVectors(acc[p]);
 }
+
+#if HWY_TARGET <= HWY_AVX3
+// A prompt's scores for 16 positions (rows `stride` floats apart from `k`) and kRows query
+// rows, times `scale`, into out[r * out_stride + 0..16): GemmSlotLanes' sums and HalvesSums'
+// tree. Four query rows by four positions (g, g + 4, g + 8, g + 12) of accumulators take one
+// load per two multiply-adds, where a row at a time took more than one per multiply-add, and
+// each group's first tree levels run as soon as it is done.
+template <int kRows>
+HWY_INLINE void GemmScores16(const float* q, int64_t q_stride, const float* k, int64_t stride,
+                             int hd, VSlots scale, float* out, int64_t out_stride) {
+  const DSlots d;
+  __m512 quarters[kRows][4];
+  for (int g = 0; g < 4; ++g) {
+    VSlots acc[kRows][4];
+    for (auto& row : acc) {
+      for (auto& a : row) a = hn::Zero(d);
+    }
+    for (int i0 = 0; i0 < hd; i0 += 16) {
+      VSlots kv[4];
+      for (int c = 0; c < 4; ++c) kv[c] = hn::LoadU(d, k + (g + 4 * c) * stride + i0);
+      for (int r = 0; r < kRows; ++r) {
+        const auto qv = hn::LoadU(d, q + r * q_stride + i0);
+        for (int c = 0; c < 4; ++c) acc[r][c] = hn::MulAdd(qv, kv[c], acc[r][c]);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) quarters[r][g] = QuarterSums(acc[r]);
+  }
+  for (int r = 0; r < kRows; ++r) {
+    hn::StoreU(hn::Mul(QuartersToLanes(quarters[r]), scale), d, out + r * out_stride);
+  }
+}
+#endif
 
 // A decode step's score lanes: 64 slots of fused sums over steps of 64 (hd a multiple of 64),
 // folded to 16 as (s + s+32) + (s+16 + s+48).
@@ -165,6 +210,13 @@ HWY_INLINE void ScoreBlockRows(const float* q, int64_t q_stride, const float* ro
   const DSlots d;
   const auto vscale = hn::Set(d, scale);
   for (int64_t j0 = 0; j0 + kLanes <= n; j0 += kLanes) {
+#if HWY_TARGET <= HWY_AVX3
+    if (gemm) {
+      GemmScores16<kRows>(q, q_stride, rows + j0 * stride, stride, hd, vscale, out + j0,
+                          out_stride);
+      continue;
+    }
+#endif
     VSlots lanes[kRows][kLanes];
     if (gemm) {
       // Eight chains of multiply-adds in flight: four cycles each, two 256-bit a cycle.
