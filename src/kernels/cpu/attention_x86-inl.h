@@ -156,6 +156,40 @@ HWY_INLINE void GemmScores16(const float* q, int64_t q_stride, const float* k, i
     hn::StoreU(hn::Mul(QuartersToLanes(quarters[r]), scale), d, out + r * out_stride);
   }
 }
+
+// A decode step's scores for 16 positions and kRows query rows: DotSlotLanes' 64 slots, each
+// cache row's vectors loaded once for all the rows, and HalvesSums' tree as in GemmScores16.
+template <int kRows>
+HWY_INLINE void DotScores16(const float* q, int64_t q_stride, const float* k, int64_t stride,
+                            int hd, VSlots scale, float* out, int64_t out_stride) {
+  const DSlots d;
+  __m512 quarters[kRows][4];
+  for (int g = 0; g < 4; ++g) {
+    VSlots lanes[kRows][4];
+    for (int c = 0; c < 4; ++c) {
+      const float* row = k + (g + 4 * c) * stride;
+      VSlots slots[kRows][4];
+      for (auto& r : slots) {
+        for (auto& a : r) a = hn::Zero(d);
+      }
+      for (int i0 = 0; i0 < hd; i0 += 64) {
+        for (int v = 0; v < 4; ++v) {
+          const auto kv = hn::LoadU(d, row + i0 + 16 * v);
+          for (int r = 0; r < kRows; ++r) {
+            slots[r][v] = hn::MulAdd(hn::LoadU(d, q + r * q_stride + i0 + 16 * v), kv, slots[r][v]);
+          }
+        }
+      }
+      for (int r = 0; r < kRows; ++r) {
+        lanes[r][c] = hn::Add(hn::Add(slots[r][0], slots[r][2]), hn::Add(slots[r][1], slots[r][3]));
+      }
+    }
+    for (int r = 0; r < kRows; ++r) quarters[r][g] = QuarterSums(lanes[r]);
+  }
+  for (int r = 0; r < kRows; ++r) {
+    hn::StoreU(hn::Mul(QuartersToLanes(quarters[r]), scale), d, out + r * out_stride);
+  }
+}
 #endif
 
 // A decode step's score lanes: 64 slots of fused sums over steps of 64 (hd a multiple of 64),
@@ -214,8 +248,11 @@ HWY_INLINE void ScoreBlockRows(const float* q, int64_t q_stride, const float* ro
     if (gemm) {
       GemmScores16<kRows>(q, q_stride, rows + j0 * stride, stride, hd, vscale, out + j0,
                           out_stride);
-      continue;
+    } else {
+      DotScores16<kRows>(q, q_stride, rows + j0 * stride, stride, hd, vscale, out + j0,
+                         out_stride);
     }
+    continue;
 #endif
     VSlots lanes[kRows][kLanes];
     if (gemm) {
