@@ -248,8 +248,7 @@ HWY_INLINE void ScoreBlockRows(const float* q, int64_t q_stride, const float* ro
       GemmScores16<kRows>(q, q_stride, rows + j0 * stride, stride, hd, vscale, out + j0,
                           out_stride);
     } else {
-      DotScores16<kRows>(q, q_stride, rows + j0 * stride, stride, hd, vscale, out + j0,
-                         out_stride);
+      DotScores16<kRows>(q, q_stride, rows + j0 * stride, stride, hd, vscale, out + j0, out_stride);
     }
     continue;
 #endif
