@@ -126,68 +126,76 @@ HWY_INLINE void GemmSlotLanes(const float* q, const float* k, int64_t stride, in
 }
 
 #if HWY_TARGET <= HWY_AVX3
-// A prompt's scores for 16 positions (rows `stride` floats apart from `k`) and kRows query
-// rows, times `scale`, into out[r * out_stride + 0..16): GemmSlotLanes' sums and HalvesSums'
-// tree. Four query rows by four positions (g, g + 4, g + 8, g + 12) of accumulators take one
-// load per two multiply-adds, where a row at a time took more than one per multiply-add, and
-// each group's first tree levels run as soon as it is done.
-template <int kRows>
-HWY_INLINE void GemmScores16(const float* q, int64_t q_stride, const float* k, int64_t stride,
-                             int hd, VSlots scale, float* out, int64_t out_stride) {
-  const DSlots d;
+// Scores for 16 positions and kRows query rows, times `scale`, into out[r * out_stride +
+// 0..16): lanes(g, l) sets l[r][c] to the 16 slot lanes of row r and position g + 4c, and the
+// tree's first two levels (QuarterSums) run as soon as such a group of four is done.
+template <int kRows, class GroupLanes>
+HWY_INLINE void Scores16(const GroupLanes& lanes, VSlots scale, float* out, int64_t out_stride) {
   __m512 quarters[kRows][4];
   for (int g = 0; g < 4; ++g) {
-    VSlots acc[kRows][4];
-    for (auto& row : acc) {
-      for (auto& a : row) a = hn::Zero(d);
-    }
-    for (int i0 = 0; i0 < hd; i0 += 16) {
-      VSlots kv[4];
-      for (int c = 0; c < 4; ++c) kv[c] = hn::LoadU(d, k + (g + 4 * c) * stride + i0);
-      for (int r = 0; r < kRows; ++r) {
-        const auto qv = hn::LoadU(d, q + r * q_stride + i0);
-        for (int c = 0; c < 4; ++c) acc[r][c] = hn::MulAdd(qv, kv[c], acc[r][c]);
-      }
-    }
-    for (int r = 0; r < kRows; ++r) quarters[r][g] = QuarterSums(acc[r]);
+    VSlots group[kRows][4];
+    lanes(g, group);
+    for (int r = 0; r < kRows; ++r) quarters[r][g] = QuarterSums(group[r]);
   }
   for (int r = 0; r < kRows; ++r) {
-    hn::StoreU(hn::Mul(QuartersToLanes(quarters[r]), scale), d, out + r * out_stride);
+    hn::StoreU(hn::Mul(QuartersToLanes(quarters[r]), scale), DSlots(), out + r * out_stride);
   }
 }
 
-// A decode step's scores for 16 positions and kRows query rows: DotSlotLanes' 64 slots, each
-// cache row's vectors loaded once for all the rows, and HalvesSums' tree as in GemmScores16.
+// A prompt's scores for 16 positions (rows `stride` floats apart from `k`): GemmSlotLanes'
+// sums with four query rows by four positions of accumulators, one load per two multiply-adds
+// where a row at a time took more than one.
+template <int kRows>
+HWY_INLINE void GemmScores16(const float* q, int64_t q_stride, const float* k, int64_t stride,
+                             int hd, VSlots scale, float* out, int64_t out_stride) {
+  Scores16<kRows>(
+      [&](int g, VSlots(&acc)[kRows][4]) {
+        const DSlots d;
+        for (auto& row : acc) {
+          for (auto& a : row) a = hn::Zero(d);
+        }
+        for (int i0 = 0; i0 < hd; i0 += 16) {
+          VSlots kv[4];
+          for (int c = 0; c < 4; ++c) kv[c] = hn::LoadU(d, k + (g + 4 * c) * stride + i0);
+          for (int r = 0; r < kRows; ++r) {
+            const auto qv = hn::LoadU(d, q + r * q_stride + i0);
+            for (int c = 0; c < 4; ++c) acc[r][c] = hn::MulAdd(qv, kv[c], acc[r][c]);
+          }
+        }
+      },
+      scale, out, out_stride);
+}
+
+// A decode step's scores for 16 positions: DotSlotLanes' 64 slots, each cache row's vectors
+// loaded once for all the rows.
 template <int kRows>
 HWY_INLINE void DotScores16(const float* q, int64_t q_stride, const float* k, int64_t stride,
                             int hd, VSlots scale, float* out, int64_t out_stride) {
-  const DSlots d;
-  __m512 quarters[kRows][4];
-  for (int g = 0; g < 4; ++g) {
-    VSlots lanes[kRows][4];
-    for (int c = 0; c < 4; ++c) {
-      const float* row = k + (g + 4 * c) * stride;
-      VSlots slots[kRows][4];
-      for (auto& r : slots) {
-        for (auto& a : r) a = hn::Zero(d);
-      }
-      for (int i0 = 0; i0 < hd; i0 += 64) {
-        for (int v = 0; v < 4; ++v) {
-          const auto kv = hn::LoadU(d, row + i0 + 16 * v);
+  Scores16<kRows>(
+      [&](int g, VSlots(&lanes)[kRows][4]) {
+        const DSlots d;
+        for (int c = 0; c < 4; ++c) {
+          const float* row = k + (g + 4 * c) * stride;
+          VSlots slots[kRows][4];
+          for (auto& r : slots) {
+            for (auto& a : r) a = hn::Zero(d);
+          }
+          for (int i0 = 0; i0 < hd; i0 += 64) {
+            for (int v = 0; v < 4; ++v) {
+              const auto kv = hn::LoadU(d, row + i0 + 16 * v);
+              for (int r = 0; r < kRows; ++r) {
+                slots[r][v] =
+                    hn::MulAdd(hn::LoadU(d, q + r * q_stride + i0 + 16 * v), kv, slots[r][v]);
+              }
+            }
+          }
           for (int r = 0; r < kRows; ++r) {
-            slots[r][v] = hn::MulAdd(hn::LoadU(d, q + r * q_stride + i0 + 16 * v), kv, slots[r][v]);
+            lanes[r][c] =
+                hn::Add(hn::Add(slots[r][0], slots[r][2]), hn::Add(slots[r][1], slots[r][3]));
           }
         }
-      }
-      for (int r = 0; r < kRows; ++r) {
-        lanes[r][c] = hn::Add(hn::Add(slots[r][0], slots[r][2]), hn::Add(slots[r][1], slots[r][3]));
-      }
-    }
-    for (int r = 0; r < kRows; ++r) quarters[r][g] = QuarterSums(lanes[r]);
-  }
-  for (int r = 0; r < kRows; ++r) {
-    hn::StoreU(hn::Mul(QuartersToLanes(quarters[r]), scale), d, out + r * out_stride);
-  }
+      },
+      scale, out, out_stride);
 }
 #endif
 
