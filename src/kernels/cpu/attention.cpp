@@ -130,7 +130,7 @@ HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-void RoundToF16(float* x, int64_t n);
+void RoundToF16(float* x, int64_t n, float scale = 1.0f);
 
 // Consecutive cache rows as f32: `base + j * stride` is row j.
 struct RowsF32 {
@@ -189,19 +189,21 @@ void RoundQuery(DType kv_type, float* q, int head_dim) {
   }
 }
 
-// Rounds x[0..n) to f16 and back. AVX2 and later targets have the F16C instruction (round to
-// nearest even); elsewhere the scalar encoder does the same.
-void RoundToF16(float* x, int64_t n) {
+// x[0..n) times `scale` (1: exact), rounded to f16 and back. AVX2 and later targets have the
+// F16C instruction (round to nearest even); elsewhere the scalar encoder does the same.
+void RoundToF16(float* x, int64_t n, float scale) {
   int64_t i = 0;
 #if HWY_TARGET <= HWY_AVX2
   const hn::ScalableTag<float> df;
   const hn::Rebind<hwy::float16_t, decltype(df)> dh;
   const auto lanes = static_cast<int64_t>(hn::Lanes(df));
+  const auto vscale = hn::Set(df, scale);
   for (; i + lanes <= n; i += lanes) {
-    hn::StoreU(hn::PromoteTo(df, hn::DemoteTo(dh, hn::LoadU(df, x + i))), df, x + i);
+    const auto scaled = hn::Mul(hn::LoadU(df, x + i), vscale);
+    hn::StoreU(hn::PromoteTo(df, hn::DemoteTo(dh, scaled)), df, x + i);
   }
 #endif
-  for (; i < n; ++i) x[i] = wick::F16ToF32(wick::F32ToF16(x[i]));
+  for (; i < n; ++i) x[i] = wick::F16ToF32(wick::F32ToF16(x[i] * scale));
 }
 
 // The arithmetic below is that of llama.cpp's CPU attention (see ref_order.h): the scores and
@@ -316,22 +318,16 @@ void Softmax(float* x, int64_t n, bool round_f16) {
     }
     sum += static_cast<double>(Tree16(e));
   }
-  const auto inv = hn::Set(d, static_cast<float>(1.0 / sum));
-#if HWY_TARGET <= HWY_AVX2
+  const float inv = static_cast<float>(1.0 / sum);
   if (round_f16) {
-    // Scaled and rounded in one pass (the padding's zeros round to zero).
-    const hn::Rebind<hwy::float16_t, D16F> dh;
-    for (int64_t i0 = 0; i0 < padded; i0 += lanes) {
-      const auto p = hn::Mul(hn::LoadU(d, x + i0), inv);
-      hn::StoreU(hn::PromoteTo(d, hn::DemoteTo(dh, p)), d, x + i0);
-    }
+    // Scaled and rounded in one pass (the padding's zeros stay zero).
+    RoundToF16(x, padded, inv);
     return;
   }
-#endif
+  const auto vinv = hn::Set(d, inv);
   for (int64_t i0 = 0; i0 < padded; i0 += lanes) {
-    hn::StoreU(hn::Mul(hn::LoadU(d, x + i0), inv), d, x + i0);
+    hn::StoreU(hn::Mul(hn::LoadU(d, x + i0), vinv), d, x + i0);
   }
-  if (round_f16) RoundToF16(x, n);
 }
 
 // acc[0..hd) = fma(w[j], v[j * v_stride + 0..hd), acc) for j = first, first + step, ... below

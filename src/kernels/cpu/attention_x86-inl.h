@@ -36,10 +36,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DSlots = hn::CappedTag<float, 16>;
 using VSlots = hn::Vec<DSlots>;
 constexpr int kLanes = static_cast<int>(hn::MaxLanes(DSlots()));
-// Vectors that hold the 16 lanes of the tree.
-constexpr int kTreeVectors = 16 / kLanes;
 
-// Lane p of the result: the lanes of x[p] (p < kLanes) added as halves of halves.
 #if HWY_TARGET <= HWY_AVX3
 // The tree's first two levels for positions g, g + 4, g + 8 and g + 12 (x[0..3]): their
 // lanes 0-3 + 4-7 + 8-11 + 12-15, a 128-bit block each. The shuffles below pair positions
@@ -67,15 +64,86 @@ HWY_INLINE VSlots QuartersToLanes(const __m512* quarters) {
                               _mm512_shuffle_ps(pairs[0], pairs[1], 0xDD))};
 }
 
-HWY_INLINE VSlots HalvesSums(const VSlots* x) {
-  __m512 quarters[4];
+// Scores for 16 positions and kRows query rows, times `scale`, into out[r * out_stride +
+// 0..16): lanes(g, l) sets l[r][c] to the 16 slot lanes of row r and position g + 4c, and the
+// tree's first two levels (QuarterSums) run as soon as such a group of four is done.
+template <int kRows, class GroupLanes>
+HWY_INLINE void Scores16(const GroupLanes& lanes, VSlots scale, float* out, int64_t out_stride) {
+  __m512 quarters[kRows][4];
   for (int g = 0; g < 4; ++g) {
-    const VSlots group[4] = {x[g], x[g + 4], x[g + 8], x[g + 12]};
-    quarters[g] = QuarterSums(group);
+    VSlots group[kRows][4];
+    lanes(g, group);
+    for (int r = 0; r < kRows; ++r) quarters[r][g] = QuarterSums(group[r]);
   }
-  return QuartersToLanes(quarters);
+  for (int r = 0; r < kRows; ++r) {
+    hn::StoreU(hn::Mul(QuartersToLanes(quarters[r]), scale), DSlots(), out + r * out_stride);
+  }
+}
+
+// A prompt's scores for 16 positions (rows `stride` floats apart from `k`): 16 slots of fused
+// sums over steps of 16, with four query rows by four positions of accumulators, one load per
+// two multiply-adds where a row at a time took more than one.
+template <int kRows>
+HWY_INLINE void GemmScores16(const float* q, int64_t q_stride, const float* k, int64_t stride,
+                             int hd, VSlots scale, float* out, int64_t out_stride) {
+  Scores16<kRows>(
+      [&](int g, VSlots(&acc)[kRows][4]) {
+        const DSlots d;
+        for (auto& row : acc) {
+          for (auto& a : row) a = hn::Zero(d);
+        }
+        for (int i0 = 0; i0 < hd; i0 += 16) {
+          VSlots kv[4];
+          for (int c = 0; c < 4; ++c) kv[c] = hn::LoadU(d, k + (g + 4 * c) * stride + i0);
+          for (int r = 0; r < kRows; ++r) {
+            const auto qv = hn::LoadU(d, q + r * q_stride + i0);
+            for (int c = 0; c < 4; ++c) acc[r][c] = hn::MulAdd(qv, kv[c], acc[r][c]);
+          }
+        }
+      },
+      scale, out, out_stride);
+}
+
+// A decode step's scores for 16 positions: 64 slots of fused sums over steps of 64 (hd a
+// multiple of 64), folded to 16 as (s + s+32) + (s+16 + s+48), each cache row's vectors
+// loaded once for all the rows.
+template <int kRows>
+HWY_INLINE void DotScores16(const float* q, int64_t q_stride, const float* k, int64_t stride,
+                            int hd, VSlots scale, float* out, int64_t out_stride) {
+  Scores16<kRows>(
+      [&](int g, VSlots(&lanes)[kRows][4]) {
+        const DSlots d;
+        for (int c = 0; c < 4; ++c) {
+          const float* row = k + (g + 4 * c) * stride;
+          VSlots slots[kRows][4];
+          for (auto& r : slots) {
+            for (auto& a : r) a = hn::Zero(d);
+          }
+          for (int i0 = 0; i0 < hd; i0 += 64) {
+            for (int v = 0; v < 4; ++v) {
+              const auto kv = hn::LoadU(d, row + i0 + 16 * v);
+              for (int r = 0; r < kRows; ++r) {
+                slots[r][v] =
+                    hn::MulAdd(hn::LoadU(d, q + r * q_stride + i0 + 16 * v), kv, slots[r][v]);
+              }
+            }
+          }
+          for (int r = 0; r < kRows; ++r) {
+            lanes[r][c] =
+                hn::Add(hn::Add(slots[r][0], slots[r][2]), hn::Add(slots[r][1], slots[r][3]));
+          }
+        }
+      },
+      scale, out, out_stride);
 }
 #else
+// AVX2 computes scores a query row at a time: its 16 registers leave no room for a block of
+// rows by positions (two rows by two ran no faster).
+
+// Vectors that hold the 16 lanes of the tree.
+constexpr int kTreeVectors = 16 / kLanes;
+
+// Lane p of the result: the lanes of x[p] (p < kLanes) added as halves of halves.
 HWY_INLINE VSlots HalvesSums(const VSlots* x) {
   constexpr int kOrder[8] = {0, 4, 1, 5, 2, 6, 3, 7};
   __m256 quarters[4];  // [lanes 0-3 + 4-7 of one position | of the next]
@@ -92,7 +160,6 @@ HWY_INLINE VSlots HalvesSums(const VSlots* x) {
   return VSlots{_mm256_add_ps(_mm256_shuffle_ps(pairs[0], pairs[1], 0x88),
                               _mm256_shuffle_ps(pairs[0], pairs[1], 0xDD))};
 }
-#endif
 
 // The tree's first levels over whole vectors (vector v + v + n/2, n halving), as the
 // one-position kernels fold them; the last vector's lanes are left to HalvesSums.
@@ -125,80 +192,6 @@ HWY_INLINE void GemmSlotLanes(const float* q, const float* k, int64_t stride, in
   for (int p = 0; p < kPositions; ++p) lanes[p] = FoldVectors(acc[p]);
 }
 
-#if HWY_TARGET <= HWY_AVX3
-// Scores for 16 positions and kRows query rows, times `scale`, into out[r * out_stride +
-// 0..16): lanes(g, l) sets l[r][c] to the 16 slot lanes of row r and position g + 4c, and the
-// tree's first two levels (QuarterSums) run as soon as such a group of four is done.
-template <int kRows, class GroupLanes>
-HWY_INLINE void Scores16(const GroupLanes& lanes, VSlots scale, float* out, int64_t out_stride) {
-  __m512 quarters[kRows][4];
-  for (int g = 0; g < 4; ++g) {
-    VSlots group[kRows][4];
-    lanes(g, group);
-    for (int r = 0; r < kRows; ++r) quarters[r][g] = QuarterSums(group[r]);
-  }
-  for (int r = 0; r < kRows; ++r) {
-    hn::StoreU(hn::Mul(QuartersToLanes(quarters[r]), scale), DSlots(), out + r * out_stride);
-  }
-}
-
-// A prompt's scores for 16 positions (rows `stride` floats apart from `k`): GemmSlotLanes'
-// sums with four query rows by four positions of accumulators, one load per two multiply-adds
-// where a row at a time took more than one.
-template <int kRows>
-HWY_INLINE void GemmScores16(const float* q, int64_t q_stride, const float* k, int64_t stride,
-                             int hd, VSlots scale, float* out, int64_t out_stride) {
-  Scores16<kRows>(
-      [&](int g, VSlots(&acc)[kRows][4]) {
-        const DSlots d;
-        for (auto& row : acc) {
-          for (auto& a : row) a = hn::Zero(d);
-        }
-        for (int i0 = 0; i0 < hd; i0 += 16) {
-          VSlots kv[4];
-          for (int c = 0; c < 4; ++c) kv[c] = hn::LoadU(d, k + (g + 4 * c) * stride + i0);
-          for (int r = 0; r < kRows; ++r) {
-            const auto qv = hn::LoadU(d, q + r * q_stride + i0);
-            for (int c = 0; c < 4; ++c) acc[r][c] = hn::MulAdd(qv, kv[c], acc[r][c]);
-          }
-        }
-      },
-      scale, out, out_stride);
-}
-
-// A decode step's scores for 16 positions: DotSlotLanes' 64 slots, each cache row's vectors
-// loaded once for all the rows.
-template <int kRows>
-HWY_INLINE void DotScores16(const float* q, int64_t q_stride, const float* k, int64_t stride,
-                            int hd, VSlots scale, float* out, int64_t out_stride) {
-  Scores16<kRows>(
-      [&](int g, VSlots(&lanes)[kRows][4]) {
-        const DSlots d;
-        for (int c = 0; c < 4; ++c) {
-          const float* row = k + (g + 4 * c) * stride;
-          VSlots slots[kRows][4];
-          for (auto& r : slots) {
-            for (auto& a : r) a = hn::Zero(d);
-          }
-          for (int i0 = 0; i0 < hd; i0 += 64) {
-            for (int v = 0; v < 4; ++v) {
-              const auto kv = hn::LoadU(d, row + i0 + 16 * v);
-              for (int r = 0; r < kRows; ++r) {
-                slots[r][v] =
-                    hn::MulAdd(hn::LoadU(d, q + r * q_stride + i0 + 16 * v), kv, slots[r][v]);
-              }
-            }
-          }
-          for (int r = 0; r < kRows; ++r) {
-            lanes[r][c] =
-                hn::Add(hn::Add(slots[r][0], slots[r][2]), hn::Add(slots[r][1], slots[r][3]));
-          }
-        }
-      },
-      scale, out, out_stride);
-}
-#endif
-
 // A decode step's score lanes: 64 slots of fused sums over steps of 64 (hd a multiple of 64),
 // folded to 16 as (s + s+32) + (s+16 + s+48).
 HWY_INLINE VSlots DotSlotLanes(const float* q, const float* k, int hd) {
@@ -219,6 +212,7 @@ HWY_INLINE VSlots DotSlotLanes(const float* q, const float* k, int hd) {
   }
   return FoldVectors(lanes16);
 }
+#endif
 
 // f.template operator()<R>(r0) for the rows [r0, r0 + R) of n_rows: R = 4, then the last 1-3.
 template <class F>
@@ -258,8 +252,7 @@ HWY_INLINE void ScoreBlockRows(const float* q, int64_t q_stride, const float* ro
     } else {
       DotScores16<kRows>(q, q_stride, rows + j0 * stride, stride, hd, vscale, out + j0, out_stride);
     }
-    continue;
-#endif
+#else
     VSlots lanes[kRows][kLanes];
     if (gemm) {
       // Eight chains of multiply-adds in flight: four cycles each, two 256-bit a cycle.
@@ -280,6 +273,7 @@ HWY_INLINE void ScoreBlockRows(const float* q, int64_t q_stride, const float* ro
     for (int r = 0; r < kRows; ++r) {
       hn::StoreU(hn::Mul(HalvesSums(lanes[r]), vscale), d, out + r * out_stride + j0);
     }
+#endif
   }
 }
 
