@@ -593,6 +593,15 @@ int DotLegacyTokensPerCallImpl() {
 #endif
 }
 
+int DotQ4_0TokensPerCallImpl() {
+#ifdef WICK_Q4_0_X86
+  static_assert(kX8Tokens <= kMaxDotTokens);
+  return kX8Tokens;
+#else
+  return DotLegacyTokensPerCallImpl();
+#endif
+}
+
 }  // namespace wick::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -611,6 +620,7 @@ HWY_EXPORT(DotQ8_0Q8_0Impl);
 HWY_EXPORT(QuantizeQ8_0Impl);
 HWY_EXPORT(QuantizeQ8_1Impl);
 HWY_EXPORT(DotLegacyTokensPerCallImpl);
+HWY_EXPORT(DotQ4_0TokensPerCallImpl);
 
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotQ4_0Q8_0Impl)(w, a, n);
@@ -649,6 +659,9 @@ void QuantizeQ8_1(const float* src, void* dst, int64_t n) {
 }
 int DotLegacyTokensPerCall() {
   return HWY_DYNAMIC_DISPATCH(DotLegacyTokensPerCallImpl)();
+}
+int DotQ4_0TokensPerCall() {
+  return HWY_DYNAMIC_DISPATCH(DotQ4_0TokensPerCallImpl)();
 }
 
 }  // namespace wick::kernels::simd

@@ -56,6 +56,8 @@ void DotQ6_KQ8_KTokens(const void* w, const void* a, uint64_t a_stride, int coun
 int DotKTokensPerCall();
 // The same for the tokens kernels of the 32-element block formats (Q4_0's rows kernels too).
 int DotLegacyTokensPerCall();
+// Q4_0's: its eight-row kernel takes more tokens at once where it can.
+int DotQ4_0TokensPerCall();
 // Four weight rows, `row_bytes` apart, against one activation row: out[0..3].
 void DotQ4_0Q8_0X4(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out);
 // DotQ4_0Q8_0X4 against `count` (1 to kMaxDotTokens) activation rows `a_stride` bytes apart, each

@@ -129,7 +129,7 @@ void DotQ4Q8X4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uin
 // Tokens a DotQ4Q8X8Tokens call takes at once (ref_dot_x86-inl.h's kMaxTokens, which
 // DotLegacyTokensPerCall reports): eight where AVX-512's 32 registers hold their accumulators
 // beside the eight rows' unpacked groups, four below.
-constexpr int kX8Tokens = ref_x86::kMaxTokens;
+constexpr int kX8Tokens = 8;
 
 // Eight weight rows against kActs activation rows, into out[8 * t + r], each result
 // bit-identical to DotQ4Q8X4's. The rows' blocks are transposed so that int32 lane r of every
@@ -193,19 +193,26 @@ void DotQ4Q8X8Acts(const Q4_0Block* const* rows, const Q8_0Block* const* acts, i
 #else
     // Without VNNI the groups' pair sums (vpmaddubsw) add up as int16, widened once a block:
     // two instructions a group instead of three. Eight groups' pairs of nibbles times
-    // activations stay within 8 * 2 * 15 * 128 = 30720 in magnitude, so no sum saturates
-    // and lane r's total is the same exact integer.
-    __m256i pairs[kActs];
-    for (__m256i& x : pairs) x = _mm256_setzero_si256();
-    for (int g = 0; g < 8; ++g) {
-      for (int t = 0; t < kActs; ++t) {
-        int32_t four;
-        std::memcpy(&four, acts[t][b].qs + 4 * g, sizeof(four));
-        pairs[t] =
-            _mm256_add_epi16(pairs[t], _mm256_maddubs_epi16(group[g], _mm256_set1_epi32(four)));
+    // activations stay within 8 * 2 * 15 * 128 = 30720 in magnitude, so no partial sum
+    // saturates and lane r's total is the same exact integer whatever the order. A token at a
+    // time, as a tree: the products are independent and the adds take a cycle, so one token's
+    // work keeps the multipliers busy, with the eight groups and one token's sums in AVX2's 16
+    // registers (the tokens side by side spilled every product to the stack).
+    for (int t = 0; t < kActs; ++t) {
+      const int8_t* a = acts[t][b].qs;
+      __m256i p[4];
+      for (int g = 0; g < 4; ++g) {
+        int32_t lo;
+        int32_t hi;
+        std::memcpy(&lo, a + 4 * g, sizeof(lo));
+        std::memcpy(&hi, a + 4 * (g + 4), sizeof(hi));
+        p[g] = _mm256_add_epi16(_mm256_maddubs_epi16(group[g], _mm256_set1_epi32(lo)),
+                                _mm256_maddubs_epi16(group[g + 4], _mm256_set1_epi32(hi)));
       }
+      const __m256i pairs =
+          _mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3]));
+      total[t] = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
     }
-    for (int t = 0; t < kActs; ++t) total[t] = _mm256_madd_epi16(pairs[t], _mm256_set1_epi16(1));
 #endif
     for (int t = 0; t < kActs; ++t) {
       total[t] =

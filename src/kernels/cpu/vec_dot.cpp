@@ -57,7 +57,7 @@ constexpr std::array kKernels = {
            .dot_rows = simd::DotQ4_0Q8_0X4,
            .dot_rows_tokens = simd::DotQ4_0Q8_0X4Tokens,
            .dot_rows8_tokens = simd::DotQ4_0Q8_0X8Tokens,
-           .tokens_per_call = simd::DotLegacyTokensPerCall,
+           .tokens_per_call = simd::DotQ4_0TokensPerCall,
            .tokens_tile = simd::TileQ4_0Q8_0,
            .tokens_tile_min = simd::TileQ4_0MinTokens}},
     Entry{DType::kQ4_1,
