@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -446,6 +447,51 @@ std::vector<uint8_t> LaneActivations(const BlockFormat& f, int64_t nb, int token
     }
   }
   return a;
+}
+
+// bf16 dots sum each lane's pairs as vdpbf16ps does, the odd element's product fused first;
+// the SIMD targets fuse a vector of lanes at a time, the portable one (SCALAR or EMU128) a
+// lane at a time with std::fma. Every target must give the portable one's bits, one token's dot
+// and the GEMM order's, with subnormal, huge, zero and negative-zero elements among the pairs.
+TEST(DotBF16OrderTest, EveryTargetGivesThePortablePairDotsBits) {
+  const std::vector<SimdTarget> targets = RunnableSimdTargets();
+  const auto portable = std::find_if(targets.begin(), targets.end(), [](const SimdTarget& t) {
+    return t.name == "SCALAR" || t.name == "EMU128";
+  });
+  if (portable == targets.end()) GTEST_SKIP() << "no portable target to compare with";
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t n : {int64_t{32}, int64_t{64}, int64_t{96}, int64_t{4096 + 32}, int64_t{100}}) {
+    std::vector<float> wf(static_cast<size_t>(n)), af(wf.size());
+    for (size_t i = 0; i < wf.size(); ++i) {
+      wf[i] = normal(rng);
+      af[i] = normal(rng) * 3.0f;
+    }
+    wf[1] = 1e-39f;  // subnormal in bf16 as in f32
+    af[1] = 3e-39f;
+    wf[2] = 1e30f;  // against a zero: a huge product would swamp the sum
+    af[2] = 0.0f;
+    wf[4] = 6e4f;
+    af[3] = -0.0f;
+    wf[5] = 0.0f;
+    std::vector<uint16_t> w(wf.size()), a(af.size());
+    ref::QuantizeBF16(wf.data(), w.data(), n);
+    ref::QuantizeBF16(af.data(), a.data(), n);
+    std::vector<std::array<float, 2>> dots;
+    for (const SimdTarget& target : targets) {
+      ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+      dots.push_back({simd::DotBF16(w.data(), a.data(), n),
+                      n % 32 == 0 ? simd::DotBF16Gemm(w.data(), a.data(), n) : 0.0f});
+    }
+    ASSERT_TRUE(ForceSimdTarget("auto").ok());
+    const std::array<float, 2>& want = dots[static_cast<size_t>(portable - targets.begin())];
+    for (size_t i = 0; i < targets.size(); ++i) {
+      EXPECT_EQ(std::bit_cast<uint32_t>(dots[i][0]), std::bit_cast<uint32_t>(want[0]))
+          << "dot " << targets[i].name << " n=" << n;
+      EXPECT_EQ(std::bit_cast<uint32_t>(dots[i][1]), std::bit_cast<uint32_t>(want[1]))
+          << "gemm dot " << targets[i].name << " n=" << n;
+    }
+  }
 }
 
 // The lane formats' dots on every x86 target from AVX2 up give AVX2's bits (AVX-512 VNNI moves

@@ -140,13 +140,13 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTest,
                            return std::string(NameOf(param_info.param));
                          });
 
-// A prompt's f32 and f16 matmuls run register tiles (f16's against f32 activations rounded
-// through f16); every output must be the bits of the GEMM-order dot of its weight row and its
-// activation row as the dot's own format holds it, on every target: ragged tile edges, and
-// more tokens than one tile (six on AVX-512) takes.
+// A prompt's f32, f16 and bf16 matmuls run register tiles (f16's against f32 activations
+// rounded through f16); every output must be the bits of the GEMM-order dot of its weight row and
+// its activation row as the dot's own format holds it, on every target: ragged tile edges, and more
+// tokens than one tile (six on AVX-512) takes.
 TEST(MatmulTilesTest, FloatTilesGiveTheGemmDotsBits) {
   const int64_t k = 1024, n = 13, m = 19;
-  for (DType type : {DType::kF32, DType::kF16}) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
     const QuantTraits* traits = FindQuantTraits(type);
     const VecDotKernel* kernel = FindVecDot(type);
     ASSERT_NE(kernel, nullptr);

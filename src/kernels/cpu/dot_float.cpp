@@ -112,20 +112,67 @@ HWY_INLINE float DotLanes16(const TW* w, const TA* a, int64_t n) {
   return SumTree16(slots);
 }
 
+// The f32 values of bf16 pairs from an even element p[0] on: lane j of `odd` is element 2j + 1
+// (the high half of 32-bit unit j), of `even` element 2j. Exact: a bf16 is an f32's top half.
+template <class D>
+HWY_INLINE void LoadPairs(D d, const hwy::bfloat16_t* p, hn::Vec<D>* odd, hn::Vec<D>* even) {
+  const hn::RebindToUnsigned<D> du;
+  const auto units = hn::LoadU(du, reinterpret_cast<const uint32_t*>(p));
+  *odd = hn::BitCast(d, hn::And(units, hn::Set(du, 0xFFFF0000u)));
+  *even = hn::BitCast(d, hn::ShiftLeft<16>(units));
+}
+
 // AVX-512 BF16's pair dot (vdpbf16ps): lane j of a 32-element chunk adds the product of
 // element 2j + 1, then that of element 2j, each rounded (the products are exact in f32).
-// `chunks` runs over the chunks that feed one accumulator, `stride` elements apart.
+// Accumulator s (of kStreams, each 16 lanes into lanes[s]) takes the chunks at s * 32 + c *
+// stride for c < chunks; they run side by side, so that a one-token dot's two accumulators
+// are independent chains. Where the target has FMA, a vector of lanes at a time (the same
+// fused steps); elsewhere std::fma, as a target's emulated MulAdd would round twice.
+template <int kStreams>
 HWY_INLINE void PairChunks(const hwy::bfloat16_t* w, const hwy::bfloat16_t* a, int64_t chunks,
-                           int64_t stride, float* lanes16) {
-  for (int j = 0; j < 16; ++j) lanes16[j] = 0.0f;
+                           int64_t stride, float (*lanes)[16]) {
+#if HWY_NATIVE_FMA
+  constexpr size_t kLanes = hn::MaxLanes(DF());
+  constexpr size_t kVectors = 16 / kLanes;
+  VF acc[kStreams][kVectors];
+  for (auto& stream : acc) {
+    for (VF& v : stream) v = hn::Zero(DF());
+  }
   for (int64_t c = 0; c < chunks; ++c) {
-    const hwy::bfloat16_t* wc = w + c * stride;
-    const hwy::bfloat16_t* ac = a + c * stride;
-    for (int j = 0; j < 16; ++j) {
-      lanes16[j] = std::fma(ToF32(wc[2 * j + 1]), ToF32(ac[2 * j + 1]), lanes16[j]);
-      lanes16[j] = std::fma(ToF32(wc[2 * j]), ToF32(ac[2 * j]), lanes16[j]);
+    for (int st = 0; st < kStreams; ++st) {
+      for (size_t v = 0; v < kVectors; ++v) {
+        const int64_t i = c * stride + st * 32 + static_cast<int64_t>(2 * v * kLanes);
+        VF w_odd, w_even, a_odd, a_even;
+        LoadPairs(DF(), w + i, &w_odd, &w_even);
+        LoadPairs(DF(), a + i, &a_odd, &a_even);
+        acc[st][v] = hn::MulAdd(w_even, a_even, hn::MulAdd(w_odd, a_odd, acc[st][v]));
+      }
     }
   }
+  for (int st = 0; st < kStreams; ++st) {
+    for (size_t v = 0; v < kVectors; ++v) hn::StoreU(acc[st][v], DF(), lanes[st] + v * kLanes);
+  }
+#else
+  for (int st = 0; st < kStreams; ++st) {
+    float* out = lanes[st];
+    for (int j = 0; j < 16; ++j) out[j] = 0.0f;
+    for (int64_t c = 0; c < chunks; ++c) {
+      const hwy::bfloat16_t* wc = w + c * stride + st * 32;
+      const hwy::bfloat16_t* ac = a + c * stride + st * 32;
+      for (int j = 0; j < 16; ++j) {
+        out[j] = std::fma(ToF32(wc[2 * j + 1]), ToF32(ac[2 * j + 1]), out[j]);
+        out[j] = std::fma(ToF32(wc[2 * j]), ToF32(ac[2 * j]), out[j]);
+      }
+    }
+  }
+#endif
+}
+
+// llamafile's GEMM for bf16: one pair-dot accumulator over the row (n a multiple of 32).
+HWY_INLINE float DotPairs32(const hwy::bfloat16_t* w, const hwy::bfloat16_t* a, int64_t n) {
+  float lanes[1][16];
+  PairChunks<1>(w, a, n / 32, 32, lanes);
+  return SumTree16(lanes[0]);
 }
 
 // ---- llamafile's GEMM order, a tile at a time ----
@@ -141,9 +188,12 @@ constexpr size_t kVecs16 = 16 / kLanes16;  // vectors per 16-lane accumulator
 // register file holds beside the loads. f16 weights against f32 activations take six tokens on
 // AVX-512: only the four weight vectors need converting (on Zen 4 a conversion costs most of
 // an FMA's slot), so more pairs per conversion is what speeds them up.
+// bf16 pairs take two registers a row and two a token: two tokens on AVX2.
 constexpr int kTileRows = kLanes16 == 16 ? 4 : 2;
 template <class TW, class TA>
-constexpr int kTileTokens = kLanes16 == 16 ? (std::is_same_v<TW, TA> ? 4 : 6) : 3;
+constexpr int kTileTokens = kLanes16 == 16                        ? (std::is_same_v<TW, TA> ? 4 : 6)
+                            : std::is_same_v<TW, hwy::bfloat16_t> ? 2
+                                                                  : 3;
 
 HWY_INLINE V16 Load16(const float* p) {
   return hn::LoadU(D16(), p);
@@ -182,6 +232,55 @@ HWY_INLINE void TileLanes16(const uint8_t* w, uint64_t w_stride, const uint8_t* 
   }
 }
 
+// TileLanes16 for bf16 rows against bf16 activations: each pair's 16 lanes as PairChunks sums
+// them over 32-element chunks, the odd elements' products fused before the even ones' (where
+// the target has FMA: GemmTileBF16Impl).
+template <int kRows, int kTokens>
+HWY_INLINE void TilePairs16(const uint8_t* w, uint64_t w_stride, const uint8_t* a,
+                            uint64_t a_stride, int64_t k, float* y, int64_t y_stride) {
+  using BF16 = hwy::bfloat16_t;
+  V16 acc[kRows][kTokens][kVecs16];
+  for (auto& row : acc) {
+    for (auto& pair : row) {
+      for (V16& v : pair) v = hn::Zero(D16());
+    }
+  }
+  for (int64_t i0 = 0; i0 < k; i0 += 32) {
+    for (size_t v = 0; v < kVecs16; ++v) {
+      const int64_t i = i0 + static_cast<int64_t>(2 * v * kLanes16);
+      V16 w_odd[kRows], w_even[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        LoadPairs(D16(), reinterpret_cast<const BF16*>(w + r * w_stride) + i, &w_odd[r],
+                  &w_even[r]);
+      }
+      for (int t = 0; t < kTokens; ++t) {
+        V16 a_odd, a_even;
+        LoadPairs(D16(), reinterpret_cast<const BF16*>(a + t * a_stride) + i, &a_odd, &a_even);
+        for (int r = 0; r < kRows; ++r) {
+          acc[r][t][v] = hn::MulAdd(w_even[r], a_even, hn::MulAdd(w_odd[r], a_odd, acc[r][t][v]));
+        }
+      }
+    }
+  }
+  alignas(64) float lanes[16];
+  for (int r = 0; r < kRows; ++r) {
+    for (int t = 0; t < kTokens; ++t) {
+      for (size_t v = 0; v < kVecs16; ++v) hn::Store(acc[r][t][v], D16(), lanes + v * kLanes16);
+      y[t * y_stride + r] = SumTree16(lanes);
+    }
+  }
+}
+
+// One pair in the GEMM order, as the tiles sum it.
+template <class TW, class TA>
+HWY_INLINE float GemmDot(const TW* w, const TA* a, int64_t k) {
+  if constexpr (std::is_same_v<TW, hwy::bfloat16_t>) {
+    return DotPairs32(w, a, k);
+  } else {
+    return DotLanes16(w, a, k);
+  }
+}
+
 // rows x tokens pairs in register tiles, a group of tokens meeting every row in turn (its
 // activation rows stay in L1); the ragged edges take the one-pair kernel, which sums
 // identically.
@@ -195,14 +294,19 @@ void GemmTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_
   const int full_tokens = tokens / kTokens * kTokens;
   for (int t = 0; t < full_tokens; t += kTokens) {
     for (int r = 0; r < full_rows; r += kTileRows) {
-      TileLanes16<TW, TA, kTileRows, kTokens>(wb + r * w_stride, w_stride, ab + t * a_stride,
-                                              a_stride, k, y + t * y_stride + r, y_stride);
+      if constexpr (std::is_same_v<TW, hwy::bfloat16_t>) {
+        TilePairs16<kTileRows, kTokens>(wb + r * w_stride, w_stride, ab + t * a_stride, a_stride, k,
+                                        y + t * y_stride + r, y_stride);
+      } else {
+        TileLanes16<TW, TA, kTileRows, kTokens>(wb + r * w_stride, w_stride, ab + t * a_stride,
+                                                a_stride, k, y + t * y_stride + r, y_stride);
+      }
     }
   }
   for (int r = 0; r < rows; ++r) {
     for (int t = r < full_rows ? full_tokens : 0; t < tokens; ++t) {
-      y[t * y_stride + r] = DotLanes16(reinterpret_cast<const TW*>(wb + r * w_stride),
-                                       reinterpret_cast<const TA*>(ab + t * a_stride), k);
+      y[t * y_stride + r] = GemmDot(reinterpret_cast<const TW*>(wb + r * w_stride),
+                                    reinterpret_cast<const TA*>(ab + t * a_stride), k);
     }
   }
 }
@@ -230,21 +334,17 @@ float DotBF16Impl(const void* vw, const void* va, int64_t n) {
   const auto* w = static_cast<const hwy::bfloat16_t*>(vw);
   const auto* a = static_cast<const hwy::bfloat16_t*>(va);
   const int64_t steps = n / 64;
-  float lanes[16];
-  PairChunks(w, a, steps, 64, lanes);
-  double sum = SumTree16(lanes);
-  PairChunks(w + 32, a + 32, steps, 64, lanes);
-  sum += SumTree16(lanes);
+  float lanes[2][16];
+  PairChunks<2>(w, a, steps, 64, lanes);
+  double sum = SumTree16(lanes[0]);
+  sum += SumTree16(lanes[1]);
   for (int64_t i = steps * 64; i < n; ++i) sum += static_cast<double>(ToF32(w[i]) * ToF32(a[i]));
   return static_cast<float>(sum);
 }
 
-// llamafile's GEMM for bf16: one pair-dot accumulator over the row (n a multiple of 32).
 float DotBF16GemmImpl(const void* vw, const void* va, int64_t n) {
-  float lanes[16];
-  PairChunks(static_cast<const hwy::bfloat16_t*>(vw), static_cast<const hwy::bfloat16_t*>(va),
-             n / 32, 32, lanes);
-  return SumTree16(lanes);
+  return DotPairs32(static_cast<const hwy::bfloat16_t*>(vw),
+                    static_cast<const hwy::bfloat16_t*>(va), n);
 }
 
 void GemmTileF32Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
@@ -254,6 +354,23 @@ void GemmTileF32Impl(const void* w, uint64_t w_stride, int rows, const void* a, 
 void GemmTileF16Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                      int tokens, int64_t k, float* y, int64_t y_stride) {
   GemmTile<hwy::float16_t, float>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+// Without FMA the tiles' MulAdd would round twice: the pairs one at a time there.
+void GemmTileBF16Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                      int tokens, int64_t k, float* y, int64_t y_stride) {
+#if HWY_NATIVE_FMA
+  GemmTile<hwy::bfloat16_t, hwy::bfloat16_t>(w, w_stride, rows, a, a_stride, tokens, k, y,
+                                             y_stride);
+#else
+  using BF16 = hwy::bfloat16_t;
+  for (int t = 0; t < tokens; ++t) {
+    for (int r = 0; r < rows; ++r) {
+      y[t * y_stride + r] = DotPairs32(
+          reinterpret_cast<const BF16*>(static_cast<const uint8_t*>(w) + r * w_stride),
+          reinterpret_cast<const BF16*>(static_cast<const uint8_t*>(a) + t * a_stride), k);
+    }
+  }
+#endif
 }
 
 }  // namespace wick::kernels::HWY_NAMESPACE
@@ -270,6 +387,7 @@ HWY_EXPORT(DotF16GemmImpl);
 HWY_EXPORT(DotBF16GemmImpl);
 HWY_EXPORT(GemmTileF32Impl);
 HWY_EXPORT(GemmTileF16Impl);
+HWY_EXPORT(GemmTileBF16Impl);
 
 void GemmTileF32(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                  int tokens, int64_t k, float* y, int64_t y_stride) {
@@ -278,6 +396,10 @@ void GemmTileF32(const void* w, uint64_t w_stride, int rows, const void* a, uint
 void GemmTileF16(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                  int tokens, int64_t k, float* y, int64_t y_stride) {
   HWY_DYNAMIC_DISPATCH(GemmTileF16Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+}
+void GemmTileBF16(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                  int tokens, int64_t k, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(GemmTileBF16Impl)(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 }
 
 float DotF32(const void* w, const void* a, int64_t n) {

@@ -34,6 +34,9 @@ void GemmTileF32(const void* w, uint64_t w_stride, int rows, const void* a, uint
 // bit-identical to DotF16Gemm on the f16 activations.
 void GemmTileF16(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                  int tokens, int64_t k, float* y, int64_t y_stride);
+// bf16 weights against bf16 activations, each result bit-identical to DotBF16Gemm.
+void GemmTileBF16(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
+                  int tokens, int64_t k, float* y, int64_t y_stride);
 
 float DotQ4_0Q8_0(const void* w, const void* a, int64_t n);
 // Q4_0 in the lane order of the other block formats, for tensors whose row count is not a
