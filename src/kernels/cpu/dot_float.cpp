@@ -9,6 +9,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -179,21 +180,26 @@ HWY_INLINE float DotPairs32(const hwy::bfloat16_t* w, const hwy::bfloat16_t* a, 
 // A tile of weight rows x activation rows keeps every (row, token) pair's 16-lane accumulator
 // in registers, so each loaded weight vector meets several tokens and each activation vector
 // several rows: the prefill of an f16 model is compute-bound, not load-bound. Every pair sums
-// exactly as DotLanes16 / DotBF16GemmImpl sum it.
+// exactly as DotLanes16 / DotPairs32 sum it.
 using D16 = hn::CappedTag<float, 16>;
 using V16 = hn::Vec<D16>;
 constexpr size_t kLanes16 = hn::MaxLanes(D16());
 constexpr size_t kVecs16 = 16 / kLanes16;  // vectors per 16-lane accumulator
-// Rows x tokens per tile: 16 (AVX-512) or 6 (AVX2: two vectors per accumulator) pairs, what the
-// register file holds beside the loads. f16 weights against f32 activations take six tokens on
+template <class T>
+constexpr bool kIsBF16 = std::is_same_v<T, hwy::bfloat16_t>;
+// Rows x tokens per tile, what the register file holds beside the loads: a vector per pair
+// (below AVX-512 a tile takes one vector of each pair's lanes at a time), a register or two
+// per row's weights, bf16 pairs two. f16 weights against f32 activations take six tokens on
 // AVX-512: only the four weight vectors need converting (on Zen 4 a conversion costs most of
 // an FMA's slot), so more pairs per conversion is what speeds them up.
-// bf16 pairs take two registers a row and two a token: two tokens on AVX2.
-constexpr int kTileRows = kLanes16 == 16 ? 4 : 2;
+template <class TW>
+constexpr int kTileRows = kLanes16 == 16 ? 4 : (kIsBF16<TW> ? 2 : 3);
 template <class TW, class TA>
-constexpr int kTileTokens = kLanes16 == 16                        ? (std::is_same_v<TW, TA> ? 4 : 6)
-                            : std::is_same_v<TW, hwy::bfloat16_t> ? 2
-                                                                  : 3;
+constexpr int kTileTokens = kLanes16 == 16 ? (std::is_same_v<TW, TA> ? 4 : 6) : 4;
+// Below AVX-512 a tile walks its rows in blocks of this many elements, each block once per
+// vector of the accumulators' lanes: a block's rows stay in L1 for the later passes, and the
+// lanes' partial sums wait in memory between blocks (each lane's sum runs in the same order).
+constexpr int64_t kTileBlock = 512;
 
 HWY_INLINE V16 Load16(const float* p) {
   return hn::LoadU(D16(), p);
@@ -202,51 +208,16 @@ HWY_INLINE V16 Load16(const hwy::float16_t* p) {
   return hn::PromoteTo(D16(), hn::LoadU(hn::Rebind<hwy::float16_t, D16>(), p));
 }
 
+// acc[r][t] += lanes [v * kLanes16, (v + 1) * kLanes16) of pair (r, t)'s accumulator over
+// elements [k0, k1): f32 and f16 a fused product per element, 16 lanes per 16 elements; bf16
+// as PairChunks, 16 lanes per 32 elements, the odd element's product fused before the even
+// one's (only where the target has FMA: GemmTileBF16Impl).
 template <class TW, class TA, int kRows, int kTokens>
-HWY_INLINE void TileLanes16(const uint8_t* w, uint64_t w_stride, const uint8_t* a,
-                            uint64_t a_stride, int64_t k, float* y, int64_t y_stride) {
-  V16 acc[kRows][kTokens][kVecs16];
-  for (auto& row : acc) {
-    for (auto& pair : row) {
-      for (V16& v : pair) v = hn::Zero(D16());
-    }
-  }
-  for (int64_t i0 = 0; i0 < k; i0 += 16) {
-    for (size_t v = 0; v < kVecs16; ++v) {
-      const int64_t i = i0 + static_cast<int64_t>(v * kLanes16);
-      V16 wv[kRows];
-      for (int r = 0; r < kRows; ++r)
-        wv[r] = Load16(reinterpret_cast<const TW*>(w + r * w_stride) + i);
-      for (int t = 0; t < kTokens; ++t) {
-        const V16 av = Load16(reinterpret_cast<const TA*>(a + t * a_stride) + i);
-        for (int r = 0; r < kRows; ++r) acc[r][t][v] = hn::MulAdd(wv[r], av, acc[r][t][v]);
-      }
-    }
-  }
-  alignas(64) float lanes[16];
-  for (int r = 0; r < kRows; ++r) {
-    for (int t = 0; t < kTokens; ++t) {
-      for (size_t v = 0; v < kVecs16; ++v) hn::Store(acc[r][t][v], D16(), lanes + v * kLanes16);
-      y[t * y_stride + r] = SumTree16(lanes);
-    }
-  }
-}
-
-// TileLanes16 for bf16 rows against bf16 activations: each pair's 16 lanes as PairChunks sums
-// them over 32-element chunks, the odd elements' products fused before the even ones' (where
-// the target has FMA: GemmTileBF16Impl).
-template <int kRows, int kTokens>
-HWY_INLINE void TilePairs16(const uint8_t* w, uint64_t w_stride, const uint8_t* a,
-                            uint64_t a_stride, int64_t k, float* y, int64_t y_stride) {
-  using BF16 = hwy::bfloat16_t;
-  V16 acc[kRows][kTokens][kVecs16];
-  for (auto& row : acc) {
-    for (auto& pair : row) {
-      for (V16& v : pair) v = hn::Zero(D16());
-    }
-  }
-  for (int64_t i0 = 0; i0 < k; i0 += 32) {
-    for (size_t v = 0; v < kVecs16; ++v) {
+HWY_INLINE void TilePass(const uint8_t* w, uint64_t w_stride, const uint8_t* a, uint64_t a_stride,
+                         int64_t k0, int64_t k1, size_t v, V16 (&acc)[kRows][kTokens]) {
+  if constexpr (kIsBF16<TW>) {
+    using BF16 = hwy::bfloat16_t;
+    for (int64_t i0 = k0; i0 < k1; i0 += 32) {
       const int64_t i = i0 + static_cast<int64_t>(2 * v * kLanes16);
       V16 w_odd[kRows], w_even[kRows];
       for (int r = 0; r < kRows; ++r) {
@@ -257,56 +228,82 @@ HWY_INLINE void TilePairs16(const uint8_t* w, uint64_t w_stride, const uint8_t* 
         V16 a_odd, a_even;
         LoadPairs(D16(), reinterpret_cast<const BF16*>(a + t * a_stride) + i, &a_odd, &a_even);
         for (int r = 0; r < kRows; ++r) {
-          acc[r][t][v] = hn::MulAdd(w_even[r], a_even, hn::MulAdd(w_odd[r], a_odd, acc[r][t][v]));
+          acc[r][t] = hn::MulAdd(w_even[r], a_even, hn::MulAdd(w_odd[r], a_odd, acc[r][t]));
         }
       }
     }
-  }
-  alignas(64) float lanes[16];
-  for (int r = 0; r < kRows; ++r) {
-    for (int t = 0; t < kTokens; ++t) {
-      for (size_t v = 0; v < kVecs16; ++v) hn::Store(acc[r][t][v], D16(), lanes + v * kLanes16);
-      y[t * y_stride + r] = SumTree16(lanes);
+  } else {
+    for (int64_t i0 = k0; i0 < k1; i0 += 16) {
+      const int64_t i = i0 + static_cast<int64_t>(v * kLanes16);
+      V16 wv[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        wv[r] = Load16(reinterpret_cast<const TW*>(w + r * w_stride) + i);
+      }
+      for (int t = 0; t < kTokens; ++t) {
+        const V16 av = Load16(reinterpret_cast<const TA*>(a + t * a_stride) + i);
+        for (int r = 0; r < kRows; ++r) acc[r][t] = hn::MulAdd(wv[r], av, acc[r][t]);
+      }
     }
   }
 }
 
-// One pair in the GEMM order, as the tiles sum it.
-template <class TW, class TA>
-HWY_INLINE float GemmDot(const TW* w, const TA* a, int64_t k) {
-  if constexpr (std::is_same_v<TW, hwy::bfloat16_t>) {
-    return DotPairs32(w, a, k);
-  } else {
-    return DotLanes16(w, a, k);
+template <class TW, class TA, int kRows, int kTokens>
+HWY_INLINE void TileLanes16(const uint8_t* w, uint64_t w_stride, const uint8_t* a,
+                            uint64_t a_stride, int64_t k, float* y, int64_t y_stride) {
+  alignas(64) float lanes[kRows][kTokens][16];
+  const int64_t block = kVecs16 == 1 ? k : kTileBlock;
+  for (int64_t k0 = 0; k0 < k; k0 += block) {
+    const int64_t k1 = std::min(k, k0 + block);
+    for (size_t v = 0; v < kVecs16; ++v) {
+      V16 acc[kRows][kTokens];
+      for (int r = 0; r < kRows; ++r) {
+        for (int t = 0; t < kTokens; ++t) {
+          acc[r][t] = k0 == 0 ? hn::Zero(D16()) : hn::Load(D16(), lanes[r][t] + v * kLanes16);
+        }
+      }
+      TilePass<TW, TA, kRows, kTokens>(w, w_stride, a, a_stride, k0, k1, v, acc);
+      for (int r = 0; r < kRows; ++r) {
+        for (int t = 0; t < kTokens; ++t) hn::Store(acc[r][t], D16(), lanes[r][t] + v * kLanes16);
+      }
+    }
+  }
+  for (int r = 0; r < kRows; ++r) {
+    for (int t = 0; t < kTokens; ++t) y[t * y_stride + r] = SumTree16(lanes[r][t]);
+  }
+}
+
+// f(std::integral_constant<int, n>) for 1 <= n <= kMax.
+template <int kMax, class F>
+HWY_INLINE void WithCount(int n, const F& f) {
+  if constexpr (kMax >= 1) {
+    if (n == kMax) {
+      f(std::integral_constant<int, kMax>{});
+    } else {
+      WithCount<kMax - 1>(n, f);
+    }
   }
 }
 
 // rows x tokens pairs in register tiles, a group of tokens meeting every row in turn (its
-// activation rows stay in L1); the ragged edges take the one-pair kernel, which sums
-// identically.
+// activation rows stay in L1); the ragged edges take smaller tiles, which sum identically (a
+// matmul passes 16 rows at a time, and one pair at a time the 16th row of 3-row tiles took
+// a tenth of an AVX2 prompt's time).
 template <class TW, class TA>
 void GemmTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
               int tokens, int64_t k, float* y, int64_t y_stride) {
+  constexpr int kRows = kTileRows<TW>;
   constexpr int kTokens = kTileTokens<TW, TA>;
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(a);
-  const int full_rows = rows / kTileRows * kTileRows;
-  const int full_tokens = tokens / kTokens * kTokens;
-  for (int t = 0; t < full_tokens; t += kTokens) {
-    for (int r = 0; r < full_rows; r += kTileRows) {
-      if constexpr (std::is_same_v<TW, hwy::bfloat16_t>) {
-        TilePairs16<kTileRows, kTokens>(wb + r * w_stride, w_stride, ab + t * a_stride, a_stride, k,
-                                        y + t * y_stride + r, y_stride);
-      } else {
-        TileLanes16<TW, TA, kTileRows, kTokens>(wb + r * w_stride, w_stride, ab + t * a_stride,
-                                                a_stride, k, y + t * y_stride + r, y_stride);
-      }
-    }
-  }
-  for (int r = 0; r < rows; ++r) {
-    for (int t = r < full_rows ? full_tokens : 0; t < tokens; ++t) {
-      y[t * y_stride + r] = GemmDot(reinterpret_cast<const TW*>(wb + r * w_stride),
-                                    reinterpret_cast<const TA*>(ab + t * a_stride), k);
+  for (int t = 0; t < tokens; t += kTokens) {
+    for (int r = 0; r < rows; r += kRows) {
+      WithCount<kRows>(std::min(kRows, rows - r), [&](auto n_rows) {
+        WithCount<kTokens>(std::min(kTokens, tokens - t), [&](auto n_tokens) {
+          TileLanes16<TW, TA, decltype(n_rows)::value, decltype(n_tokens)::value>(
+              wb + r * w_stride, w_stride, ab + t * a_stride, a_stride, k, y + t * y_stride + r,
+              y_stride);
+        });
+      });
     }
   }
 }
