@@ -18,7 +18,6 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/f16_table.h"
 #include "kernels/cpu/lane_totals_x86-inl.h"  // per target: after highway.h
-#include "kernels/cpu/ref_dot_x86-inl.h"      // per target: after highway.h
 #include "kernels/cpu/token_groups.h"
 #include "kernels/cpu/vec_dot.h"
 #include "kernels/cpu/vnni_evex-inl.h"  // per target: after highway.h
@@ -126,9 +125,10 @@ void DotQ4Q8X4Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uin
   });
 }
 
-// Tokens a DotQ4Q8X8Tokens call takes at once (ref_dot_x86-inl.h's kMaxTokens, which
-// DotLegacyTokensPerCall reports): eight where AVX-512's 32 registers hold their accumulators
-// beside the eight rows' unpacked groups, four below.
+// Tokens a DotQ4Q8X8Tokens call takes at once (DotQ4_0TokensPerCall reports it): eight on
+// every target, so that a block's transposition and the tokens' offsets serve eight. AVX-512
+// keeps the eight accumulators in registers beside the eight rows' unpacked groups; AVX2 takes
+// the tokens one at a time (below), its accumulators in L1.
 constexpr int kX8Tokens = 8;
 
 // Eight weight rows against kActs activation rows, into out[8 * t + r], each result
