@@ -139,13 +139,18 @@ constexpr int kX8Tokens = 8;
 // transposition happens in registers, once per block for all the tokens).
 template <int kActs>
 void DotQ4Q8X8Acts(const Q4_0Block* const* rows, const Q8_0Block* const* acts, int64_t nb,
-                   float* out) {
+                   const uint8_t* next, float* out) {
   constexpr int kRows = 8;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i eights = _mm256_set1_epi8(8);
   __m256 acc[kActs];
   for (__m256& a : acc) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
+    // The next call's eight rows (`next`, contiguous) as one linear sweep, as DotQ4Q8Rows
+    // fetches its next four: 144 bytes a step, two prefetches.
+    const char* ahead = reinterpret_cast<const char*>(next) + b * kRows * sizeof(Q4_0Block);
+    _mm_prefetch(ahead, _MM_HINT_T0);
+    _mm_prefetch(ahead + 72, _MM_HINT_T0);
     // Rows r and r + 4 side by side, then a 4 x 4 transpose of 32-bit units per half: unit j of
     // every row (its bytes 4j..4j+3) in lane order 0..7.
     __m256i v[4];
@@ -232,7 +237,8 @@ void DotQ4Q8X8Tokens(const uint8_t* w, uint64_t row_bytes, const uint8_t* a, uin
   const Q8_0Block* acts[kMaxDotTokens];
   for (int t = 0; t < count; ++t) acts[t] = reinterpret_cast<const Q8_0Block*>(a + t * a_stride);
   ForTokenGroups<kX8Tokens>(count, [&](auto tokens, int first) {
-    DotQ4Q8X8Acts<decltype(tokens)::value>(rows, acts + first, nb, out + 8 * first);
+    DotQ4Q8X8Acts<decltype(tokens)::value>(rows, acts + first, nb, w + 8 * row_bytes,
+                                           out + 8 * first);
   });
 }
 
