@@ -108,8 +108,8 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
       }
       // Several activation rows at once where the kernel can: the same results, a fraction of
       // the weight work. A lone token too where the kernel takes eight rows a call (Q4_0's,
-      // whose transposed blocks need no horizontal sums): Gemv/Q4_0/4096x4096 from L3 ran
-      // 0.40 ms with four rows a call, 0.27 with eight.
+      // whose transposed blocks need no horizontal sums): llama-1b Q4_0 decode ran 3-28 %
+      // faster than with the four-row kernel below.
       for (;
            dot_rows_tokens != nullptr && (i + 1 < p.m || (dot_rows8_tokens != nullptr && i < p.m));
            i += tokens_per_call) {
