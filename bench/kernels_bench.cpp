@@ -101,17 +101,29 @@ constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ4
                             DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
 // Llama-3-8B's attention shape (32 query heads, 8 KV heads, head_dim 128; Llama-3.2-1B's
-// with head_dim 64) over an f16 cache of `ctx` positions; `n_tokens` query tokens at the end
-// of it (1 = decode). With `n_layers` > 1 each call takes the next of that many caches, as a
-// model's layers do, so that a cache comes from memory rather than from the last call's L3.
+// with head_dim 64) over a cache of `ctx` positions (f16 unless `kv_type` says otherwise);
+// `n_tokens` query tokens at the end of it (1 = decode). With `n_layers` > 1 each call takes
+// the next of that many caches, as a model's layers do, so that a cache comes from memory
+// rather than from the last call's L3.
 void RunAttention(benchmark::State& state, int64_t ctx, int64_t n_tokens, int kHeadDim = 128,
-                  int n_layers = 1) {
+                  int n_layers = 1, DType kv_type = DType::kF16) {
   constexpr int kHeads = 32, kKvHeads = 8;
-  const size_t cache = static_cast<size_t>(ctx) * kKvHeads * kHeadDim;
-  std::vector<std::vector<uint16_t>> k, v;
+  const uint64_t row_bytes = *BytesFor(kv_type, static_cast<uint64_t>(kKvHeads) * kHeadDim);
+  const size_t cache = static_cast<size_t>(ctx) * row_bytes;
+  // Every element 0.01 (K) or 0.02 (V), in the cache's format.
+  auto filled = [&](float value) {
+    const std::vector<float> row(static_cast<size_t>(kKvHeads) * kHeadDim, value);
+    std::vector<uint8_t> bytes(cache);
+    for (int64_t j = 0; j < ctx; ++j) {
+      FindQuantTraits(kv_type)->quantize(row.data(), bytes.data() + j * row_bytes,
+                                         kKvHeads * kHeadDim);
+    }
+    return bytes;
+  };
+  std::vector<std::vector<uint8_t>> k, v;
   for (int l = 0; l < n_layers; ++l) {
-    k.emplace_back(cache, F32ToF16(0.01f));
-    v.emplace_back(cache, F32ToF16(0.02f));
+    k.push_back(filled(0.01f));
+    v.push_back(filled(0.02f));
   }
   std::vector<float> q(static_cast<size_t>(n_tokens) * kHeads * kHeadDim, 0.1f);
   std::vector<float> out(q.size());
@@ -121,8 +133,8 @@ void RunAttention(benchmark::State& state, int64_t ctx, int64_t n_tokens, int kH
                          .n_head = kHeads,
                          .n_head_kv = kKvHeads,
                          .head_dim = kHeadDim,
-                         .kv_type = DType::kF16,
-                         .kv_row_stride = kKvHeads * kHeadDim * 2,
+                         .kv_type = kv_type,
+                         .kv_row_stride = static_cast<int64_t>(row_bytes),
                          .n_kv = ctx,
                          .scale = 0.088f,
                          .out = out.data()};
@@ -145,7 +157,7 @@ void RunAttention(benchmark::State& state, int64_t ctx, int64_t n_tokens, int kH
       static_cast<double>(state.iterations()) * pairs * kHeads * kHeadDim * 4 * 1e-9,
       benchmark::Counter::kIsRate);
   // The KV cache bytes read per call: what bounds decode.
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * 2 * cache * 2));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * 2 * cache));
 }
 
 void RegisterAll() {
@@ -164,6 +176,16 @@ void RegisterAll() {
                        (n_tokens == 1 ? "decode" : "prefill" + std::to_string(n_tokens));
     benchmark::RegisterBenchmark(
         name.c_str(), [n_tokens](benchmark::State& s) { RunAttention(s, 4096, n_tokens, 64); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  // A q8_0 cache (llama.cpp's -ctk/-ctv q8_0, for long contexts in less memory).
+  for (int64_t n_tokens : {int64_t{1}, int64_t{512}}) {
+    std::string name = std::string("Attention/q8_0/ctx4096/") +
+                       (n_tokens == 1 ? "decode" : "prefill" + std::to_string(n_tokens));
+    benchmark::RegisterBenchmark(
+        name.c_str(),
+        [n_tokens](benchmark::State& s) { RunAttention(s, 4096, n_tokens, 128, 1, DType::kQ8_0); })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }

@@ -150,6 +150,23 @@ void F16ToF32(const uint16_t* src, float* dst, int n) {
   for (; i < n; ++i) dst[i] = wick::F16ToF32(src[i]);
 }
 
+// As ref::DequantizeQ8_0 (each element q * d, one rounding), a vector at a time; n a multiple
+// of 32.
+void Q8_0ToF32(const uint8_t* src, float* dst, int n) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<int32_t, decltype(df)> di;
+  const hn::Rebind<int8_t, decltype(df)> d8;
+  const int lanes = static_cast<int>(hn::Lanes(df));
+  const auto* blocks = reinterpret_cast<const Q8_0Block*>(src);
+  for (int b = 0; b < n / 32; ++b) {
+    const auto d = hn::Set(df, wick::F16ToF32(blocks[b].d));
+    for (int i = 0; i < 32; i += lanes) {
+      const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, blocks[b].qs + i)));
+      hn::StoreU(hn::Mul(q, d), df, dst + 32 * b + i);
+    }
+  }
+}
+
 // Rows [first, first + count) of kv head `kv_head`: in place for f32, converted into `buf`
 // ([count][head_dim]) for f16 and q8_0.
 RowsF32 CacheRows(const AttentionParams& p, const void* cache, int64_t first, int64_t count,
@@ -171,7 +188,7 @@ RowsF32 CacheRows(const AttentionParams& p, const void* cache, int64_t first, in
     if (p.kv_type == DType::kF16) {
       F16ToF32(reinterpret_cast<const uint16_t*>(row), buf + j * p.head_dim, p.head_dim);
     } else {
-      ref::DequantizeQ8_0(row, buf + j * p.head_dim, p.head_dim);
+      Q8_0ToF32(row, buf + j * p.head_dim, p.head_dim);
     }
   }
   return {buf, p.head_dim};
@@ -401,6 +418,7 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
   const bool gemm = p.n_tokens > 1;
   const bool f16 = p.kv_type == DType::kF16;
   const bool f32 = p.kv_type == DType::kF32;
+  [[maybe_unused]] const bool q8 = p.kv_type == DType::kQ8_0;
   const int n_slots = gemm ? kPrefillSlots : kDecodeSlots;
   // Scores are padded to whole 16-element groups for the softmax.
   const int64_t score_stride = (n_positions + 15) & ~int64_t{15};
@@ -454,7 +472,7 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
   std::fill(slots, slots + n_rows * n_slots * hd, 0.0f);
   bool values_done = false;
 #if WICK_ATTENTION_X86
-  if (block_kernels && p.kv_type != DType::kQ8_0 && hd % attention_x86::kLanes == 0) {
+  if (block_kernels && hd % attention_x86::kLanes == 0) {
     // Every row over the same positions, so that a row's slots take whole columns of the
     // cache, read in place: in a prompt's tile, the later tokens' positions get zero weights
     // in the earlier tokens' rows.
@@ -467,10 +485,18 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
     // A prompt's many rows each walk a block of positions that stays in L2; a decode step's
     // few walk the whole range once.
     auto value_slots = [&]<int kSlots>(int64_t block) {
+      // A q8_0 cache's rows go through v_buf as f32, kBlock (a multiple of both slot counts)
+      // at a time: the same values, so the same sums.
+      if (q8) block = kBlock;
       for (int64_t b0 = 0; b0 < vector_end; b0 += block) {
         const uint8_t* v = v_rows + b0 * p.kv_row_stride;
         const int64_t n_block = std::min(block, vector_end - b0);
-        if (f16) {
+        if (q8) {
+          const RowsF32 rows = CacheRows(p, p.v, b0, n_block, task.kv_head, v_buf);
+          attention_x86::ValueSlots<false, kSlots>(reinterpret_cast<const uint8_t*>(rows.base),
+                                                   rows.stride * 4, scores + b0, score_stride,
+                                                   n_rows, n_block, hd, slots, slots_stride);
+        } else if (f16) {
           attention_x86::ValueSlots<true, kSlots>(v, p.kv_row_stride, scores + b0, score_stride,
                                                   n_rows, n_block, hd, slots, slots_stride);
         } else {
