@@ -186,6 +186,31 @@ TEST(MatmulTilesTest, FloatTilesGiveTheGemmDotsBits) {
   }
 }
 
+// Rows of no elements (k = 0) sum to zero on the tile path too, whose lanes wait in memory.
+TEST(MatmulTilesTest, EmptyRowsGiveZeros) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
+    for (const SimdTarget& target : RunnableSimdTargets()) {
+      ASSERT_TRUE(ForceSimdTarget(target.name).ok());
+      ThreadPool pool(2);
+      MatmulScratch scratch;
+      float unused = 0.0f;
+      std::vector<float> y(5 * 7, NAN);
+      ASSERT_TRUE(Matmul({.w = &unused,
+                          .w_type = type,
+                          .n = 7,
+                          .k = 0,
+                          .x = &unused,
+                          .m = 5,
+                          .y = y.data(),
+                          .path = MatmulPath::kGemm},
+                         pool, scratch)
+                      .ok());
+      for (float v : y) EXPECT_EQ(v, 0.0f) << NameOf(type) << " " << target.name;
+    }
+  }
+  ASSERT_TRUE(ForceSimdTarget("auto").ok());
+}
+
 TEST(MatmulErrorsTest, BadShapesAndTypesAreErrors) {
   ThreadPool pool(1);
   MatmulScratch scratch;

@@ -250,7 +250,7 @@ HWY_INLINE void TilePass(const uint8_t* w, uint64_t w_stride, const uint8_t* a, 
 template <class TW, class TA, int kRows, int kTokens>
 HWY_INLINE void TileLanes16(const uint8_t* w, uint64_t w_stride, const uint8_t* a,
                             uint64_t a_stride, int64_t k, float* y, int64_t y_stride) {
-  alignas(64) float lanes[kRows][kTokens][16];
+  alignas(64) float lanes[kRows][kTokens][16] = {};  // zeros for an empty row (k = 0)
   const int64_t block = kVecs16 == 1 ? k : kTileBlock;
   for (int64_t k0 = 0; k0 < k; k0 += block) {
     const int64_t k1 = std::min(k, k0 + block);
@@ -285,9 +285,9 @@ HWY_INLINE void WithCount(int n, const F& f) {
 }
 
 // rows x tokens pairs in register tiles, a group of tokens meeting every row in turn (its
-// activation rows stay in L1); the ragged edges take smaller tiles, which sum identically (a
-// matmul passes 16 rows at a time, and one pair at a time the 16th row of 3-row tiles took
-// a tenth of an AVX2 prompt's time).
+// activation rows stay in L1); the ragged edges take smaller tiles, which sum identically and
+// run far faster than one pair at a time (a matmul passes 16 rows at a time, which AVX2's
+// 3-row tiles leave one over).
 template <class TW, class TA>
 void GemmTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
               int tokens, int64_t k, float* y, int64_t y_stride) {
