@@ -123,6 +123,13 @@ HWY_INLINE void LoadPairs(D d, const hwy::bfloat16_t* p, hn::Vec<D>* odd, hn::Ve
   *even = hn::BitCast(d, hn::ShiftLeft<16>(units));
 }
 
+// acc plus LoadPairs' products in vdpbf16ps's order: the odd element's fused first, then the
+// even one's.
+template <class V>
+HWY_INLINE V FusePairs(V w_odd, V w_even, V a_odd, V a_even, V acc) {
+  return hn::MulAdd(w_even, a_even, hn::MulAdd(w_odd, a_odd, acc));
+}
+
 // AVX-512 BF16's pair dot (vdpbf16ps): lane j of a 32-element chunk adds the product of
 // element 2j + 1, then that of element 2j, each rounded (the products are exact in f32).
 // Accumulator s (of kStreams, each 16 lanes into lanes[s]) takes the chunks at s * 32 + c *
@@ -146,7 +153,7 @@ HWY_INLINE void PairChunks(const hwy::bfloat16_t* w, const hwy::bfloat16_t* a, i
         VF w_odd, w_even, a_odd, a_even;
         LoadPairs(DF(), w + i, &w_odd, &w_even);
         LoadPairs(DF(), a + i, &a_odd, &a_even);
-        acc[st][v] = hn::MulAdd(w_even, a_even, hn::MulAdd(w_odd, a_odd, acc[st][v]));
+        acc[st][v] = FusePairs(w_odd, w_even, a_odd, a_even, acc[st][v]);
       }
     }
   }
@@ -228,7 +235,7 @@ HWY_INLINE void TilePass(const uint8_t* w, uint64_t w_stride, const uint8_t* a, 
         V16 a_odd, a_even;
         LoadPairs(D16(), reinterpret_cast<const BF16*>(a + t * a_stride) + i, &a_odd, &a_even);
         for (int r = 0; r < kRows; ++r) {
-          acc[r][t] = hn::MulAdd(w_even[r], a_even, hn::MulAdd(w_odd[r], a_odd, acc[r][t]));
+          acc[r][t] = FusePairs(w_odd[r], w_even[r], a_odd, a_even, acc[r][t]);
         }
       }
     }

@@ -80,6 +80,10 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
   }
   const int tokens_per_call =
       kernel->tokens_per_call != nullptr ? kernel->tokens_per_call() : kDotTokens;
+  // The fewest tokens the rows-tokens kernels take (below, the row kernels): a lone token too
+  // where the kernel takes eight rows a call (Q4_0's, whose transposed blocks need no
+  // horizontal sums; llama-1b Q4_0 decode ran 3-28 % faster than with the four-row kernel).
+  const int64_t rows_tokens_min = dot_rows8_tokens != nullptr ? 1 : 2;
   pool.ParallelFor(p.n, kRowGrain, [&](int64_t begin, int64_t end) {
     for (int64_t r0 = begin; r0 < end; r0 += kRowTile) {
       const int64_t r1 = std::min(end, r0 + kRowTile);
@@ -107,12 +111,8 @@ Status Matmul(const MatmulParams& p, ThreadPool& pool, MatmulScratch& scratch) {
         }
       }
       // Several activation rows at once where the kernel can: the same results, a fraction of
-      // the weight work. A lone token too where the kernel takes eight rows a call (Q4_0's,
-      // whose transposed blocks need no horizontal sums): llama-1b Q4_0 decode ran 3-28 %
-      // faster than with the four-row kernel below.
-      for (;
-           dot_rows_tokens != nullptr && (i + 1 < p.m || (dot_rows8_tokens != nullptr && i < p.m));
-           i += tokens_per_call) {
+      // the weight work.
+      for (; dot_rows_tokens != nullptr && p.m - i >= rows_tokens_min; i += tokens_per_call) {
         const int count = static_cast<int>(std::min<int64_t>(tokens_per_call, p.m - i));
         const uint8_t* a = act + static_cast<uint64_t>(i) * a_bytes;
         int64_t r = r0;
