@@ -23,10 +23,10 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
+#include "kernels/cpu/q4_0_wasm-inl.h"    // per target: after highway.h
 #include "kernels/cpu/q4_0_x86-inl.h"     // per target: after highway.h
 #include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
 #include "kernels/cpu/vec_dot.h"
-#include "kernels/cpu/wasm_relaxed.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace wick::kernels::HWY_NAMESPACE {
@@ -143,190 +143,6 @@ HWY_INLINE VI32 BlockDotI8(v128_t w_lo, v128_t w_hi, v128_t a_lo, v128_t a_hi) {
   return VI32{wasm_i32x4_add(lo, hi)};
 }
 
-// A Q8_0 activation block widened to int16 (elements 0-7, 8-15, 16-23, 24-31), once for all
-// the weight rows it meets, with what the Q4 weights' offset of 8 contributes (8 * a, summed
-// in pairs as the dot instruction sums).
-struct WideQ8Block {
-  v128_t a0, a1, a2, a3, offset;
-};
-
-HWY_INLINE WideQ8Block Widen(const Q8_0Block& block) {
-  const v128_t lo = wasm_v128_load(block.qs);
-  const v128_t hi = wasm_v128_load(block.qs + kHalf);
-  WideQ8Block w;
-  w.a0 = wasm_i16x8_extend_low_i8x16(lo);
-  w.a1 = wasm_i16x8_extend_high_i8x16(lo);
-  w.a2 = wasm_i16x8_extend_low_i8x16(hi);
-  w.a3 = wasm_i16x8_extend_high_i8x16(hi);
-  const v128_t eight = wasm_i16x8_splat(8);
-  w.offset = wasm_i32x4_add(
-      wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.a0, eight), wasm_i32x4_dot_i16x8(w.a1, eight)),
-      wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.a2, eight), wasm_i32x4_dot_i16x8(w.a3, eight)));
-  return w;
-}
-
-// sum((q - 8) * a) of a Q4_0 block in int32 lanes: the nibbles widened straight to int16 (a
-// byte's low nibble is element j, its high nibble element j + 16), multiplied and summed in
-// pairs by SIMD128's dot instruction (one x86 pmaddwd), the offset taken off at the end.
-HWY_INLINE VI32 Q4_0DotWide(const uint8_t* qs, const WideQ8Block& a) {
-  const v128_t packed = wasm_v128_load(qs);
-  const v128_t e0 = wasm_u16x8_extend_low_u8x16(packed);
-  const v128_t e1 = wasm_u16x8_extend_high_u8x16(packed);
-  const v128_t low4 = wasm_i16x8_splat(0x0f);
-  const v128_t s01 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_and(e0, low4), a.a0),
-                                    wasm_i32x4_dot_i16x8(wasm_v128_and(e1, low4), a.a1));
-  const v128_t s23 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_shr(e0, 4), a.a2),
-                                    wasm_i32x4_dot_i16x8(wasm_u16x8_shr(e1, 4), a.a3));
-  return VI32{wasm_i32x4_sub(wasm_i32x4_add(s01, s23), a.offset)};
-}
-
-// The four lanes' total of each of four vectors, as the lanes of one: two shuffles and an add
-// per pair, instead of a horizontal sum (and a scalar conversion and scale) per vector.
-HWY_INLINE v128_t Totals(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
-  const v128_t u01 = wasm_i32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5),
-                                    wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
-  const v128_t u23 = wasm_i32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 4, 1, 5),
-                                    wasm_i32x4_shuffle(s2, s3, 2, 6, 3, 7));
-  return wasm_i32x4_add(wasm_i32x4_shuffle(u01, u23, 0, 1, 4, 5),
-                        wasm_i32x4_shuffle(u01, u23, 2, 3, 6, 7));
-}
-
-// The integer total of lane sums (exact).
-HWY_INLINE int32_t Total(v128_t s) {
-  return wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
-         wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
-}
-
-// Relaxed SIMD (see wasm_relaxed.h): the nibbles stay bytes, and one dot instruction multiplies
-// sixteen of them by the activations and adds them to int32 lanes. The integer totals are those
-// of Q4_0DotWide and the float steps the same, so a row's result does not depend on which kernel
-// the module runs either.
-struct Q8Halves {
-  v128_t lo, hi;      // elements 0-15 and 16-31
-  v128_t neg_offset;  // -8 * the sums of four activations in the dot instruction's lanes: what
-                      // the weights' offset of 8 takes off
-};
-
-// `zero` is all zeros, but not a constant (see RelaxedDotAddI8I7).
-HWY_INLINE Q8Halves Halves(const Q8_0Block& block, v128_t zero) {
-  Q8Halves h;
-  h.lo = wasm_v128_load(block.qs);
-  h.hi = wasm_v128_load(block.qs + kHalf);
-  const v128_t eight = wasm_i8x16_splat(8);
-  h.neg_offset =
-      wasm_i32x4_sub(zero, RelaxedDotAddI8I7(h.hi, eight, RelaxedDotAddI8I7(h.lo, eight, zero)));
-  return h;
-}
-
-// sum((q - 8) * a) of a Q4_0 block in int32 lanes.
-HWY_INLINE v128_t Q4_0DotRelaxed(const uint8_t* qs, const Q8Halves& a) {
-  const v128_t packed = wasm_v128_load(qs);
-  const v128_t low4 = wasm_i8x16_splat(0x0f);
-  const v128_t lo = wasm_v128_and(packed, low4);
-  const v128_t hi = wasm_v128_and(wasm_u16x8_shr(packed, 4), low4);
-  return RelaxedDotAddI8I7(a.hi, hi, RelaxedDotAddI8I7(a.lo, lo, a.neg_offset));
-}
-
-// An all-zero vector the optimizers cannot fold.
-volatile int32_t g_runtime_zero[4] = {0, 0, 0, 0};
-HWY_INLINE v128_t RuntimeZero() {
-  return wasm_i32x4_make(g_runtime_zero[0], g_runtime_zero[1], g_runtime_zero[2],
-                         g_runtime_zero[3]);
-}
-
-// The exact integer dot of block b of a Q4_0 row in int32 lanes, through the SIMD128 kernel or
-// the Relaxed SIMD one (which the module has: kWasmRelaxedDot).
-template <bool kRelaxed>
-struct Q4_0Blocks {
-  const Q8_0Block* a;
-  v128_t zero;  // for the relaxed kernel: all zeros, but not a constant (see RelaxedDotAddI8I7)
-
-  // Per activation block: what every row's dot needs of it.
-  auto Prepare(int64_t b) const {
-    if constexpr (kRelaxed) {
-      return Halves(a[b], zero);
-    } else {
-      return Widen(a[b]);
-    }
-  }
-  template <class Prepared>
-  static v128_t Dot(const Q4_0Block& w, const Prepared& ab) {
-    if constexpr (kRelaxed) {
-      return Q4_0DotRelaxed(w.qs, ab);
-    } else {
-      return Q4_0DotWide(w.qs, ab).raw;
-    }
-  }
-};
-
-// Activation blocks prepared at a time: each of the rows is read in sequential runs of this
-// many blocks (the whole row up to 8192 weights), which the CPU's prefetcher follows. Four rows
-// read block by block in step decoded 20 % slower: the kernel is too long per block for the CPU
-// to run far enough ahead of four interleaved streams' cache misses.
-constexpr int64_t kWasmChunk = 256;
-
-// `rows` Q4_0 rows (1 to 4, `row_bytes` apart) against one activation row. Per row, four blocks
-// at a time: their exact integer dots, transposed into the lanes of one vector, times
-// d_w * d_a, added to the row's accumulator, whose lanes are summed at the end; blocks past
-// the last multiple of four are added one by one after. A row's result is the same whether it
-// came alone or with three others.
-template <bool kRelaxed>
-void DotQ4_0Q8_0RowsWasm(const uint8_t* w, uint64_t row_bytes, int rows, const Q8_0Block* a,
-                         int64_t nb, float* out) {
-  const Q4_0Blocks<kRelaxed> blocks{a, RuntimeZero()};
-  decltype(blocks.Prepare(0)) prepared[kWasmChunk];
-  v128_t act_scales[kWasmChunk / 4];
-  v128_t acc[4];
-  for (v128_t& v : acc) v = wasm_f32x4_splat(0.0f);
-  const int64_t nb4 = nb & ~int64_t{3};
-  for (int64_t c = 0; c < nb4; c += kWasmChunk) {
-    const int64_t n = nb4 - c < kWasmChunk ? nb4 - c : kWasmChunk;
-    for (int64_t j = 0; j < n; ++j) prepared[j] = blocks.Prepare(c + j);
-    for (int64_t j = 0; j < n; j += 4) {
-      act_scales[j / 4] =
-          wasm_f32x4_make(F16ToF32ByTable(a[c + j].d), F16ToF32ByTable(a[c + j + 1].d),
-                          F16ToF32ByTable(a[c + j + 2].d), F16ToF32ByTable(a[c + j + 3].d));
-    }
-    for (int r = 0; r < rows; ++r) {
-      const Q4_0Block* wr = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes) + c;
-      v128_t sum = acc[r];
-      for (int64_t j = 0; j < n; j += 4) {
-        const v128_t totals =
-            Totals(blocks.Dot(wr[j], prepared[j]), blocks.Dot(wr[j + 1], prepared[j + 1]),
-                   blocks.Dot(wr[j + 2], prepared[j + 2]), blocks.Dot(wr[j + 3], prepared[j + 3]));
-        const v128_t scales = wasm_f32x4_mul(
-            wasm_f32x4_make(F16ToF32ByTable(wr[j].d), F16ToF32ByTable(wr[j + 1].d),
-                            F16ToF32ByTable(wr[j + 2].d), F16ToF32ByTable(wr[j + 3].d)),
-            act_scales[j / 4]);
-        sum = wasm_f32x4_add(sum, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(totals), scales));
-      }
-      acc[r] = sum;
-    }
-  }
-  for (int r = 0; r < rows; ++r) {
-    const Q4_0Block* wr = reinterpret_cast<const Q4_0Block*>(w + r * row_bytes);
-    float rest = 0.0f;
-    for (int64_t b = nb4; b < nb; ++b) {
-      const auto total = static_cast<float>(Total(blocks.Dot(wr[b], blocks.Prepare(b))));
-      rest += total * (F16ToF32ByTable(wr[b].d) * F16ToF32ByTable(a[b].d));
-    }
-    out[r] = (wasm_f32x4_extract_lane(acc[r], 0) + wasm_f32x4_extract_lane(acc[r], 1)) +
-             (wasm_f32x4_extract_lane(acc[r], 2) + wasm_f32x4_extract_lane(acc[r], 3)) + rest;
-  }
-}
-
-// DotQ4_0Q8_0RowsWasm with the kernels this module has.
-void DotQ4_0Q8_0RowsWasm(const void* w, uint64_t row_bytes, int rows, const void* a, int64_t n,
-                         float* out) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* ab = static_cast<const Q8_0Block*>(a);
-  const int64_t nb = n / static_cast<int64_t>(kBlock);
-  if (kWasmRelaxedDot) {
-    DotQ4_0Q8_0RowsWasm<true>(wb, row_bytes, rows, ab, nb, out);
-  } else {
-    DotQ4_0Q8_0RowsWasm<false>(wb, row_bytes, rows, ab, nb, out);
-  }
-}
 #endif
 
 // Runs `block(b, acc, extra)` over nb blocks: it returns acc plus block b's contribution, and
@@ -397,7 +213,7 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   return out;
 #elif HWY_TARGET == HWY_WASM
   float out;
-  DotQ4_0Q8_0RowsWasm(w, 0, 1, a, n, &out);
+  q4_0_wasm::DotRows(w, 0, 1, a, n, &out);
   return out;
 #else
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
@@ -424,7 +240,7 @@ void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64
   DotQ4Q8X4(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va),
             n / static_cast<int64_t>(kBlock), out);
 #elif HWY_TARGET == HWY_WASM
-  DotQ4_0Q8_0RowsWasm(vw, row_bytes, 4, va, n, out);
+  q4_0_wasm::DotRows(vw, row_bytes, 4, va, n, out);
 #else
   for (int r = 0; r < 4; ++r) {
     out[r] = DotQ4_0Q8_0Impl(static_cast<const uint8_t*>(vw) + r * row_bytes, va, n);

@@ -11,7 +11,8 @@
 // come as the instruction's broadcast operand. The transposed tile (640 bytes a block) stays in
 // L2 while every token passes over it.
 // Highway compiles this file once per SIMD target: AVX3_DL has these tiles, AVX2 the 8-lane
-// ones of lanes_tile_avx2-inl.h, the others none (see LanesTileMinTokens).
+// ones of lanes_tile_avx2-inl.h, the others none (see LanesTileMinTokens); WebAssembly has a
+// Q4_0 tile of its own (q4_0_wasm-inl.h).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/lanes_tile.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -24,6 +25,7 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/lanes_tile_avx2-inl.h"  // per target: after highway.h
+#include "kernels/cpu/q4_0_wasm-inl.h"        // per target: after highway.h
 #include "kernels/cpu/ref_dot_x86-inl.h"      // per target: after highway.h
 #include "kernels/cpu/tile_x86-inl.h"         // per target: after highway.h
 #include "kernels/cpu/vnni_evex-inl.h"        // per target: after highway.h
@@ -310,8 +312,10 @@ int LanesTileMinTokensImpl() {
 #endif
 }
 int TileQ4_0MinTokensImpl() {
-#ifdef WICK_VNNI_EVEX
+#if defined(WICK_VNNI_EVEX)
   return kTileMinTokens;
+#elif defined(WICK_Q4_0_WASM)
+  return q4_0_wasm::kTileMinTokens;
 #else
   return 0;
 #endif
@@ -335,7 +339,11 @@ void LanesTileQ5_1Impl(const void* w, uint64_t w_stride, int rows, const void* a
 }
 void TileQ4_0Q8_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                       int tokens, int64_t k, float* y, int64_t y_stride) {
+#ifdef WICK_Q4_0_WASM
+  q4_0_wasm::Tile(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+#else
   LanesTile<Q4_0WholeTile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+#endif
 }
 void LanesTileQ8_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                        int tokens, int64_t k, float* y, int64_t y_stride) {
