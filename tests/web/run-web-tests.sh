@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CTest entry for the real-browser tests (headless Chromium through playwright-core): the wasm
 # engine against the native one and the golden files (golden.test.mjs), its logits for every
-# golden model and quant type (kernels.test.mjs), the chat page in
+# golden model and quant type (kernels.test.mjs), the matmul kernels on their own
+# (wasm_kernels.test.mjs, with build/wasm-test's module), the chat page in
 # in-browser mode (page.test.mjs) and the page served by `wick serve` (server.test.mjs).
 #   run-web-tests.sh WICK_BINARY SOURCE_DIR
 # Shared data: $WICK_SHARED, else SOURCE_DIR/../shared. Engine: $WICK_WASM_DIR, else
@@ -19,6 +20,7 @@ wick=$(realpath -m "$1")
 source_dir=$(realpath "$2")
 shared=$(realpath "${WICK_SHARED:-$source_dir/../shared}")
 wasm_dir=$(realpath -m "${WICK_WASM_DIR:-$source_dir/build/wasm}")
+wasm_test_dir=$(realpath -m "${WICK_WASM_TEST_DIR:-$source_dir/build/wasm-test}")
 here=$(cd "$(dirname "$0")" && pwd)
 
 missing() {
@@ -40,6 +42,8 @@ fi
   missing "$shared/models/stories260K.gguf not found (set WICK_SHARED)"
 [[ -f $wasm_dir/wick-st.js ]] ||
   missing "$wasm_dir/wick-st.js not found: build the engine with scripts/build-wasm (or set WICK_WASM_DIR)"
+[[ -f $wasm_test_dir/wick-matmul-test.js ]] ||
+  missing "$wasm_test_dir/wick-matmul-test.js not found: scripts/build-wasm builds it (or set WICK_WASM_TEST_DIR)"
 if [[ ! -f $here/node_modules/playwright-core/package.json ]]; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) ||
     missing "npm could not install playwright-core (no registry?)"
@@ -50,12 +54,13 @@ if [[ ! -x $wick ]]; then
 fi
 
 export WICK_BINARY=$wick WICK_SOURCE_DIR=$source_dir WICK_SHARED=$shared WICK_WASM_DIR=$wasm_dir
+export WICK_WASM_TEST_DIR=$wasm_test_dir
 export WICK_WEB_ARTIFACTS=${WICK_WEB_ARTIFACTS:-$source_dir/build/web-test}
 rm -f "$WICK_WEB_ARTIFACTS"/fail-*.png # a failed check's screenshot is from this run only
 
 status=0
 failed=()
-for t in golden kernels page server; do
+for t in golden kernels wasm_kernels page server; do
   echo "== $t.test.mjs"
   if ! node "$here/$t.test.mjs"; then
     status=1
