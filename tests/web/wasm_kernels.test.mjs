@@ -1,4 +1,4 @@
-// Test 5: the matmul's WebAssembly kernels on their own (tests/wasm/matmul_test.cpp, built by
+// Test 8: the matmul's WebAssembly kernels on their own (tests/wasm/matmul_test.cpp, built by
 // scripts/build-wasm into build/wasm-test), in a real browser, once as the Relaxed SIMD module
 // and once as the SIMD128 one: for every weight type, a prompt's results bit-identical to one
 // token at a time and close to the scalar oracle, and the two modules' result bits the same
