@@ -174,16 +174,6 @@ HWY_INLINE float Finish(v128_t acc, const Q4_0Block* w, const Q8_0Block* a, int6
          (wasm_f32x4_extract_lane(acc, 2) + wasm_f32x4_extract_lane(acc, 3)) + rest;
 }
 
-// One block's sum((q - 8) * a), through either module's kernel, for the blocks past the quads.
-template <bool kRelaxed>
-v128_t BlockDot(const Q4_0Block& w, const Q8_0Block& a) {
-  if constexpr (kRelaxed) {
-    return Q4_0DotRelaxed(w.qs, Halves(a, RuntimeZero()));
-  } else {
-    return Q4_0DotWide(w.qs, Widen(a));
-  }
-}
-
 // The exact integer dot of block b of a Q4_0 row in int32 lanes, through the SIMD128 kernel or
 // the Relaxed SIMD one (which the module has: kWasmRelaxedDot).
 template <bool kRelaxed>
@@ -208,6 +198,13 @@ struct Q4_0Blocks {
     }
   }
 };
+
+// One block's sum((q - 8) * a), through either module's kernel, for the blocks past the quads.
+template <bool kRelaxed>
+v128_t BlockDot(const Q4_0Block& w, const Q8_0Block& a) {
+  const Q4_0Blocks<kRelaxed> block{&a, RuntimeZero()};
+  return block.Dot(w, block.Prepare(0));
+}
 
 // Activation blocks prepared at a time: each of the rows is read in sequential runs of this
 // many blocks (the whole row up to 8192 weights), which the CPU's prefetcher follows. Four rows
