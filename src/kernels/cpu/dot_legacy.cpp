@@ -23,7 +23,7 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/f16_table.h"
-#include "kernels/cpu/q4_0_wasm-inl.h"    // per target: after highway.h
+#include "kernels/cpu/legacy_wasm-inl.h"  // per target: after highway.h
 #include "kernels/cpu/q4_0_x86-inl.h"     // per target: after highway.h
 #include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
 #include "kernels/cpu/vec_dot.h"
@@ -129,22 +129,6 @@ HWY_INLINE VI32 BlockDot(const int8_t* a, const WeightFn& weights) {
   return hn::Add(sum0, sum1);
 }
 
-#if HWY_TARGET == HWY_WASM
-// WebAssembly: a block as two int8x16 halves of weights times the activations' halves, with
-// SIMD128's extending multiply (int8 products are exact in int16) and pairwise widening add:
-// five instructions per 16 elements, against eight for widening to int16 first.
-HWY_INLINE VI32 BlockDotI8(v128_t w_lo, v128_t w_hi, v128_t a_lo, v128_t a_hi) {
-  const v128_t lo =
-      wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extmul_low_i8x16(w_lo, a_lo)),
-                     wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extmul_high_i8x16(w_lo, a_lo)));
-  const v128_t hi =
-      wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extmul_low_i8x16(w_hi, a_hi)),
-                     wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extmul_high_i8x16(w_hi, a_hi)));
-  return VI32{wasm_i32x4_add(lo, hi)};
-}
-
-#endif
-
 // Runs `block(b, acc, extra)` over nb blocks: it returns acc plus block b's contribution, and
 // may add a scalar term to extra. Two accumulators of each, so that consecutive blocks'
 // additions do not wait on each other.
@@ -184,6 +168,16 @@ HWY_INLINE float MinTerm(uint16_t m_w, uint16_t s_a) {
   return hn::GetLane(hn::Mul(BroadcastScale(d1, m_w), BroadcastScale(d1, s_a)));
 }
 
+#ifdef WICK_LEGACY_WASM
+// One weight row against one activation row: WebAssembly's kernels (legacy_wasm-inl.h).
+template <class F>
+float WasmOne(const void* w, const void* a, int64_t n) {
+  float out;
+  legacy_wasm::DotRows<F>(w, 0, 1, a, n, &out);
+  return out;
+}
+#endif
+
 #ifdef WICK_Q4_0_X86
 using namespace q4_0_x86;  // NOLINT(google-build-using-namespace): this file's own kernels
 #endif
@@ -211,9 +205,9 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   DotBlocksTokens<Q4_0Block, Q8_0Block>(w, reinterpret_cast<const uint8_t*>(a), 0, 1,
                                         n / static_cast<int64_t>(kBlock), &out, UnpackQ4_0());
   return out;
-#elif HWY_TARGET == HWY_WASM
+#elif defined(WICK_LEGACY_WASM)
   float out;
-  q4_0_wasm::DotRows(w, 0, 1, a, n, &out);
+  legacy_wasm::DotRows<legacy_wasm::Q4_0Format>(w, 0, 1, a, n, &out);
   return out;
 #else
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
@@ -239,8 +233,8 @@ void DotQ4_0Q8_0X4Impl(const void* vw, uint64_t row_bytes, const void* va, int64
 #ifdef WICK_Q4_0_X86
   DotQ4Q8X4(static_cast<const uint8_t*>(vw), row_bytes, static_cast<const Q8_0Block*>(va),
             n / static_cast<int64_t>(kBlock), out);
-#elif HWY_TARGET == HWY_WASM
-  q4_0_wasm::DotRows(vw, row_bytes, 4, va, n, out);
+#elif defined(WICK_LEGACY_WASM)
+  legacy_wasm::DotRows<legacy_wasm::Q4_0Format>(vw, row_bytes, 4, va, n, out);
 #else
   for (int r = 0; r < 4; ++r) {
     out[r] = DotQ4_0Q8_0Impl(static_cast<const uint8_t*>(vw) + r * row_bytes, va, n);
@@ -290,6 +284,9 @@ float DotQ4_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
 #ifdef WICK_REF_ORDER_X86
   return LanesOne<Q4_1Block, Q8_1Block, true, true, UnpackQ4_1>(vw, va, n);
 #endif
+#ifdef WICK_LEGACY_WASM
+  return WasmOne<legacy_wasm::Q4_1Format>(vw, va, n);
+#endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float& mins) {
     const uint8_t* qs = w[b].qs;
     const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) { return Nibbles(d, qs, k); });
@@ -303,6 +300,9 @@ float DotQ5_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   const auto* a = static_cast<const Q8_0Block*>(va);
 #ifdef WICK_REF_ORDER_X86
   return LanesOne<Q5_0Block, Q8_0Block, false, false, UnpackQ5_0>(vw, va, n);
+#endif
+#ifdef WICK_LEGACY_WASM
+  return WasmOne<legacy_wasm::Q5_0Format>(vw, va, n);
 #endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const Q5_0Block& wb = w[b];
@@ -321,6 +321,9 @@ float DotQ5_1Q8_1Impl(const void* vw, const void* va, int64_t n) {
 #ifdef WICK_REF_ORDER_X86
   return LanesOne<Q5_1Block, Q8_1Block, true, true, UnpackQ5_1>(vw, va, n);
 #endif
+#ifdef WICK_LEGACY_WASM
+  return WasmOne<legacy_wasm::Q5_1Format>(vw, va, n);
+#endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float& mins) {
     const Q5_1Block& wb = w[b];
     const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) {
@@ -338,17 +341,15 @@ float DotQ8_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
 #ifdef WICK_REF_ORDER_X86
   return LanesOne<Q8_0Block, Q8_0Block, false, false, UnpackQ8_0>(vw, va, n);
 #endif
+#ifdef WICK_LEGACY_WASM
+  return WasmOne<legacy_wasm::Q8_0Format>(vw, va, n);
+#endif
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {
     const int8_t* qs = w[b].qs;
-#if HWY_TARGET == HWY_WASM
-    const VI32 sumi = BlockDotI8(wasm_v128_load(qs), wasm_v128_load(qs + kHalf),
-                                 wasm_v128_load(a[b].qs), wasm_v128_load(a[b].qs + kHalf));
-#else
     const VI32 sumi = BlockDot(a[b].qs, [&](auto d, size_t k) {
       const hn::Rebind<int8_t, decltype(d)> d8;
       return hn::PromoteTo(d, hn::LoadU(d8, qs + k));
     });
-#endif
     return ScaleAdd(sumi, w[b].d, a[b].d, acc);
   });
 }

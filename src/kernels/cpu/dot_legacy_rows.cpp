@@ -11,6 +11,7 @@
 
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/legacy_wasm-inl.h"  // per target: after highway.h
 #include "kernels/cpu/ref_dot_x86-inl.h"  // per target: after highway.h
 #include "kernels/cpu/token_groups.h"
 #include "kernels/cpu/vec_dot.h"
@@ -50,13 +51,17 @@ using Q5_1Lanes = LaneFormat<Q5_1Block, Q8_1Block, true, true, UnpackQ5_1, simd:
 using Q8_0Lanes = LaneFormat<Q8_0Block, Q8_0Block, false, false, UnpackQ8_0, simd::DotQ8_0Q8_0>;
 
 // The four rows with shared activation work where the target has the reference's lane order
-// (x86 from AVX2 up), else the one-row dot row by row: the same results either way.
+// (x86 from AVX2 up) or its own kernels (WebAssembly), else the one-row dot row by row: the
+// same results either way.
 template <class F>
 void LanesRows(const void* w, uint64_t row_bytes, const void* a, int64_t n, float* out) {
 #ifdef WICK_REF_ORDER_X86
   DotLanesRows<kDotRows, typename F::WBlock, typename F::ABlock, F::kUnsigned, F::kMins>(
       static_cast<const uint8_t*>(w), row_bytes, static_cast<const typename F::ABlock*>(a),
       n / static_cast<int64_t>(kQK8_0), out, typename F::Unpack());
+#elif defined(WICK_LEGACY_WASM)
+  legacy_wasm::DotRows<legacy_wasm::FormatOf<typename F::WBlock> >(w, row_bytes, kDotRows, a, n,
+                                                                   out);
 #else
   for (int r = 0; r < kDotRows; ++r) {
     out[r] = F::kOne(static_cast<const uint8_t*>(w) + r * row_bytes, a, n);

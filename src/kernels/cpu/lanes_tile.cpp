@@ -11,8 +11,8 @@
 // come as the instruction's broadcast operand. The transposed tile (640 bytes a block) stays in
 // L2 while every token passes over it.
 // Highway compiles this file once per SIMD target: AVX3_DL has these tiles, AVX2 the 8-lane
-// ones of lanes_tile_avx2-inl.h, the others none (see LanesTileMinTokens); WebAssembly has a
-// Q4_0 tile of its own (q4_0_wasm-inl.h).
+// ones of lanes_tile_avx2-inl.h, WebAssembly its own (legacy_wasm-inl.h), the others none (see
+// LanesTileMinTokens).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/lanes_tile.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -25,7 +25,7 @@
 #include "core/quant_blocks.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/lanes_tile_avx2-inl.h"  // per target: after highway.h
-#include "kernels/cpu/q4_0_wasm-inl.h"        // per target: after highway.h
+#include "kernels/cpu/legacy_wasm-inl.h"      // per target: after highway.h
 #include "kernels/cpu/ref_dot_x86-inl.h"      // per target: after highway.h
 #include "kernels/cpu/tile_x86-inl.h"         // per target: after highway.h
 #include "kernels/cpu/vnni_evex-inl.h"        // per target: after highway.h
@@ -291,6 +291,11 @@ void LanesTile(const void* w, uint64_t w_stride, int rows, const void* a, uint64
     return;
   }
 #endif
+#ifdef WICK_LEGACY_WASM
+  legacy_wasm::Tile<legacy_wasm::FormatOf<typename F::WBlock> >(w, w_stride, rows, a, a_stride,
+                                                                tokens, k, y, y_stride);
+  return;
+#endif
   // Not called where the tile's min tokens are 0; correct anyway, one dot at a time.
   for (int t = 0; t < tokens; ++t) {
     for (int r = 0; r < rows; ++r) {
@@ -307,6 +312,8 @@ int LanesTileMinTokensImpl() {
   return kTileMinTokens;
 #elif defined(WICK_ROW_TILES8)
   return lanes_tile_avx2::kMinTokens;
+#elif defined(WICK_LEGACY_WASM)
+  return legacy_wasm::kTileMinTokens;
 #else
   return 0;
 #endif
@@ -314,8 +321,8 @@ int LanesTileMinTokensImpl() {
 int TileQ4_0MinTokensImpl() {
 #if defined(WICK_VNNI_EVEX)
   return kTileMinTokens;
-#elif defined(WICK_Q4_0_WASM)
-  return q4_0_wasm::kTileMinTokens;
+#elif defined(WICK_LEGACY_WASM)
+  return legacy_wasm::kTileMinTokens;
 #else
   return 0;
 #endif
@@ -339,8 +346,9 @@ void LanesTileQ5_1Impl(const void* w, uint64_t w_stride, int rows, const void* a
 }
 void TileQ4_0Q8_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                       int tokens, int64_t k, float* y, int64_t y_stride) {
-#ifdef WICK_Q4_0_WASM
-  q4_0_wasm::Tile(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
+#ifdef WICK_LEGACY_WASM
+  legacy_wasm::Tile<legacy_wasm::Q4_0Format>(w, w_stride, rows, a, a_stride, tokens, k, y,
+                                             y_stride);
 #else
   LanesTile<Q4_0WholeTile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
 #endif
