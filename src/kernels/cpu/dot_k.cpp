@@ -338,6 +338,13 @@ HWY_INLINE V8 BitToVarying(V8 v, int bit, int to) {
 #endif
 }
 
+// The symmetric formats' offsets (Q3_K's 4, Q6_K's 32): on x86 in the lanes of their elements,
+// as llama.cpp's kernels of the reference outputs apply them (ref_order.h); on WebAssembly from
+// the activations' 16-element sums under the sub-block scales, once per block and token, which
+// spares a second pair product per vector (the portable one costs eight instructions). The
+// integer sums are the same; their lanes differ.
+constexpr bool kOffsetsFromSums = HWY_TARGET == HWY_WASM;
+
 // The block functions below take kActs activation rows (a prompt's tokens share each
 // unpacked weight vector): a[t], acc[t] and min_acc[t] for t < kActs.
 template <int kActs>
@@ -371,16 +378,23 @@ void BlockQ3_K(const Q3_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc*) {
       const V8 qs = Load8(w.qs + 32 * h + l);
       for (int k = 0; k < 4; ++k) {
         const size_t e = 128 * h + 32 * k + l;
-        // Quants stored as 0..7 (high bit set means no offset). The -4 goes into the same
-        // lanes as its element's product, as in llama.cpp's kernel (ref_order.h).
+        // Quants stored as 0..7 (high bit set means no offset); the -4 as kOffsetsFromSums
+        // says.
         const V8 q = hn::Or(Crumb(qs, 2 * k), BitTo(hmask, static_cast<int>(4 * h) + k, 2));
         const V16 sc = PairScales(scales, e);
         for (int t = 0; t < kActs; ++t) {
           const auto act = LoadAct(*a[t], e);
-          acc[t].Add(hn::Sub(MulPairs(q, act), MulPairs(four, act)), sc);
+          if constexpr (kOffsetsFromSums) {
+            acc[t].Add(MulPairs(q, act), sc);
+          } else {
+            acc[t].Add(hn::Sub(MulPairs(q, act), MulPairs(four, act)), sc);
+          }
         }
       }
     }
+  }
+  if constexpr (kOffsetsFromSums) {
+    for (int t = 0; t < kActs; ++t) AddBsumTerms(D16(), scales, -4, a[t]->bsums, acc[t]);
   }
 }
 
@@ -460,16 +474,22 @@ void BlockQ6_K(const Q6_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc*) {
       };
       for (size_t k = 0; k < 4; ++k) {
         const size_t e = 128 * h + 32 * k + l;
-        // The -32 in the lanes of its elements, as llama.cpp's kernel of the reference
-        // outputs (February 2025) applies it; see BlockQ3_K.
-        // Pair sums of (q - 32) * a fit in int16 (at most 63 * 127 * 2).
+        // The -32 as kOffsetsFromSums says. Pair sums of (q - 32) * a fit in int16 (at most
+        // 63 * 127 * 2).
         const V16 sc = PairScales(scales, e);
         for (int t = 0; t < kActs; ++t) {
           const auto act = LoadAct(*a[t], e);
-          acc[t].Add(hn::Sub(MulPairs(q[k], act), MulPairs(thirty_two, act)), sc);
+          if constexpr (kOffsetsFromSums) {
+            acc[t].Add(MulPairs(q[k], act), sc);
+          } else {
+            acc[t].Add(hn::Sub(MulPairs(q[k], act), MulPairs(thirty_two, act)), sc);
+          }
         }
       }
     }
+  }
+  if constexpr (kOffsetsFromSums) {
+    for (int t = 0; t < kActs; ++t) AddBsumTerms(D16(), scales, -32, a[t]->bsums, acc[t]);
   }
 }
 
