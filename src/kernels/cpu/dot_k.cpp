@@ -445,13 +445,69 @@ HWY_INLINE void BlockScaleMin6Sums(const Block& w, const Q8_KBlock* const* a, Ac
   for (int t = 0; t < kActs; ++t) AddMinTerms(D16(), scale_min.hi, a[t]->bsums, min_acc[t]);
 }
 
+#if HWY_TARGET == HWY_WASM
+// BlockScaleMin6Sums with Relaxed SIMD's four-way dot product: a 32-element sub-block's
+// products summed into int32 lanes by two instructions, then scaled once, where the pair
+// products took three instructions per 16 elements. Lane l sums elements 4l..4l+3 of each 16,
+// as the pair products' lanes do, so the lanes hold the same sums.
+template <bool kFifthBit, int kActs, class Block>
+HWY_INLINE void BlockScaleMin6SumsRelaxed(const Block& w, const Q8_KBlock* const* a, Acc* acc,
+                                          Acc* min_acc) {
+  const Bytes16 scale_min = UnpackScaleMin6(w.scales);
+  const v128_t zero = RuntimeZero();
+  for (size_t h = 0; h < 4; ++h) {
+    v128_t lo[2], hi[2];  // sub-blocks 2h and 2h + 1, 16 elements a vector
+    for (size_t i = 0; i < 2; ++i) {
+      const V8 qs = Load8(w.qs + 32 * h + 16 * i);
+      V8 l = hn::And(qs, hn::Set(D8(), 0x0F));
+      V8 u = hn::ShiftRight<4>(qs);
+      if constexpr (kFifthBit) {
+        const V8 qh = Load8(w.qh + 16 * i);
+        l = hn::Or(l, BitToVarying(qh, static_cast<int>(2 * h), 4));
+        u = hn::Or(u, BitToVarying(qh, static_cast<int>(2 * h + 1), 4));
+      }
+      lo[i] = l.raw;
+      hi[i] = u.raw;
+    }
+    const auto scale = [&](size_t j) {
+      return wasm_i32x4_splat(static_cast<int32_t>((scale_min.lo >> (8 * j)) & 0xFF));
+    };
+    const v128_t scale_lo = scale(2 * h);
+    const v128_t scale_hi = scale(2 * h + 1);
+    for (int t = 0; t < kActs; ++t) {
+      const int8_t* act = a[t]->qs + 64 * h;
+      const auto sub_block = [&](const v128_t* q, const int8_t* x) {
+        return RelaxedDotAddI8I7(wasm_v128_load(x + 16), q[1],
+                                 RelaxedDotAddI8I7(wasm_v128_load(x), q[0], zero));
+      };
+      const v128_t sums = wasm_i32x4_add(wasm_i32x4_mul(sub_block(lo, act), scale_lo),
+                                         wasm_i32x4_mul(sub_block(hi, act + 32), scale_hi));
+      acc[t].sum0 = V32{wasm_i32x4_add(acc[t].sum0.raw, sums)};
+    }
+  }
+  for (int t = 0; t < kActs; ++t) AddMinTerms(D16(), scale_min.hi, a[t]->bsums, min_acc[t]);
+}
+#endif
+
+// Q4_K and Q5_K with the kernels this target (module) has.
+template <bool kFifthBit, int kActs, class Block>
+HWY_INLINE void BlockScaleMin6(const Block& w, const Q8_KBlock* const* a, Acc* acc, Acc* min_acc) {
+#if HWY_TARGET == HWY_WASM
+  if (kWasmRelaxedDot) {
+    BlockScaleMin6SumsRelaxed<kFifthBit, kActs>(w, a, acc, min_acc);
+    return;
+  }
+#endif
+  BlockScaleMin6Sums<kFifthBit, kActs>(w, a, acc, min_acc);
+}
+
 template <int kActs>
 void BlockQ4_K(const Q4_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc* min_acc) {
-  BlockScaleMin6Sums<false, kActs>(w, a, acc, min_acc);
+  BlockScaleMin6<false, kActs>(w, a, acc, min_acc);
 }
 template <int kActs>
 void BlockQ5_K(const Q5_KBlock& w, const Q8_KBlock* const* a, Acc* acc, Acc* min_acc) {
-  BlockScaleMin6Sums<true, kActs>(w, a, acc, min_acc);
+  BlockScaleMin6<true, kActs>(w, a, acc, min_acc);
 }
 
 template <int kActs>
@@ -538,7 +594,22 @@ struct RowSums {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
   __m128 mins4v;
 #endif
+#if HWY_TARGET == HWY_WASM
+  // The four lanes as a vector, multiplied and added: WebAssembly has no fused multiply-add,
+  // and std::fma was a library call per lane.
+  hn::Vec<hn::Rebind<float, D32> > mins4w;
+#endif
 };
+
+// dmin * x + acc, fused where the target has an instruction for it (the reference's order on
+// x86), else a product and a sum.
+HWY_INLINE float MinStep(float dmin, float x, float acc) {
+#if HWY_TARGET == HWY_WASM
+  return dmin * x + acc;
+#else
+  return std::fma(dmin, x, acc);
+#endif
+}
 
 // One weight row against kActs activation rows `a_stride` bytes apart, into out[0..kActs).
 template <class Block, void (*kSums)(const Block&, const Q8_KBlock* const*, Acc*, Acc*),
@@ -556,6 +627,9 @@ void DotRows(const void* w, const void* a, uint64_t a_stride, int64_t n, float* 
     r[t].mins = 0.0f;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
     r[t].mins4v = _mm_setzero_ps();
+#endif
+#if HWY_TARGET == HWY_WASM
+    r[t].mins4w = hn::Zero(df);
 #endif
   }
   for (int64_t b = 0; b < n / kQK_K; ++b) {
@@ -581,6 +655,10 @@ void DotRows(const void* w, const void* a, uint64_t a_stride, int64_t n, float* 
           rs.mins4v = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(four), rs.mins4v);
         }
 #endif
+#if HWY_TARGET == HWY_WASM
+        static_assert(kLanes == 4);  // lane l is the reference's lane l
+        rs.mins4w = hn::Add(rs.mins4w, hn::Mul(hn::Set(df, dmin), hn::ConvertTo(df, min_lanes)));
+#else
         if constexpr (kLanes != 8 || !(HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2)) {
           alignas(32) int32_t m[kLanes];
           hn::Store(min_lanes, D32(), m);
@@ -590,9 +668,10 @@ void DotRows(const void* w, const void* a, uint64_t a_stride, int64_t n, float* 
             rs.mins4[l] = std::fma(dmin, static_cast<float>(pair), rs.mins4[l]);
           }
         }
+#endif
       } else if constexpr (kMin == MinTerm::kScalar) {
         const auto total = static_cast<float>(hn::GetLane(hn::SumOfLanes(D32(), min_lanes)));
-        rs.mins = std::fma(dmin, total, rs.mins);
+        rs.mins = MinStep(dmin, total, rs.mins);
       }
       rs.sum =
           hn::MulAdd(hn::ConvertTo(df, hn::Add(acc[t].sum0, acc[t].sum1)), hn::Set(df, d), rs.sum);
@@ -603,6 +682,9 @@ void DotRows(const void* w, const void* a, uint64_t a_stride, int64_t n, float* 
     const float lanes = SumLanes(df, rs.sum);
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
     if constexpr (kMin == MinTerm::kFourLanes && kLanes == 8) _mm_storeu_ps(rs.mins4, rs.mins4v);
+#endif
+#if HWY_TARGET == HWY_WASM
+    if constexpr (kMin == MinTerm::kFourLanes) hn::StoreU(rs.mins4w, df, rs.mins4);
 #endif
     if constexpr (kMin == MinTerm::kFourLanes) {
       out[t] = lanes + ((rs.mins4[0] + rs.mins4[2]) + (rs.mins4[1] + rs.mins4[3]));

@@ -209,13 +209,6 @@ HWY_INLINE v128_t DotI8(const BlockI8& w, v128_t a_lo, v128_t a_hi, v128_t start
   return RelaxedDotAddI8I7(a_hi, w.hi, RelaxedDotAddI8I7(a_lo, w.lo, start));
 }
 
-// An all-zero vector the optimizers cannot fold.
-inline volatile int32_t g_runtime_zero[4] = {0, 0, 0, 0};
-HWY_INLINE v128_t RuntimeZero() {
-  return wasm_i32x4_make(g_runtime_zero[0], g_runtime_zero[1], g_runtime_zero[2],
-                         g_runtime_zero[3]);
-}
-
 // An activation block prepared once for every weight row that meets it: its bytes (the Relaxed
 // SIMD kernels) or its int16 widening, and -kOffset * its sums in the dot instruction's lanes
 // (what the weights' offset takes off; zero for the formats without one).

@@ -8,6 +8,8 @@
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
 
+#include <cstdint>
+
 #if !defined(__wasm_relaxed_simd__)
 #error "the SIMD128 engine is compiled with -mrelaxed-simd (scripts/build-wasm)"
 #endif
@@ -25,6 +27,13 @@ inline v128_t RelaxedDotI8I7(v128_t a, v128_t b) {
 // c must not be a constant: the optimizers would see a float multiply-add.
 inline v128_t RelaxedDotAddI8I7(v128_t a, v128_t b, v128_t c) {
   return (v128_t)__builtin_wasm_fma_f32x4((__f32x4)a, (__f32x4)b, (__f32x4)c);
+}
+
+// An all-zero vector the optimizers cannot fold: the `c` of a sum that starts from zero.
+inline volatile int32_t g_runtime_zero[4] = {0, 0, 0, 0};
+inline v128_t RuntimeZero() {
+  return wasm_i32x4_make(g_runtime_zero[0], g_runtime_zero[1], g_runtime_zero[2],
+                         g_runtime_zero[3]);
 }
 
 // Whether the two functions above compute the relaxed dot products in this module: probed on
