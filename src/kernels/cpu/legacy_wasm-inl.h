@@ -118,46 +118,34 @@ HWY_INLINE BlockI16 FiveBitsI16(const uint8_t* qs, const uint8_t* qh) {
 // A weight format: its blocks and activation blocks; its quants as bytes below 128 (I8, where it
 // has them: the Relaxed SIMD kernels) and as int16 (I16); kOffset, by how much the stored quants
 // exceed the values (taken off through the activations' sums); kMins, whether each block adds
-// m_w * s_a (the affine formats).
-struct Q4_0Format {
-  using WBlock = Q4_0Block;
-  using ABlock = Q8_0Block;
+// m_w * s_a (the affine formats). NibbleFormat is that of the four-bit quants (Q4_0, Q4_1) and
+// the five-bit ones (Q5_0, Q5_1: the blocks with qh).
+template <class W, class A, int kOffsetOfQuants, bool kMinTerms>
+struct NibbleFormat {
+  using WBlock = W;
+  using ABlock = A;
   static constexpr bool kI8 = true;
-  static constexpr int kOffset = 8;
-  static constexpr bool kMins = false;
-  static BlockI8 I8(const WBlock& w) { return Nibbles(w.qs); }
-  static BlockI16 I16(const WBlock& w) { return NibblesI16(w.qs); }
+  static constexpr int kOffset = kOffsetOfQuants;
+  static constexpr bool kMins = kMinTerms;
+  static BlockI8 I8(const WBlock& w) {
+    if constexpr (requires { w.qh; }) {
+      return FiveBits(w.qs, w.qh);
+    } else {
+      return Nibbles(w.qs);
+    }
+  }
+  static BlockI16 I16(const WBlock& w) {
+    if constexpr (requires { w.qh; }) {
+      return FiveBitsI16(w.qs, w.qh);
+    } else {
+      return NibblesI16(w.qs);
+    }
+  }
 };
-
-struct Q4_1Format {
-  using WBlock = Q4_1Block;
-  using ABlock = Q8_1Block;
-  static constexpr bool kI8 = true;
-  static constexpr int kOffset = 0;
-  static constexpr bool kMins = true;
-  static BlockI8 I8(const WBlock& w) { return Nibbles(w.qs); }
-  static BlockI16 I16(const WBlock& w) { return NibblesI16(w.qs); }
-};
-
-struct Q5_0Format {
-  using WBlock = Q5_0Block;
-  using ABlock = Q8_0Block;
-  static constexpr bool kI8 = true;
-  static constexpr int kOffset = 16;
-  static constexpr bool kMins = false;
-  static BlockI8 I8(const WBlock& w) { return FiveBits(w.qs, w.qh); }
-  static BlockI16 I16(const WBlock& w) { return FiveBitsI16(w.qs, w.qh); }
-};
-
-struct Q5_1Format {
-  using WBlock = Q5_1Block;
-  using ABlock = Q8_1Block;
-  static constexpr bool kI8 = true;
-  static constexpr int kOffset = 0;
-  static constexpr bool kMins = true;
-  static BlockI8 I8(const WBlock& w) { return FiveBits(w.qs, w.qh); }
-  static BlockI16 I16(const WBlock& w) { return FiveBitsI16(w.qs, w.qh); }
-};
+using Q4_0Format = NibbleFormat<Q4_0Block, Q8_0Block, 8, false>;
+using Q4_1Format = NibbleFormat<Q4_1Block, Q8_1Block, 0, true>;
+using Q5_0Format = NibbleFormat<Q5_0Block, Q8_0Block, 16, false>;
+using Q5_1Format = NibbleFormat<Q5_1Block, Q8_1Block, 0, true>;
 
 struct Q8_0Format {
   using WBlock = Q8_0Block;
