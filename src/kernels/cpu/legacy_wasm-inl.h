@@ -17,6 +17,7 @@
 #include <hwy/highway.h>
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "core/quant_blocks.h"
@@ -119,33 +120,37 @@ HWY_INLINE BlockI16 FiveBitsI16(const uint8_t* qs, const uint8_t* qh) {
 // has them: the Relaxed SIMD kernels) and as int16 (I16); kOffset, by how much the stored quants
 // exceed the values (taken off through the activations' sums); kMins, whether each block adds
 // m_w * s_a (the affine formats). NibbleFormat is that of the four-bit quants (Q4_0, Q4_1) and
-// the five-bit ones (Q5_0, Q5_1: the blocks with qh).
-template <class W, class A, int kOffsetOfQuants, bool kMinTerms>
+// the five-bit ones (Q5_0, Q5_1: the blocks with qh); the affine ones (with m) pair with Q8_1.
+template <class W>
 struct NibbleFormat {
+  static constexpr bool kFiveBits = requires(const W& w) { w.qh; };
   using WBlock = W;
-  using ABlock = A;
+  static constexpr bool kMins = requires(const W& w) { w.m; };
+  using ABlock = std::conditional_t<kMins, Q8_1Block, Q8_0Block>;
   static constexpr bool kI8 = true;
-  static constexpr int kOffset = kOffsetOfQuants;
-  static constexpr bool kMins = kMinTerms;
+  static constexpr int kOffset = kMins ? 0 : kFiveBits ? 16 : 8;
   static BlockI8 I8(const WBlock& w) {
-    if constexpr (requires { w.qh; }) {
+    if constexpr (kFiveBits) {
       return FiveBits(w.qs, w.qh);
     } else {
       return Nibbles(w.qs);
     }
   }
   static BlockI16 I16(const WBlock& w) {
-    if constexpr (requires { w.qh; }) {
+    if constexpr (kFiveBits) {
       return FiveBitsI16(w.qs, w.qh);
     } else {
       return NibblesI16(w.qs);
     }
   }
 };
-using Q4_0Format = NibbleFormat<Q4_0Block, Q8_0Block, 8, false>;
-using Q4_1Format = NibbleFormat<Q4_1Block, Q8_1Block, 0, true>;
-using Q5_0Format = NibbleFormat<Q5_0Block, Q8_0Block, 16, false>;
-using Q5_1Format = NibbleFormat<Q5_1Block, Q8_1Block, 0, true>;
+using Q4_0Format = NibbleFormat<Q4_0Block>;
+using Q4_1Format = NibbleFormat<Q4_1Block>;
+using Q5_0Format = NibbleFormat<Q5_0Block>;
+using Q5_1Format = NibbleFormat<Q5_1Block>;
+static_assert(Q4_0Format::kOffset == 8 && Q5_0Format::kOffset == 16 && !Q4_0Format::kMins &&
+              Q4_1Format::kMins && Q5_1Format::kFiveBits &&
+              std::is_same_v<Q5_1Format::ABlock, Q8_1Block>);
 
 struct Q8_0Format {
   using WBlock = Q8_0Block;
@@ -158,29 +163,8 @@ struct Q8_0Format {
 
 // The format of a weight block type.
 template <class WBlock>
-struct FormatFor;
-template <>
-struct FormatFor<Q4_0Block> {
-  using type = Q4_0Format;
-};
-template <>
-struct FormatFor<Q4_1Block> {
-  using type = Q4_1Format;
-};
-template <>
-struct FormatFor<Q5_0Block> {
-  using type = Q5_0Format;
-};
-template <>
-struct FormatFor<Q5_1Block> {
-  using type = Q5_1Format;
-};
-template <>
-struct FormatFor<Q8_0Block> {
-  using type = Q8_0Format;
-};
-template <class WBlock>
-using FormatOf = typename FormatFor<WBlock>::type;
+using FormatOf =
+    std::conditional_t<std::is_same_v<WBlock, Q8_0Block>, Q8_0Format, NibbleFormat<WBlock>>;
 
 // ------------------------------------------------------------------ integer dots
 
