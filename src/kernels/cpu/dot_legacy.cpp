@@ -197,6 +197,9 @@ float LanesOne(const void* w, const void* a, int64_t n) {
 }  // namespace
 
 float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
+#ifdef WICK_LEGACY_WASM
+  return WasmOne<legacy_wasm::Q4_0Format>(vw, va, n);
+#endif
   const auto* w = static_cast<const Q4_0Block*>(vw);
   const auto* a = static_cast<const Q8_0Block*>(va);
 #ifdef WICK_REF_ORDER_X86
@@ -204,10 +207,6 @@ float DotQ4_0Q8_0Impl(const void* vw, const void* va, int64_t n) {
   float out;
   DotBlocksTokens<Q4_0Block, Q8_0Block>(w, reinterpret_cast<const uint8_t*>(a), 0, 1,
                                         n / static_cast<int64_t>(kBlock), &out, UnpackQ4_0());
-  return out;
-#elif defined(WICK_LEGACY_WASM)
-  float out;
-  legacy_wasm::DotRows<legacy_wasm::Q4_0Format>(w, 0, 1, a, n, &out);
   return out;
 #else
   return SumBlocks(n / static_cast<int64_t>(kBlock), [&](int64_t b, VF acc, float&) {

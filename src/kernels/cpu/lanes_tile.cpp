@@ -346,12 +346,7 @@ void LanesTileQ5_1Impl(const void* w, uint64_t w_stride, int rows, const void* a
 }
 void TileQ4_0Q8_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                       int tokens, int64_t k, float* y, int64_t y_stride) {
-#ifdef WICK_LEGACY_WASM
-  legacy_wasm::Tile<legacy_wasm::Q4_0Format>(w, w_stride, rows, a, a_stride, tokens, k, y,
-                                             y_stride);
-#else
   LanesTile<Q4_0WholeTile>(w, w_stride, rows, a, a_stride, tokens, k, y, y_stride);
-#endif
 }
 void LanesTileQ8_0Impl(const void* w, uint64_t w_stride, int rows, const void* a, uint64_t a_stride,
                        int tokens, int64_t k, float* y, int64_t y_stride) {
