@@ -158,6 +158,13 @@ class Backend {
   // out = silu(gate) * up over rows x cols (rows of the FFN's hidden width).
   virtual void SwiGlu(const float* gate, const float* up, float* out, int64_t rows,
                       int64_t cols) = 0;
+  // out = gelu(gate) * up (tanh approximation), as SwiGlu: Gemma's FFN.
+  virtual void GeGlu(const float* gate, const float* up, float* out, int64_t rows,
+                     int64_t cols) = 0;
+  // x *= s over n floats (Gemma's embeddings).
+  virtual void Scale(float* x, float s, int64_t n) = 0;
+  // x = cap * tanh(x / cap) over n floats (Gemma 2's final logits).
+  virtual void Softcap(float* x, float cap, int64_t n) = 0;
   virtual void Add(const float* a, const float* b, float* out, int64_t n) = 0;
   // x[r] = x[r] + bias for each of `rows` rows of n (back to back).
   virtual void AddBias(float* x, const float* bias, int64_t rows, int64_t n) = 0;
@@ -214,6 +221,9 @@ class CpuBackend : public Backend {
   void Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
             const kernels::RopeConfig& config) override;
   void SwiGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
+  void GeGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
+  void Scale(float* x, float s, int64_t n) override;
+  void Softcap(float* x, float cap, int64_t n) override;
   void Add(const float* a, const float* b, float* out, int64_t n) override;
   void AddBias(float* x, const float* bias, int64_t rows, int64_t n) override;
   Status Attention(const kernels::AttentionParams& params) override;

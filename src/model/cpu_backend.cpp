@@ -96,6 +96,24 @@ void CpuBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t 
   });
 }
 
+void CpuBackend::GeGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) {
+  pool_.ParallelFor(rows, RowGrain(cols), [&](int64_t begin, int64_t end) {
+    kernels::GeGlu(gate + begin * cols, up + begin * cols, out + begin * cols,
+                   (end - begin) * cols);
+  });
+}
+
+void CpuBackend::Scale(float* x, float s, int64_t n) {
+  pool_.ParallelFor(n, kElementGrain,
+                    [&](int64_t begin, int64_t end) { kernels::Scale(x + begin, s, end - begin); });
+}
+
+void CpuBackend::Softcap(float* x, float cap, int64_t n) {
+  pool_.ParallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
+    kernels::Softcap(x + begin, cap, end - begin);
+  });
+}
+
 void CpuBackend::Add(const float* a, const float* b, float* out, int64_t n) {
   pool_.ParallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
     kernels::Add(a + begin, b + begin, out + begin, end - begin);

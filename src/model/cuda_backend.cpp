@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -565,6 +566,22 @@ void CudaBackend::SwiGlu(const float* gate, const float* up, float* out, int64_t
   Check(kernels::cuda::SwiGlu(gate, up, out, rows * cols, stream_), "swiglu");
 }
 
+void CudaBackend::GeGlu(const float* gate, const float* up, float* out, int64_t rows,
+                        int64_t cols) {
+  if (!Launches({17, Key(gate), Key(up), Key(out), static_cast<uint64_t>(rows * cols)})) return;
+  Check(kernels::cuda::GeGlu(gate, up, out, rows * cols, stream_), "geglu");
+}
+
+void CudaBackend::Scale(float* x, float s, int64_t n) {
+  if (!Launches({18, Key(x), static_cast<uint64_t>(n), std::bit_cast<uint32_t>(s)})) return;
+  Check(kernels::cuda::Scale(x, s, n, stream_), "scale");
+}
+
+void CudaBackend::Softcap(float* x, float cap, int64_t n) {
+  if (!Launches({19, Key(x), static_cast<uint64_t>(n), std::bit_cast<uint32_t>(cap)})) return;
+  Check(kernels::cuda::Softcap(x, cap, n, stream_), "softcap");
+}
+
 void CudaBackend::Add(const float* a, const float* b, float* out, int64_t n) {
   if (!Launches({5, Key(a), Key(b), Key(out), static_cast<uint64_t>(n)})) return;
   Check(kernels::cuda::Add(a, b, out, n, stream_), "add");
@@ -600,6 +617,12 @@ Status CudaBackend::CheckAttention(const kernels::AttentionParams& p) const {
                              "{}, tokens {} at {}, {} cached, cache {})",
                              name(), p.n_head, p.n_head_kv, p.head_dim, p.n_tokens, p.pos0, p.n_kv,
                              NameOf(p.kv_type)));
+  }
+  if (p.window > 0 || p.softcap > 0.0f) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("{}: attention with a sliding window or softcapped scores is not in "
+                             "wick's CUDA kernels yet",
+                             name()));
   }
   return OkStatus();
 }

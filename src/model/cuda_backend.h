@@ -67,6 +67,9 @@ class CudaBackend : public Backend {
   void Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
             const kernels::RopeConfig& config) override;
   void SwiGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
+  void GeGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
+  void Scale(float* x, float s, int64_t n) override;
+  void Softcap(float* x, float cap, int64_t n) override;
   void Add(const float* a, const float* b, float* out, int64_t n) override;
   void AddBias(float* x, const float* bias, int64_t rows, int64_t n) override;
   Status Attention(const kernels::AttentionParams& params) override;

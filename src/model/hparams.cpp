@@ -3,16 +3,65 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cmath>
 
 namespace wick::model {
 
 namespace {
 
 constexpr std::array kArchs = {
-    ArchTraits{"llama", kernels::RopeType::kNormal, false, false},
-    ArchTraits{"qwen2", kernels::RopeType::kNeox, true, false},
-    ArchTraits{"qwen3", kernels::RopeType::kNeox, false, true},
+    ArchTraits{.name = "llama", .rope_type = kernels::RopeType::kNormal},
+    ArchTraits{.name = "qwen2", .rope_type = kernels::RopeType::kNeox, .qkv_bias = true},
+    ArchTraits{.name = "qwen3", .rope_type = kernels::RopeType::kNeox, .qk_norm = true},
+    ArchTraits{.name = "gemma",
+               .rope_type = kernels::RopeType::kNeox,
+               .ffn = FfnActivation::kGelu,
+               .embd_scale = true,
+               .output_is_embd = true},
+    ArchTraits{.name = "gemma2",
+               .rope_type = kernels::RopeType::kNeox,
+               .ffn = FfnActivation::kGelu,
+               .embd_scale = true,
+               .post_norms = true,
+               .output_is_embd = true,
+               .swa_pattern = 2,
+               .default_window = 4096,
+               .default_attn_softcap = 50.0f,
+               .default_final_softcap = 30.0f},
+    ArchTraits{.name = "gemma3",
+               .rope_type = kernels::RopeType::kNeox,
+               .qk_norm = true,
+               .ffn = FfnActivation::kGelu,
+               .embd_scale = true,
+               .post_norms = true,
+               .swa_pattern = 6},
 };
+
+// Which layers use the sliding window: `{arch}.attention.sliding_window_pattern` as one flag
+// per layer, or as a period n (layer l slides when l % n < n - 1; 0: every layer), else the
+// architecture's period (as llama.cpp reads it).
+Result<std::vector<bool>> SwaLayers(const GgufFile& file, const std::string& key, int64_t n_layer,
+                                    int default_pattern) {
+  std::vector<bool> layers(static_cast<size_t>(n_layer), false);
+  const GgufValue* v = file.Find(key);
+  if (v != nullptr && v->is_array()) {
+    WICK_ASSIGN_OR_RETURN(std::vector<bool> flags, file.GetArray<bool>(key));
+    if (static_cast<int64_t>(flags.size()) < n_layer) {
+      return Error(ErrorCode::kCorrupt, fmt::format("{}: key '{}' has {} entries for {} layers",
+                                                    file.name(), key, flags.size(), n_layer));
+    }
+    for (size_t l = 0; l < layers.size(); ++l) layers[l] = flags[l];
+    return layers;
+  }
+  WICK_ASSIGN_OR_RETURN(int64_t pattern, file.GetOr<int64_t>(key, default_pattern));
+  if (pattern < 0) {
+    return Error(ErrorCode::kCorrupt, fmt::format("{}: key '{}' is {}", file.name(), key, pattern));
+  }
+  for (int64_t l = 0; l < n_layer; ++l) {
+    layers[static_cast<size_t>(l)] = pattern == 0 || l % pattern < pattern - 1;
+  }
+  return layers;
+}
 
 }  // namespace
 
@@ -81,6 +130,7 @@ Result<HParams> HParams::FromGguf(const GgufFile& file) {
                  fmt::format("{}: key '{}rope.scaling.type': unsupported RoPE scaling {}",
                              file.name(), p, Quote(scaling)));
   }
+  WICK_RETURN_IF_ERROR(h.ReadAttentionFeatures(file, p));
   // The vocabulary size: the token list, else the embedding's row count (checked later).
   if (auto tokens = file.GetStrings("tokenizer.ggml.tokens"); tokens.ok()) {
     h.n_vocab = static_cast<int64_t>(tokens->size());
@@ -89,6 +139,48 @@ Result<HParams> HParams::FromGguf(const GgufFile& file) {
     h.n_vocab = embd->shape[1];
   }
   return h;
+}
+
+// Query scale, softcaps and sliding windows (1/sqrt(head_dim) and none for most models).
+Status HParams::ReadAttentionFeatures(const GgufFile& file, const std::string& p) {
+  const ArchTraits& a = *arch;
+  const std::string_view name = a.name;
+  // Gemma 2 and 3 27B scale queries by 1/sqrt(n_embd / n_head), as gemma_pytorch's config
+  // does for that size (llama.cpp recognises it by its layer count).
+  const bool big = (name == "gemma2" && n_layer == 46) || (name == "gemma3" && n_layer == 62);
+  attn_scale = 1.0f / std::sqrt(static_cast<float>(big ? n_embd / n_head : head_dim));
+  WICK_ASSIGN_OR_RETURN(attn_softcap,
+                        file.GetOr<float>(p + "attn_logit_softcapping", a.default_attn_softcap));
+  WICK_ASSIGN_OR_RETURN(final_softcap,
+                        file.GetOr<float>(p + "final_logit_softcapping", a.default_final_softcap));
+  if (a.default_attn_softcap == 0.0f) attn_softcap = 0.0f;  // only gemma2's attention caps
+  if (!std::isfinite(attn_softcap) || attn_softcap < 0.0f || !std::isfinite(final_softcap) ||
+      final_softcap < 0.0f) {
+    return Error(ErrorCode::kCorrupt,
+                 fmt::format("{}: softcapping {} / {} is not a non-negative number", file.name(),
+                             attn_softcap, final_softcap));
+  }
+  rope_swa = rope;
+  if (a.swa_pattern == 0) return OkStatus();
+  WICK_ASSIGN_OR_RETURN(n_swa,
+                        file.GetOr<int64_t>(p + "attention.sliding_window", a.default_window));
+  if (n_swa < 0) {
+    return Error(ErrorCode::kCorrupt,
+                 fmt::format("{}: key '{}attention.sliding_window' is {}", file.name(), p, n_swa));
+  }
+  if (n_swa == 0) return OkStatus();
+  WICK_ASSIGN_OR_RETURN(
+      swa_layers, SwaLayers(file, p + "attention.sliding_window_pattern", n_layer, a.swa_pattern));
+  // Gemma 3's local layers keep the base they were trained with, unscaled; Gemma 2's share the
+  // global RoPE unless the file says otherwise.
+  if (name == "gemma3") {
+    rope_swa.freq_base = 10000.0f;
+    rope_swa.scaling = kernels::RopeScaling::kNone;
+    rope_swa.factor = 1.0f;
+  }
+  WICK_ASSIGN_OR_RETURN(rope_swa.freq_base,
+                        file.GetOr<float>(p + "rope.freq_base_swa", rope_swa.freq_base));
+  return OkStatus();
 }
 
 }  // namespace wick::model

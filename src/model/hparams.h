@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "io/gguf_file.h"
@@ -11,12 +12,26 @@
 
 namespace wick::model {
 
+// The gated FFN's activation: silu(gate) * up, or gelu(gate) * up (tanh approximation).
+enum class FfnActivation { kSilu, kGelu };
+
 // What differs between the Llama-family architectures, as data.
 struct ArchTraits {
   const char* name;
   kernels::RopeType rope_type;
-  bool qkv_bias;  // qwen2: attn_q/k/v carry biases
-  bool qk_norm;   // qwen3: per-head RMSNorm of q and k
+  bool qkv_bias = false;  // qwen2: attn_q/k/v carry biases
+  bool qk_norm = false;   // qwen3, gemma3: per-head RMSNorm of q and k
+  FfnActivation ffn = FfnActivation::kSilu;
+  bool embd_scale = false;  // gemma: embeddings times sqrt(n_embd)
+  bool post_norms = false;  // gemma2/3: attention and FFN outputs normed before the residual
+  // gemma, gemma2: the output projection is always token_embd (an output.weight is ignored).
+  bool output_is_embd = false;
+  // gemma2/3: layers l with l % swa_pattern < swa_pattern - 1 use a sliding window (the
+  // default when the file has no attention.sliding_window_pattern); 0: none.
+  int swa_pattern = 0;
+  int64_t default_window = 0;       // gemma2: 4096 when attention.sliding_window is absent
+  float default_attn_softcap = 0;   // gemma2: 50 when attn_logit_softcapping is absent
+  float default_final_softcap = 0;  // gemma2: 30 when final_logit_softcapping is absent
 };
 
 // The architectures wick runs; unknown ones are an error that lists these.
@@ -34,8 +49,25 @@ struct HParams {
   int64_t n_ctx_train = 0;
   float rms_eps = 1e-5f;
   kernels::RopeConfig rope;
+  // Query scale before the softmax: 1/sqrt(head_dim), or what the architecture says.
+  float attn_scale = 0.0f;
+  float attn_softcap = 0.0f;   // 0: none
+  float final_softcap = 0.0f;  // 0: none
+  // Sliding-window attention: the window and which layers use it (empty: none), with their
+  // own RoPE (gemma3's local layers: base rope.freq_base_swa, 10000, and no scaling).
+  int64_t n_swa = 0;
+  std::vector<bool> swa_layers;
+  kernels::RopeConfig rope_swa;
+
+  bool IsSwa(int64_t layer) const {
+    return layer >= 0 && static_cast<size_t>(layer) < swa_layers.size() &&
+           swa_layers[static_cast<size_t>(layer)];
+  }
 
   static Result<HParams> FromGguf(const GgufFile& file);
+
+ private:
+  Status ReadAttentionFeatures(const GgufFile& file, const std::string& prefix);
 };
 
 }  // namespace wick::model

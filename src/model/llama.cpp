@@ -15,7 +15,13 @@ Result<LlamaModel> LlamaModel::Load(const GgufFile& file) {
   LlamaModel m;
   WICK_ASSIGN_OR_RETURN(m.hp_, HParams::FromGguf(file));
   WICK_ASSIGN_OR_RETURN(m.w_, ModelWeights::Bind(file, m.hp_));
-  if (m.w_.rope_freqs) m.hp_.rope.freq_factors = m.w_.rope_freqs.f32();
+  if (m.w_.rope_freqs) {
+    m.hp_.rope.freq_factors = m.w_.rope_freqs.f32();
+    // Gemma 3's local layers have a RoPE of their own, which the global factors are not for.
+    if (m.hp_.rope_swa.freq_base == m.hp_.rope.freq_base) {
+      m.hp_.rope_swa.freq_factors = m.hp_.rope.freq_factors;
+    }
+  }
   m.first_gpu_layer_ = m.hp_.n_layer;
   return m;
 }
@@ -25,7 +31,7 @@ uint64_t LlamaModel::LayerWeightBytes(int64_t layer) const {
   uint64_t total = 0;
   for (const TensorRef* t :
        {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm,
-        &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+        &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.attn_post_norm, &L.ffn_post_norm}) {
     total += t->bytes();
   }
   return total;
@@ -77,11 +83,15 @@ Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
     WICK_RETURN_IF_ERROR(up(src.ffn_gate, dst.ffn_gate, "ffn_gate"));
     WICK_RETURN_IF_ERROR(up(src.ffn_up, dst.ffn_up, "ffn_up"));
     WICK_RETURN_IF_ERROR(up(src.ffn_down, dst.ffn_down, "ffn_down"));
+    WICK_RETURN_IF_ERROR(up(src.attn_post_norm, dst.attn_post_norm, "post_attention_norm"));
+    WICK_RETURN_IF_ERROR(up(src.ffn_post_norm, dst.ffn_post_norm, "post_ffw_norm"));
   }
   gpu_rope_ = hp_.rope;
+  gpu_rope_swa_ = hp_.rope_swa;
   if (w_.rope_freqs) {
     WICK_ASSIGN_OR_RETURN(TensorRef freqs, gpu.Upload(w_.rope_freqs));
     gpu_rope_.freq_factors = freqs.f32();
+    if (hp_.rope_swa.freq_factors != nullptr) gpu_rope_swa_.freq_factors = freqs.f32();
   }
   if (n_gpu_layers == hp_.n_layer) {
     WICK_ASSIGN_OR_RETURN(gpu_output_norm_, gpu.Upload(w_.output_norm));
@@ -159,11 +169,16 @@ Status LlamaModel::Activations::Reserve(const HParams& hp, int64_t n, Backend* d
 }
 
 LlamaModel::Stage LlamaModel::CpuStage(Backend& cpu) {
-  return {.be = &cpu, .act = &act_, .layers = &w_.layers, .rope = &hp_.rope};
+  return {
+      .be = &cpu, .act = &act_, .layers = &w_.layers, .rope = &hp_.rope, .rope_swa = &hp_.rope_swa};
 }
 
 LlamaModel::Stage LlamaModel::GpuStage() {
-  return {.be = gpu_, .act = &gpu_act_, .layers = &gpu_layers_, .rope = &gpu_rope_};
+  return {.be = gpu_,
+          .act = &gpu_act_,
+          .layers = &gpu_layers_,
+          .rope = &gpu_rope_,
+          .rope_swa = &gpu_rope_swa_};
 }
 
 Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n,
@@ -171,6 +186,9 @@ Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n
                                                 int64_t step_shape) {
   WICK_RETURN_IF_ERROR(act_.Reserve(hp_, n, nullptr));
   WICK_RETURN_IF_ERROR(cpu.GetRows(w_.token_embd, tokens, n, act_.x));
+  if (hp_.arch->embd_scale) {
+    cpu.Scale(act_.x, std::sqrt(static_cast<float>(hp_.n_embd)), n * hp_.n_embd);
+  }
   Stage st = CpuStage(cpu);
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     if (l == first_gpu_layer_) {
@@ -204,6 +222,7 @@ Status LlamaModel::Output(Stage from, Backend& cpu, const float* x, int64_t rows
     auto* y = static_cast<float*>(gpu_logits_.data());
     be.RmsNorm(x, gpu_output_norm_.f32(), a.h, rows, hp_.n_embd, hp_.rms_eps);
     WICK_RETURN_IF_ERROR(be.Matmul(gpu_output_, a.h, rows, y, path));
+    if (hp_.final_softcap > 0.0f) be.Softcap(y, hp_.final_softcap, rows * hp_.n_vocab);
     WICK_RETURN_IF_ERROR(be.CopyToHost(logits, y, logit_bytes));
     return be.EndStep();
   }
@@ -215,7 +234,9 @@ Status LlamaModel::Output(Stage from, Backend& cpu, const float* x, int64_t rows
     x = act_.last;
   }
   cpu.RmsNorm(x, w_.output_norm.f32(), act_.h, rows, hp_.n_embd, hp_.rms_eps);
-  return cpu.Matmul(w_.output, act_.h, rows, logits, path);
+  WICK_RETURN_IF_ERROR(cpu.Matmul(w_.output, act_.h, rows, logits, path));
+  if (hp_.final_softcap > 0.0f) cpu.Softcap(logits, hp_.final_softcap, rows * hp_.n_vocab);
+  return OkStatus();
 }
 
 namespace {
@@ -358,8 +379,9 @@ Status LlamaModel::ForPathRuns(std::span<const Segment> segs, Fn&& fn) {
   return OkStatus();
 }
 
-// One transformer block: pre-norm attention with RoPE over each sequence's cache, then a
-// SwiGLU FFN, each added back to the residual stream x.
+// One transformer block: pre-norm attention with RoPE over each sequence's cache (a sliding
+// window's on Gemma's local layers), then a gated FFN, each added back to the residual stream
+// x (Gemma 2/3 norm each output before adding it).
 Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st) {
   Backend& be = *st.be;
   Activations& a = *st.act;
@@ -384,6 +406,7 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
     be.RmsNorm(a.q, L.q_norm.f32(), a.q, n * hp_.n_head, hp_.head_dim, hp_.rms_eps);
     be.RmsNorm(a.k, L.k_norm.f32(), a.k, n * hp_.n_head_kv, hp_.head_dim, hp_.rms_eps);
   }
+  const bool swa = hp_.IsSwa(l);
   attn_seqs_.clear();
   for (const Segment& s : segs) {
     KvCache& cache = *s.cache;
@@ -399,33 +422,74 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
                                         .kv_row_stride = cache.row_bytes(),
                                         .kv_head_stride = 0,
                                         .n_kv = s.pos0 + s.n,
-                                        .scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim)),
+                                        .scale = hp_.attn_scale,
                                         .out = a.attn + s.row0 * q_dim,
                                         .q_token_stride = 0,
-                                        .out_token_stride = 0},
+                                        .out_token_stride = 0,
+                                        .window = swa ? hp_.n_swa : 0,
+                                        .softcap = hp_.attn_softcap},
                           .k = a.k + s.row0 * kv_dim,
                           .v = a.v + s.row0 * kv_dim,
                           .k_dst = cache.k(l) + s.pos0 * cache.row_bytes(),
                           .v_dst = cache.v(l) + s.pos0 * cache.row_bytes()});
   }
-  WICK_RETURN_IF_ERROR(be.AttendSequences(attn_seqs_, *st.rope));
-  // The attention's projection and the FFN's down projection are added to x as they are
-  // computed; h, their input's norm, is free by then for a device that needs scratch.
-  WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
-    return be.MatmulAdd(L.wo, a.attn + row0 * q_dim, rows, x + row0 * hp_.n_embd,
-                        h + row0 * hp_.n_embd, path);
-  }));
-
+  WICK_RETURN_IF_ERROR(be.AttendSequences(attn_seqs_, swa ? *st.rope_swa : *st.rope));
+  // The attention's projection is added to x as it is computed; h, its input's norm, is free
+  // by then for a device that needs scratch. Gemma 2/3 norm it first.
+  if (L.attn_post_norm) {
+    WICK_RETURN_IF_ERROR(
+        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+          return be.Matmul(L.wo, a.attn + row0 * q_dim, rows, h + row0 * hp_.n_embd, path);
+        }));
+    be.RmsNorm(h, L.attn_post_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
+    be.Add(x, h, x, n * hp_.n_embd);
+  } else {
+    WICK_RETURN_IF_ERROR(
+        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+          return be.MatmulAdd(L.wo, a.attn + row0 * q_dim, rows, x + row0 * hp_.n_embd,
+                              h + row0 * hp_.n_embd, path);
+        }));
+  }
   be.RmsNorm(x, L.ffn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
-  WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
-    return be.MatmulSwiGlu(L.ffn_gate, L.ffn_up, h + row0 * hp_.n_embd, rows,
-                           a.gate + row0 * hp_.n_ff, a.up + row0 * hp_.n_ff, path);
-  }));
-  WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
-    return be.MatmulAdd(L.ffn_down, a.gate + row0 * hp_.n_ff, rows, x + row0 * hp_.n_embd,
-                        h + row0 * hp_.n_embd, path);
-  }));
-  return OkStatus();
+  return Ffn(L, n, segs, st);
+}
+
+Status LlamaModel::Ffn(const LayerWeights& L, int64_t n, std::span<const Segment> segs,
+                       const Stage& st) {
+  Backend& be = *st.be;
+  Activations& a = *st.act;
+  const int64_t d = hp_.n_embd;
+  const int64_t ff = hp_.n_ff;
+  float* x = a.x;
+  float* h = a.h;
+  if (hp_.arch->ffn == FfnActivation::kSilu) {
+    WICK_RETURN_IF_ERROR(
+        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+          return be.MatmulSwiGlu(L.ffn_gate, L.ffn_up, h + row0 * d, rows, a.gate + row0 * ff,
+                                 a.up + row0 * ff, path);
+        }));
+  } else {
+    WICK_RETURN_IF_ERROR(
+        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+          const MatmulTarget gate_up[] = {{&L.ffn_gate, a.gate + row0 * ff},
+                                          {&L.ffn_up, a.up + row0 * ff}};
+          return be.MatmulMany(gate_up, h + row0 * d, rows, path);
+        }));
+    be.GeGlu(a.gate, a.up, a.gate, n, ff);
+  }
+  // The down projection, added to x as it is computed (h is free), or normed first.
+  if (L.ffn_post_norm) {
+    WICK_RETURN_IF_ERROR(
+        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+          return be.Matmul(L.ffn_down, a.gate + row0 * ff, rows, h + row0 * d, path);
+        }));
+    be.RmsNorm(h, L.ffn_post_norm.f32(), h, n, d, hp_.rms_eps);
+    be.Add(x, h, x, n * d);
+    return OkStatus();
+  }
+  return ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+    return be.MatmulAdd(L.ffn_down, a.gate + row0 * ff, rows, x + row0 * d, h + row0 * d, path);
+  });
 }
 
 }  // namespace wick::model

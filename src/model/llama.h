@@ -90,6 +90,7 @@ class LlamaModel {
     Activations* act = nullptr;
     const std::vector<LayerWeights>* layers = nullptr;
     const kernels::RopeConfig* rope = nullptr;
+    const kernels::RopeConfig* rope_swa = nullptr;  // sliding-window layers'
   };
 
   // Consecutive rows of the batch that belong to one sequence.
@@ -116,6 +117,8 @@ class LlamaModel {
                      int64_t n_logits, float* logits);
   Status CheckCache(const KvCache& cache) const;
   Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st);
+  // x += the FFN of h (x's norm) for the batch's rows.
+  Status Ffn(const LayerWeights& L, int64_t n, std::span<const Segment> segs, const Stage& st);
   // fn(row0, rows, path) for each run of segments sharing a path: the rows one matmul call
   // takes.
   template <class Fn>
@@ -139,7 +142,7 @@ class LlamaModel {
   uint64_t gpu_weight_bytes_ = 0;
   std::vector<LayerWeights> gpu_layers_;  // n_layer entries; device views from first_gpu_layer_
   TensorRef gpu_output_norm_, gpu_output_;
-  kernels::RopeConfig gpu_rope_;  // freq_factors in device memory
+  kernels::RopeConfig gpu_rope_, gpu_rope_swa_;  // freq_factors in device memory
   Activations gpu_act_;
   DeviceBuffer gpu_logits_;
 };

@@ -53,7 +53,9 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
   const int64_t kv_dim = hp.n_head_kv * hp.head_dim;
   WICK_ASSIGN_OR_RETURN(w.token_embd, b.Get("token_embd.weight", hp.n_embd, hp.n_vocab));
   WICK_ASSIGN_OR_RETURN(w.output_norm, b.GetF32("output_norm.weight", hp.n_embd));
-  WICK_ASSIGN_OR_RETURN(w.output, b.Get("output.weight", hp.n_embd, hp.n_vocab, false));
+  if (!hp.arch->output_is_embd) {
+    WICK_ASSIGN_OR_RETURN(w.output, b.Get("output.weight", hp.n_embd, hp.n_vocab, false));
+  }
   if (!w.output) w.output = w.token_embd;  // tied embeddings
   WICK_ASSIGN_OR_RETURN(w.rope_freqs, b.GetF32("rope_freqs.weight", hp.rope.n_dims / 2, false));
   for (int64_t l = 0; l < hp.n_layer; ++l) {
@@ -77,6 +79,11 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
     WICK_ASSIGN_OR_RETURN(L.ffn_gate, b.Get(p + "ffn_gate.weight", hp.n_embd, hp.n_ff));
     WICK_ASSIGN_OR_RETURN(L.ffn_up, b.Get(p + "ffn_up.weight", hp.n_embd, hp.n_ff));
     WICK_ASSIGN_OR_RETURN(L.ffn_down, b.Get(p + "ffn_down.weight", hp.n_ff, hp.n_embd));
+    if (hp.arch->post_norms) {
+      WICK_ASSIGN_OR_RETURN(L.attn_post_norm,
+                            b.GetF32(p + "post_attention_norm.weight", hp.n_embd));
+      WICK_ASSIGN_OR_RETURN(L.ffn_post_norm, b.GetF32(p + "post_ffw_norm.weight", hp.n_embd));
+    }
   }
   return w;
 }

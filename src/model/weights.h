@@ -30,18 +30,20 @@ struct TensorRef {
 };
 
 struct LayerWeights {
-  TensorRef attn_norm;   // [n_embd]
-  TensorRef wq;          // [n_embd, n_head * head_dim]
-  TensorRef wk;          // [n_embd, n_head_kv * head_dim]
-  TensorRef wv;          // [n_embd, n_head_kv * head_dim]
-  TensorRef wo;          // [n_head * head_dim, n_embd]
-  TensorRef bq, bk, bv;  // qwen2 biases, [rows of wq/wk/wv]
-  TensorRef q_norm;      // qwen3, [head_dim]
-  TensorRef k_norm;      // qwen3, [head_dim]
-  TensorRef ffn_norm;    // [n_embd]
-  TensorRef ffn_gate;    // [n_embd, n_ff]
-  TensorRef ffn_up;      // [n_embd, n_ff]
-  TensorRef ffn_down;    // [n_ff, n_embd]
+  TensorRef attn_norm;       // [n_embd]
+  TensorRef wq;              // [n_embd, n_head * head_dim]
+  TensorRef wk;              // [n_embd, n_head_kv * head_dim]
+  TensorRef wv;              // [n_embd, n_head_kv * head_dim]
+  TensorRef wo;              // [n_head * head_dim, n_embd]
+  TensorRef bq, bk, bv;      // qwen2 biases, [rows of wq/wk/wv]
+  TensorRef q_norm;          // qwen3, [head_dim]
+  TensorRef k_norm;          // qwen3, [head_dim]
+  TensorRef ffn_norm;        // [n_embd]
+  TensorRef ffn_gate;        // [n_embd, n_ff]
+  TensorRef ffn_up;          // [n_embd, n_ff]
+  TensorRef ffn_down;        // [n_ff, n_embd]
+  TensorRef attn_post_norm;  // gemma2/3, [n_embd]: the attention's output, normed
+  TensorRef ffn_post_norm;   // gemma2/3, [n_embd]: the FFN's output, normed
 };
 
 struct ModelWeights {

@@ -50,13 +50,17 @@ struct Shape {
   int64_t token_pad = 0;    // extra floats after each token of q and out
   float scale = 0.0f;       // 0: 1 / sqrt(head_dim)
   float key_drift = 0.0f;   // adds key_drift * j * q(token 0, head 0) to key j: scores grow
+  int64_t window = 0;       // sliding window (0: none)
+  float softcap = 0.0f;     // scores capped by tanh (0: none)
 };
 
 std::string Describe(const Shape& s) {
   return std::string(NameOf(s.kv_type)) + " heads " + std::to_string(s.n_head) + "/" +
          std::to_string(s.n_head_kv) + " dim " + std::to_string(s.head_dim) + " tokens " +
          std::to_string(s.n_tokens) + " pos0 " + std::to_string(s.pos0) +
-         (s.head_major ? " head-major" : "") + (s.token_pad ? " padded" : "");
+         (s.head_major ? " head-major" : "") + (s.token_pad ? " padded" : "") +
+         (s.window ? " window " + std::to_string(s.window) : "") +
+         (s.softcap != 0.0f ? " softcap " + std::to_string(s.softcap) : "");
 }
 
 // Random inputs in the layout Shape asks for, the reference, and a comparison.
@@ -115,6 +119,8 @@ class Problem {
         .out = out_.data(),
         .q_token_stride = s_.token_pad ? int64_t{s_.n_head} * s_.head_dim + s_.token_pad : 0,
         .out_token_stride = s_.token_pad ? int64_t{s_.n_head} * s_.head_dim + s_.token_pad : 0,
+        .window = s_.window,
+        .softcap = s_.softcap,
     };
   }
 
@@ -146,18 +152,21 @@ class Problem {
       for (int h = 0; h < s_.n_head; ++h) {
         const float* q = &q_rounded[static_cast<size_t>(t * TokenFloats() + h * hd)];
         const int64_t n = s_.pos0 + t + 1;
+        const int64_t lo = s_.window > 0 ? std::max<int64_t>(0, n - s_.window) : 0;
         double max = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j < n; ++j) {
+        for (int64_t j = lo; j < n; ++j) {
           const float* k = &k_ref_[Index(j, h / group)];
           double dot = 0.0;
           for (int i = 0; i < hd; ++i) dot += round(q[i]) * k[i];
-          scores[static_cast<size_t>(j)] = dot * static_cast<double>(Scale());
-          max = std::max(max, scores[static_cast<size_t>(j)]);
+          double score = dot * static_cast<double>(Scale());
+          if (s_.softcap != 0.0f) score = s_.softcap * std::tanh(score / s_.softcap);
+          scores[static_cast<size_t>(j)] = score;
+          max = std::max(max, score);
         }
         double sum = 0.0;
-        for (int64_t j = 0; j < n; ++j) sum += std::exp(scores[static_cast<size_t>(j)] - max);
+        for (int64_t j = lo; j < n; ++j) sum += std::exp(scores[static_cast<size_t>(j)] - max);
         double* dst = &want[static_cast<size_t>((t * s_.n_head + h) * hd)];
-        for (int64_t j = 0; j < n; ++j) {
+        for (int64_t j = lo; j < n; ++j) {
           const double p = round(std::exp(scores[static_cast<size_t>(j)] - max) / sum);
           const float* v = &v_ref_[Index(j, h / group)];
           for (int i = 0; i < hd; ++i) dst[i] += p * v[i];
@@ -290,6 +299,32 @@ TEST_F(AttentionTest, PrefillMatchesReference) {
                                   .head_dim = head_dim,
                                   .n_tokens = span.n_tokens,
                                   .pos0 = span.pos0});
+        }
+      }
+    }
+  }
+}
+
+// Gemma 2/3: each token sees only the last `window` positions (its own included), over a
+// prompt that starts empty or after a cached prefix and over decode steps far past the window;
+// and scores capped by tanh, whose scale (2.0) is below the random scores' spread.
+TEST_F(AttentionTest, SlidingWindowAndSoftcapMatchReference) {
+  struct Span {
+    int64_t n_tokens, pos0;
+  };
+  const Span spans[] = {{77, 0}, {30, 50}, {1, 0}, {1, 7}, {1, 300}};
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    for (int64_t window : {int64_t{0}, int64_t{1}, int64_t{5}, int64_t{64}, int64_t{100}}) {
+      for (float softcap : {0.0f, 2.0f}) {
+        if (window == 0 && softcap == 0.0f) continue;
+        for (Span span : spans) {
+          ExpectMatchesReference({.kv_type = type,
+                                  .n_head_kv = 2,
+                                  .head_dim = 64,
+                                  .n_tokens = span.n_tokens,
+                                  .pos0 = span.pos0,
+                                  .window = window,
+                                  .softcap = softcap});
         }
       }
     }
@@ -455,6 +490,9 @@ TEST(AttentionErrorTest, InvalidParamsAreErrors) {
   expect_error(invalid, [](AttentionParams& p) { p.kv_head_stride = 4; });
   expect_error(invalid, [](AttentionParams& p) { p.q_token_stride = 1; });
   expect_error(invalid, [](AttentionParams& p) { p.scale = std::nanf(""); });
+  expect_error(invalid, [](AttentionParams& p) { p.window = -1; });
+  expect_error(invalid, [](AttentionParams& p) { p.softcap = -1.0f; });
+  expect_error(invalid, [](AttentionParams& p) { p.softcap = std::nanf(""); });
   expect_error(invalid, [](AttentionParams& p) {
     p.k = static_cast<const uint8_t*>(p.k) + 2;  // f32 cache at an odd address
   });

@@ -80,6 +80,12 @@ struct GeluOp {
 struct GeGluOp {
   VF operator()(DF df, VF gate, VF up) const { return hn::Mul(GeluTanh(df, gate), up); }
 };
+struct SoftcapOp {
+  float cap;
+  VF operator()(DF df, VF x, VF) const {
+    return hn::Mul(hn::Tanh(df, hn::Mul(x, hn::Set(df, 1.0f / cap))), hn::Set(df, cap));
+  }
+};
 struct ExpShiftedOp {
   float shift;
   VF operator()(DF df, VF x, VF) const { return hn::Exp(df, hn::Sub(x, hn::Set(df, shift))); }
@@ -130,6 +136,10 @@ void GeGluImpl(const float* gate, const float* up, float* out, int64_t n) {
   Map(gate, up, out, n, GeGluOp());
 }
 
+void SoftcapImpl(float* x, float cap, int64_t n) {
+  Map(x, nullptr, x, n, SoftcapOp{cap});
+}
+
 void SoftmaxImpl(float* x, int64_t n) {
   const float max = Max(x, n);
   if (max == -std::numeric_limits<float>::infinity()) {
@@ -151,6 +161,7 @@ HWY_EXPORT(SiluImpl);
 HWY_EXPORT(GeluImpl);
 HWY_EXPORT(SwiGluImpl);
 HWY_EXPORT(GeGluImpl);
+HWY_EXPORT(SoftcapImpl);
 HWY_EXPORT(SoftmaxImpl);
 
 void Silu(const float* x, float* out, int64_t n) {
@@ -177,6 +188,11 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
 
 void GeGlu(const float* gate, const float* up, float* out, int64_t n) {
   HWY_DYNAMIC_DISPATCH(GeGluImpl)(gate, up, out, n);
+}
+
+void Softcap(float* x, float cap, int64_t n) {
+  if (n <= 0) return;
+  HWY_DYNAMIC_DISPATCH(SoftcapImpl)(x, cap, n);
 }
 
 void Softmax(float* x, int64_t n) {

@@ -30,6 +30,7 @@
 
 #include "core/half.h"
 #include "core/quant_blocks.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/quant_ref.h"
 #include "kernels/cpu/ref_order.h"
 
@@ -408,8 +409,22 @@ void TreeRows16(float* slots, int hd) {
   AddRows(slots, slots + hd, hd);
 }
 
+// A task of a sliding-window call starts its cache at the first position any of its rows
+// sees: the earlier ones are never read, so a long context costs a window's work per token.
+AttentionParams WindowStart(const AttentionParams& p, const AttentionTask& task) {
+  AttentionParams w = p;
+  if (p.window <= 0) return w;
+  const int64_t first = std::max<int64_t>(0, p.pos0 + task.t_begin + 1 - p.window);
+  w.k = static_cast<const uint8_t*>(p.k) + first * p.kv_row_stride;
+  w.v = static_cast<const uint8_t*>(p.v) + first * p.kv_row_stride;
+  w.pos0 -= first;
+  w.n_kv -= first;
+  return w;
+}
+
 // `scratch` holds ScratchFloats(rows, positions, head_dim) floats.
-void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* scratch) {
+void AttendTaskImpl(const AttentionParams& call, const AttentionTask& task, float* scratch) {
+  const AttentionParams p = WindowStart(call, task);
   const int group = p.n_head / p.n_head_kv;
   const int hd = p.head_dim;
   const int64_t n_rows = (task.t_end - task.t_begin) * group;
@@ -464,7 +479,17 @@ void AttendTaskImpl(const AttentionParams& p, const AttentionTask& task, float* 
       }
     }
   }
-  for (int64_t r = 0; r < n_rows; ++r) Softmax(scores + r * score_stride, valid_of(r), f16);
+  // Row r's first position: a window's earlier ones are masked (their weights become 0).
+  auto first_of = [&](int64_t r) {
+    return p.window > 0 ? std::max<int64_t>(0, valid_of(r) - p.window) : int64_t{0};
+  };
+  for (int64_t r = 0; r < n_rows; ++r) {
+    float* s = scores + r * score_stride;
+    const int64_t lo = first_of(r);
+    if (p.softcap > 0.0f) kernels::Softcap(s + lo, p.softcap, valid_of(r) - lo);
+    std::fill(s, s + lo, -std::numeric_limits<float>::infinity());
+    Softmax(s, valid_of(r), f16);
+  }
 
   // One token: the positions of the reference's 64-element steps, then the rest one by one.
   const int64_t padded_kv = (p.pos0 + p.n_tokens + kRefKvPad - 1) / kRefKvPad * kRefKvPad;
@@ -624,6 +649,10 @@ Status Validate(const AttentionParams& p) {
                                p.pos0 + p.n_tokens, p.n_kv));
   }
   if (!std::isfinite(p.scale)) return Invalid("scale is not finite");
+  if (p.window < 0) return Invalid(fmt::format("negative window ({})", p.window));
+  if (!std::isfinite(p.softcap) || p.softcap < 0.0f) {
+    return Invalid(fmt::format("softcap ({}) is not a finite non-negative number", p.softcap));
+  }
   const int64_t elem = ElementAlignment(p.kv_type);
   const int64_t row_bytes = HeadBytes(p.kv_type, p.head_dim);
   if (p.kv_row_stride < row_bytes || p.kv_row_stride % elem != 0) {

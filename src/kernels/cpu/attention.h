@@ -15,9 +15,13 @@
 //
 // Query token t sits at absolute position pos0 + t, and cache position j holds absolute
 // position j, so the token attends to cache positions 0 .. pos0 + t (causal); the caller has
-// already written its own K/V there. Query head h reads kv head h / (n_head / n_head_kv).
+// already written its own K/V there. With a sliding window w > 0 (Gemma 2/3, Mistral) it
+// attends only to pos0 + t - w + 1 .. pos0 + t, as llama.cpp's standard SWA mask. Query head h
+// reads kv head h / (n_head / n_head_kv).
 //
-//   out[t][h] = sum_j softmax_j(scale * q[t][h] . k[j][g]) * v[j][g]
+//   out[t][h] = sum_j softmax_j(cap(scale * q[t][h] . k[j][g])) * v[j][g]
+//
+// where cap(s) = softcap * tanh(s / softcap) when softcap > 0 (Gemma 2), else s.
 //
 // The arithmetic is llama.cpp's attention without flash attention (see ref_order.h): a row's
 // scores, its exact softmax and its weighted V, in that implementation's summation orders
@@ -50,6 +54,8 @@ struct AttentionParams {
   float* out = nullptr;          // [n_tokens][n_head][head_dim]
   int64_t q_token_stride = 0;    // floats between tokens of q; 0: n_head * head_dim
   int64_t out_token_stride = 0;  // floats between tokens of out; 0: n_head * head_dim
+  int64_t window = 0;            // sliding window in positions; 0: none (every earlier one)
+  float softcap = 0.0f;          // scores capped to +-softcap by tanh; 0: none
 };
 
 // Computes attention as described above on the threads of `pool`. Invalid parameters (null

@@ -48,6 +48,10 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
 // out = gelu(gate) * up (tanh approximation): the gated FFN of Gemma.
 void GeGlu(const float* gate, const float* up, float* out, int64_t n);
 
+// In place: x = cap * tanh(x / cap), cap > 0: the logit softcapping of Gemma 2 (attention
+// scores and final logits), which bounds them smoothly to (-cap, cap).
+void Softcap(float* x, float cap, int64_t n);
+
 // In place: x = exp(x - max) / sum. -inf entries (masked positions) become exactly 0. A row
 // whose entries are all -inf has no distribution; it becomes all zeros, so a fully masked
 // attention row contributes nothing instead of spreading NaNs. The sum is kept in f64.

@@ -161,6 +161,21 @@ __global__ void SwiGluKernel4(const float4* gate, const float4* up, float4* out,
   }
 }
 
+__global__ void GeGluKernel(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    out[i] = m::FMul(m::GeluTanh(gate[i]), up[i]);
+  }
+}
+
+// x = s * x, or with cap > 0, x = cap * tanh(x / cap).
+__global__ void ScaleKernel(float* x, float s, float cap, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    x[i] = cap > 0.0f ? m::FMul(tanhf(m::FMul(x[i], s)), cap) : m::FMul(x[i], s);
+  }
+}
+
 __device__ __forceinline__ float Plus(float x, float y) {
   return x + y;
 }
@@ -412,6 +427,24 @@ cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cu
   } else {
     SwiGluKernel<<<GridFor(n), kThreads, 0, stream>>>(gate, up, out, n);
   }
+  return cudaGetLastError();
+}
+
+cudaError_t GeGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  GeGluKernel<<<GridFor(n), kThreads, 0, stream>>>(gate, up, out, n);
+  return cudaGetLastError();
+}
+
+cudaError_t Scale(float* x, float s, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  ScaleKernel<<<GridFor(n), kThreads, 0, stream>>>(x, s, 0.0f, n);
+  return cudaGetLastError();
+}
+
+cudaError_t Softcap(float* x, float cap, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  ScaleKernel<<<GridFor(n), kThreads, 0, stream>>>(x, 1.0f / cap, cap, n);
   return cudaGetLastError();
 }
 

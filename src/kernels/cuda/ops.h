@@ -36,6 +36,14 @@ cudaError_t RopeStoreAt(float* q, float* k, const float* v, int64_t n_tokens, in
 // out = silu(gate) * up; out may alias either input.
 cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
 
+// out = gelu(gate) * up (tanh approximation); out may alias either input.
+cudaError_t GeGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
+
+// x *= s, in place.
+cudaError_t Scale(float* x, float s, int64_t n, cudaStream_t stream);
+// x = cap * tanh(x / cap), in place (cap > 0).
+cudaError_t Softcap(float* x, float cap, int64_t n, cudaStream_t stream);
+
 // out = a + b; out may alias either input.
 cudaError_t Add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream);
 

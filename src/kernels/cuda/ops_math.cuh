@@ -85,6 +85,17 @@ WICK_HD float Silu(float x) {
   return FDiv(x, FAdd(1.0f, RefExp(FSub(0.0f, x))));
 }
 
+// The tanh GELU as the CPU's activation.cpp computes it: x * sigmoid(2u), with
+// 2u = 2 sqrt(2/pi) x (1 + 0.044715 x^2), through a sigmoid that never overflows.
+WICK_HD float GeluTanh(float x) {
+  constexpr float kTwoSqrt2OverPi = 1.5957691216057308f;
+  constexpr float kCubic = kTwoSqrt2OverPi * 0.044715f;
+  const float two_u = FMul(x, fmaf(FMul(x, x), kCubic, kTwoSqrt2OverPi));
+  const float e = expf(-fabsf(two_u));
+  const float positive = FDiv(1.0f, FAdd(1.0f, e));
+  return FMul(x, two_u < 0.0f ? FMul(e, positive) : positive);
+}
+
 // ---- RoPE ----
 
 // Everything about the angles that does not depend on the position, computed on the host

@@ -41,6 +41,9 @@ TEST(CudaOpsTest, ZeroSizedCallsLaunchNothing) {
   WICK_REQUIRE_CUDA_DEVICE();
   EXPECT_EQ(RmsNorm(nullptr, nullptr, nullptr, 0, 64, 1e-6f, nullptr), cudaSuccess);
   EXPECT_EQ(SwiGlu(nullptr, nullptr, nullptr, 0, nullptr), cudaSuccess);
+  EXPECT_EQ(GeGlu(nullptr, nullptr, nullptr, 0, nullptr), cudaSuccess);
+  EXPECT_EQ(cuda::Scale(nullptr, 2.0f, 0, nullptr), cudaSuccess);
+  EXPECT_EQ(Softcap(nullptr, 2.0f, 0, nullptr), cudaSuccess);
   EXPECT_EQ(Add(nullptr, nullptr, nullptr, 0, nullptr), cudaSuccess);
   EXPECT_EQ(StoreRows(nullptr, 0, 64, nullptr, DType::kQ8_0, 68, nullptr), cudaSuccess);
   EXPECT_EQ(ConvertF32ToF16(nullptr, nullptr, 0, nullptr), cudaSuccess);
@@ -114,6 +117,40 @@ TEST(CudaOpsTest, RopeMatchesCpu) {
           ASSERT_NEAR(got[i], want[i], 2e-6 * max_abs) << "element " << i;
         }
       }
+    }
+  }
+}
+
+// Gemma's ops: GeGlu (out separate or in place), Scale and Softcap against the CPU's, on
+// values out to where the tanh saturates.
+TEST(CudaOpsTest, GeGluScaleAndSoftcapMatchCpu) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  for (int64_t n : {1, 5, 4096, 10001}) {
+    SCOPED_TRACE(::testing::Message() << "n " << n);
+    const std::vector<float> a = RandomFloats(static_cast<size_t>(n), 10, 12.0f);
+    const std::vector<float> b = RandomFloats(static_cast<size_t>(n), 11);
+    std::vector<float> want_geglu(a.size()), want_scale = a, want_cap = a;
+    kernels::GeGlu(a.data(), b.data(), want_geglu.data(), n);
+    kernels::Scale(want_scale.data(), 0.37f, n);
+    kernels::Softcap(want_cap.data(), 5.0f, n);
+    for (bool in_place : {false, true}) {
+      DeviceBuffer da(a), db(b), dout(a.size() * sizeof(float));
+      float* out = in_place ? da.get<float>() : dout.get<float>();
+      ASSERT_CUDA_OK(GeGlu(da.get<float>(), db.get<float>(), out, n, nullptr));
+      const std::vector<float> got = (in_place ? da : dout).Download<float>(a.size());
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_NEAR(got[i], want_geglu[i], 1e-6 * std::abs(want_geglu[i]) + 1e-30)
+            << "geglu element " << i;
+      }
+    }
+    DeviceBuffer ds(a), dc(a);
+    ASSERT_CUDA_OK(cuda::Scale(ds.get<float>(), 0.37f, n, nullptr));
+    ASSERT_CUDA_OK(Softcap(dc.get<float>(), 5.0f, n, nullptr));
+    const std::vector<float> got_scale = ds.Download<float>(a.size());
+    const std::vector<float> got_cap = dc.Download<float>(a.size());
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(got_scale[i], want_scale[i]) << "scale element " << i;  // one multiplication
+      ASSERT_NEAR(got_cap[i], want_cap[i], 1e-6 * 5.0) << "softcap element " << i;
     }
   }
 }

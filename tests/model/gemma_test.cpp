@@ -1,0 +1,238 @@
+// Gemma, Gemma 2 and Gemma 3 against llama.cpp. No Gemma model is small enough for
+// ../shared, so the test builds one of each from shared's tiny2-f16 (realistic random
+// weights): the same tensors under each architecture, plus the tensors it adds (post-norms,
+// q/k norms: fixed uneven values), and a sliding window of 4 and softcaps small enough that
+// a 13-token prompt and its greedy continuation depend on them. tests/data/gemma/NAME.json
+// holds what llama.cpp (CPU, build de3ff81 of September 2026, no flash attention) computes
+// for these files: the top 10 logits at every prompt position and 16 greedy tokens, with the
+// margin of each greedy pick. The checks are ../shared/golden's: argmax where the
+// reference's top two are more than 0.1 apart, the top 10 within 0.10, and each greedy pick
+// that is not a near tie. WICK_WRITE_GEMMA_MODELS=DIR also writes the files there, to
+// remake the references.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/half.h"
+#include "io/gguf_writer.h"
+#include "model/llama.h"
+#include "test_support.h"
+
+namespace wick::model {
+namespace {
+
+using nlohmann::json;
+
+constexpr float kTolerance = 0.10f;
+constexpr float kArgmaxMargin = 0.1f;
+
+struct Variant {
+  const char* arch;
+  bool post_norms = false;
+  bool qk_norm = false;
+  bool tied = true;  // no output.weight: gemma and gemma2 files never have one
+  // Metadata beyond the base's hyper-parameters.
+  std::vector<std::pair<std::string, GgufValue>> keys;
+};
+
+std::vector<Variant> Variants() {
+  std::vector<Variant> v;
+  v.push_back({.arch = "gemma", .keys = {}});
+  v.push_back({.arch = "gemma2",
+               .post_norms = true,
+               .keys = {{"attention.sliding_window", GgufValue::Scalar<uint32_t>(4)},
+                        {"attn_logit_softcapping", GgufValue::Scalar<float>(2.0f)},
+                        {"final_logit_softcapping", GgufValue::Scalar<float>(5.0f)}}});
+  // Layer 0 local (window 4, base 10000), layer 1 global (base 1e6, linear scaling 8).
+  v.push_back({.arch = "gemma3",
+               .post_norms = true,
+               .qk_norm = true,
+               .tied = false,
+               .keys = {{"attention.sliding_window", GgufValue::Scalar<uint32_t>(4)},
+                        {"attention.sliding_window_pattern", GgufValue::Scalar<uint32_t>(2)},
+                        {"rope.freq_base", GgufValue::Scalar<float>(1e6f)},
+                        {"rope.scaling.type", GgufValue::String("linear")},
+                        {"rope.scaling.factor", GgufValue::Scalar<float>(8.0f)}}});
+  return v;
+}
+
+// A norm weight of n floats between 0.5 and 1.5, different for every tensor.
+std::vector<uint8_t> NormWeight(int64_t n, int salt) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(n) * 4);
+  for (int64_t i = 0; i < n; ++i) {
+    const float w = 0.5f + static_cast<float>((i * 7 + salt * 3) % 11) / 10.0f;
+    std::memcpy(&bytes[static_cast<size_t>(i) * 4], &w, 4);
+  }
+  return bytes;
+}
+
+// The base model's metadata under the variant's architecture (its llama.* keys renamed), its
+// tensors, and the variant's own.
+Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v) {
+  GgufWriter w;
+  const std::string arch = v.arch;
+  WICK_RETURN_IF_ERROR(w.Set("general.architecture", GgufValue::String(arch)));
+  for (const GgufKeyValue& kv : base.metadata()) {
+    if (kv.key == "general.architecture") continue;
+    std::string key(kv.key);
+    if (key.rfind("llama.", 0) == 0) key = arch + key.substr(5);
+    WICK_RETURN_IF_ERROR(w.Set(key, kv.value));
+  }
+  for (const auto& [key, value] : v.keys) WICK_RETURN_IF_ERROR(w.Set(arch + "." + key, value));
+  WICK_ASSIGN_OR_RETURN(int64_t n_embd, base.Get<int64_t>("llama.embedding_length"));
+  WICK_ASSIGN_OR_RETURN(int64_t n_head, base.Get<int64_t>("llama.attention.head_count"));
+  WICK_ASSIGN_OR_RETURN(int64_t n_layer, base.Get<int64_t>("llama.block_count"));
+  std::deque<std::vector<uint8_t>> keep;  // AddTensor views its bytes until Write
+  for (const GgufTensorInfo& t : base.tensors()) {
+    if (v.tied && t.name == "output.weight") continue;
+    if (t.name == "token_embd.weight" && t.type == DType::kF16) {
+      // Gemma scales its embeddings up by sqrt(n_embd) (16): stored 16 times smaller (exact
+      // in f16), the layers see the base's values, and tied logits keep a realistic spread.
+      std::vector<uint8_t>& e = keep.emplace_back(t.data.begin(), t.data.end());
+      for (size_t i = 0; i + 2 <= e.size(); i += 2) {
+        uint16_t h;
+        std::memcpy(&h, &e[i], 2);
+        h = F32ToF16(F16ToF32(h) / std::sqrt(static_cast<float>(n_embd)));
+        std::memcpy(&e[i], &h, 2);
+      }
+      WICK_RETURN_IF_ERROR(w.AddTensor(t.name, t.type, t.shape, e));
+      continue;
+    }
+    WICK_RETURN_IF_ERROR(w.AddTensor(t.name, t.type, t.shape, t.data));
+  }
+  auto add_norm = [&](const std::string& name, int64_t n) {
+    keep.push_back(NormWeight(n, static_cast<int>(keep.size())));
+    return w.AddTensor(name, DType::kF32, {n}, keep.back());
+  };
+  for (int64_t l = 0; l < n_layer; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    if (v.post_norms) {
+      WICK_RETURN_IF_ERROR(add_norm(p + "post_attention_norm.weight", n_embd));
+      WICK_RETURN_IF_ERROR(add_norm(p + "post_ffw_norm.weight", n_embd));
+    }
+    if (v.qk_norm) {
+      WICK_RETURN_IF_ERROR(add_norm(p + "attn_q_norm.weight", n_embd / n_head));
+      WICK_RETURN_IF_ERROR(add_norm(p + "attn_k_norm.weight", n_embd / n_head));
+    }
+  }
+  return w.WriteToBuffer();
+}
+
+int32_t Argmax(const float* logits, int64_t n) {
+  return static_cast<int32_t>(std::max_element(logits, logits + n) - logits);
+}
+
+json ReadReference(const std::string& name) {
+  std::ifstream in(std::filesystem::path(WICK_SOURCE_DIR) / "tests/data/gemma" / (name + ".json"));
+  EXPECT_TRUE(in) << "tests/data/gemma/" << name << ".json";
+  return json::parse(in);
+}
+
+void CheckVariant(const GgufFile& base, const Variant& v, const testing::TempDir& dir) {
+  SCOPED_TRACE(v.arch);
+  Result<std::vector<uint8_t>> bytes = BuildVariant(base, v);
+  ASSERT_TRUE(bytes.ok()) << bytes.error().message();
+  const std::filesystem::path path = dir.File(std::string(v.arch) + ".gguf");
+  testing::WriteFileBytes(path, *bytes);
+  if (const char* out = std::getenv("WICK_WRITE_GEMMA_MODELS"); out != nullptr) {
+    testing::WriteFileBytes(std::filesystem::path(out) / path.filename(), *bytes);
+  }
+  const json ref = ReadReference(v.arch);
+  Result<GgufFile> file = GgufFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.error().message();
+  Result<LlamaModel> model = LlamaModel::Load(*file);
+  ASSERT_TRUE(model.ok()) << model.error().message();
+  const int64_t n_vocab = model->hparams().n_vocab;
+  ASSERT_EQ(n_vocab, ref["n_vocab"].get<int64_t>());
+
+  const std::vector<int32_t> tokens = ref["prompt_tokens"].get<std::vector<int32_t>>();
+  CpuBackend backend(2);
+  Result<KvCache> cache = KvCache::Create(model->hparams(), 64);
+  ASSERT_TRUE(cache.ok());
+  std::vector<float> logits(tokens.size() * static_cast<size_t>(n_vocab));
+  Status st = model->Forward(tokens, *cache, backend, logits.data());
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  for (const json& position : ref["positions"]) {
+    const auto pos = position["pos"].get<int64_t>();
+    const float* row = logits.data() + pos * n_vocab;
+    const json& top = position["top"];
+    if (top[0][1].get<float>() - top[1][1].get<float>() > kArgmaxMargin) {
+      EXPECT_EQ(Argmax(row, n_vocab), top[0][0].get<int32_t>()) << "position " << pos;
+    }
+    for (const json& pair : top) {
+      const auto id = pair[0].get<int32_t>();
+      EXPECT_NEAR(row[id], pair[1].get<float>(), kTolerance) << "position " << pos << " id " << id;
+    }
+  }
+
+  // The reference's greedy continuation, one decode step at a time: each step takes the
+  // reference's pick, so that a near tie, where either pick is right, does not part the
+  // paths, and every step's pick must be the reference's unless it was a near tie.
+  const std::vector<int32_t> want = ref["greedy"].get<std::vector<int32_t>>();
+  const std::vector<float> margins = ref["greedy_margins"].get<std::vector<float>>();
+  ASSERT_EQ(want.size(), margins.size());
+  std::vector<float> step(logits.end() - n_vocab, logits.end());
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (margins[i] > kArgmaxMargin) {
+      EXPECT_EQ(Argmax(step.data(), n_vocab), want[i]) << "greedy token " << i;
+    }
+    int32_t next = want[i];
+    ASSERT_TRUE(model->Forward({&next, 1}, *cache, backend, step.data()).ok());
+  }
+}
+
+TEST(GemmaTest, MatchesLlamaCppOnEveryVariant) {
+  WICK_REQUIRE_SHARED(shared);
+  Result<GgufFile> base = GgufFile::Open(shared / "models/synthetic/tiny2-f16.gguf");
+  ASSERT_TRUE(base.ok()) << base.error().message();
+  testing::TempDir dir;
+  for (const Variant& v : Variants()) CheckVariant(*base, v, dir);
+}
+
+// The architecture's features, read as llama.cpp reads them.
+TEST(GemmaTest, HyperParameters) {
+  WICK_REQUIRE_SHARED(shared);
+  Result<GgufFile> base = GgufFile::Open(shared / "models/synthetic/tiny2-f16.gguf");
+  ASSERT_TRUE(base.ok()) << base.error().message();
+  testing::TempDir dir;
+  for (const Variant& v : Variants()) {
+    Result<std::vector<uint8_t>> bytes = BuildVariant(*base, v);
+    ASSERT_TRUE(bytes.ok());
+    const auto path = dir.File(std::string(v.arch) + ".gguf");
+    testing::WriteFileBytes(path, *bytes);
+    Result<GgufFile> file = GgufFile::Open(path);
+    ASSERT_TRUE(file.ok());
+    Result<HParams> hp = HParams::FromGguf(*file);
+    ASSERT_TRUE(hp.ok()) << hp.error().message();
+    EXPECT_FLOAT_EQ(hp->attn_scale, 1.0f / std::sqrt(32.0f));
+    const std::string arch = v.arch;
+    if (arch == "gemma") {
+      EXPECT_TRUE(hp->swa_layers.empty());
+      EXPECT_EQ(hp->final_softcap, 0.0f);
+    } else if (arch == "gemma2") {
+      EXPECT_EQ(hp->n_swa, 4);
+      EXPECT_TRUE(hp->IsSwa(0));
+      EXPECT_FALSE(hp->IsSwa(1));
+      EXPECT_EQ(hp->attn_softcap, 2.0f);
+      EXPECT_EQ(hp->final_softcap, 5.0f);
+      EXPECT_EQ(hp->rope_swa.freq_base, hp->rope.freq_base);
+    } else {
+      EXPECT_TRUE(hp->IsSwa(0));
+      EXPECT_FALSE(hp->IsSwa(1));
+      EXPECT_EQ(hp->attn_softcap, 0.0f);
+      EXPECT_EQ(hp->rope.freq_base, 1e6f);
+      EXPECT_EQ(hp->rope.scaling, kernels::RopeScaling::kLinear);
+      EXPECT_EQ(hp->rope_swa.freq_base, 10000.0f);
+      EXPECT_EQ(hp->rope_swa.scaling, kernels::RopeScaling::kNone);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace wick::model
