@@ -26,7 +26,17 @@ constexpr std::array kPresets = {
     // Qwen2-1.5B(-Instruct): q/k/v biases, tied embeddings, a 151936-row embedding (larger than
     // its tokenizer; the converters pad the vocabulary).
     SynthPreset{"qwen2-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 32768, 1e6f, 1e-6f, 151936, true},
+    // Gemma 2 2B and Gemma 3 1B: head_dim 256 (q is narrower than n_embd), a 256k vocabulary,
+    // tied embeddings, sliding windows of 4096 (every other layer) and 512 (5 layers of 6).
+    SynthPreset{"gemma2-2b", "gemma2", 2304, 26, 8, 4, 9216, 8192, 10000.0f, 1e-6f, 256000, true,
+                256, 4096},
+    SynthPreset{"gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 32768, 1e6f, 1e-6f, 262144, true, 256,
+                512},
 };
+
+int64_t HeadDim(const SynthPreset& p) {
+  return p.head_dim > 0 ? p.head_dim : p.n_embd / p.n_head;
+}
 
 // llama.cpp's token types (gguf-py TokenType).
 constexpr int32_t kTokenNormal = 1;
@@ -223,14 +233,17 @@ Result<const SynthPreset*> FindSynthPreset(std::string_view name) {
 }
 
 int64_t SynthParameterCount(const SynthPreset& p, int64_t n_vocab) {
-  const int64_t head_dim = p.n_embd / p.n_head;
+  const int64_t head_dim = HeadDim(p);
+  const int64_t q_dim = p.n_head * head_dim;
   const int64_t kv_dim = p.n_head_kv * head_dim;
   const ArchTraits* arch = FindArch(p.arch).value_or(nullptr);
   int64_t per_layer =
-      2 * p.n_embd * p.n_embd + 2 * p.n_embd * kv_dim + 3 * p.n_embd * p.n_ff + 2 * p.n_embd;
-  if (arch != nullptr && arch->qkv_bias) per_layer += p.n_embd + 2 * kv_dim;
+      2 * p.n_embd * q_dim + 2 * p.n_embd * kv_dim + 3 * p.n_embd * p.n_ff + 2 * p.n_embd;
+  if (arch != nullptr && arch->qkv_bias) per_layer += q_dim + 2 * kv_dim;
   if (arch != nullptr && arch->qk_norm) per_layer += 2 * head_dim;
-  return p.n_layer * per_layer + (p.tied_embeddings ? 1 : 2) * n_vocab * p.n_embd + p.n_embd;
+  if (arch != nullptr && arch->post_norms) per_layer += 2 * p.n_embd;
+  const bool tied = p.tied_embeddings || (arch != nullptr && arch->output_is_embd);
+  return p.n_layer * per_layer + (tied ? 1 : 2) * n_vocab * p.n_embd + p.n_embd;
 }
 
 Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
@@ -244,8 +257,11 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
   }
   const SynthPreset& p = *o.preset;
   WICK_ASSIGN_OR_RETURN(const ArchTraits* traits, FindArch(p.arch));
-  const int64_t head_dim = p.n_embd / p.n_head;
+  const int64_t head_dim = HeadDim(p);
+  const int64_t q_dim = p.n_head * head_dim;
   const int64_t kv_dim = p.n_head_kv * head_dim;
+  // gemma and gemma2 always project with the embedding: an output.weight would go unused.
+  const bool tied = p.tied_embeddings || traits->output_is_embd;
 
   GgufWriter w;
   const std::string arch(p.arch);
@@ -267,6 +283,16 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
               GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(head_dim)));
   (void)w.Set(key("rope.freq_base"), GgufValue::Scalar<float>(p.rope_base));
   (void)w.Set(key("attention.layer_norm_rms_epsilon"), GgufValue::Scalar<float>(p.rms_eps));
+  if (p.head_dim > 0) {
+    (void)w.Set(key("attention.key_length"),
+                GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(head_dim)));
+    (void)w.Set(key("attention.value_length"),
+                GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(head_dim)));
+  }
+  if (p.window > 0 && traits->swa_pattern > 0) {
+    (void)w.Set(key("attention.sliding_window"),
+                GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.window)));
+  }
 
   VocabArrays vocab;
   if (o.vocab_from != nullptr) {
@@ -293,16 +319,16 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
   // Tied embeddings: token_embd is also the output projection, so it gets the output's type
   // (llama-quantize does the same).
   WICK_RETURN_IF_ERROR(
-      random("token_embd.weight", p.tied_embeddings ? output_type : o.type, {p.n_embd, n_vocab}));
+      random("token_embd.weight", tied ? output_type : o.type, {p.n_embd, n_vocab}));
   for (int64_t l = 0; l < p.n_layer; ++l) {
     auto name = [l](std::string_view what) { return fmt::format("blk.{}.{}.weight", l, what); };
     auto bias = [l](std::string_view what) { return fmt::format("blk.{}.{}.bias", l, what); };
     WICK_RETURN_IF_ERROR(ones(name("attn_norm"), p.n_embd));
-    WICK_RETURN_IF_ERROR(random(name("attn_q"), o.type, {p.n_embd, p.n_embd}));
+    WICK_RETURN_IF_ERROR(random(name("attn_q"), o.type, {p.n_embd, q_dim}));
     WICK_RETURN_IF_ERROR(random(name("attn_k"), o.type, {p.n_embd, kv_dim}));
     WICK_RETURN_IF_ERROR(random(name("attn_v"), o.type, {p.n_embd, kv_dim}));
     if (traits->qkv_bias) {
-      WICK_RETURN_IF_ERROR(random(bias("attn_q"), DType::kF32, {p.n_embd}));
+      WICK_RETURN_IF_ERROR(random(bias("attn_q"), DType::kF32, {q_dim}));
       WICK_RETURN_IF_ERROR(random(bias("attn_k"), DType::kF32, {kv_dim}));
       WICK_RETURN_IF_ERROR(random(bias("attn_v"), DType::kF32, {kv_dim}));
     }
@@ -310,14 +336,18 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
       WICK_RETURN_IF_ERROR(ones(name("attn_q_norm"), head_dim));
       WICK_RETURN_IF_ERROR(ones(name("attn_k_norm"), head_dim));
     }
-    WICK_RETURN_IF_ERROR(random(name("attn_output"), o.type, {p.n_embd, p.n_embd}));
+    WICK_RETURN_IF_ERROR(random(name("attn_output"), o.type, {q_dim, p.n_embd}));
+    if (traits->post_norms) {
+      WICK_RETURN_IF_ERROR(ones(name("post_attention_norm"), p.n_embd));
+      WICK_RETURN_IF_ERROR(ones(name("post_ffw_norm"), p.n_embd));
+    }
     WICK_RETURN_IF_ERROR(ones(name("ffn_norm"), p.n_embd));
     WICK_RETURN_IF_ERROR(random(name("ffn_gate"), o.type, {p.n_embd, p.n_ff}));
     WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, p.n_ff}));
     WICK_RETURN_IF_ERROR(random(name("ffn_down"), o.type, {p.n_ff, p.n_embd}));
   }
   WICK_RETURN_IF_ERROR(ones("output_norm.weight", p.n_embd));
-  if (!p.tied_embeddings) {
+  if (!tied) {
     WICK_RETURN_IF_ERROR(random("output.weight", output_type, {p.n_embd, n_vocab}));
   }
   return w;

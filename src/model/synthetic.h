@@ -16,7 +16,8 @@
 namespace wick::model {
 
 // A real model's shape. Norm weights are 1.0; the architecture's traits (FindArch) say which
-// extra tensors it has (qwen2: q/k/v biases).
+// extra tensors it has (qwen2: q/k/v biases, gemma2/3: post-norms) and whether the output is
+// the embedding.
 struct SynthPreset {
   std::string_view name;
   std::string_view arch = "llama";
@@ -34,9 +35,11 @@ struct SynthPreset {
   // own size.
   int64_t n_vocab = 0;
   bool tied_embeddings = false;  // no output.weight: the output reuses token_embd
+  int64_t head_dim = 0;          // 0: n_embd / n_head (Gemma's are 256 whatever n_embd is)
+  int64_t window = 0;            // attention.sliding_window for the archs that slide; 0: none
 };
 
-// tiny, llama-1b, llama2-7b, llama3-8b, qwen2-1.5b.
+// tiny, llama-1b, llama2-7b, llama3-8b, qwen2-1.5b, gemma2-2b, gemma3-1b.
 std::span<const SynthPreset> SynthPresets();
 // The preset called `name`, or an error listing them.
 Result<const SynthPreset*> FindSynthPreset(std::string_view name);

@@ -227,6 +227,28 @@ TEST_F(CudaModelTest, Qwen2AndQwen3MatchTheCpu) {
   }
 }
 
+// Gemma 2 and 3 on the GPU: GeGLU, scaled embeddings, post-norms, sliding-window layers (a
+// window of 8 under a 20-token prompt and its decode steps), softcapping (Gemma 2) and Gemma
+// 3's q/k norms and local RoPE, at `tiny`'s size with head_dim 64 (q narrower than n_embd).
+TEST_F(CudaModelTest, Gemma2AndGemma3MatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (std::string_view name : {"gemma2-2b", "gemma3-1b"}) {
+    SynthPreset preset = **FindSynthPreset(name);
+    preset.n_embd = 320;
+    preset.n_layer = 3;
+    preset.n_head = 4;
+    preset.n_head_kv = 2;
+    preset.head_dim = 64;
+    preset.n_ff = 512;
+    preset.n_vocab = 0;  // the generated vocabulary's 32000
+    preset.window = 8;
+    Pair p = Build(DType::kQ8_0, -1, &preset);
+    ASSERT_TRUE(p.gpu_model);
+    ASSERT_FALSE(p.gpu_model->hparams().swa_layers.empty());
+    Compare(p, DType::kF16, 20, 6, 0.10f, std::string(name));
+  }
+}
+
 TEST_F(CudaModelTest, EveryKvCacheType) {
   SKIP_WITHOUT_GPU();
   Pair p = Build(DType::kQ8_0);

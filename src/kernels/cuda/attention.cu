@@ -1,4 +1,5 @@
-// Causal GQA attention on the GPU with kernels/cpu/attention.cpp's arithmetic: the query is
+// Causal GQA attention on the GPU (with a sliding window and softcapped scores where the
+// parameters ask) with kernels/cpu/attention.cpp's arithmetic: the query is
 // rounded to the cache's type before the dot products (f16, or through the q8_0 activation
 // quantizer), and for an f16 cache the probabilities exp(s - max) / sum are rounded to f16
 // before they weight V, which needs the row's final max and sum before any V is read. So an
@@ -80,10 +81,14 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
   // its empty statistics: no query to stage, no statistics to merge. Splits past the cache's
   // end do not run at all (SplitInUse).
   const bool empty = kv_lo >= kv_hi;
+  // A sliding window's earlier positions are never read: the walk starts at the tile holding
+  // the block's first row's window start (a split wholly before it walks nothing).
+  const int64_t kv_start = max(kv_lo, WindowStart(a, row0 / a.group) / kTile * kTile);
   const uint8_t* k_head = a.k + g * a.kv_head_stride;
   const uint8_t* v_head = a.v + g * a.kv_head_stride;
 
   // This warp's rows: slot r is block row r * kWarps + warp.
+  int64_t row_lo[RW];     // and from this one (its window)
   int64_t row_hi[RW];     // cache positions below this are attended (causal, and in the chunk)
   int64_t row_index[RW];  // t * n_head + h, or -1 for a slot past the last row
 #pragma unroll
@@ -92,6 +97,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
     const int64_t rho = row0 + lr;
     float* q_row = q_s + lr * D;
     if (rho >= total_rows) {
+      row_lo[r] = 0;
       row_hi[r] = 0;
       row_index[r] = -1;
 #pragma unroll
@@ -100,6 +106,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
     }
     const int64_t t = rho / a.group;
     const int h = g * a.group + static_cast<int>(rho % a.group);
+    row_lo[r] = WindowStart(a, t);
     row_hi[r] = min(min(a.pos0 + t + 1, a.n_kv), kv_hi);
     row_index[r] = t * a.n_head + h;
     if (empty) continue;
@@ -147,7 +154,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
     }
     const int64_t pos = j0 + lane;
 #pragma unroll
-    for (int r = 0; r < RW; ++r) s[r] = pos < row_hi[r] ? m::FMul(s[r], a.scale) : kNegInf;
+    for (int r = 0; r < RW; ++r) s[r] = MaskedScore(a, s[r], pos, row_lo[r], row_hi[r]);
   };
 
   float row_max[RW];
@@ -160,7 +167,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
 
   // Pass 1 of the exact modes: each row's max and sum of exp(s - max).
   if (mode == Mode::kWholeExact || mode == Mode::kSplitStats) {
-    for (int64_t j0 = kv_lo; j0 < kv_hi; j0 += kTile) {
+    for (int64_t j0 = kv_start; j0 < kv_hi; j0 += kTile) {
       __syncthreads();  // every warp is done with the previous tile
       LoadTile<D>(a, k_head, j0, static_cast<int>(min(int64_t{kTile}, kv_hi - j0)), k_s, kKStride);
       __syncthreads();
@@ -213,7 +220,7 @@ __device__ __forceinline__ void AttendSplit(const Args& a, Mode mode, int split,
 #pragma unroll
     for (int c = 0; c < kC; ++c) acc[r][c] = 0.0f;
   }
-  for (int64_t j0 = kv_lo; j0 < kv_hi; j0 += kTile) {
+  for (int64_t j0 = kv_start; j0 < kv_hi; j0 += kTile) {
     const int n_valid = static_cast<int>(min(int64_t{kTile}, kv_hi - j0));
     __syncthreads();
     LoadTile<D>(a, k_head, j0, n_valid, k_s, kKStride);
@@ -478,6 +485,9 @@ cudaError_t MakeArgs(const AttentionParams& p, float* scratch, Args& a) {
   a.group = p.n_head / p.n_head_kv;
   a.head_dim = p.head_dim;
   a.scale = p.scale;
+  a.window = p.window;
+  a.softcap = p.softcap;
+  a.inv_softcap = p.softcap > 0.0f ? 1.0f / p.softcap : 0.0f;
   a.out = p.out;
   a.out_token_stride = p.out_token_stride != 0 ? p.out_token_stride : token_floats;
   a.scratch = scratch;
@@ -576,9 +586,9 @@ bool CanBatchDecode(std::span<const AttentionParams> batch) {
     if (p.n_tokens != 1 || p.pos0 + 1 != p.n_kv || p.n_head != f.n_head ||
         p.n_head_kv != f.n_head_kv || p.head_dim != f.head_dim || p.kv_type != f.kv_type ||
         p.kv_row_stride != f.kv_row_stride || p.kv_head_stride != f.kv_head_stride ||
-        p.scale != f.scale || p.q_token_stride != f.q_token_stride ||
-        p.out_token_stride != f.out_token_stride || vec(p) != vec(f) ||
-        p.q != f.q + at * q_stride || p.out != f.out + at * out_stride) {
+        p.scale != f.scale || p.window != f.window || p.softcap != f.softcap ||
+        p.q_token_stride != f.q_token_stride || p.out_token_stride != f.out_token_stride ||
+        vec(p) != vec(f) || p.q != f.q + at * q_stride || p.out != f.out + at * out_stride) {
       return false;
     }
   }

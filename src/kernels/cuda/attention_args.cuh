@@ -67,6 +67,9 @@ struct Args {
   int group;  // query heads per kv head
   int head_dim;
   float scale;
+  int64_t window;     // sliding window in positions; 0: none
+  float softcap;      // scores become softcap * tanh(score / softcap); 0: none
+  float inv_softcap;  // 1 / softcap, as the CPU's Softcap computes it
   float* out;
   int64_t out_token_stride;
   float* scratch;  // split modes, see SplitMax
@@ -97,6 +100,20 @@ __device__ __forceinline__ Args ForSequence(const Args& batch, int64_t seq) {
   a.out += seq * a.out_token_stride;
   a.scratch += seq * TokenScratchFloats(a.n_head, a.head_dim);
   return a;
+}
+
+// The first cache position query token t sees: 0, or its window's start.
+__device__ __forceinline__ int64_t WindowStart(const Args& a, int64_t t) {
+  return a.window > 0 ? max(int64_t{0}, a.pos0 + t + 1 - a.window) : int64_t{0};
+}
+
+// A row's score of cache position `pos` from its dot product: scaled and softcapped as the
+// CPU's kernel computes it, -inf outside the row's positions [lo, hi).
+__device__ __forceinline__ float MaskedScore(const Args& a, float dot, int64_t pos, int64_t lo,
+                                             int64_t hi) {
+  if (pos < lo || pos >= hi) return kNegInf;
+  const float s = m::FMul(dot, a.scale);
+  return a.softcap > 0.0f ? m::FMul(tanhf(m::FMul(s, a.inv_softcap)), a.softcap) : s;
 }
 
 __device__ __forceinline__ float WarpMax(float x) {

@@ -94,6 +94,8 @@ __global__ void __launch_bounds__(kThreads) AttentionWmmaKernel(const Args a) {
   const int64_t row0 = (int64_t{gridDim.x} - 1 - blockIdx.x) * kWmmaRows;
   const int64_t last_row = min(row0 + kWmmaRows, total_rows) - 1;
   const int64_t kv_hi = min(a.pos0 + last_row / a.group + 1, a.n_kv);
+  // A sliding window's earlier positions are never read (see AttendSplit).
+  const int64_t kv_start = WindowStart(a, row0 / a.group) / kWmmaTile * kWmmaTile;
   const uint8_t* k_head = a.k + g * a.kv_head_stride;
   const uint8_t* v_head = a.v + g * a.kv_head_stride;
 
@@ -117,6 +119,7 @@ __global__ void __launch_bounds__(kThreads) AttentionWmmaKernel(const Args a) {
   const int64_t my_rho = row0 + my_row;
   const int64_t my_hi =
       my_rho < total_rows ? min(a.pos0 + my_rho / a.group + 1, a.n_kv) : int64_t{0};
+  const int64_t my_lo = my_rho < total_rows ? WindowStart(a, my_rho / a.group) : int64_t{0};
   float* my_scores = s_s + my_row * kScoreLd;
 
   // This warp's 16 x 64 scores of the staged tile into s_s (unscaled).
@@ -144,13 +147,13 @@ __global__ void __launch_bounds__(kThreads) AttentionWmmaKernel(const Args a) {
   // Score i (0..31) of this lane's half of its row, scaled and masked.
   auto score = [&](int64_t j0, int i) {
     const int k = 2 * i + parity;
-    return j0 + k < my_hi ? m::FMul(my_scores[k], a.scale) : kNegInf;
+    return MaskedScore(a, my_scores[k], j0 + k, my_lo, my_hi);
   };
 
   // Pass 1: the row's max and sum of exp(s - max).
   float row_max = kNegInf;
   float row_sum = 0.0f;
-  for (int64_t j0 = 0; j0 < kv_hi; j0 += kWmmaTile) {
+  for (int64_t j0 = kv_start; j0 < kv_hi; j0 += kWmmaTile) {
     __syncthreads();  // q_s written; every warp done with the previous tile
     LoadTileHalf<D>(a, k_head, j0, static_cast<int>(min(int64_t{kWmmaTile}, kv_hi - j0)), k_s);
     __syncthreads();
@@ -171,7 +174,7 @@ __global__ void __launch_bounds__(kThreads) AttentionWmmaKernel(const Args a) {
   // Pass 2: out = sum of f16(exp(s - max) / sum) * v.
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> out[kFrags];
   for (auto& f : out) wmma::fill_fragment(f, 0.0f);
-  for (int64_t j0 = 0; j0 < kv_hi; j0 += kWmmaTile) {
+  for (int64_t j0 = kv_start; j0 < kv_hi; j0 += kWmmaTile) {
     const int n_valid = static_cast<int>(min(int64_t{kWmmaTile}, kv_hi - j0));
     __syncthreads();
     LoadTileHalf<D>(a, k_head, j0, n_valid, k_s);

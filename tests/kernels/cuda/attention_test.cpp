@@ -52,6 +52,8 @@ struct Shape {
   int64_t token_pad = 0;       // extra floats after each token of q and out
   float scale = 0.0f;          // 0: 1 / sqrt(head_dim)
   float key_drift = 0.0f;      // key j += key_drift * j * q(0, 0): scores grow along the cache
+  int64_t window = 0;          // sliding window (0: none)
+  float softcap = 0.0f;        // tanh-capped scores (0: none)
 };
 
 std::string Describe(const Shape& s) {
@@ -60,7 +62,9 @@ std::string Describe(const Shape& s) {
          std::to_string(s.n_tokens) + " pos0 " + std::to_string(s.pos0) + " n_kv " +
          std::to_string(s.pos0 + s.n_tokens + s.extra_kv) + (s.head_major ? " head-major" : "") +
          (s.head_pad_bytes ? " head-padded" : "") + (s.token_pad ? " token-padded" : "") +
-         (s.key_drift != 0.0f ? " drifting" : "");
+         (s.key_drift != 0.0f ? " drifting" : "") +
+         (s.window ? " window " + std::to_string(s.window) : "") +
+         (s.softcap != 0.0f ? " softcap " + std::to_string(s.softcap) : "");
 }
 
 int64_t HeadBytes(DType type, int head_dim) {
@@ -105,6 +109,8 @@ class Problem {
         .out = out,
         .q_token_stride = s_.token_pad ? token_floats_ : 0,
         .out_token_stride = s_.token_pad ? token_floats_ : 0,
+        .window = s_.window,
+        .softcap = s_.softcap,
     };
   }
 
@@ -257,6 +263,30 @@ TEST_F(CudaAttentionTest, PrefillMatchesCpu) {
   }
 }
 
+// Gemma 2/3: a sliding window (decode far past it, a prompt whose tiles start inside it) and
+// softcapped scores, on every cache type, the tensor-core prefill included.
+TEST_F(CudaAttentionTest, SlidingWindowAndSoftcapMatchCpu) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  sample_ = test::CaseSample(7);
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    for (int64_t window : {int64_t{0}, int64_t{1}, int64_t{5}, int64_t{40}, int64_t{100}}) {
+      for (float softcap : {0.0f, 2.0f}) {
+        if (window == 0 && softcap == 0.0f) continue;
+        for (auto [n_tokens, pos0] :
+             {std::pair<int64_t, int64_t>{1, 0}, {1, 300}, {3, 999}, {64, 37}, {100, 0}}) {
+          ExpectMatchesCpu({.kv_type = type,
+                            .n_head_kv = 2,
+                            .head_dim = 64,
+                            .n_tokens = n_tokens,
+                            .pos0 = pos0,
+                            .window = window,
+                            .softcap = softcap});
+        }
+      }
+    }
+  }
+}
+
 TEST_F(CudaAttentionTest, SmallestContextsAndExactCacheEnd) {
   WICK_REQUIRE_CUDA_DEVICE();
   for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
@@ -360,7 +390,10 @@ TEST_F(CudaAttentionTest, BatchedDecodeEqualsEachSequenceAlone) {
   constexpr int64_t kTokenFloats = int64_t{kHeads} * kDim;
   for (const DType kv : {DType::kF16, DType::kF32}) {
     for (const int n_seq : {3, 16, 64}) {
-      SCOPED_TRACE(std::string(NameOf(kv)) + " sequences " + std::to_string(n_seq));
+      // Gemma 2's local layers: a window of 50 and softcapped scores.
+      const bool gemma = n_seq == 16;
+      SCOPED_TRACE(std::string(NameOf(kv)) + " sequences " + std::to_string(n_seq) +
+                   (gemma ? " window 50, softcap 3" : ""));
       std::mt19937 rng(static_cast<uint32_t>(n_seq));
       std::normal_distribution<float> normal(0.0f, 1.0f);
       std::vector<float> q(static_cast<size_t>(n_seq * kTokenFloats));
@@ -399,7 +432,9 @@ TEST_F(CudaAttentionTest, BatchedDecodeEqualsEachSequenceAlone) {
                          .kv_row_stride = row_bytes,
                          .n_kv = n_kv,
                          .scale = 0.125f,
-                         .out = batched_out.get<float>() + s * kTokenFloats});
+                         .out = batched_out.get<float>() + s * kTokenFloats,
+                         .window = gemma ? 50 : 0,
+                         .softcap = gemma ? 3.0f : 0.0f});
       }
       const size_t scratch_floats = AttentionScratchFloats(batch[0]);
       DeviceBuffer scratch(n_seq * scratch_floats * sizeof(float));
