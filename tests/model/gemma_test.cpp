@@ -33,6 +33,7 @@ constexpr float kTolerance = 0.10f;
 constexpr float kArgmaxMargin = 0.1f;
 
 struct Variant {
+  const char* name;  // of the file and of its reference
   const char* arch;
   bool post_norms = false;
   bool qk_norm = false;
@@ -43,22 +44,28 @@ struct Variant {
 
 std::vector<Variant> Variants() {
   std::vector<Variant> v;
-  v.push_back({.arch = "gemma", .keys = {}});
-  v.push_back({.arch = "gemma2",
+  v.push_back({.name = "gemma", .arch = "gemma", .keys = {}});
+  v.push_back({.name = "gemma2",
+               .arch = "gemma2",
                .post_norms = true,
                .keys = {{"attention.sliding_window", GgufValue::Scalar<uint32_t>(4)},
                         {"attn_logit_softcapping", GgufValue::Scalar<float>(2.0f)},
                         {"final_logit_softcapping", GgufValue::Scalar<float>(5.0f)}}});
-  // Layer 0 local (window 4, base 10000), layer 1 global (base 1e6, linear scaling 8).
-  v.push_back({.arch = "gemma3",
-               .post_norms = true,
-               .qk_norm = true,
-               .tied = false,
-               .keys = {{"attention.sliding_window", GgufValue::Scalar<uint32_t>(4)},
-                        {"attention.sliding_window_pattern", GgufValue::Scalar<uint32_t>(2)},
-                        {"rope.freq_base", GgufValue::Scalar<float>(1e6f)},
-                        {"rope.scaling.type", GgufValue::String("linear")},
-                        {"rope.scaling.factor", GgufValue::Scalar<float>(8.0f)}}});
+  // Layer 0 local (window 4, base 10000), layer 1 global (base 1e6, linear scaling 8); and
+  // gemma3-long, a window of 100 under a 400-token prompt (its reference keeps the last 24
+  // positions), where the kernels' tiles and threads start inside windows.
+  for (uint32_t window : {4u, 100u}) {
+    v.push_back({.name = window == 4 ? "gemma3" : "gemma3-long",
+                 .arch = "gemma3",
+                 .post_norms = true,
+                 .qk_norm = true,
+                 .tied = false,
+                 .keys = {{"attention.sliding_window", GgufValue::Scalar<uint32_t>(window)},
+                          {"attention.sliding_window_pattern", GgufValue::Scalar<uint32_t>(2)},
+                          {"rope.freq_base", GgufValue::Scalar<float>(1e6f)},
+                          {"rope.scaling.type", GgufValue::String("linear")},
+                          {"rope.scaling.factor", GgufValue::Scalar<float>(8.0f)}}});
+  }
   return v;
 }
 
@@ -135,15 +142,15 @@ json ReadReference(const std::string& name) {
 }
 
 void CheckVariant(const GgufFile& base, const Variant& v, const testing::TempDir& dir) {
-  SCOPED_TRACE(v.arch);
+  SCOPED_TRACE(v.name);
   Result<std::vector<uint8_t>> bytes = BuildVariant(base, v);
   ASSERT_TRUE(bytes.ok()) << bytes.error().message();
-  const std::filesystem::path path = dir.File(std::string(v.arch) + ".gguf");
+  const std::filesystem::path path = dir.File(std::string(v.name) + ".gguf");
   testing::WriteFileBytes(path, *bytes);
   if (const char* out = std::getenv("WICK_WRITE_GEMMA_MODELS"); out != nullptr) {
     testing::WriteFileBytes(std::filesystem::path(out) / path.filename(), *bytes);
   }
-  const json ref = ReadReference(v.arch);
+  const json ref = ReadReference(v.name);
   Result<GgufFile> file = GgufFile::Open(path);
   ASSERT_TRUE(file.ok()) << file.error().message();
   Result<LlamaModel> model = LlamaModel::Load(*file);
@@ -153,7 +160,8 @@ void CheckVariant(const GgufFile& base, const Variant& v, const testing::TempDir
 
   const std::vector<int32_t> tokens = ref["prompt_tokens"].get<std::vector<int32_t>>();
   CpuBackend backend(2);
-  Result<KvCache> cache = KvCache::Create(model->hparams(), 64);
+  Result<KvCache> cache =
+      KvCache::Create(model->hparams(), static_cast<int64_t>(tokens.size()) + 32);
   ASSERT_TRUE(cache.ok());
   std::vector<float> logits(tokens.size() * static_cast<size_t>(n_vocab));
   Status st = model->Forward(tokens, *cache, backend, logits.data());
@@ -204,7 +212,7 @@ TEST(GemmaTest, HyperParameters) {
   for (const Variant& v : Variants()) {
     Result<std::vector<uint8_t>> bytes = BuildVariant(*base, v);
     ASSERT_TRUE(bytes.ok());
-    const auto path = dir.File(std::string(v.arch) + ".gguf");
+    const auto path = dir.File(std::string(v.name) + ".gguf");
     testing::WriteFileBytes(path, *bytes);
     Result<GgufFile> file = GgufFile::Open(path);
     ASSERT_TRUE(file.ok());
@@ -223,6 +231,7 @@ TEST(GemmaTest, HyperParameters) {
       EXPECT_EQ(hp->final_softcap, 5.0f);
       EXPECT_EQ(hp->rope_swa.freq_base, hp->rope.freq_base);
     } else {
+      EXPECT_EQ(hp->n_swa, std::string_view(v.name) == "gemma3" ? 4 : 100);
       EXPECT_TRUE(hp->IsSwa(0));
       EXPECT_FALSE(hp->IsSwa(1));
       EXPECT_EQ(hp->attn_softcap, 0.0f);
