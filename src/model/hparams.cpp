@@ -13,6 +13,9 @@ constexpr std::array kArchs = {
     ArchTraits{.name = "llama", .rope_type = kernels::RopeType::kNormal},
     ArchTraits{.name = "qwen2", .rope_type = kernels::RopeType::kNeox, .qkv_bias = true},
     ArchTraits{.name = "qwen3", .rope_type = kernels::RopeType::kNeox, .qk_norm = true},
+    // Phi-3, 3.5 and 4: fused attn_qkv and gate/up (ModelWeights binds their rows), LongRoPE
+    // factors. Its sliding window is ignored, as llama.cpp ignores it.
+    ArchTraits{.name = "phi3", .rope_type = kernels::RopeType::kNeox},
     ArchTraits{.name = "gemma",
                .rope_type = kernels::RopeType::kNeox,
                .ffn = FfnActivation::kGelu,
@@ -117,6 +120,9 @@ Result<HParams> HParams::FromGguf(const GgufFile& file) {
                         file.GetOr<std::string_view>(p + "rope.scaling.type", "none"));
   WICK_ASSIGN_OR_RETURN(float factor, file.GetOr<float>(p + "rope.scaling.factor", 0.0f));
   WICK_ASSIGN_OR_RETURN(float linear, file.GetOr<float>(p + "rope.scale_linear", 0.0f));
+  // A magnitude scale of every cos and sin (Phi-3's LongRoPE), on top of the scaling's own.
+  WICK_ASSIGN_OR_RETURN(h.rope.attn_factor,
+                        file.GetOr<float>(p + "rope.scaling.attn_factor", 1.0f));
   WICK_ASSIGN_OR_RETURN(h.rope.orig_ctx, file.GetOr<int>(p + "rope.scaling.original_context_length",
                                                          static_cast<int>(h.n_ctx_train)));
   if (scaling == "linear" || (scaling == "none" && linear > 0.0f)) {

@@ -22,6 +22,8 @@ Result<LlamaModel> LlamaModel::Load(const GgufFile& file) {
       m.hp_.rope_swa.freq_factors = m.hp_.rope.freq_factors;
     }
   }
+  m.rope_long_ = m.hp_.rope;
+  if (m.w_.rope_long) m.rope_long_.freq_factors = m.w_.rope_long.f32();
   m.first_gpu_layer_ = m.hp_.n_layer;
   return m;
 }
@@ -38,7 +40,7 @@ uint64_t LlamaModel::LayerWeightBytes(int64_t layer) const {
 }
 
 uint64_t LlamaModel::OutputWeightBytes() const {
-  return w_.output_norm.bytes() + w_.output.bytes() + w_.rope_freqs.bytes();
+  return w_.output_norm.bytes() + w_.output.bytes() + w_.rope_freqs.bytes() + w_.rope_long.bytes();
 }
 
 Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
@@ -92,6 +94,11 @@ Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
     WICK_ASSIGN_OR_RETURN(TensorRef freqs, gpu.Upload(w_.rope_freqs));
     gpu_rope_.freq_factors = freqs.f32();
     if (hp_.rope_swa.freq_factors != nullptr) gpu_rope_swa_.freq_factors = freqs.f32();
+  }
+  gpu_rope_long_ = gpu_rope_;
+  if (w_.rope_long) {
+    WICK_ASSIGN_OR_RETURN(TensorRef long_factors, gpu.Upload(w_.rope_long));
+    gpu_rope_long_.freq_factors = long_factors.f32();
   }
   if (n_gpu_layers == hp_.n_layer) {
     WICK_ASSIGN_OR_RETURN(gpu_output_norm_, gpu.Upload(w_.output_norm));
@@ -168,17 +175,26 @@ Status LlamaModel::Activations::Reserve(const HParams& hp, int64_t n, Backend* d
   return OkStatus();
 }
 
-LlamaModel::Stage LlamaModel::CpuStage(Backend& cpu) {
-  return {
-      .be = &cpu, .act = &act_, .layers = &w_.layers, .rope = &hp_.rope, .rope_swa = &hp_.rope_swa};
+LlamaModel::Stage LlamaModel::CpuStage(Backend& cpu, bool long_rope) {
+  return {.be = &cpu,
+          .act = &act_,
+          .layers = &w_.layers,
+          .rope = long_rope ? &rope_long_ : &hp_.rope,
+          .rope_swa = &hp_.rope_swa};
 }
 
-LlamaModel::Stage LlamaModel::GpuStage() {
+LlamaModel::Stage LlamaModel::GpuStage(bool long_rope) {
   return {.be = gpu_,
           .act = &gpu_act_,
           .layers = &gpu_layers_,
-          .rope = &gpu_rope_,
+          .rope = long_rope ? &gpu_rope_long_ : &gpu_rope_,
           .rope_swa = &gpu_rope_swa_};
+}
+
+// As llama.cpp chooses: the long factors when a sequence's context (its cache's size; the
+// first sequence's for a batch) exceeds the original context.
+bool LlamaModel::LongRope(std::span<const Segment> segs) const {
+  return w_.rope_long && !segs.empty() && segs[0].cache->n_ctx() > hp_.rope.orig_ctx;
 }
 
 Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n,
@@ -189,13 +205,14 @@ Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n
   if (hp_.arch->embd_scale) {
     cpu.Scale(act_.x, std::sqrt(static_cast<float>(hp_.n_embd)), n * hp_.n_embd);
   }
-  Stage st = CpuStage(cpu);
+  const bool long_rope = LongRope(segs);
+  Stage st = CpuStage(cpu, long_rope);
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     if (l == first_gpu_layer_) {
       // The rest of the step runs on the GPU: its input crosses once.
       WICK_RETURN_IF_ERROR(gpu_act_.Reserve(hp_, n, gpu_));
       gpu_->BeginStep(step_shape < 0 ? -1 : step_shape_base_ + step_shape);
-      const Stage gst = GpuStage();
+      const Stage gst = GpuStage(long_rope);
       WICK_RETURN_IF_ERROR(
           gst.be->CopyToDevice(gst.act->x, st.act->x, static_cast<size_t>(n * hp_.n_embd) * 4));
       st = gst;

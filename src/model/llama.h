@@ -102,8 +102,11 @@ class LlamaModel {
     kernels::MatmulPath path = kernels::MatmulPath::kAuto;
   };
 
-  Stage CpuStage(Backend& cpu);
-  Stage GpuStage();
+  // long_rope: the step's caches are longer than the RoPE's original context, and the model
+  // has LongRoPE factors for that (Phi-3 128k).
+  Stage CpuStage(Backend& cpu, bool long_rope);
+  Stage GpuStage(bool long_rope);
+  bool LongRope(std::span<const Segment> segs) const;
   // Embeddings, then every layer on its stage; returns the stage holding the final x.
   Result<Stage> RunLayers(const int32_t* tokens, int64_t n, std::span<const Segment> segs,
                           Backend& cpu, int64_t step_shape);
@@ -142,7 +145,8 @@ class LlamaModel {
   uint64_t gpu_weight_bytes_ = 0;
   std::vector<LayerWeights> gpu_layers_;  // n_layer entries; device views from first_gpu_layer_
   TensorRef gpu_output_norm_, gpu_output_;
-  kernels::RopeConfig gpu_rope_, gpu_rope_swa_;  // freq_factors in device memory
+  kernels::RopeConfig rope_long_;  // hp_.rope with the long factors (Phi-3)
+  kernels::RopeConfig gpu_rope_, gpu_rope_swa_, gpu_rope_long_;  // freq_factors on the device
   Activations gpu_act_;
   DeviceBuffer gpu_logits_;
 };

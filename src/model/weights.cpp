@@ -44,6 +44,13 @@ class Binder {
   const GgufFile& file_;
 };
 
+// Rows [first, first + rows) of a bound 2-D tensor: rows are contiguous, so a view.
+TensorRef RowRange(const TensorRef& t, int64_t first, int64_t rows) {
+  const uint64_t row_bytes = BytesFor(t.type, static_cast<uint64_t>(t.row_len)).value_or(0);
+  return TensorRef{static_cast<const uint8_t*>(t.data) + static_cast<uint64_t>(first) * row_bytes,
+                   t.type, t.row_len, rows};
+}
+
 }  // namespace
 
 Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp) {
@@ -58,13 +65,27 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
   }
   if (!w.output) w.output = w.token_embd;  // tied embeddings
   WICK_ASSIGN_OR_RETURN(w.rope_freqs, b.GetF32("rope_freqs.weight", hp.rope.n_dims / 2, false));
+  if (!w.rope_freqs) {
+    WICK_ASSIGN_OR_RETURN(w.rope_freqs,
+                          b.GetF32("rope_factors_short.weight", hp.rope.n_dims / 2, false));
+    WICK_ASSIGN_OR_RETURN(w.rope_long,
+                          b.GetF32("rope_factors_long.weight", hp.rope.n_dims / 2, false));
+  }
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const std::string p = fmt::format("blk.{}.", l);
     LayerWeights& L = w.layers.emplace_back();
     WICK_ASSIGN_OR_RETURN(L.attn_norm, b.GetF32(p + "attn_norm.weight", hp.n_embd));
-    WICK_ASSIGN_OR_RETURN(L.wq, b.Get(p + "attn_q.weight", hp.n_embd, q_dim));
-    WICK_ASSIGN_OR_RETURN(L.wk, b.Get(p + "attn_k.weight", hp.n_embd, kv_dim));
-    WICK_ASSIGN_OR_RETURN(L.wv, b.Get(p + "attn_v.weight", hp.n_embd, kv_dim));
+    if (file.FindTensor(p + "attn_qkv.weight") != nullptr) {
+      WICK_ASSIGN_OR_RETURN(TensorRef qkv,
+                            b.Get(p + "attn_qkv.weight", hp.n_embd, q_dim + 2 * kv_dim));
+      L.wq = RowRange(qkv, 0, q_dim);
+      L.wk = RowRange(qkv, q_dim, kv_dim);
+      L.wv = RowRange(qkv, q_dim + kv_dim, kv_dim);
+    } else {
+      WICK_ASSIGN_OR_RETURN(L.wq, b.Get(p + "attn_q.weight", hp.n_embd, q_dim));
+      WICK_ASSIGN_OR_RETURN(L.wk, b.Get(p + "attn_k.weight", hp.n_embd, kv_dim));
+      WICK_ASSIGN_OR_RETURN(L.wv, b.Get(p + "attn_v.weight", hp.n_embd, kv_dim));
+    }
     WICK_ASSIGN_OR_RETURN(L.wo, b.Get(p + "attn_output.weight", q_dim, hp.n_embd));
     if (hp.arch->qkv_bias) {
       WICK_ASSIGN_OR_RETURN(L.bq, b.GetF32(p + "attn_q.bias", q_dim));
@@ -76,8 +97,15 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
       WICK_ASSIGN_OR_RETURN(L.k_norm, b.GetF32(p + "attn_k_norm.weight", hp.head_dim));
     }
     WICK_ASSIGN_OR_RETURN(L.ffn_norm, b.GetF32(p + "ffn_norm.weight", hp.n_embd));
-    WICK_ASSIGN_OR_RETURN(L.ffn_gate, b.Get(p + "ffn_gate.weight", hp.n_embd, hp.n_ff));
-    WICK_ASSIGN_OR_RETURN(L.ffn_up, b.Get(p + "ffn_up.weight", hp.n_embd, hp.n_ff));
+    if (file.FindTensor(p + "ffn_gate.weight") == nullptr &&
+        file.FindTensor(p + "ffn_up.weight") != nullptr) {
+      WICK_ASSIGN_OR_RETURN(TensorRef gate_up, b.Get(p + "ffn_up.weight", hp.n_embd, 2 * hp.n_ff));
+      L.ffn_gate = RowRange(gate_up, 0, hp.n_ff);
+      L.ffn_up = RowRange(gate_up, hp.n_ff, hp.n_ff);
+    } else {
+      WICK_ASSIGN_OR_RETURN(L.ffn_gate, b.Get(p + "ffn_gate.weight", hp.n_embd, hp.n_ff));
+      WICK_ASSIGN_OR_RETURN(L.ffn_up, b.Get(p + "ffn_up.weight", hp.n_embd, hp.n_ff));
+    }
     WICK_ASSIGN_OR_RETURN(L.ffn_down, b.Get(p + "ffn_down.weight", hp.n_ff, hp.n_embd));
     if (hp.arch->post_norms) {
       WICK_ASSIGN_OR_RETURN(L.attn_post_norm,

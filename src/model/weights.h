@@ -50,10 +50,15 @@ struct ModelWeights {
   TensorRef token_embd;   // [n_embd, n_vocab]
   TensorRef output_norm;  // [n_embd]
   TensorRef output;       // [n_embd, n_vocab]; the embedding itself when tied
-  TensorRef rope_freqs;   // optional [head_dim / 2] frequency divisors (Llama 3)
+  // Optional [n_rot / 2] frequency divisors: Llama 3's rope_freqs, or Phi-3's
+  // rope_factors_short (LongRoPE), with rope_long for contexts past the original one.
+  TensorRef rope_freqs;
+  TensorRef rope_long;
   std::vector<LayerWeights> layers;
 
   // Binds every tensor the architecture needs; errors name the missing or misshapen one.
+  // Fused tensors (Phi-3's attn_qkv, and an ffn_up of 2 * n_ff rows with no ffn_gate: gate
+  // rows first) are bound as views of their row ranges.
   static Result<ModelWeights> Bind(const GgufFile& file, const HParams& hp);
 };
 

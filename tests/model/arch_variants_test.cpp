@@ -1,14 +1,14 @@
-// Gemma, Gemma 2 and Gemma 3 against llama.cpp. No Gemma model is small enough for
-// ../shared, so the test builds one of each from shared's tiny2-f16 (realistic random
-// weights): the same tensors under each architecture, plus the tensors it adds (post-norms,
-// q/k norms: fixed uneven values), and a sliding window of 4 and softcaps small enough that
-// a 13-token prompt and its greedy continuation depend on them. tests/data/gemma/NAME.json
-// holds what llama.cpp (CPU, build de3ff81 of September 2026, no flash attention) computes
-// for these files: the top 10 logits at every prompt position and 16 greedy tokens, with the
-// margin of each greedy pick. The checks are ../shared/golden's: argmax where the
-// reference's top two are more than 0.1 apart, the top 10 within 0.10, and each greedy pick
-// that is not a near tie. WICK_WRITE_GEMMA_MODELS=DIR also writes the files there, to
-// remake the references.
+// The architectures with no model small enough for ../shared against llama.cpp: Gemma, Gemma 2,
+// Gemma 3 and Phi-3. The test builds one of each from shared's tiny2-f16 (realistic random
+// weights): the same tensors under each architecture (Phi-3's q/k/v and gate/up fused into
+// attn_qkv and ffn_up), plus the tensors it adds (post-norms, q/k norms: fixed uneven values;
+// LongRoPE factors), with a sliding window of 4 and softcaps small enough that a 13-token
+// prompt and its greedy continuation depend on them. tests/data/arch/NAME.json holds what
+// llama.cpp (CPU, build de3ff81 of September 2026, no flash attention) computes for these
+// files: the top 10 logits at every prompt position and 16 greedy tokens, with the margin of
+// each greedy pick. The checks are ../shared/golden's: argmax where the reference's top two
+// are more than 0.1 apart, the top 10 within 0.10, and each greedy pick that is not a near
+// tie. WICK_WRITE_ARCH_MODELS=DIR also writes the files there, to remake the references.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -37,7 +37,9 @@ struct Variant {
   const char* arch;
   bool post_norms = false;
   bool qk_norm = false;
-  bool tied = true;  // no output.weight: gemma and gemma2 files never have one
+  bool tied = true;   // no output.weight: gemma and gemma2 files never have one
+  bool gemma = true;  // embeddings stored sqrt(n_embd) times smaller (Gemma scales them up)
+  bool phi3 = false;  // fused attn_qkv and ffn_up, LongRoPE factors
   // Metadata beyond the base's hyper-parameters.
   std::vector<std::pair<std::string, GgufValue>> keys;
 };
@@ -65,6 +67,18 @@ std::vector<Variant> Variants() {
                           {"rope.freq_base", GgufValue::Scalar<float>(1e6f)},
                           {"rope.scaling.type", GgufValue::String("linear")},
                           {"rope.scaling.factor", GgufValue::Scalar<float>(8.0f)}}});
+  }
+  // Phi-3 with its short factors (a context below the original 2048), and phi3-long with its
+  // long ones (an original context of 32): both with LongRoPE's magnitude scale.
+  for (uint32_t orig : {2048u, 32u}) {
+    v.push_back(
+        {.name = orig == 2048 ? "phi3" : "phi3-long",
+         .arch = "phi3",
+         .tied = false,
+         .gemma = false,
+         .phi3 = true,
+         .keys = {{"rope.scaling.original_context_length", GgufValue::Scalar<uint32_t>(orig)},
+                  {"rope.scaling.attn_factor", GgufValue::Scalar<float>(1.19f)}}});
   }
   return v;
 }
@@ -96,9 +110,41 @@ Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v
   WICK_ASSIGN_OR_RETURN(int64_t n_head, base.Get<int64_t>("llama.attention.head_count"));
   WICK_ASSIGN_OR_RETURN(int64_t n_layer, base.Get<int64_t>("llama.block_count"));
   std::deque<std::vector<uint8_t>> keep;  // AddTensor views its bytes until Write
+  // Phi-3's fused tensors: the parts' rows one after the other.
+  auto fuse = [&](const std::string& name, std::initializer_list<std::string> parts) -> Status {
+    std::vector<uint8_t>& bytes = keep.emplace_back();
+    int64_t rows = 0, row_len = 0;
+    DType type = DType::kF32;
+    for (const std::string& part : parts) {
+      const GgufTensorInfo* t = base.FindTensor(part);
+      if (t == nullptr) return Error(ErrorCode::kNotFound, part);
+      bytes.insert(bytes.end(), t->data.begin(), t->data.end());
+      rows += t->shape[1];
+      row_len = t->shape[0];
+      type = t->type;
+    }
+    return w.AddTensor(name, type, {row_len, rows}, bytes);
+  };
   for (const GgufTensorInfo& t : base.tensors()) {
     if (v.tied && t.name == "output.weight") continue;
-    if (t.name == "token_embd.weight" && t.type == DType::kF16) {
+    const std::string name(t.name);
+    if (v.phi3 && name.rfind("blk.", 0) == 0) {
+      const std::string p = name.substr(0, name.find('.', 4) + 1);
+      if (name == p + "attn_q.weight") {
+        WICK_RETURN_IF_ERROR(fuse(p + "attn_qkv.weight",
+                                  {p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"}));
+      }
+      if (name == p + "ffn_gate.weight") {
+        WICK_RETURN_IF_ERROR(
+            fuse(p + "ffn_up.weight", {p + "ffn_gate.weight", p + "ffn_up.weight"}));
+      }
+      if (name == p + "attn_q.weight" || name == p + "attn_k.weight" ||
+          name == p + "attn_v.weight" || name == p + "ffn_gate.weight" ||
+          name == p + "ffn_up.weight") {
+        continue;
+      }
+    }
+    if (v.gemma && t.name == "token_embd.weight" && t.type == DType::kF16) {
       // Gemma scales its embeddings up by sqrt(n_embd) (16): stored 16 times smaller (exact
       // in f16), the layers see the base's values, and tied logits keep a realistic spread.
       std::vector<uint8_t>& e = keep.emplace_back(t.data.begin(), t.data.end());
@@ -117,6 +163,20 @@ Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v
     keep.push_back(NormWeight(n, static_cast<int>(keep.size())));
     return w.AddTensor(name, DType::kF32, {n}, keep.back());
   };
+  if (v.phi3) {
+    // Divisors of the pairs' frequencies, 1 up to 1.75 (short) and 1 up to 16 (long).
+    const int64_t pairs = n_embd / n_head / 2;
+    for (const char* which : {"short", "long"}) {
+      std::vector<uint8_t>& bytes = keep.emplace_back(static_cast<size_t>(pairs) * 4);
+      for (int64_t i = 0; i < pairs; ++i) {
+        const float x = static_cast<float>(i) / static_cast<float>(pairs - 1);
+        const float f = which[0] == 's' ? 1.0f + 0.75f * x : std::pow(16.0f, x);
+        std::memcpy(&bytes[static_cast<size_t>(i) * 4], &f, 4);
+      }
+      WICK_RETURN_IF_ERROR(w.AddTensor(std::string("rope_factors_") + which + ".weight",
+                                       DType::kF32, {pairs}, bytes));
+    }
+  }
   for (int64_t l = 0; l < n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     if (v.post_norms) {
@@ -136,8 +196,8 @@ int32_t Argmax(const float* logits, int64_t n) {
 }
 
 json ReadReference(const std::string& name) {
-  std::ifstream in(std::filesystem::path(WICK_SOURCE_DIR) / "tests/data/gemma" / (name + ".json"));
-  EXPECT_TRUE(in) << "tests/data/gemma/" << name << ".json";
+  std::ifstream in(std::filesystem::path(WICK_SOURCE_DIR) / "tests/data/arch" / (name + ".json"));
+  EXPECT_TRUE(in) << "tests/data/arch/" << name << ".json";
   return json::parse(in);
 }
 
@@ -147,7 +207,7 @@ void CheckVariant(const GgufFile& base, const Variant& v, const testing::TempDir
   ASSERT_TRUE(bytes.ok()) << bytes.error().message();
   const std::filesystem::path path = dir.File(std::string(v.name) + ".gguf");
   testing::WriteFileBytes(path, *bytes);
-  if (const char* out = std::getenv("WICK_WRITE_GEMMA_MODELS"); out != nullptr) {
+  if (const char* out = std::getenv("WICK_WRITE_ARCH_MODELS"); out != nullptr) {
     testing::WriteFileBytes(std::filesystem::path(out) / path.filename(), *bytes);
   }
   const json ref = ReadReference(v.name);
@@ -195,7 +255,7 @@ void CheckVariant(const GgufFile& base, const Variant& v, const testing::TempDir
   }
 }
 
-TEST(GemmaTest, MatchesLlamaCppOnEveryVariant) {
+TEST(ArchVariantsTest, MatchesLlamaCppOnEveryVariant) {
   WICK_REQUIRE_SHARED(shared);
   Result<GgufFile> base = GgufFile::Open(shared / "models/synthetic/tiny2-f16.gguf");
   ASSERT_TRUE(base.ok()) << base.error().message();
@@ -204,7 +264,7 @@ TEST(GemmaTest, MatchesLlamaCppOnEveryVariant) {
 }
 
 // The architecture's features, read as llama.cpp reads them.
-TEST(GemmaTest, HyperParameters) {
+TEST(ArchVariantsTest, HyperParameters) {
   WICK_REQUIRE_SHARED(shared);
   Result<GgufFile> base = GgufFile::Open(shared / "models/synthetic/tiny2-f16.gguf");
   ASSERT_TRUE(base.ok()) << base.error().message();
@@ -220,7 +280,12 @@ TEST(GemmaTest, HyperParameters) {
     ASSERT_TRUE(hp.ok()) << hp.error().message();
     EXPECT_FLOAT_EQ(hp->attn_scale, 1.0f / std::sqrt(32.0f));
     const std::string arch = v.arch;
-    if (arch == "gemma") {
+    if (arch == "phi3") {
+      EXPECT_TRUE(hp->swa_layers.empty());
+      EXPECT_FLOAT_EQ(hp->rope.attn_factor, 1.19f);
+      EXPECT_EQ(hp->rope.orig_ctx, std::string_view(v.name) == "phi3" ? 2048 : 32);
+      EXPECT_EQ(hp->rope.type, kernels::RopeType::kNeox);
+    } else if (arch == "gemma") {
       EXPECT_TRUE(hp->swa_layers.empty());
       EXPECT_EQ(hp->final_softcap, 0.0f);
     } else if (arch == "gemma2") {
