@@ -15,7 +15,7 @@ constexpr std::array kArchs = {
     ArchTraits{.name = "qwen3", .rope_type = kernels::RopeType::kNeox, .qk_norm = true},
     // Phi-3, 3.5 and 4: fused attn_qkv and gate/up (ModelWeights binds their rows), LongRoPE
     // factors. Its sliding window is ignored, as llama.cpp ignores it.
-    ArchTraits{.name = "phi3", .rope_type = kernels::RopeType::kNeox},
+    ArchTraits{.name = "phi3", .rope_type = kernels::RopeType::kNeox, .fused = true},
     ArchTraits{.name = "gemma",
                .rope_type = kernels::RopeType::kNeox,
                .ffn = FfnActivation::kGelu,

@@ -21,6 +21,7 @@ struct ArchTraits {
   kernels::RopeType rope_type;
   bool qkv_bias = false;  // qwen2: attn_q/k/v carry biases
   bool qk_norm = false;   // qwen3, gemma3: per-head RMSNorm of q and k
+  bool fused = false;     // phi3: files fuse q/k/v (attn_qkv) and gate/up (ffn_up)
   FfnActivation ffn = FfnActivation::kSilu;
   bool embd_scale = false;  // gemma: embeddings times sqrt(n_embd)
   bool post_norms = false;  // gemma2/3: attention and FFN outputs normed before the residual

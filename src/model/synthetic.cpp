@@ -17,7 +17,8 @@ namespace wick::model {
 
 namespace {
 
-// name, arch, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx, rope_base, rms_eps, n_vocab, tied
+// name, arch, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx, rope_base, rms_eps, n_vocab, tied,
+// head_dim, window
 constexpr std::array kPresets = {
     SynthPreset{"tiny", "llama", 256, 4, 8, 4, 768, 2048, 10000.0f, 1e-5f, 0, false},
     SynthPreset{"llama-1b", "llama", 2048, 16, 32, 8, 8192, 8192, 500000.0f, 1e-5f, 0, false},
@@ -28,6 +29,8 @@ constexpr std::array kPresets = {
     SynthPreset{"qwen2-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 32768, 1e6f, 1e-6f, 151936, true},
     // Gemma 2 2B and Gemma 3 1B: head_dim 256 (q is narrower than n_embd), a 256k vocabulary,
     // tied embeddings, sliding windows of 4096 (every other layer) and 512 (5 layers of 6).
+    // Phi-3-mini-4k: fused attn_qkv and gate/up, a 32064-row vocabulary.
+    SynthPreset{"phi3-mini", "phi3", 3072, 32, 32, 32, 8192, 4096, 10000.0f, 1e-5f, 32064, false},
     SynthPreset{"gemma2-2b", "gemma2", 2304, 26, 8, 4, 9216, 8192, 10000.0f, 1e-6f, 256000, true,
                 256, 4096},
     SynthPreset{"gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 32768, 1e6f, 1e-6f, 262144, true, 256,
@@ -324,9 +327,13 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
     auto name = [l](std::string_view what) { return fmt::format("blk.{}.{}.weight", l, what); };
     auto bias = [l](std::string_view what) { return fmt::format("blk.{}.{}.bias", l, what); };
     WICK_RETURN_IF_ERROR(ones(name("attn_norm"), p.n_embd));
-    WICK_RETURN_IF_ERROR(random(name("attn_q"), o.type, {p.n_embd, q_dim}));
-    WICK_RETURN_IF_ERROR(random(name("attn_k"), o.type, {p.n_embd, kv_dim}));
-    WICK_RETURN_IF_ERROR(random(name("attn_v"), o.type, {p.n_embd, kv_dim}));
+    if (traits->fused) {
+      WICK_RETURN_IF_ERROR(random(name("attn_qkv"), o.type, {p.n_embd, q_dim + 2 * kv_dim}));
+    } else {
+      WICK_RETURN_IF_ERROR(random(name("attn_q"), o.type, {p.n_embd, q_dim}));
+      WICK_RETURN_IF_ERROR(random(name("attn_k"), o.type, {p.n_embd, kv_dim}));
+      WICK_RETURN_IF_ERROR(random(name("attn_v"), o.type, {p.n_embd, kv_dim}));
+    }
     if (traits->qkv_bias) {
       WICK_RETURN_IF_ERROR(random(bias("attn_q"), DType::kF32, {q_dim}));
       WICK_RETURN_IF_ERROR(random(bias("attn_k"), DType::kF32, {kv_dim}));
@@ -342,8 +349,12 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
       WICK_RETURN_IF_ERROR(ones(name("post_ffw_norm"), p.n_embd));
     }
     WICK_RETURN_IF_ERROR(ones(name("ffn_norm"), p.n_embd));
-    WICK_RETURN_IF_ERROR(random(name("ffn_gate"), o.type, {p.n_embd, p.n_ff}));
-    WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, p.n_ff}));
+    if (traits->fused) {
+      WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, 2 * p.n_ff}));
+    } else {
+      WICK_RETURN_IF_ERROR(random(name("ffn_gate"), o.type, {p.n_embd, p.n_ff}));
+      WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, p.n_ff}));
+    }
     WICK_RETURN_IF_ERROR(random(name("ffn_down"), o.type, {p.n_ff, p.n_embd}));
   }
   WICK_RETURN_IF_ERROR(ones("output_norm.weight", p.n_embd));

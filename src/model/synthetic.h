@@ -39,7 +39,7 @@ struct SynthPreset {
   int64_t window = 0;            // attention.sliding_window for the archs that slide; 0: none
 };
 
-// tiny, llama-1b, llama2-7b, llama3-8b, qwen2-1.5b, gemma2-2b, gemma3-1b.
+// tiny, llama-1b, llama2-7b, llama3-8b, qwen2-1.5b, phi3-mini, gemma2-2b, gemma3-1b.
 std::span<const SynthPreset> SynthPresets();
 // The preset called `name`, or an error listing them.
 Result<const SynthPreset*> FindSynthPreset(std::string_view name);

@@ -249,6 +249,21 @@ TEST_F(CudaModelTest, Gemma2AndGemma3MatchTheCpu) {
   }
 }
 
+// Phi-3's fused attn_qkv and gate/up, uploaded as views of their row ranges.
+TEST_F(CudaModelTest, Phi3MatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  SynthPreset preset = **FindSynthPreset("phi3-mini");
+  preset.n_embd = 256;
+  preset.n_layer = 2;
+  preset.n_head = 4;
+  preset.n_head_kv = 2;
+  preset.n_ff = 512;
+  preset.n_vocab = 0;
+  Pair p = Build(DType::kQ8_0, -1, &preset);
+  ASSERT_TRUE(p.gpu_model);
+  Compare(p, DType::kF16, 20, 4, 0.10f, "phi3");
+}
+
 TEST_F(CudaModelTest, EveryKvCacheType) {
   SKIP_WITHOUT_GPU();
   Pair p = Build(DType::kQ8_0);
