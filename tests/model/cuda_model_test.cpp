@@ -204,64 +204,45 @@ TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
   }
 }
 
-// The other architectures' extra steps on the GPU: Qwen2's q/k/v biases (one add a bias for
-// all of a step's tokens), NEOX RoPE and an output projection that is the embedding table
-// (tied: the table both on the host for lookups and on the GPU as a weight); Qwen3's RMSNorm of
-// every q and k head. `tiny`'s size, so that the emulator runs it too.
-TEST_F(CudaModelTest, Qwen2AndQwen3MatchTheCpu) {
+// The other architectures' extra steps on the GPU, at `tiny`'s size so that the emulator runs
+// them too: Qwen2's q/k/v biases (one add a bias for all of a step's tokens), NEOX RoPE and an
+// output projection that is the embedding table (tied: the table both on the host for lookups
+// and on the GPU as a weight); Qwen3's RMSNorm of every q and k head; Phi-3's fused attn_qkv
+// and gate/up (uploaded as views of their row ranges); Gemma 2 and 3's GeGLU, scaled
+// embeddings, post-norms, sliding-window layers (a window of 8 under the 20-token prompt and
+// its decode steps), softcapping (Gemma 2), q/k norms and local RoPE (Gemma 3), with head_dim
+// 64 (q narrower than n_embd).
+TEST_F(CudaModelTest, OtherArchitecturesMatchTheCpu) {
   SKIP_WITHOUT_GPU();
-  for (std::string_view arch : {"qwen2", "qwen3"}) {
-    SynthPreset preset = **FindSynthPreset("qwen2-1.5b");
-    preset.arch = arch;
-    preset.n_embd = 256;
-    preset.n_layer = 2;
-    preset.n_head = 8;
-    preset.n_head_kv = 2;
+  struct Case {
+    std::string_view preset, arch;
+    int64_t n_embd, n_layer, n_head, n_head_kv, head_dim, window;
+    int steps;
+  };
+  const Case cases[] = {
+      {"qwen2-1.5b", "qwen2", 256, 2, 8, 2, 0, 0, 4},
+      {"qwen2-1.5b", "qwen3", 256, 2, 8, 2, 0, 0, 4},
+      {"phi3-mini", "phi3", 256, 2, 4, 2, 0, 0, 4},
+      {"gemma2-2b", "gemma2", 320, 3, 4, 2, 64, 8, 6},
+      {"gemma3-1b", "gemma3", 320, 3, 4, 2, 64, 8, 6},
+  };
+  for (const Case& c : cases) {
+    SynthPreset preset = **FindSynthPreset(c.preset);
+    preset.arch = c.arch;
+    preset.n_embd = c.n_embd;
+    preset.n_layer = c.n_layer;
+    preset.n_head = c.n_head;
+    preset.n_head_kv = c.n_head_kv;
+    preset.head_dim = c.head_dim;
+    preset.window = c.window;
     preset.n_ff = 512;
     preset.n_vocab = 0;  // the generated vocabulary's 32000
     Pair p = Build(DType::kQ8_0, -1, &preset);
     ASSERT_TRUE(p.gpu_model);
-    ASSERT_EQ(p.gpu_model->hparams().arch->name, arch);
-    // 20 prompt tokens (the bias over 20 rows at once), then decode steps (recorded, replayed).
-    Compare(p, DType::kF16, 20, 4, 0.10f, std::string(arch));
+    ASSERT_EQ(p.gpu_model->hparams().arch->name, c.arch);
+    ASSERT_EQ(p.gpu_model->hparams().swa_layers.empty(), c.window == 0);
+    Compare(p, DType::kF16, 20, c.steps, 0.10f, std::string(c.arch));
   }
-}
-
-// Gemma 2 and 3 on the GPU: GeGLU, scaled embeddings, post-norms, sliding-window layers (a
-// window of 8 under a 20-token prompt and its decode steps), softcapping (Gemma 2) and Gemma
-// 3's q/k norms and local RoPE, at `tiny`'s size with head_dim 64 (q narrower than n_embd).
-TEST_F(CudaModelTest, Gemma2AndGemma3MatchTheCpu) {
-  SKIP_WITHOUT_GPU();
-  for (std::string_view name : {"gemma2-2b", "gemma3-1b"}) {
-    SynthPreset preset = **FindSynthPreset(name);
-    preset.n_embd = 320;
-    preset.n_layer = 3;
-    preset.n_head = 4;
-    preset.n_head_kv = 2;
-    preset.head_dim = 64;
-    preset.n_ff = 512;
-    preset.n_vocab = 0;  // the generated vocabulary's 32000
-    preset.window = 8;
-    Pair p = Build(DType::kQ8_0, -1, &preset);
-    ASSERT_TRUE(p.gpu_model);
-    ASSERT_FALSE(p.gpu_model->hparams().swa_layers.empty());
-    Compare(p, DType::kF16, 20, 6, 0.10f, std::string(name));
-  }
-}
-
-// Phi-3's fused attn_qkv and gate/up, uploaded as views of their row ranges.
-TEST_F(CudaModelTest, Phi3MatchesTheCpu) {
-  SKIP_WITHOUT_GPU();
-  SynthPreset preset = **FindSynthPreset("phi3-mini");
-  preset.n_embd = 256;
-  preset.n_layer = 2;
-  preset.n_head = 4;
-  preset.n_head_kv = 2;
-  preset.n_ff = 512;
-  preset.n_vocab = 0;
-  Pair p = Build(DType::kQ8_0, -1, &preset);
-  ASSERT_TRUE(p.gpu_model);
-  Compare(p, DType::kF16, 20, 4, 0.10f, "phi3");
 }
 
 TEST_F(CudaModelTest, EveryKvCacheType) {
