@@ -159,7 +159,10 @@ Status HParams::ReadAttentionFeatures(const GgufFile& file, const std::string& p
                         file.GetOr<float>(p + "attn_logit_softcapping", a.default_attn_softcap));
   WICK_ASSIGN_OR_RETURN(final_softcap,
                         file.GetOr<float>(p + "final_logit_softcapping", a.default_final_softcap));
-  if (a.default_attn_softcap == 0.0f) attn_softcap = 0.0f;  // only gemma2's attention caps
+  // Only Gemma 2 caps its attention, and only Gemma 2 and 3 their logits (llama.cpp reads the
+  // keys for those alone).
+  if (a.default_attn_softcap == 0.0f) attn_softcap = 0.0f;
+  if (name != "gemma2" && name != "gemma3") final_softcap = 0.0f;
   if (!std::isfinite(attn_softcap) || attn_softcap < 0.0f || !std::isfinite(final_softcap) ||
       final_softcap < 0.0f) {
     return Error(ErrorCode::kCorrupt,

@@ -78,7 +78,9 @@ std::vector<Variant> Variants() {
          .gemma = false,
          .phi3 = true,
          .keys = {{"rope.scaling.original_context_length", GgufValue::Scalar<uint32_t>(orig)},
-                  {"rope.scaling.attn_factor", GgufValue::Scalar<float>(1.19f)}}});
+                  {"rope.scaling.attn_factor", GgufValue::Scalar<float>(1.19f)},
+                  // Not Phi-3's: ignored, as llama.cpp ignores it.
+                  {"final_logit_softcapping", GgufValue::Scalar<float>(5.0f)}}});
   }
   return v;
 }
@@ -283,6 +285,7 @@ TEST(ArchVariantsTest, HyperParameters) {
     if (arch == "phi3") {
       EXPECT_TRUE(hp->swa_layers.empty());
       EXPECT_FLOAT_EQ(hp->rope.attn_factor, 1.19f);
+      EXPECT_EQ(hp->final_softcap, 0.0f);
       EXPECT_EQ(hp->rope.orig_ctx, std::string_view(v.name) == "phi3" ? 2048 : 32);
       EXPECT_EQ(hp->rope.type, kernels::RopeType::kNeox);
     } else if (arch == "gemma") {
