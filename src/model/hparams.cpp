@@ -29,15 +29,19 @@ constexpr std::array kArchs = {
                .output_is_embd = true,
                .swa_pattern = 2,
                .default_window = 4096,
-               .default_attn_softcap = 50.0f,
-               .default_final_softcap = 30.0f},
+               .attn_softcap = 50.0f,
+               .final_softcap = 30.0f,
+               .embd_query_scale_layers = 46},
     ArchTraits{.name = "gemma3",
                .rope_type = kernels::RopeType::kNeox,
                .qk_norm = true,
                .ffn = FfnActivation::kGelu,
                .embd_scale = true,
                .post_norms = true,
-               .swa_pattern = 6},
+               .swa_pattern = 6,
+               .swa_rope_base = 10000.0f,
+               .final_softcap = 0.0f,
+               .embd_query_scale_layers = 62},
 };
 
 // Which layers use the sliding window: `{arch}.attention.sliding_window_pattern` as one flag
@@ -150,25 +154,24 @@ Result<HParams> HParams::FromGguf(const GgufFile& file) {
 // Query scale, softcaps and sliding windows (1/sqrt(head_dim) and none for most models).
 Status HParams::ReadAttentionFeatures(const GgufFile& file, const std::string& p) {
   const ArchTraits& a = *arch;
-  const std::string_view name = a.name;
   // Gemma 2 and 3 27B scale queries by 1/sqrt(n_embd / n_head), as gemma_pytorch's config
   // does for that size (llama.cpp recognises it by its layer count).
-  const bool big = (name == "gemma2" && n_layer == 46) || (name == "gemma3" && n_layer == 62);
-  attn_scale = 1.0f / std::sqrt(static_cast<float>(big ? n_embd / n_head : head_dim));
-  WICK_ASSIGN_OR_RETURN(attn_softcap,
-                        file.GetOr<float>(p + "attn_logit_softcapping", a.default_attn_softcap));
-  WICK_ASSIGN_OR_RETURN(final_softcap,
-                        file.GetOr<float>(p + "final_logit_softcapping", a.default_final_softcap));
-  // Only Gemma 2 caps its attention, and only Gemma 2 and 3 their logits (llama.cpp reads the
-  // keys for those alone).
-  if (a.default_attn_softcap == 0.0f) attn_softcap = 0.0f;
-  if (name != "gemma2" && name != "gemma3") final_softcap = 0.0f;
-  if (!std::isfinite(attn_softcap) || attn_softcap < 0.0f || !std::isfinite(final_softcap) ||
-      final_softcap < 0.0f) {
-    return Error(ErrorCode::kCorrupt,
-                 fmt::format("{}: softcapping {} / {} is not a non-negative number", file.name(),
-                             attn_softcap, final_softcap));
-  }
+  const bool embd_scale = a.embd_query_scale_layers != 0 && n_layer == a.embd_query_scale_layers;
+  attn_scale = 1.0f / std::sqrt(static_cast<float>(embd_scale ? n_embd / n_head : head_dim));
+  // Only the architectures that read a softcapping key get one (llama.cpp reads them for
+  // Gemma 2 and 3 alone).
+  auto softcap = [&](const char* key, std::optional<float> traits, float& out) -> Status {
+    if (!traits) return OkStatus();
+    WICK_ASSIGN_OR_RETURN(out, file.GetOr<float>(p + key, *traits));
+    if (!std::isfinite(out) || out < 0.0f) {
+      return Error(ErrorCode::kCorrupt, fmt::format("{}: key '{}{}' is {}, not a non-negative "
+                                                    "number",
+                                                    file.name(), p, key, out));
+    }
+    return OkStatus();
+  };
+  WICK_RETURN_IF_ERROR(softcap("attn_logit_softcapping", a.attn_softcap, attn_softcap));
+  WICK_RETURN_IF_ERROR(softcap("final_logit_softcapping", a.final_softcap, final_softcap));
   rope_swa = rope;
   if (a.swa_pattern == 0) return OkStatus();
   WICK_ASSIGN_OR_RETURN(n_swa,
@@ -182,8 +185,8 @@ Status HParams::ReadAttentionFeatures(const GgufFile& file, const std::string& p
       swa_layers, SwaLayers(file, p + "attention.sliding_window_pattern", n_layer, a.swa_pattern));
   // Gemma 3's local layers keep the base they were trained with, unscaled; Gemma 2's share the
   // global RoPE unless the file says otherwise.
-  if (name == "gemma3") {
-    rope_swa.freq_base = 10000.0f;
+  if (a.swa_rope_base > 0.0f) {
+    rope_swa.freq_base = a.swa_rope_base;
     rope_swa.scaling = kernels::RopeScaling::kNone;
     rope_swa.factor = 1.0f;
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,17 @@ struct ArchTraits {
   // gemma2/3: layers l with l % swa_pattern < swa_pattern - 1 use a sliding window (the
   // default when the file has no attention.sliding_window_pattern); 0: none.
   int swa_pattern = 0;
-  int64_t default_window = 0;       // gemma2: 4096 when attention.sliding_window is absent
-  float default_attn_softcap = 0;   // gemma2: 50 when attn_logit_softcapping is absent
-  float default_final_softcap = 0;  // gemma2: 30 when final_logit_softcapping is absent
+  int64_t default_window = 0;  // gemma2: 4096 when attention.sliding_window is absent
+  // gemma3: the local layers' RoPE base (10000, unscaled) when rope.freq_base_swa is absent;
+  // 0: they share the global RoPE (gemma2).
+  float swa_rope_base = 0;
+  // The softcapping keys the architecture reads (attn_logit_softcapping,
+  // final_logit_softcapping), with their values when absent (0: none); nullopt: not read.
+  std::optional<float> attn_softcap = std::nullopt;   // gemma2: 50
+  std::optional<float> final_softcap = std::nullopt;  // gemma2: 30, gemma3: 0
+  // The layer count of the size whose queries are scaled by 1/sqrt(n_embd / n_head) rather
+  // than 1/sqrt(head_dim): gemma2 46, gemma3 62 (their 27B models); 0: none.
+  int64_t embd_query_scale_layers = 0;
 };
 
 // The architectures wick runs; unknown ones are an error that lists these.

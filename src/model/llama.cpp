@@ -451,22 +451,7 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
                           .v_dst = cache.v(l) + s.pos0 * cache.row_bytes()});
   }
   WICK_RETURN_IF_ERROR(be.AttendSequences(attn_seqs_, swa ? *st.rope_swa : *st.rope));
-  // The attention's projection is added to x as it is computed; h, its input's norm, is free
-  // by then for a device that needs scratch. Gemma 2/3 norm it first.
-  if (L.attn_post_norm) {
-    WICK_RETURN_IF_ERROR(
-        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
-          return be.Matmul(L.wo, a.attn + row0 * q_dim, rows, h + row0 * hp_.n_embd, path);
-        }));
-    be.RmsNorm(h, L.attn_post_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
-    be.Add(x, h, x, n * hp_.n_embd);
-  } else {
-    WICK_RETURN_IF_ERROR(
-        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
-          return be.MatmulAdd(L.wo, a.attn + row0 * q_dim, rows, x + row0 * hp_.n_embd,
-                              h + row0 * hp_.n_embd, path);
-        }));
-  }
+  WICK_RETURN_IF_ERROR(AddProjection(L.wo, a.attn, q_dim, L.attn_post_norm, n, segs, st));
   be.RmsNorm(x, L.ffn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
   return Ffn(L, n, segs, st);
 }
@@ -477,8 +462,7 @@ Status LlamaModel::Ffn(const LayerWeights& L, int64_t n, std::span<const Segment
   Activations& a = *st.act;
   const int64_t d = hp_.n_embd;
   const int64_t ff = hp_.n_ff;
-  float* x = a.x;
-  float* h = a.h;
+  const float* h = a.h;
   if (hp_.arch->ffn == FfnActivation::kSilu) {
     WICK_RETURN_IF_ERROR(
         ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
@@ -494,19 +478,30 @@ Status LlamaModel::Ffn(const LayerWeights& L, int64_t n, std::span<const Segment
         }));
     be.GeGlu(a.gate, a.up, a.gate, n, ff);
   }
-  // The down projection, added to x as it is computed (h is free), or normed first.
-  if (L.ffn_post_norm) {
-    WICK_RETURN_IF_ERROR(
-        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
-          return be.Matmul(L.ffn_down, a.gate + row0 * ff, rows, h + row0 * d, path);
-        }));
-    be.RmsNorm(h, L.ffn_post_norm.f32(), h, n, d, hp_.rms_eps);
-    be.Add(x, h, x, n * d);
-    return OkStatus();
+  return AddProjection(L.ffn_down, a.gate, ff, L.ffn_post_norm, n, segs, st);
+}
+
+// x += w in, for the batch's rows of `in` (in_dim floats each), as it is computed: h, the
+// norm that fed `in`, is free by then for a device that needs scratch. Gemma 2/3 norm the
+// product first (post_norm), so it goes through h.
+Status LlamaModel::AddProjection(const TensorRef& w, const float* in, int64_t in_dim,
+                                 const TensorRef& post_norm, int64_t n,
+                                 std::span<const Segment> segs, const Stage& st) {
+  Backend& be = *st.be;
+  const int64_t d = hp_.n_embd;
+  float* x = st.act->x;
+  float* h = st.act->h;
+  if (!post_norm) {
+    return ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+      return be.MatmulAdd(w, in + row0 * in_dim, rows, x + row0 * d, h + row0 * d, path);
+    });
   }
-  return ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
-    return be.MatmulAdd(L.ffn_down, a.gate + row0 * ff, rows, x + row0 * d, h + row0 * d, path);
-  });
+  WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+    return be.Matmul(w, in + row0 * in_dim, rows, h + row0 * d, path);
+  }));
+  be.RmsNorm(h, post_norm.f32(), h, n, d, hp_.rms_eps);
+  be.Add(x, h, x, n * d);
+  return OkStatus();
 }
 
 }  // namespace wick::model

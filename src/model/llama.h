@@ -122,6 +122,10 @@ class LlamaModel {
   Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st);
   // x += the FFN of h (x's norm) for the batch's rows.
   Status Ffn(const LayerWeights& L, int64_t n, std::span<const Segment> segs, const Stage& st);
+  // x += w in (`in`: in_dim floats a row), through RMSNorm by post_norm when it is set.
+  Status AddProjection(const TensorRef& w, const float* in, int64_t in_dim,
+                       const TensorRef& post_norm, int64_t n, std::span<const Segment> segs,
+                       const Stage& st);
   // fn(row0, rows, path) for each run of segments sharing a path: the rows one matmul call
   // takes.
   template <class Fn>

@@ -27,10 +27,10 @@ constexpr std::array kPresets = {
     // Qwen2-1.5B(-Instruct): q/k/v biases, tied embeddings, a 151936-row embedding (larger than
     // its tokenizer; the converters pad the vocabulary).
     SynthPreset{"qwen2-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 32768, 1e6f, 1e-6f, 151936, true},
-    // Gemma 2 2B and Gemma 3 1B: head_dim 256 (q is narrower than n_embd), a 256k vocabulary,
-    // tied embeddings, sliding windows of 4096 (every other layer) and 512 (5 layers of 6).
     // Phi-3-mini-4k: fused attn_qkv and gate/up, a 32064-row vocabulary.
     SynthPreset{"phi3-mini", "phi3", 3072, 32, 32, 32, 8192, 4096, 10000.0f, 1e-5f, 32064, false},
+    // Gemma 2 2B and Gemma 3 1B: head_dim 256 (q is narrower than n_embd), a 256k vocabulary,
+    // tied embeddings, sliding windows of 4096 (every other layer) and 512 (5 layers of 6).
     SynthPreset{"gemma2-2b", "gemma2", 2304, 26, 8, 4, 9216, 8192, 10000.0f, 1e-6f, 256000, true,
                 256, 4096},
     SynthPreset{"gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 32768, 1e6f, 1e-6f, 262144, true, 256,

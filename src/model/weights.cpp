@@ -44,13 +44,6 @@ class Binder {
   const GgufFile& file_;
 };
 
-// Rows [first, first + rows) of a bound 2-D tensor: rows are contiguous, so a view.
-TensorRef RowRange(const TensorRef& t, int64_t first, int64_t rows) {
-  const uint64_t row_bytes = BytesFor(t.type, static_cast<uint64_t>(t.row_len)).value_or(0);
-  return TensorRef{static_cast<const uint8_t*>(t.data) + static_cast<uint64_t>(first) * row_bytes,
-                   t.type, t.row_len, rows};
-}
-
 }  // namespace
 
 Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp) {
@@ -78,9 +71,9 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
     if (file.FindTensor(p + "attn_qkv.weight") != nullptr) {
       WICK_ASSIGN_OR_RETURN(TensorRef qkv,
                             b.Get(p + "attn_qkv.weight", hp.n_embd, q_dim + 2 * kv_dim));
-      L.wq = RowRange(qkv, 0, q_dim);
-      L.wk = RowRange(qkv, q_dim, kv_dim);
-      L.wv = RowRange(qkv, q_dim + kv_dim, kv_dim);
+      L.wq = qkv.Rows(0, q_dim);
+      L.wk = qkv.Rows(q_dim, kv_dim);
+      L.wv = qkv.Rows(q_dim + kv_dim, kv_dim);
     } else {
       WICK_ASSIGN_OR_RETURN(L.wq, b.Get(p + "attn_q.weight", hp.n_embd, q_dim));
       WICK_ASSIGN_OR_RETURN(L.wk, b.Get(p + "attn_k.weight", hp.n_embd, kv_dim));
@@ -100,8 +93,8 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
     if (file.FindTensor(p + "ffn_gate.weight") == nullptr &&
         file.FindTensor(p + "ffn_up.weight") != nullptr) {
       WICK_ASSIGN_OR_RETURN(TensorRef gate_up, b.Get(p + "ffn_up.weight", hp.n_embd, 2 * hp.n_ff));
-      L.ffn_gate = RowRange(gate_up, 0, hp.n_ff);
-      L.ffn_up = RowRange(gate_up, hp.n_ff, hp.n_ff);
+      L.ffn_gate = gate_up.Rows(0, hp.n_ff);
+      L.ffn_up = gate_up.Rows(hp.n_ff, hp.n_ff);
     } else {
       WICK_ASSIGN_OR_RETURN(L.ffn_gate, b.Get(p + "ffn_gate.weight", hp.n_embd, hp.n_ff));
       WICK_ASSIGN_OR_RETURN(L.ffn_up, b.Get(p + "ffn_up.weight", hp.n_embd, hp.n_ff));

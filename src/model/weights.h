@@ -21,11 +21,17 @@ struct TensorRef {
   explicit operator bool() const { return data != nullptr; }
   // The tensor as f32 (norms, biases): only valid for F32 tensors, which is checked at load.
   const float* f32() const { return static_cast<const float*>(data); }
+  // Bytes of one row (0 for a type without a size at this length, refused at load).
+  uint64_t row_bytes() const { return BytesFor(type, static_cast<uint64_t>(row_len)).value_or(0); }
   // Bytes of all its rows (0 for an absent tensor); shapes were checked when it was bound.
   uint64_t bytes() const {
-    if (data == nullptr) return 0;
-    Result<uint64_t> row = BytesFor(type, static_cast<uint64_t>(row_len));
-    return row.ok() ? *row * static_cast<uint64_t>(rows > 1 ? rows : 1) : 0;
+    return data == nullptr ? 0 : row_bytes() * static_cast<uint64_t>(rows > 1 ? rows : 1);
+  }
+  // Rows [first, first + n) as a tensor of their own: rows are contiguous, so a view (the
+  // parts of a fused tensor).
+  TensorRef Rows(int64_t first, int64_t n) const {
+    return {static_cast<const uint8_t*>(data) + static_cast<uint64_t>(first) * row_bytes(), type,
+            row_len, n};
   }
 };
 

@@ -203,18 +203,22 @@ json ReadReference(const std::string& name) {
   return json::parse(in);
 }
 
+// The variant's file, written to `dir` (and to $WICK_WRITE_ARCH_MODELS), opened.
+Result<GgufFile> OpenVariant(const GgufFile& base, const Variant& v, const testing::TempDir& dir) {
+  WICK_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, BuildVariant(base, v));
+  const std::filesystem::path path = dir.File(std::string(v.name) + ".gguf");
+  testing::WriteFileBytes(path, bytes);
+  if (const char* out = std::getenv("WICK_WRITE_ARCH_MODELS"); out != nullptr) {
+    testing::WriteFileBytes(std::filesystem::path(out) / path.filename(), bytes);
+  }
+  return GgufFile::Open(path);
+}
+
 void CheckVariant(const GgufFile& base, const Variant& v, const testing::TempDir& dir) {
   SCOPED_TRACE(v.name);
-  Result<std::vector<uint8_t>> bytes = BuildVariant(base, v);
-  ASSERT_TRUE(bytes.ok()) << bytes.error().message();
-  const std::filesystem::path path = dir.File(std::string(v.name) + ".gguf");
-  testing::WriteFileBytes(path, *bytes);
-  if (const char* out = std::getenv("WICK_WRITE_ARCH_MODELS"); out != nullptr) {
-    testing::WriteFileBytes(std::filesystem::path(out) / path.filename(), *bytes);
-  }
-  const json ref = ReadReference(v.name);
-  Result<GgufFile> file = GgufFile::Open(path);
+  Result<GgufFile> file = OpenVariant(base, v, dir);
   ASSERT_TRUE(file.ok()) << file.error().message();
+  const json ref = ReadReference(v.name);
   Result<LlamaModel> model = LlamaModel::Load(*file);
   ASSERT_TRUE(model.ok()) << model.error().message();
   const int64_t n_vocab = model->hparams().n_vocab;
@@ -272,12 +276,8 @@ TEST(ArchVariantsTest, HyperParameters) {
   ASSERT_TRUE(base.ok()) << base.error().message();
   testing::TempDir dir;
   for (const Variant& v : Variants()) {
-    Result<std::vector<uint8_t>> bytes = BuildVariant(*base, v);
-    ASSERT_TRUE(bytes.ok());
-    const auto path = dir.File(std::string(v.name) + ".gguf");
-    testing::WriteFileBytes(path, *bytes);
-    Result<GgufFile> file = GgufFile::Open(path);
-    ASSERT_TRUE(file.ok());
+    Result<GgufFile> file = OpenVariant(*base, v, dir);
+    ASSERT_TRUE(file.ok()) << file.error().message();
     Result<HParams> hp = HParams::FromGguf(*file);
     ASSERT_TRUE(hp.ok()) << hp.error().message();
     EXPECT_FLOAT_EQ(hp->attn_scale, 1.0f / std::sqrt(32.0f));
