@@ -152,6 +152,10 @@ class Backend {
   // RMSNorm of `rows` rows of n, times weight.
   virtual void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
                        float eps) = 0;
+  // LayerNorm of `rows` rows of n: (x - mean) / sqrt(variance + eps) * weight + bias (GPT-2).
+  // `out` may alias `x`.
+  virtual void LayerNorm(const float* x, const float* weight, const float* bias, float* out,
+                         int64_t rows, int64_t n, float eps) = 0;
   // RoPE in place on n_tokens rows of [n_heads][head_dim], token t at position pos0 + t.
   virtual void Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
                     const kernels::RopeConfig& config) = 0;
@@ -161,6 +165,8 @@ class Backend {
   // out = gelu(gate) * up (tanh approximation), as SwiGlu: Gemma's FFN.
   virtual void GeGlu(const float* gate, const float* up, float* out, int64_t rows,
                      int64_t cols) = 0;
+  // out = gelu(x) (tanh approximation) over n floats: GPT-2's FFN. `out` may alias `x`.
+  virtual void Gelu(const float* x, float* out, int64_t n) = 0;
   // x *= s over n floats (Gemma's embeddings).
   virtual void Scale(float* x, float s, int64_t n) = 0;
   // x = cap * tanh(x / cap) over n floats (Gemma 2's final logits).
@@ -218,10 +224,13 @@ class CpuBackend : public Backend {
   Status GetRows(const TensorRef& table, const int32_t* ids, int64_t n, float* out) override;
   void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
                float eps) override;
+  void LayerNorm(const float* x, const float* weight, const float* bias, float* out, int64_t rows,
+                 int64_t n, float eps) override;
   void Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
             const kernels::RopeConfig& config) override;
   void SwiGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
   void GeGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
+  void Gelu(const float* x, float* out, int64_t n) override;
   void Scale(float* x, float s, int64_t n) override;
   void Softcap(float* x, float cap, int64_t n) override;
   void Add(const float* a, const float* b, float* out, int64_t n) override;

@@ -78,8 +78,18 @@ void CpuBackend::RmsNorm(const float* x, const float* weight, float* out, int64_
   });
 }
 
+void CpuBackend::LayerNorm(const float* x, const float* weight, const float* bias, float* out,
+                           int64_t rows, int64_t n, float eps) {
+  pool_.ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      kernels::LayerNorm(x + r * n, weight, bias, out + r * n, n, eps);
+    }
+  });
+}
+
 void CpuBackend::Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
                       const kernels::RopeConfig& config) {
+  if (config.n_dims == 0) return;  // learned positions: nothing to rotate
   pool_.ParallelFor(n_tokens, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       kernels::ApplyRope(x + t * n_heads * head_dim, n_heads, head_dim, pos0 + t, config);
@@ -100,6 +110,12 @@ void CpuBackend::GeGlu(const float* gate, const float* up, float* out, int64_t r
   pool_.ParallelFor(rows, RowGrain(cols), [&](int64_t begin, int64_t end) {
     kernels::GeGlu(gate + begin * cols, up + begin * cols, out + begin * cols,
                    (end - begin) * cols);
+  });
+}
+
+void CpuBackend::Gelu(const float* x, float* out, int64_t n) {
+  pool_.ParallelFor(n, kElementGrain, [&](int64_t begin, int64_t end) {
+    kernels::Gelu(x + begin, out + begin, end - begin);
   });
 }
 

@@ -554,8 +554,18 @@ void CudaBackend::RmsNorm(const float* x, const float* weight, float* out, int64
   Check(kernels::cuda::RmsNorm(x, weight, out, rows, n, eps, stream_), "rms_norm");
 }
 
+void CudaBackend::LayerNorm(const float* x, const float* weight, const float* bias, float* out,
+                            int64_t rows, int64_t n, float eps) {
+  if (!Launches({20, Key(x), Key(weight), Key(bias), Key(out), static_cast<uint64_t>(rows),
+                 static_cast<uint64_t>(n)})) {
+    return;
+  }
+  Check(kernels::cuda::LayerNorm(x, weight, bias, out, rows, n, eps, stream_), "layer_norm");
+}
+
 void CudaBackend::Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
                        const kernels::RopeConfig& config) {
+  if (config.n_dims == 0) return;  // learned positions: nothing to rotate
   if (!Launches({3, Key(x), static_cast<uint64_t>(n_tokens)}, /*per_step_values=*/true)) return;
   Check(kernels::cuda::Rope(x, n_tokens, n_heads, head_dim, pos0, config, stream_), "rope");
 }
@@ -570,6 +580,11 @@ void CudaBackend::GeGlu(const float* gate, const float* up, float* out, int64_t 
                         int64_t cols) {
   if (!Launches({17, Key(gate), Key(up), Key(out), static_cast<uint64_t>(rows * cols)})) return;
   Check(kernels::cuda::GeGlu(gate, up, out, rows * cols, stream_), "geglu");
+}
+
+void CudaBackend::Gelu(const float* x, float* out, int64_t n) {
+  if (!Launches({21, Key(x), Key(out), static_cast<uint64_t>(n)})) return;
+  Check(kernels::cuda::Gelu(x, out, n, stream_), "gelu");
 }
 
 void CudaBackend::Scale(float* x, float s, int64_t n) {

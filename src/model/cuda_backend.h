@@ -64,10 +64,13 @@ class CudaBackend : public Backend {
   Status GetRows(const TensorRef& table, const int32_t* ids, int64_t n, float* out) override;
   void RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
                float eps) override;
+  void LayerNorm(const float* x, const float* weight, const float* bias, float* out, int64_t rows,
+                 int64_t n, float eps) override;
   void Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
             const kernels::RopeConfig& config) override;
   void SwiGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
   void GeGlu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols) override;
+  void Gelu(const float* x, float* out, int64_t n) override;
   void Scale(float* x, float s, int64_t n) override;
   void Softcap(float* x, float cap, int64_t n) override;
   void Add(const float* a, const float* b, float* out, int64_t n) override;

@@ -102,6 +102,60 @@ __global__ void RmsNormKernel(const float* x, const float* weight, float* out, i
   }
 }
 
+// ---- LayerNorm ----
+
+// The sum of every thread's v over a block of kBlock threads, returned to all of them.
+// `partial` holds kBlock / 32 doubles; the caller's next write to it must follow a barrier.
+template <int kBlock>
+__device__ __forceinline__ double BlockSum(double v, double* partial, double* total) {
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double sum = 0.0;
+    for (int w = 0; w < kBlock / 32; ++w) sum += partial[w];
+    *total = sum;
+  }
+  __syncthreads();
+  return *total;
+}
+
+// One block per row (grid-stride), as RmsNormKernel. Two passes in f64 (the mean, then the
+// squared deviations from it) and the CPU's f32 normalisation: ((x - mean) * scale) * weight
+// + bias. Only GPT-style models use it, on rows of a few thousand floats: no vector loads.
+template <int kBlock>
+__global__ void LayerNormKernel(const float* x, const float* weight, const float* bias, float* out,
+                                int64_t rows, int64_t n, float eps) {
+  __shared__ double partial[kBlock / 32];
+  __shared__ double total;
+  LetNextStart();
+  WaitForPrevious();
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = x + r * n;
+    float* outr = out + r * n;
+    double sum = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += kBlock) sum += xr[i];
+    const double mean = BlockSum<kBlock>(sum, partial, &total) / static_cast<double>(n);
+    double squares = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += kBlock) {
+      const double d = static_cast<double>(xr[i]) - mean;
+      squares += d * d;
+    }
+    const double variance = BlockSum<kBlock>(squares, partial, &total) / static_cast<double>(n);
+    const auto scale = static_cast<float>(1.0 / sqrt(variance + static_cast<double>(eps)));
+    const auto shift = static_cast<float>(mean);
+    // Each element is read again and written by the thread that summed it, after the whole
+    // row was (the barriers above), so out may alias x.
+    for (int64_t i = threadIdx.x; i < n; i += kBlock) {
+      float v = m::FMul(m::FSub(xr[i], shift), scale);
+      if (weight != nullptr) v = m::FMul(v, weight[i]);
+      if (bias != nullptr) v = m::FAdd(v, bias[i]);
+      outr[i] = v;
+    }
+    __syncthreads();  // partial and total are reused by the next row
+  }
+}
+
 // ---- Rope ----
 
 // The pairs' cos and sin for position pos into table[n_dims/2][2] (one angle per pair, shared
@@ -165,6 +219,13 @@ __global__ void GeGluKernel(const float* gate, const float* up, float* out, int6
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
     out[i] = m::FMul(m::GeluTanh(gate[i]), up[i]);
+  }
+}
+
+__global__ void GeluKernel(const float* x, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    out[i] = m::GeluTanh(x[i]);
   }
 }
 
@@ -350,6 +411,14 @@ cudaError_t RmsNorm(const float* x, const float* weight, float* out, int64_t row
                           vec4);
 }
 
+cudaError_t LayerNorm(const float* x, const float* weight, const float* bias, float* out,
+                      int64_t rows, int64_t n, float eps, cudaStream_t stream) {
+  if (rows <= 0 || n <= 0) return cudaSuccess;
+  const int grid = static_cast<int>(std::min<int64_t>(rows, int64_t{1} << 30));
+  return LaunchOverlapped(LayerNormKernel<256>, grid, 256, 0, stream, x, weight, bias, out, rows, n,
+                          eps);
+}
+
 namespace {
 
 // RoPE's shape, checked by every launch that ropes: pairs of dimensions, within a head.
@@ -406,11 +475,12 @@ cudaError_t RopeStoreAt(float* q, float* k, const float* v, int64_t n_tokens, in
                         const RopeConfig& config, uint8_t* const* k_dst, uint8_t* const* v_dst,
                         DType type, cudaStream_t stream) {
   if (n_tokens <= 0 || n_head_kv <= 0 || head_dim <= 0) return cudaSuccess;
-  if (positions == nullptr || k_dst == nullptr || v_dst == nullptr || config.n_dims <= 0 ||
+  if (positions == nullptr || k_dst == nullptr || v_dst == nullptr || config.n_dims < 0 ||
       !RopeDimsFit(config, head_dim) || n_head < 0 || !StorableAs(type, n_head_kv * head_dim)) {
     return cudaErrorInvalidValue;
   }
-  const m::RopeAngleParams p = m::PrepareRope(config);
+  // n_dims 0 (learned positions): no pairs to turn, only the store.
+  const m::RopeAngleParams p = config.n_dims > 0 ? m::PrepareRope(config) : m::RopeAngleParams{};
   const int grid = static_cast<int>(std::min<int64_t>(n_tokens, int64_t{1} << 30));
   const auto smem = static_cast<size_t>(config.n_dims) * sizeof(float);
   return LaunchOverlapped(RopeStoreKernel, grid, kThreads, smem, stream, q, k, v, n_tokens, n_head,
@@ -433,6 +503,12 @@ cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cu
 cudaError_t GeGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
   GeGluKernel<<<GridFor(n), kThreads, 0, stream>>>(gate, up, out, n);
+  return cudaGetLastError();
+}
+
+cudaError_t Gelu(const float* x, float* out, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  GeluKernel<<<GridFor(n), kThreads, 0, stream>>>(x, out, n);
   return cudaGetLastError();
 }
 

@@ -17,6 +17,11 @@ namespace wick::kernels::cuda {
 cudaError_t RmsNorm(const float* x, const float* weight, float* out, int64_t rows, int64_t n,
                     float eps, cudaStream_t stream);
 
+// out = (x - mean) / sqrt(variance + eps) * weight + bias, for `rows` rows of n. `weight` and
+// `bias` may be null; `out` may alias `x`.
+cudaError_t LayerNorm(const float* x, const float* weight, const float* bias, float* out,
+                      int64_t rows, int64_t n, float eps, cudaStream_t stream);
+
 // RoPE in place on n_tokens rows of [n_heads][head_dim], token t at position pos0 + t, every
 // mode and scaling of RopeConfig; config.freq_factors, when set, is a device pointer.
 cudaError_t Rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
@@ -27,7 +32,8 @@ cudaError_t RopeAt(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim
 
 // A decode batch's RoPE and KV store in one launch: RopeAt on q ([n_tokens][n_head]
 // [head_dim]) and k ([n_tokens][n_head_kv][head_dim]) at `positions`, then StoreRowsAt of the
-// roped k rows to k_dst and the v rows to v_dst, with the same results.
+// roped k rows to k_dst and the v rows to v_dst, with the same results. config.n_dims 0: no
+// RoPE (learned positions), only the store.
 cudaError_t RopeStoreAt(float* q, float* k, const float* v, int64_t n_tokens, int64_t n_head,
                         int64_t n_head_kv, int64_t head_dim, const int32_t* positions,
                         const RopeConfig& config, uint8_t* const* k_dst, uint8_t* const* v_dst,
@@ -38,6 +44,9 @@ cudaError_t SwiGlu(const float* gate, const float* up, float* out, int64_t n, cu
 
 // out = gelu(gate) * up (tanh approximation); out may alias either input.
 cudaError_t GeGlu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
+
+// out = gelu(x) (tanh approximation); out may alias x.
+cudaError_t Gelu(const float* x, float* out, int64_t n, cudaStream_t stream);
 
 // x *= s, in place.
 cudaError_t Scale(float* x, float s, int64_t n, cudaStream_t stream);

@@ -1,7 +1,7 @@
-// The per-token CUDA ops against the CPU kernels on random data: RmsNorm, Rope (every mode
-// and scaling), SwiGlu and Add, the KV store and the f16 conversion (those two byte for
-// byte). Aligned and misaligned pointers (the vectorised and scalar paths) and in-place
-// calls. Skipped where no GPU is usable.
+// The per-token CUDA ops against the CPU kernels on random data: RmsNorm, LayerNorm, Rope
+// (every mode and scaling, and none), SwiGlu, GeGlu, Gelu and Add, the KV store and the f16
+// conversion (those two byte for byte). Aligned and misaligned pointers (the vectorised and scalar
+// paths) and in-place calls. Skipped where no GPU is usable.
 #include "kernels/cuda/ops.h"
 
 #include <gtest/gtest.h>
@@ -151,6 +151,58 @@ TEST(CudaOpsTest, GeGluScaleAndSoftcapMatchCpu) {
     for (int64_t i = 0; i < n; ++i) {
       ASSERT_EQ(got_scale[i], want_scale[i]) << "scale element " << i;  // one multiplication
       ASSERT_NEAR(got_cap[i], want_cap[i], 1e-6 * 5.0) << "softcap element " << i;
+    }
+  }
+}
+
+// GPT-2's ops. LayerNorm: rows with a large mean (where a one-pass variance cancels), with and
+// without weight and bias, in place or not. Gelu: out separate or in place.
+TEST(CudaOpsTest, LayerNormAndGeluMatchCpu) {
+  WICK_REQUIRE_CUDA_DEVICE();
+  EXPECT_EQ(LayerNorm(nullptr, nullptr, nullptr, nullptr, 0, 64, 1e-5f, nullptr), cudaSuccess);
+  EXPECT_EQ(Gelu(nullptr, nullptr, 0, nullptr), cudaSuccess);
+  for (int64_t n : {1, 7, 768, 1600, 5000}) {
+    for (int64_t rows : {1, 3}) {
+      for (bool affine : {false, true}) {
+        for (bool in_place : {false, true}) {
+          SCOPED_TRACE(::testing::Message() << "n " << n << " rows " << rows << " affine " << affine
+                                            << " in place " << in_place);
+          std::vector<float> x = RandomFloats(static_cast<size_t>(rows * n), 40, 2.0f);
+          for (float& v : x) v += 100.0f;
+          const std::vector<float> w = RandomFloats(static_cast<size_t>(n), 41);
+          const std::vector<float> b = RandomFloats(static_cast<size_t>(n), 42);
+          std::vector<float> want(x.size());
+          for (int64_t r = 0; r < rows; ++r) {
+            kernels::LayerNorm(x.data() + r * n, affine ? w.data() : nullptr,
+                               affine ? b.data() : nullptr, want.data() + r * n, n, 1e-5f);
+          }
+          DeviceBuffer dx(x), dw(w), db(b), dout(x.size() * sizeof(float));
+          float* out = in_place ? dx.get<float>() : dout.get<float>();
+          ASSERT_CUDA_OK(LayerNorm(dx.get<float>(), affine ? dw.get<float>() : nullptr,
+                                   affine ? db.get<float>() : nullptr, out, rows, n, 1e-5f,
+                                   nullptr));
+          const std::vector<float> got = (in_place ? dx : dout).Download<float>(x.size());
+          for (size_t i = 0; i < x.size(); ++i) {
+            // The f64 sums differ only in order; the f32 steps are the CPU's.
+            ASSERT_NEAR(got[i], want[i], 1e-6 * std::abs(want[i]) + 1e-6) << "element " << i;
+          }
+        }
+      }
+    }
+  }
+  for (int64_t n : {1, 5, 4096, 10001}) {
+    SCOPED_TRACE(::testing::Message() << "gelu n " << n);
+    const std::vector<float> a = RandomFloats(static_cast<size_t>(n), 43, 6.0f);
+    std::vector<float> want(a.size());
+    kernels::Gelu(a.data(), want.data(), n);
+    for (bool in_place : {false, true}) {
+      DeviceBuffer da(a), dout(a.size() * sizeof(float));
+      float* out = in_place ? da.get<float>() : dout.get<float>();
+      ASSERT_CUDA_OK(Gelu(da.get<float>(), out, n, nullptr));
+      const std::vector<float> got = (in_place ? da : dout).Download<float>(a.size());
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_NEAR(got[i], want[i], 1e-6 * std::abs(want[i]) + 1e-30) << "element " << i;
+      }
     }
   }
 }
@@ -310,7 +362,10 @@ TEST(CudaOpsTest, RopeStoreAtEqualsRopeAtThenStoreRowsAt) {
   const std::vector<int32_t> positions = {0, 17, 4095, 100000, 3};
   const auto n_tokens = static_cast<int64_t>(positions.size());
   DeviceBuffer d_positions(positions);
-  for (const RopeCase& rc : RopeCases(factors.data())) {
+  std::vector<RopeCase> cases = RopeCases(factors.data());
+  // GPT-2's learned positions: no RoPE, the store alone.
+  cases.push_back({"none", RopeConfig{.n_dims = 0}, 64});
+  for (const RopeCase& rc : cases) {
     for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
       SCOPED_TRACE(::testing::Message() << rc.name << " rope " << static_cast<int>(rc.config.type)
                                         << " cache " << NameOf(type));
@@ -351,6 +406,9 @@ TEST(CudaOpsTest, RopeStoreAtEqualsRopeAtThenStoreRowsAt) {
                                  nullptr));
       EXPECT_EQ(q2.Download<uint32_t>(q.size()), q1.Download<uint32_t>(q.size()));
       EXPECT_EQ(k2.Download<uint32_t>(k.size()), k1.Download<uint32_t>(k.size()));
+      if (config.n_dims == 0) {
+        EXPECT_EQ(q2.Download<float>(q.size()), q);
+      }
       EXPECT_EQ(cache2.Download<uint8_t>(cache_bytes), cache1.Download<uint8_t>(cache_bytes));
     }
   }
