@@ -9,6 +9,20 @@ namespace wick::model {
 
 namespace {
 
+// GPT-2, and StarCoder (the same blocks, with multi-query attention): LayerNorm, learned
+// positions, biases on every projection, a plain GELU FFN.
+constexpr ArchTraits Gpt2Traits(const char* name) {
+  return {.name = name,
+          .rope_type = kernels::RopeType::kNormal,
+          .qkv_bias = true,
+          .fused = true,
+          .ffn = FfnActivation::kGelu,
+          .ffn_gated = false,
+          .norm = NormKind::kLayer,
+          .learned_positions = true,
+          .proj_bias = true};
+}
+
 constexpr std::array kArchs = {
     ArchTraits{.name = "llama", .rope_type = kernels::RopeType::kNormal},
     ArchTraits{.name = "qwen2", .rope_type = kernels::RopeType::kNeox, .qkv_bias = true},
@@ -42,6 +56,8 @@ constexpr std::array kArchs = {
                .swa_rope_base = 10000.0f,
                .final_softcap = 0.0f,
                .embd_query_scale_layers = 62},
+    Gpt2Traits("gpt2"),
+    Gpt2Traits("starcoder"),
 };
 
 // Which layers use the sliding window: `{arch}.attention.sliding_window_pattern` as one flag
@@ -94,8 +110,11 @@ Result<HParams> HParams::FromGguf(const GgufFile& file) {
   WICK_ASSIGN_OR_RETURN(h.n_head_kv, file.GetOr<int64_t>(p + "attention.head_count_kv", h.n_head));
   WICK_ASSIGN_OR_RETURN(h.n_ff, file.Get<int64_t>(p + "feed_forward_length"));
   WICK_ASSIGN_OR_RETURN(h.n_ctx_train, file.GetOr<int64_t>(p + "context_length", 2048));
-  WICK_ASSIGN_OR_RETURN(h.rms_eps,
-                        file.GetOr<float>(p + "attention.layer_norm_rms_epsilon", 1e-5f));
+  WICK_ASSIGN_OR_RETURN(
+      h.norm_eps,
+      file.GetOr<float>(p + (h.arch->norm == NormKind::kLayer ? "attention.layer_norm_epsilon"
+                                                              : "attention.layer_norm_rms_epsilon"),
+                        1e-5f));
   if (h.n_embd <= 0 || h.n_layer <= 0 || h.n_head <= 0 || h.n_head_kv <= 0 || h.n_ff <= 0 ||
       h.n_head % h.n_head_kv != 0) {
     return Error(ErrorCode::kCorrupt,
@@ -110,36 +129,7 @@ Result<HParams> HParams::FromGguf(const GgufFile& file) {
                  fmt::format("{}: head dimension {} is not a positive even number", file.name(),
                              h.head_dim));
   }
-  WICK_ASSIGN_OR_RETURN(int64_t rope_dims,
-                        file.GetOr<int64_t>(p + "rope.dimension_count", h.head_dim));
-  if (rope_dims <= 0 || rope_dims > h.head_dim || rope_dims % 2 != 0) {
-    return Error(ErrorCode::kCorrupt, fmt::format("{}: {}rope.dimension_count {} does not fit "
-                                                  "head dimension {}",
-                                                  file.name(), p, rope_dims, h.head_dim));
-  }
-  h.rope.n_dims = static_cast<int>(rope_dims);
-  h.rope.type = h.arch->rope_type;
-  WICK_ASSIGN_OR_RETURN(h.rope.freq_base, file.GetOr<float>(p + "rope.freq_base", 10000.0f));
-  WICK_ASSIGN_OR_RETURN(std::string_view scaling,
-                        file.GetOr<std::string_view>(p + "rope.scaling.type", "none"));
-  WICK_ASSIGN_OR_RETURN(float factor, file.GetOr<float>(p + "rope.scaling.factor", 0.0f));
-  WICK_ASSIGN_OR_RETURN(float linear, file.GetOr<float>(p + "rope.scale_linear", 0.0f));
-  // A magnitude scale of every cos and sin (Phi-3's LongRoPE), on top of the scaling's own.
-  WICK_ASSIGN_OR_RETURN(h.rope.attn_factor,
-                        file.GetOr<float>(p + "rope.scaling.attn_factor", 1.0f));
-  WICK_ASSIGN_OR_RETURN(h.rope.orig_ctx, file.GetOr<int>(p + "rope.scaling.original_context_length",
-                                                         static_cast<int>(h.n_ctx_train)));
-  if (scaling == "linear" || (scaling == "none" && linear > 0.0f)) {
-    h.rope.scaling = kernels::RopeScaling::kLinear;
-    h.rope.factor = factor > 0.0f ? factor : linear;
-  } else if (scaling == "yarn") {
-    h.rope.scaling = kernels::RopeScaling::kYarn;
-    h.rope.factor = factor > 0.0f ? factor : 1.0f;
-  } else if (scaling != "none") {
-    return Error(ErrorCode::kUnsupported,
-                 fmt::format("{}: key '{}rope.scaling.type': unsupported RoPE scaling {}",
-                             file.name(), p, Quote(scaling)));
-  }
+  WICK_RETURN_IF_ERROR(h.ReadRope(file, p));
   WICK_RETURN_IF_ERROR(h.ReadAttentionFeatures(file, p));
   // The vocabulary size: the token list, else the embedding's row count (checked later).
   if (auto tokens = file.GetStrings("tokenizer.ggml.tokens"); tokens.ok()) {
@@ -149,6 +139,44 @@ Result<HParams> HParams::FromGguf(const GgufFile& file) {
     h.n_vocab = embd->shape[1];
   }
   return h;
+}
+
+// RoPE's dimensions, base and scaling; none for a model with learned positions.
+Status HParams::ReadRope(const GgufFile& file, const std::string& p) {
+  if (arch->learned_positions) {
+    rope.n_dims = 0;
+    return OkStatus();
+  }
+  WICK_ASSIGN_OR_RETURN(int64_t rope_dims,
+                        file.GetOr<int64_t>(p + "rope.dimension_count", head_dim));
+  if (rope_dims <= 0 || rope_dims > head_dim || rope_dims % 2 != 0) {
+    return Error(ErrorCode::kCorrupt, fmt::format("{}: {}rope.dimension_count {} does not fit "
+                                                  "head dimension {}",
+                                                  file.name(), p, rope_dims, head_dim));
+  }
+  rope.n_dims = static_cast<int>(rope_dims);
+  rope.type = arch->rope_type;
+  WICK_ASSIGN_OR_RETURN(rope.freq_base, file.GetOr<float>(p + "rope.freq_base", 10000.0f));
+  WICK_ASSIGN_OR_RETURN(std::string_view scaling,
+                        file.GetOr<std::string_view>(p + "rope.scaling.type", "none"));
+  WICK_ASSIGN_OR_RETURN(float factor, file.GetOr<float>(p + "rope.scaling.factor", 0.0f));
+  WICK_ASSIGN_OR_RETURN(float linear, file.GetOr<float>(p + "rope.scale_linear", 0.0f));
+  // A magnitude scale of every cos and sin (Phi-3's LongRoPE), on top of the scaling's own.
+  WICK_ASSIGN_OR_RETURN(rope.attn_factor, file.GetOr<float>(p + "rope.scaling.attn_factor", 1.0f));
+  WICK_ASSIGN_OR_RETURN(rope.orig_ctx, file.GetOr<int>(p + "rope.scaling.original_context_length",
+                                                       static_cast<int>(n_ctx_train)));
+  if (scaling == "linear" || (scaling == "none" && linear > 0.0f)) {
+    rope.scaling = kernels::RopeScaling::kLinear;
+    rope.factor = factor > 0.0f ? factor : linear;
+  } else if (scaling == "yarn") {
+    rope.scaling = kernels::RopeScaling::kYarn;
+    rope.factor = factor > 0.0f ? factor : 1.0f;
+  } else if (scaling != "none") {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("{}: key '{}rope.scaling.type': unsupported RoPE scaling {}",
+                             file.name(), p, Quote(scaling)));
+  }
+  return OkStatus();
 }
 
 // Query scale, softcaps and sliding windows (1/sqrt(head_dim) and none for most models).

@@ -13,17 +13,28 @@
 
 namespace wick::model {
 
-// The gated FFN's activation: silu(gate) * up, or gelu(gate) * up (tanh approximation).
+// The FFN's activation: silu or gelu (tanh approximation), of the gate times up when the FFN is
+// gated (silu(gate) * up: SwiGLU), of up alone when not (GPT-2).
 enum class FfnActivation { kSilu, kGelu };
+
+// RMSNorm (Llama and most since) or LayerNorm with a bias (GPT-2, StarCoder).
+enum class NormKind { kRms, kLayer };
 
 // What differs between the Llama-family architectures, as data.
 struct ArchTraits {
   const char* name;
   kernels::RopeType rope_type;
-  bool qkv_bias = false;  // qwen2: attn_q/k/v carry biases
+  bool qkv_bias = false;  // qwen2, gpt2: attn_q/k/v (or the fused attn_qkv) carry biases
   bool qk_norm = false;   // qwen3, gemma3: per-head RMSNorm of q and k
-  bool fused = false;     // phi3: files fuse q/k/v (attn_qkv) and gate/up (ffn_up)
+  // phi3, gpt2: files fuse q/k/v (attn_qkv), and gate/up (ffn_up) when the FFN is gated.
+  bool fused = false;
   FfnActivation ffn = FfnActivation::kSilu;
+  bool ffn_gated = true;  // false: gpt2, down(act(up x)) with no ffn_gate
+  NormKind norm = NormKind::kRms;
+  // gpt2, starcoder: a learned position_embd added to the embeddings, and no RoPE.
+  bool learned_positions = false;
+  // gpt2, starcoder: attn_output, ffn_up and ffn_down carry biases.
+  bool proj_bias = false;
   bool embd_scale = false;  // gemma: embeddings times sqrt(n_embd)
   bool post_norms = false;  // gemma2/3: attention and FFN outputs normed before the residual
   // gemma, gemma2: the output projection is always token_embd (an output.weight is ignored).
@@ -57,7 +68,9 @@ struct HParams {
   int64_t head_dim = 0;
   int64_t n_ff = 0;
   int64_t n_ctx_train = 0;
-  float rms_eps = 1e-5f;
+  // attention.layer_norm_rms_epsilon, or attention.layer_norm_epsilon for LayerNorm models.
+  float norm_eps = 1e-5f;
+  // n_dims 0: no RoPE (learned positions).
   kernels::RopeConfig rope;
   // Query scale before the softmax: 1/sqrt(head_dim), or what the architecture says.
   float attn_scale = 0.0f;
@@ -77,6 +90,7 @@ struct HParams {
   static Result<HParams> FromGguf(const GgufFile& file);
 
  private:
+  Status ReadRope(const GgufFile& file, const std::string& prefix);
   Status ReadAttentionFeatures(const GgufFile& file, const std::string& prefix);
 };
 

@@ -41,6 +41,12 @@ Result<KvCache> KvCache::Create(const HParams& hp, int64_t n_ctx, DType type, Ba
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("context size {} is not positive", n_ctx));
   }
+  if (hp.arch != nullptr && hp.arch->learned_positions && n_ctx > hp.n_ctx_train) {
+    // Positions past the trained ones have no embedding (GPT-2 learned 1024).
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("context size {} exceeds the {} positions this {} model learned",
+                             n_ctx, hp.n_ctx_train, hp.arch->name));
+  }
   KvCache c;
   WICK_ASSIGN_OR_RETURN(c.row_bytes_, RowBytes(hp, type));
   c.n_ctx_ = n_ctx;

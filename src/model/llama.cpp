@@ -31,16 +31,13 @@ Result<LlamaModel> LlamaModel::Load(const GgufFile& file) {
 uint64_t LlamaModel::LayerWeightBytes(int64_t layer) const {
   const LayerWeights& L = w_.layers[static_cast<size_t>(layer)];
   uint64_t total = 0;
-  for (const TensorRef* t :
-       {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm,
-        &L.ffn_norm, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.attn_post_norm, &L.ffn_post_norm}) {
-    total += t->bytes();
-  }
+  for (const auto& [name, tensor] : LayerWeights::kTensors) total += (L.*tensor).bytes();
   return total;
 }
 
 uint64_t LlamaModel::OutputWeightBytes() const {
-  return w_.output_norm.bytes() + w_.output.bytes() + w_.rope_freqs.bytes() + w_.rope_long.bytes();
+  return w_.output_norm.bytes() + w_.output_norm_b.bytes() + w_.output.bytes() +
+         w_.rope_freqs.bytes() + w_.rope_long.bytes();
 }
 
 Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
@@ -62,31 +59,12 @@ Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
   for (int64_t l = first; l < hp_.n_layer; ++l) {
     const LayerWeights& src = w_.layers[static_cast<size_t>(l)];
     LayerWeights& dst = gpu_layers_[static_cast<size_t>(l)];
-    auto up = [&](const TensorRef& t, TensorRef& out, const char* what) -> Status {
-      if (!t) return OkStatus();
-      Result<TensorRef> placed = gpu.Upload(t);
-      if (!placed.ok()) {
-        return std::move(placed).error().With(fmt::format("layer {} {}", l, what));
-      }
-      out = *placed;
-      return OkStatus();
-    };
-    WICK_RETURN_IF_ERROR(up(src.attn_norm, dst.attn_norm, "attn_norm"));
-    WICK_RETURN_IF_ERROR(up(src.wq, dst.wq, "attn_q"));
-    WICK_RETURN_IF_ERROR(up(src.wk, dst.wk, "attn_k"));
-    WICK_RETURN_IF_ERROR(up(src.wv, dst.wv, "attn_v"));
-    WICK_RETURN_IF_ERROR(up(src.wo, dst.wo, "attn_output"));
-    WICK_RETURN_IF_ERROR(up(src.bq, dst.bq, "attn_q bias"));
-    WICK_RETURN_IF_ERROR(up(src.bk, dst.bk, "attn_k bias"));
-    WICK_RETURN_IF_ERROR(up(src.bv, dst.bv, "attn_v bias"));
-    WICK_RETURN_IF_ERROR(up(src.q_norm, dst.q_norm, "attn_q_norm"));
-    WICK_RETURN_IF_ERROR(up(src.k_norm, dst.k_norm, "attn_k_norm"));
-    WICK_RETURN_IF_ERROR(up(src.ffn_norm, dst.ffn_norm, "ffn_norm"));
-    WICK_RETURN_IF_ERROR(up(src.ffn_gate, dst.ffn_gate, "ffn_gate"));
-    WICK_RETURN_IF_ERROR(up(src.ffn_up, dst.ffn_up, "ffn_up"));
-    WICK_RETURN_IF_ERROR(up(src.ffn_down, dst.ffn_down, "ffn_down"));
-    WICK_RETURN_IF_ERROR(up(src.attn_post_norm, dst.attn_post_norm, "post_attention_norm"));
-    WICK_RETURN_IF_ERROR(up(src.ffn_post_norm, dst.ffn_post_norm, "post_ffw_norm"));
+    for (const auto& [name, tensor] : LayerWeights::kTensors) {
+      if (!(src.*tensor)) continue;
+      Result<TensorRef> placed = gpu.Upload(src.*tensor);
+      if (!placed.ok()) return std::move(placed).error().With(fmt::format("layer {} {}", l, name));
+      dst.*tensor = *placed;
+    }
   }
   gpu_rope_ = hp_.rope;
   gpu_rope_swa_ = hp_.rope_swa;
@@ -102,6 +80,9 @@ Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
   }
   if (n_gpu_layers == hp_.n_layer) {
     WICK_ASSIGN_OR_RETURN(gpu_output_norm_, gpu.Upload(w_.output_norm));
+    if (w_.output_norm_b) {
+      WICK_ASSIGN_OR_RETURN(gpu_output_norm_b_, gpu.Upload(w_.output_norm_b));
+    }
     Result<TensorRef> out = gpu.Upload(w_.output);
     if (!out.ok()) return std::move(out).error().With("output");
     gpu_output_ = *out;
@@ -205,6 +186,7 @@ Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n
   if (hp_.arch->embd_scale) {
     cpu.Scale(act_.x, std::sqrt(static_cast<float>(hp_.n_embd)), n * hp_.n_embd);
   }
+  if (w_.position_embd) WICK_RETURN_IF_ERROR(AddPositions(n, segs, cpu));
   const bool long_rope = LongRope(segs);
   Stage st = CpuStage(cpu, long_rope);
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
@@ -222,6 +204,35 @@ Result<LlamaModel::Stage> LlamaModel::RunLayers(const int32_t* tokens, int64_t n
   return st;
 }
 
+// GPT-2's learned positions: row pos of position_embd added to the embedding of the token at
+// pos. A model has only its context's rows of them.
+Status LlamaModel::AddPositions(int64_t n, std::span<const Segment> segs, Backend& cpu) {
+  positions_.resize(static_cast<size_t>(n));
+  for (const Segment& s : segs) {
+    if (s.pos0 + s.n > hp_.n_ctx_train) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("forward: position {} is past the model's {} learned positions "
+                               "(its context length)",
+                               s.pos0 + s.n - 1, hp_.n_ctx_train));
+    }
+    for (int64_t i = 0; i < s.n; ++i) {
+      positions_[static_cast<size_t>(s.row0 + i)] = static_cast<int32_t>(s.pos0 + i);
+    }
+  }
+  WICK_RETURN_IF_ERROR(cpu.GetRows(w_.position_embd, positions_.data(), n, act_.h));
+  cpu.Add(act_.x, act_.h, act_.x, n * hp_.n_embd);
+  return OkStatus();
+}
+
+void LlamaModel::Norm(Backend& be, const float* x, const TensorRef& weight, const TensorRef& bias,
+                      float* out, int64_t rows) const {
+  if (hp_.arch->norm == NormKind::kLayer) {
+    be.LayerNorm(x, weight.f32(), bias ? bias.f32() : nullptr, out, rows, hp_.n_embd, hp_.norm_eps);
+  } else {
+    be.RmsNorm(x, weight.f32(), out, rows, hp_.n_embd, hp_.norm_eps);
+  }
+}
+
 Status LlamaModel::Output(Stage from, Backend& cpu, const float* x, int64_t rows, float* logits,
                           kernels::MatmulPath path) {
   const size_t x_bytes = static_cast<size_t>(rows * hp_.n_embd) * sizeof(float);
@@ -237,7 +248,7 @@ Status LlamaModel::Output(Stage from, Backend& cpu, const float* x, int64_t rows
       gpu_logits_ = std::move(*buf);
     }
     auto* y = static_cast<float*>(gpu_logits_.data());
-    be.RmsNorm(x, gpu_output_norm_.f32(), a.h, rows, hp_.n_embd, hp_.rms_eps);
+    Norm(be, x, gpu_output_norm_, gpu_output_norm_b_, a.h, rows);
     WICK_RETURN_IF_ERROR(be.Matmul(gpu_output_, a.h, rows, y, path));
     if (hp_.final_softcap > 0.0f) be.Softcap(y, hp_.final_softcap, rows * hp_.n_vocab);
     WICK_RETURN_IF_ERROR(be.CopyToHost(logits, y, logit_bytes));
@@ -250,7 +261,7 @@ Status LlamaModel::Output(Stage from, Backend& cpu, const float* x, int64_t rows
     WICK_RETURN_IF_ERROR(from.be->EndStep());
     x = act_.last;
   }
-  cpu.RmsNorm(x, w_.output_norm.f32(), act_.h, rows, hp_.n_embd, hp_.rms_eps);
+  Norm(cpu, x, w_.output_norm, w_.output_norm_b, act_.h, rows);
   WICK_RETURN_IF_ERROR(cpu.Matmul(w_.output, act_.h, rows, logits, path));
   if (hp_.final_softcap > 0.0f) cpu.Softcap(logits, hp_.final_softcap, rows * hp_.n_vocab);
   return OkStatus();
@@ -408,7 +419,7 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
   float* x = a.x;
   float* h = a.h;
 
-  be.RmsNorm(x, L.attn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
+  Norm(be, x, L.attn_norm, L.attn_norm_b, h, n);
   WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
     const MatmulTarget qkv[] = {
         {&L.wq, a.q + row0 * q_dim}, {&L.wk, a.k + row0 * kv_dim}, {&L.wv, a.v + row0 * kv_dim}};
@@ -420,8 +431,8 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
     be.AddBias(a.v, L.bv.f32(), n, kv_dim);
   }
   if (L.q_norm) {
-    be.RmsNorm(a.q, L.q_norm.f32(), a.q, n * hp_.n_head, hp_.head_dim, hp_.rms_eps);
-    be.RmsNorm(a.k, L.k_norm.f32(), a.k, n * hp_.n_head_kv, hp_.head_dim, hp_.rms_eps);
+    be.RmsNorm(a.q, L.q_norm.f32(), a.q, n * hp_.n_head, hp_.head_dim, hp_.norm_eps);
+    be.RmsNorm(a.k, L.k_norm.f32(), a.k, n * hp_.n_head_kv, hp_.head_dim, hp_.norm_eps);
   }
   const bool swa = hp_.IsSwa(l);
   attn_seqs_.clear();
@@ -451,8 +462,8 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
                           .v_dst = cache.v(l) + s.pos0 * cache.row_bytes()});
   }
   WICK_RETURN_IF_ERROR(be.AttendSequences(attn_seqs_, swa ? *st.rope_swa : *st.rope));
-  WICK_RETURN_IF_ERROR(AddProjection(L.wo, a.attn, q_dim, L.attn_post_norm, n, segs, st));
-  be.RmsNorm(x, L.ffn_norm.f32(), h, n, hp_.n_embd, hp_.rms_eps);
+  WICK_RETURN_IF_ERROR(AddProjection(L.wo, L.bo, a.attn, q_dim, L.attn_post_norm, n, segs, st));
+  Norm(be, x, L.ffn_norm, L.ffn_norm_b, h, n);
   return Ffn(L, n, segs, st);
 }
 
@@ -463,7 +474,15 @@ Status LlamaModel::Ffn(const LayerWeights& L, int64_t n, std::span<const Segment
   const int64_t d = hp_.n_embd;
   const int64_t ff = hp_.n_ff;
   const float* h = a.h;
-  if (hp_.arch->ffn == FfnActivation::kSilu) {
+  if (!hp_.arch->ffn_gated) {
+    // GPT-2: gelu(up h + b), one matmul.
+    WICK_RETURN_IF_ERROR(
+        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+          return be.Matmul(L.ffn_up, h + row0 * d, rows, a.gate + row0 * ff, path);
+        }));
+    if (L.ffn_up_b) be.AddBias(a.gate, L.ffn_up_b.f32(), n, ff);
+    be.Gelu(a.gate, a.gate, n * ff);
+  } else if (hp_.arch->ffn == FfnActivation::kSilu) {
     WICK_RETURN_IF_ERROR(
         ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
           return be.MatmulSwiGlu(L.ffn_gate, L.ffn_up, h + row0 * d, rows, a.gate + row0 * ff,
@@ -478,28 +497,31 @@ Status LlamaModel::Ffn(const LayerWeights& L, int64_t n, std::span<const Segment
         }));
     be.GeGlu(a.gate, a.up, a.gate, n, ff);
   }
-  return AddProjection(L.ffn_down, a.gate, ff, L.ffn_post_norm, n, segs, st);
+  return AddProjection(L.ffn_down, L.ffn_down_b, a.gate, ff, L.ffn_post_norm, n, segs, st);
 }
 
-// x += w in, for the batch's rows of `in` (in_dim floats each), as it is computed: h, the
-// norm that fed `in`, is free by then for a device that needs scratch. Gemma 2/3 norm the
-// product first (post_norm), so it goes through h.
-Status LlamaModel::AddProjection(const TensorRef& w, const float* in, int64_t in_dim,
-                                 const TensorRef& post_norm, int64_t n,
+// x += w in (+ bias), for the batch's rows of `in` (in_dim floats each), as it is computed:
+// h, the norm that fed `in`, is free by then for a device that needs scratch. Gemma 2/3 norm
+// the product first (post_norm), so it goes through h.
+Status LlamaModel::AddProjection(const TensorRef& w, const TensorRef& bias, const float* in,
+                                 int64_t in_dim, const TensorRef& post_norm, int64_t n,
                                  std::span<const Segment> segs, const Stage& st) {
   Backend& be = *st.be;
   const int64_t d = hp_.n_embd;
   float* x = st.act->x;
   float* h = st.act->h;
   if (!post_norm) {
-    return ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
-      return be.MatmulAdd(w, in + row0 * in_dim, rows, x + row0 * d, h + row0 * d, path);
-    });
+    WICK_RETURN_IF_ERROR(
+        ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
+          return be.MatmulAdd(w, in + row0 * in_dim, rows, x + row0 * d, h + row0 * d, path);
+        }));
+    if (bias) be.AddBias(x, bias.f32(), n, d);
+    return OkStatus();
   }
   WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
     return be.Matmul(w, in + row0 * in_dim, rows, h + row0 * d, path);
   }));
-  be.RmsNorm(h, post_norm.f32(), h, n, d, hp_.rms_eps);
+  be.RmsNorm(h, post_norm.f32(), h, n, d, hp_.norm_eps);
   be.Add(x, h, x, n * d);
   return OkStatus();
 }

@@ -1,5 +1,6 @@
-// The Llama family (llama, qwen2, qwen3): hyper-parameters and weights from a GGUF file and a
-// forward pass over a batch of tokens of one sequence, or of several sequences at once.
+// The Llama family and its relatives (FindArch lists them): hyper-parameters and weights from a
+// GGUF file and a forward pass over a batch of tokens of one sequence, or of several sequences at
+// once.
 #pragma once
 
 #include <cstdint>
@@ -119,11 +120,17 @@ class LlamaModel {
   Status OutputBatch(std::span<const BatchSequence> batch, const Stage& st, Backend& cpu,
                      int64_t n_logits, float* logits);
   Status CheckCache(const KvCache& cache) const;
+  // x += the learned position embeddings of the batch's rows (GPT-2), on the CPU.
+  Status AddPositions(int64_t n, std::span<const Segment> segs, Backend& cpu);
+  // RMSNorm, or LayerNorm with its bias, as the architecture has it: `rows` rows of n_embd.
+  void Norm(Backend& be, const float* x, const TensorRef& weight, const TensorRef& bias, float* out,
+            int64_t rows) const;
   Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st);
   // x += the FFN of h (x's norm) for the batch's rows.
   Status Ffn(const LayerWeights& L, int64_t n, std::span<const Segment> segs, const Stage& st);
-  // x += w in (`in`: in_dim floats a row), through RMSNorm by post_norm when it is set.
-  Status AddProjection(const TensorRef& w, const float* in, int64_t in_dim,
+  // x += w in + bias (`in`: in_dim floats a row; bias optional), through RMSNorm by post_norm
+  // when it is set (no bias then).
+  Status AddProjection(const TensorRef& w, const TensorRef& bias, const float* in, int64_t in_dim,
                        const TensorRef& post_norm, int64_t n, std::span<const Segment> segs,
                        const Stage& st);
   // fn(row0, rows, path) for each run of segments sharing a path: the rows one matmul call
@@ -136,6 +143,7 @@ class LlamaModel {
   Activations act_;
   std::vector<Segment> segs_;
   std::vector<int32_t> batch_tokens_;
+  std::vector<int32_t> positions_;  // AddPositions'
   std::vector<SequenceAttention> attn_seqs_;
 
   // Offloaded part (gpu_ null: none).
@@ -148,7 +156,7 @@ class LlamaModel {
   bool gpu_output_on_ = false;
   uint64_t gpu_weight_bytes_ = 0;
   std::vector<LayerWeights> gpu_layers_;  // n_layer entries; device views from first_gpu_layer_
-  TensorRef gpu_output_norm_, gpu_output_;
+  TensorRef gpu_output_norm_, gpu_output_norm_b_, gpu_output_;
   kernels::RopeConfig rope_long_;  // hp_.rope with the long factors (Phi-3)
   kernels::RopeConfig gpu_rope_, gpu_rope_swa_, gpu_rope_long_;  // freq_factors on the device
   Activations gpu_act_;

@@ -17,7 +17,7 @@ namespace wick::model {
 
 namespace {
 
-// name, arch, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx, rope_base, rms_eps, n_vocab, tied,
+// name, arch, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx, rope_base, norm_eps, n_vocab, tied,
 // head_dim, window
 constexpr std::array kPresets = {
     SynthPreset{"tiny", "llama", 256, 4, 8, 4, 768, 2048, 10000.0f, 1e-5f, 0, false},
@@ -35,6 +35,9 @@ constexpr std::array kPresets = {
                 256, 4096},
     SynthPreset{"gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 32768, 1e6f, 1e-6f, 262144, true, 256,
                 512},
+    // GPT-2 (124M): LayerNorm, learned positions for its 1024-token context, the 50257-token
+    // byte-level BPE vocabulary's size, tied embeddings.
+    SynthPreset{"gpt2", "gpt2", 768, 12, 12, 12, 3072, 1024, 10000.0f, 1e-5f, 50257, true},
 };
 
 int64_t HeadDim(const SynthPreset& p) {
@@ -242,11 +245,17 @@ int64_t SynthParameterCount(const SynthPreset& p, int64_t n_vocab) {
   const ArchTraits* arch = FindArch(p.arch).value_or(nullptr);
   int64_t per_layer =
       2 * p.n_embd * q_dim + 2 * p.n_embd * kv_dim + 3 * p.n_embd * p.n_ff + 2 * p.n_embd;
+  if (arch != nullptr && !arch->ffn_gated) per_layer -= p.n_embd * p.n_ff;
   if (arch != nullptr && arch->qkv_bias) per_layer += q_dim + 2 * kv_dim;
+  if (arch != nullptr && arch->proj_bias) per_layer += 2 * p.n_embd + p.n_ff;
+  if (arch != nullptr && arch->norm == NormKind::kLayer) per_layer += 2 * p.n_embd;
   if (arch != nullptr && arch->qk_norm) per_layer += 2 * head_dim;
   if (arch != nullptr && arch->post_norms) per_layer += 2 * p.n_embd;
   const bool tied = p.tied_embeddings || (arch != nullptr && arch->output_is_embd);
-  return p.n_layer * per_layer + (tied ? 1 : 2) * n_vocab * p.n_embd + p.n_embd;
+  int64_t global = (tied ? 1 : 2) * n_vocab * p.n_embd + p.n_embd;
+  if (arch != nullptr && arch->learned_positions) global += p.n_ctx * p.n_embd;
+  if (arch != nullptr && arch->norm == NormKind::kLayer) global += p.n_embd;
+  return p.n_layer * per_layer + global;
 }
 
 Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
@@ -282,10 +291,14 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
               GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.n_head)));
   (void)w.Set(key("attention.head_count_kv"),
               GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.n_head_kv)));
-  (void)w.Set(key("rope.dimension_count"),
-              GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(head_dim)));
-  (void)w.Set(key("rope.freq_base"), GgufValue::Scalar<float>(p.rope_base));
-  (void)w.Set(key("attention.layer_norm_rms_epsilon"), GgufValue::Scalar<float>(p.rms_eps));
+  if (!traits->learned_positions) {
+    (void)w.Set(key("rope.dimension_count"),
+                GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(head_dim)));
+    (void)w.Set(key("rope.freq_base"), GgufValue::Scalar<float>(p.rope_base));
+  }
+  const bool layer_norm = traits->norm == NormKind::kLayer;
+  (void)w.Set(key(layer_norm ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"),
+              GgufValue::Scalar<float>(p.norm_eps));
   if (p.head_dim > 0) {
     (void)w.Set(key("attention.key_length"),
                 GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(head_dim)));
@@ -313,6 +326,18 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
     return w.AddTensor(name, type, std::move(shape),
                        [type, seed](std::span<uint8_t> out) { FillRandom(type, seed, out); });
   };
+  // Biases, uniform in +-0.5: as large as trained ones often are, so that a test comparing two
+  // backends on the file sees them.
+  auto biases = [&](std::string_view name, int64_t n) {
+    const uint64_t seed = ++tensor_seed;
+    return w.AddTensor(name, DType::kF32, {n}, [seed](std::span<uint8_t> out) {
+      Rng rng{seed};
+      for (size_t i = 0; i + 4 <= out.size(); i += 4) {
+        const float v = 0.5f * rng.Symmetric();
+        std::memcpy(&out[i], &v, 4);
+      }
+    });
+  };
   auto ones = [&](std::string_view name, int64_t n) {
     return w.AddTensor(name, DType::kF32, {n}, [](std::span<uint8_t> out) {
       const float one = 1.0f;
@@ -323,10 +348,19 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
   // (llama-quantize does the same).
   WICK_RETURN_IF_ERROR(
       random("token_embd.weight", tied ? output_type : o.type, {p.n_embd, n_vocab}));
+  if (traits->learned_positions) {
+    // Looked up by row on the CPU, never multiplied: f32 whatever the weights are.
+    WICK_RETURN_IF_ERROR(random("position_embd.weight", DType::kF32, {p.n_embd, p.n_ctx}));
+  }
   for (int64_t l = 0; l < p.n_layer; ++l) {
     auto name = [l](std::string_view what) { return fmt::format("blk.{}.{}.weight", l, what); };
     auto bias = [l](std::string_view what) { return fmt::format("blk.{}.{}.bias", l, what); };
-    WICK_RETURN_IF_ERROR(ones(name("attn_norm"), p.n_embd));
+    auto norm = [&](std::string_view what) -> Status {
+      WICK_RETURN_IF_ERROR(ones(name(what), p.n_embd));
+      if (!layer_norm) return OkStatus();
+      return biases(bias(what), p.n_embd);
+    };
+    WICK_RETURN_IF_ERROR(norm("attn_norm"));
     if (traits->fused) {
       WICK_RETURN_IF_ERROR(random(name("attn_qkv"), o.type, {p.n_embd, q_dim + 2 * kv_dim}));
     } else {
@@ -334,30 +368,42 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
       WICK_RETURN_IF_ERROR(random(name("attn_k"), o.type, {p.n_embd, kv_dim}));
       WICK_RETURN_IF_ERROR(random(name("attn_v"), o.type, {p.n_embd, kv_dim}));
     }
-    if (traits->qkv_bias) {
-      WICK_RETURN_IF_ERROR(random(bias("attn_q"), DType::kF32, {q_dim}));
-      WICK_RETURN_IF_ERROR(random(bias("attn_k"), DType::kF32, {kv_dim}));
-      WICK_RETURN_IF_ERROR(random(bias("attn_v"), DType::kF32, {kv_dim}));
+    if (traits->qkv_bias && traits->fused) {
+      WICK_RETURN_IF_ERROR(biases(bias("attn_qkv"), q_dim + 2 * kv_dim));
+    } else if (traits->qkv_bias) {
+      WICK_RETURN_IF_ERROR(biases(bias("attn_q"), q_dim));
+      WICK_RETURN_IF_ERROR(biases(bias("attn_k"), kv_dim));
+      WICK_RETURN_IF_ERROR(biases(bias("attn_v"), kv_dim));
     }
     if (traits->qk_norm) {
       WICK_RETURN_IF_ERROR(ones(name("attn_q_norm"), head_dim));
       WICK_RETURN_IF_ERROR(ones(name("attn_k_norm"), head_dim));
     }
     WICK_RETURN_IF_ERROR(random(name("attn_output"), o.type, {q_dim, p.n_embd}));
+    if (traits->proj_bias) {
+      WICK_RETURN_IF_ERROR(biases(bias("attn_output"), p.n_embd));
+    }
     if (traits->post_norms) {
       WICK_RETURN_IF_ERROR(ones(name("post_attention_norm"), p.n_embd));
       WICK_RETURN_IF_ERROR(ones(name("post_ffw_norm"), p.n_embd));
     }
-    WICK_RETURN_IF_ERROR(ones(name("ffn_norm"), p.n_embd));
-    if (traits->fused) {
+    WICK_RETURN_IF_ERROR(norm("ffn_norm"));
+    if (!traits->ffn_gated) {
+      WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, p.n_ff}));
+    } else if (traits->fused) {
       WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, 2 * p.n_ff}));
     } else {
       WICK_RETURN_IF_ERROR(random(name("ffn_gate"), o.type, {p.n_embd, p.n_ff}));
       WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, p.n_ff}));
     }
     WICK_RETURN_IF_ERROR(random(name("ffn_down"), o.type, {p.n_ff, p.n_embd}));
+    if (traits->proj_bias) {
+      WICK_RETURN_IF_ERROR(biases(bias("ffn_up"), p.n_ff));
+      WICK_RETURN_IF_ERROR(biases(bias("ffn_down"), p.n_embd));
+    }
   }
   WICK_RETURN_IF_ERROR(ones("output_norm.weight", p.n_embd));
+  if (layer_norm) WICK_RETURN_IF_ERROR(biases("output_norm.bias", p.n_embd));
   if (!tied) {
     WICK_RETURN_IF_ERROR(random("output.weight", output_type, {p.n_embd, n_vocab}));
   }

@@ -16,8 +16,8 @@
 namespace wick::model {
 
 // A real model's shape. Norm weights are 1.0; the architecture's traits (FindArch) say which
-// extra tensors it has (qwen2: q/k/v biases, gemma2/3: post-norms) and whether the output is
-// the embedding.
+// extra tensors it has (qwen2: q/k/v biases, gemma2/3: post-norms, gpt2: biases everywhere and
+// learned positions) and whether the output is the embedding.
 struct SynthPreset {
   std::string_view name;
   std::string_view arch = "llama";
@@ -28,7 +28,7 @@ struct SynthPreset {
   int64_t n_ff = 0;
   int64_t n_ctx = 0;
   float rope_base = 10000.0f;
-  float rms_eps = 1e-5f;
+  float norm_eps = 1e-5f;
   // The embedding's row count. A smaller vocabulary (--vocab-from, or the generated one) is
   // padded with unused "[PADn]" tokens up to it, as llama.cpp's converters do for models whose
   // embedding is larger than their tokenizer; a larger one is used as is. 0: the vocabulary's
@@ -39,7 +39,7 @@ struct SynthPreset {
   int64_t window = 0;            // attention.sliding_window for the archs that slide; 0: none
 };
 
-// tiny, llama-1b, llama2-7b, llama3-8b, qwen2-1.5b, phi3-mini, gemma2-2b, gemma3-1b.
+// tiny, llama-1b, llama2-7b, llama3-8b, qwen2-1.5b, phi3-mini, gemma2-2b, gemma3-1b, gpt2.
 std::span<const SynthPreset> SynthPresets();
 // The preset called `name`, or an error listing them.
 Result<const SynthPreset*> FindSynthPreset(std::string_view name);

@@ -49,11 +49,20 @@ class Binder {
 Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp) {
   Binder b(file);
   ModelWeights w;
+  const ArchTraits& arch = *hp.arch;
+  const bool layer_norm = arch.norm == NormKind::kLayer;
   const int64_t q_dim = hp.n_head * hp.head_dim;
   const int64_t kv_dim = hp.n_head_kv * hp.head_dim;
   WICK_ASSIGN_OR_RETURN(w.token_embd, b.Get("token_embd.weight", hp.n_embd, hp.n_vocab));
+  if (arch.learned_positions) {
+    WICK_ASSIGN_OR_RETURN(w.position_embd,
+                          b.Get("position_embd.weight", hp.n_embd, hp.n_ctx_train));
+  }
   WICK_ASSIGN_OR_RETURN(w.output_norm, b.GetF32("output_norm.weight", hp.n_embd));
-  if (!hp.arch->output_is_embd) {
+  if (layer_norm) {
+    WICK_ASSIGN_OR_RETURN(w.output_norm_b, b.GetF32("output_norm.bias", hp.n_embd));
+  }
+  if (!arch.output_is_embd) {
     WICK_ASSIGN_OR_RETURN(w.output, b.Get("output.weight", hp.n_embd, hp.n_vocab, false));
   }
   if (!w.output) w.output = w.token_embd;  // tied embeddings
@@ -68,6 +77,9 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
     const std::string p = fmt::format("blk.{}.", l);
     LayerWeights& L = w.layers.emplace_back();
     WICK_ASSIGN_OR_RETURN(L.attn_norm, b.GetF32(p + "attn_norm.weight", hp.n_embd));
+    if (layer_norm) {
+      WICK_ASSIGN_OR_RETURN(L.attn_norm_b, b.GetF32(p + "attn_norm.bias", hp.n_embd));
+    }
     if (file.FindTensor(p + "attn_qkv.weight") != nullptr) {
       WICK_ASSIGN_OR_RETURN(TensorRef qkv,
                             b.Get(p + "attn_qkv.weight", hp.n_embd, q_dim + 2 * kv_dim));
@@ -80,18 +92,31 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
       WICK_ASSIGN_OR_RETURN(L.wv, b.Get(p + "attn_v.weight", hp.n_embd, kv_dim));
     }
     WICK_ASSIGN_OR_RETURN(L.wo, b.Get(p + "attn_output.weight", q_dim, hp.n_embd));
-    if (hp.arch->qkv_bias) {
+    if (arch.qkv_bias && file.FindTensor(p + "attn_qkv.bias") != nullptr) {
+      WICK_ASSIGN_OR_RETURN(TensorRef qkv, b.GetF32(p + "attn_qkv.bias", q_dim + 2 * kv_dim));
+      L.bq = qkv.Elements(0, q_dim);
+      L.bk = qkv.Elements(q_dim, kv_dim);
+      L.bv = qkv.Elements(q_dim + kv_dim, kv_dim);
+    } else if (arch.qkv_bias) {
       WICK_ASSIGN_OR_RETURN(L.bq, b.GetF32(p + "attn_q.bias", q_dim));
       WICK_ASSIGN_OR_RETURN(L.bk, b.GetF32(p + "attn_k.bias", kv_dim));
       WICK_ASSIGN_OR_RETURN(L.bv, b.GetF32(p + "attn_v.bias", kv_dim));
     }
-    if (hp.arch->qk_norm) {
+    if (arch.proj_bias) {
+      WICK_ASSIGN_OR_RETURN(L.bo, b.GetF32(p + "attn_output.bias", hp.n_embd));
+    }
+    if (arch.qk_norm) {
       WICK_ASSIGN_OR_RETURN(L.q_norm, b.GetF32(p + "attn_q_norm.weight", hp.head_dim));
       WICK_ASSIGN_OR_RETURN(L.k_norm, b.GetF32(p + "attn_k_norm.weight", hp.head_dim));
     }
     WICK_ASSIGN_OR_RETURN(L.ffn_norm, b.GetF32(p + "ffn_norm.weight", hp.n_embd));
-    if (file.FindTensor(p + "ffn_gate.weight") == nullptr &&
-        file.FindTensor(p + "ffn_up.weight") != nullptr) {
+    if (layer_norm) {
+      WICK_ASSIGN_OR_RETURN(L.ffn_norm_b, b.GetF32(p + "ffn_norm.bias", hp.n_embd));
+    }
+    if (!arch.ffn_gated) {
+      WICK_ASSIGN_OR_RETURN(L.ffn_up, b.Get(p + "ffn_up.weight", hp.n_embd, hp.n_ff));
+    } else if (file.FindTensor(p + "ffn_gate.weight") == nullptr &&
+               file.FindTensor(p + "ffn_up.weight") != nullptr) {
       WICK_ASSIGN_OR_RETURN(TensorRef gate_up, b.Get(p + "ffn_up.weight", hp.n_embd, 2 * hp.n_ff));
       L.ffn_gate = gate_up.Rows(0, hp.n_ff);
       L.ffn_up = gate_up.Rows(hp.n_ff, hp.n_ff);
@@ -100,7 +125,11 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
       WICK_ASSIGN_OR_RETURN(L.ffn_up, b.Get(p + "ffn_up.weight", hp.n_embd, hp.n_ff));
     }
     WICK_ASSIGN_OR_RETURN(L.ffn_down, b.Get(p + "ffn_down.weight", hp.n_ff, hp.n_embd));
-    if (hp.arch->post_norms) {
+    if (arch.proj_bias) {
+      WICK_ASSIGN_OR_RETURN(L.ffn_up_b, b.GetF32(p + "ffn_up.bias", hp.n_ff));
+      WICK_ASSIGN_OR_RETURN(L.ffn_down_b, b.GetF32(p + "ffn_down.bias", hp.n_embd));
+    }
+    if (arch.post_norms) {
       WICK_ASSIGN_OR_RETURN(L.attn_post_norm,
                             b.GetF32(p + "post_attention_norm.weight", hp.n_embd));
       WICK_ASSIGN_OR_RETURN(L.ffn_post_norm, b.GetF32(p + "post_ffw_norm.weight", hp.n_embd));

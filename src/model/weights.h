@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.h"
@@ -33,6 +34,9 @@ struct TensorRef {
     return {static_cast<const uint8_t*>(data) + static_cast<uint64_t>(first) * row_bytes(), type,
             row_len, n};
   }
+  // Elements [first, first + n) of an F32 vector as a vector of their own (the parts of a
+  // fused bias).
+  TensorRef Elements(int64_t first, int64_t n) const { return {f32() + first, DType::kF32, n, 1}; }
 };
 
 struct LayerWeights {
@@ -41,21 +45,54 @@ struct LayerWeights {
   TensorRef wk;              // [n_embd, n_head_kv * head_dim]
   TensorRef wv;              // [n_embd, n_head_kv * head_dim]
   TensorRef wo;              // [n_head * head_dim, n_embd]
-  TensorRef bq, bk, bv;      // qwen2 biases, [rows of wq/wk/wv]
+  TensorRef bq, bk, bv;      // qwen2, gpt2 biases, [rows of wq/wk/wv]
+  TensorRef bo;              // gpt2, [n_embd]: attn_output's bias
   TensorRef q_norm;          // qwen3, [head_dim]
   TensorRef k_norm;          // qwen3, [head_dim]
   TensorRef ffn_norm;        // [n_embd]
   TensorRef ffn_gate;        // [n_embd, n_ff]
   TensorRef ffn_up;          // [n_embd, n_ff]
   TensorRef ffn_down;        // [n_ff, n_embd]
+  TensorRef ffn_up_b;        // gpt2, [n_ff]
+  TensorRef ffn_down_b;      // gpt2, [n_embd]
+  TensorRef attn_norm_b;     // gpt2 (LayerNorm), [n_embd]
+  TensorRef ffn_norm_b;      // gpt2 (LayerNorm), [n_embd]
   TensorRef attn_post_norm;  // gemma2/3, [n_embd]: the attention's output, normed
   TensorRef ffn_post_norm;   // gemma2/3, [n_embd]: the FFN's output, normed
+
+  // Every tensor, with the name errors and reports give it: what Offload uploads and
+  // LayerWeightBytes counts (absent ones are empty).
+  static constexpr std::pair<const char*, TensorRef LayerWeights::*> kTensors[] = {
+      {"attn_norm", &LayerWeights::attn_norm},
+      {"attn_norm bias", &LayerWeights::attn_norm_b},
+      {"attn_q", &LayerWeights::wq},
+      {"attn_k", &LayerWeights::wk},
+      {"attn_v", &LayerWeights::wv},
+      {"attn_output", &LayerWeights::wo},
+      {"attn_q bias", &LayerWeights::bq},
+      {"attn_k bias", &LayerWeights::bk},
+      {"attn_v bias", &LayerWeights::bv},
+      {"attn_output bias", &LayerWeights::bo},
+      {"attn_q_norm", &LayerWeights::q_norm},
+      {"attn_k_norm", &LayerWeights::k_norm},
+      {"ffn_norm", &LayerWeights::ffn_norm},
+      {"ffn_norm bias", &LayerWeights::ffn_norm_b},
+      {"ffn_gate", &LayerWeights::ffn_gate},
+      {"ffn_up", &LayerWeights::ffn_up},
+      {"ffn_up bias", &LayerWeights::ffn_up_b},
+      {"ffn_down", &LayerWeights::ffn_down},
+      {"ffn_down bias", &LayerWeights::ffn_down_b},
+      {"post_attention_norm", &LayerWeights::attn_post_norm},
+      {"post_ffw_norm", &LayerWeights::ffn_post_norm},
+  };
 };
 
 struct ModelWeights {
-  TensorRef token_embd;   // [n_embd, n_vocab]
-  TensorRef output_norm;  // [n_embd]
-  TensorRef output;       // [n_embd, n_vocab]; the embedding itself when tied
+  TensorRef token_embd;     // [n_embd, n_vocab]
+  TensorRef output_norm;    // [n_embd]
+  TensorRef output_norm_b;  // gpt2 (LayerNorm), [n_embd]
+  TensorRef position_embd;  // gpt2, [n_embd, n_ctx_train]: learned positions
+  TensorRef output;         // [n_embd, n_vocab]; the embedding itself when tied
   // Optional [n_rot / 2] frequency divisors: Llama 3's rope_freqs, or Phi-3's
   // rope_factors_short (LongRoPE), with rope_long for contexts past the original one.
   TensorRef rope_freqs;

@@ -1,9 +1,10 @@
 // The architectures with no model small enough for ../shared against llama.cpp: Gemma, Gemma 2,
-// Gemma 3 and Phi-3. The test builds one of each from shared's tiny2-f16 (realistic random
-// weights): the same tensors under each architecture (Phi-3's q/k/v and gate/up fused into
-// attn_qkv and ffn_up), plus the tensors it adds (post-norms, q/k norms: fixed uneven values;
-// LongRoPE factors), with a sliding window of 4 and softcaps small enough that a 13-token
-// prompt and its greedy continuation depend on them. tests/data/arch/NAME.json holds what
+// Gemma 3, Phi-3, GPT-2 and StarCoder. The test builds one of each from shared's tiny2-f16
+// (realistic random weights): the same tensors under each architecture (Phi-3's q/k/v and
+// gate/up fused into attn_qkv and ffn_up; GPT-2's q/k/v fused, its gate dropped), plus the
+// tensors it adds (post-norms, q/k norms: fixed uneven values; LongRoPE factors; GPT-2's biases
+// and learned positions: waves), with a sliding window of 4 and softcaps small enough that a
+// 13-token prompt and its greedy continuation depend on them. tests/data/arch/NAME.json holds what
 // llama.cpp (CPU, build de3ff81 of September 2026, no flash attention) computes for these
 // files: the top 10 logits at every prompt position and 16 greedy tokens, with the margin of
 // each greedy pick. The checks are ../shared/golden's: argmax where the reference's top two
@@ -40,6 +41,9 @@ struct Variant {
   bool tied = true;   // no output.weight: gemma and gemma2 files never have one
   bool gemma = true;  // embeddings stored sqrt(n_embd) times smaller (Gemma scales them up)
   bool phi3 = false;  // fused attn_qkv and ffn_up, LongRoPE factors
+  // gpt2/starcoder: fused attn_qkv, no ffn_gate, biases on every norm and projection, learned
+  // positions.
+  bool gpt2 = false;
   // Metadata beyond the base's hyper-parameters.
   std::vector<std::pair<std::string, GgufValue>> keys;
 };
@@ -82,7 +86,29 @@ std::vector<Variant> Variants() {
                   // Not Phi-3's: ignored, as llama.cpp ignores it.
                   {"final_logit_softcapping", GgufValue::Scalar<float>(5.0f)}}});
   }
+  // GPT-2 and StarCoder: LayerNorm, learned positions for a context of 64 (the prompt and its
+  // continuation reach position 28), biases, a plain GELU FFN (the base's up and down).
+  for (const char* arch : {"gpt2", "starcoder"}) {
+    v.push_back({.name = arch,
+                 .arch = arch,
+                 .tied = false,
+                 .gemma = false,
+                 .gpt2 = true,
+                 .keys = {{"context_length", GgufValue::Scalar<uint32_t>(64)},
+                          {"attention.layer_norm_epsilon", GgufValue::Scalar<float>(1e-5f)}}});
+  }
   return v;
+}
+
+// n floats of amplitude `scale`, different for every salt: biases and position embeddings.
+std::vector<uint8_t> Wave(int64_t n, int salt, float scale) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(n) * 4);
+  for (int64_t i = 0; i < n; ++i) {
+    const float w =
+        scale * std::sin(0.37f * static_cast<float>(i) + 1.3f * static_cast<float>(salt));
+    std::memcpy(&bytes[static_cast<size_t>(i) * 4], &w, 4);
+  }
+  return bytes;
 }
 
 // A norm weight of n floats between 0.5 and 1.5, different for every tensor.
@@ -130,6 +156,17 @@ Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v
   for (const GgufTensorInfo& t : base.tensors()) {
     if (v.tied && t.name == "output.weight") continue;
     const std::string name(t.name);
+    if (v.gpt2 && name.rfind("blk.", 0) == 0) {
+      const std::string p = name.substr(0, name.find('.', 4) + 1);
+      if (name == p + "attn_q.weight") {
+        WICK_RETURN_IF_ERROR(fuse(p + "attn_qkv.weight",
+                                  {p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"}));
+      }
+      if (name == p + "attn_q.weight" || name == p + "attn_k.weight" ||
+          name == p + "attn_v.weight" || name == p + "ffn_gate.weight") {
+        continue;
+      }
+    }
     if (v.phi3 && name.rfind("blk.", 0) == 0) {
       const std::string p = name.substr(0, name.find('.', 4) + 1);
       if (name == p + "attn_q.weight") {
@@ -177,6 +214,28 @@ Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v
       }
       WICK_RETURN_IF_ERROR(w.AddTensor(std::string("rope_factors_") + which + ".weight",
                                        DType::kF32, {pairs}, bytes));
+    }
+  }
+  auto add_wave = [&](const std::string& name, std::vector<int64_t> shape, float scale) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    keep.push_back(Wave(n, static_cast<int>(keep.size()), scale));
+    return w.AddTensor(name, DType::kF32, std::move(shape), keep.back());
+  };
+  if (v.gpt2) {
+    WICK_ASSIGN_OR_RETURN(int64_t n_ff, base.Get<int64_t>("llama.feed_forward_length"));
+    WICK_ASSIGN_OR_RETURN(int64_t n_head_kv, base.Get<int64_t>("llama.attention.head_count_kv"));
+    const int64_t kv_dim = n_embd / n_head * n_head_kv;
+    WICK_RETURN_IF_ERROR(add_wave("position_embd.weight", {n_embd, 64}, 0.05f));
+    WICK_RETURN_IF_ERROR(add_wave("output_norm.bias", {n_embd}, 0.05f));
+    for (int64_t l = 0; l < n_layer; ++l) {
+      const std::string p = "blk." + std::to_string(l) + ".";
+      WICK_RETURN_IF_ERROR(add_wave(p + "attn_norm.bias", {n_embd}, 0.05f));
+      WICK_RETURN_IF_ERROR(add_wave(p + "attn_qkv.bias", {n_embd + 2 * kv_dim}, 0.2f));
+      WICK_RETURN_IF_ERROR(add_wave(p + "attn_output.bias", {n_embd}, 0.5f));
+      WICK_RETURN_IF_ERROR(add_wave(p + "ffn_norm.bias", {n_embd}, 0.05f));
+      WICK_RETURN_IF_ERROR(add_wave(p + "ffn_up.bias", {n_ff}, 0.1f));
+      WICK_RETURN_IF_ERROR(add_wave(p + "ffn_down.bias", {n_embd}, 0.5f));
     }
   }
   for (int64_t l = 0; l < n_layer; ++l) {
@@ -288,6 +347,12 @@ TEST(ArchVariantsTest, HyperParameters) {
       EXPECT_EQ(hp->final_softcap, 0.0f);
       EXPECT_EQ(hp->rope.orig_ctx, std::string_view(v.name) == "phi3" ? 2048 : 32);
       EXPECT_EQ(hp->rope.type, kernels::RopeType::kNeox);
+    } else if (arch == "gpt2" || arch == "starcoder") {
+      EXPECT_EQ(hp->rope.n_dims, 0);  // no RoPE
+      EXPECT_EQ(hp->n_ctx_train, 64);
+      EXPECT_FLOAT_EQ(hp->norm_eps, 1e-5f);
+      EXPECT_EQ(hp->arch->norm, NormKind::kLayer);
+      EXPECT_TRUE(hp->swa_layers.empty());
     } else if (arch == "gemma") {
       EXPECT_TRUE(hp->swa_layers.empty());
       EXPECT_EQ(hp->final_softcap, 0.0f);
@@ -299,6 +364,7 @@ TEST(ArchVariantsTest, HyperParameters) {
       EXPECT_EQ(hp->final_softcap, 5.0f);
       EXPECT_EQ(hp->rope_swa.freq_base, hp->rope.freq_base);
     } else {
+      ASSERT_EQ(arch, "gemma3");
       EXPECT_EQ(hp->n_swa, std::string_view(v.name) == "gemma3" ? 4 : 100);
       EXPECT_TRUE(hp->IsSwa(0));
       EXPECT_FALSE(hp->IsSwa(1));
@@ -308,6 +374,27 @@ TEST(ArchVariantsTest, HyperParameters) {
       EXPECT_EQ(hp->rope_swa.freq_base, 10000.0f);
       EXPECT_EQ(hp->rope_swa.scaling, kernels::RopeScaling::kNone);
     }
+  }
+}
+
+// GPT-2 learned embeddings for its context's positions alone: a longer cache is refused up
+// front, naming the limit.
+TEST(ArchVariantsTest, LearnedPositionsBoundTheContext) {
+  WICK_REQUIRE_SHARED(shared);
+  Result<GgufFile> base = GgufFile::Open(shared / "models/synthetic/tiny2-f16.gguf");
+  ASSERT_TRUE(base.ok()) << base.error().message();
+  testing::TempDir dir;
+  for (const Variant& v : Variants()) {
+    if (!v.gpt2) continue;
+    Result<GgufFile> file = OpenVariant(*base, v, dir);
+    ASSERT_TRUE(file.ok()) << file.error().message();
+    Result<LlamaModel> model = LlamaModel::Load(*file);
+    ASSERT_TRUE(model.ok()) << model.error().message();
+    EXPECT_TRUE(model->NewCache(64).ok());
+    Result<KvCache> cache = model->NewCache(65);
+    ASSERT_FALSE(cache.ok());
+    EXPECT_NE(cache.error().message().find("64 positions"), std::string::npos)
+        << cache.error().message();
   }
 }
 

@@ -1,6 +1,7 @@
 // ForwardBatch: a sequence's logits do not depend on the other sequences in the batch, on how
 // its prompt is cut into chunks, or on the order of the batch; they match a lone Forward where
-// both take the same path.
+// both take the same path. For a Llama model and for GPT-2, whose learned positions are looked
+// up for each sequence's own rows.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -14,11 +15,18 @@
 namespace wick::model {
 namespace {
 
-class BatchForwardTest : public ::testing::Test {
+class BatchForwardTest : public ::testing::TestWithParam<std::string_view> {
  protected:
   void SetUp() override {
+    // `tiny`, or GPT-2 at tiny's size (256 learned positions: as many as the caches hold).
+    preset_ = **FindSynthPreset("tiny");
+    if (GetParam() == "gpt2") {
+      preset_.arch = "gpt2";
+      preset_.n_head_kv = preset_.n_head;
+      preset_.n_ctx = 256;
+    }
     SynthOptions options;
-    options.preset = *FindSynthPreset("tiny");
+    options.preset = &preset_;
     options.type = DType::kQ4_0;
     Result<GgufWriter> writer = BuildSyntheticModel(options);
     ASSERT_TRUE(writer.ok()) << writer.error().message();
@@ -64,6 +72,7 @@ class BatchForwardTest : public ::testing::Test {
     return out;
   }
 
+  SynthPreset preset_;
   testing::TempDir dir_;
   std::unique_ptr<GgufFile> file_;
   std::unique_ptr<LlamaModel> model_;
@@ -71,7 +80,8 @@ class BatchForwardTest : public ::testing::Test {
   int64_t n_vocab_ = 0;
 };
 
-TEST_F(BatchForwardTest, SequencesDoNotDependOnTheirNeighboursOrChunking) {
+TEST_P(BatchForwardTest, SequencesDoNotDependOnTheirNeighboursOrChunking) {
+  ASSERT_EQ(model_->hparams().arch->name, GetParam());
   const std::vector<int32_t> p0 = Tokens(40, 1), p1 = Tokens(7, 2), p2 = Tokens(23, 3);
   const std::vector<int32_t> d0 = Tokens(3, 4), d1 = Tokens(3, 5);
   const auto want0 = Alone(p0, p0.size(), d0);
@@ -110,7 +120,7 @@ TEST_F(BatchForwardTest, SequencesDoNotDependOnTheirNeighboursOrChunking) {
   EXPECT_EQ(c2.n_past(), 20);
 }
 
-TEST_F(BatchForwardTest, BadBatchesAreErrors) {
+TEST_P(BatchForwardTest, BadBatchesAreErrors) {
   KvCache c0 = NewCache();
   const std::vector<int32_t> p = Tokens(4, 1);
   std::vector<float> logits(static_cast<size_t>(2 * n_vocab_));
@@ -124,6 +134,10 @@ TEST_F(BatchForwardTest, BadBatchesAreErrors) {
   EXPECT_NE(st.error().message().find("exceed the context"), std::string::npos);
   EXPECT_EQ(c0.n_past(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Archs, BatchForwardTest,
+                         ::testing::Values(std::string_view("llama"), std::string_view("gpt2")),
+                         [](const auto& param_info) { return std::string(param_info.param); });
 
 }  // namespace
 }  // namespace wick::model

@@ -48,11 +48,50 @@ TEST(SynthPresetTest, Qwen2HasTheRealShapeAndParameterCount) {
   EXPECT_EQ(q.n_ff, 8960);
   EXPECT_EQ(q.n_ctx, 32768);
   EXPECT_EQ(q.rope_base, 1e6f);
-  EXPECT_EQ(q.rms_eps, 1e-6f);
+  EXPECT_EQ(q.norm_eps, 1e-6f);
   EXPECT_EQ(q.n_vocab, 151936);
   EXPECT_TRUE(q.tied_embeddings);
   // Qwen2-1.5B: 1.54B parameters, the tied embedding counted once.
   EXPECT_NEAR(static_cast<double>(SynthParameterCount(q, 151936)), 1.544e9, 0.002e9);
+}
+
+// GPT-2 small: 124,439,808 parameters (tied embeddings, 1024 learned positions, every bias and
+// LayerNorm counted), as Hugging Face reports for `gpt2`; and the file loads as the architecture.
+TEST(SynthPresetTest, Gpt2HasTheRealParameterCountAndLoads) {
+  const SynthPreset& g = **FindSynthPreset("gpt2");
+  EXPECT_EQ(SynthParameterCount(g, 50257), 124439808);
+  SynthPreset small = g;
+  small.n_embd = 64;
+  small.n_layer = 1;
+  small.n_head = 2;
+  small.n_head_kv = 2;
+  small.n_ff = 256;
+  small.n_ctx = 32;
+  small.n_vocab = 0;
+  Result<GgufWriter> writer = BuildSyntheticModel({.preset = &small,
+                                                   .type = DType::kQ8_0,
+                                                   .output_type = {},
+                                                   .vocab_from = nullptr,
+                                                   .seed = 1});
+  ASSERT_TRUE(writer.ok()) << writer.error().message();
+  Result<std::vector<uint8_t>> bytes = writer->WriteToBuffer();
+  ASSERT_TRUE(bytes.ok());
+  Result<GgufFile> file = GgufFile::Parse(*bytes, "gpt2-small.gguf");
+  ASSERT_TRUE(file.ok()) << file.error().message();
+  EXPECT_NE(file->FindTensor("position_embd.weight"), nullptr);
+  EXPECT_NE(file->FindTensor("blk.0.attn_qkv.bias"), nullptr);
+  EXPECT_EQ(file->FindTensor("blk.0.ffn_gate.weight"), nullptr);
+  Result<LlamaModel> model = LlamaModel::Load(*file);
+  ASSERT_TRUE(model.ok()) << model.error().message();
+  EXPECT_EQ(model->hparams().arch->name, std::string_view("gpt2"));
+  EXPECT_EQ(model->hparams().n_ctx_train, 32);
+  CpuBackend cpu(1);
+  Result<KvCache> cache = model->NewCache(32);
+  ASSERT_TRUE(cache.ok());
+  std::vector<float> logits(static_cast<size_t>(model->hparams().n_vocab));
+  const std::vector<int32_t> tokens = {1, 300, 301};
+  ASSERT_TRUE(model->Forward(tokens, *cache, cpu, logits.data(), true).ok());
+  for (float l : logits) ASSERT_TRUE(std::isfinite(l));
 }
 
 struct Written {
@@ -226,7 +265,7 @@ TEST(SynthModelTest, Qwen2PadsTheVocabularyAndLoadsWithBiasesAndTiedEmbeddings) 
     ASSERT_TRUE(model.ok()) << model.error().message();
     EXPECT_EQ(model->hparams().n_vocab, 151936);
     EXPECT_EQ(model->hparams().arch->name, std::string_view("qwen2"));
-    EXPECT_EQ(model->hparams().rms_eps, 1e-6f);
+    EXPECT_EQ(model->hparams().norm_eps, 1e-6f);
     Result<KvCache> cache = KvCache::Create(model->hparams(), 32);
     ASSERT_TRUE(cache.ok());
     CpuBackend backend(2);
