@@ -58,6 +58,13 @@ constexpr std::array kArchs = {
                .embd_query_scale_layers = 62},
     Gpt2Traits("gpt2"),
     Gpt2Traits("starcoder"),
+    // StarCoder 2: GPT-2's LayerNorm, biases and GELU FFN, with RoPE (NEOX) for positions.
+    ArchTraits{.name = "starcoder2",
+               .rope_type = kernels::RopeType::kNeox,
+               .ffn = FfnActivation::kGelu,
+               .ffn_gated = false,
+               .norm = NormKind::kLayer,
+               .proj_bias = true},
 };
 
 // Which layers use the sliding window: `{arch}.attention.sliding_window_pattern` as one flag

@@ -24,8 +24,9 @@ enum class NormKind { kRms, kLayer };
 struct ArchTraits {
   const char* name;
   kernels::RopeType rope_type;
-  bool qkv_bias = false;  // qwen2, gpt2: attn_q/k/v (or the fused attn_qkv) carry biases
-  bool qk_norm = false;   // qwen3, gemma3: per-head RMSNorm of q and k
+  // qwen2, gpt2: attn_q/k/v (or the fused attn_qkv) must carry biases (any file may).
+  bool qkv_bias = false;
+  bool qk_norm = false;  // qwen3, gemma3: per-head RMSNorm of q and k
   // phi3, gpt2: files fuse q/k/v (attn_qkv), and gate/up (ffn_up) when the FFN is gated.
   bool fused = false;
   FfnActivation ffn = FfnActivation::kSilu;
@@ -33,7 +34,7 @@ struct ArchTraits {
   NormKind norm = NormKind::kRms;
   // gpt2, starcoder: a learned position_embd added to the embeddings, and no RoPE.
   bool learned_positions = false;
-  // gpt2, starcoder: attn_output, ffn_up and ffn_down carry biases.
+  // gpt2, starcoder(2): attn_output, ffn_up and ffn_down must carry biases (any file may).
   bool proj_bias = false;
   bool embd_scale = false;  // gemma: embeddings times sqrt(n_embd)
   bool post_norms = false;  // gemma2/3: attention and FFN outputs normed before the residual

@@ -37,7 +37,7 @@ uint64_t LlamaModel::LayerWeightBytes(int64_t layer) const {
 
 uint64_t LlamaModel::OutputWeightBytes() const {
   return w_.output_norm.bytes() + w_.output_norm_b.bytes() + w_.output.bytes() +
-         w_.rope_freqs.bytes() + w_.rope_long.bytes();
+         w_.output_b.bytes() + w_.rope_freqs.bytes() + w_.rope_long.bytes();
 }
 
 Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
@@ -82,6 +82,9 @@ Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
     WICK_ASSIGN_OR_RETURN(gpu_output_norm_, gpu.Upload(w_.output_norm));
     if (w_.output_norm_b) {
       WICK_ASSIGN_OR_RETURN(gpu_output_norm_b_, gpu.Upload(w_.output_norm_b));
+    }
+    if (w_.output_b) {
+      WICK_ASSIGN_OR_RETURN(gpu_output_b_, gpu.Upload(w_.output_b));
     }
     Result<TensorRef> out = gpu.Upload(w_.output);
     if (!out.ok()) return std::move(out).error().With("output");
@@ -250,6 +253,7 @@ Status LlamaModel::Output(Stage from, Backend& cpu, const float* x, int64_t rows
     auto* y = static_cast<float*>(gpu_logits_.data());
     Norm(be, x, gpu_output_norm_, gpu_output_norm_b_, a.h, rows);
     WICK_RETURN_IF_ERROR(be.Matmul(gpu_output_, a.h, rows, y, path));
+    if (gpu_output_b_) be.AddBias(y, gpu_output_b_.f32(), rows, hp_.n_vocab);
     if (hp_.final_softcap > 0.0f) be.Softcap(y, hp_.final_softcap, rows * hp_.n_vocab);
     WICK_RETURN_IF_ERROR(be.CopyToHost(logits, y, logit_bytes));
     return be.EndStep();
@@ -263,6 +267,7 @@ Status LlamaModel::Output(Stage from, Backend& cpu, const float* x, int64_t rows
   }
   Norm(cpu, x, w_.output_norm, w_.output_norm_b, act_.h, rows);
   WICK_RETURN_IF_ERROR(cpu.Matmul(w_.output, act_.h, rows, logits, path));
+  if (w_.output_b) cpu.AddBias(logits, w_.output_b.f32(), rows, hp_.n_vocab);
   if (hp_.final_softcap > 0.0f) cpu.Softcap(logits, hp_.final_softcap, rows * hp_.n_vocab);
   return OkStatus();
 }
@@ -425,11 +430,9 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
         {&L.wq, a.q + row0 * q_dim}, {&L.wk, a.k + row0 * kv_dim}, {&L.wv, a.v + row0 * kv_dim}};
     return be.MatmulMany(qkv, h + row0 * hp_.n_embd, rows, path);
   }));
-  if (L.bq) {
-    be.AddBias(a.q, L.bq.f32(), n, q_dim);
-    be.AddBias(a.k, L.bk.f32(), n, kv_dim);
-    be.AddBias(a.v, L.bv.f32(), n, kv_dim);
-  }
+  if (L.bq) be.AddBias(a.q, L.bq.f32(), n, q_dim);
+  if (L.bk) be.AddBias(a.k, L.bk.f32(), n, kv_dim);
+  if (L.bv) be.AddBias(a.v, L.bv.f32(), n, kv_dim);
   if (L.q_norm) {
     be.RmsNorm(a.q, L.q_norm.f32(), a.q, n * hp_.n_head, hp_.head_dim, hp_.norm_eps);
     be.RmsNorm(a.k, L.k_norm.f32(), a.k, n * hp_.n_head_kv, hp_.head_dim, hp_.norm_eps);
@@ -482,20 +485,27 @@ Status LlamaModel::Ffn(const LayerWeights& L, int64_t n, std::span<const Segment
         }));
     if (L.ffn_up_b) be.AddBias(a.gate, L.ffn_up_b.f32(), n, ff);
     be.Gelu(a.gate, a.gate, n * ff);
-  } else if (hp_.arch->ffn == FfnActivation::kSilu) {
+  } else if (hp_.arch->ffn == FfnActivation::kSilu && !L.ffn_gate_b && !L.ffn_up_b) {
     WICK_RETURN_IF_ERROR(
         ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
           return be.MatmulSwiGlu(L.ffn_gate, L.ffn_up, h + row0 * d, rows, a.gate + row0 * ff,
                                  a.up + row0 * ff, path);
         }));
   } else {
+    // GeGLU, or a gated FFN with biases, which go in before the activation.
     WICK_RETURN_IF_ERROR(
         ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
           const MatmulTarget gate_up[] = {{&L.ffn_gate, a.gate + row0 * ff},
                                           {&L.ffn_up, a.up + row0 * ff}};
           return be.MatmulMany(gate_up, h + row0 * d, rows, path);
         }));
-    be.GeGlu(a.gate, a.up, a.gate, n, ff);
+    if (L.ffn_gate_b) be.AddBias(a.gate, L.ffn_gate_b.f32(), n, ff);
+    if (L.ffn_up_b) be.AddBias(a.up, L.ffn_up_b.f32(), n, ff);
+    if (hp_.arch->ffn == FfnActivation::kSilu) {
+      be.SwiGlu(a.gate, a.up, a.gate, n, ff);
+    } else {
+      be.GeGlu(a.gate, a.up, a.gate, n, ff);
+    }
   }
   return AddProjection(L.ffn_down, L.ffn_down_b, a.gate, ff, L.ffn_post_norm, n, segs, st);
 }
@@ -521,6 +531,7 @@ Status LlamaModel::AddProjection(const TensorRef& w, const TensorRef& bias, cons
   WICK_RETURN_IF_ERROR(ForPathRuns(segs, [&](int64_t row0, int64_t rows, kernels::MatmulPath path) {
     return be.Matmul(w, in + row0 * in_dim, rows, h + row0 * d, path);
   }));
+  if (bias) be.AddBias(h, bias.f32(), n, d);
   be.RmsNorm(h, post_norm.f32(), h, n, d, hp_.norm_eps);
   be.Add(x, h, x, n * d);
   return OkStatus();

@@ -129,7 +129,7 @@ class LlamaModel {
   // x += the FFN of h (x's norm) for the batch's rows.
   Status Ffn(const LayerWeights& L, int64_t n, std::span<const Segment> segs, const Stage& st);
   // x += w in + bias (`in`: in_dim floats a row; bias optional), through RMSNorm by post_norm
-  // when it is set (no bias then).
+  // when it is set.
   Status AddProjection(const TensorRef& w, const TensorRef& bias, const float* in, int64_t in_dim,
                        const TensorRef& post_norm, int64_t n, std::span<const Segment> segs,
                        const Stage& st);
@@ -156,7 +156,7 @@ class LlamaModel {
   bool gpu_output_on_ = false;
   uint64_t gpu_weight_bytes_ = 0;
   std::vector<LayerWeights> gpu_layers_;  // n_layer entries; device views from first_gpu_layer_
-  TensorRef gpu_output_norm_, gpu_output_norm_b_, gpu_output_;
+  TensorRef gpu_output_norm_, gpu_output_norm_b_, gpu_output_, gpu_output_b_;
   kernels::RopeConfig rope_long_;  // hp_.rope with the long factors (Phi-3)
   kernels::RopeConfig gpu_rope_, gpu_rope_swa_, gpu_rope_long_;  // freq_factors on the device
   Activations gpu_act_;

@@ -66,6 +66,7 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
     WICK_ASSIGN_OR_RETURN(w.output, b.Get("output.weight", hp.n_embd, hp.n_vocab, false));
   }
   if (!w.output) w.output = w.token_embd;  // tied embeddings
+  WICK_ASSIGN_OR_RETURN(w.output_b, b.GetF32("output.bias", hp.n_vocab, false));
   WICK_ASSIGN_OR_RETURN(w.rope_freqs, b.GetF32("rope_freqs.weight", hp.rope.n_dims / 2, false));
   if (!w.rope_freqs) {
     WICK_ASSIGN_OR_RETURN(w.rope_freqs,
@@ -92,19 +93,17 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
       WICK_ASSIGN_OR_RETURN(L.wv, b.Get(p + "attn_v.weight", hp.n_embd, kv_dim));
     }
     WICK_ASSIGN_OR_RETURN(L.wo, b.Get(p + "attn_output.weight", q_dim, hp.n_embd));
-    if (arch.qkv_bias && file.FindTensor(p + "attn_qkv.bias") != nullptr) {
+    if (file.FindTensor(p + "attn_qkv.bias") != nullptr) {
       WICK_ASSIGN_OR_RETURN(TensorRef qkv, b.GetF32(p + "attn_qkv.bias", q_dim + 2 * kv_dim));
       L.bq = qkv.Elements(0, q_dim);
       L.bk = qkv.Elements(q_dim, kv_dim);
       L.bv = qkv.Elements(q_dim + kv_dim, kv_dim);
-    } else if (arch.qkv_bias) {
-      WICK_ASSIGN_OR_RETURN(L.bq, b.GetF32(p + "attn_q.bias", q_dim));
-      WICK_ASSIGN_OR_RETURN(L.bk, b.GetF32(p + "attn_k.bias", kv_dim));
-      WICK_ASSIGN_OR_RETURN(L.bv, b.GetF32(p + "attn_v.bias", kv_dim));
+    } else {
+      WICK_ASSIGN_OR_RETURN(L.bq, b.GetF32(p + "attn_q.bias", q_dim, arch.qkv_bias));
+      WICK_ASSIGN_OR_RETURN(L.bk, b.GetF32(p + "attn_k.bias", kv_dim, arch.qkv_bias));
+      WICK_ASSIGN_OR_RETURN(L.bv, b.GetF32(p + "attn_v.bias", kv_dim, arch.qkv_bias));
     }
-    if (arch.proj_bias) {
-      WICK_ASSIGN_OR_RETURN(L.bo, b.GetF32(p + "attn_output.bias", hp.n_embd));
-    }
+    WICK_ASSIGN_OR_RETURN(L.bo, b.GetF32(p + "attn_output.bias", hp.n_embd, arch.proj_bias));
     if (arch.qk_norm) {
       WICK_ASSIGN_OR_RETURN(L.q_norm, b.GetF32(p + "attn_q_norm.weight", hp.head_dim));
       WICK_ASSIGN_OR_RETURN(L.k_norm, b.GetF32(p + "attn_k_norm.weight", hp.head_dim));
@@ -125,10 +124,11 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
       WICK_ASSIGN_OR_RETURN(L.ffn_up, b.Get(p + "ffn_up.weight", hp.n_embd, hp.n_ff));
     }
     WICK_ASSIGN_OR_RETURN(L.ffn_down, b.Get(p + "ffn_down.weight", hp.n_ff, hp.n_embd));
-    if (arch.proj_bias) {
-      WICK_ASSIGN_OR_RETURN(L.ffn_up_b, b.GetF32(p + "ffn_up.bias", hp.n_ff));
-      WICK_ASSIGN_OR_RETURN(L.ffn_down_b, b.GetF32(p + "ffn_down.bias", hp.n_embd));
+    if (arch.ffn_gated) {
+      WICK_ASSIGN_OR_RETURN(L.ffn_gate_b, b.GetF32(p + "ffn_gate.bias", hp.n_ff, false));
     }
+    WICK_ASSIGN_OR_RETURN(L.ffn_up_b, b.GetF32(p + "ffn_up.bias", hp.n_ff, arch.proj_bias));
+    WICK_ASSIGN_OR_RETURN(L.ffn_down_b, b.GetF32(p + "ffn_down.bias", hp.n_embd, arch.proj_bias));
     if (arch.post_norms) {
       WICK_ASSIGN_OR_RETURN(L.attn_post_norm,
                             b.GetF32(p + "post_attention_norm.weight", hp.n_embd));

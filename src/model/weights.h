@@ -40,19 +40,22 @@ struct TensorRef {
 };
 
 struct LayerWeights {
-  TensorRef attn_norm;       // [n_embd]
-  TensorRef wq;              // [n_embd, n_head * head_dim]
-  TensorRef wk;              // [n_embd, n_head_kv * head_dim]
-  TensorRef wv;              // [n_embd, n_head_kv * head_dim]
-  TensorRef wo;              // [n_head * head_dim, n_embd]
-  TensorRef bq, bk, bv;      // qwen2, gpt2 biases, [rows of wq/wk/wv]
-  TensorRef bo;              // gpt2, [n_embd]: attn_output's bias
+  TensorRef attn_norm;  // [n_embd]
+  TensorRef wq;         // [n_embd, n_head * head_dim]
+  TensorRef wk;         // [n_embd, n_head_kv * head_dim]
+  TensorRef wv;         // [n_embd, n_head_kv * head_dim]
+  TensorRef wo;         // [n_head * head_dim, n_embd]
+  // Biases, [rows of their weight]: required where the architecture says (ArchTraits), bound
+  // whenever a file has them otherwise, as llama.cpp loads them.
+  TensorRef bq, bk, bv;      // qwen2, gpt2
+  TensorRef bo;              // gpt2: attn_output's
   TensorRef q_norm;          // qwen3, [head_dim]
   TensorRef k_norm;          // qwen3, [head_dim]
   TensorRef ffn_norm;        // [n_embd]
   TensorRef ffn_gate;        // [n_embd, n_ff]
   TensorRef ffn_up;          // [n_embd, n_ff]
   TensorRef ffn_down;        // [n_ff, n_embd]
+  TensorRef ffn_gate_b;      // [n_ff]
   TensorRef ffn_up_b;        // gpt2, [n_ff]
   TensorRef ffn_down_b;      // gpt2, [n_embd]
   TensorRef attn_norm_b;     // gpt2 (LayerNorm), [n_embd]
@@ -78,6 +81,7 @@ struct LayerWeights {
       {"ffn_norm", &LayerWeights::ffn_norm},
       {"ffn_norm bias", &LayerWeights::ffn_norm_b},
       {"ffn_gate", &LayerWeights::ffn_gate},
+      {"ffn_gate bias", &LayerWeights::ffn_gate_b},
       {"ffn_up", &LayerWeights::ffn_up},
       {"ffn_up bias", &LayerWeights::ffn_up_b},
       {"ffn_down", &LayerWeights::ffn_down},
@@ -93,6 +97,7 @@ struct ModelWeights {
   TensorRef output_norm_b;  // gpt2 (LayerNorm), [n_embd]
   TensorRef position_embd;  // gpt2, [n_embd, n_ctx_train]: learned positions
   TensorRef output;         // [n_embd, n_vocab]; the embedding itself when tied
+  TensorRef output_b;       // optional, [n_vocab]
   // Optional [n_rot / 2] frequency divisors: Llama 3's rope_freqs, or Phi-3's
   // rope_factors_short (LongRoPE), with rope_long for contexts past the original one.
   TensorRef rope_freqs;

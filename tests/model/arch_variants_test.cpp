@@ -1,15 +1,16 @@
 // The architectures with no model small enough for ../shared against llama.cpp: Gemma, Gemma 2,
-// Gemma 3, Phi-3, GPT-2 and StarCoder. The test builds one of each from shared's tiny2-f16
-// (realistic random weights): the same tensors under each architecture (Phi-3's q/k/v and
-// gate/up fused into attn_qkv and ffn_up; GPT-2's q/k/v fused, its gate dropped), plus the
-// tensors it adds (post-norms, q/k norms: fixed uneven values; LongRoPE factors; GPT-2's biases
-// and learned positions: waves), with a sliding window of 4 and softcaps small enough that a
-// 13-token prompt and its greedy continuation depend on them. tests/data/arch/NAME.json holds what
-// llama.cpp (CPU, build de3ff81 of September 2026, no flash attention) computes for these
-// files: the top 10 logits at every prompt position and 16 greedy tokens, with the margin of
-// each greedy pick. The checks are ../shared/golden's: argmax where the reference's top two
-// are more than 0.1 apart, the top 10 within 0.10, and each greedy pick that is not a near
-// tie. WICK_WRITE_ARCH_MODELS=DIR also writes the files there, to remake the references.
+// Gemma 3, Phi-3, GPT-2, StarCoder and StarCoder 2, and the biases a Llama or Qwen2 file may
+// carry. The test builds one of each from shared's tiny2-f16 (realistic random weights): the
+// same tensors under each architecture (Phi-3's q/k/v and gate/up fused into attn_qkv and
+// ffn_up; GPT-2's q/k/v fused, its gate dropped), plus the tensors it adds (post-norms, q/k
+// norms: fixed uneven values; LongRoPE factors; biases and learned positions: waves), with a
+// sliding window of 4 and softcaps small enough that a 13-token prompt and its greedy
+// continuation depend on them. tests/data/arch/NAME.json holds what llama.cpp (CPU, build
+// de3ff81 of September 2026, no flash attention) computes for these files: the top 10 logits
+// at every prompt position and 16 greedy tokens, with the margin of each greedy pick. The
+// checks are ../shared/golden's: argmax where the reference's top two are more than 0.1 apart,
+// the top 10 within 0.10, and each greedy pick that is not a near tie.
+// WICK_WRITE_ARCH_MODELS=DIR also writes the files there, to remake the references.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,12 +39,17 @@ struct Variant {
   const char* arch;
   bool post_norms = false;
   bool qk_norm = false;
-  bool tied = true;   // no output.weight: gemma and gemma2 files never have one
-  bool gemma = true;  // embeddings stored sqrt(n_embd) times smaller (Gemma scales them up)
-  bool phi3 = false;  // fused attn_qkv and ffn_up, LongRoPE factors
-  // gpt2/starcoder: fused attn_qkv, no ffn_gate, biases on every norm and projection, learned
-  // positions.
-  bool gpt2 = false;
+  bool tied = true;         // no output.weight: gemma and gemma2 files never have one
+  bool gemma = true;        // embeddings stored sqrt(n_embd) times smaller (Gemma scales them up)
+  bool phi3 = false;        // fused attn_qkv and ffn_up, LongRoPE factors
+  bool fuse_qkv = false;    // q/k/v fused into attn_qkv (gpt2), with their bias
+  bool no_gate = false;     // ffn_gate dropped: a plain GELU FFN of up and down (gpt2)
+  bool layer_norm = false;  // biases of every norm (gpt2)
+  bool qkv_bias = false;    // biases of q, k and v
+  bool proj_bias = false;   // of attn_output, ffn_up and ffn_down
+  bool gate_bias = false;   // of ffn_gate
+  bool output_bias = false;
+  int64_t positions = 0;  // learned positions (gpt2)
   // Metadata beyond the base's hyper-parameters.
   std::vector<std::pair<std::string, GgufValue>> keys;
 };
@@ -93,10 +99,42 @@ std::vector<Variant> Variants() {
                  .arch = arch,
                  .tied = false,
                  .gemma = false,
-                 .gpt2 = true,
+                 .fuse_qkv = true,
+                 .no_gate = true,
+                 .layer_norm = true,
+                 .qkv_bias = true,
+                 .proj_bias = true,
+                 .positions = 64,
                  .keys = {{"context_length", GgufValue::Scalar<uint32_t>(64)},
                           {"attention.layer_norm_epsilon", GgufValue::Scalar<float>(1e-5f)}}});
   }
+  // StarCoder 2: GPT-2's blocks with NEOX RoPE and separate q/k/v.
+  v.push_back({.name = "starcoder2",
+               .arch = "starcoder2",
+               .tied = false,
+               .gemma = false,
+               .no_gate = true,
+               .layer_norm = true,
+               .qkv_bias = true,
+               .proj_bias = true,
+               .keys = {{"attention.layer_norm_epsilon", GgufValue::Scalar<float>(1e-5f)}}});
+  // Biases a file may carry where the architecture does not require them, which llama.cpp
+  // loads and applies: Llama's on q/k/v, attn_output and the gated FFN; Qwen2's output bias.
+  v.push_back({.name = "llama-bias",
+               .arch = "llama",
+               .tied = false,
+               .gemma = false,
+               .qkv_bias = true,
+               .proj_bias = true,
+               .gate_bias = true,
+               .keys = {}});
+  v.push_back({.name = "qwen2",
+               .arch = "qwen2",
+               .tied = false,
+               .gemma = false,
+               .qkv_bias = true,
+               .output_bias = true,
+               .keys = {}});
   return v;
 }
 
@@ -156,14 +194,15 @@ Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v
   for (const GgufTensorInfo& t : base.tensors()) {
     if (v.tied && t.name == "output.weight") continue;
     const std::string name(t.name);
-    if (v.gpt2 && name.rfind("blk.", 0) == 0) {
+    if ((v.fuse_qkv || v.no_gate) && name.rfind("blk.", 0) == 0) {
       const std::string p = name.substr(0, name.find('.', 4) + 1);
-      if (name == p + "attn_q.weight") {
+      if (v.fuse_qkv && name == p + "attn_q.weight") {
         WICK_RETURN_IF_ERROR(fuse(p + "attn_qkv.weight",
                                   {p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"}));
       }
-      if (name == p + "attn_q.weight" || name == p + "attn_k.weight" ||
-          name == p + "attn_v.weight" || name == p + "ffn_gate.weight") {
+      if ((v.fuse_qkv && (name == p + "attn_q.weight" || name == p + "attn_k.weight" ||
+                          name == p + "attn_v.weight")) ||
+          (v.no_gate && name == p + "ffn_gate.weight")) {
         continue;
       }
     }
@@ -222,21 +261,34 @@ Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v
     keep.push_back(Wave(n, static_cast<int>(keep.size()), scale));
     return w.AddTensor(name, DType::kF32, std::move(shape), keep.back());
   };
-  if (v.gpt2) {
-    WICK_ASSIGN_OR_RETURN(int64_t n_ff, base.Get<int64_t>("llama.feed_forward_length"));
-    WICK_ASSIGN_OR_RETURN(int64_t n_head_kv, base.Get<int64_t>("llama.attention.head_count_kv"));
-    const int64_t kv_dim = n_embd / n_head * n_head_kv;
-    WICK_RETURN_IF_ERROR(add_wave("position_embd.weight", {n_embd, 64}, 0.05f));
-    WICK_RETURN_IF_ERROR(add_wave("output_norm.bias", {n_embd}, 0.05f));
-    for (int64_t l = 0; l < n_layer; ++l) {
-      const std::string p = "blk." + std::to_string(l) + ".";
+  WICK_ASSIGN_OR_RETURN(int64_t n_ff, base.Get<int64_t>("llama.feed_forward_length"));
+  WICK_ASSIGN_OR_RETURN(int64_t n_head_kv, base.Get<int64_t>("llama.attention.head_count_kv"));
+  const int64_t n_vocab = base.FindTensor("token_embd.weight")->shape[1];
+  const int64_t kv_dim = n_embd / n_head * n_head_kv;
+  if (v.positions > 0) {
+    WICK_RETURN_IF_ERROR(add_wave("position_embd.weight", {n_embd, v.positions}, 0.05f));
+  }
+  if (v.layer_norm) WICK_RETURN_IF_ERROR(add_wave("output_norm.bias", {n_embd}, 0.05f));
+  if (v.output_bias) WICK_RETURN_IF_ERROR(add_wave("output.bias", {n_vocab}, 1.0f));
+  for (int64_t l = 0; l < n_layer; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    if (v.layer_norm) {
       WICK_RETURN_IF_ERROR(add_wave(p + "attn_norm.bias", {n_embd}, 0.05f));
-      WICK_RETURN_IF_ERROR(add_wave(p + "attn_qkv.bias", {n_embd + 2 * kv_dim}, 0.2f));
-      WICK_RETURN_IF_ERROR(add_wave(p + "attn_output.bias", {n_embd}, 0.5f));
       WICK_RETURN_IF_ERROR(add_wave(p + "ffn_norm.bias", {n_embd}, 0.05f));
+    }
+    if (v.qkv_bias && v.fuse_qkv) {
+      WICK_RETURN_IF_ERROR(add_wave(p + "attn_qkv.bias", {n_embd + 2 * kv_dim}, 0.2f));
+    } else if (v.qkv_bias) {
+      WICK_RETURN_IF_ERROR(add_wave(p + "attn_q.bias", {n_embd}, 0.2f));
+      WICK_RETURN_IF_ERROR(add_wave(p + "attn_k.bias", {kv_dim}, 0.2f));
+      WICK_RETURN_IF_ERROR(add_wave(p + "attn_v.bias", {kv_dim}, 0.2f));
+    }
+    if (v.proj_bias) {
+      WICK_RETURN_IF_ERROR(add_wave(p + "attn_output.bias", {n_embd}, 0.5f));
       WICK_RETURN_IF_ERROR(add_wave(p + "ffn_up.bias", {n_ff}, 0.1f));
       WICK_RETURN_IF_ERROR(add_wave(p + "ffn_down.bias", {n_embd}, 0.5f));
     }
+    if (v.gate_bias) WICK_RETURN_IF_ERROR(add_wave(p + "ffn_gate.bias", {n_ff}, 0.3f));
   }
   for (int64_t l = 0; l < n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
@@ -347,12 +399,16 @@ TEST(ArchVariantsTest, HyperParameters) {
       EXPECT_EQ(hp->final_softcap, 0.0f);
       EXPECT_EQ(hp->rope.orig_ctx, std::string_view(v.name) == "phi3" ? 2048 : 32);
       EXPECT_EQ(hp->rope.type, kernels::RopeType::kNeox);
-    } else if (arch == "gpt2" || arch == "starcoder") {
-      EXPECT_EQ(hp->rope.n_dims, 0);  // no RoPE
-      EXPECT_EQ(hp->n_ctx_train, 64);
+    } else if (arch == "gpt2" || arch == "starcoder" || arch == "starcoder2") {
+      EXPECT_EQ(hp->rope.n_dims, arch == "starcoder2" ? 32 : 0);  // none for learned positions
+      EXPECT_EQ(hp->n_ctx_train, arch == "starcoder2" ? 2048 : 64);
       EXPECT_FLOAT_EQ(hp->norm_eps, 1e-5f);
       EXPECT_EQ(hp->arch->norm, NormKind::kLayer);
       EXPECT_TRUE(hp->swa_layers.empty());
+    } else if (arch == "llama" || arch == "qwen2") {
+      EXPECT_TRUE(hp->swa_layers.empty());
+      EXPECT_EQ(hp->arch->norm, NormKind::kRms);
+      EXPECT_EQ(hp->rope.n_dims, 32);
     } else if (arch == "gemma") {
       EXPECT_TRUE(hp->swa_layers.empty());
       EXPECT_EQ(hp->final_softcap, 0.0f);
@@ -385,7 +441,7 @@ TEST(ArchVariantsTest, LearnedPositionsBoundTheContext) {
   ASSERT_TRUE(base.ok()) << base.error().message();
   testing::TempDir dir;
   for (const Variant& v : Variants()) {
-    if (!v.gpt2) continue;
+    if (v.positions == 0) continue;
     Result<GgufFile> file = OpenVariant(*base, v, dir);
     ASSERT_TRUE(file.ok()) << file.error().message();
     Result<LlamaModel> model = LlamaModel::Load(*file);
