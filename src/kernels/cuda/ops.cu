@@ -30,7 +30,23 @@ bool Aligned16(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
-// ---- RmsNorm ----
+// ---- Norms ----
+
+// The sum of every thread's v over a block of kBlock threads, returned to all of them.
+// `partial` holds kBlock / 32 doubles; the caller's next write to it must follow a barrier.
+template <int kBlock>
+__device__ __forceinline__ double BlockSum(double v, double* partial, double* total) {
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double sum = 0.0;
+    for (int w = 0; w < kBlock / 32; ++w) sum += partial[w];
+    *total = sum;
+  }
+  __syncthreads();
+  return *total;
+}
 
 // One block per row (grid-stride over rows). The sum of squares is kept in f64 as on the
 // CPU: it costs nothing in a memory-bound kernel and makes the scale agree to an ulp.
@@ -38,7 +54,7 @@ template <int kBlock>
 __global__ void RmsNormKernel(const float* x, const float* weight, float* out, int64_t rows,
                               int64_t n, float eps, bool vec4) {
   __shared__ double partial[kBlock / 32];
-  __shared__ float row_scale;
+  __shared__ double total;
   LetNextStart();
   WaitForPrevious();
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -58,17 +74,8 @@ __global__ void RmsNormKernel(const float* x, const float* weight, float* out, i
         sum += v * v;
       }
     }
-    for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      double total = 0.0;
-      for (int w = 0; w < kBlock / 32; ++w) total += partial[w];
-      const double mean_square = total / static_cast<double>(n);
-      row_scale = static_cast<float>(1.0 / sqrt(mean_square + static_cast<double>(eps)));
-    }
-    __syncthreads();
-    const float scale = row_scale;
+    const double mean_square = BlockSum<kBlock>(sum, partial, &total) / static_cast<double>(n);
+    const auto scale = static_cast<float>(1.0 / sqrt(mean_square + static_cast<double>(eps)));
     // Every element is read again and written by the same thread, after the whole row was
     // summed (the barrier above), so out may alias x.
     if (vec4) {
@@ -97,27 +104,9 @@ __global__ void RmsNormKernel(const float* x, const float* weight, float* out, i
         outr[i] = v;
       }
     }
-    // partial and row_scale are reused by the next row.
+    // partial and total are reused by the next row.
     __syncthreads();
   }
-}
-
-// ---- LayerNorm ----
-
-// The sum of every thread's v over a block of kBlock threads, returned to all of them.
-// `partial` holds kBlock / 32 doubles; the caller's next write to it must follow a barrier.
-template <int kBlock>
-__device__ __forceinline__ double BlockSum(double v, double* partial, double* total) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double sum = 0.0;
-    for (int w = 0; w < kBlock / 32; ++w) sum += partial[w];
-    *total = sum;
-  }
-  __syncthreads();
-  return *total;
 }
 
 // One block per row (grid-stride), as RmsNormKernel. Two passes in f64 (the mean, then the
