@@ -58,6 +58,16 @@ constexpr std::array kArchs = {
                .embd_query_scale_layers = 62},
     Gpt2Traits("gpt2"),
     Gpt2Traits("starcoder"),
+    // Phi-2: GPT-2's blocks with partial NEOX RoPE, attention and FFN side by side.
+    ArchTraits{.name = "phi2",
+               .rope_type = kernels::RopeType::kNeox,
+               .qkv_bias = true,
+               .ffn = FfnActivation::kGelu,
+               .ffn_gated = false,
+               .norm = NormKind::kLayer,
+               .proj_bias = true,
+               .parallel_ffn = true,
+               .output_bias = true},
     // StarCoder 2: GPT-2's LayerNorm, biases and GELU FFN, with RoPE (NEOX) for positions.
     ArchTraits{.name = "starcoder2",
                .rope_type = kernels::RopeType::kNeox,

@@ -24,7 +24,7 @@ enum class NormKind { kRms, kLayer };
 struct ArchTraits {
   const char* name;
   kernels::RopeType rope_type;
-  // qwen2, gpt2: attn_q/k/v (or the fused attn_qkv) must carry biases (any file may).
+  // qwen2, gpt2, phi2: attn_q/k/v (or the fused attn_qkv) must carry biases (any file may).
   bool qkv_bias = false;
   bool qk_norm = false;  // qwen3, gemma3: per-head RMSNorm of q and k
   // phi3, gpt2: files fuse q/k/v (attn_qkv), and gate/up (ffn_up) when the FFN is gated.
@@ -36,8 +36,11 @@ struct ArchTraits {
   bool learned_positions = false;
   // gpt2, starcoder(2): attn_output, ffn_up and ffn_down must carry biases (any file may).
   bool proj_bias = false;
-  bool embd_scale = false;  // gemma: embeddings times sqrt(n_embd)
-  bool post_norms = false;  // gemma2/3: attention and FFN outputs normed before the residual
+  // phi2: attention and FFN both read the layer's one norm (no ffn_norm); x += both outputs.
+  bool parallel_ffn = false;
+  bool output_bias = false;  // phi2: output.bias must be there (any file may have it)
+  bool embd_scale = false;   // gemma: embeddings times sqrt(n_embd)
+  bool post_norms = false;   // gemma2/3: attention and FFN outputs normed before the residual
   // gemma, gemma2: the output projection is always token_embd (an output.weight is ignored).
   bool output_is_embd = false;
   // gemma2/3: layers l with l % swa_pattern < swa_pattern - 1 use a sliding window (the

@@ -413,8 +413,8 @@ Status LlamaModel::ForPathRuns(std::span<const Segment> segs, Fn&& fn) {
 }
 
 // One transformer block: pre-norm attention with RoPE over each sequence's cache (a sliding
-// window's on Gemma's local layers), then a gated FFN, each added back to the residual stream
-// x (Gemma 2/3 norm each output before adding it).
+// window's on Gemma's local layers), then an FFN, each added back to the residual stream x
+// (Gemma 2/3 norm each output before adding it; Phi-2's FFN reads the attention's norm).
 Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st) {
   Backend& be = *st.be;
   Activations& a = *st.act;
@@ -430,6 +430,8 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
         {&L.wq, a.q + row0 * q_dim}, {&L.wk, a.k + row0 * kv_dim}, {&L.wv, a.v + row0 * kv_dim}};
     return be.MatmulMany(qkv, h + row0 * hp_.n_embd, rows, path);
   }));
+  // Phi-2's FFN reads the same norm, which the attention's output projection then overwrites.
+  if (hp_.arch->parallel_ffn) WICK_RETURN_IF_ERROR(FfnHidden(L, n, segs, st));
   if (L.bq) be.AddBias(a.q, L.bq.f32(), n, q_dim);
   if (L.bk) be.AddBias(a.k, L.bk.f32(), n, kv_dim);
   if (L.bv) be.AddBias(a.v, L.bv.f32(), n, kv_dim);
@@ -466,12 +468,15 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
   }
   WICK_RETURN_IF_ERROR(be.AttendSequences(attn_seqs_, swa ? *st.rope_swa : *st.rope));
   WICK_RETURN_IF_ERROR(AddProjection(L.wo, L.bo, a.attn, q_dim, L.attn_post_norm, n, segs, st));
-  Norm(be, x, L.ffn_norm, L.ffn_norm_b, h, n);
-  return Ffn(L, n, segs, st);
+  if (!hp_.arch->parallel_ffn) {
+    Norm(be, x, L.ffn_norm, L.ffn_norm_b, h, n);
+    WICK_RETURN_IF_ERROR(FfnHidden(L, n, segs, st));
+  }
+  return AddProjection(L.ffn_down, L.ffn_down_b, a.gate, hp_.n_ff, L.ffn_post_norm, n, segs, st);
 }
 
-Status LlamaModel::Ffn(const LayerWeights& L, int64_t n, std::span<const Segment> segs,
-                       const Stage& st) {
+Status LlamaModel::FfnHidden(const LayerWeights& L, int64_t n, std::span<const Segment> segs,
+                             const Stage& st) {
   Backend& be = *st.be;
   Activations& a = *st.act;
   const int64_t d = hp_.n_embd;
@@ -507,7 +512,7 @@ Status LlamaModel::Ffn(const LayerWeights& L, int64_t n, std::span<const Segment
       be.GeGlu(a.gate, a.up, a.gate, n, ff);
     }
   }
-  return AddProjection(L.ffn_down, L.ffn_down_b, a.gate, ff, L.ffn_post_norm, n, segs, st);
+  return OkStatus();
 }
 
 // x += w in (+ bias), for the batch's rows of `in` (in_dim floats each), as it is computed:

@@ -126,8 +126,10 @@ class LlamaModel {
   void Norm(Backend& be, const float* x, const TensorRef& weight, const TensorRef& bias, float* out,
             int64_t rows) const;
   Status Layer(int64_t l, int64_t n, std::span<const Segment> segs, const Stage& st);
-  // x += the FFN of h (x's norm) for the batch's rows.
-  Status Ffn(const LayerWeights& L, int64_t n, std::span<const Segment> segs, const Stage& st);
+  // The FFN's hidden activations of h (x's norm) for the batch's rows, into gate: what its
+  // down projection takes.
+  Status FfnHidden(const LayerWeights& L, int64_t n, std::span<const Segment> segs,
+                   const Stage& st);
   // x += w in + bias (`in`: in_dim floats a row; bias optional), through RMSNorm by post_norm
   // when it is set.
   Status AddProjection(const TensorRef& w, const TensorRef& bias, const float* in, int64_t in_dim,

@@ -18,7 +18,7 @@ namespace wick::model {
 namespace {
 
 // name, arch, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx, rope_base, norm_eps, n_vocab, tied,
-// head_dim, window
+// head_dim, window, rope_dims
 constexpr std::array kPresets = {
     SynthPreset{"tiny", "llama", 256, 4, 8, 4, 768, 2048, 10000.0f, 1e-5f, 0, false},
     SynthPreset{"llama-1b", "llama", 2048, 16, 32, 8, 8192, 8192, 500000.0f, 1e-5f, 0, false},
@@ -29,6 +29,10 @@ constexpr std::array kPresets = {
     SynthPreset{"qwen2-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 32768, 1e6f, 1e-6f, 151936, true},
     // Phi-3-mini-4k: fused attn_qkv and gate/up, a 32064-row vocabulary.
     SynthPreset{"phi3-mini", "phi3", 3072, 32, 32, 32, 8192, 4096, 10000.0f, 1e-5f, 32064, false},
+    // Phi-2: LayerNorm, biases, attention and FFN side by side, RoPE on 32 of each head's 80
+    // dimensions, a 51200-row vocabulary, an output bias.
+    SynthPreset{"phi2", "phi2", 2560, 32, 32, 32, 10240, 2048, 10000.0f, 1e-5f, 51200, false, 0, 0,
+                32},
     // Gemma 2 2B and Gemma 3 1B: head_dim 256 (q is narrower than n_embd), a 256k vocabulary,
     // tied embeddings, sliding windows of 4096 (every other layer) and 512 (5 layers of 6).
     SynthPreset{"gemma2-2b", "gemma2", 2304, 26, 8, 4, 9216, 8192, 10000.0f, 1e-6f, 256000, true,
@@ -249,11 +253,15 @@ int64_t SynthParameterCount(const SynthPreset& p, int64_t n_vocab) {
   if (arch != nullptr && arch->qkv_bias) per_layer += q_dim + 2 * kv_dim;
   if (arch != nullptr && arch->proj_bias) per_layer += 2 * p.n_embd + p.n_ff;
   if (arch != nullptr && arch->norm == NormKind::kLayer) per_layer += 2 * p.n_embd;
+  if (arch != nullptr && arch->parallel_ffn) {
+    per_layer -= (arch->norm == NormKind::kLayer ? 2 : 1) * p.n_embd;  // no ffn_norm
+  }
   if (arch != nullptr && arch->qk_norm) per_layer += 2 * head_dim;
   if (arch != nullptr && arch->post_norms) per_layer += 2 * p.n_embd;
   const bool tied = p.tied_embeddings || (arch != nullptr && arch->output_is_embd);
   int64_t global = (tied ? 1 : 2) * n_vocab * p.n_embd + p.n_embd;
   if (arch != nullptr && arch->learned_positions) global += p.n_ctx * p.n_embd;
+  if (arch != nullptr && arch->output_bias) global += n_vocab;
   if (arch != nullptr && arch->norm == NormKind::kLayer) global += p.n_embd;
   return p.n_layer * per_layer + global;
 }
@@ -292,8 +300,8 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
   (void)w.Set(key("attention.head_count_kv"),
               GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(p.n_head_kv)));
   if (!traits->learned_positions) {
-    (void)w.Set(key("rope.dimension_count"),
-                GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(head_dim)));
+    (void)w.Set(key("rope.dimension_count"), GgufValue::Scalar<uint32_t>(static_cast<uint32_t>(
+                                                 p.rope_dims > 0 ? p.rope_dims : head_dim)));
     (void)w.Set(key("rope.freq_base"), GgufValue::Scalar<float>(p.rope_base));
   }
   const bool layer_norm = traits->norm == NormKind::kLayer;
@@ -387,7 +395,7 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
       WICK_RETURN_IF_ERROR(ones(name("post_attention_norm"), p.n_embd));
       WICK_RETURN_IF_ERROR(ones(name("post_ffw_norm"), p.n_embd));
     }
-    WICK_RETURN_IF_ERROR(norm("ffn_norm"));
+    if (!traits->parallel_ffn) WICK_RETURN_IF_ERROR(norm("ffn_norm"));
     if (!traits->ffn_gated) {
       WICK_RETURN_IF_ERROR(random(name("ffn_up"), o.type, {p.n_embd, p.n_ff}));
     } else if (traits->fused) {
@@ -407,6 +415,7 @@ Result<GgufWriter> BuildSyntheticModel(const SynthOptions& o) {
   if (!tied) {
     WICK_RETURN_IF_ERROR(random("output.weight", output_type, {p.n_embd, n_vocab}));
   }
+  if (traits->output_bias) WICK_RETURN_IF_ERROR(biases("output.bias", n_vocab));
   return w;
 }
 

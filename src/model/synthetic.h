@@ -37,9 +37,11 @@ struct SynthPreset {
   bool tied_embeddings = false;  // no output.weight: the output reuses token_embd
   int64_t head_dim = 0;          // 0: n_embd / n_head (Gemma's are 256 whatever n_embd is)
   int64_t window = 0;            // attention.sliding_window for the archs that slide; 0: none
+  int64_t rope_dims = 0;         // rope.dimension_count; 0: head_dim (Phi-2's is partial)
 };
 
-// tiny, llama-1b, llama2-7b, llama3-8b, qwen2-1.5b, phi3-mini, gemma2-2b, gemma3-1b, gpt2.
+// tiny, llama-1b, llama2-7b, llama3-8b, qwen2-1.5b, phi3-mini, phi2, gemma2-2b, gemma3-1b,
+// gpt2.
 std::span<const SynthPreset> SynthPresets();
 // The preset called `name`, or an error listing them.
 Result<const SynthPreset*> FindSynthPreset(std::string_view name);

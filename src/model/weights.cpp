@@ -66,7 +66,7 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
     WICK_ASSIGN_OR_RETURN(w.output, b.Get("output.weight", hp.n_embd, hp.n_vocab, false));
   }
   if (!w.output) w.output = w.token_embd;  // tied embeddings
-  WICK_ASSIGN_OR_RETURN(w.output_b, b.GetF32("output.bias", hp.n_vocab, false));
+  WICK_ASSIGN_OR_RETURN(w.output_b, b.GetF32("output.bias", hp.n_vocab, arch.output_bias));
   WICK_ASSIGN_OR_RETURN(w.rope_freqs, b.GetF32("rope_freqs.weight", hp.rope.n_dims / 2, false));
   if (!w.rope_freqs) {
     WICK_ASSIGN_OR_RETURN(w.rope_freqs,
@@ -108,8 +108,10 @@ Result<ModelWeights> ModelWeights::Bind(const GgufFile& file, const HParams& hp)
       WICK_ASSIGN_OR_RETURN(L.q_norm, b.GetF32(p + "attn_q_norm.weight", hp.head_dim));
       WICK_ASSIGN_OR_RETURN(L.k_norm, b.GetF32(p + "attn_k_norm.weight", hp.head_dim));
     }
-    WICK_ASSIGN_OR_RETURN(L.ffn_norm, b.GetF32(p + "ffn_norm.weight", hp.n_embd));
-    if (layer_norm) {
+    if (!arch.parallel_ffn) {
+      WICK_ASSIGN_OR_RETURN(L.ffn_norm, b.GetF32(p + "ffn_norm.weight", hp.n_embd));
+    }
+    if (layer_norm && !arch.parallel_ffn) {
       WICK_ASSIGN_OR_RETURN(L.ffn_norm_b, b.GetF32(p + "ffn_norm.bias", hp.n_embd));
     }
     if (!arch.ffn_gated) {

@@ -1,5 +1,5 @@
 // The architectures with no model small enough for ../shared against llama.cpp: Gemma, Gemma 2,
-// Gemma 3, Phi-3, GPT-2, StarCoder and StarCoder 2, and the biases a Llama or Qwen2 file may
+// Gemma 3, Phi-3, Phi-2, GPT-2, StarCoder and StarCoder 2, and the biases a Llama or Qwen2 file may
 // carry. The test builds one of each from shared's tiny2-f16 (realistic random weights): the
 // same tensors under each architecture (Phi-3's q/k/v and gate/up fused into attn_qkv and
 // ffn_up; GPT-2's q/k/v fused, its gate dropped), plus the tensors it adds (post-norms, q/k
@@ -39,15 +39,16 @@ struct Variant {
   const char* arch;
   bool post_norms = false;
   bool qk_norm = false;
-  bool tied = true;         // no output.weight: gemma and gemma2 files never have one
-  bool gemma = true;        // embeddings stored sqrt(n_embd) times smaller (Gemma scales them up)
-  bool phi3 = false;        // fused attn_qkv and ffn_up, LongRoPE factors
-  bool fuse_qkv = false;    // q/k/v fused into attn_qkv (gpt2), with their bias
-  bool no_gate = false;     // ffn_gate dropped: a plain GELU FFN of up and down (gpt2)
-  bool layer_norm = false;  // biases of every norm (gpt2)
-  bool qkv_bias = false;    // biases of q, k and v
-  bool proj_bias = false;   // of attn_output, ffn_up and ffn_down
-  bool gate_bias = false;   // of ffn_gate
+  bool tied = true;          // no output.weight: gemma and gemma2 files never have one
+  bool gemma = true;         // embeddings stored sqrt(n_embd) times smaller (Gemma scales them up)
+  bool phi3 = false;         // fused attn_qkv and ffn_up, LongRoPE factors
+  bool fuse_qkv = false;     // q/k/v fused into attn_qkv (gpt2), with their bias
+  bool no_gate = false;      // ffn_gate dropped: a plain GELU FFN of up and down (gpt2)
+  bool layer_norm = false;   // biases of every norm (gpt2)
+  bool no_ffn_norm = false;  // ffn_norm dropped (phi2: the FFN reads the attention's norm)
+  bool qkv_bias = false;     // biases of q, k and v
+  bool proj_bias = false;    // of attn_output, ffn_up and ffn_down
+  bool gate_bias = false;    // of ffn_gate
   bool output_bias = false;
   int64_t positions = 0;  // learned positions (gpt2)
   // Metadata beyond the base's hyper-parameters.
@@ -118,6 +119,21 @@ std::vector<Variant> Variants() {
                .qkv_bias = true,
                .proj_bias = true,
                .keys = {{"attention.layer_norm_epsilon", GgufValue::Scalar<float>(1e-5f)}}});
+  // Phi-2: attention and FFN in parallel from one LayerNorm, partial NEOX RoPE (16 of 32
+  // dimensions), fused q/k/v, an output bias.
+  v.push_back({.name = "phi2",
+               .arch = "phi2",
+               .tied = false,
+               .gemma = false,
+               .fuse_qkv = true,
+               .no_gate = true,
+               .layer_norm = true,
+               .no_ffn_norm = true,
+               .qkv_bias = true,
+               .proj_bias = true,
+               .output_bias = true,
+               .keys = {{"attention.layer_norm_epsilon", GgufValue::Scalar<float>(1e-5f)},
+                        {"rope.dimension_count", GgufValue::Scalar<uint32_t>(16)}}});
   // Biases a file may carry where the architecture does not require them, which llama.cpp
   // loads and applies: Llama's on q/k/v, attn_output and the gated FFN; Qwen2's output bias.
   v.push_back({.name = "llama-bias",
@@ -194,7 +210,7 @@ Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v
   for (const GgufTensorInfo& t : base.tensors()) {
     if (v.tied && t.name == "output.weight") continue;
     const std::string name(t.name);
-    if ((v.fuse_qkv || v.no_gate) && name.rfind("blk.", 0) == 0) {
+    if ((v.fuse_qkv || v.no_gate || v.no_ffn_norm) && name.rfind("blk.", 0) == 0) {
       const std::string p = name.substr(0, name.find('.', 4) + 1);
       if (v.fuse_qkv && name == p + "attn_q.weight") {
         WICK_RETURN_IF_ERROR(fuse(p + "attn_qkv.weight",
@@ -202,7 +218,8 @@ Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v
       }
       if ((v.fuse_qkv && (name == p + "attn_q.weight" || name == p + "attn_k.weight" ||
                           name == p + "attn_v.weight")) ||
-          (v.no_gate && name == p + "ffn_gate.weight")) {
+          (v.no_gate && name == p + "ffn_gate.weight") ||
+          (v.no_ffn_norm && name == p + "ffn_norm.weight")) {
         continue;
       }
     }
@@ -274,7 +291,7 @@ Result<std::vector<uint8_t>> BuildVariant(const GgufFile& base, const Variant& v
     const std::string p = "blk." + std::to_string(l) + ".";
     if (v.layer_norm) {
       WICK_RETURN_IF_ERROR(add_wave(p + "attn_norm.bias", {n_embd}, 0.05f));
-      WICK_RETURN_IF_ERROR(add_wave(p + "ffn_norm.bias", {n_embd}, 0.05f));
+      if (!v.no_ffn_norm) WICK_RETURN_IF_ERROR(add_wave(p + "ffn_norm.bias", {n_embd}, 0.05f));
     }
     if (v.qkv_bias && v.fuse_qkv) {
       WICK_RETURN_IF_ERROR(add_wave(p + "attn_qkv.bias", {n_embd + 2 * kv_dim}, 0.2f));
@@ -399,9 +416,10 @@ TEST(ArchVariantsTest, HyperParameters) {
       EXPECT_EQ(hp->final_softcap, 0.0f);
       EXPECT_EQ(hp->rope.orig_ctx, std::string_view(v.name) == "phi3" ? 2048 : 32);
       EXPECT_EQ(hp->rope.type, kernels::RopeType::kNeox);
-    } else if (arch == "gpt2" || arch == "starcoder" || arch == "starcoder2") {
-      EXPECT_EQ(hp->rope.n_dims, arch == "starcoder2" ? 32 : 0);  // none for learned positions
-      EXPECT_EQ(hp->n_ctx_train, arch == "starcoder2" ? 2048 : 64);
+    } else if (arch == "gpt2" || arch == "starcoder" || arch == "starcoder2" || arch == "phi2") {
+      // None for learned positions; Phi-2's partial.
+      EXPECT_EQ(hp->rope.n_dims, arch == "phi2" ? 16 : arch == "starcoder2" ? 32 : 0);
+      EXPECT_EQ(hp->n_ctx_train, hp->rope.n_dims > 0 ? 2048 : 64);
       EXPECT_FLOAT_EQ(hp->norm_eps, 1e-5f);
       EXPECT_EQ(hp->arch->norm, NormKind::kLayer);
       EXPECT_TRUE(hp->swa_layers.empty());

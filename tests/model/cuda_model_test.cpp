@@ -212,7 +212,8 @@ TEST_F(CudaModelTest, Int8ActivationsMatchTheCpu) {
 // embeddings, post-norms, sliding-window layers (a window of 8 under the 20-token prompt and
 // its decode steps), softcapping (Gemma 2), q/k norms and local RoPE (Gemma 3), with head_dim
 // 64 (q narrower than n_embd); GPT-2's LayerNorm, biases, plain GELU FFN and learned positions
-// (no RoPE), StarCoder's with one KV head, StarCoder 2's with RoPE.
+// (no RoPE), StarCoder's with one KV head, StarCoder 2's with RoPE, Phi-2's attention and FFN
+// side by side.
 TEST_F(CudaModelTest, OtherArchitecturesMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   struct Case {
@@ -229,6 +230,7 @@ TEST_F(CudaModelTest, OtherArchitecturesMatchTheCpu) {
       {"gpt2", "gpt2", 256, 2, 4, 4, 0, 0, 4},
       {"gpt2", "starcoder", 256, 2, 4, 1, 0, 0, 4},
       {"gpt2", "starcoder2", 256, 2, 4, 2, 0, 0, 4},
+      {"gpt2", "phi2", 256, 2, 4, 4, 0, 0, 4},
   };
   for (const Case& c : cases) {
     SynthPreset preset = **FindSynthPreset(c.preset);

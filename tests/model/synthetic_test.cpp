@@ -60,6 +60,8 @@ TEST(SynthPresetTest, Qwen2HasTheRealShapeAndParameterCount) {
 TEST(SynthPresetTest, Gpt2HasTheRealParameterCountAndLoads) {
   const SynthPreset& g = **FindSynthPreset("gpt2");
   EXPECT_EQ(SynthParameterCount(g, 50257), 124439808);
+  // Phi-2: 2,779,683,840 (untied, q/k/v and output biases).
+  EXPECT_EQ(SynthParameterCount(**FindSynthPreset("phi2"), 51200), 2779683840);
   SynthPreset small = g;
   small.n_embd = 64;
   small.n_layer = 1;
