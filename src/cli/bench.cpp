@@ -173,7 +173,10 @@ int RunBench(const BenchOptions& opts) {
   for (int n_seq : opts.parallel) {
     std::vector<model::KvCache> caches;
     for (int i = 0; i < n_seq; ++i) {
-      Result<model::KvCache> c = m.model.NewCache(std::max<int64_t>(parallel_ctx, 1));
+      // Each prompt goes in as one step.
+      Result<model::KvCache> c =
+          m.model.NewCache(std::max<int64_t>(parallel_ctx, 1), DType::kF16,
+                           {.max_step = std::max<int64_t>(opts.parallel_prompt, 1)});
       if (!c.ok()) return ReportError(c.error().message());
       caches.push_back(std::move(*c));
     }

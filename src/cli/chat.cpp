@@ -35,6 +35,7 @@ struct ChatOptions {
   int64_t n_predict = -1;
   int threads = 0;
   bool timings = false;
+  bool swa_full = false;
   sampling::SamplingParams sampling;
   std::string config;          // route through the providers of this file
   std::string route = "auto";  // with --config: auto, a provider, provider/model
@@ -274,12 +275,14 @@ int RunChat(const ChatOptions& opts) {
   Result<ChatTemplate> chat_template = LoadChatTemplate(m, opts.model, opts.chat_template);
   if (!chat_template.ok()) return ReportError(chat_template.error().message());
   const model::HParams& hp = m.model.hparams();
-  const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, DType::kF16);
-  Result<DeviceSetup> devices =
-      SetUpDevice(opts.device, m.model, {.threads = opts.threads, .n_ctx = n_ctx});
+  const model::KvCacheOptions kv{.swa_full = opts.swa_full};
+  const int64_t n_ctx =
+      opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, DType::kF16, 1, kv);
+  Result<DeviceSetup> devices = SetUpDevice(
+      opts.device, m.model, {.threads = opts.threads, .n_ctx = n_ctx, .kv_options = kv});
   if (!devices.ok()) return ReportError(devices.error().message());
   LogDevice(*devices);
-  Result<model::KvCache> cache = m.model.NewCache(n_ctx);
+  Result<model::KvCache> cache = m.model.NewCache(n_ctx, DType::kF16, kv);
   if (!cache.ok()) return ReportError(cache.error().message());
   engine::Generator generator(m.model, *m.tokenizer, *devices->cpu, *cache);
   return Converse(LocalAnswerer(*chat_template, generator, opts), opts,
@@ -303,6 +306,7 @@ void RegisterChat(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("-c,--ctx-size", opts->ctx_size,
                   "Context size (default: the model's, capped to fit memory)");
   cmd->add_option("-n,--n-predict", opts->n_predict, "Most tokens per answer (-1: no limit)");
+  AddSwaFullFlag(*cmd, opts->swa_full);
   AddDeviceOptions(*cmd, opts->device);
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
   AddSamplingOptions(*cmd, opts->sampling);

@@ -27,6 +27,12 @@ void AddDeviceOptions(CLI::App& cmd, DeviceOptions& opts) {
                  "Layers to run on the GPU, the last ones (default: all that fit)");
 }
 
+void AddSwaFullFlag(CLI::App& cmd, bool& swa_full) {
+  cmd.add_flag("--swa-full", swa_full,
+               "Full-size KV cache for sliding-window layers (Gemma 2/3): more memory, but a "
+               "prefix is kept from anywhere in the context");
+}
+
 namespace {
 
 // GPU memory a forward pass uses besides weights and caches: activations of the largest
@@ -71,9 +77,13 @@ Result<DeviceSetup> SetUpDevice(const DeviceOptions& opts, model::LlamaModel& mo
   for (int64_t l = 0; l < hp.n_layer; ++l)
     in.layer_weight_bytes.push_back(model.LayerWeightBytes(l));
   in.output_weight_bytes = model.OutputWeightBytes();
-  WICK_ASSIGN_OR_RETURN(const uint64_t kv_layer,
-                        model::KvCache::LayerBytes(hp, needs.n_ctx, needs.kv_type));
-  in.kv_bytes_per_layer = kv_layer * static_cast<uint64_t>(std::max(needs.n_seq, 1));
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    // Sliding-window layers keep fewer positions.
+    WICK_ASSIGN_OR_RETURN(
+        const uint64_t kv_layer,
+        model::KvCache::LayerBytes(hp, l, needs.n_ctx, needs.kv_type, needs.kv_options));
+    in.layer_kv_bytes.push_back(kv_layer * static_cast<uint64_t>(std::max(needs.n_seq, 1)));
+  }
   in.work_bytes = WorkBytes(hp, std::min(needs.max_batch_tokens, needs.n_ctx));
   WICK_ASSIGN_OR_RETURN(in.free_bytes, model::GpuFreeBytes(choice.index));
   Result<model::OffloadPlan> plan = model::PlanOffload(in, opts.gpu_layers);

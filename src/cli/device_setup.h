@@ -23,6 +23,8 @@ struct DeviceOptions {
 DeviceOptions DeviceOptionsFromEnv();
 
 void AddDeviceOptions(CLI::App& cmd, DeviceOptions& opts);
+// --swa-full: sliding-window layers keep every position (model::KvCacheOptions::swa_full).
+void AddSwaFullFlag(CLI::App& cmd, bool& swa_full);
 
 // The backends a command runs on: the CPU always (the embedding lookup and any layer left
 // on the host), a GPU when one was chosen, with the model offloaded to it.
@@ -43,6 +45,7 @@ struct DeviceNeeds {
   int n_seq = 1;
   // Largest batch of tokens one forward pass takes (a prompt), for the work buffers.
   int64_t max_batch_tokens = 512;
+  model::KvCacheOptions kv_options = {};  // as the caches will be made
 };
 
 // Chooses the device (`--device`), plans the offload against the GPU's free memory and

@@ -26,7 +26,8 @@ struct LoadedModel {
 
 // Without --ctx-size: the training context, but no more than a quarter of the memory for the
 // KV caches of `n_seq` sequences (long-context models would otherwise ask for tens of GiB).
-int64_t DefaultContextSize(const model::HParams& hp, DType cache_type, int n_seq = 1);
+int64_t DefaultContextSize(const model::HParams& hp, DType cache_type, int n_seq = 1,
+                           const model::KvCacheOptions& kv = {});
 
 // The template of --chat-template FILE when given, else the model's, or ChatML (with a warning
 // on stderr naming `model_path`) when it has none.

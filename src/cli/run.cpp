@@ -31,6 +31,7 @@ struct RunOptions {
   int64_t ctx_size = 0;
   int threads = 0;
   std::string cache_type = "f16";
+  bool swa_full = false;
   std::vector<std::string> stop;
   sampling::SamplingParams sampling;
   std::string config;          // route through the providers of this file
@@ -133,11 +134,14 @@ int RunRun(const RunOptions& opts) {
   const model::HParams& hp = m.model.hparams();
   Result<DType> cache_type = DTypeFromName(opts.cache_type);
   if (!cache_type.ok()) return ReportError(cache_type.error().message());
-  const int64_t n_ctx = opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, *cache_type);
+  const model::KvCacheOptions kv{.swa_full = opts.swa_full};
+  const int64_t n_ctx =
+      opts.ctx_size > 0 ? opts.ctx_size : DefaultContextSize(hp, *cache_type, 1, kv);
   Result<DeviceSetup> devices = SetUpDevice(
-      opts.device, m.model, {.threads = opts.threads, .n_ctx = n_ctx, .kv_type = *cache_type});
+      opts.device, m.model,
+      {.threads = opts.threads, .n_ctx = n_ctx, .kv_type = *cache_type, .kv_options = kv});
   if (!devices.ok()) return ReportError(devices.error().message());
-  Result<model::KvCache> cache = m.model.NewCache(n_ctx, *cache_type);
+  Result<model::KvCache> cache = m.model.NewCache(n_ctx, *cache_type, kv);
   if (!cache.ok()) return ReportError(cache.error().message());
   model::CpuBackend& backend = *devices->cpu;
   const double load_ms =
@@ -205,6 +209,7 @@ void RegisterRun(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("-t,--threads", opts->threads, "Threads (default: physical cores)");
   cmd->add_option("--cache-type", opts->cache_type, "KV cache type: f16 (default), f32, q8_0")
       ->check(CLI::IsMember({"f16", "f32", "q8_0"}, CLI::ignore_case));
+  AddSwaFullFlag(*cmd, opts->swa_full);
   AddSamplingOptions(*cmd, opts->sampling);
   AddDeviceOptions(*cmd, opts->device);
   cmd->add_option("--stop", opts->stop, "Stop before this text (repeatable)");

@@ -40,6 +40,7 @@ struct ServeOptions {
   int threads = 0;
   DeviceOptions device;
   std::string cache_type = "f16";
+  bool swa_full = false;
   std::string chat_template;
   std::string config;           // providers, router, ledger (TOML); empty: only -m
   std::string models;           // --models DIR_OR_TOML: several models loaded on demand
@@ -178,6 +179,7 @@ int RunServe(ServeOptions opts) {
                                     .queue_size = opts.queue_size,
                                     .threads = opts.threads,
                                     .cache_type = *cache_type,
+                                    .swa_full = opts.swa_full,
                                     .memory_budget = 0,
                                     .device = opts.device};
   if (!opts.models.empty()) {
@@ -340,6 +342,7 @@ void RegisterServe(CLI::App& app, CommandRunner& runner) {
   AddDeviceOptions(*cmd, opts->device);
   cmd->add_option("--cache-type", opts->cache_type, "KV cache type: f16, f32, q8_0")
       ->capture_default_str();
+  AddSwaFullFlag(*cmd, opts->swa_full);
   cmd->add_option("--chat-template", opts->chat_template, "Jinja chat template file");
   cmd->callback([opts, cmd, &runner] {
     for (const char* flag :

@@ -29,7 +29,8 @@ server::EngineShape ShapeFor(const ServeModelSpec& spec, const model::HParams& h
   return {.n_ctx = ContextFor(spec, hp, options),
           .n_parallel = spec.parallel,
           .n_batch = options.batch_size,
-          .kv_type = options.cache_type};
+          .kv_type = options.cache_type,
+          .swa_full = options.swa_full};
 }
 
 Result<std::vector<ServeModelSpec>> ListDirectory(const fs::path& dir,
@@ -160,7 +161,8 @@ Result<std::unique_ptr<ServeModel>> ServeModel::Load(const ServeModelSpec& spec,
                                                   .n_ctx = m->shape_.n_ctx,
                                                   .kv_type = options.cache_type,
                                                   .n_seq = spec.parallel,
-                                                  .max_batch_tokens = options.batch_size}));
+                                                  .max_batch_tokens = options.batch_size,
+                                                  .kv_options = m->shape_.KvOptions()}));
   LogDevice(m->devices_);
   WICK_ASSIGN_OR_RETURN(m->engine_, engine::BatchEngine::Create(
                                         m->model_->model, *m->model_->tokenizer, *m->devices_.cpu,
@@ -168,7 +170,8 @@ Result<std::unique_ptr<ServeModel>> ServeModel::Load(const ServeModelSpec& spec,
                                          .n_ctx = m->shape_.n_ctx,
                                          .kv_type = options.cache_type,
                                          .n_batch = options.batch_size,
-                                         .queue_size = options.queue_size}));
+                                         .queue_size = options.queue_size,
+                                         .swa_full = options.swa_full}));
   // The trie constrained decoding (response_format, forced tool calls) walks, made once here.
   const Tokenizer* tokenizer = m->model_->tokenizer.get();
   m->served_ = {.id = spec.id,
@@ -199,7 +202,9 @@ std::string ServeModel::Summary() const {
 int64_t ContextFor(const ServeModelSpec& spec, const model::HParams& hp,
                    const ServeEngineOptions& options) {
   if (spec.ctx_size > 0) return spec.ctx_size;
-  int64_t n_ctx = DefaultContextSize(hp, options.cache_type, spec.parallel);
+  int64_t n_ctx =
+      DefaultContextSize(hp, options.cache_type, spec.parallel,
+                         {.max_step = options.batch_size, .swa_full = options.swa_full});
   if (options.memory_budget > 0) {
     const uint64_t per_position = server::KvCacheBytes(hp, {.n_ctx = 1,
                                                             .n_parallel = spec.parallel,

@@ -31,6 +31,7 @@ struct ServeEngineOptions {
   int queue_size = 64;
   int threads = 0;  // 0: physical cores
   DType cache_type = DType::kF16;
+  bool swa_full = false;       // --swa-full
   uint64_t memory_budget = 0;  // --max-memory; 0: none (the default context is not capped by it)
   DeviceOptions device;
 };

@@ -96,7 +96,10 @@ Result<std::unique_ptr<BatchEngine>> BatchEngine::Create(model::LlamaModel& mode
   std::unique_ptr<BatchEngine> engine(new BatchEngine(model, tokenizer, backend, opts));
   for (int i = 0; i < opts.n_parallel; ++i) {
     // Each layer's cache where the layer runs (device memory for offloaded layers).
-    WICK_ASSIGN_OR_RETURN(model::KvCache cache, model.NewCache(opts.n_ctx, opts.kv_type));
+    // A step takes at most n_batch tokens of a sequence.
+    WICK_ASSIGN_OR_RETURN(model::KvCache cache,
+                          model.NewCache(opts.n_ctx, opts.kv_type,
+                                         {.max_step = opts.n_batch, .swa_full = opts.swa_full}));
     engine->slots_.push_back(std::make_unique<Slot>(std::move(cache)));
   }
   WICK_ASSIGN_OR_RETURN(engine->logits_, model.AllocateLogits(opts.n_parallel, backend));
@@ -259,7 +262,8 @@ void BatchEngine::Admit(std::deque<Pending>& pending) {
       }
     }
     Slot& s = *best;  // the loop admits no more than there are free slots
-    s.cache.Truncate(static_cast<int64_t>(best_len));
+    // A sliding-window cache may keep nothing of the prefix.
+    best_len = static_cast<size_t>(s.cache.Truncate(static_cast<int64_t>(best_len)));
     s.cached.resize(best_len);
     s.active = true;
     s.order = ++admitted_;
@@ -410,7 +414,8 @@ void BatchEngine::Finish(Slot& slot, FinishReason reason, std::string error) {
   }
   slot.handle->Push(std::move(event));
   // Keep the prompt's cells for the prefix cache; generated tokens' are dropped.
-  slot.cache.Truncate(static_cast<int64_t>(slot.cached.size()));
+  slot.cached.resize(
+      static_cast<size_t>(slot.cache.Truncate(static_cast<int64_t>(slot.cached.size()))));
   slot.active = false;
   slot.last_used = ++admitted_;
   slot.handle.reset();

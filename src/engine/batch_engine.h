@@ -96,6 +96,7 @@ struct BatchEngineOptions {
   DType kv_type = DType::kF16;
   int64_t n_batch = 512;  // tokens per step, at most
   int queue_size = 64;    // sequences waiting for a slot, at most
+  bool swa_full = false;  // model::KvCacheOptions::swa_full
 };
 
 struct EngineStats {

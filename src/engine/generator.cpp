@@ -40,7 +40,8 @@ Status Generator::Prefill(std::span<const int32_t> tokens) {
   size_t shared = 0;
   const size_t limit = std::min(cached_.size(), tokens.size());
   while (shared < limit && cached_[shared] == tokens[shared]) ++shared;
-  cache_.Truncate(static_cast<int64_t>(shared));
+  // A sliding-window cache may keep nothing of the prefix.
+  shared = static_cast<size_t>(cache_.Truncate(static_cast<int64_t>(shared)));
   cached_.resize(shared);
   if (shared == tokens.size()) return OkStatus();
   std::vector<float> logits(static_cast<size_t>(model_.hparams().n_vocab));
@@ -129,7 +130,7 @@ Status Generator::Start(const GenerateParams& params, const std::function<void()
                              n_prompt, cache_.n_ctx() - cache_.n_past()));
   }
   if (params.reuse_prefix) {
-    cache_.Truncate(reused);
+    reused = cache_.Truncate(reused);
     cached_.resize(static_cast<size_t>(reused));
   }
 

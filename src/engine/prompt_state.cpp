@@ -30,20 +30,14 @@ constexpr char kMagic[4] = {'W', 'K', 'P', 'S'};
 // A model path longer than this in a file is corruption, not a real path.
 constexpr uint32_t kMaxPathBytes = 1 << 16;
 
-// The layer count of a cache: it does not keep one, but its K buffer is n_layer whole layers.
-int64_t CacheLayers(const model::KvCache& cache) {
-  const auto layer_bytes = static_cast<uint64_t>(cache.row_bytes() * cache.n_ctx());
-  return layer_bytes == 0 ? 0 : static_cast<int64_t>(cache.bytes() / 2 / layer_bytes);
-}
-
 Status CheckCacheLayout(const PromptStateKey& key, const model::KvCache& cache) {
   if (cache.type() != key.kv_type || cache.row_bytes() != key.row_bytes ||
-      CacheLayers(cache) != key.n_layer) {
+      cache.n_layer() != key.n_layer) {
     return Error(ErrorCode::kInvalidArgument,
                  fmt::format("prompt state: the cache ({} layers of {} rows of {} bytes) is not "
                              "the key's ({} layers of {} rows of {} bytes)",
-                             CacheLayers(cache), NameOf(cache.type()), cache.row_bytes(),
-                             key.n_layer, NameOf(key.kv_type), key.row_bytes));
+                             cache.n_layer(), NameOf(cache.type()), cache.row_bytes(), key.n_layer,
+                             NameOf(key.kv_type), key.row_bytes));
   }
   return OkStatus();
 }
@@ -109,7 +103,7 @@ Status WriteAll(const std::string& tmp, const std::string& header, std::span<con
   auto& rows = const_cast<model::KvCache&>(cache);
   const auto n_bytes = static_cast<size_t>(cache.row_bytes()) * tokens.size();
   std::vector<uint8_t> staged;  // layers in device memory pass through the host
-  for (int64_t l = 0; ok && l < CacheLayers(cache); ++l) {
+  for (int64_t l = 0; ok && l < cache.n_layer(); ++l) {
     for (bool values : {false, true}) {
       const uint8_t* rows_data = values ? rows.v(l) : rows.k(l);
       if (cache.device_of(l) != nullptr) {
@@ -172,6 +166,13 @@ Status SavePromptState(const std::string& path, const PromptStateKey& key,
                  fmt::format("prompt state: {} tokens, but the cache holds only {} positions",
                              tokens.size(), cache.n_past()));
   }
+  if (!cache.holds_all()) {
+    // The file holds every layer's rows from position 0.
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("prompt state: the cache's sliding-window layers have dropped its "
+                             "first positions ({} tokens)",
+                             cache.n_past()));
+  }
   std::error_code ec;
   fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent, ec);
@@ -218,7 +219,10 @@ Result<bool> LoadPromptState(const std::string& path, const PromptStateKey& key,
   Result<PromptStateKey> stored = DecodeKey(r, n_tokens);
   if (!stored.ok()) return corrupt(std::move(stored).error());
   if (*stored != key) return false;
-  if (n_tokens > static_cast<uint64_t>(cache.n_ctx())) return false;  // a smaller context now
+  // A smaller context now, or sliding-window layers with fewer rows than the state.
+  for (int64_t l = 0; l < cache.n_layer(); ++l) {
+    if (n_tokens > static_cast<uint64_t>(cache.rows(l))) return false;
+  }
 
   // Bounded by n_ctx and the cache's own size, so these products cannot overflow.
   const uint64_t token_bytes = n_tokens * sizeof(int32_t);

@@ -17,8 +17,8 @@ Status Backend::AttendEach(std::span<const SequenceAttention> seqs,
     const kernels::AttentionParams& p = s.attention;
     const int64_t kv_dim = int64_t{p.n_head_kv} * p.head_dim;
     // The attention only reads q; the rows themselves are the layer's own, roped here.
-    Rope(const_cast<float*>(p.q), p.n_tokens, p.n_head, p.head_dim, p.pos0, rope);
-    Rope(s.k, p.n_tokens, p.n_head_kv, p.head_dim, p.pos0, rope);
+    Rope(const_cast<float*>(p.q), p.n_tokens, p.n_head, p.head_dim, s.pos0, rope);
+    Rope(s.k, p.n_tokens, p.n_head_kv, p.head_dim, s.pos0, rope);
     StoreRows(s.k, p.n_tokens, kv_dim, s.k_dst, p.kv_type, p.kv_row_stride);
     StoreRows(s.v, p.n_tokens, kv_dim, s.v_dst, p.kv_type, p.kv_row_stride);
   }

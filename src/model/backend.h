@@ -75,9 +75,12 @@ class DeviceBuffer {
 
 // One sequence's rows of an attention layer (Backend::AttendSequences).
 struct SequenceAttention {
-  // Its queries (n_tokens rows at q, roped in place), output rows, cache and positions: the
-  // new rows are stored at cache row pos0, and kv_type and kv_row_stride are the cache's.
+  // Its queries (n_tokens rows at q, roped in place), output rows, cache and its rows: the new
+  // rows are stored at cache row attention.pos0, and kv_type and kv_row_stride are the cache's.
   kernels::AttentionParams attention;
+  // The position of its first token, for RoPE: attention.pos0 less the position in cache row
+  // 0 (a sliding window's cache that has dropped its earliest rows).
+  int64_t pos0 = 0;
   float* k = nullptr;        // its n_tokens new k rows, [n_head_kv][head_dim] each, roped
   const float* v = nullptr;  // its new v rows
   void* k_dst = nullptr;     // cache row pos0 of the layer's keys
@@ -188,6 +191,9 @@ class Backend {
                          int64_t row_bytes) = 0;
   // dst = src, n floats, both in this backend's memory.
   virtual void Copy(const float* src, float* dst, int64_t n) = 0;
+  // `bytes` from src to dst in this backend's memory, which may overlap as in memmove (a
+  // sliding-window KV cache moving its rows to the front). Not within a step.
+  virtual void MoveBytes(void* dst, const void* src, size_t bytes) = 0;
 
  protected:
   // The sequences' attention parameters side by side, in a buffer kept for the next layer's
@@ -240,6 +246,7 @@ class CpuBackend : public Backend {
   void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                  int64_t row_bytes) override;
   void Copy(const float* src, float* dst, int64_t n) override;
+  void MoveBytes(void* dst, const void* src, size_t bytes) override;
 
  private:
   ThreadPool pool_;

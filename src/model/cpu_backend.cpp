@@ -54,6 +54,10 @@ void CpuBackend::Copy(const float* src, float* dst, int64_t n) {
   if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
 }
 
+void CpuBackend::MoveBytes(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) std::memmove(dst, src, bytes);
+}
+
 Status CpuBackend::Matmul(const TensorRef& w, const float* x, int64_t m, float* y,
                           kernels::MatmulPath path) {
   return kernels::Matmul({.w = w.data,

@@ -622,6 +622,22 @@ void CudaBackend::Copy(const float* src, float* dst, int64_t n) {
         "copy");
 }
 
+void CudaBackend::MoveBytes(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0 || dst == src) return;
+  UseDevice();
+  auto* d = static_cast<uint8_t*>(dst);
+  const auto* s = static_cast<const uint8_t*>(src);
+  // A device-to-device copy's regions must not overlap: pieces no longer than the distance
+  // between them, in the order that reads each byte before it is overwritten.
+  const size_t gap = d < s ? static_cast<size_t>(s - d) : static_cast<size_t>(d - s);
+  const size_t piece = std::min(gap, bytes);
+  for (size_t done = 0; done < bytes; done += piece) {
+    const size_t n = std::min(piece, bytes - done);
+    const size_t at = d < s ? done : bytes - done - n;
+    Check(cudaMemcpyAsync(d + at, s + at, n, cudaMemcpyDeviceToDevice, stream_), "move");
+  }
+}
+
 Status CudaBackend::CheckAttention(const kernels::AttentionParams& p) const {
   if (p.q == nullptr || p.k == nullptr || p.v == nullptr || p.out == nullptr || p.n_head <= 0 ||
       p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0 || p.head_dim <= 0 || p.pos0 < 0 ||
@@ -741,7 +757,7 @@ Status CudaBackend::AttendSequences(std::span<const SequenceAttention> seqs,
   decode_args_.assign(bytes, 0);
   kernels::cuda::PackDecodeBatch(batch, decode_args_.data());
   for (size_t i = 0; i < n; ++i) {
-    const auto pos = static_cast<int32_t>(seqs[i].attention.pos0);
+    const auto pos = static_cast<int32_t>(seqs[i].pos0);
     std::memcpy(&decode_args_[pos_at + i * sizeof(int32_t)], &pos, sizeof pos);
     std::memcpy(&decode_args_[k_dst_at + i * sizeof(void*)], &seqs[i].k_dst, sizeof(void*));
     std::memcpy(&decode_args_[v_dst_at + i * sizeof(void*)], &seqs[i].v_dst, sizeof(void*));

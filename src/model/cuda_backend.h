@@ -83,6 +83,7 @@ class CudaBackend : public Backend {
   void StoreRows(const float* src, int64_t rows, int64_t n, void* dst, DType type,
                  int64_t row_bytes) override;
   void Copy(const float* src, float* dst, int64_t n) override;
+  void MoveBytes(void* dst, const void* src, size_t bytes) override;
 
   int device() const { return device_; }
   // Whether MatmulMany, MatmulSwiGlu and MatmulAdd run as one launch each (default; off with

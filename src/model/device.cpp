@@ -81,7 +81,11 @@ Result<OffloadPlan> PlanOffload(const OffloadInputs& in, int64_t requested) {
       p.weight_bytes += in.layer_weight_bytes[static_cast<size_t>(l)];
     }
     if (p.output_on_gpu) p.weight_bytes += in.output_weight_bytes;
-    p.kv_bytes = in.kv_bytes_per_layer * static_cast<uint64_t>(layers);
+    for (int64_t l = n_layer - layers; l < n_layer; ++l) {
+      if (static_cast<size_t>(l) < in.layer_kv_bytes.size()) {
+        p.kv_bytes += in.layer_kv_bytes[static_cast<size_t>(l)];
+      }
+    }
     p.work_bytes = layers > 0 ? in.work_bytes : 0;
     return p;
   };

@@ -59,7 +59,7 @@ Result<DeviceChoice> ChooseDevice(const DeviceRequest& request, const GpuProbe& 
 struct OffloadInputs {
   std::vector<uint64_t> layer_weight_bytes;  // per layer
   uint64_t output_weight_bytes = 0;          // output norm and projection
-  uint64_t kv_bytes_per_layer = 0;           // every sequence's cache for one layer
+  std::vector<uint64_t> layer_kv_bytes;      // every sequence's cache, per layer
   uint64_t work_bytes = 0;                   // activations, logits, scratch, cuBLAS workspace
   uint64_t free_bytes = 0;                   // the device's free memory now
   // Memory left alone for the driver, other processes and fragmentation.

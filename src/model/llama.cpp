@@ -97,8 +97,9 @@ Status LlamaModel::Offload(Backend& gpu, int64_t n_gpu_layers) {
   return OkStatus();
 }
 
-Result<KvCache> LlamaModel::NewCache(int64_t n_ctx, DType type) const {
-  return KvCache::Create(hp_, n_ctx, type, gpu_, first_gpu_layer_);
+Result<KvCache> LlamaModel::NewCache(int64_t n_ctx, DType type,
+                                     const KvCacheOptions& options) const {
+  return KvCache::Create(hp_, n_ctx, type, gpu_, first_gpu_layer_, options);
 }
 
 Result<DeviceBuffer> LlamaModel::AllocateLogits(int64_t rows, Backend& cpu) const {
@@ -294,7 +295,6 @@ class StepScope {
 
 Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& be,
                            float* logits, bool last_only) {
-  const StepScope step(gpu_);
   const auto n = static_cast<int64_t>(tokens.size());
   if (n == 0) return Error(ErrorCode::kInvalidArgument, "forward: no tokens");
   if (cache.n_past() + n > cache.n_ctx()) {
@@ -303,16 +303,45 @@ Status LlamaModel::Forward(std::span<const int32_t> tokens, KvCache& cache, Back
                              cache.n_past(), cache.n_ctx()));
   }
   WICK_RETURN_IF_ERROR(CheckCache(cache));
+  // A sliding-window cache takes max_step tokens a step: a longer run goes in steps, as a
+  // prompt evaluated in chunks.
+  const int64_t step = cache.max_step();
+  if (n <= step) return ForwardStep(tokens, cache, be, logits, last_only);
+  const int64_t start = cache.n_past();
+  for (int64_t i = 0; i < n; i += step) {
+    const int64_t len = std::min(step, n - i);
+    float* out = last_only ? (i + len == n ? logits : nullptr) : logits + i * hp_.n_vocab;
+    Status st = ForwardStep(tokens.subspan(static_cast<size_t>(i), static_cast<size_t>(len)), cache,
+                            be, out, last_only);
+    if (!st.ok()) {
+      // As one step would: the cache as it was (or empty, where its window has moved on).
+      cache.Truncate(start);
+      return st;
+    }
+  }
+  return OkStatus();
+}
+
+Status LlamaModel::ForwardStep(std::span<const int32_t> tokens, KvCache& cache, Backend& be,
+                               float* logits, bool last_only) {
+  const StepScope step(gpu_);
+  const auto n = static_cast<int64_t>(tokens.size());
+  WICK_RETURN_IF_ERROR(cache.MakeRoom(n));
   const Segment seg{.row0 = 0, .n = n, .cache = &cache, .pos0 = cache.n_past()};
   // A one-token step has the same kernels every time: the GPU may record and replay it.
   // (Shape 0: ForwardBatch's shapes, its numbers of sequences, differ in their ops.)
-  const int64_t shape = n == 1 && last_only ? 0 : -1;
+  const int64_t shape = n == 1 && last_only && logits != nullptr ? 0 : -1;
   WICK_ASSIGN_OR_RETURN(Stage st, RunLayers(tokens.data(), n, {&seg, 1}, be, shape));
   const int64_t first = last_only ? n - 1 : 0;
   // The cache takes the new rows only once the step has run: a step that fails (on a GPU,
   // as late as EndStep) leaves it as it was, and the caller may run the tokens again.
-  WICK_RETURN_IF_ERROR(Output(st, be, st.act->x + first * hp_.n_embd, n - first, logits,
-                              kernels::MatmulPath::kAuto));
+  if (logits == nullptr) {
+    // A step of a longer run whose logits are not wanted: it only has to finish.
+    if (st.be != &be) WICK_RETURN_IF_ERROR(st.be->EndStep());
+  } else {
+    WICK_RETURN_IF_ERROR(Output(st, be, st.act->x + first * hp_.n_embd, n - first, logits,
+                                kernels::MatmulPath::kAuto));
+  }
   cache.Advance(n);
   return OkStatus();
 }
@@ -336,6 +365,12 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
                                "context of {}",
                                i, len, s.cache->n_past(), s.cache->n_ctx()));
     }
+    if (len > s.cache->max_step()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("forward: batch sequence {}: {} tokens in one step; its "
+                               "sliding-window KV cache takes {} (KvCacheOptions::max_step)",
+                               i, len, s.cache->max_step()));
+    }
     WICK_RETURN_IF_ERROR(CheckCache(*s.cache));
     for (const Segment& other : segs_) {
       if (other.cache == s.cache) {
@@ -356,6 +391,7 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
     all_decode = all_decode && !s.prompt && len == 1 && s.logits;
   }
   if (n == 0) return Error(ErrorCode::kInvalidArgument, "forward: no tokens");
+  for (const Segment& s : segs_) WICK_RETURN_IF_ERROR(s.cache->MakeRoom(s.n));
   // A step of one token per sequence, all with logits, is the same kernels for a given
   // number of sequences: the GPU may record it once and replay it.
   const int64_t shape = all_decode ? n : -1;
@@ -443,9 +479,11 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
   attn_seqs_.clear();
   for (const Segment& s : segs) {
     KvCache& cache = *s.cache;
+    // The cache's rows from its first position on: the same attention, shifted.
+    const int64_t row0 = s.pos0 - cache.first_position(l);
     attn_seqs_.push_back({.attention = {.q = a.q + s.row0 * q_dim,
                                         .n_tokens = s.n,
-                                        .pos0 = s.pos0,
+                                        .pos0 = row0,
                                         .n_head = static_cast<int>(hp_.n_head),
                                         .n_head_kv = static_cast<int>(hp_.n_head_kv),
                                         .head_dim = static_cast<int>(hp_.head_dim),
@@ -454,17 +492,18 @@ Status LlamaModel::Layer(int64_t l, int64_t n, std::span<const Segment> segs, co
                                         .kv_type = cache.type(),
                                         .kv_row_stride = cache.row_bytes(),
                                         .kv_head_stride = 0,
-                                        .n_kv = s.pos0 + s.n,
+                                        .n_kv = row0 + s.n,
                                         .scale = hp_.attn_scale,
                                         .out = a.attn + s.row0 * q_dim,
                                         .q_token_stride = 0,
                                         .out_token_stride = 0,
                                         .window = swa ? hp_.n_swa : 0,
                                         .softcap = hp_.attn_softcap},
+                          .pos0 = s.pos0,
                           .k = a.k + s.row0 * kv_dim,
                           .v = a.v + s.row0 * kv_dim,
-                          .k_dst = cache.k(l) + s.pos0 * cache.row_bytes(),
-                          .v_dst = cache.v(l) + s.pos0 * cache.row_bytes()});
+                          .k_dst = cache.k(l) + row0 * cache.row_bytes(),
+                          .v_dst = cache.v(l) + row0 * cache.row_bytes()});
   }
   WICK_RETURN_IF_ERROR(be.AttendSequences(attn_seqs_, swa ? *st.rope_swa : *st.rope));
   WICK_RETURN_IF_ERROR(AddProjection(L.wo, L.bo, a.attn, q_dim, L.attn_post_norm, n, segs, st));

@@ -51,22 +51,25 @@ class LlamaModel {
   uint64_t OutputWeightBytes() const;
 
   // A KV cache whose layers live where they run (host memory when nothing is offloaded).
-  Result<KvCache> NewCache(int64_t n_ctx, DType type = DType::kF16) const;
+  Result<KvCache> NewCache(int64_t n_ctx, DType type = DType::kF16,
+                           const KvCacheOptions& options = {}) const;
   // Host memory for `rows` rows of logits, which Forward and ForwardBatch fill without an extra
   // copy when the output runs on a GPU (its pinned memory); from `cpu` otherwise. Allocate it
   // after Offload, and once: for a buffer refilled every step.
   Result<DeviceBuffer> AllocateLogits(int64_t rows, Backend& cpu) const;
 
-  // Runs `tokens` at positions cache.n_past() onwards, appends their keys and values to
-  // `cache`, and writes the logits of every token to `logits` ([tokens][n_vocab]), or with
-  // `last_only` those of the last token ([n_vocab]): generation needs no more, and the output
-  // projection is the largest matmul of a small model. `backend` runs the layers that are not
-  // offloaded, and the embedding lookup; `logits` is host memory. After an error the cache
-  // holds what it held before (its rows past n_past may have been overwritten).
+  // Runs `tokens` at positions cache.n_past() onwards (in steps of cache.max_step()), appends
+  // their keys and values to `cache`, and writes the logits of every token to `logits`
+  // ([tokens][n_vocab]), or with `last_only` those of the last token ([n_vocab]): generation needs
+  // no more, and the output projection is the largest matmul of a small model. `backend` runs the
+  // layers that are not offloaded, and the embedding lookup; `logits` is host memory. After an
+  // error the cache holds what it held before (its rows past n_past may have been overwritten), or
+  // nothing where a sliding window moved past them during a run of several steps.
   Status Forward(std::span<const int32_t> tokens, KvCache& cache, Backend& backend, float* logits,
                  bool last_only = false);
 
-  // Runs several sequences (distinct caches) in one pass: every matmul takes all their tokens.
+  // Runs several sequences (distinct caches) in one pass: every matmul takes all their tokens,
+  // at most each cache's max_step() of a sequence.
   // Writes [k][n_vocab] logits for the k sequences with `logits` set, in order. Each
   // sequence's results are bit-identical to running it alone through ForwardBatch. After an
   // error every cache holds what it held before, as with Forward.
@@ -120,6 +123,9 @@ class LlamaModel {
   Status OutputBatch(std::span<const BatchSequence> batch, const Stage& st, Backend& cpu,
                      int64_t n_logits, float* logits);
   Status CheckCache(const KvCache& cache) const;
+  // One step of Forward: `logits` null for none (a step of a longer run with last_only).
+  Status ForwardStep(std::span<const int32_t> tokens, KvCache& cache, Backend& backend,
+                     float* logits, bool last_only);
   // x += the learned position embeddings of the batch's rows (GPT-2), on the CPU.
   Status AddPositions(int64_t n, std::span<const Segment> segs, Backend& cpu);
   // RMSNorm, or LayerNorm with its bias, as the architecture has it: `rows` rows of n_embd.

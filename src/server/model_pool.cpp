@@ -336,11 +336,14 @@ std::string HumanBytes(uint64_t bytes) {
 }
 
 uint64_t KvCacheBytes(const model::HParams& hp, const EngineShape& shape) {
-  const uint64_t head = BytesFor(shape.kv_type, static_cast<uint64_t>(hp.head_dim))
-                            .value_or(static_cast<uint64_t>(hp.head_dim) * 4);
-  // K and V, per layer, position and slot.
-  return 2 * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(shape.n_ctx) *
-         static_cast<uint64_t>(hp.n_head_kv) * head * static_cast<uint64_t>(shape.n_parallel);
+  // Every slot's cache as KvCache::Create makes it (sliding-window layers smaller).
+  Result<uint64_t> slot =
+      model::KvCache::TotalBytes(hp, shape.n_ctx, shape.kv_type, shape.KvOptions());
+  const uint64_t bytes = slot.ok() ? *slot
+                                   : 2 * static_cast<uint64_t>(hp.n_layer * hp.n_head_kv) *
+                                         static_cast<uint64_t>(hp.head_dim * 4) *
+                                         static_cast<uint64_t>(std::max<int64_t>(shape.n_ctx, 0));
+  return bytes * static_cast<uint64_t>(shape.n_parallel);
 }
 
 uint64_t EstimateModelMemory(const model::HParams& hp, uint64_t file_bytes,

@@ -13,6 +13,7 @@
 // size. The pool knows nothing of files or engines: the CLI injects the loader.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "model/hparams.h"
+#include "model/kv_cache.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 
@@ -168,6 +170,11 @@ struct EngineShape {
   int n_parallel = 1;
   int64_t n_batch = 512;
   DType kv_type = DType::kF16;
+  bool swa_full = false;
+  // The slots' caches, as the engine makes them (a step is at most n_batch tokens).
+  model::KvCacheOptions KvOptions() const {
+    return {.max_step = std::max<int64_t>(n_batch, 1), .swa_full = swa_full};
+  }
 };
 uint64_t KvCacheBytes(const model::HParams& hp, const EngineShape& shape);
 // "1.2 GiB", "512 B": sizes in messages and logs.

@@ -342,6 +342,8 @@ Result<GgufFile> OpenVariant(const GgufFile& base, const Variant& v, const testi
   return GgufFile::Open(path);
 }
 
+void CheckModel(LlamaModel& m, const json& ref, const KvCacheOptions& options);
+
 void CheckVariant(const GgufFile& base, const Variant& v, const testing::TempDir& dir) {
   SCOPED_TRACE(v.name);
   Result<GgufFile> file = OpenVariant(base, v, dir);
@@ -352,11 +354,27 @@ void CheckVariant(const GgufFile& base, const Variant& v, const testing::TempDir
   const int64_t n_vocab = model->hparams().n_vocab;
   ASSERT_EQ(n_vocab, ref["n_vocab"].get<int64_t>());
 
+  // Sliding-window variants run twice: with every position cached (the context is under
+  // window + step), and with the window's cache moving along the prompt in steps of 5.
+  const bool windowed = model->hparams().n_swa > 0;
+  for (const KvCacheOptions options : {KvCacheOptions{}, KvCacheOptions{.max_step = 4}}) {
+    if (options.max_step == 4 && !windowed) break;
+    SCOPED_TRACE("KV cache steps of " + std::to_string(options.max_step));
+    CheckModel(*model, ref, options);
+  }
+}
+
+void CheckModel(LlamaModel& m, const json& ref, const KvCacheOptions& options) {
+  LlamaModel* model = &m;
+  const int64_t n_vocab = model->hparams().n_vocab;
   const std::vector<int32_t> tokens = ref["prompt_tokens"].get<std::vector<int32_t>>();
   CpuBackend backend(2);
-  Result<KvCache> cache =
-      KvCache::Create(model->hparams(), static_cast<int64_t>(tokens.size()) + 32);
+  Result<KvCache> cache = KvCache::Create(
+      model->hparams(), static_cast<int64_t>(tokens.size()) + 32, DType::kF16, options);
   ASSERT_TRUE(cache.ok());
+  if (options.max_step == 4) {
+    ASSERT_LT(cache->max_step(), static_cast<int64_t>(tokens.size()));
+  }
   std::vector<float> logits(tokens.size() * static_cast<size_t>(n_vocab));
   Status st = model->Forward(tokens, *cache, backend, logits.data());
   ASSERT_TRUE(st.ok()) << st.error().message();

@@ -1,7 +1,8 @@
 // ForwardBatch: a sequence's logits do not depend on the other sequences in the batch, on how
 // its prompt is cut into chunks, or on the order of the batch; they match a lone Forward where
-// both take the same path. For a Llama model and for GPT-2, whose learned positions are looked
-// up for each sequence's own rows.
+// both take the same path. For a Llama model, for GPT-2, whose learned positions are looked
+// up for each sequence's own rows, and for Gemma 2, whose sliding-window layers' caches keep
+// only their window.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -24,6 +25,17 @@ class BatchForwardTest : public ::testing::TestWithParam<std::string_view> {
       preset_.arch = "gpt2";
       preset_.n_head_kv = preset_.n_head;
       preset_.n_ctx = 256;
+    } else if (GetParam() == "gemma2") {
+      // A window of 8 on layer 0 (Gemma 2 slides every other layer), softcapped.
+      preset_ = **FindSynthPreset("gemma2-2b");
+      preset_.n_embd = 256;
+      preset_.n_layer = 2;
+      preset_.n_head = 4;
+      preset_.n_head_kv = 2;
+      preset_.head_dim = 64;
+      preset_.n_ff = 512;
+      preset_.n_vocab = 0;
+      preset_.window = 8;
     }
     SynthOptions options;
     options.preset = &preset_;
@@ -40,7 +52,9 @@ class BatchForwardTest : public ::testing::TestWithParam<std::string_view> {
     n_vocab_ = model_->hparams().n_vocab;
   }
 
-  KvCache NewCache() { return *KvCache::Create(model_->hparams(), 256); }
+  KvCache NewCache(const KvCacheOptions& options = {}) {
+    return *KvCache::Create(model_->hparams(), 256, DType::kF16, options);
+  }
 
   std::vector<int32_t> Tokens(size_t n, uint32_t seed) const {
     std::mt19937 rng(seed);
@@ -135,8 +149,79 @@ TEST_P(BatchForwardTest, BadBatchesAreErrors) {
   EXPECT_EQ(c0.n_past(), 0);
 }
 
+// A sliding-window layer's cache keeps its window and a step's room, its rows moving to the
+// front as the context passes them: the same attention, so the same bits as a cache of every
+// position, through prompt chunks, decode steps, a batch, a long Forward cut into steps, and a
+// truncated prefix.
+class SlidingWindowForwardTest : public BatchForwardTest {};
+
+TEST_P(SlidingWindowForwardTest, SmallCacheGivesTheFullCachesBits) {
+  ASSERT_GT(model_->hparams().n_swa, 0);
+  const KvCacheOptions ring{.max_step = 4};
+  KvCache full = NewCache({.swa_full = true}), small = NewCache(ring);
+  ASSERT_EQ(small.rows(0), 12);
+  ASSERT_EQ(small.rows(1), 256);
+  const std::vector<int32_t> prompt = Tokens(41, 1), decode = Tokens(30, 2);
+  std::vector<float> a(static_cast<size_t>(2 * n_vocab_)), b(a.size());
+  auto step = [&](std::span<const int32_t> tokens, bool prompt_kind) {
+    const BatchSequence sa{.tokens = tokens, .cache = &full, .logits = true, .prompt = prompt_kind};
+    const BatchSequence sb{
+        .tokens = tokens, .cache = &small, .logits = true, .prompt = prompt_kind};
+    ASSERT_TRUE(model_->ForwardBatch({&sa, 1}, backend_, a.data()).ok());
+    ASSERT_TRUE(model_->ForwardBatch({&sb, 1}, backend_, b.data()).ok());
+    ASSERT_EQ(a, b) << "after " << full.n_past() << " positions";
+  };
+  for (size_t i = 0; i < prompt.size(); i += 5) {
+    step(std::span(prompt).subspan(i, std::min<size_t>(5, prompt.size() - i)), true);
+  }
+  for (size_t i = 0; i < 20; ++i) step({&decode[i], 1}, false);
+  EXPECT_GT(small.first_position(0), 40);
+  EXPECT_EQ(small.first_position(1), 0);
+
+  // Back one position (a re-rendered turn), then on: still held, still the same.
+  ASSERT_EQ(full.Truncate(full.n_past() - 1), small.Truncate(small.n_past() - 1));
+  ASSERT_EQ(small.n_past(), 60);
+  for (size_t i = 20; i < 25; ++i) step({&decode[i], 1}, false);
+
+  // Two sequences in one batch, one of them on the small cache.
+  KvCache other = NewCache(ring);
+  const BatchSequence both_small[] = {
+      {.tokens = {&decode[25], 1}, .cache = &small, .logits = true, .prompt = false},
+      {.tokens = std::span(prompt).first(5), .cache = &other, .logits = true, .prompt = true}};
+  const BatchSequence alone{.tokens = {&decode[25], 1}, .cache = &full, .logits = true};
+  ASSERT_TRUE(model_->ForwardBatch(both_small, backend_, b.data()).ok());
+  ASSERT_TRUE(model_->ForwardBatch({&alone, 1}, backend_, a.data()).ok());
+  EXPECT_TRUE(std::equal(a.begin(), a.begin() + n_vocab_, b.begin()));
+
+  // More than a step's room in one sequence of a batch is an error that changes nothing.
+  const BatchSequence too_long{.tokens = std::span(prompt).first(6), .cache = &other};
+  Status st = model_->ForwardBatch({&too_long, 1}, backend_, b.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("sliding-window KV cache takes 5"), std::string::npos);
+  EXPECT_EQ(other.n_past(), 5);
+
+  // A long Forward is cut into steps of the cache's room: the same as those steps taken one by
+  // one (with every position's logits).
+  KvCache whole = NewCache(ring), pieces = NewCache({.swa_full = true});
+  std::vector<float> all(prompt.size() * static_cast<size_t>(n_vocab_)), each(all.size());
+  ASSERT_TRUE(model_->Forward(prompt, whole, backend_, all.data()).ok());
+  for (size_t i = 0; i < prompt.size(); i += 5) {
+    const size_t n = std::min<size_t>(5, prompt.size() - i);
+    ASSERT_TRUE(model_
+                    ->Forward(std::span(prompt).subspan(i, n), pieces, backend_,
+                              each.data() + i * static_cast<size_t>(n_vocab_))
+                    .ok());
+  }
+  EXPECT_EQ(all, each);
+  EXPECT_EQ(whole.n_past(), 41);
+}
+
 INSTANTIATE_TEST_SUITE_P(Archs, BatchForwardTest,
-                         ::testing::Values(std::string_view("llama"), std::string_view("gpt2")),
+                         ::testing::Values(std::string_view("llama"), std::string_view("gpt2"),
+                                           std::string_view("gemma2")),
+                         [](const auto& param_info) { return std::string(param_info.param); });
+INSTANTIATE_TEST_SUITE_P(Archs, SlidingWindowForwardTest,
+                         ::testing::Values(std::string_view("gemma2")),
                          [](const auto& param_info) { return std::string(param_info.param); });
 
 }  // namespace

@@ -130,11 +130,11 @@ class CudaModelTest : public ::testing::Test {
   // Prompt logits (every position), then `steps` greedy decode steps on both backends, each
   // step fed the CPU's token so that both stay on the same sequence.
   void Compare(Pair& p, DType kv_type, size_t prompt_len, int steps, float tol,
-               const std::string& what) {
+               const std::string& what, const KvCacheOptions& kv = {}) {
     const int64_t n_vocab = p.cpu_model->hparams().n_vocab;
     const std::vector<int32_t> prompt = Tokens(prompt_len, n_vocab, 7);
-    Result<KvCache> cpu_cache = p.cpu_model->NewCache(256, kv_type);
-    Result<KvCache> gpu_cache = p.gpu_model->NewCache(256, kv_type);
+    Result<KvCache> cpu_cache = p.cpu_model->NewCache(256, kv_type, kv);
+    Result<KvCache> gpu_cache = p.gpu_model->NewCache(256, kv_type, kv);
     ASSERT_TRUE(cpu_cache.ok() && gpu_cache.ok());
     std::vector<float> cpu_logits(prompt_len * n_vocab), gpu_logits(prompt_len * n_vocab);
     ASSERT_TRUE(p.cpu_model->Forward(prompt, *cpu_cache, cpu_, cpu_logits.data()).ok());
@@ -248,6 +248,31 @@ TEST_F(CudaModelTest, OtherArchitecturesMatchTheCpu) {
     ASSERT_EQ(p.gpu_model->hparams().arch->name, c.arch);
     ASSERT_EQ(p.gpu_model->hparams().swa_layers.empty(), c.window == 0);
     Compare(p, DType::kF16, 20, c.steps, 0.10f, std::string(c.arch));
+  }
+}
+
+// Gemma 3's local layers (a window of 8) with a cache of 12 positions: the prompt goes in steps
+// of 5 and the decode steps move the rows to the front of the device's cache every 2 steps, on
+// the device's queue (overlapping moves in pieces).
+TEST_F(CudaModelTest, SlidingWindowCacheMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  SynthPreset preset = **FindSynthPreset("gemma3-1b");
+  preset.n_embd = 320;
+  preset.n_layer = 6;  // 5 local, 1 global
+  preset.n_head = 4;
+  preset.n_head_kv = 2;
+  preset.head_dim = 64;
+  preset.window = 8;
+  preset.n_ff = 512;
+  preset.n_vocab = 0;
+  Pair p = Build(DType::kQ8_0, -1, &preset);
+  ASSERT_TRUE(p.gpu_model);
+  Result<KvCache> probe = p.gpu_model->NewCache(256, DType::kF16, {.max_step = 4});
+  ASSERT_TRUE(probe.ok());
+  ASSERT_EQ(probe->rows(0), 12);
+  ASSERT_EQ(probe->rows(5), 256);
+  for (DType kv : {DType::kF16, DType::kQ8_0}) {
+    Compare(p, kv, 20, 12, 0.10f, "sliding window, kv " + std::string(NameOf(kv)), {.max_step = 4});
   }
 }
 

@@ -78,10 +78,24 @@ OffloadInputs SevenB(uint64_t free_bytes) {
   OffloadInputs in;
   in.layer_weight_bytes.assign(32, 110ull << 20);  // ~3.4 GiB of layers
   in.output_weight_bytes = 70ull << 20;
-  in.kv_bytes_per_layer = 32ull << 20;  // 1 GiB of f16 cache at 4096 positions
+  in.layer_kv_bytes.assign(32, 32ull << 20);  // 1 GiB of f16 cache at 4096 positions
   in.work_bytes = 300ull << 20;
   in.free_bytes = free_bytes;
   return in;
+}
+
+TEST(DeviceTest, PlanCountsTheKvCacheOfTheLayersItTakes) {
+  // Gemma-like: five sliding-window layers (a small cache each) to one global layer.
+  OffloadInputs in = SevenB(78ull << 30);
+  for (size_t l = 0; l < in.layer_kv_bytes.size(); ++l) {
+    in.layer_kv_bytes[l] = l % 6 == 5 ? 32ull << 20 : 4ull << 20;
+  }
+  Result<OffloadPlan> last3 = PlanOffload(in, 3);  // layers 29 (global), 30, 31
+  ASSERT_TRUE(last3.ok());
+  EXPECT_EQ(last3->kv_bytes, (32ull << 20) + 2 * (4ull << 20));
+  Result<OffloadPlan> all = PlanOffload(in, -1);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->kv_bytes, 5 * (32ull << 20) + 27 * (4ull << 20));
 }
 
 TEST(DeviceTest, DefaultPlanTakesEveryLayerThatFits) {
