@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <thread>
 
 #include "engine/test_model.h"
+#include "model/synthetic.h"
 #include "test_support.h"
 
 namespace wick::engine {
@@ -204,6 +206,86 @@ TEST_F(BatchEngineTest, AdmissionErrors) {
   EXPECT_EQ(rejected.error().code(), ErrorCode::kUnavailable);
   (*running)[0]->Cancel();
   EXPECT_EQ(Drain(*(*waiting)[0]).last.completion_tokens, 2);
+}
+
+// The tokens a sequence generated (from its log-probabilities).
+std::vector<int32_t> DrainTokens(SequenceHandle& h, int64_t* cached = nullptr) {
+  std::vector<int32_t> tokens;
+  for (;;) {
+    SequenceEvent e = h.Next(5s);
+    for (const TokenLogprob& t : e.logprobs) tokens.push_back(t.token);
+    if (e.done) {
+      if (cached != nullptr) *cached = e.cached_tokens;
+      return tokens;
+    }
+  }
+}
+
+// A sliding-window model (a synthetic Gemma 2 whose layer 0 sees 8 positions): each slot's
+// window layers keep 8 + 17 positions (a step is at most 17 tokens here). A finished prompt's
+// prefix is reused while the window still holds what the next token sees, and evaluated again
+// once a long reply has moved the window past it; the output is a fresh engine's either way.
+TEST(BatchEngineWindowTest, PrefixCacheKeepsWhatTheWindowHolds) {
+  model::SynthPreset preset = **model::FindSynthPreset("gemma2-2b");
+  preset.n_embd = 256;
+  preset.n_layer = 2;
+  preset.n_head = 4;
+  preset.n_head_kv = 2;
+  preset.head_dim = 64;
+  preset.n_ff = 512;
+  preset.n_vocab = 0;
+  preset.window = 8;
+  model::SynthOptions options;
+  options.preset = &preset;
+  options.type = DType::kQ8_0;
+  testing::TempDir dir;
+  Result<GgufWriter> writer = model::BuildSyntheticModel(options);
+  ASSERT_TRUE(writer.ok()) << writer.error().message();
+  ASSERT_TRUE(writer->WriteFile(dir.File("gemma2.gguf").string()).ok());
+  std::unique_ptr<TestModel> m = LoadTestModel(dir.File("gemma2.gguf"));
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(m->model->hparams().n_swa, 8);
+  model::CpuBackend backend(2);
+  auto engine = [&] {
+    Result<std::unique_ptr<BatchEngine>> e = BatchEngine::Create(
+        *m->model, *m->tokenizer, backend,
+        {.n_parallel = 1, .n_ctx = 256, .kv_type = DType::kF16, .n_batch = 8, .queue_size = 8});
+    EXPECT_TRUE(e.ok()) << e.error().message();
+    return std::move(*e);
+  };
+  std::mt19937 rng(3);
+  std::vector<int32_t> base(40);
+  for (int32_t& t : base) t = 300 + static_cast<int32_t>(rng() % 20000);
+  auto params = [&](int32_t last, int64_t max_tokens) {
+    SequenceParams p;
+    p.prompt = base;
+    p.prompt.push_back(last);
+    p.max_tokens = max_tokens;
+    p.sampling.temperature = 0;
+    p.top_logprobs = 0;
+    p.ignore_eos = true;
+    return p;
+  };
+  for (int64_t first_reply : {2, 40}) {
+    SCOPED_TRACE("first reply of " + std::to_string(first_reply) + " tokens");
+    std::unique_ptr<BatchEngine> e = engine();
+    auto h = e->Submit({params(1000, first_reply)});
+    ASSERT_TRUE(h.ok());
+    EXPECT_EQ(DrainTokens(*(*h)[0]).size(), static_cast<size_t>(first_reply));
+    h = e->Submit({params(2000, 12)});
+    ASSERT_TRUE(h.ok());
+    int64_t cached = -1;
+    const std::vector<int32_t> second = DrainTokens(*(*h)[0], &cached);
+    if (first_reply == 2) {
+      EXPECT_EQ(cached, 40);
+    } else {
+      EXPECT_EQ(cached, 0);
+    }
+    std::unique_ptr<BatchEngine> fresh = engine();
+    h = fresh->Submit({params(2000, 12)});
+    ASSERT_TRUE(h.ok());
+    EXPECT_EQ(DrainTokens(*(*h)[0]), second);
+  }
 }
 
 }  // namespace
