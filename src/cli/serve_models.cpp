@@ -206,13 +206,26 @@ int64_t ContextFor(const ServeModelSpec& spec, const model::HParams& hp,
       DefaultContextSize(hp, options.cache_type, spec.parallel,
                          {.max_step = options.batch_size, .swa_full = options.swa_full});
   if (options.memory_budget > 0) {
-    const uint64_t per_position = server::KvCacheBytes(hp, {.n_ctx = 1,
-                                                            .n_parallel = spec.parallel,
-                                                            .n_batch = options.batch_size,
-                                                            .kv_type = options.cache_type});
-    const auto fit =
-        static_cast<int64_t>(options.memory_budget / 4 / std::max<uint64_t>(per_position, 1));
-    n_ctx = std::max<int64_t>(16, std::min(n_ctx, fit));
+    // The longest context whose caches, every slot's, fit in a quarter of the budget (their
+    // bytes grow with it, the sliding-window layers' only up to their window).
+    auto bytes = [&](int64_t ctx) {
+      return server::KvCacheBytes(hp, {.n_ctx = ctx,
+                                       .n_parallel = spec.parallel,
+                                       .n_batch = options.batch_size,
+                                       .kv_type = options.cache_type,
+                                       .swa_full = options.swa_full});
+    };
+    const uint64_t quarter = options.memory_budget / 4;
+    int64_t lo = 16, hi = std::max<int64_t>(n_ctx, 16);
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo + 1) / 2;
+      if (bytes(mid) <= quarter) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    n_ctx = lo;
   }
   return n_ctx;
 }
