@@ -255,6 +255,8 @@ void BatchEngine::Admit(std::deque<Pending>& pending) {
       const size_t limit = std::min(slot->cached.size(), p.params.prompt.size() - 1);
       size_t len = 0;
       while (len < limit && slot->cached[len] == p.params.prompt[len]) ++len;
+      // What the slot's cache can keep of it (a sliding window may have dropped it).
+      len = static_cast<size_t>(slot->cache.Kept(static_cast<int64_t>(len)));
       if (best == nullptr || len > best_len ||
           (len == best_len && slot->last_used < best->last_used)) {
         best = slot.get();
@@ -262,8 +264,7 @@ void BatchEngine::Admit(std::deque<Pending>& pending) {
       }
     }
     Slot& s = *best;  // the loop admits no more than there are free slots
-    // A sliding-window cache may keep nothing of the prefix.
-    best_len = static_cast<size_t>(s.cache.Truncate(static_cast<int64_t>(best_len)));
+    s.cache.Truncate(static_cast<int64_t>(best_len));
     s.cached.resize(best_len);
     s.active = true;
     s.order = ++admitted_;

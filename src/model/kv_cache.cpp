@@ -147,14 +147,19 @@ Status KvCache::MakeRoom(int64_t n) {
   return OkStatus();
 }
 
-int64_t KvCache::Truncate(int64_t n) {
+int64_t KvCache::Kept(int64_t n) const {
   n = std::clamp<int64_t>(n, 0, n_past_);
   // The token at n sees n - n_swa + 1 onwards; rows before swa_first_ are gone.
-  if (n < n_past_ && swa_first_ > 0 && n - (n_swa_ - 1) < swa_first_) {
+  return n < n_past_ && swa_first_ > 0 && n - (n_swa_ - 1) < swa_first_ ? 0 : n;
+}
+
+int64_t KvCache::Truncate(int64_t n) {
+  n = Kept(n);
+  if (n == 0) {
     Clear();
-    return 0;
+  } else {
+    n_past_ = n;
   }
-  n_past_ = n;
   return n_past_;
 }
 

@@ -100,6 +100,8 @@ class KvCache {
   // a shared prefix when a conversation is re-rendered. Returns the positions kept: n, or 0
   // when a sliding window has already dropped positions that the token at n would see.
   int64_t Truncate(int64_t n);
+  // What Truncate(n) would keep, changing nothing.
+  int64_t Kept(int64_t n) const;
 
  private:
   bool Windowed(int64_t layer) const { return rows(layer) < n_ctx_; }

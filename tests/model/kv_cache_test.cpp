@@ -113,6 +113,9 @@ TEST(KvCacheTest, TruncateKeepsWhatTheWindowStillHolds) {
   const int64_t first = cache->first_position(0);
   ASSERT_GT(first, 0);
   // A token at n sees n - 7 onwards: kept while that is held.
+  EXPECT_EQ(cache->Kept(first + 6), 0);
+  EXPECT_EQ(cache->Kept(first + 7), first + 7);
+  EXPECT_EQ(cache->n_past(), 30);
   EXPECT_EQ(cache->Truncate(first + 7), first + 7);
   ExpectHeld(*cache, 8);
   EXPECT_EQ(cache->Truncate(first + 6), 0);
