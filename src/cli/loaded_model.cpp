@@ -25,28 +25,33 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& name,
   return loaded;
 }
 
-int64_t DefaultContextSize(const model::HParams& hp, DType cache_type, int n_seq,
-                           const model::KvCacheOptions& kv) {
-  const double head_bytes = static_cast<double>(
-      BytesFor(cache_type, static_cast<uint64_t>(hp.head_dim)).value_or(hp.head_dim * 4));
-  const double row = 2.0 * hp.n_head_kv * head_bytes;  // K and V of a layer and position
-  // Layers that keep every position grow with the context; sliding-window layers keep a
-  // window's, whatever the context.
-  double per_token = 0, windows = 0;
-  for (int64_t l = 0; l < hp.n_layer; ++l) {
-    const int64_t rows = model::KvCache::LayerRows(hp, l, hp.n_ctx_train, kv);
-    if (rows < hp.n_ctx_train) {
-      windows += row * static_cast<double>(rows);
+int64_t ContextFitting(const model::HParams& hp, DType cache_type, int n_seq,
+                       const model::KvCacheOptions& kv, uint64_t budget, int64_t most) {
+  auto bytes = [&](int64_t ctx) {
+    // A type no cache takes (KvCache::Create refuses it later) is sized as f32.
+    Result<uint64_t> one = model::KvCache::TotalBytes(hp, ctx, cache_type, kv);
+    if (!one.ok()) one = model::KvCache::TotalBytes(hp, ctx, DType::kF32, kv);
+    return *one * static_cast<uint64_t>(std::max(n_seq, 1));
+  };
+  // The caches grow with the context (sliding-window layers only up to their window).
+  int64_t lo = 16, hi = std::max<int64_t>(most, 16);
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (bytes(mid) <= budget) {
+      lo = mid;
     } else {
-      per_token += row;
+      hi = mid - 1;
     }
   }
+  return lo;
+}
+
+int64_t DefaultContextSize(const model::HParams& hp, DType cache_type, int n_seq,
+                           const model::KvCacheOptions& kv) {
   const double memory =
       static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  const double budget = memory / 4 / std::max(n_seq, 1) - windows;
-  if (per_token == 0) return std::max<int64_t>(16, hp.n_ctx_train);
-  const auto fit = static_cast<int64_t>(std::max(budget, 0.0) / per_token);
-  return std::max<int64_t>(16, std::min(hp.n_ctx_train, fit));
+  return ContextFitting(hp, cache_type, n_seq, kv, static_cast<uint64_t>(memory / 4),
+                        hp.n_ctx_train);
 }
 
 Result<ChatTemplate> LoadChatTemplate(const LoadedModel& m, const std::string& model_path,

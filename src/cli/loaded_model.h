@@ -24,6 +24,10 @@ struct LoadedModel {
                                                    const ResolveOptions& resolve = {});
 };
 
+// The longest context, from 16 up to `most`, whose KV caches for `n_seq` sequences fit in
+// `budget` bytes (16 when none does).
+int64_t ContextFitting(const model::HParams& hp, DType cache_type, int n_seq,
+                       const model::KvCacheOptions& kv, uint64_t budget, int64_t most);
 // Without --ctx-size: the training context, but no more than a quarter of the memory for the
 // KV caches of `n_seq` sequences (long-context models would otherwise ask for tens of GiB).
 int64_t DefaultContextSize(const model::HParams& hp, DType cache_type, int n_seq = 1,

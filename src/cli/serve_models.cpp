@@ -202,30 +202,11 @@ std::string ServeModel::Summary() const {
 int64_t ContextFor(const ServeModelSpec& spec, const model::HParams& hp,
                    const ServeEngineOptions& options) {
   if (spec.ctx_size > 0) return spec.ctx_size;
-  int64_t n_ctx =
-      DefaultContextSize(hp, options.cache_type, spec.parallel,
-                         {.max_step = options.batch_size, .swa_full = options.swa_full});
+  const model::KvCacheOptions kv{.max_step = options.batch_size, .swa_full = options.swa_full};
+  int64_t n_ctx = DefaultContextSize(hp, options.cache_type, spec.parallel, kv);
   if (options.memory_budget > 0) {
-    // The longest context whose caches, every slot's, fit in a quarter of the budget (their
-    // bytes grow with it, the sliding-window layers' only up to their window).
-    auto bytes = [&](int64_t ctx) {
-      return server::KvCacheBytes(hp, {.n_ctx = ctx,
-                                       .n_parallel = spec.parallel,
-                                       .n_batch = options.batch_size,
-                                       .kv_type = options.cache_type,
-                                       .swa_full = options.swa_full});
-    };
-    const uint64_t quarter = options.memory_budget / 4;
-    int64_t lo = 16, hi = std::max<int64_t>(n_ctx, 16);
-    while (lo < hi) {
-      const int64_t mid = lo + (hi - lo + 1) / 2;
-      if (bytes(mid) <= quarter) {
-        lo = mid;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    n_ctx = lo;
+    n_ctx =
+        ContextFitting(hp, options.cache_type, spec.parallel, kv, options.memory_budget / 4, n_ctx);
   }
   return n_ctx;
 }
