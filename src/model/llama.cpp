@@ -336,8 +336,8 @@ Status LlamaModel::ForwardStep(std::span<const int32_t> tokens, KvCache& cache, 
   // The cache takes the new rows only once the step has run: a step that fails (on a GPU,
   // as late as EndStep) leaves it as it was, and the caller may run the tokens again.
   if (logits == nullptr) {
-    // A step of a longer run whose logits are not wanted: it only has to finish.
-    if (st.be != &be) WICK_RETURN_IF_ERROR(st.be->EndStep());
+    // A step of a longer run whose logits are not wanted.
+    WICK_RETURN_IF_ERROR(EndStepWithoutOutput(st, be));
   } else {
     WICK_RETURN_IF_ERROR(Output(st, be, st.act->x + first * hp_.n_embd, n - first, logits,
                                 kernels::MatmulPath::kAuto));
@@ -402,13 +402,14 @@ Status LlamaModel::ForwardBatch(std::span<const BatchSequence> batch, Backend& b
   return OkStatus();
 }
 
+Status LlamaModel::EndStepWithoutOutput(const Stage& st, Backend& cpu) {
+  // Nothing to bring back, but the step must still run (and finish) on the GPU.
+  return st.be != &cpu ? st.be->EndStep() : OkStatus();
+}
+
 Status LlamaModel::OutputBatch(std::span<const BatchSequence> batch, const Stage& st, Backend& be,
                                int64_t n_logits, float* logits) {
-  if (n_logits == 0) {
-    // Nothing to bring back, but the step must still run (and finish) on the GPU.
-    if (st.be != &be) return st.be->EndStep();
-    return OkStatus();
-  }
+  if (n_logits == 0) return EndStepWithoutOutput(st, be);
   // The last rows of the sequences that want logits, side by side; the output projection
   // then runs once for all of them, on the decode path whatever the sequence's kind. A
   // decode step's rows are already so, in x; otherwise runs of consecutive rows are copied

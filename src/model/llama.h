@@ -122,6 +122,8 @@ class LlamaModel {
   // them), side by side, through Output; or only the end of the step when none does.
   Status OutputBatch(std::span<const BatchSequence> batch, const Stage& st, Backend& cpu,
                      int64_t n_logits, float* logits);
+  // The end of a step whose logits nobody wants (Output's end without its work).
+  Status EndStepWithoutOutput(const Stage& st, Backend& cpu);
   Status CheckCache(const KvCache& cache) const;
   // One step of Forward: `logits` null for none (a step of a longer run with last_only).
   Status ForwardStep(std::span<const int32_t> tokens, KvCache& cache, Backend& backend,
